@@ -1,0 +1,51 @@
+"""Settings, parsed once at the edge from `NEWSWORKER_*` environment variables.
+
+Faust itself reads some unprefixed variables (`WEB_PORT`, `BROKER`, ...); the worker never passes
+those through, it builds faust's configuration explicitly from these settings (see `agents.py`).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DAY_SECONDS = 86_400
+
+
+class Settings(BaseSettings):
+    """Every tunable of the worker. Environment: `NEWSWORKER_<NAME>` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSWORKER_", extra="ignore", frozen=True)
+
+    # --- connections -----------------------------------------------------------------------
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
+    redis_url: SecretStr = Field(SecretStr("redis://127.0.0.1:6379/0"), description="Redis URL (redis:// or rediss://); may hold a password")
+    app_id: str = Field("newsworker", description="Faust app id = Kafka consumer group id")
+
+    # --- topics ------------------------------------------------------------------------------
+    input_topic: str = Field("news.raw", description="Raw articles in")
+    clean_topic: str = Field("news.clean", description="Canonical cleaned articles out")
+    duplicates_topic: str = Field("news.duplicates", description="Duplicate events out")
+    dlq_topic: str = Field("news.dlq", description="Dead letters out")
+
+    # --- HTTP ----------------------------------------------------------------------------------
+    metrics_port: int = Field(9464, description="Port of /metrics, /healthz and /readyz")
+    metrics_host: str = Field("0.0.0.0", description="Bind address of the metrics server")  # noqa: S104
+
+    # --- processing ---------------------------------------------------------------------------
+    batch_size: int = Field(200, ge=1, description="Articles taken from the stream per batch (one Redis round trip each)")
+    batch_timeout_seconds: float = Field(0.2, gt=0, description="Longest wait to fill a batch")
+    max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Larger messages are dead-lettered unread")
+    max_text_chars: int = Field(1_000_000, ge=1000, description="Longer article text is dead-lettered")
+    dead_letter_preview_bytes: int = Field(1024 * 1024, ge=0, description="How much of an oversized message the dead letter keeps")
+
+    # --- dedup --------------------------------------------------------------------------------
+    dedup_window_seconds: int = Field(7 * DAY_SECONDS, ge=60, description="How long an article is remembered for dedup")
+    redis_key_prefix: str = Field("nw", description="Prefix of every Redis key (scheme version follows it)")
+    redis_buckets: int = Field(4096, ge=1, description="Hash buckets per generation; see docs/DEDUP.md for sizing")
+
+    # --- Kafka behaviour ----------------------------------------------------------------------
+    broker_session_timeout_seconds: float = Field(45.0, gt=0, description="Consumer group session timeout")
+    consumer_auto_offset_reset: str = Field("earliest", description="Where a new consumer group starts")
+    topic_partitions: int = Field(6, ge=1, description="Partitions when the worker creates its topics")
+

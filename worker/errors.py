@@ -1,0 +1,56 @@
+"""The worker's one error taxonomy, and the one function that maps an exception to an action.
+
+- `PoisonInput`: the message itself is bad (not JSON, not UTF-8, wrong types, no text, too big).
+  Retrying cannot help: it becomes a dead letter with `reason` and the agent moves on.
+- `TransientError`: something outside the message is down or slow (Redis, the broker). The batch
+  is retried with back-off and consumption pauses; nothing is committed past it.
+- anything else is a bug: it is logged loudly and the process crashes, so that the orchestrator
+  restarts it and the uncommitted batch is redelivered (at-least-once; dedup makes replays harmless).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class NewsworkerError(Exception):
+    """Base of every error the worker raises on purpose."""
+
+
+class PoisonInput(NewsworkerError):
+    """The message cannot be processed, ever. `reason` is a short, bounded class for metrics."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class TransientError(NewsworkerError):
+    """A dependency failed; the same work may succeed later."""
+
+
+class DedupStoreUnavailable(TransientError):
+    """Redis could not be reached or answered with a connection-level error."""
+
+
+class PublishFailed(TransientError):
+    """An output could not be published; offsets must not move past it."""
+
+
+class Action(enum.Enum):
+    DEAD_LETTER = "dead_letter"
+    RETRY = "retry"
+    CRASH = "crash"
+
+
+def action_for(exc: BaseException) -> Action:
+    """What the agent does about `exc`. Tested as a table in tests/unit/test_errors.py."""
+    if isinstance(exc, PoisonInput):
+        return Action.DEAD_LETTER
+    if isinstance(exc, TransientError):
+        return Action.RETRY
+    # Connection problems surfacing from client libraries without our wrapping.
+    if isinstance(exc, ConnectionError | TimeoutError | OSError):
+        return Action.RETRY
+    return Action.CRASH

@@ -1,0 +1,120 @@
+"""The event contracts: what enters on the input topic and what leaves on each output topic.
+
+These msgspec types are the single source of truth. `schemas/*.schema.json` is generated from them
+(`newsworker schemas --write`), and a test fails when the committed files drift from the code.
+
+Every output event carries `schema_version`; a change that is not backwards compatible bumps it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+def _d(text: str) -> msgspec.Meta:
+    return msgspec.Meta(description=text)
+
+
+class RawArticle(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=False):
+    """A raw article as scrapers, RSS readers and wire feeds send it (input topic, JSON object).
+
+    Unknown fields are ignored, so producers may send more than this. At least one of `text` and
+    `html` must hold non-blank content. A bare plain-text file is a raw article too: `newsworker
+    produce` turns it into `{"id": <file name without extension>, "text": <contents>}`.
+    """
+
+    id: Annotated[str | None, _d("Producer's id; a stable id is derived from the content when absent")] = None
+    url: Annotated[str | None, _d("Where the article was published")] = None
+    source: Annotated[str | None, _d("Outlet or feed name")] = None
+    title: Annotated[str | None, _d("Headline")] = None
+    text: Annotated[str | None, _d("Plain text body")] = None
+    html: Annotated[str | None, _d("HTML page or fragment; used when `text` is absent")] = None
+    published_at: Annotated[
+        str | int | float | None,
+        _d("Publication time: ISO-8601, RFC 2822, or epoch seconds/milliseconds"),
+    ] = None
+    language: Annotated[str | None, _d("ISO 639-1 code, if the producer knows it")] = None
+    metadata: Annotated[dict[str, Any], _d("Free-form producer metadata, passed through")] = {}
+
+
+class Fingerprints(msgspec.Struct, kw_only=True, frozen=True):
+    """The article's fingerprints, as the dedup stage computed them."""
+
+    scheme: Annotated[str, _d("Fingerprint scheme version; entries of different schemes never mix")]
+    exact: Annotated[str, _d("128-bit hash (hex) of the match key: equal for exact duplicates")]
+    near: Annotated[str, _d("Compact MinHash sketch (hex) used to verify near-duplicates")]
+    tokens: Annotated[int, _d("Number of match-key tokens the sketch was built from")]
+
+
+class CleanArticle(msgspec.Struct, kw_only=True, frozen=True):
+    """The canonical cleaned article (clean topic): the first copy of a story seen in the window."""
+
+    schema_version: int = SCHEMA_VERSION
+    id: Annotated[str, _d("The input's id, or a stable id derived from its content")]
+    source: str | None
+    url: str | None
+    canonical_url: Annotated[str | None, _d("URL without tracking parameters, fragment, default port")]
+    title: str | None
+    text: Annotated[str, _d("Readable cleaned text, paragraphs separated by a blank line")]
+    paragraphs: list[str]
+    language: Annotated[str | None, _d("ISO 639-1 code (producer's, else detected)")]
+    published_at: Annotated[str | None, _d("Publication time, UTC ISO-8601")]
+    ingested_at: Annotated[str, _d("When the worker processed it, UTC ISO-8601")]
+    word_count: int
+    fingerprints: Fingerprints
+    warnings: Annotated[list[str], _d("Non-fatal problems, e.g. an unparseable publication time")] = []
+    metadata: dict[str, Any] = {}
+
+
+DuplicateKind = Literal["exact", "near", "url"]
+
+
+class DuplicateEvent(msgspec.Struct, kw_only=True, frozen=True):
+    """An article that repeats one already seen in the dedup window (duplicates topic)."""
+
+    schema_version: int = SCHEMA_VERSION
+    id: Annotated[str, _d("The duplicate article's id")]
+    duplicate_of: Annotated[str, _d("Id of the canonical (first-seen) article it repeats")]
+    kind: Annotated[DuplicateKind, _d("exact: same normalized text; near: same story reshaped; url: same canonical URL")]
+    similarity: Annotated[float, _d("Estimated similarity to the canonical article, 0..1")]
+    seen_at: Annotated[str, _d("When the worker saw the duplicate, UTC ISO-8601")]
+    source: str | None = None
+    url: str | None = None
+    title: str | None = None
+
+
+class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
+    """A message the worker could not process (dead-letter topic), with the reason and its bytes."""
+
+    schema_version: int = SCHEMA_VERSION
+    original: Annotated[str, _d("The original message: text when it was UTF-8, else base64")]
+    original_encoding: Literal["utf-8", "base64"]
+    original_size: Annotated[int, _d("Size of the original message in bytes")]
+    truncated: Annotated[bool, _d("True when `original` holds only the first bytes of a huge message")] = False
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    error_type: Annotated[str, _d("Reason class, e.g. invalid_json, not_utf8, invalid_field, empty_text")]
+    error: Annotated[str, _d("What is wrong and what to do about it")]
+    failed_at: Annotated[str, _d("UTC ISO-8601")]
+    id: Annotated[str | None, _d("The input's id when it could be read")] = None
+
+
+#: Topic role -> event type; `schemas/<role>.schema.json` is generated from this.
+CONTRACTS: dict[str, type[msgspec.Struct]] = {
+    "raw": RawArticle,
+    "clean": CleanArticle,
+    "duplicate": DuplicateEvent,
+    "dead_letter": DeadLetter,
+}
+
+
+def json_schema(kind: type[msgspec.Struct]) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one contract, as committed under `schemas/`."""
+    schema: dict[str, Any] = msgspec.json.schema(kind)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = kind.__name__
+    return schema
