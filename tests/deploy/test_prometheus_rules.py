@@ -1,0 +1,211 @@
+"""The files in deploy/prometheus and deploy/grafana are valid, tested, and name real metrics.
+
+- `promtool check config`, `promtool check rules` and `promtool test rules` (the rule unit tests in
+  deploy/prometheus/alerts_test.yml) pass; `promtool check metrics` finds nothing to lint in what
+  the worker exports.
+- Every `newsworker_*` metric a dashboard panel or an alert rule queries is one `worker.metrics`
+  exports, so a rename on either side fails here in milliseconds (the integration test then
+  proves the queries return data against a real Prometheus).
+- The committed dashboard JSON is what deploy/grafana/dashboard.py generates, and it refers to the
+  data source uid that the provisioning declares.
+
+promtool comes from Debian's `prometheus` package (`.ci/run` installs it). Without it these tests
+skip, except under CI=true, where a missing promtool is a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+
+from worker.metrics import Metrics
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMETHEUS = ROOT / "deploy" / "prometheus"
+GRAFANA = ROOT / "deploy" / "grafana"
+DASHBOARD = GRAFANA / "dashboards" / "newsworker.json"
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        message = "promtool not found: install Debian's `prometheus` package (apt-get install)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def run_promtool(*args: str, stdin: bytes | None = None) -> str:
+    result = subprocess.run(
+        [promtool(), *args],
+        cwd=PROMETHEUS,
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+    )
+    output = (result.stdout + result.stderr).decode()
+    assert result.returncode == 0, output
+    return output
+
+
+def load_dashboard_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("newsworker_dashboard", GRAFANA / "dashboard.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up in sys.modules while the class body runs.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def dashboard_exprs() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+def alert_exprs() -> dict[str, str]:
+    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text(encoding="utf-8"))
+    return {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"]}
+
+
+def exported_names() -> set[str]:
+    """Every sample name a fully exercised `Metrics` exports."""
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    metrics.set_build_info(version="0", fingerprint_scheme="v0")
+    metrics.redis_call("dedup", 0.001, ok=False)
+    metrics.set_consumer_lag(0, 1)
+    return {s.name for family in registry.collect() for s in family.samples}
+
+
+# --- promtool ------------------------------------------------------------------------------------
+
+
+def test_config_is_valid() -> None:
+    output = run_promtool("check", "config", "prometheus.yml")
+    assert "1 rule files found" in output
+
+
+def test_rules_are_valid() -> None:
+    output = run_promtool("check", "rules", "alerts.yml")
+    assert f"{len(alert_exprs())} rules found" in output
+
+
+def test_rule_unit_tests_pass() -> None:
+    output = run_promtool("test", "rules", "alerts_test.yml")
+    assert "SUCCESS" in output
+
+
+def test_every_alert_has_a_unit_test() -> None:
+    tests = yaml.safe_load((PROMETHEUS / "alerts_test.yml").read_text(encoding="utf-8"))
+    tested_firing = {
+        case["alertname"]
+        for test in tests["tests"]
+        for case in test.get("alert_rule_test", [])
+        if case.get("exp_alerts")
+    }
+    assert tested_firing == set(alert_exprs())
+
+
+def test_exported_metrics_pass_promtool_lint() -> None:
+    registry = CollectorRegistry()
+    Metrics(registry).set_build_info(version="0", fingerprint_scheme="v0")
+    output = run_promtool("check", "metrics", stdin=generate_latest(registry))
+    # promtool prints nothing when the exposition is clean.
+    assert output.strip() == "", output
+
+
+# --- alert rules: content ------------------------------------------------------------------------
+
+
+def test_every_alert_is_actionable() -> None:
+    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text(encoding="utf-8"))
+    doc = (ROOT / "docs" / "OBSERVABILITY.md").read_text(encoding="utf-8").lower()
+    for rule in (r for g in rules["groups"] for r in g["rules"]):
+        annotations = rule["annotations"]
+        assert rule["labels"]["severity"] in {"info", "warning", "critical"}, rule["alert"]
+        assert annotations["summary"] and len(annotations["description"]) > 80, rule["alert"]
+        anchor = annotations["runbook"].split("#", 1)[1]
+        assert anchor == rule["alert"].lower()
+        assert f"### {rule['alert'].lower()}" in doc, f"runbook section for {rule['alert']}"
+
+
+# --- metric names used by queries -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "expr"),
+    [*(("dashboard", e) for e in dashboard_exprs()), *alert_exprs().items()],
+)
+def test_queries_use_exported_metrics(where: str, expr: str) -> None:
+    used = set(re.findall(r"\bnewsworker_[a-z_]+", expr))
+    if not used:  # the scrape health Prometheus itself records for the worker's job
+        assert 'up{job="newsworker"' in expr, f"{where}: {expr} queries no newsworker metric"
+    assert used <= exported_names(), f"{where}: unknown {used - exported_names()}"
+
+
+# --- Grafana --------------------------------------------------------------------------------------
+
+
+def test_dashboard_json_is_generated() -> None:
+    module = load_dashboard_module()
+    assert DASHBOARD.read_text(encoding="utf-8") == module.render(), (
+        "deploy/grafana/dashboards/newsworker.json is stale: "
+        "run `python deploy/grafana/dashboard.py --write`"
+    )
+
+
+def test_dashboard_uses_the_provisioned_datasource() -> None:
+    provisioned = yaml.safe_load(
+        (GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text(encoding="utf-8")
+    )
+    [source] = provisioned["datasources"]
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    assert panels
+    for panel in panels:
+        assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == source["uid"], panel["title"]
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+
+
+def test_dashboard_provider_points_at_the_mounted_folder() -> None:
+    provider = yaml.safe_load(
+        (GRAFANA / "provisioning" / "dashboards" / "newsworker.yml").read_text(encoding="utf-8")
+    )
+    [entry] = provider["providers"]
+    compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert f"./deploy/grafana/dashboards:{entry['options']['path']}" in compose
+
+
+def test_dashboard_covers_what_operators_watch() -> None:
+    titles = {p["title"] for p in json.loads(DASHBOARD.read_text(encoding="utf-8"))["panels"]}
+    for wanted in (
+        "Throughput by outcome",
+        "Duplicate ratio by kind",
+        "Dead letters by reason",
+        "Stage latency p50",
+        "Stage latency p95",
+        "Stage latency p99",
+        "End-to-end delay",
+        "Consumer lag by partition",
+        "Redis call latency",
+        "Redis errors and retries",
+        "Rebalances",
+        "Throughput per worker",
+    ):
+        assert wanted in titles
