@@ -47,15 +47,19 @@ DUPLICATE_KINDS: Final = frozenset({"exact", "near", "url"})
 STAGES: Final = ("decode", "normalize", "fingerprint", "dedup", "publish")
 TOPIC_ROLES: Final = frozenset({"clean", "duplicates", "dlq"})
 
-#: Dead-letter reason classes the pipeline is known to emit (`DeadLetter.error_type`), created at
-#: zero up front; a class the pipeline grows later is still admitted (see `_BoundedLabel`).
+#: Dead-letter reason classes the pipeline emits (`worker.decode.REASONS` and `internal_error`),
+#: created at zero up front; a class the pipeline grows later is still admitted (`_BoundedLabel`).
 KNOWN_DEAD_LETTER_REASONS: Final = (
-    "invalid_json",
-    "not_utf8",
-    "invalid_field",
-    "empty_text",
     "too_large",
+    "not_utf8",
+    "invalid_json",
+    "not_an_object",
+    "invalid_field",
+    "missing_text",
+    "empty_text",
     "text_too_long",
+    "invalid_unicode",
+    "internal_error",
 )
 
 #: How many distinct values a free-ish label (dead-letter reason, Redis operation) may take.
@@ -310,7 +314,8 @@ class Metrics:
 
     # --- dependencies --------------------------------------------------------------------------
 
-    def redis_call(self, operation: str, seconds: float, *, ok: bool) -> None:
+    def redis_call(self, operation: str, seconds: float, ok: bool) -> None:
+        """One Redis round trip. Matches the store's `CallObserver(operation, seconds, ok)`."""
         op = self._redis_operation(operation)
         self._redis_latency.labels(op).observe(seconds)
         if ok:
