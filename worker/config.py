@@ -6,6 +6,9 @@ those through, it builds faust's configuration explicitly from these settings (s
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -15,7 +18,9 @@ DAY_SECONDS = 86_400
 class Settings(BaseSettings):
     """Every tunable of the worker. Environment: `NEWSWORKER_<NAME>` (case-insensitive)."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSWORKER_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSWORKER_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     # --- connections -----------------------------------------------------------------------
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
@@ -48,4 +53,20 @@ class Settings(BaseSettings):
     broker_session_timeout_seconds: float = Field(45.0, gt=0, description="Consumer group session timeout")
     consumer_auto_offset_reset: str = Field("earliest", description="Where a new consumer group starts")
     topic_partitions: int = Field(6, ge=1, description="Partitions when the worker creates its topics")
+    shutdown_grace_seconds: float = Field(30.0, gt=0, description="On SIGTERM, longest wait for the batch in flight")
+    data_dir: str = Field(
+        default_factory=lambda: str(Path(tempfile.gettempdir()) / "newsworker"),
+        description="Faust's scratch directory (no state is kept there)",
+    )
+
+    # --- observability ------------------------------------------------------------------------
+    tracked_sources_csv: str = Field(
+        "", alias="NEWSWORKER_TRACKED_SOURCES",
+        description="Comma-separated sources broken out in metrics; all others count as `other`",
+    )
+    stats_interval_seconds: float = Field(30.0, gt=0, description="Period of the one-line stats log")
+
+    @property
+    def tracked_sources(self) -> list[str]:
+        return [s.strip() for s in self.tracked_sources_csv.split(",") if s.strip()]
 

@@ -1,0 +1,44 @@
+"""The committed JSON Schemas are generated from the code; they must never drift."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import msgspec
+import pytest
+
+from worker.cli import main
+from worker.events import CONTRACTS, DeadLetter, DuplicateEvent, json_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("role", sorted(CONTRACTS))
+def test_committed_schema_matches_code(role: str) -> None:
+    committed = json.loads((ROOT / "schemas" / f"{role}.schema.json").read_text(encoding="utf-8"))
+    assert committed == json_schema(CONTRACTS[role]), "run `newsworker schemas` and commit the result"
+
+
+def test_schemas_check_command_flags_drift(tmp_path: Path) -> None:
+    assert main(["schemas", "--dir", str(tmp_path)]) == 0
+    assert main(["schemas", "--dir", str(tmp_path), "--check"]) == 0
+    (tmp_path / "clean.schema.json").write_text("{}", encoding="utf-8")
+    assert main(["schemas", "--dir", str(tmp_path), "--check"]) == 1
+
+
+def test_raw_schema_requires_text_or_html() -> None:
+    schema = json_schema(CONTRACTS["raw"])
+    jsonschema.validate({"text": "x"}, schema)
+    jsonschema.validate({"html": "<p>x</p>"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"title": "no body"}, schema)
+
+
+def test_events_validate_against_their_schema() -> None:
+    dup = DuplicateEvent(id="b", duplicate_of="a", kind="near", similarity=0.9, seen_at="2026-01-01T00:00:00Z")
+    jsonschema.validate(json.loads(msgspec.json.encode(dup)), json_schema(DuplicateEvent))
+    dl = DeadLetter(original="x", original_encoding="utf-8", original_size=1, error_type="invalid_json",
+                    error="bad", failed_at="2026-01-01T00:00:00Z")
+    jsonschema.validate(json.loads(msgspec.json.encode(dl)), json_schema(DeadLetter))

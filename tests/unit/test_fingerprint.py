@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from worker.fingerprint import DEFAULT_SCHEME, estimate_containment, estimate_jaccard, fingerprint
+
+WORDS = [f"w{i}" for i in range(400)]
+
+
+def test_exact_hash_equal_for_equal_keys_only() -> None:
+    a = fingerprint(" ".join(WORDS), None)
+    assert a.exact == fingerprint(" ".join(WORDS), None).exact
+    assert a.exact != fingerprint(" ".join(WORDS[1:]), None).exact
+
+
+def test_sketch_sizes_and_bands() -> None:
+    fp = fingerprint(" ".join(WORDS), "https://x.example/a")
+    assert len(fp.sketch) == DEFAULT_SCHEME.num_perm
+    assert len(fp.lead_sketch) == DEFAULT_SCHEME.lead_perm
+    assert len(fp.bands) == DEFAULT_SCHEME.full_bands + DEFAULT_SCHEME.lead_bands
+    assert fp.url is not None and len(fp.url) == 8
+    assert fp.tokens == 400 and fp.shingles == 398
+
+
+def test_similar_texts_estimate_high_jaccard_and_different_low() -> None:
+    a = fingerprint(" ".join(WORDS), None)
+    edited = WORDS[:200] + ["new"] * 5 + WORDS[205:]
+    b = fingerprint(" ".join(edited), None)
+    c = fingerprint(" ".join(f"z{i}" for i in range(400)), None)
+    assert estimate_jaccard(a.sketch, b.sketch) > 0.85
+    assert estimate_jaccard(a.sketch, c.sketch) < 0.1
+
+
+def test_teaser_is_contained_and_shares_lead() -> None:
+    full = fingerprint(" ".join(WORDS), None)
+    teaser = fingerprint(" ".join(WORDS[:120]), None)
+    jac = estimate_jaccard(full.sketch, teaser.sketch)
+    assert jac < 0.5
+    assert estimate_containment(jac, full.shingles, teaser.shingles) > 0.8
+    assert estimate_jaccard(full.lead_sketch, teaser.lead_sketch) > 0.9
+    assert full.bands[-DEFAULT_SCHEME.lead_bands:] == teaser.bands[-DEFAULT_SCHEME.lead_bands:]
+
+
+def test_empty_key_has_no_bands() -> None:
+    fp = fingerprint("", None)
+    assert fp.bands == () and fp.sketch == b""
+
+
+def test_deterministic_across_processes() -> None:
+    code = (
+        "from worker.fingerprint import fingerprint;"
+        "fp = fingerprint('a b c d e f g h', 'https://x');"
+        "print(fp.exact.hex(), fp.sketch.hex(), b''.join(fp.bands).hex())"
+    )
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)}
+    assert len(outs) == 1
+    fp = fingerprint("a b c d e f g h", "https://x")
+    assert outs.pop().split() == [fp.exact.hex(), fp.sketch.hex(), b"".join(fp.bands).hex()]

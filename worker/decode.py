@@ -1,0 +1,111 @@
+"""Decode + validate: raw message bytes -> `RawArticle`, or `PoisonInput` with a reason.
+
+The only stage that sees bytes. Everything it rejects becomes a dead letter carrying the
+original bytes, so a person can fix the producer and replay. Reasons are a small closed set
+(they are a metric label): see `REASONS`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+
+from worker.errors import PoisonInput
+from worker.events import RawArticle
+
+#: Every reason `decode_article` can give; the metrics layer folds anything else into "other".
+REASONS = (
+    "too_large",
+    "not_utf8",
+    "invalid_json",
+    "not_an_object",
+    "invalid_field",
+    "missing_text",
+    "empty_text",
+    "text_too_long",
+    "invalid_unicode",
+)
+
+_decoder = msgspec.json.Decoder(RawArticle)
+
+
+def _has_lone_surrogate(value: str | None) -> bool:
+    if not value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _explain_decode_error(payload: bytes) -> PoisonInput:
+    """A precise reason for JSON msgspec refused (its messages are terse; stdlib's name the spot)."""
+    try:
+        json.loads(payload)
+    except json.JSONDecodeError as exc:
+        return PoisonInput(
+            "invalid_json", f"message is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        )
+    except RecursionError:
+        return PoisonInput("invalid_json", "message nests JSON too deeply")
+    # stdlib accepts what msgspec refused: unpaired surrogate escapes such as "\ud800".
+    return PoisonInput(
+        "invalid_unicode",
+        "message holds an unpaired UTF-16 surrogate escape (e.g. \\ud800); fix the producer's JSON encoder",
+    )
+
+
+def decode_article(payload: bytes, *, max_bytes: int, max_text_chars: int) -> RawArticle:
+    """Parse and validate one message. Raises `PoisonInput` with an actionable message."""
+    if len(payload) > max_bytes:
+        raise PoisonInput(
+            "too_large",
+            f"message is {len(payload):,} bytes, over the limit of {max_bytes:,} "
+            "(NEWSWORKER_MAX_MESSAGE_BYTES); split or trim the article before producing it",
+        )
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PoisonInput(
+            "not_utf8",
+            f"message is not valid UTF-8 (byte {exc.start}: {payload[exc.start:exc.start + 4]!r}); "
+            "producers must send UTF-8 JSON",
+        ) from None
+    try:
+        article = _decoder.decode(payload)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        if text.startswith("Expected `object`"):
+            raise PoisonInput(
+                "not_an_object", f"message must be a JSON object with `text` or `html`: {text}"
+            ) from None
+        raise PoisonInput("invalid_field", f"wrong field type: {text}") from None
+    except msgspec.DecodeError:
+        raise _explain_decode_error(payload) from None
+    return validate_article(article, max_text_chars=max_text_chars)
+
+
+def validate_article(article: RawArticle, *, max_text_chars: int) -> RawArticle:
+    """Checks that do not depend on the wire format (also used by the offline mode)."""
+    if article.text is None and article.html is None:
+        raise PoisonInput("missing_text", "article has neither `text` nor `html`; send at least one")
+    for name in ("text", "html", "title", "id", "url"):
+        if _has_lone_surrogate(getattr(article, name)):
+            raise PoisonInput(
+                "invalid_unicode",
+                f"`{name}` holds an unpaired UTF-16 surrogate escape (e.g. \\ud800); "
+                "fix the producer's JSON encoder",
+            )
+    body = article.text if article.text and article.text.strip() else article.html
+    if body is None or not body.strip():
+        raise PoisonInput("empty_text", "`text` and `html` are empty or whitespace only")
+    longest = max(len(article.text or ""), len(article.html or ""))
+    if longest > max_text_chars:
+        raise PoisonInput(
+            "text_too_long",
+            f"article body is {longest:,} characters, over the limit of {max_text_chars:,} "
+            "(NEWSWORKER_MAX_TEXT_CHARS)",
+        )
+    return article

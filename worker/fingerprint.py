@@ -1,0 +1,129 @@
+"""Fingerprint stage: match key -> exact hash, MinHash sketches and LSH claim keys.
+
+Pure and deterministic across processes, restarts and machines: hashes are xxh3 with fixed
+seeds and rensa's seeded MinHash (no Python `hash()`, which is salted per process). Everything a
+change of parameters would alter is covered by `Scheme.version`, which is part of every Redis
+key, so entries of an old scheme never mix with new ones.
+
+What is computed, and why:
+- `exact`: xxh3-128 of the match key. Equal only for the same normalized text.
+- full-text MinHash over word shingles (`Scheme.num_perm` values). Its first
+  `full_bands * full_rows` values are grouped into LSH bands; two articles sharing any band are
+  candidates. Jaccard 0.5 shares a band with p = 1-(1-0.5^r)^b.
+- lead MinHash over the shingles of the first `lead_tokens` tokens only. A teaser (the article
+  cut short) or an article with a few lines of boilerplate appended has a low full-text Jaccard
+  with its original but the same lead, so lead bands find it.
+- `sketch`: the low byte of every full MinHash value (b-bit MinHash, Li & König 2010): 128 bytes
+  that estimate Jaccard to about +-0.045 when verifying a candidate fetched from Redis.
+- `lead_sketch`: likewise for the lead, to tell a teaser of the same story from a different
+  story that merely quotes a shared block (containment alone would fire on that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import rensa
+import xxhash
+
+_SEED = 0x6E657773  # "news": fixed forever for a given scheme version
+
+
+@dataclass(frozen=True, slots=True)
+class Scheme:
+    """Fingerprint parameters. Changing any of them must change `version`."""
+
+    version: str = "v1"
+    shingle: int = 3
+    num_perm: int = 128
+    full_bands: int = 8
+    full_rows: int = 3
+    lead_tokens: int = 60
+    lead_perm: int = 32
+    lead_bands: int = 4
+    lead_rows: int = 2
+
+
+DEFAULT_SCHEME = Scheme()
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleFingerprints:
+    """Everything the dedup stage needs from one article."""
+
+    exact: bytes  # 16 bytes
+    tokens: int  # match-key token count
+    shingles: int  # distinct shingle count of the full text (for containment estimates)
+    sketch: bytes  # b-bit full MinHash, num_perm bytes; empty when there are no tokens
+    lead_sketch: bytes  # b-bit lead MinHash, lead_perm bytes; empty when there are no tokens
+    bands: tuple[bytes, ...]  # LSH claim keys (8 bytes each), full bands then lead bands
+    url: bytes | None  # 8-byte hash of the canonical URL
+
+    @property
+    def exact_hex(self) -> str:
+        return self.exact.hex()
+
+
+def _shingles(tokens: list[str], k: int) -> list[str]:
+    if len(tokens) <= k:
+        return [" ".join(tokens)] if tokens else []
+    return [" ".join(tokens[i : i + k]) for i in range(len(tokens) - k + 1)]
+
+
+def _minhash(shingles: list[str], num_perm: int) -> list[int]:
+    mh = rensa.RMinHash(num_perm=num_perm, seed=_SEED)
+    mh.update(shingles)
+    return list(mh.digest())
+
+
+def _bands(values: list[int], bands: int, rows: int, tag: int) -> list[bytes]:
+    out = []
+    for b in range(bands):
+        chunk = values[b * rows : (b + 1) * rows]
+        h = xxhash.xxh3_64(b"".join(v.to_bytes(4, "little") for v in chunk), seed=tag * 1000 + b)
+        out.append(h.digest())
+    return out
+
+
+def fingerprint(match_key: str, canonical_url: str | None, scheme: Scheme = DEFAULT_SCHEME) -> ArticleFingerprints:
+    """Fingerprints of one article's match key (tokens separated by single spaces)."""
+    tokens = match_key.split()
+    exact = xxhash.xxh3_128(match_key.encode("utf-8"), seed=_SEED).digest()
+    url = xxhash.xxh3_64(canonical_url.encode("utf-8"), seed=_SEED).digest() if canonical_url else None
+    if not tokens:
+        return ArticleFingerprints(exact, 0, 0, b"", b"", (), url)
+    full = _shingles(tokens, scheme.shingle)
+    full_mh = _minhash(full, scheme.num_perm)
+    lead = _shingles(tokens[: scheme.lead_tokens], scheme.shingle)
+    lead_mh = _minhash(lead, scheme.lead_perm)
+    bands = _bands(full_mh, scheme.full_bands, scheme.full_rows, 1)
+    bands += _bands(lead_mh, scheme.lead_bands, scheme.lead_rows, 2)
+    return ArticleFingerprints(
+        exact=exact,
+        tokens=len(tokens),
+        shingles=len(set(full)),
+        sketch=bytes(v & 0xFF for v in full_mh),
+        lead_sketch=bytes(v & 0xFF for v in lead_mh),
+        bands=tuple(bands),
+        url=url,
+    )
+
+
+def estimate_jaccard(a: bytes, b: bytes) -> float:
+    """Jaccard similarity estimated from two b-bit (8-bit) MinHash sketches of equal length.
+
+    With 8 bits, unrelated values still agree with probability 1/256, hence the correction.
+    """
+    if not a or len(a) != len(b):
+        return 0.0
+    agree = sum(1 for x, y in zip(a, b, strict=True) if x == y) / len(a)
+    return max(0.0, (agree - 1 / 256) / (1 - 1 / 256))
+
+
+def estimate_containment(jaccard: float, size_a: int, size_b: int) -> float:
+    """How much of the smaller shingle set lies in the larger, from Jaccard and the set sizes."""
+    small = min(size_a, size_b)
+    if small <= 0:
+        return 0.0
+    intersection = jaccard * (size_a + size_b) / (1 + jaccard)
+    return min(1.0, intersection / small)

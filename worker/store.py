@@ -1,0 +1,265 @@
+"""The dedup store in Redis: atomic check-and-record of claim keys, bounded by a time window.
+
+Layout (all keys start with `<prefix>:<scheme version>:`, so a new fingerprint scheme never
+reads an old one's entries):
+
+    <p>:<v>:c:{<shard>}:<bucket>:<generation>   hash  claim field -> value
+
+- A *claim* is (8-byte field, value). The exact claim's value is the owner's whole record
+  (msgpack `StoredRecord`); url and band claims hold the owner's 8-byte ref (= its exact field).
+- *Buckets* keep each hash small enough for Redis' compact listpack encoding (tens of fields),
+  which is what keeps memory near 30 bytes per claim instead of ~90 for a key per claim.
+- *Generations* bound memory: a claim is written into the hash of the current generation
+  (`window / 2` long) and read from the live ones; each generation's hashes expire
+  `window + 2 generations` after the generation began, so an entry is remembered for at least the
+  window and at most 1.5 windows. One generation ahead is read too, which tolerates clock skew
+  of up to a generation between workers.
+- *Shards* make one Lua call per shard per batch possible on Redis Cluster: every key of a shard
+  carries the hash tag `{<shard>}`, so one script touches one slot only, and the `shards`
+  (default 64) hash tags spread over the cluster's slots.
+
+Atomicity: each script runs atomically on its slot and processes its claims in batch order, so
+for every claim key exactly one article in the whole system becomes its owner ("set if absent,
+else return the owner"). That is all `dedup.decide` needs for a consistent verdict.
+
+Round trips per batch: one pipeline of per-shard scripts for every claim (check and record in
+one step), then, only when some article has candidates, one pipeline to fetch their records, and
+one write-only pipeline marking records of duplicates with their canonical id (for chains).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from worker.dedup import ClaimView, StoredRecord, decode_record, encode_record, is_self
+from worker.errors import DedupStoreUnavailable
+from worker.fingerprint import ArticleFingerprints
+
+#: Hash tags across which claims are spread. 64 slots are enough to spread load over any
+#: realistic cluster while keeping a batch at <= 64 script calls.
+DEFAULT_SHARDS = 64
+
+# KEYS: the distinct hashes this call touches.
+# ARGV: expire-at of write keys, generations per claim (G), then per claim:
+#   base index of its G keys in KEYS (write key first), field, value, mode
+# mode c: return the value stored under field in any of its G keys, else store value in the
+#         write key and return false.  g: only return.  u: overwrite in the write key.
+_CLAIM_LUA = """
+local G = tonumber(ARGV[2])
+local out = {}
+local n = (#ARGV - 2) / 4
+for i = 0, n - 1 do
+  local base = tonumber(ARGV[3 + i * 4])
+  local field = ARGV[4 + i * 4]
+  local mode = ARGV[6 + i * 4]
+  local found = false
+  if mode == 'u' then
+    redis.call('HSET', KEYS[base], field, ARGV[5 + i * 4])
+    redis.call('EXPIREAT', KEYS[base], ARGV[1])
+  else
+    for j = 0, G - 1 do
+      local v = redis.call('HGET', KEYS[base + j], field)
+      if v then found = v; break end
+    end
+    if (not found) and mode == 'c' then
+      redis.call('HSET', KEYS[base], field, ARGV[5 + i * 4])
+      redis.call('EXPIREAT', KEYS[base], ARGV[1])
+    end
+  end
+  out[i + 1] = found
+end
+return out
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreItem:
+    """One article as the store needs it."""
+
+    article_id: str
+    origin: bytes
+    fp: ArticleFingerprints
+    record: StoredRecord
+
+    @property
+    def ref(self) -> bytes:
+        return self.fp.exact[:8]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreAnswer:
+    view: ClaimView
+    records: dict[bytes, StoredRecord]
+
+
+@dataclass(slots=True)
+class _Op:
+    field: bytes
+    value: bytes
+    mode: bytes
+
+
+CallObserver = Callable[[str, float, bool], None]
+
+
+class RedisDedupStore:
+    """Check-and-record of claim keys in Redis (standalone or cluster client)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "nw",
+        scheme_version: str = "v1",
+        window_seconds: int = 7 * 86_400,
+        buckets: int = 4096,
+        shards: int = DEFAULT_SHARDS,
+        clock: Callable[[], float] = time.time,
+        observe: CallObserver | None = None,
+    ) -> None:
+        self._client = client
+        self._prefix = f"{prefix}:{scheme_version}:c"
+        self._window = window_seconds
+        self._generation = max(1, window_seconds // 2)
+        self._buckets = buckets
+        self._shards = min(shards, buckets)
+        self._clock = clock
+        self._observe = observe
+        self._script = client.register_script(_CLAIM_LUA)
+
+    # -- key layout -------------------------------------------------------------------------
+
+    def _keys_for(self, field: bytes, gen: int) -> tuple[int, list[str]]:
+        bucket = int.from_bytes(field[:4], "little") % self._buckets
+        shard = bucket % self._shards
+        # write generation first, then one ahead (clock skew), then the two behind it.
+        gens = (gen, gen + 1, gen - 1, gen - 2)
+        return shard, [f"{self._prefix}:{{{shard}}}:{bucket}:{g}" for g in gens]
+
+    async def _run(self, ops: Sequence[_Op], operation: str) -> list[Any]:
+        """Run ops (any order of fields) as one pipeline of per-shard scripts; results in order."""
+        now = self._clock()
+        gen = int(now // self._generation)
+        expire_at = (gen + 1) * self._generation + self._window + self._generation
+        per_shard: dict[int, tuple[dict[str, int], list[str], list[bytes | int | str], list[int]]] = {}
+        for index, op in enumerate(ops):
+            shard, keys = self._keys_for(op.field, gen)
+            if shard not in per_shard:
+                per_shard[shard] = ({}, [], [expire_at, len(keys)], [])
+            key_index, key_list, args, positions = per_shard[shard]
+            first = keys[0]
+            base = key_index.get(first)
+            if base is None:
+                base = len(key_list) + 1  # Lua is 1-based
+                for offset, key in enumerate(keys):
+                    key_index[key] = base + offset
+                    key_list.append(key)
+            args.extend((base, op.field, op.value, op.mode))
+            positions.append(index)
+        results: list[Any] = [None] * len(ops)
+        if not ops:
+            return results
+        started = time.perf_counter()
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                order = []
+                for shard, (_, key_list, args, positions) in per_shard.items():
+                    await self._script(keys=key_list, args=args, client=pipe)
+                    order.append(positions)
+                replies = await pipe.execute()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+            self._observed(operation, started, ok=False)
+            raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
+        except redis.exceptions.ResponseError as exc:
+            self._observed(operation, started, ok=False)
+            if "LOADING" in str(exc) or "BUSY" in str(exc) or "TRYAGAIN" in str(exc):
+                raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
+            raise
+        self._observed(operation, started, ok=True)
+        for positions, reply in zip(order, replies, strict=True):
+            for position, value in zip(positions, reply, strict=True):
+                results[position] = value
+        return results
+
+    def _observed(self, operation: str, started: float, *, ok: bool) -> None:
+        if self._observe is not None:
+            self._observe(operation, time.perf_counter() - started, ok)
+
+    # -- the two operations the pipeline needs ------------------------------------------------
+
+    async def check_and_record(self, items: Sequence[StoreItem]) -> list[StoreAnswer]:
+        """Claim every key of every item (batch order) and fetch the records of prior owners."""
+        ops: list[_Op] = []
+        layout: list[tuple[int, int, int]] = []  # (first op, has url, band count) per item
+        for item in items:
+            start = len(ops)
+            ops.append(_Op(item.ref, encode_record(item.record), b"c"))
+            if item.fp.url is not None:
+                ops.append(_Op(item.fp.url, item.ref, b"c"))
+            ops.extend(_Op(band, item.ref, b"c") for band in item.fp.bands)
+            layout.append((start, int(item.fp.url is not None), len(item.fp.bands)))
+        replies = await self._run(ops, "claim")
+
+        views: list[ClaimView] = []
+        wanted: set[bytes] = set()
+        for item, (start, has_url, n_bands) in zip(items, layout, strict=True):
+            exact_raw = replies[start]
+            exact_owner = None
+            if exact_raw is not None:
+                record = decode_record(exact_raw)
+                if not is_self(record, item.article_id, item.origin):
+                    exact_owner = record
+            url_owner = self._owner(replies[start + 1], item) if has_url else None
+            bands = tuple(
+                self._owner(replies[start + 1 + has_url + i], item) for i in range(n_bands)
+            )
+            view = ClaimView(exact_owner, url_owner, bands)
+            views.append(view)
+            if exact_owner is None:
+                wanted.update(ref for ref in (url_owner, *bands) if ref is not None)
+
+        records: dict[bytes, StoredRecord] = {}
+        if wanted:
+            refs = sorted(wanted)
+            fetched = await self._run([_Op(ref, b"", b"g") for ref in refs], "fetch")
+            for ref, raw in zip(refs, fetched, strict=True):
+                if raw is not None:
+                    records[ref] = decode_record(raw)
+        return [
+            StoreAnswer(view, {r: records[r] for r in (view.url_owner, *view.band_owners) if r in records})
+            for view in views
+        ]
+
+    async def mark_duplicates(self, marks: Sequence[tuple[StoreItem, str]]) -> None:
+        """Record the canonical id in duplicates' own records, so chains resolve to the first."""
+        ops = [
+            _Op(item.ref, encode_record(_with_canonical(item.record, canonical)), b"u")
+            for item, canonical in marks
+        ]
+        await self._run(ops, "mark")
+
+    @staticmethod
+    def _owner(raw: bytes | None, item: StoreItem) -> bytes | None:
+        if raw is None or raw == item.ref:
+            return None
+        return bytes(raw)
+
+
+def _with_canonical(record: StoredRecord, canonical: str) -> StoredRecord:
+    return StoredRecord(
+        id=record.id,
+        origin=record.origin,
+        url=record.url,
+        bands=record.bands,
+        sketch=record.sketch,
+        lead_sketch=record.lead_sketch,
+        shingles=record.shingles,
+        canonical_id=canonical,
+    )
