@@ -84,7 +84,11 @@ def decode_article(payload: bytes, *, max_bytes: int, max_text_chars: int) -> Ra
         raise PoisonInput("invalid_field", f"wrong field type: {text}") from None
     except msgspec.DecodeError:
         raise _explain_decode_error(payload) from None
-    return validate_article(article, max_text_chars=max_text_chars)
+    try:
+        return validate_article(article, max_text_chars=max_text_chars)
+    except PoisonInput as exc:
+        exc.article_id = article.id
+        raise
 
 
 def validate_article(article: RawArticle, *, max_text_chars: int) -> RawArticle:

@@ -20,10 +20,11 @@ class NewsworkerError(Exception):
 class PoisonInput(NewsworkerError):
     """The message cannot be processed, ever. `reason` is a short, bounded class for metrics."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, article_id: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.article_id = article_id  # when the message could be parsed far enough to know it
 
 
 class TransientError(NewsworkerError):

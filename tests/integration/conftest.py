@@ -206,3 +206,57 @@ async def consume_all(
                 records.extend(partition_records)
     finally:
         await consumer.stop()
+
+
+# --- the worker as a real process ---------------------------------------------------------------
+
+
+@pytest.fixture
+def start_worker(
+    kafka: EmbeddedKafka, redis_server: EmbeddedRedis, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., "WorkerProcess"]]:
+    """Factory: `worker = start_worker(topics, **env_overrides)` runs `newsworker worker` as a child.
+
+    `topics` is the list from `topic_names()` (raw, clean, dups, dlq). Each worker gets its own
+    consumer group unless `app_id=` is given (several workers sharing one group), its own Redis
+    key prefix unless `redis_key_prefix=` is given, and a free metrics port (`worker.metrics_port`).
+    Workers still running at the end of the test are killed.
+    """
+    from worker.demo import WorkerProcess, worker_env
+    from worker.embedded import find_free_port
+
+    started: list[WorkerProcess] = []
+    default_group = f"test.{_slug(request)}.{uuid.uuid4().hex[:8]}"
+    default_prefix = f"t{uuid.uuid4().hex[:8]}"
+
+    def make(
+        topics: list[str], *, app_id: str | None = None, bootstrap: str | None = None,
+        redis_url: str | None = None, **overrides: str,
+    ) -> WorkerProcess:
+        port = find_free_port()
+        extra = {"NEWSWORKER_REDIS_KEY_PREFIX": default_prefix, "NEWSWORKER_STATS_INTERVAL_SECONDS": "2"}
+        extra.update({f"NEWSWORKER_{k.upper()}": str(v) for k, v in overrides.items()})
+        env = worker_env(
+            bootstrap or kafka.bootstrap, redis_url or redis_server.url,
+            topics=dict(zip(("input", "clean", "duplicates", "dlq"), topics, strict=True)),
+            metrics_port=port, app_id=app_id or default_group, session_timeout=6.0, extra=extra,
+        )
+        proc = WorkerProcess(env, tmp_path / f"worker-{len(started)}.log")
+        proc.metrics_port = port  # type: ignore[attr-defined]
+        proc.start()
+        started.append(proc)
+        return proc
+
+    yield make
+    for proc in started:
+        proc.kill()
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        for proc in started:
+            print(proc.log_path.read_text(errors="replace")[-4000:])
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)

@@ -1,0 +1,21 @@
+# The two set-up commands of the README. Each works on a fresh machine on its own.
+VENV ?= .venv
+
+.PHONY: demo test lint schemas
+
+## Run the worker on the embedded default: Tansu broker + redis-server, sample articles fed through.
+demo:
+	scripts/setup.sh run
+	$(VENV)/bin/newsworker demo --once
+
+## Install everything the tests need (apt packages too) and run the whole suite.
+test:
+	scripts/setup.sh test
+	$(VENV)/bin/python -m pytest
+
+lint:
+	$(VENV)/bin/ruff check worker tests bench
+	$(VENV)/bin/mypy
+
+schemas:
+	$(VENV)/bin/newsworker schemas

