@@ -39,6 +39,8 @@ from prometheus_client import (
 )
 from prometheus_client.metrics import MetricWrapperBase
 
+from worker.decode import REASONS as DECODE_REASONS
+
 PREFIX: Final = "newsworker"
 OTHER: Final = "other"
 
@@ -47,20 +49,10 @@ DUPLICATE_KINDS: Final = frozenset({"exact", "near", "url"})
 STAGES: Final = ("decode", "normalize", "fingerprint", "dedup", "publish")
 TOPIC_ROLES: Final = frozenset({"clean", "duplicates", "dlq"})
 
-#: Dead-letter reason classes the pipeline emits (`worker.decode.REASONS` and `internal_error`),
-#: created at zero up front; a class the pipeline grows later is still admitted (`_BoundedLabel`).
-KNOWN_DEAD_LETTER_REASONS: Final = (
-    "too_large",
-    "not_utf8",
-    "invalid_json",
-    "not_an_object",
-    "invalid_field",
-    "missing_text",
-    "empty_text",
-    "text_too_long",
-    "invalid_unicode",
-    "internal_error",
-)
+#: Dead-letter reason classes the pipeline emits: the decoder's closed set, and `internal_error`
+#: for a message that triggered a bug. Created at zero up front; a class the pipeline grows later
+#: is still admitted (see `_BoundedLabel`).
+KNOWN_DEAD_LETTER_REASONS: Final = (*DECODE_REASONS, "internal_error")
 
 #: How many distinct values a free-ish label (dead-letter reason, Redis operation) may take.
 #: Each value is one time series per worker (times the histogram's buckets for Redis operations),
