@@ -72,9 +72,19 @@ class Publisher:
         import msgspec
 
         if isinstance(outcome, Clean):
-            return "clean", self._topics.clean, outcome.article.id.encode(), msgspec.json.encode(outcome.article)
+            return (
+                "clean",
+                self._topics.clean,
+                outcome.article.id.encode(),
+                msgspec.json.encode(outcome.article),
+            )
         if isinstance(outcome, Duplicate):
-            return "duplicates", self._topics.duplicates, outcome.event.id.encode(), msgspec.json.encode(outcome.event)
+            return (
+                "duplicates",
+                self._topics.duplicates,
+                outcome.event.id.encode(),
+                msgspec.json.encode(outcome.event),
+            )
         key = outcome.record.id.encode() if outcome.record.id else None
         return "dlq", self._topics.dlq, key, msgspec.json.encode(outcome.record)
 
@@ -86,7 +96,9 @@ class Publisher:
             fut = await producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
             pending.append((role, fut))
         results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
-        failed = [(role, r) for (role, _), r in zip(pending, results, strict=True) if isinstance(r, BaseException)]
+        failed = [
+            (role, r) for (role, _), r in zip(pending, results, strict=True) if isinstance(r, BaseException)
+        ]
         for role, _ in failed:
             self._metrics.kafka_send_error(role)
         if failed:
@@ -145,8 +157,12 @@ class BatchHandler:
             outcomes: list[Outcome] = await self._retrying(
                 "dedup",
                 lambda: process_batch(
-                    messages, self._store, limits=self._limits, thresholds=self._thresholds,
-                    scheme=self._scheme, observer=m,
+                    messages,
+                    self._store,
+                    limits=self._limits,
+                    thresholds=self._thresholds,
+                    scheme=self._scheme,
+                    observer=m,
                 ),
             )
             started = time.perf_counter()
@@ -212,13 +228,17 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     metrics.set_build_info(version=__version__, fingerprint_scheme=DEFAULT_SCHEME.version)
     readiness = Readiness()
     app = faust.App(settings.app_id, **faust_options(settings))
-    input_topic = app.topic(settings.input_topic, value_serializer="raw", key_serializer="raw", allow_empty=True)
+    input_topic = app.topic(
+        settings.input_topic, value_serializer="raw", key_serializer="raw", allow_empty=True
+    )
     redis_client = aioredis.Redis.from_url(
         settings.redis_url.get_secret_value(), socket_timeout=5, socket_connect_timeout=3
     )
     store = make_store(redis_client, settings, DEFAULT_SCHEME)
     store._observe = metrics.redis_call  # latency + errors of every store round trip
-    publisher = Publisher(app, Topics(settings.clean_topic, settings.duplicates_topic, settings.dlq_topic), metrics)
+    publisher = Publisher(
+        app, Topics(settings.clean_topic, settings.duplicates_topic, settings.dlq_topic), metrics
+    )
     handler = BatchHandler(
         store=store, publisher=publisher, settings=settings, metrics=metrics, readiness=readiness
     )
@@ -272,7 +292,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         for tp in assigned:
             highwater = consumer.highwater(tp)
             # faust keeps the last committed offset per partition (None before the first commit)
-            committed = consumer._committed_offset.get(tp) or 0
+            committed = consumer._committed_offset.get(tp) or 0  # type: ignore[attr-defined]
             if highwater is not None:
                 metrics.set_consumer_lag(tp.partition, max(0, highwater - committed))
         try:
@@ -281,7 +301,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         except Exception:
             readiness.redis = False
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app_: Any, assigned: Any, **kwargs: Any) -> None:
         metrics.rebalance()
         readiness.broker = True

@@ -8,13 +8,17 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from worker.config import Settings
 
 from worker import __version__
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from worker.config import Settings
 
     return Settings()
@@ -40,8 +44,11 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
     settings = _settings()
     return run_produce(
-        args.bootstrap or settings.kafka_bootstrap, args.topic or settings.input_topic, args.paths,
-        send_invalid=args.send_invalid, console=Console(stderr=True),
+        args.bootstrap or settings.kafka_bootstrap,
+        args.topic or settings.input_topic,
+        args.paths,
+        send_invalid=args.send_invalid,
+        console=Console(stderr=True),
     )
 
 
@@ -58,10 +65,13 @@ def cmd_dedup(args: argparse.Namespace) -> int:
 
     def run(redis_url: str) -> int:
         with open(args.output, "wb") as out:
+
             def write(_record, result) -> None:  # type: ignore[no-untyped-def]
                 out.write(encoder.encode(result) + b"\n")
 
-            summary = asyncio.run(dedup_records(read_records(args.input), redis_url, settings, on_result=write))
+            summary = asyncio.run(
+                dedup_records(read_records(args.input), redis_url, settings, on_result=write)
+            )
         rate = summary.total / summary.seconds if summary.seconds else 0.0
         console.print(
             f"{summary.total} record(s): clean {summary.clean}, duplicate {summary.duplicate}, "
@@ -99,7 +109,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from worker.evaluate import main as eval_main
 
-    return eval_main(args)
+    return int(eval_main(args))
 
 
 def build_parser() -> argparse.ArgumentParser:

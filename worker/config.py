@@ -23,8 +23,13 @@ class Settings(BaseSettings):
     )
 
     # --- connections -----------------------------------------------------------------------
-    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
-    redis_url: SecretStr = Field(SecretStr("redis://127.0.0.1:6379/0"), description="Redis URL (redis:// or rediss://); may hold a password")
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]"
+    )
+    redis_url: SecretStr = Field(
+        SecretStr("redis://127.0.0.1:6379/0"),
+        description="Redis URL (redis:// or rediss://); may hold a password",
+    )
     app_id: str = Field("newsworker", description="Faust app id = Kafka consumer group id")
 
     # --- topics ------------------------------------------------------------------------------
@@ -38,22 +43,34 @@ class Settings(BaseSettings):
     metrics_host: str = Field("0.0.0.0", description="Bind address of the metrics server")  # noqa: S104
 
     # --- processing ---------------------------------------------------------------------------
-    batch_size: int = Field(200, ge=1, description="Articles taken from the stream per batch (one Redis round trip each)")
+    batch_size: int = Field(
+        200, ge=1, description="Articles taken from the stream per batch (one Redis round trip each)"
+    )
     batch_timeout_seconds: float = Field(0.2, gt=0, description="Longest wait to fill a batch")
-    max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Larger messages are dead-lettered unread")
+    max_message_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Larger messages are dead-lettered unread"
+    )
     max_text_chars: int = Field(1_000_000, ge=1000, description="Longer article text is dead-lettered")
-    dead_letter_preview_bytes: int = Field(1024 * 1024, ge=0, description="How much of an oversized message the dead letter keeps")
+    dead_letter_preview_bytes: int = Field(
+        1024 * 1024, ge=0, description="How much of an oversized message the dead letter keeps"
+    )
 
     # --- dedup --------------------------------------------------------------------------------
-    dedup_window_seconds: int = Field(7 * DAY_SECONDS, ge=60, description="How long an article is remembered for dedup")
+    dedup_window_seconds: int = Field(
+        7 * DAY_SECONDS, ge=60, description="How long an article is remembered for dedup"
+    )
     redis_key_prefix: str = Field("nw", description="Prefix of every Redis key (scheme version follows it)")
-    redis_buckets: int = Field(4096, ge=1, description="Hash buckets per generation; see docs/DEDUP.md for sizing")
+    redis_buckets: int = Field(
+        4096, ge=1, description="Hash buckets per generation; see docs/DEDUP.md for sizing"
+    )
 
     # --- Kafka behaviour ----------------------------------------------------------------------
     broker_session_timeout_seconds: float = Field(45.0, gt=0, description="Consumer group session timeout")
     consumer_auto_offset_reset: str = Field("earliest", description="Where a new consumer group starts")
     topic_partitions: int = Field(6, ge=1, description="Partitions when the worker creates its topics")
-    shutdown_grace_seconds: float = Field(30.0, gt=0, description="On SIGTERM, longest wait for the batch in flight")
+    shutdown_grace_seconds: float = Field(
+        30.0, gt=0, description="On SIGTERM, longest wait for the batch in flight"
+    )
     data_dir: str = Field(
         default_factory=lambda: str(Path(tempfile.gettempdir()) / "newsworker"),
         description="Faust's scratch directory (no state is kept there)",
@@ -61,7 +78,8 @@ class Settings(BaseSettings):
 
     # --- observability ------------------------------------------------------------------------
     tracked_sources_csv: str = Field(
-        "", alias="NEWSWORKER_TRACKED_SOURCES",
+        "",
+        alias="NEWSWORKER_TRACKED_SOURCES",
         description="Comma-separated sources broken out in metrics; all others count as `other`",
     )
     stats_interval_seconds: float = Field(30.0, gt=0, description="Period of the one-line stats log")
@@ -69,4 +87,3 @@ class Settings(BaseSettings):
     @property
     def tracked_sources(self) -> list[str]:
         return [s.strip() for s in self.tracked_sources_csv.split(",") if s.strip()]
-

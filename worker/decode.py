@@ -70,7 +70,7 @@ def decode_article(payload: bytes, *, max_bytes: int, max_text_chars: int) -> Ra
     except UnicodeDecodeError as exc:
         raise PoisonInput(
             "not_utf8",
-            f"message is not valid UTF-8 (byte {exc.start}: {payload[exc.start:exc.start + 4]!r}); "
+            f"message is not valid UTF-8 (byte {exc.start}: {payload[exc.start : exc.start + 4]!r}); "
             "producers must send UTF-8 JSON",
         ) from None
     try:

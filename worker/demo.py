@@ -53,7 +53,10 @@ class WorkerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "worker", "worker"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def stop(self, timeout: float = 30.0) -> int | None:
@@ -75,36 +78,48 @@ class WorkerProcess:
 
 
 def worker_env(
-    bootstrap: str, redis_url: str, *, topics: dict[str, str], metrics_port: int, app_id: str,
-    session_timeout: float = 6.0, extra: dict[str, str] | None = None,
+    bootstrap: str,
+    redis_url: str,
+    *,
+    topics: dict[str, str],
+    metrics_port: int,
+    app_id: str,
+    session_timeout: float = 6.0,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWORKER_")}
-    env.update({
-        "NEWSWORKER_KAFKA_BOOTSTRAP": bootstrap,
-        "NEWSWORKER_REDIS_URL": redis_url,
-        "NEWSWORKER_INPUT_TOPIC": topics["input"],
-        "NEWSWORKER_CLEAN_TOPIC": topics["clean"],
-        "NEWSWORKER_DUPLICATES_TOPIC": topics["duplicates"],
-        "NEWSWORKER_DLQ_TOPIC": topics["dlq"],
-        "NEWSWORKER_METRICS_PORT": str(metrics_port),
-        "NEWSWORKER_METRICS_HOST": "127.0.0.1",
-        "NEWSWORKER_APP_ID": app_id,
-        "NEWSWORKER_BROKER_SESSION_TIMEOUT_SECONDS": str(session_timeout),
-        "NEWSWORKER_BATCH_TIMEOUT_SECONDS": "0.1",
-        "NEWSWORKER_DATA_DIR": str(Path(tempfile.gettempdir()) / f"newsworker-{app_id}"),
-    })
+    env.update(
+        {
+            "NEWSWORKER_KAFKA_BOOTSTRAP": bootstrap,
+            "NEWSWORKER_REDIS_URL": redis_url,
+            "NEWSWORKER_INPUT_TOPIC": topics["input"],
+            "NEWSWORKER_CLEAN_TOPIC": topics["clean"],
+            "NEWSWORKER_DUPLICATES_TOPIC": topics["duplicates"],
+            "NEWSWORKER_DLQ_TOPIC": topics["dlq"],
+            "NEWSWORKER_METRICS_PORT": str(metrics_port),
+            "NEWSWORKER_METRICS_HOST": "127.0.0.1",
+            "NEWSWORKER_APP_ID": app_id,
+            "NEWSWORKER_BROKER_SESSION_TIMEOUT_SECONDS": str(session_timeout),
+            "NEWSWORKER_BATCH_TIMEOUT_SECONDS": "0.1",
+            "NEWSWORKER_DATA_DIR": str(Path(tempfile.gettempdir()) / f"newsworker-{app_id}"),
+        }
+    )
     env.update(extra or {})
     return env
 
 
 async def collect_outputs(
-    bootstrap: str, topics: Sequence[str], expected: int, timeout: float
+    bootstrap: str, topics: Sequence[str], expected: int, timeout: float  # noqa: ASYNC109
 ) -> dict[str, list[dict[str, Any]]]:
     """Read the output topics from the beginning until `expected` records or the timeout."""
     out: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
     consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-        enable_auto_commit=False, group_id=None, fetch_max_bytes=64 * 1024 * 1024,
+        *topics,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=64 * 1024 * 1024,
     )
     await consumer.start()
@@ -126,7 +141,9 @@ def _short(text: str | None, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def print_outputs(console: Console, outputs: dict[str, list[dict[str, Any]]], topics: dict[str, str], sent: int) -> None:
+def print_outputs(
+    console: Console, outputs: dict[str, list[dict[str, Any]]], topics: dict[str, str], sent: int
+) -> None:
     clean = outputs[topics["clean"]]
     dups = outputs[topics["duplicates"]]
     dlq = outputs[topics["dlq"]]
@@ -134,8 +151,14 @@ def print_outputs(console: Console, outputs: dict[str, list[dict[str, Any]]], to
     for col in ("id", "lang", "published_at", "paras", "words", "title / first words"):
         t.add_column(col)
     for a in clean:
-        t.add_row(a["id"], a.get("language") or "?", a.get("published_at") or "-",
-                  str(len(a["paragraphs"])), str(a["word_count"]), _short(a.get("title") or a["text"]))
+        t.add_row(
+            a["id"],
+            a.get("language") or "?",
+            a.get("published_at") or "-",
+            str(len(a["paragraphs"])),
+            str(a["word_count"]),
+            _short(a.get("title") or a["text"]),
+        )
     console.print(t)
     t = Table(title=f"{topics['duplicates']} — duplicates ({len(dups)})")
     for col in ("id", "duplicate_of", "kind", "similarity"):
@@ -174,21 +197,36 @@ def run_demo(paths: list[Path] | None, *, once: bool, console: Console, timeout:
     with embedded_stack() as (kafka, redis_server):
         console.print(f"broker (Tansu) at {kafka.bootstrap}, redis-server at {redis_server.url}")
         metrics_port = find_free_port()
-        env = worker_env(kafka.bootstrap, redis_server.url, topics=TOPICS, metrics_port=metrics_port,
-                         app_id=f"newsworker-demo-{uuid.uuid4().hex[:8]}")
+        env = worker_env(
+            kafka.bootstrap,
+            redis_server.url,
+            topics=TOPICS,
+            metrics_port=metrics_port,
+            app_id=f"newsworker-demo-{uuid.uuid4().hex[:8]}",
+        )
         worker = WorkerProcess(env, workdir / "worker.log")
         worker.start()
         try:
-            report = asyncio.run(produce_records(kafka.bootstrap, TOPICS["input"], records, send_invalid=True))
+            report = asyncio.run(
+                produce_records(kafka.bootstrap, TOPICS["input"], records, send_invalid=True)
+            )
             console.print(f"fed {report.sent} message(s) to {TOPICS['input']}; worker log: {worker.log_path}")
-            outputs = asyncio.run(collect_outputs(
-                kafka.bootstrap, [TOPICS["clean"], TOPICS["duplicates"], TOPICS["dlq"]], report.sent, timeout))
+            outputs = asyncio.run(
+                collect_outputs(
+                    kafka.bootstrap,
+                    [TOPICS["clean"], TOPICS["duplicates"], TOPICS["dlq"]],
+                    report.sent,
+                    timeout,
+                )
+            )
             print_outputs(console, outputs, TOPICS, report.sent)
             complete = sum(map(len, outputs.values())) == report.sent
             console.print(f"metrics: http://127.0.0.1:{metrics_port}/metrics")
             if not once:
-                console.print("running; press Ctrl-C to stop (produce more with `newsworker produce "
-                              f"--bootstrap {kafka.bootstrap} PATH`)")
+                console.print(
+                    "running; press Ctrl-C to stop (produce more with `newsworker produce "
+                    f"--bootstrap {kafka.bootstrap} PATH`)"
+                )
                 with contextlib.suppress(KeyboardInterrupt):
                     while worker.proc is not None and worker.proc.poll() is None:
                         time.sleep(0.5)

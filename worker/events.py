@@ -14,6 +14,7 @@ import msgspec
 
 SCHEMA_VERSION = 1
 
+
 def _d(text: str) -> msgspec.Meta:
     return msgspec.Meta(description=text)
 
@@ -78,7 +79,9 @@ class DuplicateEvent(msgspec.Struct, kw_only=True, frozen=True):
     schema_version: int = SCHEMA_VERSION
     id: Annotated[str, _d("The duplicate article's id")]
     duplicate_of: Annotated[str, _d("Id of the canonical (first-seen) article it repeats")]
-    kind: Annotated[DuplicateKind, _d("exact: same normalized text; near: same story reshaped; url: same canonical URL")]
+    kind: Annotated[
+        DuplicateKind, _d("exact: same normalized text; near: same story reshaped; url: same canonical URL")
+    ]
     similarity: Annotated[float, _d("Estimated similarity to the canonical article, 0..1")]
     seen_at: Annotated[str, _d("When the worker saw the duplicate, UTC ISO-8601")]
     source: str | None = None
@@ -93,7 +96,9 @@ class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
     original: Annotated[str, _d("The original message: text when it was UTF-8, else base64")]
     original_encoding: Literal["utf-8", "base64"]
     original_size: Annotated[int, _d("Size of the original message in bytes")]
-    truncated: Annotated[bool, _d("True when `original` holds only the first bytes of a huge message")] = False
+    truncated: Annotated[bool, _d("True when `original` holds only the first bytes of a huge message")] = (
+        False
+    )
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None

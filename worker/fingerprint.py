@@ -85,7 +85,9 @@ def _bands(values: list[int], bands: int, rows: int, tag: int) -> list[bytes]:
     return out
 
 
-def fingerprint(match_key: str, canonical_url: str | None, scheme: Scheme = DEFAULT_SCHEME) -> ArticleFingerprints:
+def fingerprint(
+    match_key: str, canonical_url: str | None, scheme: Scheme = DEFAULT_SCHEME
+) -> ArticleFingerprints:
     """Fingerprints of one article's match key (tokens separated by single spaces)."""
     tokens = match_key.split()
     exact = xxhash.xxh3_128(match_key.encode("utf-8"), seed=_SEED).digest()

@@ -113,8 +113,12 @@ async def dedup_records(
         for batch in _batches(records, batch_size):
             messages = [Message(value=r.value, origin=r.origin) for r in batch]
             outcomes = await process_batch(
-                messages, store, limits=limits, thresholds=thresholds or Thresholds(),
-                scheme=scheme, clock=clock,
+                messages,
+                store,
+                limits=limits,
+                thresholds=thresholds or Thresholds(),
+                scheme=scheme,
+                clock=clock,
             )
             for record, outcome in zip(batch, outcomes, strict=True):
                 result = result_of(outcome)

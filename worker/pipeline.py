@@ -131,7 +131,9 @@ def derive_id(raw: RawArticle) -> str:
     return f"nw-{h.hexdigest()[:24]}"
 
 
-def dead_letter(message: Message, reason: str, error: str, now: float, limits: Limits, article_id: str | None = None) -> DeadLettered:
+def dead_letter(
+    message: Message, reason: str, error: str, now: float, limits: Limits, article_id: str | None = None
+) -> DeadLettered:
     value = message.value
     truncated = len(value) > limits.dead_letter_preview_bytes
     kept = value[: limits.dead_letter_preview_bytes]
@@ -191,8 +193,12 @@ def prepare(
     except Exception as exc:  # a bug, triggered by this message: never stop the stream for it
         log.exception("internal error while preparing message %s", message.origin)
         return dead_letter(
-            message, "internal_error", f"internal error ({type(exc).__name__}: {exc}); please report it",
-            now, limits, article_id,
+            message,
+            "internal_error",
+            f"internal error ({type(exc).__name__}: {exc}); please report it",
+            now,
+            limits,
+            article_id,
         )
     return Prepared(message, raw, article_id, text, canonical_url, fp, text.warnings)
 
@@ -258,8 +264,12 @@ async def process_batch(
     ]
     prepared = [p for p in staged if isinstance(p, Prepared)]
     items = [
-        StoreItem(p.article_id, origin_hash(p.message.origin), p.fp,
-                  make_record(p.article_id, origin_hash(p.message.origin), p.fp))
+        StoreItem(
+            p.article_id,
+            origin_hash(p.message.origin),
+            p.fp,
+            make_record(p.article_id, origin_hash(p.message.origin), p.fp),
+        )
         for p in prepared
     ]
     t0 = time.perf_counter()

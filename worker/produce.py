@@ -68,17 +68,26 @@ async def produce_records(
     return report
 
 
-def run_produce(bootstrap: str, topic: str, paths: list[Path], *, send_invalid: bool, console: Console) -> int:
+def run_produce(
+    bootstrap: str, topic: str, paths: list[Path], *, send_invalid: bool, console: Console
+) -> int:
     """CLI body: returns the exit status (0, or 1 when nothing could be read)."""
     records = list(read_records(paths))
     with Progress(
-        TextColumn(f"[bold]producing to {topic}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
+        TextColumn(f"[bold]producing to {topic}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     ) as progress:
         task = progress.add_task("produce", total=sum(1 for r in records if send_invalid or not r.problem))
         report = asyncio.run(
             produce_records(
-                bootstrap, topic, records, send_invalid=send_invalid,
+                bootstrap,
+                topic,
+                records,
+                send_invalid=send_invalid,
                 on_progress=lambda n: progress.advance(task, n),
             )
         )

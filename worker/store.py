@@ -30,7 +30,6 @@ one write-only pipeline marking records of duplicates with their canonical id (f
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -170,7 +169,7 @@ class RedisDedupStore:
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 order = []
-                for shard, (_, key_list, args, positions) in per_shard.items():
+                for _key_index, key_list, args, positions in per_shard.values():
                     await self._script(keys=key_list, args=args, client=pipe)
                     order.append(positions)
                 replies = await pipe.execute()
@@ -217,9 +216,7 @@ class RedisDedupStore:
                 if not is_self(record, item.article_id, item.origin):
                     exact_owner = record
             url_owner = self._owner(replies[start + 1], item) if has_url else None
-            bands = tuple(
-                self._owner(replies[start + 1 + has_url + i], item) for i in range(n_bands)
-            )
+            bands = tuple(self._owner(replies[start + 1 + has_url + i], item) for i in range(n_bands))
             view = ClaimView(exact_owner, url_owner, bands)
             views.append(view)
             if exact_owner is None:

@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -214,7 +215,7 @@ async def consume_all(
 @pytest.fixture
 def start_worker(
     kafka: EmbeddedKafka, redis_server: EmbeddedRedis, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[Callable[..., "WorkerProcess"]]:
+) -> Iterator[Callable[..., Any]]:
     """Factory: `worker = start_worker(topics, **env_overrides)` runs `newsworker worker` as a child.
 
     `topics` is the list from `topic_names()` (raw, clean, dups, dlq). Each worker gets its own

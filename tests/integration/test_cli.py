@@ -17,8 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "worker", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env={**os.environ, "COLUMNS": "160"})
+    return subprocess.run(
+        [sys.executable, "-m", "worker", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "160"},
+    )
 
 
 def test_dedup_marks_one_seed_clean_and_the_other_its_duplicate(seeds_dir: Path, tmp_path: Path) -> None:
@@ -33,10 +39,13 @@ def test_dedup_marks_one_seed_clean_and_the_other_its_duplicate(seeds_dir: Path,
 def test_dedup_reports_every_record_in_order_including_bad_ones(tmp_path: Path, redis_server: object) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text(
-        json.dumps({"id": "one", "text": "A first article about the port strike and the wages deal."}) + "\n"
+        json.dumps({"id": "one", "text": "A first article about the port strike and the wages deal."})
+        + "\n"
         + "{not json\n\n"
-        + json.dumps({"id": "two", "text": "A first article about the port strike and the wages deal."}) + "\n"
-        + json.dumps({"id": "three", "title": "no body"}) + "\n",
+        + json.dumps({"id": "two", "text": "A first article about the port strike and the wages deal."})
+        + "\n"
+        + json.dumps({"id": "three", "title": "no body"})
+        + "\n",
         encoding="utf-8",
     )
     out = tmp_path / "out.jsonl"
@@ -44,8 +53,14 @@ def test_dedup_reports_every_record_in_order_including_bad_ones(tmp_path: Path, 
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["status"] for r in rows] == ["clean", "dead_letter", "duplicate", "dead_letter"]
     assert rows[1]["reason"].startswith("invalid_json") and rows[3]["reason"].startswith("missing_text")
-    assert rows[2] == {"id": "two", "status": "duplicate", "kind": "exact", "duplicate_of": "one",
-                       "similarity": 1.0, "reason": None}
+    assert rows[2] == {
+        "id": "two",
+        "status": "duplicate",
+        "kind": "exact",
+        "duplicate_of": "one",
+        "similarity": 1.0,
+        "reason": None,
+    }
     # a re-run against the same Redis gives the same answers (replay-safe)
     out2 = tmp_path / "out2.jsonl"
     assert main(["dedup", "--input", str(src), "--output", str(out2), "--redis-url", redis_server.url]) == 0  # type: ignore[attr-defined]
@@ -53,8 +68,9 @@ def test_dedup_reports_every_record_in_order_including_bad_ones(tmp_path: Path, 
 
 
 def test_produce_reports_bad_lines_and_sends_the_rest(kafka: object, topic_names, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from tests.integration.conftest import consume_all
     import asyncio
+
+    from tests.integration.conftest import consume_all
 
     [raw] = topic_names("raw")
     src = tmp_path / "feed.jsonl"
@@ -97,6 +113,8 @@ def _children_pids() -> set[int]:
             cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if ("tansu" in cmd or "redis-server" in cmd or "worker worker" in cmd) and str(os.getpid()) != entry.name:
+        if ("tansu" in cmd or "redis-server" in cmd or "worker worker" in cmd) and str(
+            os.getpid()
+        ) != entry.name:
             pids.add(int(entry.name))
     return pids

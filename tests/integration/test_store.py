@@ -38,10 +38,15 @@ def test_exact_and_near_duplicates_in_one_batch(redis_server: EmbeddedRedis) -> 
     async def run() -> list[object]:
         client, store = make_store(redis_server.url)
         try:
-            return await decide_all(store, [
-                item("a", WORDS), item("a-copy", WORDS, b"o2"),
-                item("a-edit", WORDS[:-4] + ["x"] * 4, b"o3"), item("other", [f"z{i}" for i in range(300)], b"o4"),
-            ])
+            return await decide_all(
+                store,
+                [
+                    item("a", WORDS),
+                    item("a-copy", WORDS, b"o2"),
+                    item("a-edit", WORDS[:-4] + ["x"] * 4, b"o3"),
+                    item("other", [f"z{i}" for i in range(300)], b"o4"),
+                ],
+            )
         finally:
             await client.aclose()
 
@@ -53,9 +58,14 @@ def test_exact_and_near_duplicates_in_one_batch(redis_server: EmbeddedRedis) -> 
 
 def test_replay_gives_the_same_decisions(redis_server: EmbeddedRedis) -> None:
     """A worker died after recording but before committing: the redelivery decides the same."""
+
     async def run() -> tuple[list[object], list[object]]:
         client, store = make_store(redis_server.url)
-        batch = [item("a", WORDS, b"p0:1"), item("b", WORDS[:-3] + ["y"] * 3, b"p0:2"), item("c", WORDS, b"p0:3")]
+        batch = [
+            item("a", WORDS, b"p0:1"),
+            item("b", WORDS[:-3] + ["y"] * 3, b"p0:2"),
+            item("c", WORDS, b"p0:3"),
+        ]
         try:
             first = await decide_all(store, batch)
             again = await decide_all(store, batch)
@@ -70,6 +80,7 @@ def test_replay_gives_the_same_decisions(redis_server: EmbeddedRedis) -> None:
 
 def test_racing_workers_give_exactly_one_clean(redis_server: EmbeddedRedis) -> None:
     """Two copies of one story decided at the same moment on two connections, many times."""
+
     async def run() -> list[tuple[object, object]]:
         results = []
         for round_ in range(40):
@@ -114,10 +125,13 @@ def test_entries_expire_after_the_window(redis_server: EmbeddedRedis) -> None:
 
 def test_keys_are_cluster_safe(redis_server: EmbeddedRedis) -> None:
     """Each script call touches one hash slot; keys spread over many slots."""
+
     async def run() -> list[str]:
         client, store = make_store(redis_server.url)
         try:
-            await decide_all(store, [item(f"a{i}", [f"k{i}-{j}" for j in range(80)], f"o{i}".encode()) for i in range(50)])
+            await decide_all(
+                store, [item(f"a{i}", [f"k{i}-{j}" for j in range(80)], f"o{i}".encode()) for i in range(50)]
+            )
             return [k.decode() async for k in client.scan_iter(match=f"{store._prefix}*")]
         finally:
             await client.aclose()

@@ -18,19 +18,32 @@ def seed_article(path: Path) -> bytes:
 
 
 def test_seeds_and_bad_messages_end_to_end(
-    kafka: EmbeddedKafka, seeds_dir: Path, topic_names: Callable[..., list[str]], start_worker: Callable[..., object]
+    kafka: EmbeddedKafka,
+    seeds_dir: Path,
+    topic_names: Callable[..., list[str]],
+    start_worker: Callable[..., object],
 ) -> None:
     raw, clean, dups, dlq = topics = topic_names()
     first = seeds_dir / "astana-talks.raw.txt"
     second = seeds_dir / "astana-talks.paragraphs.txt"
-    inputs = [seed_article(first), seed_article(second), b'{"id": "broken", "text": "no end', b"\xff\xfe\x00latin-1 \xe9t\xe9"]
+    inputs = [
+        seed_article(first),
+        seed_article(second),
+        b'{"id": "broken", "text": "no end',
+        b"\xff\xfe\x00latin-1 \xe9t\xe9",
+    ]
     worker = start_worker(topics)
     asyncio.run(produce(kafka.bootstrap, raw, inputs))
-    records = asyncio.run(consume_all(kafka.bootstrap, [clean, dups, dlq], len(inputs), timeout=60, settle=1.0))
+    records = asyncio.run(
+        consume_all(kafka.bootstrap, [clean, dups, dlq], len(inputs), timeout=60, settle=1.0)
+    )
     by_topic: dict[str, list[dict]] = {clean: [], dups: [], dlq: []}
     for r in records:
         by_topic[r.topic].append(json.loads(r.value))
-    assert len(records) == len(inputs), (by_topic, worker.log_path.read_text()[-3000:])  # count in == count out
+    assert len(records) == len(inputs), (
+        by_topic,
+        worker.log_path.read_text()[-3000:],
+    )  # count in == count out
 
     [article] = by_topic[clean]
     assert article["id"] == "astana-talks.raw"

@@ -37,8 +37,16 @@ def test_raw_schema_requires_text_or_html() -> None:
 
 
 def test_events_validate_against_their_schema() -> None:
-    dup = DuplicateEvent(id="b", duplicate_of="a", kind="near", similarity=0.9, seen_at="2026-01-01T00:00:00Z")
+    dup = DuplicateEvent(
+        id="b", duplicate_of="a", kind="near", similarity=0.9, seen_at="2026-01-01T00:00:00Z"
+    )
     jsonschema.validate(json.loads(msgspec.json.encode(dup)), json_schema(DuplicateEvent))
-    dl = DeadLetter(original="x", original_encoding="utf-8", original_size=1, error_type="invalid_json",
-                    error="bad", failed_at="2026-01-01T00:00:00Z")
+    dl = DeadLetter(
+        original="x",
+        original_encoding="utf-8",
+        original_size=1,
+        error_type="invalid_json",
+        error="bad",
+        failed_at="2026-01-01T00:00:00Z",
+    )
     jsonschema.validate(json.loads(msgspec.json.encode(dl)), json_schema(DeadLetter))

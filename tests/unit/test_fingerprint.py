@@ -39,7 +39,7 @@ def test_teaser_is_contained_and_shares_lead() -> None:
     assert jac < 0.5
     assert estimate_containment(jac, full.shingles, teaser.shingles) > 0.8
     assert estimate_jaccard(full.lead_sketch, teaser.lead_sketch) > 0.9
-    assert full.bands[-DEFAULT_SCHEME.lead_bands:] == teaser.bands[-DEFAULT_SCHEME.lead_bands:]
+    assert full.bands[-DEFAULT_SCHEME.lead_bands :] == teaser.bands[-DEFAULT_SCHEME.lead_bands :]
 
 
 def test_empty_key_has_no_bands() -> None:
@@ -53,8 +53,10 @@ def test_deterministic_across_processes() -> None:
         "fp = fingerprint('a b c d e f g h', 'https://x');"
         "print(fp.exact.hex(), fp.sketch.hex(), b''.join(fp.bands).hex())"
     )
-    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-            for _ in range(2)}
+    outs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    }
     assert len(outs) == 1
     fp = fingerprint("a b c d e f g h", "https://x")
     assert outs.pop().split() == [fp.exact.hex(), fp.sketch.hex(), b"".join(fp.bands).hex()]
