@@ -48,8 +48,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 # A fixed numeric uid/gid, so Kubernetes' runAsNonRoot/runAsUser can verify it without a passwd
-# lookup. The working directory is the only place the worker writes to (faust's data dir is
-# relative to it); it is a volume in Kubernetes, where the root filesystem is read-only.
+# lookup. The worker writes only to /tmp (faust's scratch dir, NEWSWORKER_DATA_DIR) and its working
+# directory; both are volumes in Kubernetes and tmpfs in compose, where the root fs is read-only.
 RUN groupadd --system --gid 10001 newsworker \
  && useradd --system --uid 10001 --gid 10001 --no-create-home \
       --home-dir /var/lib/newsworker --shell /usr/sbin/nologin newsworker \
