@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from worker import __version__
@@ -41,6 +40,7 @@ from worker.http_server import MetricsServer, Readiness
 from worker.metrics import Metrics, log_stats_periodically
 from worker.offline import limits_of, make_store
 from worker.pipeline import Clean, DeadLettered, Duplicate, Message, Outcome, process_batch
+from worker.store import connect
 
 log = logging.getLogger("newsworker")
 
@@ -231,8 +231,11 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     input_topic = app.topic(
         settings.input_topic, value_serializer="raw", key_serializer="raw", allow_empty=True
     )
-    redis_client = aioredis.Redis.from_url(
-        settings.redis_url.get_secret_value(), socket_timeout=5, socket_connect_timeout=3
+    redis_client = connect(
+        settings.redis_url.get_secret_value(),
+        cluster=settings.redis_cluster,
+        socket_timeout=5,
+        socket_connect_timeout=3,
     )
     store = make_store(redis_client, settings, DEFAULT_SCHEME)
     store._observe = metrics.redis_call  # latency + errors of every store round trip

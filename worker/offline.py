@@ -18,13 +18,14 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from worker.config import Settings
 from worker.dedup import Thresholds
 from worker.fingerprint import DEFAULT_SCHEME, Scheme
 from worker.inputs import InputRecord
 from worker.pipeline import Clean, DeadLettered, Duplicate, Limits, Message, Outcome, process_batch
-from worker.store import RedisDedupStore
+from worker.store import RedisDedupStore, connect
 
 BATCH = 500
 
@@ -63,7 +64,7 @@ class Summary:
         setattr(self, r.status, getattr(self, r.status) + 1)
 
 
-def make_store(client: aioredis.Redis, settings: Settings, scheme: Scheme) -> RedisDedupStore:
+def make_store(client: aioredis.Redis | RedisCluster, settings: Settings, scheme: Scheme) -> RedisDedupStore:
     return RedisDedupStore(
         client,
         prefix=settings.redis_key_prefix,
@@ -106,7 +107,7 @@ async def dedup_records(
     """Run every record through the pipeline against the Redis at `redis_url`."""
     summary = Summary()
     started = time.perf_counter()
-    client = aioredis.Redis.from_url(redis_url)
+    client = connect(redis_url, cluster=settings.redis_cluster)
     try:
         store = make_store(client, settings, scheme)
         limits = limits_of(settings)

@@ -29,6 +29,7 @@ one write-only pipeline marking records of duplicates with their canonical id (f
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
 
 from worker.dedup import ClaimView, StoredRecord, decode_record, encode_record, is_self
 from worker.errors import DedupStoreUnavailable
@@ -78,6 +80,13 @@ return out
 """
 
 
+def connect(url: str, *, cluster: bool = False, **kwargs: Any) -> aioredis.Redis | RedisCluster:
+    """A Redis client for the store: standalone (or Sentinel-fronted) Redis, or Redis Cluster."""
+    if cluster:
+        return RedisCluster.from_url(url, **kwargs)
+    return aioredis.Redis.from_url(url, **kwargs)
+
+
 @dataclass(frozen=True, slots=True)
 class StoreItem:
     """One article as the store needs it."""
@@ -113,7 +122,7 @@ class RedisDedupStore:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: aioredis.Redis | RedisCluster,
         *,
         prefix: str = "nw",
         scheme_version: str = "v1",
@@ -132,6 +141,7 @@ class RedisDedupStore:
         self._clock = clock
         self._observe = observe
         self._script = client.register_script(_CLAIM_LUA)
+        self._cluster_ready = False
 
     # -- key layout -------------------------------------------------------------------------
 
@@ -166,13 +176,23 @@ class RedisDedupStore:
         if not ops:
             return results
         started = time.perf_counter()
+        if isinstance(self._client, RedisCluster) and not self._cluster_ready:
+            await self._client.initialize()  # concurrent first calls on a fresh cluster client race
+            self._cluster_ready = True
+        calls = list(per_shard.values())
+        order = [positions for _, _, _, positions in calls]
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                order = []
-                for _key_index, key_list, args, positions in per_shard.values():
-                    await self._script(keys=key_list, args=args, client=pipe)
-                    order.append(positions)
-                replies = await pipe.execute()
+            if isinstance(self._client, RedisCluster):
+                # Cluster pipelines refuse EVALSHA; the per-shard calls go out concurrently instead,
+                # each to the node owning its slot: still one round trip of wall-clock time.
+                replies = await asyncio.gather(
+                    *(self._script(keys=key_list, args=args) for _, key_list, args, _ in calls)
+                )
+            else:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for _, key_list, args, _ in calls:
+                        await self._script(keys=key_list, args=args, client=pipe)
+                    replies = await pipe.execute()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
             self._observed(operation, started, ok=False)
             raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
