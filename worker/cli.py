@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--redis-url")
     s.add_argument("--no-baselines", action="store_true")
     s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--offset", type=int, default=0, help="skip this many corpus articles (held-out part)")
+    s.add_argument("--threshold", action="append", metavar="NAME=VALUE", help="override a dedup Threshold")
+    s.add_argument("--report", type=Path, help="write every misclassified record here (JSON lines)")
     s.set_defaults(func=cmd_eval)
     return p
 
