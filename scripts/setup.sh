@@ -22,7 +22,7 @@ apt_install() {
 }
 
 if [ "$mode" = "test" ]; then
-  apt_install redis-server prometheus
+  apt_install redis-server redis-tools prometheus docker-compose
   # The Debian packages start services on install where an init system runs; tests start their own.
   systemctl stop redis-server prometheus >/dev/null 2>&1 || true
 fi
