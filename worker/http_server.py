@@ -52,9 +52,7 @@ class Readiness:
 class MetricsServer:
     """Serves the three endpoints on `host:port`; port 0 picks a free port (see `.port`)."""
 
-    def __init__(
-        self, registry: CollectorRegistry, readiness: Readiness, host: str, port: int
-    ) -> None:
+    def __init__(self, registry: CollectorRegistry, readiness: Readiness, host: str, port: int) -> None:
         self._registry = registry
         self._readiness = readiness
         self._host = host

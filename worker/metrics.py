@@ -395,9 +395,7 @@ def format_stats(snapshot: dict[str, float], rate_per_second: float) -> str:
     )
 
 
-async def log_stats_periodically(
-    metrics: Metrics, interval_seconds: float, logger: logging.Logger
-) -> None:
+async def log_stats_periodically(metrics: Metrics, interval_seconds: float, logger: logging.Logger) -> None:
     """Logs `format_stats` every `interval_seconds` until cancelled; the rate is over the interval.
 
     Runs as a background task beside the agents; cancelling it is the way to stop it.

@@ -353,9 +353,7 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
             "showPoints": "never",
             "spanNulls": True,
             "stacking": {"mode": "normal" if panel.stack else "none", "group": "A"},
-            "scaleDistribution": {"type": "log", "log": 10}
-            if panel.log_scale
-            else {"type": "linear"},
+            "scaleDistribution": {"type": "log", "log": 10} if panel.log_scale else {"type": "linear"},
         }
     options: dict[str, Any] = {
         "timeseries": {

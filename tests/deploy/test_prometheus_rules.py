@@ -162,8 +162,7 @@ def test_queries_use_exported_metrics(where: str, expr: str) -> None:
 def test_dashboard_json_is_generated() -> None:
     module = load_dashboard_module()
     assert DASHBOARD.read_text(encoding="utf-8") == module.render(), (
-        "deploy/grafana/dashboards/newsworker.json is stale: "
-        "run `python deploy/grafana/dashboard.py --write`"
+        "deploy/grafana/dashboards/newsworker.json is stale: run `python deploy/grafana/dashboard.py --write`"
     )
 
 
