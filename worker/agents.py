@@ -29,12 +29,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
+from faust.exceptions import ProducerSendError
 from prometheus_client import CollectorRegistry
 
 from worker import __version__
 from worker.config import Settings
 from worker.dedup import Thresholds
-from worker.errors import TransientError
+from worker.errors import PublishFailed, TransientError
 from worker.fingerprint import DEFAULT_SCHEME, Scheme
 from worker.http_server import MetricsServer, Readiness
 from worker.metrics import Metrics, log_stats_periodically
@@ -93,7 +95,13 @@ class Publisher:
         pending: list[tuple[str, Any]] = []
         for outcome in outcomes:
             role, topic, key, value = self._route(outcome)
-            fut = await producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
+            try:
+                fut = await producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
+            except (ProducerSendError, KafkaError) as exc:
+                # Raised before delivery, e.g. the topic is unknown or refused by the broker. It is
+                # retried like a failed delivery: crashing would only restart into the same error.
+                self._metrics.kafka_send_error(role)
+                raise PublishFailed(f"output to {topic!r} not sent: {exc}") from exc
             pending.append((role, fut))
         results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
         failed = [
@@ -213,6 +221,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "broker_heartbeat_interval": min(3.0, settings.broker_session_timeout_seconds / 3),
         "consumer_auto_offset_reset": settings.consumer_auto_offset_reset,
         "producer_acks": -1,
+        "producer_request_timeout": settings.publish_timeout_seconds,
         "producer_max_request_size": max(settings.max_message_bytes * 2, 1_048_576),
         "consumer_max_fetch_size": max(settings.max_message_bytes * 2, 1_048_576),
         "stream_buffer_maxsize": max(settings.batch_size * 2, 100),

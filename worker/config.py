@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         30.0, gt=0, description="On SIGTERM, longest wait for the batch in flight"
     )
+    # faust's default (1200 s) would hide a refused or missing output topic for 20 minutes; a
+    # failed send is retried with back-off anyway, so a short timeout only makes it visible.
+    publish_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest wait for one output send (metadata and delivery) before a retry"
+    )
     data_dir: str = Field(
         default_factory=lambda: str(Path(tempfile.gettempdir()) / "newsworker"),
         description="Faust's scratch directory (no state is kept there)",

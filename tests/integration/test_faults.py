@@ -1,0 +1,408 @@
+"""Faults against real processes: Redis outage, broker restart, SIGKILL, SIGTERM, rebalance, publish failure.
+
+The promise under test: every article that enters the input topic leaves as exactly one outcome
+(clean, duplicate or dead letter) for its id, whatever breaks in between. Delivery is
+at-least-once, so an output topic may hold the *same* outcome for an id more than once after a
+crash; what must never happen is an id without an outcome, or one id with two different outcomes
+(e.g. a replayed article coming out as a duplicate of itself). `outcomes_by_id` folds the output
+records into `id -> {distinct outcomes}` and every test asserts "exactly one per input id".
+
+Each test starts its own worker process(es) (`start_worker`) and, when it stops a server, its own
+broker or Redis (`make_kafka`, `make_redis`), so the session's servers stay up for the others.
+Timings: a worker needs ~4 s to join its group on Tansu, and a restart into the same group waits
+for the dead member's session (6 s) to expire; the waits below are bounded by those, not sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import time
+import urllib.request
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import msgspec
+from aiokafka import ConsumerRecord
+
+from tests.integration.conftest import consume_all, produce
+from worker.embedded import EmbeddedKafka, EmbeddedRedis, create_topics
+
+#: Words for synthetic articles. 60 random words from 400 make texts that share almost no
+#: shingles, so two different synthetic articles are never near-duplicates of each other.
+_VOCABULARY = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "su", "ta", "ve", "zo") for b in (
+    "ran", "pel", "dor", "mix", "bul", "ten", "gos", "rif", "lam", "cud", "wen", "pas", "tor",
+    "sil", "ber", "nak", "fum", "jor", "hev", "qui", "dap", "ros", "lin", "mev", "gat", "ful",
+    "zen", "kor", "pil", "ham", "sut", "vor", "nel", "bix", "tam", "dul", "ker", "mon", "sep", "wix",
+)]
+
+Outcome = tuple[str, ...]
+
+
+def synthetic_articles(n: int, tag: str, *, seed: int = 0) -> list[dict[str, Any]]:
+    rng = random.Random(f"{tag}-{seed}")
+    return [
+        {"id": f"{tag}-{i}", "source": "faults", "title": f"{tag} {i}",
+         "text": " ".join(rng.choice(_VOCABULARY) for _ in range(60)) + "."}
+        for i in range(n)
+    ]
+
+
+def encode_all(articles: Iterable[dict[str, Any]]) -> list[bytes]:
+    return [msgspec.json.encode(a) for a in articles]
+
+
+def outcome_of(record: ConsumerRecord[bytes, bytes], topics: list[str]) -> tuple[str | None, Outcome]:
+    """(input id, outcome) of one output record; the outcome leaves out times and similarity."""
+    _, clean, dups, dlq = topics
+    event = json.loads(record.value)
+    if record.topic == clean:
+        return event["id"], ("clean",)
+    if record.topic == dups:
+        return event["id"], ("duplicate", event["kind"], event["duplicate_of"])
+    assert record.topic == dlq
+    return event.get("id"), ("dead_letter", event["error_type"])
+
+
+def outcomes_by_id(records: Iterable[ConsumerRecord[bytes, bytes]], topics: list[str]) -> dict[str | None, set[Outcome]]:
+    out: dict[str | None, set[Outcome]] = defaultdict(set)
+    for record in records:
+        article_id, outcome = outcome_of(record, topics)
+        out[article_id].add(outcome)
+    return out
+
+
+def assert_every_input_decided_once(
+    records: list[ConsumerRecord[bytes, bytes]], topics: list[str], ids: Iterable[str], log: str = ""
+) -> dict[str | None, set[Outcome]]:
+    """Every input id has exactly one distinct outcome, and no output names an unknown id."""
+    by_id = outcomes_by_id(records, topics)
+    wanted = set(ids)
+    missing = sorted(wanted - by_id.keys())
+    assert not missing, f"{len(missing)} inputs without an outcome, e.g. {missing[:5]}\n{log[-3000:]}"
+    conflicting = {k: v for k, v in by_id.items() if len(v) != 1}
+    assert not conflicting, f"ids with different outcomes: {dict(list(conflicting.items())[:5])}"
+    unknown = set(by_id) - wanted
+    assert not unknown, f"outputs for ids never sent: {sorted(map(str, unknown))[:5]}"
+    return by_id
+
+
+def redeliveries(records: list[ConsumerRecord[bytes, bytes]], topics: list[str]) -> int:
+    """Output records beyond the first per id: the cost of at-least-once after a fault."""
+    counts = Counter(outcome_of(r, topics)[0] for r in records)
+    return sum(c - 1 for c in counts.values())
+
+
+def scrape(port: int, path: str = "/metrics") -> tuple[int, str]:
+    """(status, body) of the worker's HTTP endpoint; (0, "") while it is not listening yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def metric(text: str, name: str) -> float:
+    """Sum of the samples of `name` (any labels) in a Prometheus text exposition."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and (line[len(name)] in " {"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, log: Callable[[], str] = lambda: "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{log()[-3000:]}")
+
+
+def read_outputs(bootstrap: str, topics: list[str], expected: int, timeout: float = 60, settle: float = 1.0) -> list[ConsumerRecord[bytes, bytes]]:
+    return asyncio.run(consume_all(bootstrap, topics[1:], expected, timeout=timeout, settle=settle))
+
+
+def count_outputs(bootstrap: str, topics: list[str]) -> int:
+    return len(asyncio.run(consume_all(bootstrap, topics[1:], 10**9, timeout=0.5)))
+
+
+# --- Redis -----------------------------------------------------------------------------------
+
+
+def test_redis_outage_pauses_then_every_article_is_decided(
+    make_redis: Callable[..., EmbeddedRedis], kafka: EmbeddedKafka,
+    topic_names: Callable[..., list[str]], start_worker: Callable[..., Any],
+) -> None:
+    redis_server = make_redis()
+    topics = topic_names()
+    worker = start_worker(topics, redis_url=redis_server.url, batch_size="20")
+    before = synthetic_articles(30, "before")
+    asyncio.run(produce(kafka.bootstrap, topics[0], encode_all(before)))
+    read_outputs(kafka.bootstrap, topics, len(before), settle=0)
+
+    redis_server.stop()
+    during = synthetic_articles(40, "during")
+    # Exact copies of articles sent during the outage: decided only once Redis is back.
+    copies = [{**a, "id": f"copy-{a['id']}"} for a in during[:5]]
+    asyncio.run(produce(kafka.bootstrap, topics[0], encode_all(during + copies)))
+    # While Redis is down nothing passes unchecked: no new output, readiness says why, and the
+    # worker retries (back-off) instead of exiting.
+    wait_until(lambda: metric(scrape(worker.metrics_port)[1], "newsworker_redis_retries_total") >= 2,
+               20, "retries against the stopped Redis", worker.log_path.read_text)
+    status, body = scrape(worker.metrics_port, "/readyz")
+    assert status == 503 and "redis" in body
+    assert count_outputs(kafka.bootstrap, topics) == len(before)
+    assert worker.proc.poll() is None
+
+    redis_server.start()  # same port, empty (no persistence): see docs/RELIABILITY.md
+    ids = [a["id"] for a in before + during + copies]
+    records = read_outputs(kafka.bootstrap, topics, len(ids), timeout=60)
+    by_id = assert_every_input_decided_once(records, topics, ids, worker.log_path.read_text())
+    for copy in copies:
+        assert by_id[copy["id"]] == {("duplicate", "exact", copy["id"].removeprefix("copy-"))}
+    assert all(by_id[a["id"]] == {("clean",)} for a in before + during)
+    assert len(records) == len(ids)
+    wait_until(lambda: scrape(worker.metrics_port, "/readyz")[0] == 200, 15, "readiness after recovery")
+
+
+# --- crashes and shutdown ----------------------------------------------------------------------
+
+
+def corpus(tag: str) -> tuple[list[bytes], list[str]]:
+    """Distinct articles, exact copies of some, and a few bad messages: every kind of outcome."""
+    articles = synthetic_articles(400, tag)
+    copies = [{**a, "id": f"{a['id']}-copy"} for a in articles[::25]]
+    bad = [{"id": f"{tag}-bad-{i}", "title": "no body"} for i in range(4)]
+    mixed = articles + copies + bad
+    random.Random(tag).shuffle(mixed)
+    # A copy must come after its original to be its duplicate (one partition keeps the order).
+    mixed.sort(key=lambda a: a["id"].endswith("-copy"))
+    return encode_all(mixed), [a["id"] for a in mixed]
+
+
+def expected_outcome(article_id: str) -> Outcome:
+    if article_id.endswith("-copy"):
+        return ("duplicate", "exact", article_id.removesuffix("-copy"))
+    if "-bad-" in article_id:
+        return ("dead_letter", "missing_text")
+    return ("clean",)
+
+
+def test_sigkill_mid_batch_then_restart_replays_to_the_same_outcomes(
+    kafka: EmbeddedKafka, topic_names: Callable[..., list[str]], start_worker: Callable[..., Any],
+    unique_group: str,
+) -> None:
+    topics = topic_names()
+    values, ids = corpus("kill")
+    asyncio.run(produce(kafka.bootstrap, topics[0], values))
+    worker = start_worker(topics, app_id=unique_group, batch_size="50")
+    # Kill as soon as the first outputs show: a batch is being published, its offsets uncommitted.
+    wait_until(lambda: count_outputs(kafka.bootstrap, topics) > 0, 60, "first outputs", worker.log_path.read_text)
+    worker.kill()
+    seen_before_restart = count_outputs(kafka.bootstrap, topics)
+    assert seen_before_restart < len(ids), "the worker finished before it was killed; nothing tested"
+
+    again = start_worker(topics, app_id=unique_group, batch_size="50")
+    records = read_outputs(kafka.bootstrap, topics, len(ids), timeout=90)
+    by_id = assert_every_input_decided_once(records, topics, ids, again.log_path.read_text())
+    assert {k: next(iter(v)) for k, v in by_id.items()} == {i: expected_outcome(i) for i in ids}
+    print(f"SIGKILL: {seen_before_restart} outputs before the kill, {redeliveries(records, topics)} redelivered")
+
+
+def test_sigterm_mid_stream_drains_commits_and_exits_zero(
+    kafka: EmbeddedKafka, topic_names: Callable[..., list[str]], start_worker: Callable[..., Any],
+    unique_group: str,
+) -> None:
+    topics = topic_names()
+    values, ids = corpus("term")
+    worker = start_worker(topics, app_id=unique_group, batch_size="50", shutdown_grace_seconds="10")
+    asyncio.run(produce(kafka.bootstrap, topics[0], values))
+    wait_until(lambda: count_outputs(kafka.bootstrap, topics) > 0, 60, "first outputs", worker.log_path.read_text)
+    started = time.monotonic()
+    worker.proc.send_signal(signal.SIGTERM)
+    code = worker.proc.wait(20)
+    took = time.monotonic() - started
+    assert code == 0, worker.log_path.read_text()[-3000:]
+    assert took < 10
+    seen_before_restart = count_outputs(kafka.bootstrap, topics)
+
+    again = start_worker(topics, app_id=unique_group, batch_size="50")
+    records = read_outputs(kafka.bootstrap, topics, len(ids), timeout=90)
+    by_id = assert_every_input_decided_once(records, topics, ids, again.log_path.read_text())
+    assert {k: next(iter(v)) for k, v in by_id.items()} == {i: expected_outcome(i) for i in ids}
+    repeats = redeliveries(records, topics)
+    print(f"SIGTERM: exit {code} after {took:.1f}s, {seen_before_restart} outputs before, {repeats} redelivered")
+    assert repeats == 0, "a graceful stop commits what it published"
+
+
+# --- rebalance ---------------------------------------------------------------------------------
+
+
+class Feeder:
+    """Sends `values` at a steady rate from a thread, each keyed by its article's origin id.
+
+    Keys put an exact copy in the same partition as its original, so the original is always
+    decided first (per-partition order) and the expected outcome of every id is fixed.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, items: list[tuple[bytes, bytes]], per_second: float) -> None:
+        import threading
+
+        self._args = (bootstrap, topic, items, per_second)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._feed())
+        except BaseException as exc:  # surfaced by join()
+            self.error = exc
+
+    async def _feed(self) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        bootstrap, topic, items, per_second = self._args
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        await producer.start()
+        try:
+            chunk = max(1, int(per_second / 10))
+            for start in range(0, len(items), chunk):
+                for key, value in items[start:start + chunk]:
+                    await producer.send(topic, value, key=key)
+                await asyncio.sleep(chunk / per_second)
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    def __enter__(self) -> Feeder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.join()
+
+    def join(self, timeout: float = 60) -> None:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "feeder did not finish"
+        if self.error is not None:
+            raise self.error
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+
+def keyed_corpus(tag: str, n: int) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+    articles = synthetic_articles(n, tag)
+    items: list[tuple[str, dict[str, Any]]] = [(a["id"], a) for a in articles]
+    # Copies follow their original ~40 articles later, in the same partition (same key).
+    for i in range(0, n - 40, 15):
+        items.insert(i + 40 + i // 15, (articles[i]["id"], {**articles[i], "id": f"{articles[i]['id']}-copy"}))
+    items += [(f"{tag}-bad-{i}", {"id": f"{tag}-bad-{i}", "title": "no body"}) for i in range(3)]
+    return [(k.encode(), msgspec.json.encode(v)) for k, v in items], [v["id"] for _, v in items]
+
+
+def test_rebalance_one_worker_joins_one_leaves_mid_stream(
+    kafka: EmbeddedKafka, topic_names: Callable[..., list[str]], start_worker: Callable[..., Any],
+    unique_group: str,
+) -> None:
+    raw4, *_ = topics = topic_names(partitions=4)
+    items, ids = keyed_corpus("rebalance", 360)
+    first = start_worker(topics, app_id=unique_group, batch_size="20")
+    wait_until(lambda: metric(scrape(first.metrics_port)[1], "newsworker_partitions_assigned") == 4,
+               30, "first worker assigned", first.log_path.read_text)
+    with Feeder(kafka.bootstrap, raw4, items, per_second=20) as feeder:
+        time.sleep(3)
+        second = start_worker(topics, app_id=unique_group, batch_size="20")
+        wait_until(lambda: metric(scrape(second.metrics_port)[1], "newsworker_partitions_assigned") > 0,
+                   30, "second worker assigned", second.log_path.read_text)
+        assert not feeder.done, "feed ended before the join; the rebalance was not mid-stream"
+        assert first.stop(timeout=20) == 0
+        assert not feeder.done, "feed ended before the leave; the rebalance was not mid-stream"
+    wait_until(lambda: metric(scrape(second.metrics_port)[1], "newsworker_partitions_assigned") == 4,
+               30, "second worker takes over", second.log_path.read_text)
+    records = read_outputs(kafka.bootstrap, topics, len(ids), timeout=60)
+    by_id = assert_every_input_decided_once(records, topics, ids, second.log_path.read_text())
+    assert {k: next(iter(v)) for k, v in by_id.items()} == {i: expected_outcome(i) for i in ids}
+    print(f"rebalance: {len(ids)} inputs, {redeliveries(records, topics)} redelivered")
+
+
+# --- broker ------------------------------------------------------------------------------------
+
+
+def test_broker_restart_worker_reconnects_and_carries_on(
+    make_kafka: Callable[..., EmbeddedKafka], topic_names: Callable[..., list[str]],
+    start_worker: Callable[..., Any],
+) -> None:
+    """Tansu keeps everything in memory: after a restart topics, data and committed offsets are
+    gone. What can honestly be shown is that the same worker process reconnects, rejoins its
+    group and decides input sent after the broker is back (topics recreated by the operator)."""
+    broker = make_kafka()
+    topics = [f"news.{kind}.restart" for kind in ("raw", "clean", "duplicates", "dlq")]
+    asyncio.run(create_topics(broker.bootstrap, topics, 1))
+    worker = start_worker(topics, bootstrap=broker.bootstrap)
+    before = synthetic_articles(20, "before")
+    asyncio.run(produce(broker.bootstrap, topics[0], encode_all(before)))
+    assert len(read_outputs(broker.bootstrap, topics, len(before), settle=0)) == len(before)
+
+    broker.stop()
+    time.sleep(2)  # the worker sees the broker gone (fetch and heartbeat errors)
+    broker.start()
+    asyncio.run(create_topics(broker.bootstrap, topics, 1))
+    after = synthetic_articles(20, "after")
+    asyncio.run(produce(broker.bootstrap, topics[0], encode_all(after)))
+    records = read_outputs(broker.bootstrap, topics, len(after), timeout=90)
+    assert_every_input_decided_once(records, topics, [a["id"] for a in after], worker.log_path.read_text())
+    assert worker.proc.poll() is None
+
+
+# --- publishing --------------------------------------------------------------------------------
+
+
+async def committed_offset(bootstrap: str, group: str, topic: str) -> int | None:
+    """The group's committed offset of partition 0 of `topic` (None: nothing committed)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return await consumer.committed(TopicPartition(topic, 0))
+    finally:
+        await consumer.stop()
+
+
+def test_publish_failure_commits_nothing_past_it_and_recovers_after_the_fix(
+    kafka: EmbeddedKafka, topic_names: Callable[..., list[str]], start_worker: Callable[..., Any],
+    unique_group: str,
+) -> None:
+    """The clean topic is misconfigured (a name the broker refuses): every batch holding a clean
+    article fails to publish. The worker must stay up, retry, report not-ready and commit nothing;
+    after the operator fixes the name and restarts it, every input gets its outcome."""
+    topics = topic_names()
+    first = synthetic_articles(10, "first")
+    bad = [{"id": f"pub-bad-{i}", "title": "no body"} for i in range(3)]
+    asyncio.run(produce(kafka.bootstrap, topics[0], encode_all(bad + first)))
+    broken = [topics[0], "news.clean with spaces!", *topics[2:]]
+    worker = start_worker(broken, app_id=unique_group, publish_timeout_seconds="2", shutdown_grace_seconds="2")
+    wait_until(lambda: metric(scrape(worker.metrics_port)[1], "newsworker_kafka_send_errors_total") >= 2,
+               60, "failed publish attempts", worker.log_path.read_text)
+    assert worker.proc.poll() is None, "a publish failure must not end the worker"
+    status, body = scrape(worker.metrics_port, "/readyz")
+    assert status == 503 and "broker" in body
+    time.sleep(2.5)  # > broker_commit_interval: a commit would have happened by now
+    assert asyncio.run(committed_offset(kafka.bootstrap, unique_group, topics[0])) in (None, 0)
+    assert count_outputs(kafka.bootstrap, [topics[0], topics[1]]) == 0  # nothing clean got out
+    worker.kill()
+
+    fixed = start_worker(topics, app_id=unique_group)
+    ids = [a["id"] for a in bad + first]
+    records = read_outputs(kafka.bootstrap, topics, len(ids), timeout=60)
+    by_id = assert_every_input_decided_once(records, topics, ids, fixed.log_path.read_text())
+    assert all(by_id[a["id"]] == {("clean",)} for a in first)
