@@ -32,7 +32,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -69,9 +69,10 @@ def _http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def _wait_for(url: str, deadline: float, what: str) -> None:
+def _wait_for(url: str, deadline: float, what: str, alive: Callable[[], bool] = lambda: True) -> None:
+    """Polls `url` until it answers 200; gives up at `deadline` or as soon as `alive()` is False."""
     last: object = None
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         try:
             status, body = _http_get(url, timeout=1.0)
             if status == 200:
@@ -214,20 +215,18 @@ def start_worker(
     )
     worker = RunningWorker(WorkerProcess(env, log_path), port)
     worker.process.start()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        proc = worker.process.proc
-        if proc is None or proc.poll() is not None:
-            break
-        try:
-            if _http_get(f"http://{worker.target}/readyz", timeout=1.0)[0] == 200:
-                return worker
-        except OSError:
-            pass
-        time.sleep(0.2)
-    worker.process.kill()
-    tail = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
-    raise RuntimeError(f"worker on {worker.target} did not get ready; log {log_path}:\n{tail}")
+    try:
+        _wait_for(
+            f"http://{worker.target}/readyz",
+            time.monotonic() + timeout,
+            "worker",
+            alive=lambda: worker.process.proc is not None and worker.process.proc.poll() is None,
+        )
+        return worker
+    except TimeoutError:
+        worker.process.kill()
+        tail = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
+        raise RuntimeError(f"worker on {worker.target} did not get ready; log {log_path}:\n{tail}") from None
 
 
 # --- dashboard queries ---------------------------------------------------------------------------
