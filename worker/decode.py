@@ -77,13 +77,16 @@ def decode_article(payload: bytes, *, max_bytes: int, max_text_chars: int) -> Ra
         article = _decoder.decode(payload)
     except msgspec.ValidationError as exc:
         text = str(exc)
-        if text.startswith("Expected `object`"):
+        # Only a top-level mismatch has no path; "Expected `object` ... - at `$.metadata`" is a field.
+        if text.startswith("Expected `object`") and " - at `$" not in text:
             raise PoisonInput(
                 "not_an_object", f"message must be a JSON object with `text` or `html`: {text}"
             ) from None
         raise PoisonInput("invalid_field", f"wrong field type: {text}") from None
     except msgspec.DecodeError:
         raise _explain_decode_error(payload) from None
+    except RecursionError:  # msgspec's nesting limit (e.g. `[[[[...` in metadata)
+        raise PoisonInput("invalid_json", "message nests JSON too deeply; flatten `metadata`") from None
     try:
         return validate_article(article, max_text_chars=max_text_chars)
     except PoisonInput as exc:
