@@ -1,0 +1,61 @@
+"""The transport's ceiling: a bare Faust agent that only forwards messages, run like the worker.
+
+Same Faust settings as the worker (`worker.agents.faust_options` from the same `NEWSWORKER_*`
+environment), same batching (`stream.take_events(batch_size, within=batch_timeout)`), same way
+of publishing (one `producer.send` per message, then every delivery of the batch awaited before
+the next batch is taken). It does no other work: each input message goes, key and value
+unchanged, to the clean topic. Whatever throughput it reaches is what Faust, aiokafka and the
+broker allow on this machine; the worker is measured as a share of it.
+
+Run as a process: `python bench/passthrough.py` (settings from the environment, as the worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import faust
+
+from worker.agents import faust_options
+from worker.config import Settings
+
+
+def build_app(settings: Settings) -> faust.App:
+    app = faust.App(f"{settings.app_id}", **faust_options(settings))
+    source = app.topic(settings.input_topic, value_serializer="raw", key_serializer="raw", allow_empty=True)
+
+    @app.agent(source, name="bench.passthrough")
+    async def forward(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_seconds):
+            producer = app.producer
+            pending = []
+            for event in events:
+                message = event.message
+                pending.append(
+                    await producer.send(
+                        settings.clean_topic,
+                        message.key,
+                        message.value,
+                        partition=None,
+                        timestamp=None,
+                        headers=None,
+                    )
+                )
+            await asyncio.gather(*pending)
+
+    return app
+
+
+def main() -> None:
+    app = build_app(Settings())
+    worker = faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

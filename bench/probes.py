@@ -1,0 +1,121 @@
+"""Measuring instruments: Redis memory, a process' resident memory, a worker's /metrics, and the
+processes under test (the real `newsworker worker`, or the bare passthrough) started by PID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def redis_used_memory(url: str) -> int:
+    """`used_memory` of INFO memory: bytes Redis has allocated for data and its own structures."""
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.info("memory")["used_memory"])
+    finally:
+        client.close()
+
+
+def redis_flush(url: str) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+
+
+def redis_key_encodings(url: str, sample: int = 200) -> dict[str, int]:
+    """How many of a sample of keys use each encoding (listpack vs hashtable explains memory)."""
+    client = redis.Redis.from_url(url)
+    out: dict[str, int] = {}
+    try:
+        for n, key in enumerate(client.scan_iter(count=1000)):
+            if n >= sample:
+                break
+            enc = client.object("encoding", key)
+            name = enc.decode() if isinstance(enc, bytes) else str(enc)
+            out[name] = out.get(name, 0) + 1
+    finally:
+        client.close()
+    return out
+
+
+def rss_bytes(pid: int) -> int:
+    return int(psutil.Process(pid).memory_info().rss)
+
+
+def scrape(port: int, timeout: float = 5.0) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as response:
+        return str(response.read().decode())
+
+
+def wait_ready(port: int, timeout: float = 60.0) -> bool:
+    """True once the worker's /readyz answers 200 (broker, Redis and partitions ready)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r,
+        ):
+            if r.status == 200:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+@dataclass
+class BenchProcess:
+    """A process under test in its own session, logging to a file, stopped by its PID only."""
+
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def worker(cls, env: dict[str, str], log_path: Path) -> BenchProcess:
+        return cls([sys.executable, "-m", "worker", "worker"], env, log_path)
+
+    @classmethod
+    def passthrough(cls, env: dict[str, str], log_path: Path) -> BenchProcess:
+        return cls([sys.executable, str(ROOT / "bench" / "passthrough.py")], env, log_path)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> BenchProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)

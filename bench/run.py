@@ -1,0 +1,538 @@
+"""newsworker's benchmark, in one command, on the embedded broker (Tansu) and a real redis-server.
+
+    python bench/run.py            # the full benchmark (several minutes)
+    python bench/run.py --quick    # the same sections at small sizes (about a minute)
+
+Sections (method and figures: docs/BENCHMARKS.md):
+1. stream   - the real `newsworker worker` process and a bare Faust passthrough (same Faust
+              settings, same take_events batching and awaited sends), interleaved runs on the
+              same pre-filled input; articles/s from the outputs' broker timestamps; the worker's
+              throughput as a ratio of the passthrough's (median of the per-run ratios); time per
+              stage per article from the worker's own stage histograms (its /metrics).
+2. latency  - input-to-output latency (broker timestamps of input and output) at a paced feed of
+              half the worker's measured throughput.
+3. offline  - `newsworker dedup`'s engine vs datasketch MinHashLSH with Redis storage on the
+              same articles and the same Redis server.
+4. memory   - one worker fed 50k, 100k, 200k distinct articles (real, then synthetic): Redis
+              used_memory per remembered article at 100k, worker RSS at 50k and 200k.
+5. history  - the dedup pipeline's throughput against an empty store and against one holding
+              1 million remembered fingerprints (preloaded through `check_and_record`),
+              interleaved, on fresh articles each run.
+
+Absolute numbers on a shared 2-core machine are noisy: the report leads with ratios and medians.
+Results are printed and written as JSON (`--json`, default bench/results/latest.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+from bench import corpus, kafka_io, peer, preload, probes, stats  # noqa: E402
+from worker.config import Settings  # noqa: E402
+from worker.demo import worker_env  # noqa: E402
+from worker.embedded import EmbeddedKafka, EmbeddedRedis, create_topics, find_free_port  # noqa: E402
+
+#: Redis as deployed (deploy/redis/redis.conf): hashes stay listpacks up to 512 fields. The
+#: value limit is raised above the deployed 64 bytes so that a bucket holding a record (the
+#: exact claim's value, ~250 bytes msgpack) stays a listpack too; `--redis-deployed` keeps 64.
+REDIS_ARGS = ("--hash-max-listpack-entries", "512", "--hash-max-listpack-value", "512")
+REDIS_ARGS_DEPLOYED = ("--hash-max-listpack-entries", "512", "--hash-max-listpack-value", "64")
+
+#: The worker's batch settings are the product defaults, not the demo's shorter timeout.
+DEFAULTS = Settings()
+
+
+@dataclass
+class Plan:
+    """Sizes of every section; `--quick` scales them down."""
+
+    articles: int = 20_000
+    runs: int = 5
+    latency_articles: int = 5_000
+    offline_articles: int = 20_000
+    peer_articles: int = 5_000
+    memory_marks: tuple[int, ...] = (50_000, 100_000, 200_000)
+    preload: int = 1_000_000
+    preload_buckets: int = 32_768
+    history_articles: int = 2_000
+    history_runs: int = 5
+    sections: tuple[str, ...] = ("stream", "latency", "offline", "memory", "history")
+
+    @classmethod
+    def quick(cls) -> Plan:
+        return cls(
+            articles=4_000,
+            runs=2,
+            latency_articles=1_000,
+            offline_articles=3_000,
+            peer_articles=500,
+            memory_marks=(5_000, 10_000, 20_000),
+            preload=100_000,
+            preload_buckets=4_096,
+            history_articles=1_000,
+            history_runs=2,
+        )
+
+
+@dataclass
+class Report:
+    machine: dict[str, Any] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)
+    corpus: dict[str, Any] = field(default_factory=dict)
+    stream: dict[str, Any] = field(default_factory=dict)
+    latency: dict[str, Any] = field(default_factory=dict)
+    offline: dict[str, Any] = field(default_factory=dict)
+    memory: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] = field(default_factory=dict)
+    targets: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def machine_info() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+class Bench:
+    def __init__(self, kafka: EmbeddedKafka, redis_server: EmbeddedRedis, plan: Plan, workdir: Path) -> None:
+        self.kafka = kafka
+        self.redis = redis_server
+        self.plan = plan
+        self.workdir = workdir
+        self.real = corpus.load_articles()
+        self.vocab = corpus.Vocabulary(self.real)
+        self.report = Report()
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def topics(self, name: str) -> dict[str, str]:
+        tag = f"bench.{name}.{uuid.uuid4().hex[:6]}"
+        topics = {
+            "input": f"{tag}.raw",
+            "clean": f"{tag}.clean",
+            "duplicates": f"{tag}.dup",
+            "dlq": f"{tag}.dlq",
+        }
+        asyncio.run(create_topics(self.kafka.bootstrap, topics.values(), partitions=1))
+        return topics
+
+    def env(self, topics: dict[str, str], name: str, metrics_port: int) -> dict[str, str]:
+        return worker_env(
+            self.kafka.bootstrap,
+            self.redis.url,
+            topics=topics,
+            metrics_port=metrics_port,
+            app_id=f"bench-{name}-{uuid.uuid4().hex[:6]}",
+            extra={
+                "NEWSWORKER_BATCH_SIZE": str(DEFAULTS.batch_size),
+                "NEWSWORKER_BATCH_TIMEOUT_SECONDS": str(DEFAULTS.batch_timeout_seconds),
+                "NEWSWORKER_STATS_INTERVAL_SECONDS": "3600",
+            },
+        )
+
+    def start(self, kind: str, topics: dict[str, str], name: str) -> tuple[probes.BenchProcess, int]:
+        port = find_free_port()
+        env = self.env(topics, name, port)
+        log_path = self.workdir / f"{name}.log"
+        proc = (
+            probes.BenchProcess.worker(env, log_path)
+            if kind == "worker"
+            else probes.BenchProcess.passthrough(env, log_path)
+        )
+        return proc.start(), port
+
+    def stream_messages(self, count: int) -> list[tuple[bytes, bytes]]:
+        return corpus.messages(corpus.articles_for(self.real, count, self.vocab))
+
+    # -- 1. stream: worker vs passthrough ----------------------------------------------------
+
+    def one_stream_run(self, kind: str, run: int, records: Sequence[tuple[bytes, bytes]]) -> dict[str, Any]:
+        topics = self.topics(f"{kind}{run}")
+        if kind == "worker":
+            probes.redis_flush(self.redis.url)
+        asyncio.run(kafka_io.produce_fast(self.kafka.bootstrap, topics["input"], records))
+        proc, port = self.start(kind, topics, f"{kind}-{run}")
+        outputs = (
+            [topics["clean"]]
+            if kind == "passthrough"
+            else [topics["clean"], topics["duplicates"], topics["dlq"]]
+        )
+        try:
+            reader = asyncio.run(kafka_io.read_all(self.kafka.bootstrap, outputs, len(records), timeout=300))
+            result: dict[str, Any] = {
+                "articles": len(records),
+                "outputs": reader.total,
+                "per_topic": {k.rsplit(".", 1)[-1]: v for k, v in reader.counts.items()},
+                "articles_per_s": stats.steady_throughput(reader.all_timestamps),
+                "rss_mb": round(probes.rss_bytes(proc.pid) / 2**20, 1) if proc.alive() else None,
+            }
+            if kind == "worker":
+                result["stages"] = stats.stage_seconds(probes.scrape(port))
+        finally:
+            proc.stop()
+        if result["outputs"] < len(records):
+            log(
+                f"  WARNING: {kind} run {run}: {result['outputs']} of {len(records)} outputs; "
+                f"log {proc.log_path}"
+            )
+        return result
+
+    def section_stream(self) -> None:
+        plan = self.plan
+        records = self.stream_messages(plan.articles)
+        runs: dict[str, list[dict[str, Any]]] = {"passthrough": [], "worker": []}
+        for run in range(plan.runs):
+            order = ("passthrough", "worker") if run % 2 == 0 else ("worker", "passthrough")
+            for kind in order:
+                result = self.one_stream_run(kind, run, records)
+                runs[kind].append(result)
+                log(
+                    f"  stream run {run} {kind:11s}: {result['articles_per_s']:7.0f} articles/s "
+                    f"({result['outputs']} out)"
+                )
+        pt = [r["articles_per_s"] for r in runs["passthrough"]]
+        wk = [r["articles_per_s"] for r in runs["worker"]]
+        ratios = stats.paired_ratios(wk, pt)
+        # time per stage per article: median over the runs of each run's sum / articles
+        per_stage: dict[str, list[float]] = {}
+        for r in runs["worker"]:
+            for stage, us in stats.per_article_us(r["stages"], {}, r["articles"]).items():
+                per_stage.setdefault(stage, []).append(us)
+        self.report.stream = {
+            "articles_per_run": plan.articles,
+            "runs": runs,
+            "passthrough_median": stats.median(pt),
+            "worker_median": stats.median(wk),
+            "ratios": ratios,
+            "ratio_median": stats.median(ratios),
+            "stage_us_per_article": {s: stats.median(v) for s, v in sorted(per_stage.items())},
+        }
+
+    # -- 2. latency --------------------------------------------------------------------------
+
+    def one_latency_run(
+        self, kind: str, rate: float, records: Sequence[tuple[bytes, bytes]]
+    ) -> dict[str, Any]:
+        topics = self.topics(f"{kind}-latency")
+        if kind == "worker":
+            probes.redis_flush(self.redis.url)
+        proc, _ = self.start(kind, topics, f"{kind}-latency")
+        outputs = (
+            [topics["clean"]]
+            if kind == "passthrough"
+            else [topics["clean"], topics["duplicates"], topics["dlq"]]
+        )
+        try:
+            warm = corpus.messages([{"text": "warm up " * 50, "id": "warmup"}])
+            asyncio.run(kafka_io.produce_fast(self.kafka.bootstrap, topics["input"], warm))
+            asyncio.run(kafka_io.read_all(self.kafka.bootstrap, outputs, 1, timeout=60))
+            achieved = asyncio.run(
+                kafka_io.produce_paced(self.kafka.bootstrap, topics["input"], records, rate)
+            )
+            out = asyncio.run(kafka_io.read_all(self.kafka.bootstrap, outputs, len(records) + 1, timeout=120))
+            inp = asyncio.run(
+                kafka_io.read_all(self.kafka.bootstrap, [topics["input"]], len(records) + 1, timeout=60)
+            )
+        finally:
+            proc.stop()
+        lat = stats.latencies({k: v for k, v in inp.timestamps.items() if k != b"warmup"}, out.timestamps)
+        return {"rate_target": rate, "rate_achieved": achieved, **asdict(lat)}
+
+    def section_latency(self) -> None:
+        worker_rate = self.report.stream.get("worker_median") or 400.0
+        rate = max(50.0, round(worker_rate * 0.5, -1))
+        records = corpus.messages(
+            corpus.articles_for(self.real, self.plan.latency_articles, self.vocab), id_prefix="lat-"
+        )
+        self.report.latency = {
+            kind: self.one_latency_run(kind, rate, records) for kind in ("passthrough", "worker")
+        }
+        for kind, r in self.report.latency.items():
+            log(
+                f"  latency {kind:11s} at {r['rate_achieved']:.0f}/s: p50 {r['p50_ms']:.0f} ms, "
+                f"p95 {r['p95_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms ({r['count']} matched)"
+            )
+
+    # -- 3. offline --------------------------------------------------------------------------
+
+    def section_offline(self) -> None:
+        values = [v for _, v in self.stream_messages(self.plan.offline_articles)]
+        probes.redis_flush(self.redis.url)
+        ours = peer.run_newsworker(values, self.redis.url)
+        log(
+            f"  offline newsworker dedup: {ours.rate:.0f} articles/s over {ours.articles} "
+            f"({ours.duplicates} dup)"
+        )
+        probes.redis_flush(self.redis.url)
+        theirs = peer.run_datasketch(values[: self.plan.peer_articles], self.redis.url)
+        log(
+            f"  offline datasketch peer:  {theirs.rate:.0f} articles/s over {theirs.articles} "
+            f"({theirs.duplicates} dup)"
+        )
+        probes.redis_flush(self.redis.url)
+        self.report.offline = {
+            "newsworker": {**asdict(ours), "rate": ours.rate},
+            "datasketch": {**asdict(theirs), "rate": theirs.rate},
+            "ratio": stats.ratio(ours.rate, theirs.rate),
+        }
+
+    # -- 4. memory ---------------------------------------------------------------------------
+
+    def section_memory(self) -> None:
+        marks = self.plan.memory_marks
+        topics = self.topics("memory")
+        probes.redis_flush(self.redis.url)
+        proc, port = self.start("worker", topics, "worker-memory")
+        outputs = [topics["clean"], topics["duplicates"], topics["dlq"]]
+        samples: list[dict[str, Any]] = []
+        try:
+            if not probes.wait_ready(port, timeout=60):
+                raise RuntimeError(f"worker not ready; log {proc.log_path}")
+            base_redis = probes.redis_used_memory(self.redis.url)
+            base_rss = probes.rss_bytes(proc.pid)
+            all_records = self.stream_messages(max(marks))
+            reader = asyncio.run(
+                self._memory_phases(topics, outputs, all_records, marks, proc, base_redis, samples)
+            )
+            del reader
+        finally:
+            proc.stop()
+        by_mark = {s["articles"]: s for s in samples}
+        first, middle, last = by_mark.get(marks[0]), by_mark.get(marks[1]), by_mark.get(marks[-1])
+        self.report.memory = {
+            "baseline_redis_bytes": base_redis,
+            "baseline_rss_mb": round(base_rss / 2**20, 1),
+            "samples": samples,
+            "redis_bytes_per_article": middle["redis_bytes_per_article"] if middle else None,
+            "redis_bytes_per_article_at": marks[1],
+            "rss_first_mb": first["rss_mb"] if first else None,
+            "rss_last_mb": last["rss_mb"] if last else None,
+            "rss_growth_percent": stats.growth_percent(first["rss_mb"], last["rss_mb"])
+            if first and last
+            else None,
+            "encodings": probes.redis_key_encodings(self.redis.url),
+        }
+
+    async def _memory_phases(
+        self,
+        topics: dict[str, str],
+        outputs: list[str],
+        records: list[tuple[bytes, bytes]],
+        marks: Sequence[int],
+        proc: probes.BenchProcess,
+        base_redis: int,
+        samples: list[dict[str, Any]],
+    ) -> None:
+        reader = await kafka_io.TopicReader(self.kafka.bootstrap, outputs).start()
+        try:
+            sent = 0
+            for mark in marks:
+                await kafka_io.produce_fast(self.kafka.bootstrap, topics["input"], records[sent:mark])
+                sent = mark
+                got = await reader.wait_for(mark, timeout=600)
+                await asyncio.sleep(1.0)  # the last batch's Redis writes precede its outputs
+                used = probes.redis_used_memory(self.redis.url)
+                sample = {
+                    "articles": mark,
+                    "outputs": got,
+                    "rss_mb": round(probes.rss_bytes(proc.pid) / 2**20, 1),
+                    "redis_used_bytes": used,
+                    "redis_bytes_per_article": round((used - base_redis) / mark, 1),
+                }
+                samples.append(sample)
+                log(
+                    f"  memory at {mark}: worker RSS {sample['rss_mb']} MB, "
+                    f"Redis {sample['redis_bytes_per_article']} B/article"
+                )
+                reader.timestamps.clear()
+                reader.all_timestamps.clear()
+        finally:
+            await reader.stop()
+
+    # -- 5. history: empty store vs 1M remembered ------------------------------------------------
+
+    def section_history(self) -> None:
+        plan = self.plan
+        empty_url = self.redis.url.rsplit("/", 1)[0] + "/1"
+        full_url = self.redis.url.rsplit("/", 1)[0] + "/2"
+        probes.redis_flush(self.redis.url)
+        mem0 = probes.redis_used_memory(self.redis.url)
+        log(f"  preloading {plan.preload:,} fingerprints (buckets {plan.preload_buckets}) ...")
+        seconds = preload.preload_sync(full_url, plan.preload, buckets=plan.preload_buckets)
+        mem1 = probes.redis_used_memory(self.redis.url)
+        log(
+            f"  preloaded in {seconds:.0f} s ({plan.preload / seconds:.0f}/s), "
+            f"{(mem1 - mem0) / plan.preload:.0f} B/article"
+        )
+        settings = Settings(redis_buckets=plan.preload_buckets)
+        chunks = [
+            [v for _, v in corpus.messages(chunk, id_prefix=f"h{n}-")]
+            for n, chunk in enumerate(self._chunks(plan.history_articles, plan.history_runs))
+        ]
+        empty: list[float] = []
+        full: list[float] = []
+        for n, values in enumerate(chunks):
+            order = (
+                ((empty_url, empty), (full_url, full))
+                if n % 2 == 0
+                else ((full_url, full), (empty_url, empty))
+            )
+            for url, sink in order:
+                result = peer.run_newsworker(values, url, tag=f"history{n}", settings=settings)
+                sink.append(result.rate)
+            log(f"  history run {n}: empty {empty[-1]:.0f}/s, 1M remembered {full[-1]:.0f}/s")
+        ratios = stats.paired_ratios(full, empty)
+        self.report.history = {
+            "preloaded": plan.preload,
+            "buckets": plan.preload_buckets,
+            "preload_seconds": seconds,
+            "preload_bytes_per_article": round((mem1 - mem0) / plan.preload, 1),
+            "encodings": probes.redis_key_encodings(full_url),
+            "articles_per_run": plan.history_articles,
+            "empty": empty,
+            "full": full,
+            "ratios": ratios,
+            "ratio_median": stats.median(ratios),
+        }
+
+    def _chunks(self, size: int, count: int) -> list[list[corpus.Article]]:
+        articles = list(corpus.articles_for(self.real, size * count, self.vocab, seed=11))
+        return [articles[i * size : (i + 1) * size] for i in range(count)]
+
+    # -- targets ------------------------------------------------------------------------------
+
+    def targets(self) -> None:
+        r = self.report
+        t: dict[str, Any] = {}
+        if r.stream:
+            t["worker >= 0.8x passthrough"] = (
+                round(r.stream["ratio_median"], 3),
+                r.stream["ratio_median"] >= 0.8,
+            )
+        if r.offline:
+            t["offline >= 20x datasketch peer"] = (round(r.offline["ratio"], 1), r.offline["ratio"] >= 20)
+        if r.memory and r.memory.get("redis_bytes_per_article") is not None:
+            b = r.memory["redis_bytes_per_article"]
+            t["Redis <= 512 B/article"] = (b, b <= 512)
+        if r.memory and r.memory.get("rss_growth_percent") is not None:
+            g = round(r.memory["rss_growth_percent"], 1)
+            t["worker RSS growth < 10%"] = (g, g < 10)
+        if r.history:
+            h = r.history["ratio_median"]
+            t["1M remembered within 10% of empty"] = (round(h, 3), h >= 0.9)
+        r.targets = t
+
+
+def print_summary(report: Report) -> None:
+    print("\n=== newsworker benchmark ===")
+    print(f"machine: {report.machine}")
+    print(f"corpus: {report.corpus}")
+    if report.stream:
+        s = report.stream
+        print(
+            f"stream: passthrough {s['passthrough_median']:.0f}/s, worker {s['worker_median']:.0f}/s "
+            f"(medians of {len(s['ratios'])} interleaved runs); ratio median {s['ratio_median']:.3f} "
+            f"(runs: {', '.join(f'{x:.3f}' for x in s['ratios'])})"
+        )
+        print("stage us/article: " + ", ".join(f"{k} {v:.0f}" for k, v in s["stage_us_per_article"].items()))
+    for kind, lat in report.latency.items():
+        print(
+            f"latency {kind}: at {lat['rate_achieved']:.0f}/s p50 {lat['p50_ms']:.0f} ms "
+            f"p95 {lat['p95_ms']:.0f} ms "
+            f"p99 {lat['p99_ms']:.0f} ms"
+        )
+    if report.offline:
+        o = report.offline
+        print(
+            f"offline: newsworker {o['newsworker']['rate']:.0f}/s, "
+            f"datasketch {o['datasketch']['rate']:.0f}/s, "
+            f"ratio {o['ratio']:.1f}x"
+        )
+    if report.memory:
+        m = report.memory
+        print(
+            f"memory: Redis {m['redis_bytes_per_article']} B/article at {m['redis_bytes_per_article_at']}; "
+            f"worker RSS {m['rss_first_mb']} -> {m['rss_last_mb']} MB ({m['rss_growth_percent']:.1f}%)"
+        )
+    if report.history:
+        h = report.history
+        print(
+            f"history: empty {stats.median(h['empty']):.0f}/s, {h['preloaded']:,} remembered "
+            f"{stats.median(h['full']):.0f}/s; ratio median {h['ratio_median']:.3f}"
+        )
+    print("targets:")
+    for name, (value, ok) in report.targets.items():
+        print(f"  {'MET ' if ok else 'MISS'} {name}: {value}")
+    print(f"total {report.seconds:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
+    parser.add_argument("--articles", type=int, help="articles per stream run")
+    parser.add_argument("--runs", type=int, help="interleaved runs per side")
+    parser.add_argument("--only", nargs="+", choices=Plan().sections, help="run only these sections")
+    parser.add_argument(
+        "--redis-deployed", action="store_true", help="hash-max-listpack-value 64 as deployed"
+    )
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    args = parser.parse_args(argv)
+    plan = Plan.quick() if args.quick else Plan()
+    if args.articles:
+        plan.articles = args.articles
+    if args.runs:
+        plan.runs = plan.history_runs = args.runs
+    if args.only:
+        plan.sections = tuple(args.only)
+    started = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="newsworker-bench-"))
+    log(f"logs in {workdir}")
+    redis_args = REDIS_ARGS_DEPLOYED if args.redis_deployed else REDIS_ARGS
+    with EmbeddedKafka() as kafka, EmbeddedRedis(extra_args=redis_args) as redis_server:
+        bench = Bench(kafka, redis_server, plan, workdir)
+        bench.report.machine = machine_info()
+        bench.report.plan = {**asdict(plan), "redis_args": list(redis_args)}
+        bench.report.corpus = {
+            "real_articles": len(bench.real),
+            "source": str(corpus.DEV_CORPUS) if bench.real else "synthetic (corpus absent)",
+        }
+        for section in plan.sections:
+            log(f"section {section}")
+            getattr(bench, f"section_{section}")()
+        bench.targets()
+        bench.report.seconds = time.perf_counter() - started
+    print_summary(bench.report)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(asdict(bench.report), indent=1, default=str))
+    log(f"results in {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

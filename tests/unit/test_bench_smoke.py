@@ -1,0 +1,100 @@
+"""Smoke test of the benchmark harness' pure parts (bench/): no broker, no Redis, no timing claims."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import msgspec
+from prometheus_client import CollectorRegistry, generate_latest
+
+from bench import corpus, peer, preload, stats
+from bench.run import Plan
+from worker.dedup import decode_record, encode_record
+from worker.fingerprint import DEFAULT_SCHEME
+from worker.metrics import Metrics
+
+REAL = [
+    {"id": "a1", "url": "https://x.example/1", "title": "t", "text": "الرئيس قال اليوم إن الحكومة " * 30},
+    {
+        "id": "a2",
+        "url": "https://x.example/2",
+        "title": "t",
+        "text": "the minister said the talks went on " * 20,
+    },
+]
+
+
+def test_synthetic_articles_are_deterministic_distinct_and_sized_like_the_corpus() -> None:
+    vocab = corpus.Vocabulary(REAL)
+    first = list(corpus.synthetic_articles(vocab, 20, seed=3))
+    again = list(corpus.synthetic_articles(vocab, 20, seed=3))
+    assert first == again
+    assert len({a["text"] for a in first}) == 20
+    assert all(len(a["text"].split()) >= 40 for a in first)
+    assert {a["id"] for a in first} == {f"syn-{n}" for n in range(20)}
+
+
+def test_articles_for_takes_real_ones_first_then_synthetic() -> None:
+    vocab = corpus.Vocabulary(REAL)
+    articles = list(corpus.articles_for(REAL, 5, vocab))
+    assert [a["id"] for a in articles[:2]] == ["a1", "a2"]
+    assert all(a["source"] == "synthetic" for a in articles[2:])
+
+
+def test_vocabulary_falls_back_without_a_corpus() -> None:
+    vocab = corpus.Vocabulary([])
+    article = corpus.synthetic_article(vocab, random.Random(1), 0)
+    assert article["text"].strip()
+
+
+def test_messages_are_raw_article_json_keyed_by_prefixed_id() -> None:
+    pairs = corpus.messages(REAL, id_prefix="r1-")
+    assert [k for k, _ in pairs] == [b"r1-a1", b"r1-a2"]
+    decoded = msgspec.json.decode(pairs[0][1])
+    assert decoded["id"] == "r1-a1"
+    assert decoded["text"] == REAL[0]["text"]
+
+
+def test_throughput_and_latency_figures() -> None:
+    ts = [1000 + 10 * n for n in range(101)]  # one output every 10 ms
+    assert stats.steady_throughput(ts, warmup_share=0.0) == 100.0
+    assert stats.steady_throughput(ts) == 100.0
+    assert stats.steady_throughput([5]) == 0.0
+    lat = stats.latencies({b"a": 0, b"b": 0, b"c": 0, b"x": 0}, {b"a": 10, b"b": 20, b"c": 300})
+    assert (lat.count, lat.p50_ms, lat.max_ms) == (3, 20.0, 300.0)
+    assert math.isnan(stats.latencies({}, {}).p50_ms)
+    assert stats.percentile([1, 2, 3, 4], 50) == 2
+    assert stats.paired_ratios([8, 9], [10, 10]) == [0.8, 0.9]
+    assert stats.median([3, 1, 2]) == 2
+    assert stats.growth_percent(100, 105) == 5.0
+
+
+def test_stage_times_parse_the_workers_own_histograms() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    for _ in range(4):
+        metrics.observe_stage("normalize", 0.001)
+    metrics.observe_stage("publish", 0.002)
+    stages = stats.stage_seconds(generate_latest(registry).decode())
+    assert set(stages) >= {"decode", "normalize", "fingerprint", "dedup", "publish"}
+    assert stages["normalize"] == (0.004, 4.0)
+    per_article = stats.per_article_us(stages, {}, articles=2)
+    assert round(per_article["normalize"]) == 2000
+    assert round(per_article["publish"]) == 1000
+
+
+def test_preload_items_have_the_real_sizes_and_round_trip() -> None:
+    item = preload.synthetic_item(random.Random(1), 7)
+    assert len(item.fp.bands) == DEFAULT_SCHEME.full_bands + DEFAULT_SCHEME.lead_bands
+    assert len(item.fp.sketch) == DEFAULT_SCHEME.num_perm
+    assert decode_record(encode_record(item.record)) == item.record
+    assert item.article_id == "pre-7"
+
+
+def test_peer_shingles_and_plans() -> None:
+    assert peer._shingles("a b c d e f") == [b"a b c d e", b"b c d e f"]
+    assert peer._shingles("a b") == [b"a b"]
+    quick = Plan.quick()
+    assert quick.articles < Plan().articles
+    assert len(quick.memory_marks) == 3
