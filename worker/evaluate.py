@@ -39,7 +39,14 @@ import xxhash
 from rich.console import Console
 from rich.table import Table
 
-from worker.variants import NATURAL_KINDS, NEGATIVE_KINDS, VARIANT_KINDS, Labelled, build_stream
+from worker.variants import (
+    NATURAL_KINDS,
+    NEGATIVE_KINDS,
+    UNSCORED_KINDS,
+    VARIANT_KINDS,
+    Labelled,
+    build_stream,
+)
 
 #: Baseline parameters, as the issue fixes them (the usual settings of each method).
 LSH_THRESHOLD = 0.8
@@ -95,6 +102,8 @@ def score(system: str, stream: Sequence[Labelled], flagged: Sequence[bool], seco
         counts = s.kinds.setdefault(record.kind, [0, 0])
         counts[0] += int(hit)
         counts[1] += 1
+        if record.duplicate is None:
+            continue  # uncertain label: reported per kind, not scored
         if record.duplicate:
             s.tp, s.fn = s.tp + int(hit), s.fn + int(not hit)
         else:
@@ -268,6 +277,25 @@ def unlabelled_hits(
     return out
 
 
+def write_report(
+    path: Path, stream: Sequence[Labelled], verdicts: Sequence[Verdict], hits: Sequence[dict[str, Any]]
+) -> None:
+    """Every misclassified record as a JSON line: missed duplicates, then unlabelled hits."""
+    with open(path, "wb") as out:
+        for i, (r, v) in enumerate(zip(stream, verdicts, strict=True)):
+            if r.duplicate and v.status != "duplicate":
+                row = {
+                    "position": i,
+                    "id": r.article["id"],
+                    "kind": r.kind,
+                    "missed": True,
+                    "status": v.status,
+                }
+                out.write(msgspec.json.encode(row) + b"\n")
+        for hit in hits:
+            out.write(msgspec.json.encode({**hit, "missed": False}) + b"\n")
+
+
 def exact_overlap(a: str, b: str, k: int = 3) -> dict[str, float]:
     """Exact Jaccard and containment of word k-shingle sets (no sketching): for the review."""
     sa, sb = (set(_ngrams(x.split(), k)) for x in (a, b))
@@ -283,7 +311,7 @@ def _pct(x: float | None) -> str:
 
 
 def render(console: Console, stream: Sequence[Labelled], results: Sequence[Scores]) -> None:
-    n_dup = sum(r.duplicate for r in stream)
+    n_dup = sum(r.duplicate is True for r in stream)
     main = Table(title=f"Near-duplicate detection: {len(stream)} records, {n_dup} labelled duplicates")
     for col in ("system", "precision", "recall", "F1", "TP", "FP", "FN", "seconds", "records/s"):
         main.add_column(col, justify="left" if col == "system" else "right")
@@ -315,6 +343,12 @@ def render(console: Console, stream: Sequence[Labelled], results: Sequence[Score
         total = results[0].kinds.get(kind, [0, 0])[1]
         if total:
             per_kind.add_row(f"{kind} (FP)", str(total), *(str(s.kinds[kind][0]) for s in results))
+    for kind in UNSCORED_KINDS:
+        total = results[0].kinds.get(kind, [0, 0])[1]
+        if total:
+            per_kind.add_row(
+                f"{kind} (flagged, unscored)", str(total), *(str(s.kinds[kind][0]) for s in results)
+            )
     console.print(per_kind)
     for s in results:
         if s.right_target is not None and s.tp:
@@ -363,10 +397,10 @@ def parse_thresholds(pairs: Sequence[str] | None) -> Any:
 
 
 def main(args: argparse.Namespace) -> int:
-    console = Console()
+    console = Console(width=None if Console().is_terminal else 120)
     articles = load_articles(args.data, offset=getattr(args, "offset", 0) or 0, limit=args.limit)
     stream = build_stream(articles, seed=args.seed)
-    n_dup = sum(r.duplicate for r in stream)
+    n_dup = sum(r.duplicate is True for r in stream)
     console.print(
         f"{len(articles)} corpus articles -> {len(stream)} records ({n_dup} duplicates), seed {args.seed}"
     )
@@ -398,24 +432,8 @@ def main(args: argparse.Namespace) -> int:
     )
     report = getattr(args, "report", None)
     if report:
-        with open(report, "wb") as out:
-            rows = [
-                {
-                    "position": i,
-                    "id": r.article["id"],
-                    "kind": r.kind,
-                    "duplicate": r.duplicate,
-                    "status": v.status,
-                    "duplicate_of": v.duplicate_of,
-                    "dup_kind": v.dup_kind,
-                    "similarity": v.similarity,
-                }
-                for i, (r, v) in enumerate(zip(stream, verdicts, strict=True))
-                if r.duplicate != (v.status == "duplicate")
-            ]
-            for row in rows:
-                out.write(msgspec.json.encode(row) + b"\n")
-        console.print(f"mistakes written to {report}")
+        write_report(report, stream, verdicts, hits)
+        console.print(f"misclassified records written to {report}")
     missed = check_targets(results[0], results[1:])
     console.print("targets: " + ("all met" if not missed else "missed: " + "; ".join(missed)))
     return 0

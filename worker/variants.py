@@ -9,8 +9,10 @@ Guarantees:
 - Deterministic: the same articles and the same `seed` give the same stream, byte for byte
   (one `random.Random(seed)`, no set or dict iteration order that depends on hashing).
 - Labels are fixed by construction, never by any detector under evaluation: a record is a
-  duplicate iff it is a generated variant or a natural duplicate (same text as an earlier record,
-  or same URL as an earlier record) of something earlier in the stream.
+  duplicate iff it is a generated variant or a natural duplicate of something earlier in the
+  stream: the same text, the same URL, or a near-verbatim copy by exact shingle overlap
+  (`COPY_JACCARD`). Corpus articles that overlap an earlier one less than that but clearly
+  (`RELATED_*`) get no label (`duplicate is None`): they are reported apart, never scored.
 - Variants never share their original's URL: they must be found by their text. Same-URL
   re-publication is measured by the corpus' own revisions.
 - No text of the corpus is stored by this module; the boilerplate, datelines and page chrome
@@ -27,12 +29,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import xxhash
+
 Article = dict[str, Any]
 
 #: The generated kinds, in the order of the report. `combo` chains two or three of the others.
 VARIANT_KINDS: Final = ("edit", "syndicated", "html", "diacritics", "teaser", "reflow", "combo")
 #: Natural duplicates found in the corpus itself.
-NATURAL_KINDS: Final = ("exact", "revision")
+NATURAL_KINDS: Final = ("exact", "revision", "copy")
+#: Natural records whose label is uncertain: reported, not scored (see COPY_JACCARD).
+UNSCORED_KINDS: Final = ("related",)
+_NATURAL_LABEL: Final[dict[str, bool | None]] = {
+    "exact": True,
+    "revision": True,
+    "copy": True,
+    "original": False,
+    "related": None,
+}
 #: Records that must come out clean.
 NEGATIVE_KINDS: Final = ("original", "quote", "boilerplate")
 
@@ -424,8 +437,8 @@ class Labelled:
     """One record of the evaluation stream and its ground truth."""
 
     article: Article
-    #: True iff some earlier record of the stream is the same story.
-    duplicate: bool
+    #: True iff some earlier record of the stream is the same story; None: uncertain, unscored.
+    duplicate: bool | None
     #: One of VARIANT_KINDS, NATURAL_KINDS or NEGATIVE_KINDS.
     kind: str
     #: Story group: all records of one story share it (the first record's corpus index).
@@ -444,8 +457,61 @@ class StreamPlan:
     kinds: tuple[str, ...] = field(default=VARIANT_KINDS)
 
 
-def _natural_groups(articles: Sequence[Mapping[str, Any]]) -> tuple[list[int], list[str]]:
-    """Story group and natural kind of each article: same (whitespace-normalized) text or same URL."""
+#: Labels of natural near-copies come from exact word 3-shingle sets (no sketch, no index that
+#: could miss a pair). At or above COPY_JACCARD two articles are the same text with small edits
+#: (wire copies, re-posts under a new URL): labelled duplicates. Between that and the RELATED
+#: bars they may be the same story lightly rewritten or two stories built on one template or
+#: one press release: no label is certain, so they are left out of the scores and reported apart.
+COPY_JACCARD = 0.8
+RELATED_JACCARD = 0.2
+RELATED_CONTAINMENT = 0.5
+#: Shingles in more than this many articles (set phrases, outlets' own boilerplate) are skipped
+#: when *looking for* candidate pairs; the overlap of a candidate is then computed on all.
+_MAX_POSTING = 500
+_TOKEN = re.compile(r"\w+")
+
+
+def _shingle_set(text: str) -> set[int]:
+    tokens = _TOKEN.findall(text.lower())
+    if len(tokens) < 3:
+        return {xxhash.xxh3_64_intdigest(" ".join(tokens).encode())} if tokens else set()
+    return {xxhash.xxh3_64_intdigest(" ".join(tokens[i : i + 3]).encode()) for i in range(len(tokens) - 2)}
+
+
+def _nearest_earlier(texts: Sequence[str]) -> list[tuple[int, float, float] | None]:
+    """Per article, the earlier one it overlaps most (index, Jaccard, containment), if related."""
+    sets = [_shingle_set(t) for t in texts]
+    postings: dict[int, list[int]] = {}
+    out: list[tuple[int, float, float] | None] = []
+    for i, shingles in enumerate(sets):
+        shared: dict[int, int] = {}
+        for h in shingles:
+            posting = postings.get(h)
+            if posting is not None and len(posting) <= _MAX_POSTING:
+                for j in posting:
+                    shared[j] = shared.get(j, 0) + 1
+        best: tuple[int, float, float] | None = None
+        floor = max(1, int(0.1 * len(shingles)))
+        for j, count in shared.items():
+            if count < floor and count < 0.1 * len(sets[j]):
+                continue
+            inter = len(shingles & sets[j])
+            jac = inter / len(shingles | sets[j])
+            cont = inter / min(len(shingles), len(sets[j]))
+            if (jac >= RELATED_JACCARD or cont >= RELATED_CONTAINMENT) and (best is None or jac > best[1]):
+                best = (j, jac, cont)
+        out.append(best)
+        for h in shingles:
+            postings.setdefault(h, []).append(i)
+    return out
+
+
+def _natural_groups(articles: Sequence[Mapping[str, Any]]) -> tuple[list[int], list[str], set[int]]:
+    """Story group and natural kind of each article, and the articles with any related one.
+
+    Kinds: `exact` (same whitespace-normalized text as an earlier article), `revision` (same URL,
+    other text), `copy` (near-verbatim, see COPY_JACCARD), `related` (unscored), `original`.
+    """
     parent = list(range(len(articles)))
 
     def find(x: int) -> int:
@@ -454,30 +520,43 @@ def _natural_groups(articles: Sequence[Mapping[str, Any]]) -> tuple[list[int], l
             x = parent[x]
         return x
 
+    texts = [" ".join(str(a.get("text") or "").split()) for a in articles]
+    nearest = _nearest_earlier(texts)
     first_by: dict[tuple[str, str], int] = {}
+    entangled: set[int] = set()
     for i, a in enumerate(articles):
-        keys = [("text", " ".join(str(a.get("text") or "").split()))]
+        keys = [("text", texts[i])]
         if a.get("url"):
             keys.append(("url", str(a["url"])))
         for key in keys:
             j = first_by.setdefault(key, i)
             if j != i:
                 parent[find(i)] = find(j)
+                entangled.update((i, j))
+        near = nearest[i]
+        if near is not None:
+            entangled.update((i, near[0]))
+            if near[1] >= COPY_JACCARD:
+                parent[find(i)] = find(near[0])
     groups = [find(i) for i in range(len(articles))]
     kinds = []
     seen_text: set[tuple[int, str]] = set()
+    seen_url: set[tuple[int, str]] = set()
     seen_group: set[int] = set()
     for i, a in enumerate(articles):
-        text = " ".join(str(a.get("text") or "").split())
+        url = str(a.get("url") or "")
         if groups[i] not in seen_group:
-            kinds.append("original")
-        elif (groups[i], text) in seen_text:
+            kinds.append("related" if nearest[i] is not None else "original")
+        elif (groups[i], texts[i]) in seen_text:
             kinds.append("exact")
-        else:
+        elif url and (groups[i], url) in seen_url:
             kinds.append("revision")
+        else:
+            kinds.append("copy")
         seen_group.add(groups[i])
-        seen_text.add((groups[i], text))
-    return groups, kinds
+        seen_text.add((groups[i], texts[i]))
+        seen_url.add((groups[i], url))
+    return groups, kinds, entangled
 
 
 def build_stream(
@@ -486,12 +565,10 @@ def build_stream(
     """The labelled stream: corpus order, each generated record shortly after what it copies."""
     plan = plan or StreamPlan()
     rng = random.Random(seed)
-    groups, natural = _natural_groups(articles)
-    sizes: dict[int, int] = {}
-    for g in groups:
-        sizes[g] = sizes.get(g, 0) + 1
-    # Originals for variants and hosts for negatives: articles without natural duplicates.
-    singles = [i for i, k in enumerate(natural) if k == "original" and sizes[groups[i]] == 1]
+    groups, natural, entangled = _natural_groups(articles)
+    # Originals for variants and hosts for negatives: articles unrelated to any other one, so
+    # that what a generated record copies (or must not be taken for) is known exactly.
+    singles = [i for i, k in enumerate(natural) if k == "original" and i not in entangled]
     long_enough = [
         i for i in singles if word_count(str(articles[i].get("text") or "")) >= MIN_WORDS_FOR_VARIANTS
     ]
@@ -502,7 +579,7 @@ def build_stream(
 
     # (position key, tie-break, record): originals at their index, the rest after.
     placed: list[tuple[float, int, Labelled]] = [
-        (i, 0, Labelled(dict(articles[i]), natural[i] != "original", natural[i], groups[i]))
+        (i, 0, Labelled(dict(articles[i]), _NATURAL_LABEL[natural[i]], natural[i], groups[i]))
         for i in in_stream
     ]
     candidates = [i for i in long_enough if i not in holdout]
@@ -552,7 +629,7 @@ def build_stream(
 
 def kinds_of(stream: Iterable[Labelled]) -> dict[str, int]:
     """How many records of each kind a stream holds (report order)."""
-    counts = {k: 0 for k in (*NATURAL_KINDS, *VARIANT_KINDS, *NEGATIVE_KINDS)}
+    counts = {k: 0 for k in (*NATURAL_KINDS, *VARIANT_KINDS, *NEGATIVE_KINDS, *UNSCORED_KINDS)}
     for record in stream:
         counts[record.kind] = counts.get(record.kind, 0) + 1
     return counts
@@ -563,6 +640,7 @@ __all__ = [
     "NATURAL_KINDS",
     "NEGATIVE_KINDS",
     "OUTLETS",
+    "UNSCORED_KINDS",
     "VARIANT_KINDS",
     "Context",
     "Doc",

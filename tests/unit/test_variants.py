@@ -23,23 +23,41 @@ SENTENCES = [
 ]
 
 
+LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
+
+
+def vocabulary(rng: random.Random, size: int = 4000) -> list[str]:
+    return ["".join(rng.choice(LETTERS) for _ in range(rng.randint(3, 7))) for _ in range(size)]
+
+
+_VOCAB = vocabulary(random.Random(0))
+_WEIGHTS = [1 / (rank + 1) for rank in range(len(_VOCAB))]
+
+
 def make_article(n: int = 0, paragraphs: int = 4, **overrides: Any) -> dict[str, Any]:
-    """A synthetic article: sentences shuffled per `n`, with a number that makes it unique."""
+    """A synthetic article of pseudo-Arabic words with Zipf-like frequencies, like news: other
+    articles share its frequent words but not its phrases. Deterministic in `n`."""
     rng = random.Random(n)
     body = []
-    for p in range(paragraphs):
-        picked = rng.sample(SENTENCES, 3)
-        body.append(" ".join(f"{s[:-1]} رقم {n}-{p}-{k}." for k, s in enumerate(picked)))
+    for _ in range(paragraphs):
+        sentences = [" ".join(rng.choices(_VOCAB, _WEIGHTS, k=rng.randint(8, 20))) + "." for _ in range(3)]
+        body.append(" ".join(sentences))
+    body[0] = SENTENCES[n % len(SENTENCES)] + " " + body[0]  # a real sentence, with a number
     article = {
         "id": f"a{n}",
         "url": f"https://news.example/a{n}",
         "source": "wire",
-        "title": f"عنوان الخبر رقم {n}",
+        "title": " ".join(rng.choices(_VOCAB, _WEIGHTS, k=6)),
         "text": "\n".join(body),
         "published_at": "2018-03-01T10:00:00Z",
     }
     article.update(overrides)
     return article
+
+
+def synthetic_corpus(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """`n` distinct synthetic articles (used by the integration test of `newsworker eval` too)."""
+    return [make_article(seed * 100_000 + i) for i in range(n)]
 
 
 CTX = v.Context(
@@ -57,7 +75,7 @@ def test_doc_round_trips_paragraphs_and_sentences() -> None:
     doc = v.Doc.parse(article)
     assert doc.text() == article["text"]
     assert len(doc.paragraphs) == 4
-    assert all(len(p) == 3 for p in doc.paragraphs)
+    assert [len(p) for p in doc.paragraphs] == [4, 3, 3, 3]  # the real sentence starts the first
 
 
 def test_edit_changes_a_few_sentences_only() -> None:
@@ -156,17 +174,13 @@ def test_natural_groups_label_exact_repeats_and_same_url_revisions() -> None:
     a, b = make_article(1), make_article(2)
     repeat = dict(a, id="a1-again", url="https://other.example/x")
     revision = dict(b, id="b-rev", text=b["text"] + "\nسطر جديد.")
-    groups, kinds = v._natural_groups([a, b, repeat, revision])
+    groups, kinds, _ = v._natural_groups([a, b, repeat, revision])
     assert kinds == ["original", "original", "exact", "revision"]
     assert groups[2] == groups[0] and groups[3] == groups[1] and groups[0] != groups[1]
 
 
-def corpus(n: int) -> list[dict[str, Any]]:
-    return [make_article(i) for i in range(n)]
-
-
 def test_build_stream_is_deterministic_and_labelled() -> None:
-    articles = corpus(300)
+    articles = synthetic_corpus(300)
     articles.insert(50, dict(articles[10], id="repeat"))
     one = v.build_stream(articles, seed=3)
     two = v.build_stream(articles, seed=3)
@@ -178,11 +192,12 @@ def test_build_stream_is_deterministic_and_labelled() -> None:
     assert counts["quote"] > 0 and counts["boilerplate"] > 0
     for r in one:
         assert r.duplicate == (r.kind in v.VARIANT_KINDS or r.kind in v.NATURAL_KINDS)
+        assert r.kind not in v.UNSCORED_KINDS  # synthetic articles share no phrases
     assert len({r.article["id"] for r in one}) == len(one)
 
 
 def test_build_stream_places_variants_shortly_after_their_original() -> None:
-    stream = v.build_stream(corpus(400), seed=5)
+    stream = v.build_stream(synthetic_corpus(400), seed=5)
     position = {r.article["id"]: i for i, r in enumerate(stream)}
     for i, r in enumerate(stream):
         if r.kind in v.VARIANT_KINDS:
