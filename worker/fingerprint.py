@@ -21,6 +21,7 @@ What is computed, and why:
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 import rensa
@@ -65,24 +66,31 @@ class ArticleFingerprints:
 
 
 def _shingles(tokens: list[str], k: int) -> list[str]:
+    """Word k-shingles, each its tokens joined by one space, in text order."""
     if len(tokens) <= k:
         return [" ".join(tokens)] if tokens else []
-    return [" ".join(tokens[i : i + k]) for i in range(len(tokens) - k + 1)]
+    if k == 3:  # the default scheme's: an f-string over zipped tokens is ~2x faster than slicing
+        return [f"{a} {b} {c}" for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False)]
+    return [" ".join(window) for window in zip(*(tokens[i:] for i in range(k)), strict=False)]
 
 
 def _minhash(shingles: list[str], num_perm: int) -> list[int]:
     mh = rensa.RMinHash(num_perm=num_perm, seed=_SEED)
     mh.update(shingles)
-    return list(mh.digest())
+    digest: list[int] = mh.digest()
+    return digest
 
 
-def _bands(values: list[int], bands: int, rows: int, tag: int) -> list[bytes]:
-    out = []
-    for b in range(bands):
-        chunk = values[b * rows : (b + 1) * rows]
-        h = xxhash.xxh3_64(b"".join(v.to_bytes(4, "little") for v in chunk), seed=tag * 1000 + b)
-        out.append(h.digest())
-    return out
+def _packed(values: list[int]) -> bytes:
+    """MinHash values (32-bit) as little-endian bytes: band input and b-bit sketch in one pass."""
+    return struct.pack(f"<{len(values)}I", *values)
+
+
+def _bands(packed: bytes, bands: int, rows: int, tag: int) -> list[bytes]:
+    width = rows * 4
+    return [
+        xxhash.xxh3_64_digest(packed[b * width : (b + 1) * width], seed=tag * 1000 + b) for b in range(bands)
+    ]
 
 
 def fingerprint(
@@ -95,17 +103,21 @@ def fingerprint(
     if not tokens:
         return ArticleFingerprints(exact, 0, 0, b"", b"", (), url)
     full = _shingles(tokens, scheme.shingle)
-    full_mh = _minhash(full, scheme.num_perm)
-    lead = _shingles(tokens[: scheme.lead_tokens], scheme.shingle)
-    lead_mh = _minhash(lead, scheme.lead_perm)
-    bands = _bands(full_mh, scheme.full_bands, scheme.full_rows, 1)
-    bands += _bands(lead_mh, scheme.lead_bands, scheme.lead_rows, 2)
+    if scheme.lead_tokens > scheme.shingle:
+        # the lead's shingles are the first ones of the full text (all of them for a short text)
+        lead = full[: scheme.lead_tokens - scheme.shingle + 1]
+    else:
+        lead = _shingles(tokens[: scheme.lead_tokens], scheme.shingle)
+    full_packed = _packed(_minhash(full, scheme.num_perm))
+    lead_packed = _packed(_minhash(lead, scheme.lead_perm))
+    bands = _bands(full_packed, scheme.full_bands, scheme.full_rows, 1)
+    bands += _bands(lead_packed, scheme.lead_bands, scheme.lead_rows, 2)
     return ArticleFingerprints(
         exact=exact,
         tokens=len(tokens),
         shingles=len(set(full)),
-        sketch=bytes(v & 0xFF for v in full_mh),
-        lead_sketch=bytes(v & 0xFF for v in lead_mh),
+        sketch=full_packed[::4],  # the low byte of each little-endian value
+        lead_sketch=lead_packed[::4],
         bands=tuple(bands),
         url=url,
     )
