@@ -42,6 +42,7 @@ from worker.http_server import MetricsServer, Readiness
 from worker.metrics import Metrics, log_stats_periodically
 from worker.offline import limits_of, make_store
 from worker.pipeline import Clean, DeadLettered, Duplicate, Message, Outcome, process_batch
+from worker.security import faust_security_options, redis_connection
 from worker.store import connect
 
 log = logging.getLogger("newsworker")
@@ -227,6 +228,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "stream_buffer_maxsize": max(settings.batch_size * 2, 100),
         "datadir": settings.data_dir,
         "broker_commit_interval": 1.0,
+        **faust_security_options(settings),  # SASL/SCRAM and TLS (worker/security.py)
     }
 
 
@@ -240,11 +242,13 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     input_topic = app.topic(
         settings.input_topic, value_serializer="raw", key_serializer="raw", allow_empty=True
     )
+    redis_url, redis_auth = redis_connection(settings)  # AUTH/ACL user and TLS (worker/security.py)
     redis_client = connect(
-        settings.redis_url.get_secret_value(),
+        redis_url,
         cluster=settings.redis_cluster,
         socket_timeout=5,
         socket_connect_timeout=3,
+        **redis_auth,
     )
     store = make_store(redis_client, settings, DEFAULT_SCHEME)
     store._observe = metrics.redis_call  # latency + errors of every store round trip

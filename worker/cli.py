@@ -63,14 +63,14 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     encoder = msgspec.json.Encoder()
 
-    def run(redis_url: str) -> int:
+    def run(redis_url: str, *, secure: bool = True) -> int:
         with open(args.output, "wb") as out:
 
             def write(_record, result) -> None:  # type: ignore[no-untyped-def]
                 out.write(encoder.encode(result) + b"\n")
 
             summary = asyncio.run(
-                dedup_records(read_records(args.input), redis_url, settings, on_result=write)
+                dedup_records(read_records(args.input), redis_url, settings, on_result=write, secure=secure)
             )
         rate = summary.total / summary.seconds if summary.seconds else 0.0
         console.print(
@@ -82,7 +82,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     if args.redis_url:
         return run(args.redis_url)
     with EmbeddedRedis() as redis_server:
-        return run(redis_server.url)
+        return run(redis_server.url, secure=False)  # the embedded Redis has no password or TLS
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:

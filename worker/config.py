@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,32 @@ class Settings(BaseSettings):
     )
     redis_cluster: bool = Field(False, description="NEWSWORKER_REDIS_URL points at a Redis Cluster node")
     app_id: str = Field("newsworker", description="Faust app id = Kafka consumer group id")
+
+    # --- security (see worker/security.py; every secret also from a file: <NAME>_FILE) --------
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol; SASL_SSL for SCRAM over TLS"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*"
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (secret)")
+    kafka_sasl_password_file: Path | None = Field(None, description="File holding the SASL password")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle for the brokers (else system CAs)")
+    kafka_ssl_certfile: Path | None = Field(None, description="Client certificate (mutual TLS)")
+    kafka_ssl_keyfile: Path | None = Field(None, description="Client private key (mutual TLS)")
+    kafka_ssl_key_password: SecretStr | None = Field(None, description="Password of the client key (secret)")
+    kafka_ssl_key_password_file: Path | None = Field(None, description="File holding the client key password")
+    kafka_ssl_check_hostname: bool = Field(True, description="Verify the brokers' host names")
+    redis_url_file: Path | None = Field(None, description="File holding the Redis URL (with a password)")
+    redis_username: str | None = Field(None, description="Redis ACL user (Redis 6+); default user when unset")
+    redis_password: SecretStr | None = Field(None, description="Redis AUTH password (secret)")
+    redis_password_file: Path | None = Field(None, description="File holding the Redis password")
+    redis_tls: bool = Field(False, description="Use TLS to Redis (same as a rediss:// URL)")
+    redis_ssl_cafile: Path | None = Field(None, description="CA bundle for Redis (else system CAs)")
+    redis_ssl_certfile: Path | None = Field(None, description="Client certificate for Redis (mutual TLS)")
+    redis_ssl_keyfile: Path | None = Field(None, description="Client private key for Redis (mutual TLS)")
+    redis_ssl_check_hostname: bool = Field(True, description="Verify Redis' host name")
 
     # --- topics ------------------------------------------------------------------------------
     input_topic: str = Field("news.raw", description="Raw articles in")

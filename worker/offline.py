@@ -25,6 +25,7 @@ from worker.dedup import Thresholds
 from worker.fingerprint import DEFAULT_SCHEME, Scheme
 from worker.inputs import InputRecord
 from worker.pipeline import Clean, DeadLettered, Duplicate, Limits, Message, Outcome, process_batch
+from worker.security import redis_connection
 from worker.store import RedisDedupStore, connect
 
 BATCH = 500
@@ -103,11 +104,14 @@ async def dedup_records(
     on_result: Callable[[InputRecord, OfflineResult], Any],
     clock: Callable[[], float] = time.time,
     batch_size: int = BATCH,
+    secure: bool = True,
 ) -> Summary:
     """Run every record through the pipeline against the Redis at `redis_url`."""
     summary = Summary()
     started = time.perf_counter()
-    client = connect(redis_url, cluster=settings.redis_cluster)
+    # The settings' Redis user, password and TLS apply unless `secure=False` (an embedded Redis).
+    url, auth = redis_connection(settings, redis_url) if secure else (redis_url, {})
+    client = connect(url, cluster=settings.redis_cluster, **auth)
     try:
         store = make_store(client, settings, scheme)
         limits = limits_of(settings)

@@ -406,3 +406,39 @@ def test_publish_failure_commits_nothing_past_it_and_recovers_after_the_fix(
     records = read_outputs(kafka.bootstrap, topics, len(ids), timeout=60)
     by_id = assert_every_input_decided_once(records, topics, ids, fixed.log_path.read_text())
     assert all(by_id[a["id"]] == {("clean",)} for a in first)
+
+
+# --- Redis refuses the credentials -----------------------------------------------------------------
+
+
+def test_redis_acl_wrong_password_pauses_right_one_from_a_file_works_and_never_shows(
+    make_redis: Callable[..., EmbeddedRedis], kafka: EmbeddedKafka, tmp_path: Any,
+    topic_names: Callable[..., list[str]], start_worker: Callable[..., Any], unique_group: str,
+) -> None:
+    import redis
+
+    secret = "s3cret-Pa55-for-the-acl-user"
+    server = make_redis()
+    with redis.Redis(host="127.0.0.1", port=server.port) as admin:
+        admin.execute_command("ACL", "SETUSER", "newsworker", "on", f">{secret}", "~*", "&*", "+@all")
+        admin.execute_command("ACL", "SETUSER", "default", "off")
+    wrong, right = tmp_path / "wrong", tmp_path / "right"
+    wrong.write_text("not-the-password\n")
+    right.write_text(secret + "\n")
+    topics = topic_names()
+    articles = synthetic_articles(5, "acl")
+    asyncio.run(produce(kafka.bootstrap, topics[0], encode_all(articles)))
+
+    refused = start_worker(topics, redis_url=server.url, redis_username="newsworker", redis_password_file=str(wrong))
+    wait_until(lambda: metric(scrape(refused.metrics_port)[1], "newsworker_redis_retries_total") >= 1,
+               30, "retries with the wrong password", refused.log_path.read_text)
+    assert count_outputs(kafka.bootstrap, topics) == 0 and refused.proc.poll() is None
+    refused.kill()
+
+    # A fresh group: the killed member's session would otherwise delay the join by ~6 s.
+    worker = start_worker(topics, redis_url=server.url, redis_username="newsworker",
+                          redis_password_file=str(right), app_id=f"{unique_group}-2")
+    records = read_outputs(kafka.bootstrap, topics, len(articles))
+    assert_every_input_decided_once(records, topics, [a["id"] for a in articles], worker.log_path.read_text())
+    exposed = worker.log_path.read_text() + refused.log_path.read_text() + scrape(worker.metrics_port)[1]
+    assert secret not in exposed and "not-the-password" not in exposed
