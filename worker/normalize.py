@@ -176,8 +176,8 @@ def _unescape(m: re.Match[str]) -> str:
     return html_lib.unescape(m.group())
 
 
-def _clean_chars(s: str, warnings: list[str]) -> str:
-    """Character-level cleanup; keeps line structure (``\\n``) for the paragraph rules."""
+def _clean_pass(s: str, warnings: list[str]) -> tuple[str, bool]:
+    """One pass of the character rules; also says whether another pass could change more."""
     if "&" in s:
         # To a fixed point: feeds double-escape (``&amp;quot;``). Each pass shortens the text,
         # so this ends.
@@ -189,8 +189,10 @@ def _clean_chars(s: str, warnings: list[str]) -> str:
     # One scan finds every character some rule below acts on; clean text (most articles)
     # then costs this scan and the NFC check only.
     unusual = set(_UNUSUAL_RE.findall(s))
+    suspicious = False
     if unusual:
-        if not unusual.isdisjoint(_LATIN_LEADS) or not unusual.isdisjoint(_CP1256_MARKERS):
+        suspicious = not unusual.isdisjoint(_LATIN_LEADS) or not unusual.isdisjoint(_CP1256_MARKERS)
+        if suspicious:
             s = _repair_mojibake(s, warnings)
         for nl in _NEWLINES:
             if nl in s:
@@ -199,12 +201,34 @@ def _clean_chars(s: str, warnings: list[str]) -> str:
         if not unusual.isdisjoint(_COMPAT):
             s = _COMPAT_RE.sub(lambda m: _COMPAT[m.group()], s)
             s = _JUNK_RE.sub("", s)  # a presentation-form tatweel (U+FE71 etc.) folds to U+0640
+    composed = False
     if not s.isascii():
         if not unicodedata.is_normalized("NFC", s):
             s = unicodedata.normalize("NFC", s)
+            composed = True
         if "\u200c" in s or "\u200d" in s:
             s = _ZW_EDGE_RE.sub("", s)
             s = _ZW_RUN_RE.sub(r"\1", s)
+    # Removing junk or composing characters can bring mojibake bytes together that were apart
+    # (``Î\x1f¡``); only then is a second pass worth its cost.
+    return s, suspicious or composed
+
+
+#: Passes of the character rules at most (each further pass runs only while one could still
+#: change the text; real text needs one, contrived mojibake two).
+_MAX_PASSES: Final = 4
+
+
+def _clean_chars(s: str, warnings: list[str]) -> str:
+    """Character-level cleanup to a fixed point; keeps line structure (``\\n``)."""
+    s, unstable = _clean_pass(s, warnings)
+    for _ in range(_MAX_PASSES - 1):
+        if not unstable:
+            break
+        again, unstable = _clean_pass(s, warnings)
+        if again == s:
+            break
+        s = again
     return s
 
 

@@ -1,0 +1,161 @@
+"""Property tests of normalization: never raises, idempotent, linear-time on adversarial input."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from worker import html_text, normalize, timestamps, urls
+from worker.normalize import match_key, normalize_text
+
+# Text that exercises the rules: Arabic letters and marks, presentation forms, punctuation of
+# both scripts, invisible characters, mojibake material, entities, newlines, plus anything.
+_INTERESTING = (
+    "ابتثجحخدذرزسشصضطظعغفقكلمنهويءآأؤإئىةـ"
+    "\u064b\u064e\u064f\u0650\u0651\u0652\u0670\u0653\u0654"
+    "\ufefb\ufe8e\ufdfc\ufdfd\ufe70"
+    "٠١٢۳۴ی ک"
+    ".,،؛؟!?:;\"'«»()[]…-"
+    "\u200b\u200c\u200d\u200e\u200f\u202b\ufeff\u00ad\x00\x85\u2028\r\n\t \u00a0"
+    "ÃØÙâ€§„©"
+    "&#;amp"
+    "aAzZé\u0301ßİ"
+)
+_TEXT = st.text(
+    alphabet=st.one_of(st.sampled_from(_INTERESTING), st.characters()),
+    max_size=300,
+)
+# Sentence-shaped text: words of both scripts glued to the punctuation the paragraph rules
+# act on, so that splits, title detection and spacing rules meet each other.
+_PIECES = st.sampled_from(
+    ["سوريا", "وأعلن", "د", "ab", "The", "talks", "U", "S", "etc", "2254", "٣", ".", ",", "،", "؛",
+     "؟", "!", "?", ":", '"', "'", "«", "»", "(", ")", "[", "]", " ", " ", "\n", "\n\n", "...",
+     "…", "\u200c", "ـ", "Ã", "©", "&amp;", "\u0301", "é", "www", "com", "/", "@", "ا", "ل"]
+)  # fmt: skip
+_SENTENCES = st.lists(_PIECES, max_size=60).map("".join)
+_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _renormalized(out: normalize.NormalizedText) -> normalize.NormalizedText:
+    return normalize_text(title=out.title, text=out.text, html=None)
+
+
+@_SETTINGS
+@given(title=st.one_of(st.none(), _TEXT), text=_TEXT)
+@example(title=None, text="سوريا.وأعلن")
+@example(title=None, text="عنوان\n\nنص., ثم")
+@example(title=None, text="&amp;lt;p&amp;gt;")
+@example(title=None, text="ط§ظ„ط¹ط±ط¨ظٹط©")
+@example(title="x", text="x\n\nx\n\nx")
+def test_normalize_text_never_raises_and_is_idempotent(title: str | None, text: str) -> None:
+    out = normalize_text(title=title, text=text, html=None)
+    assert normalize.W_FAILED not in out.warnings
+    assert out.text == "\n\n".join(out.paragraphs)
+    assert all(p and p == p.strip() and "\n" not in p for p in out.paragraphs)
+    assert out.title is None or (out.title and "\n" not in out.title)
+    again = _renormalized(out)
+    assert (again.title, again.paragraphs, again.match_key) == (out.title, out.paragraphs, out.match_key)
+
+
+@_SETTINGS
+@given(title=st.one_of(st.none(), _SENTENCES), text=_SENTENCES)
+def test_sentence_shaped_text_is_idempotent(title: str | None, text: str) -> None:
+    out = normalize_text(title=title, text=text, html=None)
+    again = _renormalized(out)
+    assert (again.title, again.paragraphs, again.match_key) == (out.title, out.paragraphs, out.match_key)
+
+
+@_SETTINGS
+@given(_TEXT)
+def test_match_key_is_idempotent_and_canonical(text: str) -> None:
+    key = match_key(text)
+    assert match_key(key) == key
+    assert key == " ".join(key.split())
+    assert key == key.casefold() or match_key(key.casefold()) == key
+
+
+@_SETTINGS
+@given(st.text(max_size=300))
+def test_html_input_never_raises_and_is_idempotent(html: str) -> None:
+    out = normalize_text(title=None, text=None, html=f"<article><p>{html}</p></article>")
+    assert normalize.W_FAILED not in out.warnings
+    again = _renormalized(out)
+    assert (again.title, again.paragraphs, again.match_key) == (out.title, out.paragraphs, out.match_key)
+
+
+# --- bounded regex time -----------------------------------------------------------------------
+
+_N = 40_000
+
+
+def _adversarial_inputs() -> dict[str, str]:
+    """Long inputs built to make backtracking patterns blow up, were there any."""
+    return {
+        "dots": "." * _N,
+        "glued_dots": "ا." * (_N // 2),
+        "comma_joined": "ب., " * (_N // 4),
+        "spaces_then_comma": " " * _N + ",",
+        "arabic_commas": "،" * _N,
+        "entities": "&amp;" * (_N // 5),
+        "broken_entities": "&#" * (_N // 2),
+        "cp1256_pairs": "ط§" * (_N // 2),
+        "cp1256_broken": "طط§" * (_N // 3),
+        "latin_mojibake": "Ã©" * (_N // 2),
+        "zwnj": "\u200c \u200c" * (_N // 3),
+        "closers": '".' * (_N // 2) + "x",
+        "letters": "ا" * _N,
+        "latin_glued": "ab.Cd" * (_N // 5),
+        "colons": "ا:" * (_N // 2),
+        "brackets": "( " * (_N // 2),
+        "newlines": "\n" * _N,
+    }
+
+
+def _elapsed(fn: Callable[[str], object], arg: str) -> float:
+    start = time.perf_counter()
+    fn(arg)
+    return time.perf_counter() - start
+
+
+@pytest.mark.parametrize("name", sorted(_adversarial_inputs()))
+def test_normalize_is_linear_on_adversarial_input(name: str) -> None:
+    text = _adversarial_inputs()[name]
+
+    def run(s: str) -> object:
+        return normalize_text(title=s[:500], text=s, html=None)
+
+    small = min(_elapsed(run, text[: len(text) // 4]) for _ in range(2))
+    large = min(_elapsed(run, text) for _ in range(2))
+    # 4x the input: linear code takes ~4x; quadratic would take ~16x. Generous margins for a
+    # loaded CI machine; the absolute bound catches anything slow at this size.
+    assert large < 10 * small + 0.05, (name, small, large)
+    assert large < 2.0, (name, large)
+
+
+def _module_patterns() -> list[tuple[str, re.Pattern[str]]]:
+    found = []
+    for module in (normalize, html_text, urls, timestamps):
+        for attr, value in vars(module).items():
+            if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
+                found.append((f"{module.__name__}.{attr}", value))
+    return found
+
+
+@pytest.mark.parametrize(("name", "pattern"), _module_patterns(), ids=[n for n, _ in _module_patterns()])
+def test_every_regex_is_linear_on_its_own_characters(name: str, pattern: re.Pattern[str]) -> None:
+    # Adversarial text made of the pattern's own literal characters, repeated: the usual way
+    # to trigger catastrophic backtracking.
+    alphabet = sorted({c for c in pattern.pattern if not c.isspace()})[:40] or ["x"]
+    unit = "".join(alphabet) + " "
+    small_text = (unit * (5_000 // len(unit) + 1))[:5_000]
+    large_text = (unit * (20_000 // len(unit) + 1))[:20_000]
+    for text in (small_text, "".join(alphabet[:2]) * 2_500):
+        assert _elapsed(pattern.findall, text) < 0.5, name
+    small = min(_elapsed(pattern.findall, small_text) for _ in range(2))
+    large = min(_elapsed(pattern.findall, large_text) for _ in range(2))
+    assert large < 10 * small + 0.02, (name, small, large)
