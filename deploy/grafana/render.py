@@ -412,7 +412,7 @@ def draw(
 
 def _plot_timeseries(ax: Any, results: list[tuple[PanelQuery, list[dict[str, Any]]]]) -> None:
     import matplotlib.dates as mdates
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     unit = results[0][0].unit
     log_scale = results[0][0].log_scale
@@ -439,6 +439,8 @@ def _plot_timeseries(ax: Any, results: list[tuple[PanelQuery, list[dict[str, Any
         return
     if log_scale:
         ax.set_yscale("log")
+        # Ticks at 1-2-5 of each decade: a panel spanning less than a decade still gets labels.
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=6))  # type: ignore[no-untyped-call]
