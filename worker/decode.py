@@ -8,6 +8,8 @@ original bytes, so a person can fix the producer and replay. Reasons are a small
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 
 import msgspec
 
@@ -28,6 +30,29 @@ REASONS = (
 )
 
 _decoder = msgspec.json.Decoder(RawArticle)
+
+#: Longest run of combining marks accepted in one field (when the field is not NFC already).
+#: Unicode normalization (NFC, which the normalizer applies) sorts each run of marks by combining
+#: class in quadratic time: 100,000 alternating Arabic marks take ~10 s, a million would stall the
+#: partition for minutes. Real text needs a handful per letter (fully vocalised Arabic: 2-3), so
+#: 32 only rejects "zalgo" junk. Marks spelled as HTML entities are not seen here (see
+#: docs/RELIABILITY.md).
+MAX_COMBINING_RUN = 32
+
+
+def _combining_class() -> str:
+    """A regex character class of every code point with a non-zero canonical combining class."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x110000):
+        if unicodedata.combining(chr(cp)):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    return "".join(f"{chr(a)}-{chr(b)}" if a != b else re.escape(chr(a)) for a, b in ranges)
+
+
+_COMBINING_RUN_RE = re.compile(f"[{_combining_class()}]{{{MAX_COMBINING_RUN + 1}}}")
 
 
 def _has_lone_surrogate(value: str | None) -> bool:
@@ -104,6 +129,15 @@ def validate_article(article: RawArticle, *, max_text_chars: int) -> RawArticle:
                 "invalid_unicode",
                 f"`{name}` holds an unpaired UTF-16 surrogate escape (e.g. \\ud800); "
                 "fix the producer's JSON encoder",
+            )
+    for name in ("text", "html", "title"):
+        value = getattr(article, name)
+        # The NFC quick check is linear and true for nearly all text; only the rest is scanned.
+        if value and not unicodedata.is_normalized("NFC", value) and (run := _COMBINING_RUN_RE.search(value)):
+            raise PoisonInput(
+                "invalid_unicode",
+                f"`{name}` holds more than {MAX_COMBINING_RUN} combining marks in a row (at character "
+                f"{run.start():,}), e.g. 'zalgo' text; strip the stacked marks before producing it",
             )
     body = article.text if article.text and article.text.strip() else article.html
     if body is None or not body.strip():
