@@ -47,7 +47,7 @@ _NATURAL_LABEL: Final[dict[str, bool | None]] = {
     "related": None,
 }
 #: Records that must come out clean.
-NEGATIVE_KINDS: Final = ("original", "quote", "boilerplate")
+NEGATIVE_KINDS: Final = ("original", "quote", "boilerplate", "intro")
 
 #: An original needs this many words to get variants: shorter items (captions, one-line briefs)
 #: have no lead, body and ending to reshape separately. They stay in the stream as negatives.
@@ -365,6 +365,7 @@ def make_variant(
         "url": f"https://{outlet.host}/{kind}/{variant_id}",
         "source": outlet.name if "syndicated" in steps or page else article.get("source"),
         "published_at": article.get("published_at"),
+        "metadata": {"variant": "+".join(steps)},
     }
     if page is not None:
         out["html"] = page
@@ -425,6 +426,26 @@ def boilerplate_negative(
     }
 
 
+def intro_negatives(
+    hosts: Sequence[Mapping[str, Any]], background: Mapping[str, Any], rng: random.Random
+) -> list[Article]:
+    """Different stories opening with one shared background paragraph (20-50 words).
+
+    Outlets open follow-up coverage with the same context paragraph ("since the war began in
+    2011 ..."); the leads of such stories agree although their news differs.
+    """
+    words: list[str] = []
+    for paragraph in Doc.parse(background).paragraphs[1:] or Doc.parse(background).paragraphs:
+        words.extend(" ".join(paragraph).split())
+    intro = " ".join(words[: rng.randint(20, 50)]).rstrip(".") + "."
+    out = []
+    for host in hosts:
+        doc = Doc.parse(host)
+        doc.paragraphs.insert(0, [intro])
+        out.append({**_meta(host), "id": f"{host['id']}~intro", "title": doc.title, "text": doc.text()})
+    return out
+
+
 def _meta(article: Mapping[str, Any]) -> Article:
     return {k: article[k] for k in ("id", "url", "source", "published_at") if article.get(k) is not None}
 
@@ -453,7 +474,8 @@ class StreamPlan:
     second_variant: float = 0.15  # share of varied originals that get a second variant
     quote_rate: float = 0.03
     boilerplate_rate: float = 0.03
-    holdout_rate: float = 0.08  # articles kept out of the stream to host hard negatives
+    intro_rate: float = 0.03
+    holdout_rate: float = 0.12  # articles kept out of the stream to host hard negatives
     kinds: tuple[str, ...] = field(default=VARIANT_KINDS)
 
 
@@ -622,6 +644,15 @@ def build_stream(
         )
         serial += 1
         placed.append((after(near), serial, Labelled(negative, False, "boilerplate", host)))
+
+    rest = hosts[n_quote + n_chrome :]
+    for k in range(min(len(rest) // 3, round(len(articles) * plan.intro_rate / 2))):
+        pair, background = rest[3 * k : 3 * k + 2], rest[3 * k + 2]
+        near = rng.choice(candidates)
+        negatives = intro_negatives([articles[h] for h in pair], articles[background], rng)
+        for host, negative in zip(pair, negatives, strict=True):
+            serial += 1
+            placed.append((after(near), serial, Labelled(negative, False, "intro", host)))
 
     placed.sort(key=lambda item: (item[0], item[1]))
     return [record for _, _, record in placed]
