@@ -58,8 +58,11 @@ BLOCK_TAGS: Final = frozenset(
 )  # fmt: skip
 _TOKEN_SPLIT_RE: Final = re.compile(r"[^a-z]+")
 _WS_RE: Final = re.compile(r"\s+")
-#: A list whose text is mostly link text is a menu or a list of related links.
+#: A block whose text is mostly link text is a menu, a list of related links or a "read also"
+#: box.
 MAX_LINK_DENSITY: Final = 0.6
+#: Text shorter than this (in one block, not counting its children) is a label, not prose.
+MIN_BLOCK_CHARS: Final = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +97,44 @@ def _text_len(node: LexborNode) -> int:
 def _link_dense(node: LexborNode) -> bool:
     total = _text_len(node)
     if total == 0:
-        return True
+        return False
     links = sum(_text_len(a) for a in node.css("a"))
     return links / total > MAX_LINK_DENSITY
+
+
+def _densest_block(body: LexborNode) -> LexborNode:
+    """The block holding most running text, for pages without semantic markup.
+
+    Readability's idea, reduced: every text block's own text (not its descendants') counts
+    for the block itself, a little less for its parent, and half for its grandparent; short
+    bits (links, labels, buttons) do not count. A body of several ``<p>`` children is won by
+    their parent, a ``<br>``-separated body by itself.
+    """
+    scores: dict[int, float] = {}
+    nodes: dict[int, LexborNode] = {}
+
+    def credit(node: LexborNode | None, amount: float) -> None:
+        if node is None:
+            return
+        key = node.mem_id
+        nodes[key] = node
+        scores[key] = scores.get(key, 0.0) + amount
+
+    for node in body.css("p,div,td,pre,blockquote,section"):
+        own = len((node.text(deep=False) or "").strip())
+        if own < MIN_BLOCK_CHARS:
+            continue
+        credit(node, own)
+        parent = node.parent
+        credit(parent, own * 0.99)
+        if parent is not None:
+            credit(parent.parent, own / 2)
+    best: LexborNode = body
+    best_score = 0.0
+    for key, score in scores.items():
+        if score > best_score:
+            best, best_score = nodes[key], score
+    return best
 
 
 def _pick_root(tree: LexborHTMLParser) -> LexborNode | None:
@@ -107,7 +145,8 @@ def _pick_root(tree: LexborHTMLParser) -> LexborNode | None:
         node = tree.css_first(selector)
         if node is not None:
             return node
-    return tree.body
+    body = tree.body
+    return _densest_block(body) if body is not None else None
 
 
 def _title(tree: LexborHTMLParser) -> str | None:
@@ -160,8 +199,8 @@ def extract(html: str) -> ExtractedHtml:
     for node in root.css("[class],[id],[role],[hidden],[aria-hidden],[style]"):
         if node is not root and _is_boilerplate(node):
             node.decompose()
-    for node in root.css("ul,ol"):
-        if _link_dense(node):
+    for node in root.css("ul,ol,div,section,table,p"):
+        if node is not root and _link_dense(node):
             node.decompose()
     if title is not None:
         # The headline is the title, not the first paragraph of the body.

@@ -93,6 +93,7 @@ _LATIN_MOJIBAKE_RE: Final = re.compile(
 _ENTITY_RE: Final = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{1,31});")
 #: Line breaks other than ``\n``.
 _NEWLINES: Final = ("\r\n", "\r", "\u2028", "\u2029", "\x85", "\x0b", "\x0c")
+_NEWLINE_CHARS: Final = frozenset("\r\u2028\u2029\x85\x0b\x0c")
 #: Invisible junk: C0/C1 controls (not tab/newline), soft hyphen, Arabic letter mark, Mongolian
 #: vowel separator, zero-width space, LRM/RLM, bidi embeddings/overrides/isolates, word joiner
 #: and invisible operators, deprecated format characters, BOM, interlinear annotations,
@@ -194,9 +195,10 @@ def _clean_pass(s: str, warnings: list[str]) -> tuple[str, bool]:
         suspicious = not unusual.isdisjoint(_LATIN_LEADS) or not unusual.isdisjoint(_CP1256_MARKERS)
         if suspicious:
             s = _repair_mojibake(s, warnings)
-        for nl in _NEWLINES:
-            if nl in s:
-                s = s.replace(nl, "\n")
+        if not unusual.isdisjoint(_NEWLINE_CHARS):
+            for nl in _NEWLINES:
+                if nl in s:
+                    s = s.replace(nl, "\n")
         s = _JUNK_RE.sub("", s)
         if not unusual.isdisjoint(_COMPAT):
             s = _COMPAT_RE.sub(lambda m: _COMPAT[m.group()], s)
@@ -236,15 +238,20 @@ def _clean_chars(s: str, warnings: list[str]) -> str:
 # Punctuation spacing and paragraph structure (readable text)
 # ---------------------------------------------------------------------------------------------
 
-# The spacing patterns start with a literal where they can: the regex engine then jumps
-# between occurrences of it instead of trying the pattern at every position (a pattern that
-# starts with a look-behind costs ~60 µs on a 2,000-character article, this way ~1 µs).
+# These rules run on collapsed lines (single spaces, stripped), so most are plain
+# ``str.replace`` calls. The patterns start with a literal where they can: the regex engine then
+# jumps between occurrences of it instead of trying the pattern at every position (a pattern
+# that starts with a look-behind or a space costs ~20-60 µs on a 2,000-character article, this
+# way ~1 µs).
 
 #: No space before Arabic comma, semicolon, question mark: ``سوريا ، وأعلن`` -> ``سوريا، وأعلن``.
-_SPACE_BEFORE_AR_PUNCT_RE: Final = re.compile(r" +([،؛؟])")
+_SPACE_BEFORE: Final = ((" ،", "،"), (" ؛", "؛"), (" ؟", "؟"))
 #: No space before a comma or period that ends a word: ``word , next`` -> ``word, next``
 #: (``.NET`` after a space is left alone).
-_SPACE_BEFORE_PUNCT_RE: Final = re.compile(r" +([,.])(?=\s|$)")
+_SPACE_BEFORE_COMMA_RE: Final = re.compile(r" ,(?=\s|$)")
+_SPACE_BEFORE_PERIOD_RE: Final = re.compile(r" \.(?=\s|$)")
+#: No space inside brackets: ``( نص )`` -> ``(نص)``.
+_SPACE_IN_BRACKETS: Final = (("( ", "("), ("[ ", "["), ("{ ", "{"), (" )", ")"), (" ]", "]"), (" }", "}"))
 #: A space after an Arabic comma/semicolon glued to the next word: ``قال،وأضاف`` -> ``قال، وأضاف``.
 _SPACE_AFTER_AR_COMMA_RE: Final = re.compile(r"،(?=\w)")
 _SPACE_AFTER_AR_SEMICOLON_RE: Final = re.compile(r"؛(?=\w)")
@@ -253,9 +260,6 @@ _SPACE_AFTER_AR_SEMICOLON_RE: Final = re.compile(r"؛(?=\w)")
 _SPACE_AFTER_COMMA_RE: Final = re.compile(r",(?<=[^\W\d_],)(?=[^\W\d_])")
 #: A space after a colon glued between Arabic letters: ``مستورا:وقف`` -> ``مستورا: وقف``.
 _SPACE_AFTER_AR_COLON_RE: Final = re.compile(r":(?<=[\u0621-\u064a]:)(?=[\u0621-\u064a])")
-#: No space inside brackets: ``( نص )`` -> ``(نص)``.
-_SPACE_IN_OPEN_BRACKET_RE: Final = re.compile(r"([(\[{]) +")
-_SPACE_IN_CLOSE_BRACKET_RE: Final = re.compile(r" +([)\]}])")
 
 #: Sentence ends that may start a new paragraph: a terminator, closing quotes, then either an
 #: optional ``", "`` (the list-joined shape) before a non-space, or the next sentence glued on.
@@ -331,15 +335,21 @@ def _sentence_break(m: re.Match[str]) -> str:
 
 
 def _fix_spacing(s: str) -> str:
+    """Punctuation spacing on collapsed lines (no double spaces, no spaces at line edges)."""
+    # A one-character ``in`` is a memchr; a two-character one costs ~2 µs here, so the rarer
+    # character is looked for first.
     if " " in s:
-        if " ،" in s or " ؛" in s or " ؟" in s:
-            s = _SPACE_BEFORE_AR_PUNCT_RE.sub(r"\1", s)
-        if " ," in s or " ." in s:
-            s = _SPACE_BEFORE_PUNCT_RE.sub(r"\1", s)
-        if "( " in s or "[ " in s or "{ " in s:
-            s = _SPACE_IN_OPEN_BRACKET_RE.sub(r"\1", s)
-        if " )" in s or " ]" in s or " }" in s:
-            s = _SPACE_IN_CLOSE_BRACKET_RE.sub(r"\1", s)
+        for old, new in _SPACE_BEFORE:
+            if old[1] in s and old in s:
+                s = s.replace(old, new)
+        if "," in s and " ," in s:
+            s = _SPACE_BEFORE_COMMA_RE.sub(",", s)
+        if "." in s and " ." in s:
+            s = _SPACE_BEFORE_PERIOD_RE.sub(".", s)
+        for old, new in _SPACE_IN_BRACKETS:
+            bracket = old.strip()
+            while bracket in s and old in s:
+                s = s.replace(old, new)
     if "،" in s:
         s = _SPACE_AFTER_AR_COMMA_RE.sub("، ", s)
     if "؛" in s:
@@ -400,19 +410,30 @@ def _looks_like_title(p: str) -> bool:
 def _drop_title_repeats(title: str, paragraphs: list[str], warnings: list[str]) -> list[str]:
     """Remove the title where the body repeats it: first or last paragraph(s), or the tail of
     the last paragraph after its final sentence. The body always keeps one paragraph."""
-    title_key = match_key(title)
-    if not title_key:
-        return paragraphs
-    limit = 2 * len(title) + 16  # only paragraphs of about the title's size can equal it
+    # Only paragraphs of about the title's length can repeat it; the title's key is computed
+    # only when one does (most articles never pay for it).
+    shortest, longest = len(title) // 2 - 8, 2 * len(title) + 16
+    title_key: str | None = None
+
+    def repeats_title(p: str) -> bool:
+        nonlocal title_key
+        if not shortest <= len(p) <= longest:
+            return False
+        if p == title:
+            return True
+        if title_key is None:
+            title_key = match_key(title)
+        return bool(title_key) and match_key(p) == title_key
+
     removed = False
-    while len(paragraphs) > 1 and len(paragraphs[0]) <= limit and match_key(paragraphs[0]) == title_key:
+    while len(paragraphs) > 1 and repeats_title(paragraphs[0]):
         paragraphs.pop(0)
         removed = True
-    while len(paragraphs) > 1 and len(paragraphs[-1]) <= limit and match_key(paragraphs[-1]) == title_key:
+    while len(paragraphs) > 1 and repeats_title(paragraphs[-1]):
         paragraphs.pop()
         removed = True
     last = paragraphs[-1] if paragraphs else ""
-    if title.count(" ") >= 2 and last.endswith(title) and len(last) > len(title):
+    if title.count(" ") >= 2 and len(last) > len(title) and last.endswith(title):
         head = last[: -len(title)].rstrip()
         if head and head.rstrip(_CLOSERS).endswith((".", "!", "?", "؟")) and last[len(head)] == " ":
             paragraphs[-1] = head

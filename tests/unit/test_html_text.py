@@ -119,3 +119,30 @@ _SOUP = st.lists(
 @given(st.one_of(_SOUP, st.text(max_size=100)))
 def test_never_raises_on_tag_soup(html: str) -> None:
     extract(html)
+
+
+def test_without_semantic_markup_the_densest_text_block_is_the_root() -> None:
+    prose = "هذه فقرة طويلة من نص الخبر تكفي لتعد نصا جاريا لا رابطا."
+    html = page(
+        "<div class='x1'><a href='/'>الرئيسية</a> <a href='/s'>سياسة</a> <a href='/e'>اقتصاد</a></div>"
+        f"<div class='k9'><div class='p1'>{prose}</div><div class='p1'>{prose} ثانية</div></div>"
+        "<div class='f0'>جميع الحقوق محفوظة 2018</div>"
+    )
+    assert lines(extract(html).text) == [prose, f"{prose} ثانية"]
+
+
+def test_br_separated_body_is_its_own_root() -> None:
+    prose = "هذه فقرة طويلة من نص الخبر تكفي لتعد نصا جاريا لا رابطا."
+    html = page(
+        f"<div class='menu2'><a>أ</a></div><div class='s'>{prose}<br><br>{prose} ثانية</div><div>قصير</div>"
+    )
+    assert lines(extract(html).text) == [prose, f"{prose} ثانية"]
+
+
+def test_read_also_link_boxes_inside_the_body_are_dropped() -> None:
+    html = page(
+        "<article><p>الفقرة الأولى من الخبر.</p>"
+        "<div class='q1'>اقرأ أيضا: <a href='/x'>عنوان خبر آخر طويل نسبيا هنا</a></div>"
+        "<p>الفقرة الثانية فيها <a href='/y'>رابط</a> داخل النص.</p></article>"
+    )
+    assert lines(extract(html).text) == ["الفقرة الأولى من الخبر.", "الفقرة الثانية فيها رابط داخل النص."]
