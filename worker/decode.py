@@ -68,7 +68,9 @@ def _has_lone_surrogate(value: str | None) -> bool:
 def _explain_decode_error(payload: bytes) -> PoisonInput:
     """A precise reason for JSON msgspec refused (its messages are terse; stdlib's name the spot)."""
     try:
-        json.loads(payload)
+        # As text: given bytes, json.loads guesses UTF-16/32 from leading NULs and raises
+        # UnicodeDecodeError (found by fuzzing). The payload is known to be UTF-8 here.
+        json.loads(payload.decode("utf-8"))
     except json.JSONDecodeError as exc:
         return PoisonInput(
             "invalid_json", f"message is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"

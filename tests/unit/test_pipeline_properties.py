@@ -252,8 +252,11 @@ def test_entity_encoded_mark_runs_finish_in_linear_time() -> None:
         (b'{"text": "x", "metadata": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}", "invalid_json", "deeply"),
         # 100k alternating marks took ~10 s in NFC; rejected in microseconds now.
         (msgspec.json.encode({"text": "ب" + "\u064e\u0651" * 50_000}), "invalid_unicode", "combining marks"),
+        # Found by fuzzing: json.loads(bytes) read NULs as UTF-32 and raised (internal_error before).
+        (b"\x00" * 40 + b'{"text": "x"}', "invalid_json", "not valid JSON"),
     ],
-    ids=["field of wrong container type", "top-level array", "nesting past the depth limit", "zalgo marks"],
+    ids=["field of wrong container type", "top-level array", "nesting past the depth limit", "zalgo marks",
+         "leading NUL bytes"],
 )
 def test_reasons_of_known_bad_inputs(value: bytes, reason: str, words: str) -> None:
     started = time.perf_counter()
