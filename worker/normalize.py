@@ -66,6 +66,7 @@ W_MOJIBAKE: Final = "mojibake_repaired"
 W_HTML: Final = "html_extracted"
 W_TITLE_REPEAT: Final = "title_repeated_in_body_removed"
 W_FAILED: Final = "normalization_failed"
+W_MARKS_CAPPED: Final = "combining_marks_capped"
 
 # ---------------------------------------------------------------------------------------------
 # Character-level cleanup (readable text)
@@ -88,6 +89,15 @@ _LATIN_MOJIBAKE_RE: Final = re.compile(
     "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6"
     "\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
 )
+#: A run of characters that latin-1/cp1252 mojibake is made of (one line at most). ftfy is
+#: given each run on its own: its verdict on a whole text depends on the rest of the text (it
+#: refuses text that also holds Arabic), and a verdict that depends on context would make the
+#: title, repaired alone, differ from the same line repaired inside the body.
+_CP1252_RUN_RE: Final = re.compile(
+    "[\t -~\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6"
+    "\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]+"
+)
+_HSPACE_RE: Final = re.compile(r"[^\S\n\r\x0b\x0c\x85\u2028\u2029]+")
 #: Character references with their semicolon (bare ``&copy`` in running text is too often a
 #: URL parameter to decode).
 _ENTITY_RE: Final = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{1,31});")
@@ -104,6 +114,15 @@ _JUNK_CLASS: Final = (
     "\ud800-\udfff\u0640"
 )
 _JUNK_RE: Final = re.compile(f"[{_JUNK_CLASS}]+")
+#: Longest run of combining marks kept (the decoder rejects longer raw runs; these arrive spelled
+#: as entities or through mojibake repair). NFC sorts each run with an insertion sort, so a
+#: 40,000-mark run costs seconds; no writing system stacks more than a few marks, and Unicode's
+#: stream-safe format allows 30.
+MAX_COMBINING_RUN: Final = 32
+_COMBINING_CLASS: Final = "".join(
+    chr(c) for c in range(0x80, 0x10000) if unicodedata.combining(chr(c)) and not 0xD800 <= c < 0xE000
+)
+_MARK_RUN_RE: Final = re.compile(f"[{_COMBINING_CLASS}]{{{MAX_COMBINING_RUN + 1},}}")
 #: ZWNJ/ZWJ carry meaning between two letters (Persian ``می‌خواهم``, emoji sequences, Indic
 #: conjuncts); anywhere else they are junk. Runs collapse to one.
 _ZW: Final = frozenset("\u200c\u200d")
@@ -162,12 +181,17 @@ def _repair_cp1256(s: str) -> str:
     return _CP1256_RUN_RE.sub(fix, s)
 
 
+def _fix_cp1252_run(m: re.Match[str]) -> str:
+    run = m.group()
+    return ftfy.fix_encoding(run) if _LATIN_MOJIBAKE_RE.search(run) else run
+
+
 def _repair_mojibake(s: str, warnings: list[str]) -> str:
     fixed = s
     if ("\u00a7" in fixed or "\u201e" in fixed) and _CP1256_MOJIBAKE_RE.search(fixed):
         fixed = _repair_cp1256(fixed)
     if _LATIN_MOJIBAKE_RE.search(fixed):
-        fixed = ftfy.fix_encoding(fixed)
+        fixed = _CP1252_RUN_RE.sub(_fix_cp1252_run, fixed)
     if fixed != s and W_MOJIBAKE not in warnings:
         warnings.append(W_MOJIBAKE)
     return fixed
@@ -175,6 +199,15 @@ def _repair_mojibake(s: str, warnings: list[str]) -> str:
 
 def _unescape(m: re.Match[str]) -> str:
     return html_lib.unescape(m.group())
+
+
+def _cap_mark_runs(s: str, warnings: list[str] | None) -> str:
+    """Cut runs of combining marks to ``MAX_COMBINING_RUN`` (keeps normalization linear)."""
+    if _MARK_RUN_RE.search(s) is None:
+        return s
+    if warnings is not None and W_MARKS_CAPPED not in warnings:
+        warnings.append(W_MARKS_CAPPED)
+    return _MARK_RUN_RE.sub(lambda m: m.group()[:MAX_COMBINING_RUN], s)
 
 
 def _clean_pass(s: str, warnings: list[str]) -> tuple[str, bool]:
@@ -194,6 +227,9 @@ def _clean_pass(s: str, warnings: list[str]) -> tuple[str, bool]:
     if unusual:
         suspicious = not unusual.isdisjoint(_LATIN_LEADS) or not unusual.isdisjoint(_CP1256_MARKERS)
         if suspicious:
+            # Spaces as the later rules leave them (single, plain): ftfy reads a space after
+            # "Ã" as a lost NBSP byte, so its verdict must not depend on which space it was.
+            s = _HSPACE_RE.sub(" ", s)
             s = _repair_mojibake(s, warnings)
         if not unusual.isdisjoint(_NEWLINE_CHARS):
             for nl in _NEWLINES:
@@ -206,6 +242,7 @@ def _clean_pass(s: str, warnings: list[str]) -> tuple[str, bool]:
     composed = False
     if not s.isascii():
         if not unicodedata.is_normalized("NFC", s):
+            s = _cap_mark_runs(s, warnings)
             s = unicodedata.normalize("NFC", s)
             composed = True
         if "\u200c" in s or "\u200d" in s:
@@ -488,7 +525,10 @@ def _digit(m: re.Match[str]) -> str:
 
 
 def _key_once(s: str) -> str:
-    s = arabic.normalize_unicode(s)
+    if not unicodedata.is_normalized("NFKC", s):
+        s = arabic.normalize_unicode(_cap_mark_runs(s, None))
+    elif "\ufdfc" in s or "\ufdfd" in s:
+        s = arabic.normalize_unicode(s)
     s = s.casefold()
     if not unicodedata.is_normalized("NFKC", s):
         s = unicodedata.normalize("NFKC", s)

@@ -57,7 +57,10 @@ _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 # RFC 3986 reserved characters stay as they are in a path; "%" stays so existing escapes
 # are not double-encoded.
 _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~%"
+# Everything printable in ASCII stays as it is in a query ("%" included: existing escapes).
+_QUERY_SAFE: Final = "".join(chr(c) for c in range(0x21, 0x7F))
 _ESCAPE_RE: Final = re.compile(r"%([0-9A-Fa-f]{2})")
+_STRAY_PERCENT_RE: Final = re.compile(r"%(?![0-9A-F]{2})")
 _UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _SCHEME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 #: URLs longer than this are not canonicalized (no real article URL is this long; it bounds
@@ -75,7 +78,7 @@ def _normalize_path(path: str) -> str:
     if "%" in path:
         path = _ESCAPE_RE.sub(_normalize_escape, path)
         # A "%" that starts no valid escape is itself encoded.
-        path = re.sub(r"%(?![0-9A-F]{2})", "%25", path)
+        path = _STRAY_PERCENT_RE.sub("%25", path)
     return path or "/"
 
 
@@ -128,12 +131,16 @@ def canonicalize_url(url: str | None) -> str | None:
     path = _normalize_path(parts.path)
     query = ""
     if parts.query:
+        # Non-ASCII characters are percent-encoded as UTF-8 first; then every escape is read
+        # and written back byte for byte (latin-1), so an escape that is not valid UTF-8 (%80)
+        # survives unchanged instead of being replaced.
+        raw_query = quote(parts.query, safe=_QUERY_SAFE, encoding="utf-8", errors="surrogatepass")
         pairs = [
             (k, v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True, errors="surrogatepass")
+            for k, v in parse_qsl(raw_query, keep_blank_values=True, encoding="latin-1")
             if not _is_tracking(k)
         ]
         pairs.sort()
-        query = urlencode(pairs, quote_via=quote, errors="surrogatepass")
+        query = urlencode(pairs, quote_via=quote, encoding="latin-1")
     fragment = parts.fragment if parts.fragment.startswith("!") else ""
     return urlunsplit((scheme, netloc, path, query, fragment))

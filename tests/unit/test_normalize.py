@@ -10,6 +10,7 @@ import pytest
 
 from worker.normalize import (
     W_HTML,
+    W_MARKS_CAPPED,
     W_MOJIBAKE,
     W_TITLE_REPEAT,
     NormalizedText,
@@ -101,6 +102,14 @@ def test_latin_ligatures_and_fullwidth_letters_are_folded() -> None:
 def test_meaningful_compatibility_characters_are_kept() -> None:
     # NFKC would flatten x² and ½ and the fullwidth comma of CJK typography
     assert body("x² ½ 你好，世界") == "x² ½ 你好，世界"
+
+
+def test_runs_of_stacked_marks_are_capped() -> None:
+    # "zalgo" text (here spelled as entities, which the decoder cannot see) would make NFC
+    # quadratic; no script stacks more than a few marks.
+    out = norm("ب" + "&#x64e;&#x651;" * 100 + " نص")
+    assert out.text == "ب" + "\u064e" * 16 + "\u0651" * 16 + " نص"  # NFC sorts by class
+    assert W_MARKS_CAPPED in out.warnings
 
 
 def test_canonical_composition_nfc() -> None:

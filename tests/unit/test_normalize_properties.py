@@ -52,6 +52,7 @@ def _renormalized(out: normalize.NormalizedText) -> normalize.NormalizedText:
 @example(title=None, text="&amp;lt;p&amp;gt;")
 @example(title=None, text="ط§ظ„ط¹ط±ط¨ظٹط©")
 @example(title="x", text="x\n\nx\n\nx")
+@example(title=None, text="aÄ¡\r\n\n\t  افتتح وزير الثقافة معرض الكتاب. ")  # ftfy verdict depends on context
 def test_normalize_text_never_raises_and_is_idempotent(title: str | None, text: str) -> None:
     out = normalize_text(title=title, text=text, html=None)
     assert normalize.W_FAILED not in out.warnings
@@ -113,6 +114,8 @@ def _adversarial_inputs() -> dict[str, str]:
         "colons": "ا:" * (_N // 2),
         "brackets": "( " * (_N // 2),
         "newlines": "\n" * _N,
+        "entity_marks": "ب" + "&#x64e;&#x651;" * (_N // 14),
+        "marks": "ب" + "\u064e\u0651" * (_N // 2),
     }
 
 
