@@ -21,18 +21,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
+from prometheus_client import CollectorRegistry, generate_latest
 
-from bench import corpus, probes, stats  # noqa: E402
-from bench.run import REDIS_ARGS  # noqa: E402
-from worker.config import Settings  # noqa: E402
-from worker.dedup import Thresholds  # noqa: E402
-from worker.embedded import EmbeddedRedis  # noqa: E402
-from worker.metrics import Metrics  # noqa: E402
-from worker.offline import limits_of, make_store  # noqa: E402
-from worker.pipeline import Message, process_batch  # noqa: E402
-from worker.fingerprint import DEFAULT_SCHEME  # noqa: E402
-from worker.store import connect  # noqa: E402
+from bench import corpus, probes, stats
+from bench.run import REDIS_ARGS
+from worker.config import Settings
+from worker.dedup import Thresholds
+from worker.embedded import EmbeddedRedis
+from worker.fingerprint import DEFAULT_SCHEME
+from worker.metrics import Metrics
+from worker.offline import limits_of, make_store
+from worker.pipeline import Message, process_batch
+from worker.store import connect
 
 
 async def run_pipeline(values: list[bytes], redis_url: str, batch: int, metrics: Metrics) -> float:
@@ -72,9 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         probes.redis_flush(redis_server.url)
         registry = CollectorRegistry()
         seconds = asyncio.run(run_pipeline(values, redis_server.url, args.batch, Metrics(registry)))
-        per_stage = stats.per_article_us(stats.stage_seconds(generate_latest(registry).decode()), {}, len(values))
-        print(f"{len(values)} articles in {seconds:.2f} s = {len(values) / seconds:.0f} articles/s, "
-              f"{seconds / len(values) * 1e6:.0f} us/article")
+        per_stage = stats.per_article_us(
+            stats.stage_seconds(generate_latest(registry).decode()), {}, len(values)
+        )
+        print(
+            f"{len(values)} articles in {seconds:.2f} s = {len(values) / seconds:.0f} articles/s, "
+            f"{seconds / len(values) * 1e6:.0f} us/article"
+        )
         print("stage us/article: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(per_stage.items())))
         probes.redis_flush(redis_server.url)
         profiler = cProfile.Profile()

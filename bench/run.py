@@ -78,15 +78,15 @@ class Plan:
     @classmethod
     def quick(cls) -> Plan:
         return cls(
-            articles=4_000,
+            articles=3_000,
             runs=2,
-            latency_articles=1_000,
-            offline_articles=3_000,
-            peer_articles=500,
-            memory_marks=(5_000, 10_000, 20_000),
-            preload=100_000,
+            latency_articles=300,
+            offline_articles=2_000,
+            peer_articles=300,
+            memory_marks=(2_000, 4_000, 8_000),
+            preload=20_000,
             preload_buckets=4_096,
-            history_articles=1_000,
+            history_articles=600,
             history_runs=2,
         )
 
@@ -184,12 +184,13 @@ class Bench:
             else [topics["clean"], topics["duplicates"], topics["dlq"]]
         )
         try:
-            reader = asyncio.run(kafka_io.read_all(self.kafka.bootstrap, outputs, len(records), timeout=300))
+            reader, cpu_per_article = asyncio.run(self._drain(proc, outputs, len(records)))
             result: dict[str, Any] = {
                 "articles": len(records),
                 "outputs": reader.total,
                 "per_topic": {k.rsplit(".", 1)[-1]: v for k, v in reader.counts.items()},
                 "articles_per_s": stats.steady_throughput(reader.all_timestamps),
+                "cpu_us_per_article": cpu_per_article * 1e6,
                 "rss_mb": round(probes.rss_bytes(proc.pid) / 2**20, 1) if proc.alive() else None,
             }
             if kind == "worker":
@@ -203,6 +204,22 @@ class Bench:
             )
         return result
 
+    async def _drain(
+        self, proc: probes.BenchProcess, outputs: list[str], expected: int
+    ) -> tuple[kafka_io.TopicReader, float]:
+        """Read until every output is there; also the process' CPU seconds per article after the
+        warm-up share (CPU time is much less disturbed by other load on the machine than wall time).
+        """
+        reader = await kafka_io.TopicReader(self.kafka.bootstrap, outputs).start()
+        try:
+            first = await reader.wait_for(max(1, int(expected * stats.WARMUP_SHARE)), timeout=120)
+            cpu0 = probes.cpu_seconds(proc.pid)
+            last = await reader.wait_for(expected, timeout=300)
+            cpu1 = probes.cpu_seconds(proc.pid)
+        finally:
+            await reader.stop()
+        return reader, (cpu1 - cpu0) / max(last - first, 1)
+
     def section_stream(self) -> None:
         plan = self.plan
         records = self.stream_messages(plan.articles)
@@ -213,12 +230,18 @@ class Bench:
                 result = self.one_stream_run(kind, run, records)
                 runs[kind].append(result)
                 log(
-                    f"  stream run {run} {kind:11s}: {result['articles_per_s']:7.0f} articles/s "
-                    f"({result['outputs']} out)"
+                    f"  stream run {run} {kind:11s}: {result['articles_per_s']:7.0f} articles/s, "
+                    f"{result['cpu_us_per_article']:5.0f} us CPU/article ({result['outputs']} out)"
                 )
         pt = [r["articles_per_s"] for r in runs["passthrough"]]
         wk = [r["articles_per_s"] for r in runs["worker"]]
         ratios = stats.paired_ratios(wk, pt)
+        # CPU seconds per article of each process: what each article costs the process itself,
+        # far less disturbed by other load on the machine than wall-clock rates
+        cpu_ratios = stats.paired_ratios(
+            [r["cpu_us_per_article"] for r in runs["passthrough"]],
+            [r["cpu_us_per_article"] for r in runs["worker"]],
+        )
         # time per stage per article: median over the runs of each run's sum / articles
         per_stage: dict[str, list[float]] = {}
         for r in runs["worker"]:
@@ -231,6 +254,11 @@ class Bench:
             "worker_median": stats.median(wk),
             "ratios": ratios,
             "ratio_median": stats.median(ratios),
+            "cpu_us_per_article": {
+                kind: stats.median([r["cpu_us_per_article"] for r in rs]) for kind, rs in runs.items()
+            },
+            "cpu_ratios": cpu_ratios,
+            "cpu_ratio_median": stats.median(cpu_ratios),
             "stage_us_per_article": {s: stats.median(v) for s, v in sorted(per_stage.items())},
         }
 
@@ -459,6 +487,11 @@ def print_summary(report: Report) -> None:
             f"stream: passthrough {s['passthrough_median']:.0f}/s, worker {s['worker_median']:.0f}/s "
             f"(medians of {len(s['ratios'])} interleaved runs); ratio median {s['ratio_median']:.3f} "
             f"(runs: {', '.join(f'{x:.3f}' for x in s['ratios'])})"
+        )
+        cpu = s["cpu_us_per_article"]
+        print(
+            f"CPU per article: passthrough {cpu['passthrough']:.0f} us, worker {cpu['worker']:.0f} us; "
+            f"passthrough/worker median {s['cpu_ratio_median']:.3f}"
         )
         print("stage us/article: " + ", ".join(f"{k} {v:.0f}" for k, v in s["stage_us_per_article"].items()))
     for kind, lat in report.latency.items():
