@@ -223,7 +223,11 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "consumer_auto_offset_reset": settings.consumer_auto_offset_reset,
         "producer_acks": -1,
         "producer_request_timeout": settings.publish_timeout_seconds,
-        "producer_max_request_size": max(settings.max_message_bytes * 2, 1_048_576),
+        # A clean article holds its body twice (text + paragraphs), a dead letter its preview as
+        # base64 at worst; the margin covers the other fields, so every outcome fits one request.
+        "producer_max_request_size": max(
+            settings.max_message_bytes * 2, settings.dead_letter_preview_bytes * 2, 1_048_576
+        ) + 65_536,
         "consumer_max_fetch_size": max(settings.max_message_bytes * 2, 1_048_576),
         "stream_buffer_maxsize": max(settings.batch_size * 2, 100),
         "datadir": settings.data_dir,

@@ -79,8 +79,10 @@ class Settings(BaseSettings):
         8 * 1024 * 1024, ge=1024, description="Larger messages are dead-lettered unread"
     )
     max_text_chars: int = Field(1_000_000, ge=1000, description="Longer article text is dead-lettered")
+    # 64 KiB shows a person what the message was, and keeps the dead letter of a huge message
+    # well under Kafka's default 1 MiB record limit (a refused dead letter would stall the partition).
     dead_letter_preview_bytes: int = Field(
-        1024 * 1024, ge=0, description="How much of an oversized message the dead letter keeps"
+        64 * 1024, ge=0, description="How much of an oversized message the dead letter keeps"
     )
 
     # --- dedup --------------------------------------------------------------------------------

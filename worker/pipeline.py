@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+import msgspec
 import xxhash
 
 from worker.decode import decode_article
@@ -77,7 +78,7 @@ class Message:
 class Limits:
     max_message_bytes: int = 8 * 1024 * 1024
     max_text_chars: int = 1_000_000
-    dead_letter_preview_bytes: int = 1024 * 1024
+    dead_letter_preview_bytes: int = 64 * 1024  # as Settings.dead_letter_preview_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,16 +132,30 @@ def derive_id(raw: RawArticle) -> str:
     return f"nw-{h.hexdigest()[:24]}"
 
 
+def _preview(kept: bytes, truncated: bool) -> tuple[str, str]:
+    """The dead letter's copy of the message: text when that stays small in JSON, else base64.
+
+    Bounded so that the dead letter can always be published: base64 is 4/3 of the bytes, while
+    JSON escapes a control character as 6 bytes (a preview of NULs would grow sixfold).
+    """
+    try:
+        text = kept.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if not (truncated and exc.reason == "unexpected end of data"):
+            return base64.b64encode(kept).decode("ascii"), "base64"
+        text = kept[: exc.start].decode("utf-8", "replace")  # the cut split the last character
+    if len(msgspec.json.encode(text)) > len(kept) * 4 // 3 + 2:
+        return base64.b64encode(kept).decode("ascii"), "base64"
+    return text, "utf-8"
+
+
 def dead_letter(
     message: Message, reason: str, error: str, now: float, limits: Limits, article_id: str | None = None
 ) -> DeadLettered:
     value = message.value
     truncated = len(value) > limits.dead_letter_preview_bytes
     kept = value[: limits.dead_letter_preview_bytes]
-    try:
-        original, encoding = kept.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        original, encoding = base64.b64encode(kept).decode("ascii"), "base64"
+    original, encoding = _preview(kept, truncated)
     record = DeadLetter(
         original=original,
         original_encoding=encoding,  # type: ignore[arg-type]

@@ -269,3 +269,33 @@ def test_reasons_of_known_bad_inputs(value: bytes, reason: str, words: str) -> N
 def test_real_vocalised_arabic_is_not_mistaken_for_zalgo() -> None:
     text = "بِسْمِ اللَّهِ الرَّحْمَٰنِ الرَّحِيمِ، الْحَمْدُ لِلَّهِ رَبِّ الْعَالَمِينَ. " * 200
     assert isinstance(prepared(msgspec.json.encode({"text": text})), Prepared)
+
+
+# --- dead letters stay publishable -------------------------------------------------------------------
+
+
+def test_dead_letter_of_a_huge_message_of_control_characters_stays_small() -> None:
+    """JSON would escape each NUL as 6 bytes: the preview goes out as base64 (4/3) instead."""
+    limits = Limits(max_message_bytes=1024 * 1024, dead_letter_preview_bytes=64 * 1024)
+    value = b"\x00" * (3 * 1024 * 1024)  # valid UTF-8, too large
+    result = prepare(Message(value=value, origin="t:0:0"), limits=limits, now=NOW)
+    assert isinstance(result, DeadLettered) and result.reason == "too_large"
+    assert result.record.original_encoding == "base64" and result.record.truncated
+    assert len(msgspec.json.encode(result.record)) < 64 * 1024 * 4 // 3 + 2048
+
+
+def test_truncated_utf8_preview_stays_text_when_the_cut_splits_a_character() -> None:
+    limits = Limits(max_message_bytes=4096, dead_letter_preview_bytes=1001)  # 1001: inside a letter
+    value = msgspec.json.encode({"text": "ب" * 5000})
+    result = prepare(Message(value=value, origin="t:0:0"), limits=limits, now=NOW)
+    assert isinstance(result, DeadLettered) and result.record.original_encoding == "utf-8"
+    assert result.record.original.startswith('{"text":"ببب')
+
+
+@given(st.binary(max_size=3000), st.integers(min_value=0, max_value=3000))
+@settings(max_examples=200, deadline=None)
+def test_every_dead_letter_is_bounded_by_its_preview(value: bytes, preview: int) -> None:
+    limits = Limits(max_message_bytes=1024, dead_letter_preview_bytes=preview)
+    result = prepare(Message(value=value, origin="t:0:0"), limits=limits, now=NOW)
+    if isinstance(result, DeadLettered):
+        assert len(msgspec.json.encode(result.record.original)) <= min(preview, len(value)) * 4 // 3 + 8
