@@ -35,8 +35,8 @@ _decoder = msgspec.json.Decoder(RawArticle)
 #: Unicode normalization (NFC, which the normalizer applies) sorts each run of marks by combining
 #: class in quadratic time: 100,000 alternating Arabic marks take ~10 s, a million would stall the
 #: partition for minutes. Real text needs a handful per letter (fully vocalised Arabic: 2-3), so
-#: 32 only rejects "zalgo" junk. Marks spelled as HTML entities are not seen here (see
-#: docs/RELIABILITY.md).
+#: 32 only rejects "zalgo" junk. Marks spelled as HTML entities appear only after unescaping;
+#: the normalizer caps those runs itself (`worker.normalize`).
 MAX_COMBINING_RUN = 32
 
 
