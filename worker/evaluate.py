@@ -16,7 +16,9 @@ records in the same order and each says, per record, "duplicate of something ear
 
 Both baselines get the worker's own normalization (HTML stripped, diacritics folded), so the
 comparison is about the matching method, not the cleaning. Scores: precision, recall and F1 over
-all records, recall per kind of duplicate, and false positives per kind of negative.
+all labelled records, recall per kind of duplicate, false positives per kind of negative; records
+whose label is uncertain (`related`, see `worker.variants`) are counted apart, never scored.
+Results and method: docs/EVALUATION.md.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 The concept: the same story reaches the firehose again in another shape. Each `make_*`
 function below produces one such shape from a raw article (a dict with the raw-article fields);
 `build_stream` interleaves real articles, their natural duplicates, generated variants (each
-shortly after its original) and hard negatives, and labels every record.
+shortly after its original) and hard negatives (a different story quoting a block of another,
+carrying the same outlet chrome, or opening with the same background paragraph), and labels
+every record.
 
 Guarantees:
 - Deterministic: the same articles and the same `seed` give the same stream, byte for byte

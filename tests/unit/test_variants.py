@@ -164,6 +164,16 @@ def test_quote_negative_quotes_a_minor_block_after_the_lead() -> None:
     assert len(words(block)) <= 0.5 * len(words(quoted["text"]))
 
 
+def test_intro_negatives_share_only_an_opening_paragraph() -> None:
+    hosts, background = [make_article(20), make_article(21)], make_article(22)
+    out = v.intro_negatives(hosts, background, random.Random(1))
+    intros = [a["text"].split("\n")[0] for a in out]
+    assert intros[0] == intros[1] and 20 <= len(words(intros[0])) <= 50
+    assert intros[0].rstrip(".") in background["text"].replace("\n", " ")
+    for host, negative in zip(hosts, out, strict=True):
+        assert negative["text"].split("\n", 1)[1] == host["text"] and negative["id"] != host["id"]
+
+
 def test_exact_overlap() -> None:
     a = "one two three four five six"
     assert exact_overlap(a, a) == {"jaccard": 1.0, "containment": 1.0}
