@@ -19,6 +19,7 @@ six dependencies (``docs/NORMALIZATION.md`` has the numbers). Never raises on an
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -61,8 +62,30 @@ _WS_RE: Final = re.compile(r"\s+")
 #: A block whose text is mostly link text is a menu, a list of related links or a "read also"
 #: box.
 MAX_LINK_DENSITY: Final = 0.6
+_DENSITY_TAGS: Final = frozenset({"ul", "ol", "div", "section", "table", "p"})
 #: Text shorter than this (in one block, not counting its children) is a label, not prose.
 MIN_BLOCK_CHARS: Final = 25
+
+
+#: Deepest element nesting parsed as a tree. HTML5 tree building costs O(elements x depth), so
+#: 200,000 nested ``<div>`` (a 1 MB message) would take over a minute; real pages nest < 100.
+#: Deeper documents are flattened instead (tags dropped, text kept).
+MAX_DEPTH: Final = 400
+#: More tags than this are not a news page (real pages hold < 10,000); walking them in Python
+#: would cost seconds, so such documents are flattened too.
+MAX_TAGS: Final = 50_000
+_TAG_RE: Final = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]{0,15})[^<>]*?(/?)>")
+#: Elements that never contain others, or whose end the parser implies when a sibling starts
+#: (``<p>``, ``<li>``...): they do not deepen the tree however many are left open.
+_NON_NESTING: Final = frozenset(
+    {
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+        "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option",
+        "optgroup", "rb", "rt", "rp", "thead", "tbody", "tfoot", "colgroup", "caption",
+        "html", "head", "body",
+    }
+)  # fmt: skip
+_ANY_TAG_RE: Final = re.compile(r"<[^<>]*>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +95,34 @@ class ExtractedHtml:
     title: str | None
     #: Text with one block per line (lines may be blank); not yet cleaned.
     text: str
+    #: True when the page nested too deeply to parse and was reduced to its tag-free text.
+    flattened: bool = False
+
+
+def _too_deep(html: str) -> bool:
+    """Whether the page is too big a tree: more than ``MAX_TAGS`` tags, or nesting that may
+    exceed ``MAX_DEPTH`` (an estimate on the raw tags)."""
+    if html.count("<") > MAX_TAGS:
+        return True
+    if html.count("<") - html.count("</") <= MAX_DEPTH:
+        return False  # fewer opening tags than the limit: cannot nest deeper
+    depth = 0
+    for m in _TAG_RE.finditer(html):
+        name = m.group(2).lower()
+        if name in _NON_NESTING or m.group(3):
+            continue
+        if m.group(1):
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+    return False
+
+
+def _flatten(html: str) -> str:
+    text = _ANY_TAG_RE.sub(" ", html)
+    return html_lib.unescape(text)
 
 
 def _is_boilerplate(node: LexborNode) -> bool:
@@ -94,12 +145,48 @@ def _text_len(node: LexborNode) -> int:
     return len((node.text(deep=True) or "").strip())
 
 
-def _link_dense(node: LexborNode) -> bool:
-    total = _text_len(node)
-    if total == 0:
-        return False
-    links = sum(_text_len(a) for a in node.css("a"))
-    return links / total > MAX_LINK_DENSITY
+def _link_dense_blocks(root: LexborNode) -> list[LexborNode]:
+    """Blocks (lists, divs, sections, tables, paragraphs) whose text is mostly link text.
+
+    Text and link-text lengths are summed bottom-up in one walk (children before parents,
+    by reversing document order), so the cost is linear even on pathologically deep trees;
+    measuring each block's subtree separately would be quadratic in the nesting depth.
+    """
+    order: list[LexborNode] = []
+    parent_of: dict[int, int] = {}
+    text_len: dict[int, int] = {}
+    for node in root.traverse(include_text=True):
+        parent = node.parent
+        if node.tag == "-text":
+            if parent is not None:
+                key = parent.mem_id
+                text_len[key] = text_len.get(key, 0) + len((node.text_content or "").strip())
+            continue
+        order.append(node)
+        if parent is not None and node.mem_id != root.mem_id:
+            parent_of[node.mem_id] = parent.mem_id
+    link_len: dict[int, int] = {}
+    for node in reversed(order):
+        key = node.mem_id
+        total = text_len.get(key, 0)
+        links = total if node.tag == "a" else link_len.get(key, 0)
+        link_len[key] = links
+        up = parent_of.get(key)
+        if up is not None:
+            text_len[up] = text_len.get(up, 0) + total
+            link_len[up] = link_len.get(up, 0) + links
+    dense = []
+    for node in order:
+        key = node.mem_id
+        total = text_len.get(key, 0)
+        if (
+            node.tag in _DENSITY_TAGS
+            and key != root.mem_id
+            and total > 0
+            and link_len.get(key, 0) / total > MAX_LINK_DENSITY
+        ):
+            dense.append(node)
+    return dense
 
 
 def _densest_block(body: LexborNode) -> LexborNode:
@@ -189,6 +276,8 @@ def _render(root: LexborNode) -> str:
 
 def extract(html: str) -> ExtractedHtml:
     """Title and article text (one block per line) of an HTML page or fragment."""
+    if _too_deep(html):
+        return ExtractedHtml(None, _flatten(html), flattened=True)
     tree = LexborHTMLParser(html)
     title = _title(tree)
     root = _pick_root(tree)
@@ -199,9 +288,8 @@ def extract(html: str) -> ExtractedHtml:
     for node in root.css("[class],[id],[role],[hidden],[aria-hidden],[style]"):
         if node is not root and _is_boilerplate(node):
             node.decompose()
-    for node in root.css("ul,ol,div,section,table,p"):
-        if node is not root and _link_dense(node):
-            node.decompose()
+    for node in _link_dense_blocks(root):
+        node.decompose()
     if title is not None:
         # The headline is the title, not the first paragraph of the body.
         for node in root.css("h1"):

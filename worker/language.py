@@ -78,7 +78,7 @@ def detect_language(text: str) -> str | None:
     if len(sample) > MAX_SAMPLE_CHARS:
         cut = sample.rfind(" ", MAX_SAMPLE_CHARS - 40)
         sample = sample[: cut if cut > 0 else MAX_SAMPLE_CHARS]
-    letters = sum(1 for c in sample if c.isalpha())
+    letters = sum(map(str.isalpha, sample))
     if letters < MIN_LETTERS:
         return None
     sample = " ".join(sample.split())

@@ -64,9 +64,26 @@ class NormalizedText:
 # Warning codes (stable strings: dashboards and tests use them).
 W_MOJIBAKE: Final = "mojibake_repaired"
 W_HTML: Final = "html_extracted"
+W_HTML_FLATTENED: Final = "html_too_deep_flattened"
 W_TITLE_REPEAT: Final = "title_repeated_in_body_removed"
 W_FAILED: Final = "normalization_failed"
 W_MARKS_CAPPED: Final = "combining_marks_capped"
+
+
+@dataclass(slots=True)
+class _Notes:
+    """What the rules noticed while normalizing one article."""
+
+    warnings: list[str]
+    #: The text showed mojibake patterns. ftfy's verdict depends on context (what surrounds a
+    #: run, spaces), so such an article is normalized again from its own output until nothing
+    #: changes: normalization stays idempotent, and only these rare articles pay for it.
+    suspicious: bool = False
+
+    def warn(self, code: str) -> None:
+        if code not in self.warnings:
+            self.warnings.append(code)
+
 
 # ---------------------------------------------------------------------------------------------
 # Character-level cleanup (readable text)
@@ -186,14 +203,20 @@ def _fix_cp1252_run(m: re.Match[str]) -> str:
     return ftfy.fix_encoding(run) if _LATIN_MOJIBAKE_RE.search(run) else run
 
 
-def _repair_mojibake(s: str, warnings: list[str]) -> str:
+def _has_mojibake(s: str) -> bool:
+    if _LATIN_MOJIBAKE_RE.search(s):
+        return True
+    return ("\u00a7" in s or "\u201e" in s) and _CP1256_MOJIBAKE_RE.search(s) is not None
+
+
+def _repair_mojibake(s: str, notes: _Notes) -> str:
     fixed = s
     if ("\u00a7" in fixed or "\u201e" in fixed) and _CP1256_MOJIBAKE_RE.search(fixed):
         fixed = _repair_cp1256(fixed)
     if _LATIN_MOJIBAKE_RE.search(fixed):
         fixed = _CP1252_RUN_RE.sub(_fix_cp1252_run, fixed)
-    if fixed != s and W_MOJIBAKE not in warnings:
-        warnings.append(W_MOJIBAKE)
+    if fixed != s:
+        notes.warn(W_MOJIBAKE)
     return fixed
 
 
@@ -201,16 +224,16 @@ def _unescape(m: re.Match[str]) -> str:
     return html_lib.unescape(m.group())
 
 
-def _cap_mark_runs(s: str, warnings: list[str] | None) -> str:
+def _cap_mark_runs(s: str, notes: _Notes | None) -> str:
     """Cut runs of combining marks to ``MAX_COMBINING_RUN`` (keeps normalization linear)."""
     if _MARK_RUN_RE.search(s) is None:
         return s
-    if warnings is not None and W_MARKS_CAPPED not in warnings:
-        warnings.append(W_MARKS_CAPPED)
+    if notes is not None:
+        notes.warn(W_MARKS_CAPPED)
     return _MARK_RUN_RE.sub(lambda m: m.group()[:MAX_COMBINING_RUN], s)
 
 
-def _clean_pass(s: str, warnings: list[str]) -> tuple[str, bool]:
+def _clean_pass(s: str, notes: _Notes) -> tuple[str, bool]:
     """One pass of the character rules; also says whether another pass could change more."""
     if "&" in s:
         # To a fixed point: feeds double-escape (``&amp;quot;``). Each pass shortens the text,
@@ -223,14 +246,14 @@ def _clean_pass(s: str, warnings: list[str]) -> tuple[str, bool]:
     # One scan finds every character some rule below acts on; clean text (most articles)
     # then costs this scan and the NFC check only.
     unusual = set(_UNUSUAL_RE.findall(s))
-    suspicious = False
+    maybe_mojibake = not unusual.isdisjoint(_LATIN_LEADS) or not unusual.isdisjoint(_CP1256_MARKERS)
     if unusual:
-        suspicious = not unusual.isdisjoint(_LATIN_LEADS) or not unusual.isdisjoint(_CP1256_MARKERS)
-        if suspicious:
+        if maybe_mojibake and _has_mojibake(s):
+            notes.suspicious = True
             # Spaces as the later rules leave them (single, plain): ftfy reads a space after
             # "Ã" as a lost NBSP byte, so its verdict must not depend on which space it was.
             s = _HSPACE_RE.sub(" ", s)
-            s = _repair_mojibake(s, warnings)
+            s = _repair_mojibake(s, notes)
         if not unusual.isdisjoint(_NEWLINE_CHARS):
             for nl in _NEWLINES:
                 if nl in s:
@@ -239,18 +262,22 @@ def _clean_pass(s: str, warnings: list[str]) -> tuple[str, bool]:
         if not unusual.isdisjoint(_COMPAT):
             s = _COMPAT_RE.sub(lambda m: _COMPAT[m.group()], s)
             s = _JUNK_RE.sub("", s)  # a presentation-form tatweel (U+FE71 etc.) folds to U+0640
-    composed = False
+    unstable = False
     if not s.isascii():
         if not unicodedata.is_normalized("NFC", s):
-            s = _cap_mark_runs(s, warnings)
+            s = _cap_mark_runs(s, notes)
             s = unicodedata.normalize("NFC", s)
-            composed = True
+            unstable = True  # composition can create a mojibake lead (A + U+0303 -> Ã)
         if "\u200c" in s or "\u200d" in s:
             s = _ZW_EDGE_RE.sub("", s)
             s = _ZW_RUN_RE.sub(r"\1", s)
-    # Removing junk or composing characters can bring mojibake bytes together that were apart
-    # (``Î\x1f¡``); only then is a second pass worth its cost.
-    return s, suspicious or composed
+    # Removing junk can bring mojibake bytes together that were apart (``Î\x1f¡``), and ftfy
+    # may have declined a run: either way the text still looks broken, and another pass (and
+    # another round from the output, see ``_normalize``) is worth its cost.
+    if maybe_mojibake and _has_mojibake(s):
+        notes.suspicious = True
+        unstable = True
+    return s, unstable
 
 
 #: Passes of the character rules at most (each further pass runs only while one could still
@@ -258,13 +285,13 @@ def _clean_pass(s: str, warnings: list[str]) -> tuple[str, bool]:
 _MAX_PASSES: Final = 4
 
 
-def _clean_chars(s: str, warnings: list[str]) -> str:
+def _clean_chars(s: str, notes: _Notes) -> str:
     """Character-level cleanup to a fixed point; keeps line structure (``\\n``)."""
-    s, unstable = _clean_pass(s, warnings)
+    s, unstable = _clean_pass(s, notes)
     for _ in range(_MAX_PASSES - 1):
         if not unstable:
             break
-        again, unstable = _clean_pass(s, warnings)
+        again, unstable = _clean_pass(s, notes)
         if again == s:
             break
         s = again
@@ -298,12 +325,21 @@ _SPACE_AFTER_COMMA_RE: Final = re.compile(r",(?<=[^\W\d_],)(?=[^\W\d_])")
 #: A space after a colon glued between Arabic letters: ``مستورا:وقف`` -> ``مستورا: وقف``.
 _SPACE_AFTER_AR_COLON_RE: Final = re.compile(r":(?<=[\u0621-\u064a]:)(?=[\u0621-\u064a])")
 
-#: Sentence ends that may start a new paragraph: a terminator, closing quotes, then either an
-#: optional ``", "`` (the list-joined shape) before a non-space, or the next sentence glued on.
-#: The callback decides from the words around it; most matches (``3.5``, ``example.com``) stay.
+#: Sentence ends that may start a new paragraph: a terminator after a word, closing quotes, then
+#: either ``", "`` (the list-joined shape) before a non-space, or the next sentence glued on
+#: (a letter). The pattern already skips ``3.5``, ``...`` and one-letter abbreviations, so
+#: hostile input (``ا.ا.ا.``) does not call the callback; the callback decides the rest
+#: (``example.com``, ``U.S., Japan``) from the words around it.
 _CLOSERS: Final = "\"'”’»)]"
 _OPENERS: Final = '"“«('
-_BREAK_RE: Final = re.compile(r"[.!?؟][\"'”’»)\]]*(?P<sep>[ \t]*[,،][ \t]*)?(?=\S)")
+_BREAK_RE: Final = re.compile(
+    r"[.!?؟]"
+    # after a word of 2+ characters, or a word and a closing quote (checked after the
+    # terminator: a pattern that starts with a look-behind is tried at every position)
+    r"(?<=[^\W_][^\W_][.!?؟]|[^\W_][\"'”’»)\]][.!?؟])"
+    r"[\"'”’»)\]]*"
+    r"(?:(?P<sep>[ \t]*[,،][ \t]*)(?=\S)|(?=[\"“«(]?[^\W\d_]))"  # ", " + anything, or a letter
+)
 #: Longest word looked at before a terminator (abbreviation check).
 _WORD_LOOKBACK: Final = 24
 
@@ -418,8 +454,8 @@ def _paragraphs(body: str) -> list[str]:
     return [line for line in text.split("\n") if line]
 
 
-def _clean_title(title: str, warnings: list[str]) -> str | None:
-    cleaned = " ".join(_clean_chars(title, warnings).split())
+def _clean_title(title: str, notes: _Notes) -> str | None:
+    cleaned = " ".join(_clean_chars(title, notes).split())
     cleaned = _fix_spacing(cleaned)
     cleaned = " ".join(cleaned.split())
     return cleaned or None
@@ -444,7 +480,7 @@ def _looks_like_title(p: str) -> bool:
     return any(c.isalpha() for c in p)
 
 
-def _drop_title_repeats(title: str, paragraphs: list[str], warnings: list[str]) -> list[str]:
+def _drop_title_repeats(title: str, paragraphs: list[str], notes: _Notes) -> list[str]:
     """Remove the title where the body repeats it: first or last paragraph(s), or the tail of
     the last paragraph after its final sentence. The body always keeps one paragraph."""
     # Only paragraphs of about the title's length can repeat it; the title's key is computed
@@ -475,8 +511,8 @@ def _drop_title_repeats(title: str, paragraphs: list[str], warnings: list[str]) 
         if head and head.rstrip(_CLOSERS).endswith((".", "!", "?", "؟")) and last[len(head)] == " ":
             paragraphs[-1] = head
             removed = True
-    if removed and W_TITLE_REPEAT not in warnings:
-        warnings.append(W_TITLE_REPEAT)
+    if removed:
+        notes.warn(W_TITLE_REPEAT)
     return paragraphs
 
 
@@ -571,32 +607,52 @@ def match_key(text: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _normalize(title: str | None, text: str | None, html: str | None) -> NormalizedText:
-    warnings: list[str] = []
-    clean_title = _clean_title(title, warnings) if title and title.strip() else None
+def _normalize_once(title: str | None, text: str | None, html: str | None) -> tuple[NormalizedText, bool]:
+    notes = _Notes([])
+    clean_title = _clean_title(title, notes) if title and title.strip() else None
     if text is not None and text.strip():
         body = text
     elif html is not None and html.strip():
         page = extract_html(html)
         body = page.text
-        warnings.append(W_HTML)
+        notes.warn(W_HTML_FLATTENED if page.flattened else W_HTML)
         if clean_title is None and page.title:
-            clean_title = _clean_title(page.title, warnings)
+            clean_title = _clean_title(page.title, notes)
     else:
         body = ""
-    paragraphs = _paragraphs(_clean_chars(body, warnings))
+    paragraphs = _paragraphs(_clean_chars(body, notes))
     if clean_title is None and len(paragraphs) >= 2 and _looks_like_title(paragraphs[0]):
         clean_title = paragraphs.pop(0)
     if clean_title is not None and paragraphs:
-        paragraphs = _drop_title_repeats(clean_title, paragraphs, warnings)
+        paragraphs = _drop_title_repeats(clean_title, paragraphs, notes)
     joined = "\n\n".join(paragraphs)
-    return NormalizedText(
+    result = NormalizedText(
         title=clean_title,
         paragraphs=tuple(paragraphs),
         text=joined,
         match_key=match_key(joined),
-        warnings=tuple(warnings),
+        warnings=tuple(notes.warnings),
     )
+    return result, notes.suspicious
+
+
+#: Re-normalizations of a suspicious (mojibake-looking) article at most; real mojibake settles
+#: in one, contrived input in two.
+_MAX_SETTLE_ROUNDS: Final = 3
+
+
+def _normalize(title: str | None, text: str | None, html: str | None) -> NormalizedText:
+    result, suspicious = _normalize_once(title, text, html)
+    for _ in range(_MAX_SETTLE_ROUNDS):
+        if not suspicious:
+            break
+        again, suspicious = _normalize_once(result.title, result.text, None)
+        settled = (again.title, again.paragraphs) == (result.title, result.paragraphs)
+        merged = tuple(dict.fromkeys(result.warnings + again.warnings))
+        result = NormalizedText(again.title, again.paragraphs, again.text, again.match_key, merged)
+        if settled:
+            break
+    return result
 
 
 def normalize_text(*, title: str | None, text: str | None, html: str | None) -> NormalizedText:

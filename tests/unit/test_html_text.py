@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -146,3 +148,23 @@ def test_read_also_link_boxes_inside_the_body_are_dropped() -> None:
         "<p>الفقرة الثانية فيها <a href='/y'>رابط</a> داخل النص.</p></article>"
     )
     assert lines(extract(html).text) == ["الفقرة الأولى من الخبر.", "الفقرة الثانية فيها رابط داخل النص."]
+
+
+def test_pathologically_deep_pages_are_flattened_quickly() -> None:
+    # HTML5 tree building costs elements x depth: 50,000 nested divs would take many seconds.
+    html = "<div>" * 50_000 + "<p>نص &amp; الخبر</p>" + "</div>" * 50_000
+    started = time.perf_counter()
+    out = extract(html)
+    assert time.perf_counter() - started < 1.0
+    assert out.flattened
+    assert lines(out.text) == ["نص & الخبر"]
+
+
+def test_pages_with_too_many_tags_are_flattened() -> None:
+    assert extract("<span>x</span>" * 60_000).flattened
+
+
+def test_unclosed_paragraphs_and_list_items_do_not_count_as_depth() -> None:
+    out = extract("<ul>" + "<li>بند" * 600 + "</ul>" + "<p>فقرة" * 600)
+    assert not out.flattened
+    assert len(lines(out.text)) == 1200

@@ -10,6 +10,7 @@ import pytest
 
 from worker.normalize import (
     W_HTML,
+    W_HTML_FLATTENED,
     W_MARKS_CAPPED,
     W_MOJIBAKE,
     W_TITLE_REPEAT,
@@ -269,6 +270,12 @@ def test_html_is_used_when_text_is_blank() -> None:
     assert out.title == "انتهاء الاجتماع"
     assert out.paragraphs == ("انتهت الجولة الثانية.", "وقال الوفد.")
     assert W_HTML in out.warnings
+
+
+def test_html_too_deep_to_parse_is_flattened_with_a_warning() -> None:
+    out = normalize_text(title=None, text=None, html="<div>" * 1000 + "<p>النص.</p>" + "</div>" * 1000)
+    assert out.paragraphs == ("النص.",)
+    assert W_HTML_FLATTENED in out.warnings
 
 
 def test_text_wins_over_html() -> None:
