@@ -8,9 +8,11 @@ line, while inline markup (``<a>``, ``<b>``, ``<span>``) never splits a sentence
 inside a block is collapsed (HTML whitespace is not significant), except inside ``<pre>``.
 
 The article is the ``<article>`` (the one with most text when there are several), else the
-``itemprop=articleBody`` element, else ``<main>``/``role=main``, else ``<body>``. The title is the
-page's first ``<h1>``, else ``og:title``, else ``<title>``; an ``<h1>`` inside the article is
-not repeated in the body.
+``itemprop=articleBody`` element, else ``<main>``/``role=main``, else the densest block of
+running text. The title is the article's ``<h1>``, else ``og:title``, else the page's first
+``<h1>``, else ``<title>``; the headline is not repeated in the body. Pages nested deeper than
+``MAX_DEPTH`` or holding more than ``MAX_TAGS`` tags are flattened to their text instead of
+parsed (HTML5 tree building is superlinear in depth).
 
 Why selectolax and not trafilatura: trafilatura is the accuracy leader of published
 benchmarks, but on pages of the shape this worker sees it costs ~25x more per page and brings
@@ -236,23 +238,24 @@ def _pick_root(tree: LexborHTMLParser) -> LexborNode | None:
     return _densest_block(body) if body is not None else None
 
 
-def _title(tree: LexborHTMLParser) -> str | None:
-    h1 = tree.css_first("h1")
-    if h1 is not None:
-        text = _WS_RE.sub(" ", h1.text(deep=True) or "").strip()
-        if text:
-            return text
+def _clean(text: str | None) -> str:
+    return _WS_RE.sub(" ", text or "").strip()
+
+
+def _title(tree: LexborHTMLParser, root: LexborNode | None) -> str | None:
+    """The headline: ``<h1>`` in the article, else ``og:title``, else the page's first
+    ``<h1>`` (often the site logo, hence not first), else ``<title>``."""
+    candidates: list[str] = []
+    if root is not None:
+        h1 = root.css_first("h1")
+        candidates.append(_clean(h1.text(deep=True)) if h1 is not None else "")
     meta = tree.css_first('meta[property="og:title"]')
-    if meta is not None:
-        text = _WS_RE.sub(" ", meta.attributes.get("content") or "").strip()
-        if text:
-            return text
+    candidates.append(_clean(meta.attributes.get("content")) if meta is not None else "")
+    h1 = tree.css_first("h1")
+    candidates.append(_clean(h1.text(deep=True)) if h1 is not None else "")
     node = tree.css_first("title")
-    if node is not None:
-        text = _WS_RE.sub(" ", node.text(deep=True) or "").strip()
-        if text:
-            return text
-    return None
+    candidates.append(_clean(node.text(deep=True)) if node is not None else "")
+    return next((c for c in candidates if c), None)
 
 
 def _render(root: LexborNode) -> str:
@@ -279,8 +282,8 @@ def extract(html: str) -> ExtractedHtml:
     if _too_deep(html):
         return ExtractedHtml(None, _flatten(html), flattened=True)
     tree = LexborHTMLParser(html)
-    title = _title(tree)
     root = _pick_root(tree)
+    title = _title(tree, root)
     if root is None:
         return ExtractedHtml(title, "")
     for node in root.css(",".join(DROP_TAGS)):
@@ -293,7 +296,7 @@ def extract(html: str) -> ExtractedHtml:
     if title is not None:
         # The headline is the title, not the first paragraph of the body.
         for node in root.css("h1"):
-            if _WS_RE.sub(" ", node.text(deep=True) or "").strip() == title:
+            if _clean(node.text(deep=True)) == title:
                 node.decompose()
                 break
     return ExtractedHtml(title, _render(root))

@@ -168,3 +168,9 @@ def test_unclosed_paragraphs_and_list_items_do_not_count_as_depth() -> None:
     out = extract("<ul>" + "<li>بند" * 600 + "</ul>" + "<p>فقرة" * 600)
     assert not out.flattened
     assert len(lines(out.text)) == 1200
+
+
+def test_site_logo_h1_outside_the_article_does_not_win_over_og_title() -> None:
+    head = "<meta property='og:title' content='عنوان الخبر'>"
+    html = page("<article><p>نص.</p></article>", head=head, before="<header><h1>اسم الموقع</h1></header>")
+    assert extract(html).title == "عنوان الخبر"

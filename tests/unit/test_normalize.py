@@ -377,3 +377,12 @@ def test_seed_readable_text_reads_correctly(seeds: tuple[NormalizedText, Normali
         assert out.paragraphs[1].startswith("وأعلن رئيس وفد فصائل المعارضة، محمد علوش،")
         assert "الهدنة. كذلك شدد" in out.paragraphs[3]  # a sentence end inside a paragraph stays
         assert out.paragraphs[7] == 'وأكد لافروف أن بلاده "تدعم جهود تنفيذ قرار مجلس الأمن الدولي 2254".'
+
+
+def test_missing_seed_fails_under_ci_and_skips_locally(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception):
+        read_seed("no-such-seed.txt")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        read_seed("no-such-seed.txt")
