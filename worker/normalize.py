@@ -338,8 +338,21 @@ _BREAK_RE: Final = re.compile(
     # terminator: a pattern that starts with a look-behind is tried at every position)
     r"(?<=[^\W_][^\W_][.!?؟]|[^\W_][\"'”’»)\]][.!?؟])"
     r"[\"'”’»)\]]*"
-    r"(?:(?P<sep>[ \t]*[,،][ \t]*)(?=\S)|(?=[\"“«(]?[^\W\d_]))"  # ", " + anything, or a letter
+    r"(?:(?P<sep>[ \t]*,[ \t]*)(?=\S)|(?=[\"“«(]?[^\W\d_]))"  # ", " + anything, or a letter
 )
+#: Latin letter names as Arabic news spells acronyms (``سي.آي.إيه`` CIA, ``إتش.آر`` H.R.): a
+#: period after one of them is inside an acronym, never a sentence end.
+ARABIC_LETTER_NAMES: Final = frozenset(
+    [
+        "إيه", "ايه", "بي", "سي", "دي", "إي", "اي", "إف", "اف", "جي", "إتش", "اتش", "آي", "جيه",
+        "كيه", "إل", "ال", "إم", "ام", "إن", "ان", "أو", "او", "كيو", "آر", "ار", "إس", "اس", "تي",
+        "يو", "في", "دبليو", "إكس", "اكس", "واي", "زد", "زي",
+    ]
+)  # fmt: skip
+#: Domain endings spelled in Arabic (``العربية.نت``, ``بيت.كوم``).
+ARABIC_TLDS: Final = frozenset(["نت", "كوم", "أورج", "اورج", "أورغ", "اورغ", "إنفو", "انفو"])
+#: Punctuation that may end the word after a glued terminator.
+_TOKEN_TAIL: Final = ".,،;؛:!?؟…" + _CLOSERS
 #: Longest word looked at before a terminator (abbreviation check).
 _WORD_LOOKBACK: Final = 24
 
@@ -375,29 +388,39 @@ def _sentence_break(m: re.Match[str]) -> str:
     first = s[nxt]
     latin_word = word.isascii()
     if m.group("sep"):
-        # "..., " joined list: a break unless it looks like an abbreviation in Latin text
-        # ("U.S., Japan", "Inc., ", "etc., and").
-        if "a" <= first <= "z":
+        # "..., " joined list: a break after a period, unless it looks like an abbreviation
+        # in Latin text ("U.S., Japan", "Inc., ", "etc., and"). Not after "?" or "!":
+        # ``"Is it over?", he asked`` is one sentence. (The Arabic comma never joins
+        # paragraphs: ``"...؟"، مضيفا`` is how Arabic attributes a quote.)
+        if term != "." or "a" <= first <= "z":
             return m.group()
         if latin_word and (len(word) == 1 or (len(word) <= 3 and word[0].isupper())):
             return m.group()
-    elif term == "." or term in "!?؟":
-        # Glued "سوريا.وأعلن": a paragraph break lost by a scraper. Only before a letter; in
-        # Arabic never after a one-letter abbreviation (``د.محمد``); in Latin only for
-        # "lowercase word.Capitalized" (``talks.The``), never ``example.com`` or ``U.S.A``.
+    else:
+        # Glued "سوريا.وأعلن": a paragraph break lost by a scraper. Never inside a dotted chain,
+        # host name or path (``سي.آي.إيه``, ``www.Example.Com``, ``a/b.Cd``).
+        if k > 0 and s[k - 1] in "./@:\\":
+            return m.group()
+        token_end = s.find(" ", nxt)
+        token = s[nxt : token_end if token_end >= 0 else len(s)]
+        bare = token.rstrip(_TOKEN_TAIL)
+        if "." in bare or "/" in bare:
+            return m.group()
         if _is_arabic_letter(first):
-            if len(word) < 2:
+            # Never after a one-letter abbreviation (``د.محمد``) or a Latin letter spelled in
+            # Arabic (``إتش.آر``, ``بي.تي``), nor before a domain ending (``العربية.نت``,
+            # ``بيت.كوم``) or a short word that ends at punctuation (a brand, not a sentence).
+            letter_name = word in ARABIC_LETTER_NAMES or (
+                word[0] == "و" and word[1:] in ARABIC_LETTER_NAMES  # "وسي.جيه": and C.J.
+            )
+            if len(word) < 2 or letter_name or bare in ARABIC_TLDS:
+                return m.group()
+            if len(bare) <= 2 and bare != token:
                 return m.group()
         elif first.isascii() and first.isupper():
+            # Latin: only "lowercase word.Capitalized" (``talks.The``), never ``U.S.A``.
             after = s[nxt + 1 : nxt + 2]
             if not (word.isalpha() and word.islower() and len(word) >= 2 and after.islower()):
-                return m.group()
-            # Not inside a host name or path: "www.Example.Com", "a/b.Cd".
-            if k > 0 and s[k - 1] in "./@:\\":
-                return m.group()
-            token_end = s.find(" ", nxt)
-            token = s[nxt : token_end if token_end >= 0 else len(s)].rstrip(".!?" + _CLOSERS)
-            if "." in token or "/" in token:
                 return m.group()
         else:
             return m.group()
@@ -468,8 +491,10 @@ def _clean_title(title: str, notes: _Notes) -> str | None:
 #: A first line longer than this is a paragraph, not a headline.
 TITLE_MAX_CHARS: Final = 200
 TITLE_MAX_WORDS: Final = 30
-#: A headline does not end like a sentence or a clause ("?" and "!" do end headlines).
-_NOT_TITLE_ENDINGS: Final = (".", ",", "،", ";", "؛", ":", "…")
+#: A first line that ends like a sentence or a clause is body text. Question and exclamation
+#: marks count too: a paragraph the sentence rules split off ends with one, and must not become
+#: the title (``اليوم؟أجاب`` is two sentences, not a headline and its body).
+_NOT_TITLE_ENDINGS: Final = (".", ",", "،", ";", "؛", ":", "…", "!", "?", "؟")
 
 
 def _looks_like_title(p: str) -> bool:

@@ -186,6 +186,11 @@ def test_comma_joined_english_is_split_but_not_abbreviations() -> None:
     assert norm("Apples, pears, etc., and more.").paragraphs == ("Apples, pears, etc., and more.",)
 
 
+def test_a_quote_and_its_attribution_stay_together() -> None:
+    for text in ('وقال "ما هذا؟"، فأجاب الموظف', 'هل يبقى؟"، مضيفا "نعم".', '"Is it over?", he asked.'):
+        assert norm(text).paragraphs == (text,), text
+
+
 def test_glued_sentences_are_split_into_paragraphs() -> None:
     assert norm("انتهى الاجتماع في سوريا.وأعلن الوفد.").paragraphs == (
         "انتهى الاجتماع في سوريا.",
@@ -206,6 +211,18 @@ def test_periods_that_do_not_end_sentences_do_not_split() -> None:
         "the U.S.A and Node.js",
         "www.Example.Com",
         "see ab.cd.Ef and files/img.Png",
+    ):
+        assert norm(text).paragraphs == (text,), text
+
+
+def test_arabic_acronyms_and_domains_do_not_split() -> None:
+    for text in (
+        'قالت "سي.آي.إيه" أمس',  # CIA, a dotted chain
+        "ونقلت سي.إن.إن عن المصدر",
+        "مستشاره إتش.آر مكماستر",  # H.R.: a Latin letter spelled in Arabic
+        "اللاعبان ليلارد وسي.جيه مكلوم",
+        'وقال "للعربية.نت" إن',  # a domain spelled in Arabic
+        "موقع بيت.كوم للتوظيف",
     ):
         assert norm(text).paragraphs == (text,), text
 
@@ -231,6 +248,7 @@ def test_title_from_first_short_line() -> None:
 
 def test_first_line_is_not_a_title_when_it_ends_a_sentence_or_is_alone() -> None:
     assert norm("انتهت الجولة الثانية.\n\nوقال الوفد.").title is None
+    assert norm("كم حبة أخذت اليوم؟أجاب لا شيء.").title is None  # a split-off question
     assert norm("اجتماع أستانا بلا اتفاق").title is None
     assert norm("x " * 40 + "\n\nbody").title is None
 
