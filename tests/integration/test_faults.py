@@ -125,6 +125,20 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, log: Ca
     raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{log()[-3000:]}")
 
 
+def wait_until_fast(condition: Callable[[], bool], timeout: float, what: str, log: Callable[[], str]) -> None:
+    """`wait_until` polling every 20 ms, for moments that pass quickly (a stream mid-way)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{log()[-3000:]}")
+
+
+def processed(port: int) -> float:
+    return metric(scrape(port)[1], "newsworker_articles_processed_total")
+
+
 def read_outputs(bootstrap: str, topics: list[str], expected: int, timeout: float = 60, settle: float = 1.0) -> list[ConsumerRecord[bytes, bytes]]:
     return asyncio.run(consume_all(bootstrap, topics[1:], expected, timeout=timeout, settle=settle))
 
@@ -175,9 +189,9 @@ def test_redis_outage_pauses_then_every_article_is_decided(
 # --- crashes and shutdown ----------------------------------------------------------------------
 
 
-def corpus(tag: str) -> tuple[list[bytes], list[str]]:
+def corpus(tag: str, n: int = 400) -> tuple[list[bytes], list[str]]:
     """Distinct articles, exact copies of some, and a few bad messages: every kind of outcome."""
-    articles = synthetic_articles(400, tag)
+    articles = synthetic_articles(n, tag)
     copies = [{**a, "id": f"{a['id']}-copy"} for a in articles[::25]]
     bad = [{"id": f"{tag}-bad-{i}", "title": "no body"} for i in range(4)]
     mixed = articles + copies + bad
@@ -200,11 +214,12 @@ def test_sigkill_mid_batch_then_restart_replays_to_the_same_outcomes(
     unique_group: str,
 ) -> None:
     topics = topic_names()
-    values, ids = corpus("kill")
+    values, ids = corpus("kill", 1200)
     asyncio.run(produce(kafka.bootstrap, topics[0], values))
     worker = start_worker(topics, app_id=unique_group, batch_size="50")
-    # Kill as soon as the first outputs show: a batch is being published, its offsets uncommitted.
-    wait_until(lambda: count_outputs(kafka.bootstrap, topics) > 0, 60, "first outputs", worker.log_path.read_text)
+    # Kill as soon as the first batch is done (its metrics, polled every 20 ms, say so): the next
+    # batches are being decided and published, their offsets not yet committed.
+    wait_until_fast(lambda: processed(worker.metrics_port) > 0, 60, "first batch", worker.log_path.read_text)
     worker.kill()
     seen_before_restart = count_outputs(kafka.bootstrap, topics)
     assert seen_before_restart < len(ids), "the worker finished before it was killed; nothing tested"
@@ -221,10 +236,10 @@ def test_sigterm_mid_stream_drains_commits_and_exits_zero(
     unique_group: str,
 ) -> None:
     topics = topic_names()
-    values, ids = corpus("term")
+    values, ids = corpus("term", 1200)
     worker = start_worker(topics, app_id=unique_group, batch_size="50", shutdown_grace_seconds="10")
     asyncio.run(produce(kafka.bootstrap, topics[0], values))
-    wait_until(lambda: count_outputs(kafka.bootstrap, topics) > 0, 60, "first outputs", worker.log_path.read_text)
+    wait_until_fast(lambda: processed(worker.metrics_port) > 0, 60, "first batch", worker.log_path.read_text)
     started = time.monotonic()
     worker.proc.send_signal(signal.SIGTERM)
     code = worker.proc.wait(20)
@@ -232,6 +247,7 @@ def test_sigterm_mid_stream_drains_commits_and_exits_zero(
     assert code == 0, worker.log_path.read_text()[-3000:]
     assert took < 10
     seen_before_restart = count_outputs(kafka.bootstrap, topics)
+    assert seen_before_restart < len(ids), "the worker finished before SIGTERM; nothing tested"
 
     again = start_worker(topics, app_id=unique_group, batch_size="50")
     records = read_outputs(kafka.bootstrap, topics, len(ids), timeout=90)
@@ -246,10 +262,11 @@ def test_sigterm_mid_stream_drains_commits_and_exits_zero(
 
 
 class Feeder:
-    """Sends `values` at a steady rate from a thread, each keyed by its article's origin id.
+    """Sends `items` at a steady rate from a thread until `stop()`, each keyed by its origin id.
 
     Keys put an exact copy in the same partition as its original, so the original is always
-    decided first (per-partition order) and the expected outcome of every id is fixed.
+    decided first (per-partition order) and the expected outcome of every id is fixed. Feeding
+    until told to stop keeps the stream flowing through joins and leaves however long they take.
     """
 
     def __init__(self, bootstrap: str, topic: str, items: list[tuple[bytes, bytes]], per_second: float) -> None:
@@ -257,12 +274,14 @@ class Feeder:
 
         self._args = (bootstrap, topic, items, per_second)
         self.error: BaseException | None = None
+        self.sent = 0
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         try:
             asyncio.run(self._feed())
-        except BaseException as exc:  # surfaced by join()
+        except BaseException as exc:  # surfaced by stop()
             self.error = exc
 
     async def _feed(self) -> None:
@@ -273,11 +292,13 @@ class Feeder:
         await producer.start()
         try:
             chunk = max(1, int(per_second / 10))
-            for start in range(0, len(items), chunk):
-                for key, value in items[start:start + chunk]:
-                    await producer.send(topic, value, key=key)
+            while not self._stop.is_set():
+                batch = items[self.sent:self.sent + chunk]
+                assert batch, "feeder ran out of items; give it more"
+                futures = [await producer.send(topic, value, key=key) for key, value in batch]
+                await asyncio.gather(*futures)
+                self.sent += len(batch)
                 await asyncio.sleep(chunk / per_second)
-            await producer.flush()
         finally:
             await producer.stop()
 
@@ -286,17 +307,16 @@ class Feeder:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.join()
+        self.stop()
 
-    def join(self, timeout: float = 60) -> None:
+    def stop(self, timeout: float = 30) -> int:
+        """Stop after the chunk in flight; return how many items the broker has."""
+        self._stop.set()
         self._thread.join(timeout)
-        assert not self._thread.is_alive(), "feeder did not finish"
+        assert not self._thread.is_alive(), "feeder did not stop"
         if self.error is not None:
             raise self.error
-
-    @property
-    def done(self) -> bool:
-        return not self._thread.is_alive()
+        return self.sent
 
 
 def keyed_corpus(tag: str, n: int) -> tuple[list[tuple[bytes, bytes]], list[str]]:
@@ -305,7 +325,8 @@ def keyed_corpus(tag: str, n: int) -> tuple[list[tuple[bytes, bytes]], list[str]
     # Copies follow their original ~40 articles later, in the same partition (same key).
     for i in range(0, n - 40, 15):
         items.insert(i + 40 + i // 15, (articles[i]["id"], {**articles[i], "id": f"{articles[i]['id']}-copy"}))
-    items += [(f"{tag}-bad-{i}", {"id": f"{tag}-bad-{i}", "title": "no body"}) for i in range(3)]
+    for i in range(n // 100):  # bad messages all along the stream
+        items.insert(i * 100 + 50, (f"{tag}-bad-{i}", {"id": f"{tag}-bad-{i}", "title": "no body"}))
     return [(k.encode(), msgspec.json.encode(v)) for k, v in items], [v["id"] for _, v in items]
 
 
@@ -314,20 +335,20 @@ def test_rebalance_one_worker_joins_one_leaves_mid_stream(
     unique_group: str,
 ) -> None:
     raw4, *_ = topics = topic_names(partitions=4)
-    items, ids = keyed_corpus("rebalance", 360)
+    items, all_ids = keyed_corpus("rebalance", 2400)
     first = start_worker(topics, app_id=unique_group, batch_size="20")
-    wait_until(lambda: metric(scrape(first.metrics_port)[1], "newsworker_partitions_assigned") == 4,
+    wait_until(lambda: metric(scrape(first.metrics_port)[1], "newsworker_rebalances_total") > 0,
                30, "first worker assigned", first.log_path.read_text)
     with Feeder(kafka.bootstrap, raw4, items, per_second=20) as feeder:
-        time.sleep(3)
+        wait_until(lambda: processed(first.metrics_port) > 0, 30, "first articles decided")
         second = start_worker(topics, app_id=unique_group, batch_size="20")
-        wait_until(lambda: metric(scrape(second.metrics_port)[1], "newsworker_partitions_assigned") > 0,
-                   30, "second worker assigned", second.log_path.read_text)
-        assert not feeder.done, "feed ended before the join; the rebalance was not mid-stream"
+        wait_until(lambda: processed(second.metrics_port) > 0, 60,
+                   "the second worker deciding articles", second.log_path.read_text)
         assert first.stop(timeout=20) == 0
-        assert not feeder.done, "feed ended before the leave; the rebalance was not mid-stream"
-    wait_until(lambda: metric(scrape(second.metrics_port)[1], "newsworker_partitions_assigned") == 4,
-               30, "second worker takes over", second.log_path.read_text)
+        wait_until(lambda: metric(scrape(second.metrics_port)[1], "newsworker_rebalances_total") >= 2,
+                   60, "the second worker taking over", second.log_path.read_text)
+        time.sleep(1)  # a little stream after the takeover
+    ids = all_ids[:feeder.sent]
     records = read_outputs(kafka.bootstrap, topics, len(ids), timeout=60)
     by_id = assert_every_input_decided_once(records, topics, ids, second.log_path.read_text())
     assert {k: next(iter(v)) for k, v in by_id.items()} == {i: expected_outcome(i) for i in ids}
