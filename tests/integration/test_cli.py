@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -91,30 +92,33 @@ def test_unknown_input_path_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(240)
 def test_demo_once_shows_the_table_and_leaves_no_process() -> None:
-    before = _children_pids()
-    result = run_cli("demo", "--once", timeout=200)
+    marker = f"NW_DEMO_TEST={uuid.uuid4().hex}"
+    result = subprocess.run(
+        [sys.executable, "-m", "worker", "demo", "--once"], capture_output=True, text=True, timeout=200,
+        cwd=ROOT, env={**os.environ, "COLUMNS": "160", marker.split("=")[0]: marker.split("=")[1]},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "news.clean" in out and "news.duplicates" in out and "news.dlq" in out
     assert "balanced" in out and "NOT balanced" not in out
     deadline = time.monotonic() + 5  # a stopped child may take a moment to be reaped
-    while (extra := _children_pids() - before) and time.monotonic() < deadline:
+    while (left := _processes_with(marker)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not extra, {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in extra}
+    assert not left, left
 
 
-def _children_pids() -> set[int]:
-    """Processes whose command line names tansu, redis-server or the worker, started by us."""
-    pids = set()
+def _processes_with(marker: str) -> dict[int, bytes]:
+    """Live processes (not zombies) whose environment carries `marker`: the demo's children."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if marker.encode() not in (entry / "environ").read_bytes():
+                continue
+            cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if ("tansu" in cmd or "redis-server" in cmd or "worker worker" in cmd) and str(
-            os.getpid()
-        ) != entry.name:
-            pids.add(int(entry.name))
-    return pids
+        if cmdline:  # a zombie has an empty command line: it is gone, only not yet reaped
+            found[int(entry.name)] = cmdline
+    return found
