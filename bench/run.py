@@ -30,6 +30,7 @@ import asyncio
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -116,7 +117,18 @@ def machine_info() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "commit": _git_commit(),
     }
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
 
 
 class Bench:
@@ -425,6 +437,7 @@ class Bench:
         ]
         empty: list[float] = []
         full: list[float] = []
+        redis_cpu: dict[str, list[float]] = {empty_url: [], full_url: []}
         for n, values in enumerate(chunks):
             order = (
                 ((empty_url, empty), (full_url, full))
@@ -432,9 +445,11 @@ class Bench:
                 else ((full_url, full), (empty_url, empty))
             )
             for url, sink in order:
+                cpu0 = probes.cpu_seconds(self.redis.pid or 0)
                 result = peer.run_newsworker(values, url, tag=f"history{n}", settings=settings)
                 sink.append(result.rate)
-            log(f"  history run {n}: empty {empty[-1]:.0f}/s, 1M remembered {full[-1]:.0f}/s")
+                redis_cpu[url].append((probes.cpu_seconds(self.redis.pid or 0) - cpu0) / len(values) * 1e6)
+            log(f"  history run {n}: empty {empty[-1]:.0f}/s, {plan.preload:,} remembered {full[-1]:.0f}/s")
         ratios = stats.paired_ratios(full, empty)
         self.report.history = {
             "preloaded": plan.preload,
@@ -447,6 +462,10 @@ class Bench:
             "full": full,
             "ratios": ratios,
             "ratio_median": stats.median(ratios),
+            "redis_cpu_us_per_article": {
+                "empty": stats.median(redis_cpu[empty_url]),
+                "full": stats.median(redis_cpu[full_url]),
+            },
         }
 
     def _chunks(self, size: int, count: int) -> list[list[corpus.Article]]:
@@ -515,6 +534,8 @@ def print_summary(report: Report) -> None:
         )
     if report.history:
         h = report.history
+        cpu = h["redis_cpu_us_per_article"]
+        print(f"history: Redis CPU per article: empty {cpu['empty']:.0f} us, remembered {cpu['full']:.0f} us")
         print(
             f"history: empty {stats.median(h['empty']):.0f}/s, {h['preloaded']:,} remembered "
             f"{stats.median(h['full']):.0f}/s; ratio median {h['ratio_median']:.3f}"
@@ -531,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, help="articles per stream run")
     parser.add_argument("--runs", type=int, help="interleaved runs per side")
     parser.add_argument("--only", nargs="+", choices=Plan().sections, help="run only these sections")
+    parser.add_argument("--preload", type=int, help="fingerprints remembered before the history runs")
+    parser.add_argument("--preload-buckets", type=int, help="NEWSWORKER_REDIS_BUCKETS of the history runs")
     parser.add_argument(
         "--redis-deployed", action="store_true", help="hash-max-listpack-value 64 as deployed"
     )
@@ -541,6 +564,10 @@ def main(argv: list[str] | None = None) -> int:
         plan.articles = args.articles
     if args.runs:
         plan.runs = plan.history_runs = args.runs
+    if args.preload:
+        plan.preload = args.preload
+    if args.preload_buckets:
+        plan.preload_buckets = args.preload_buckets
     if args.only:
         plan.sections = tuple(args.only)
     started = time.perf_counter()
