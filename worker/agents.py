@@ -254,8 +254,8 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         socket_connect_timeout=3,
         **redis_auth,
     )
-    store = make_store(redis_client, settings, DEFAULT_SCHEME)
-    store._observe = metrics.redis_call  # latency + errors of every store round trip
+    # latency + errors of every store round trip
+    store = make_store(redis_client, settings, DEFAULT_SCHEME, observe=metrics.redis_call)
     publisher = Publisher(
         app, Topics(settings.clean_topic, settings.duplicates_topic, settings.dlq_topic), metrics
     )

@@ -26,7 +26,7 @@ from worker.fingerprint import DEFAULT_SCHEME, Scheme
 from worker.inputs import InputRecord
 from worker.pipeline import Clean, DeadLettered, Duplicate, Limits, Message, Outcome, process_batch
 from worker.security import redis_connection
-from worker.store import RedisDedupStore, connect
+from worker.store import CallObserver, RedisDedupStore, connect
 
 BATCH = 500
 
@@ -65,13 +65,21 @@ class Summary:
         setattr(self, r.status, getattr(self, r.status) + 1)
 
 
-def make_store(client: aioredis.Redis | RedisCluster, settings: Settings, scheme: Scheme) -> RedisDedupStore:
+def make_store(
+    client: aioredis.Redis | RedisCluster,
+    settings: Settings,
+    scheme: Scheme,
+    *,
+    observe: CallObserver | None = None,
+) -> RedisDedupStore:
+    """The dedup store as the settings describe it; `observe` gets every round trip's timing."""
     return RedisDedupStore(
         client,
         prefix=settings.redis_key_prefix,
         scheme_version=scheme.version,
         window_seconds=settings.dedup_window_seconds,
         buckets=settings.redis_buckets,
+        observe=observe,
     )
 
 
