@@ -73,7 +73,7 @@ def _explain_decode_error(payload: bytes) -> PoisonInput:
         json.loads(payload.decode("utf-8"))
     except json.JSONDecodeError as exc:
         return PoisonInput(
-            "invalid_json", f"message is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            "invalid_json", f"message is not valid JSON: {exc}"
         )
     except RecursionError:
         return PoisonInput("invalid_json", "message nests JSON too deeply")
