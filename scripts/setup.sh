@@ -37,8 +37,10 @@ extras=""
 [ "$mode" = "test" ] && extras="[test]"
 constraints=()
 [ -f constraints.txt ] && constraints=(-c constraints.txt)
+# Test tools are pinned too: a fresh resolve once paired a new check-jsonschema with an older click.
+[ "$mode" = "test" ] && [ -f constraints-test.txt ] && constraints+=(-c constraints-test.txt)
 stamp="$VENV/.newsworker-$mode.stamp"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || { [ -f constraints.txt ] && [ constraints.txt -nt "$stamp" ]; }; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ] || [ constraints-test.txt -nt "$stamp" ]; then
   echo "setup: installing newsworker$extras into $VENV"
   "$VENV/bin/python" -m pip install -q -e ".$extras" "${constraints[@]}"
   touch "$stamp"
