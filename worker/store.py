@@ -3,10 +3,11 @@
 Layout (all keys start with `<prefix>:<scheme version>:`, so a new fingerprint scheme never
 reads an old one's entries):
 
-    <p>:<v>:c:{<shard>}:<bucket>:<generation>   hash  claim field -> value
+    <p>:<v>:c<layout>:{<shard>}:<bucket>:<generation>   hash  claim field -> value
 
 - A *claim* is (8-byte field, value). The exact claim's value is the owner's whole record
-  (msgpack `StoredRecord`); url and band claims hold the owner's 8-byte ref (= its exact field).
+  (msgpack `StoredRecord`); url and band claims hold the owner's ref (`dedup.REF_BYTES`, the
+  start of its exact hash, which is also its exact claim's field). Fields are REF_BYTES long.
 - *Buckets* keep each hash small enough for Redis' compact listpack encoding (tens of fields),
   which is what keeps memory near 30 bytes per claim instead of ~90 for a key per claim.
 - *Generations* bound memory: a claim is written into the hash of the current generation
@@ -40,9 +41,13 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 
-from worker.dedup import ClaimView, StoredRecord, decode_record, encode_record, is_self
+from worker.dedup import REF_BYTES, ClaimView, StoredRecord, decode_record, encode_record, is_self, ref_of
 from worker.errors import DedupStoreUnavailable
 from worker.fingerprint import ArticleFingerprints
+
+#: Version of the key and value layout below; part of every key, like the fingerprint scheme,
+#: so that a layout change never reads entries written by another.
+LAYOUT = "2"
 
 #: Hash tags across which claims are spread. 64 slots are enough to spread load over any
 #: realistic cluster while keeping a batch at <= 64 script calls.
@@ -131,7 +136,7 @@ class StoreItem:
 
     @property
     def ref(self) -> bytes:
-        return self.fp.exact[:8]
+        return ref_of(self.fp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +171,7 @@ class RedisDedupStore:
         observe: CallObserver | None = None,
     ) -> None:
         self._client = client
-        self._prefix = f"{prefix}:{scheme_version}:c"
+        self._prefix = f"{prefix}:{scheme_version}:c{LAYOUT}"
         self._window = window_seconds
         self._generation = max(1, window_seconds // 2)
         self._buckets = buckets
@@ -254,8 +259,8 @@ class RedisDedupStore:
             start = len(ops)
             ops.append(_Op(item.ref, encode_record(item.record), b"c"))
             if item.fp.url is not None:
-                ops.append(_Op(item.fp.url, item.ref, b"c"))
-            ops.extend(_Op(band, item.ref, b"c") for band in item.fp.bands)
+                ops.append(_Op(item.fp.url[:REF_BYTES], item.ref, b"c"))
+            ops.extend(_Op(band[:REF_BYTES], item.ref, b"c") for band in item.fp.bands)
             layout.append((start, int(item.fp.url is not None), len(item.fp.bands)))
         replies = await self._run(ops, "claim")
 

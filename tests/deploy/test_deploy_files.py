@@ -534,6 +534,7 @@ def test_redis_conf_loads_in_a_real_redis_server(tmp_path: Path) -> None:
     assert config["appendonly"] == "yes"
     assert config["appendfsync"] == "everysec"
     assert config["hash-max-listpack-entries"] == "512"
+    assert config["hash-max-listpack-value"] == "512"  # a record (~220 B) must fit a listpack value
     assert int(config["maxmemory"]) > 0
 
 
