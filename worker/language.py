@@ -71,6 +71,30 @@ def _iso639_1(label: str) -> str | None:
     return code if len(code) == 2 else None
 
 
+#: Letters of the Arabic alphabet proper (hamza..yeh, alef wasla). Persian, Urdu, Kurdish, Pashto,
+#: Sindhi, Uyghur and Jawi all write letters outside this set (ی ک گ پ چ ژ ے ہ ں ە ێ ټ ڤ ...), and
+#: any 300 characters of them contain some: Persian's ی and ک alone are among its commonest.
+_ARABIC_LETTERS: Final = frozenset(chr(c) for c in range(0x0621, 0x064B)) | {"\u0671"}
+#: Share of a sample's letters that must be Arabic-alphabet letters for the shortcut.
+_ARABIC_SHORTCUT_SHARE: Final = 0.9
+
+
+def _plainly_arabic(sample: str, letters: int) -> bool:
+    """All Arabic-script letters are of the Arabic alphabet proper, and they dominate the sample.
+
+    Such a sample is Arabic for fastText too; deciding it here skips ~130 µs of model time on
+    the commonest input. Anything with a letter of another Arabic-script alphabet goes to the model.
+    """
+    arabic = 0
+    for ch in sample:
+        if ch in _ARABIC_LETTERS:
+            arabic += 1
+        elif "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u08ff" or "\ufb50" <= ch <= "\ufeff":
+            if ch.isalpha():
+                return False  # a letter of Persian, Urdu, Kurdish, ... or a presentation form
+    return arabic >= _ARABIC_SHORTCUT_SHARE * letters
+
+
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of ``text`` (``"ar"``, ``"en"``, ``"fa"``...), or ``None`` when the text
     is empty, too short or the model is unsure. Never raises on any ``str``."""
@@ -81,6 +105,8 @@ def detect_language(text: str) -> str | None:
     letters = sum(map(str.isalpha, sample))
     if letters < MIN_LETTERS:
         return None
+    if _plainly_arabic(sample, letters):
+        return "ar"
     sample = " ".join(sample.split())
     if sample.isupper():
         sample = sample.lower()

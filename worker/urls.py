@@ -74,8 +74,11 @@ def _normalize_escape(m: re.Match[str]) -> str:
 
 
 def _normalize_path(path: str) -> str:
+    had_escapes = "%" in path
     path = quote(path, safe=_PATH_SAFE, encoding="utf-8", errors="surrogatepass")
-    if "%" in path:
+    # quote() itself writes upper-case escapes and never escapes unreserved characters, so only
+    # escapes the URL arrived with need normalizing (an Arabic path is ~30 fresh escapes).
+    if had_escapes:
         path = _ESCAPE_RE.sub(_normalize_escape, path)
         # A "%" that starts no valid escape is itself encoded.
         path = _STRAY_PERCENT_RE.sub("%25", path)

@@ -36,3 +36,25 @@ def test_egyptian_arabic_maps_to_ar() -> None:
 def test_only_the_start_of_a_long_text_is_read() -> None:
     text = "The second round of talks ended without an agreement. " * 200
     assert detect_language(text + "انتهت الجولة الثانية " * 500) == "en"
+
+
+def test_plain_arabic_takes_the_shortcut_and_agrees_with_the_model() -> None:
+    from worker import language
+
+    text = "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في العاصمة بسعة مئتي سرير، ويضم أقساما للطوارئ والجراحة والأطفال."
+    letters = sum(map(str.isalpha, text))
+    assert language._plainly_arabic(text, letters)
+    assert language.detect_language(text) == "ar"
+    assert language._detector().detect(" ".join(text.split()), model="lite", k=1)[0]["lang"] in ("ar", "arz")
+
+
+def test_other_arabic_script_languages_never_take_the_shortcut() -> None:
+    from worker import language
+
+    persian = "این یک متن فارسی است که برای آزمایش تشخیص زبان نوشته شده است و باید فارسی تشخیص داده شود."
+    urdu = "یہ ایک اردو متن ہے جو زبان کی شناخت کی جانچ کے لیے لکھا گیا ہے اور اسے اردو کے طور پر پہچانا جانا چاہیے۔"
+    for text, code in ((persian, "fa"), (urdu, "ur")):
+        assert not language._plainly_arabic(text, sum(map(str.isalpha, text)))
+        assert language.detect_language(text) == code
+    mixed = "The minister said: " + "قال الوزير إن المشروع سيبدأ قريبا" + " and he left the room right after that."
+    assert not language._plainly_arabic(mixed, sum(map(str.isalpha, mixed)))
