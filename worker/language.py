@@ -89,9 +89,10 @@ def _plainly_arabic(sample: str, letters: int) -> bool:
     for ch in sample:
         if ch in _ARABIC_LETTERS:
             arabic += 1
-        elif "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u08ff" or "\ufb50" <= ch <= "\ufeff":
-            if ch.isalpha():
-                return False  # a letter of Persian, Urdu, Kurdish, ... or a presentation form
+        elif (
+            "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u08ff" or "\ufb50" <= ch <= "\ufeff"
+        ) and ch.isalpha():
+            return False  # a letter of Persian, Urdu, Kurdish, ... or a presentation form
     return arabic >= _ARABIC_SHORTCUT_SHARE * letters
 
 
