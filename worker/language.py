@@ -25,6 +25,7 @@ Rules:
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from typing import Any, Final
 
@@ -79,20 +80,30 @@ _ARABIC_LETTERS: Final = frozenset(chr(c) for c in range(0x0621, 0x064B)) | {"\u
 _ARABIC_SHORTCUT_SHARE: Final = 0.9
 
 
+#: Any letter of the Arabic-script blocks outside the Arabic alphabet proper (derived, not listed,
+#: so the two sets cannot disagree).
+_OTHER_ARABIC_SCRIPT_RE: Final = re.compile(
+    "["
+    + "".join(
+        re.escape(chr(c))
+        for c in (*range(0x0600, 0x0700), *range(0x0750, 0x0900), *range(0xFB50, 0xFF00))
+        if chr(c).isalpha() and chr(c) not in _ARABIC_LETTERS
+    )
+    + "]"
+)
+#: Runs of anything but those letters: deleting them leaves the letters to count (fastest way).
+_NOT_ARABIC_LETTERS_RE: Final = re.compile("[^" + "".join(sorted(_ARABIC_LETTERS)) + "]+")
+
+
 def _plainly_arabic(sample: str, letters: int) -> bool:
     """All Arabic-script letters are of the Arabic alphabet proper, and they dominate the sample.
 
-    Such a sample is Arabic for fastText too; deciding it here skips ~130 µs of model time on
+    Such a sample is Arabic for fastText too; deciding it here skips ~100 µs of model time on
     the commonest input. Anything with a letter of another Arabic-script alphabet goes to the model.
     """
-    arabic = 0
-    for ch in sample:
-        if ch in _ARABIC_LETTERS:
-            arabic += 1
-        elif (
-            "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u08ff" or "\ufb50" <= ch <= "\ufeff"
-        ) and ch.isalpha():
-            return False  # a letter of Persian, Urdu, Kurdish, ... or a presentation form
+    if _OTHER_ARABIC_SCRIPT_RE.search(sample):
+        return False  # a letter of Persian, Urdu, Kurdish, ... or a presentation form
+    arabic = len(_NOT_ARABIC_LETTERS_RE.sub("", sample))
     return arabic >= _ARABIC_SHORTCUT_SHARE * letters
 
 

@@ -49,6 +49,9 @@ from worker.fingerprint import ArticleFingerprints
 #: so that a layout change never reads entries written by another.
 LAYOUT = "2"
 
+#: Generations a claim is looked up in (see `_bucket_keys`).
+_GENERATIONS_READ = 4
+
 #: Hash tags across which claims are spread. 64 slots are enough to spread load over any
 #: realistic cluster while keeping a batch at <= 64 script calls.
 DEFAULT_SHARDS = 64
@@ -183,31 +186,30 @@ class RedisDedupStore:
 
     # -- key layout -------------------------------------------------------------------------
 
-    def _keys_for(self, field: bytes, gen: int) -> tuple[int, list[str]]:
-        bucket = int.from_bytes(field[:4], "little") % self._buckets
-        shard = bucket % self._shards
-        # write generation first, then one ahead (clock skew), then the two behind it.
-        gens = (gen, gen + 1, gen - 1, gen - 2)
-        return shard, [f"{self._prefix}:{{{shard}}}:{bucket}:{g}" for g in gens]
+    def _bucket_keys(self, shard: int, bucket: int, gen: int) -> list[str]:
+        """The hashes a claim of this bucket reads: the write generation first, then one ahead
+        (clock skew between workers), then the two behind it."""
+        return [f"{self._prefix}:{{{shard}}}:{bucket}:{g}" for g in (gen, gen + 1, gen - 1, gen - 2)]
 
     async def _run(self, ops: Sequence[_Op], operation: str) -> list[Any]:
         """Run ops (any order of fields) as one pipeline of per-shard scripts; results in order."""
         now = self._clock()
         gen = int(now // self._generation)
         expire_at = (gen + 1) * self._generation + self._window + self._generation
-        per_shard: dict[int, tuple[dict[str, int], list[str], list[bytes | int | str], list[int]]] = {}
+        # per shard: (bucket -> index of its first key, KEYS, ARGV, positions of its ops)
+        per_shard: dict[int, tuple[dict[int, int], list[str], list[bytes | int | str], list[int]]] = {}
+        buckets, shards = self._buckets, self._shards
         for index, op in enumerate(ops):
-            shard, keys = self._keys_for(op.field, gen)
-            if shard not in per_shard:
-                per_shard[shard] = ({}, [], [expire_at, len(keys)], [])
-            key_index, key_list, args, positions = per_shard[shard]
-            first = keys[0]
-            base = key_index.get(first)
+            bucket = int.from_bytes(op.field[:4], "little") % buckets
+            shard = bucket % shards
+            entry = per_shard.get(shard)
+            if entry is None:
+                entry = per_shard[shard] = ({}, [], [expire_at, _GENERATIONS_READ], [])
+            bucket_base, key_list, args, positions = entry
+            base = bucket_base.get(bucket)
             if base is None:
-                base = len(key_list) + 1  # Lua is 1-based
-                for offset, key in enumerate(keys):
-                    key_index[key] = base + offset
-                    key_list.append(key)
+                base = bucket_base[bucket] = len(key_list) + 1  # Lua is 1-based
+                key_list.extend(self._bucket_keys(shard, bucket, gen))
             args.extend((base, op.field, op.value, op.mode))
             positions.append(index)
         results: list[Any] = [None] * len(ops)
