@@ -32,9 +32,11 @@ _SEED = 0x6E657773  # "news": fixed forever for a given scheme version
 
 @dataclass(frozen=True, slots=True)
 class Scheme:
-    """Fingerprint parameters. Changing any of them must change `version`."""
+    """Fingerprint parameters. Changing any of them, or what the match key keeps of a text,
+    must change `version`."""
 
-    version: str = "v1"
+    #: v2: the match key leaves out syndication chrome (worker/boilerplate.py).
+    version: str = "v2"
     shingle: int = 3
     num_perm: int = 128
     full_bands: int = 8

@@ -9,8 +9,9 @@ every shape of one article into the same two outputs:
    meaning-bearing letters and diacritics stay; only junk, layout accidents and compatibility
    spellings are fixed.
 2. **Match key** (``match_key``) for fingerprints: lossy on purpose (case, diacritics, letter
-   variants, digits, punctuation folded), built from the body only, so that two shapes of one
-   article give near-identical keys.
+   variants, digits, punctuation folded), built from the body only and without syndication
+   chrome (``worker/boilerplate.py``: dateline, "read also" lines, footers), so that two shapes
+   of one article give near-identical keys.
 
 Every rule, why it exists and an example is listed in ``docs/NORMALIZATION.md``; each rule has
 a named golden test in ``tests/unit/test_normalize.py``. Guarantees, checked by property tests:
@@ -35,7 +36,7 @@ from typing import Final
 
 import ftfy
 
-from worker import arabic
+from worker import arabic, boilerplate
 from worker.html_text import extract as extract_html
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ class NormalizedText:
     paragraphs: tuple[str, ...]
     #: ``"\n\n".join(paragraphs)``.
     text: str
-    #: Aggressive lossy key of the body (title excluded): tokens separated by single spaces.
+    #: Aggressive lossy key of the body (title and syndication chrome excluded): tokens
+    #: separated by single spaces.
     match_key: str
     #: Non-fatal notes, e.g. ``"mojibake_repaired"``.
     warnings: tuple[str, ...]
@@ -655,7 +657,9 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
         title=clean_title,
         paragraphs=tuple(paragraphs),
         text=joined,
-        match_key=match_key(joined),
+        # Syndication chrome (dateline, "read also" lines, footers) is left out of the key only:
+        # the readable text keeps what the outlet published (worker/boilerplate.py).
+        match_key=match_key(boilerplate.story_text(paragraphs)),
         warnings=tuple(notes.warnings),
     )
     return result, notes.suspicious

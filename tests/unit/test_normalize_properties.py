@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from worker import html_text, normalize, timestamps, urls
+from worker import boilerplate, html_text, normalize, timestamps, urls
 from worker.normalize import match_key, normalize_text
 
 # Text that exercises the rules: Arabic letters and marks, presentation forms, punctuation of
@@ -54,13 +54,14 @@ def _renormalized(out: normalize.NormalizedText) -> normalize.NormalizedText:
 @example(title="x", text="x\n\nx\n\nx")
 @example(title=None, text="aÄ¡\r\n\n\t  افتتح وزير الثقافة معرض الكتاب. ")  # ftfy verdict depends on context
 @example(title=None, text=" Ã Ã…")  # ... and on a leading space
+@example(title=None, text="القاهرة - (رويترز) - نص الخبر, اقرأ أيضا: عنوان\n\nتابعونا على فيسبوك")  # chrome
 def test_normalize_text_never_raises_and_is_idempotent(title: str | None, text: str) -> None:
     out = normalize_text(title=title, text=text, html=None)
     assert normalize.W_FAILED not in out.warnings
     assert out.text == "\n\n".join(out.paragraphs)
     assert all(p and p == p.strip() and "\n" not in p for p in out.paragraphs)
     assert out.title is None or (out.title and "\n" not in out.title)
-    assert out.match_key == match_key(out.text)
+    assert out.match_key == match_key(boilerplate.story_text(out.paragraphs))
     again = _renormalized(out)
     assert (again.title, again.paragraphs, again.match_key) == (out.title, out.paragraphs, out.match_key)
 
@@ -117,6 +118,12 @@ def _adversarial_inputs() -> dict[str, str]:
         "brackets": "( " * (_N // 2),
         "newlines": "\n" * _N,
         "entity_marks": "ب" + "&#x64e;&#x651;" * (_N // 14),
+        # syndication chrome (worker/boilerplate.py): labels, datelines, run-in footers
+        "link_labels": "اقرأ أيضاً:\n" * (_N // 11),
+        "datelines": "القاهرة (رويترز) - " * (_N // 19),
+        "open_brackets": "بيروت (" * (_N // 7),
+        "run_in_chrome": "نص, تابعونا على فيسبوك" * (_N // 22),
+        "credits": "(رويترز)\n" * (_N // 9),
         "marks": "ب" + "\u064e\u0651" * (_N // 2),
     }
 
@@ -144,7 +151,7 @@ def test_normalize_is_linear_on_adversarial_input(name: str) -> None:
 
 def _module_patterns() -> list[tuple[str, re.Pattern[str]]]:
     found = []
-    for module in (normalize, html_text, urls, timestamps):
+    for module in (normalize, boilerplate, html_text, urls, timestamps):
         for attr, value in vars(module).items():
             if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
                 found.append((f"{module.__name__}.{attr}", value))

@@ -157,6 +157,7 @@ def test_a_clean_article_sent_again_normalizes_to_itself(article: dict[str, obje
 WORKER_MODULES = (
     "worker.normalize", "worker.html_text", "worker.arabic", "worker.urls", "worker.timestamps",
     "worker.language", "worker.decode", "worker.pipeline", "worker.fingerprint", "worker.inputs",
+    "worker.boilerplate",
 )
 _META = set("()[]{}?*+|^$\\.-:!=<>")
 
