@@ -175,6 +175,7 @@ def test_social_calls_are_chrome(line: str) -> None:
         "شارك الوزير في تطبيق الاتفاق الجديد مع النقابات.",  # "took part in implementing"
         "وحمّل المتحدث باسم الجيش الحوثيين مسؤولية الهجوم في بيان على تويتر.",
         "• اضغط على الإعدادات ثم اختر الحساب.",  # a how-to step is the story of a how-to
+        "يمكنك بعد ذلك منع هذا التطبيق من استخدام موقعك.",  # "you can" in a how-to, no call
         "He followed the talks on Twitter, his aide said.",
         "Like many others, she learned the news on Facebook.",
     ],
