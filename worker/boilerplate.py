@@ -5,7 +5,8 @@ The same story reaches the firehose from a wire agency, from portals that run th
 from the outlet's own pages, and each adds its *chrome*: a dateline before the first sentence
 (``القاهرة - (رويترز) -``, ``BEIRUT, March 3 (Reuters) -``), "read also" / "for more" link lines
 (``اقرأ أيضا: ...``, ``Read more: ...``), calls to follow, share, subscribe or download the app,
-copyright and opinion disclaimers, agency and photo credits, bylines. None of it is the story,
+copyright and opinion disclaimers, agency and photo credits, bylines, and page furniture a
+flattened page leaves in the text (breadcrumb, share bar, a date line). None of it is the story,
 and on a short copy it is a large share of the words: a 40-word teaser carrying 40 words of
 footer is half chrome, so its shingles are only half contained in its original.
 
@@ -23,7 +24,10 @@ How the rules decide (each is a pure function with a named golden test in
   (``اقرأ أيضا``, ``للمزيد:``, ``Related:``, ``بقلم``), or carries an unmistakable notice
   (``©``, ``جميع الحقوق محفوظة``, ``all rights reserved``), or pairs a call to action (``تابعونا``,
   ``اشترك``, ``Follow``, ``Download``) with a channel (a social network, the app, the newsletter,
-  "our site/channel");
+  "our site/channel"), or is made of date words and numbers only;
+- calls, notices, credits and furniture are trimmed only from the edges of the story (the
+  first and last lines, and ``", "``-joined segments at the end of a flattened page); related
+  links anywhere;
 - a dateline is cut only from the first paragraph, only when it is credited (an agency or outlet
   in parentheses, a known agency after a separator), written as an English all-caps place, or is
   a bare one- or two-word place before a spaced dash;
@@ -181,7 +185,7 @@ _LINK_LABEL_FREE: Final = (
 #: Labels that are a link only with a separator (``للمزيد:``; ``للمزيد من الضغط`` is a sentence).
 _LINK_LABEL_SEP: Final = (
     r"اقرا\s(?:المزيد|التفاصيل)|للمزيد(?:\sمن\s(?:المعلومات|التفاصيل))?|لمزيد\sمن\s(?:المعلومات|التفاصيل)"
-    r"|ذات\sصله|شاهد|فيديو|استمع|رابط|روابط"
+    r"|المزيد\sمن\s(?:الاخبار|المقالات|التقارير)|ذات\sصله|شاهد|فيديو|استمع|رابط|روابط"
     r"|read\smore|more\son\sthis(?:\sstory)?|more|related(?:\s(?:stories|articles|coverage|content|news))?"
     r"|watch|listen|recommended|further\sreading"
 )
@@ -243,27 +247,34 @@ def is_headline(line: str) -> bool:
 # Rule 3: calls to follow, share, subscribe, download ("follow us on Twitter")
 # ---------------------------------------------------------------------------------------------
 
-#: Calls to action that are unambiguous (plural or second-person imperatives, purpose clauses):
-#: near the start of the line, after at most a short clause (``لمتابعة آخر الأخبار انضموا``,
-#: ``هل لديك خبر؟ راسلنا``).
+#: Calls to action that are unambiguous: "us" as the object (``تابعونا``, ``راسلنا``), feminine
+#: imperatives, "download the app", "you can receive / follow / download" (``يمكنك بعد ذلك
+#: تبديل`` is a how-to step), English calls. Anywhere among the first seven words (``هل لديك
+#: خبر؟ راسلنا``), with any channel.
 _STRONG_CALL: Final = (
-    r"(?:و|ف)?(?:تابعوا|تابعونا|تابعي|اشتركوا|اشتركي|سجلوا|حملوا|نزلوا|انضموا|انضمي|راسلنا|راسلونا"
-    r"|تواصلوا|شاركوا|شاركونا|زوروا|لمتابعه"
-    r"|للمتابعه|للاشتراك|لتحميل|لتصلك|لتصلكم|ادعموا|(?:حمل|نزل|ثبت)\s(?:ال)?تطبيق"
-    # "you can" + receive / follow / download ... (``يمكنك بعد ذلك تبديل`` is a how-to step)
+    r"(?:و|ف)?(?:تابعونا|راسلونا|شاركونا|راسلنا|تابعي|اشتركي|انضمي|(?:حمل|نزل|ثبت)\s(?:ال)?تطبيق"
     r"|(?:يمكنك|يمكنكم|بامكانك|بامكانكم)\s(?:الان\s|ايضا\s)?(?:استلام|تلقي|تسلم|متابعه|تحميل|الاشتراك"
     r"|مشاهده|الاستماع|التسجيل|قراءه))"
     r"|follow\s(?:us|@)|subscribe|sign\sup|join\sus|download|get\s(?:the|our)\sapp|like\sus|share\s(?:this|on)"
     r"|visit\sour|contact\sus|send\sus|(?:you\scan|to)\s(?:follow|subscribe|download|receive)"
 )
-#: Calls that are also past-tense verbs of ordinary narration (``تابع`` "he went on", ``شارك``
-#: "took part", ``حمّل`` "blamed", ``انضم`` "joined"): a call only as the line's first word and
-#: pointing at the outlet's own channel (``تابع تغطيتنا``, ``حمّل تطبيق ...``), never at a social
-#: network alone (``تابع في تغريدة على تويتر`` is the story quoting someone).
-_WEAK_CALL: Final = r"(?:تابع|تابعنا|اشترك|سجل|حمل|نزل|انضم|تواصل|شارك|ادعم|لمشاهده)"
+#: Plural imperatives and purpose clauses, spelled like a plural past verb (``سجلوا`` "register"
+#: / "they scored", ``شاركوا`` "take part" / "they took part"): a call only as the line's first
+#: word. Arabic narration opens a sentence with the *singular* verb (``تابع المشجعون``) or with
+#: ``و``; a line that opens with the bare plural form is addressing the reader. Any channel.
+_PLURAL_CALL: Final = (
+    r"(?:تابعوا|اشتركوا|سجلوا|حملوا|نزلوا|انضموا|تواصلوا|شاركوا|زوروا|ادعموا"
+    r"|لمتابعه|للمتابعه|للاشتراك|لتحميل|لتصلك|لتصلكم|لمشاهده)"
+)
+#: Calls that are also singular past-tense verbs of ordinary narration (``تابع`` "he went on",
+#: ``شارك`` "took part", ``حمّل`` "blamed", ``انضم`` "joined"): a call only as the line's first
+#: word and pointing at the outlet's own channel (``تابع تغطيتنا``, ``اشترك في النشرة``), never
+#: at a social network or an ordinary word alone (``تابع في تغريدة على تويتر`` is the story).
+_WEAK_CALL: Final = r"(?:تابع|تابعنا|اشترك|سجل|حمل|نزل|انضم|تواصل|شارك|ادعم)"
 _STRONG_CALL_RE: Final = re.compile(
     rf"[\W_]{{0,3}}(?:\S{{1,40}} ){{0,6}}?(?:{_STRONG_CALL})(?!\w)", re.IGNORECASE
 )
+_PLURAL_CALL_RE: Final = re.compile(rf"[\W_]{{0,3}}{_PLURAL_CALL}(?!\w)")
 _WEAK_CALL_RE: Final = re.compile(rf"[\W_]{{0,3}}{_WEAK_CALL}(?!\w)")
 #: The outlet's own channels: its app, newsletter, site, pages, coverage (Arabic first-person
 #: plural ``...نا``: ``موقعنا``, ``قناتنا``, ``تغطيتنا``). Enough for a weak call.
@@ -272,8 +283,11 @@ _OWN_CHANNEL: Final = (
     r"|newsletter|our\s(?:app|site|website|channel|page|podcast|coverage)"
 )
 #: Channels named with ordinary words (``تطبيق`` is also "implementing"): only after a strong
-#: call.
-_PLAIN_CHANNEL: Final = r"تطبيق|التطبيق|البريد|الاشعارات|اشعارات|the\sapp|e-?mail|rss|podcast"
+#: or plural call.
+_PLAIN_CHANNEL: Final = (
+    r"تطبيق|التطبيق|البريد|الاشعارات|اشعارات|موقع|الموقع|قناه|القناه|صفحه|الصفحه|حساب|حسابات"
+    r"|الرسائل\sالقصيره|the\sapp|e-?mail|rss|podcast|sms"
+)
 #: "Click here": a link's text, never a sentence of a story.
 _CLICK_HERE_RE: Final = re.compile(
     r"(?<!\w)(?:اضغط|اضغطوا|انقر|انقروا|click|tap)\s(?:هنا|here)(?!\w)", re.IGNORECASE
@@ -282,7 +296,7 @@ _CLICK_HERE_RE: Final = re.compile(
 _SOCIAL: Final = (
     r"فيسبوك|فيس\sبوك|تويتر|اكس|انستغرام|انستجرام|انستقرام|يوتيوب|تيليغرام|تلغرام|تليغرام|تيلغرام"
     r"|تلجرام|واتساب|واتس\sاب|سناب\s?شات|تيك\s?توك|لينكد\s?ان|ساوند\s?كلاود"
-    r"|facebook|twitter|instagram|youtube|telegram|whatsapp|snapchat|tiktok|linkedin|google\snews"
+    r"|facebook|twitter|x|instagram|youtube|telegram|whatsapp|snapchat|tiktok|linkedin|google\snews"
 )
 _OWN_CHANNEL_RE: Final = re.compile(rf"(?<!\w)[وبلف]?(?:{_OWN_CHANNEL})(?!\w)", re.IGNORECASE)
 _ANY_CHANNEL_RE: Final = re.compile(
@@ -294,14 +308,14 @@ _ANY_CHANNEL_RE: Final = re.compile(
 #: whose first words is one of them is no call, and the patterns are not tried.
 # fmt: off
 _STRONG_CALL_WORDS: Final = (
-    "تابعوا", "تابعونا", "تابعي", "اشتركوا", "اشتركي", "سجلوا", "حملوا", "نزلوا", "انضموا", "انضمي",
-    "راسلنا", "راسلونا", "تواصلوا", "شاركوا", "شاركونا", "زوروا", "يمكنك", "يمكنكم", "بامكانك",
-    "بامكانكم", "لمتابعه", "للمتابعه", "للاشتراك", "لتحميل", "لتصلك", "لتصلكم", "ادعموا", "حمل",
-    "نزل", "ثبت",
+    "تابعونا", "راسلونا", "شاركونا", "راسلنا", "تابعي", "اشتركي", "انضمي", "حمل", "نزل", "ثبت",
+    "يمكنك", "يمكنكم", "بامكانك", "بامكانكم",
 )
 _CALL_WORDS: Final = frozenset((
     *(prefix + w for w in _STRONG_CALL_WORDS for prefix in ("", "و", "ف")),
-    "تابع", "تابعنا", "اشترك", "سجل", "انضم", "تواصل", "شارك", "ادعم", "لمشاهده",
+    "تابعوا", "اشتركوا", "سجلوا", "حملوا", "نزلوا", "انضموا", "تواصلوا", "شاركوا", "زوروا",
+    "ادعموا", "لمتابعه", "للمتابعه", "للاشتراك", "لتحميل", "لتصلك", "لتصلكم", "لمشاهده",
+    "تابع", "تابعنا", "اشترك", "سجل", "انضم", "تواصل", "شارك", "ادعم",
     "follow", "subscribe", "sign", "join", "download", "get", "like", "share", "visit", "contact",
     "send", "you", "to",
 ))
@@ -321,7 +335,7 @@ def is_social_call(line: str) -> bool:
         return True
     if _CALL_WORDS.isdisjoint(low.lstrip(_LEADING_MARKS).split(" ", 7)[:7]):
         return False
-    if _STRONG_CALL_RE.match(low) is not None:
+    if _STRONG_CALL_RE.match(low) is not None or _PLURAL_CALL_RE.match(low) is not None:
         return _ANY_CHANNEL_RE.search(low) is not None
     if _WEAK_CALL_RE.match(low) is not None:
         return _OWN_CHANNEL_RE.search(low) is not None
@@ -338,7 +352,8 @@ def is_social_call(line: str) -> bool:
 #: opinion disclaimer.
 _RIGHTS_RE: Final = re.compile(
     r"©|\(c\)\s?\d{4}|^copyright|copyright\s?(?:\(c\)|\d{4})|all\srights\sreserved"
-    r"|(?:حقوق|الحقوق)(?:\s(?:النشر|الطبع|التاليف|الملكيه|الطبع\sوالنشر))?\s(?:كلها\s|جميعها\s)?محفوظه",
+    r"|(?:حقوق|الحقوق)(?:\s(?:النشر|الطبع|التاليف|التوزيع|الملكيه)(?:\s(?:الفكريه|و(?:ال)?(?:نشر|طبع|توزيع)))?)?"
+    r"\s(?:كلها\s|جميعها\s)?محفوظه",
     re.IGNORECASE,
 )
 _BAN_RE: Final = re.compile(
@@ -428,6 +443,56 @@ def is_credit_line(line: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
+# Rule 5b: page furniture left in the text (breadcrumb, share bar, a date on its own line)
+# ---------------------------------------------------------------------------------------------
+
+#: ``الرئيسية > أخبار > سياسة``, ``Home / World``: where the page sits on the site.
+_BREADCRUMB_RE: Final = re.compile(r"[\W_]{0,3}(?:الرئيسيه|الصفحه\sالرئيسيه|home)\s?[>»›/|\\]", re.IGNORECASE)
+#: ``شارك: فيسبوك تويتر``, ``Share this article:``: the label of a share bar.
+_SHARE_LABEL_RE: Final = re.compile(
+    r"[\W_]{0,3}(?:شارك|شاركوا|مشاركه|شارك\s(?:الخبر|المقال|الموضوع)|share(?:\sthis)?(?:\s(?:article|story|post|page))?)"
+    r"\s?[:：]",
+    re.IGNORECASE,
+)
+#: Words of a date or time line (folded spelling; English lower-cased): weekdays, both Arabic
+#: month series, the usual clock words.
+# fmt: off
+_DATE_WORDS: Final = frozenset((
+    "الاثنين", "الثلاثاء", "الاربعاء", "الخميس", "الجمعه", "السبت", "الاحد",
+    "يناير", "فبراير", "مارس", "ابريل", "مايو", "يونيو", "يوليو", "اغسطس", "سبتمبر", "اكتوبر",
+    "نوفمبر", "ديسمبر", "كانون", "شباط", "اذار", "نيسان", "ايار", "حزيران", "تموز", "اب", "ايلول",
+    "تشرين", "الاول", "الثاني", "الساعه", "ص", "م", "بتوقيت", "غرينتش", "جرينتش", "مكه", "المكرمه",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mon", "tue",
+    "wed", "thu", "fri", "sat", "sun", "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december", "jan", "feb", "mar", "apr",
+    "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "am", "pm", "gmt", "utc", "at",
+))
+# fmt: on
+#: A number of a date or time: ``12``, ``2018``, ``10:30``, ``12/03/2018``, ``2018-03-12``.
+_DATE_NUMBER_RE: Final = re.compile(r"\d{1,4}(?:[:/.\-]\d{1,4}){0,2}")
+_DATE_SEPARATORS: Final = " ،,|-–—/:.()"
+#: Longest date line (words).
+MAX_DATE_WORDS: Final = 10
+
+
+def is_page_furniture(line: str) -> bool:
+    """Navigation left in the text: a breadcrumb (``الرئيسية > أخبار``), a share bar
+    (``شارك: فيسبوك تويتر``), a date or time on its own line (``الاثنين 12 مارس 2018 - 10:30``)."""
+    if len(line) > MAX_CHROME_CHARS or line.count(" ") >= MAX_DATE_WORDS:
+        return False
+    if _BREADCRUMB_RE.match(line) or _SHARE_LABEL_RE.match(line):
+        return True
+    if not any(c.isdigit() for c in line):
+        return False
+    low = line.lower() if line.isascii() else line
+    for word in low.replace("،", " ").replace(",", " ").split():
+        word = word.strip(_DATE_SEPARATORS)
+        if word and word not in _DATE_WORDS and _DATE_NUMBER_RE.fullmatch(word) is None:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
 # Rule 6: a "read more" tail after a teaser's ellipsis
 # ---------------------------------------------------------------------------------------------
 
@@ -461,12 +526,12 @@ def strip_read_more_tail(paragraph: str) -> str:
 
 
 def is_chrome_line(line: str) -> bool:
-    """Any whole-line rule: related link, social call, legal notice, credit."""
+    """Any whole-line rule: related link, social call, legal notice, credit, page furniture."""
     return is_related_link(line) or _is_edge_chrome(line)
 
 
 def _is_edge_chrome(line: str) -> bool:
-    return is_social_call(line) or is_legal_notice(line) or is_credit_line(line)
+    return is_social_call(line) or is_legal_notice(line) or is_credit_line(line) or is_page_furniture(line)
 
 
 #: First letters of the link labels (folded spelling, and the hamza forms that fold to alef).
@@ -558,6 +623,7 @@ __all__ = [
     "is_headline",
     "is_legal_notice",
     "is_link_label_alone",
+    "is_page_furniture",
     "is_related_link",
     "is_social_call",
     "story_paragraphs",

@@ -17,6 +17,7 @@ from worker.boilerplate import (
     is_credit_line,
     is_legal_notice,
     is_link_label_alone,
+    is_page_furniture,
     is_related_link,
     is_social_call,
     story_paragraphs,
@@ -108,6 +109,7 @@ def test_dateline_with_almost_nothing_after_it_stays() -> None:
         "READ ALSO - Minister visits the capital",
         "Related: What we know about the deal",
         "See also: Election results",
+        "المزيد من الأخبار: الدوري الإسباني",
     ],
 )
 def test_related_link_lines_are_chrome(line: str) -> None:
@@ -152,6 +154,8 @@ def test_related_link_block_stops_at_a_story_paragraph() -> None:
     "line",
     [
         "تابعونا على فيسبوك وتويتر لمعرفة آخر الأخبار.",
+        "تابعوا على موقعنا وتطبيقنا البث المباشر للمباراة.",
+        "شاركوا برأيكم عبر صفحتنا على فيسبوك.",
         "لمتابعة آخر المستجدات انضموا إلى قناتنا على تيليغرام",
         "حمّل تطبيق الموقع على هاتفك الذكي.",
         "تابع تغطيتنا المباشرة على مدار الساعة.",
@@ -160,6 +164,8 @@ def test_related_link_block_stops_at_a_story_paragraph() -> None:
         "لمشاهدة البث المباشر اضغط هنا...",
         "Follow us on Twitter and Facebook for the latest news.",
         "Download our app to get breaking news alerts.",
+        "للاشتراك في خدمة الرسائل القصيرة أرسل كلمة أخبار.",
+        "زوروا موقعنا لمزيد من التفاصيل.",
         "Sign up for our newsletter.",
         "Click here to watch the video.",
     ],
@@ -176,6 +182,9 @@ def test_social_calls_are_chrome(line: str) -> None:
         "وحمّل المتحدث باسم الجيش الحوثيين مسؤولية الهجوم في بيان على تويتر.",
         "• اضغط على الإعدادات ثم اختر الحساب.",  # a how-to step is the story of a how-to
         "يمكنك بعد ذلك منع هذا التطبيق من استخدام موقعك.",  # "you can" in a how-to, no call
+        "وبين الموقع أن 12 لاعبا سجلوا أهداف الفريق في 2018.",  # "they scored", not "register"
+        "المشجعون تابعوا المباراة عبر تطبيق البث المباشر.",  # subject first: narration
+        "وشاركوا في النقاش على تويتر طوال الليل.",  # "and they took part"
         "He followed the talks on Twitter, his aide said.",
         "Like many others, she learned the news on Facebook.",
     ],
@@ -192,6 +201,7 @@ def test_social_call_negatives_stay(line: str) -> None:
     [
         "جميع الحقوق محفوظة © 2018",
         "حقوق النشر محفوظة لموقع الأخبار.",
+        "جميع حقوق النشر والتوزيع محفوظة لدار النشر.",
         "الموقع الإخباري - كل الحقوق محفوظة.",
         "يمنع نسخ أو إعادة نشر هذا المحتوى دون إذن مسبق.",
         "** المقالات المنشورة تعبر عن رأي كتابها فقط.",
@@ -210,6 +220,7 @@ def test_legal_notices_are_chrome(line: str) -> None:
     [
         "انتقدت منظمة حقوقية قانونا يحظر نقل الجنسية إلى الأبناء.",  # a ban, not on this content
         "وقال المرصد السوري لحقوق الإنسان إن القصف استمر طوال الليل.",
+        "وأكد الوزير أن حقوق المواطنين محفوظة في الدستور.",
         "ورأى الكاتب أن الحكومة تمثل رأي الأغلبية في البرلمان.",
         "The court ruled on the copyright of the song last week, ending a five-year dispute.",
     ],
@@ -256,6 +267,38 @@ def test_credit_line_negatives_stay(line: str) -> None:
     assert not is_credit_line(fold(line))
 
 
+# --- rule 5b: page furniture ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "الرئيسية > أخبار > سياسة",
+        "شارك: فيسبوك تويتر واتساب",
+        "الاثنين 12 مارس 2018 - 10:30 بتوقيت غرينتش",
+        "12/03/2018 10:30",
+        "Home / World / Middle East",
+        "Share this article:",
+        "Monday, March 12, 2018 10:30 GMT",
+    ],
+)
+def test_page_furniture_is_chrome(line: str) -> None:
+    assert is_page_furniture(fold(line))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "شارك 300 شخص في المسيرة يوم الاثنين 12 مارس.",  # "took part", a sentence with a date
+        "الرئيسية الجديدة للشركة افتتحت في دبي.",
+        "In March 2018, the talks resumed.",
+        "2018 عام الانتخابات",
+    ],
+)
+def test_page_furniture_negatives_stay(line: str) -> None:
+    assert not is_page_furniture(fold(line))
+
+
 # --- rule 6: read-more tail ------------------------------------------------------------------
 
 
@@ -293,6 +336,8 @@ def test_read_more_tail_negatives_stay(paragraph: str) -> None:
 def test_syndicated_copy_gets_the_key_of_the_original() -> None:
     original = [LEAD_AR, "وكان المستشفى القديم قد أغلق قبل عامين بسبب نقص التمويل."]
     syndicated = [
+        "الرئيسية > أخبار > صحة",
+        "الاثنين 12 مارس 2018 - 10:30",
         "القاهرة - (رويترز) - " + original[0],
         original[1],
         "اقرأ أيضاً: الحكومة تعلن خطة جديدة للنقل العام",
