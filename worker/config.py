@@ -97,7 +97,6 @@ class Settings(BaseSettings):
     # --- Kafka behaviour ----------------------------------------------------------------------
     broker_session_timeout_seconds: float = Field(45.0, gt=0, description="Consumer group session timeout")
     consumer_auto_offset_reset: str = Field("earliest", description="Where a new consumer group starts")
-    topic_partitions: int = Field(6, ge=1, description="Partitions when the worker creates its topics")
     shutdown_grace_seconds: float = Field(
         30.0, gt=0, description="On SIGTERM, longest wait for the batch in flight"
     )

@@ -832,11 +832,10 @@ def test_scaler_follows_the_worker_settings_and_partitions(
     assert metadata["offsetResetPolicy"] == Settings().consumer_auto_offset_reset
     assert metadata.get("allowIdleConsumers", "false") == "false"
 
-    # Never more replicas than partitions of the input topic, as the worker and compose make it.
+    # Never more replicas than partitions of the input topic, as compose creates it.
     init_script = compose["services"]["kafka-init"]["command"][0]
     compose_partitions = int(re.search(r"--partitions (\d+)", init_script)[1])  # type: ignore[index]
-    partitions = min(compose_partitions, Settings().topic_partitions)
-    assert 1 <= scaled["minReplicaCount"] <= scaled["maxReplicaCount"] <= partitions
+    assert 1 <= scaled["minReplicaCount"] <= scaled["maxReplicaCount"] <= compose_partitions
 
 
 def test_service_monitor_and_pdb_select_the_worker_pods(
