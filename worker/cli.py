@@ -41,6 +41,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_produce(args: argparse.Namespace) -> int:
     from worker.produce import run_produce
+    from worker.security import aiokafka_security_kwargs
 
     settings = _settings()
     return run_produce(
@@ -49,6 +50,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
         args.paths,
         send_invalid=args.send_invalid,
         console=Console(stderr=True),
+        client_kwargs=aiokafka_security_kwargs(settings),  # the worker's SASL/TLS settings
     )
 
 

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from rich.console import Console
@@ -37,7 +38,9 @@ async def produce_records(
     send_invalid: bool = False,
     max_request_size: int = 64 * 1024 * 1024,
     on_progress: Callable[[int], None] | None = None,
+    client_kwargs: dict[str, Any] | None = None,
 ) -> ProduceReport:
+    """Send every record to `topic`; `client_kwargs` carries SASL/TLS (`security.aiokafka_security_kwargs`)."""
     report = ProduceReport()
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
@@ -45,6 +48,7 @@ async def produce_records(
         enable_idempotence=False,  # Tansu does not support the idempotent producer
         max_request_size=max_request_size,
         linger_ms=5,
+        **(client_kwargs or {}),
     )
     await producer.start()
     try:
@@ -89,6 +93,7 @@ def run_produce(
                 records,
                 send_invalid=send_invalid,
                 on_progress=lambda n: progress.advance(task, n),
+                client_kwargs=client_kwargs,
             )
         )
     for origin, problem in report.skipped:
