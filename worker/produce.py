@@ -40,7 +40,7 @@ async def produce_records(
     on_progress: Callable[[int], None] | None = None,
     client_kwargs: dict[str, Any] | None = None,
 ) -> ProduceReport:
-    """Send every record to `topic`; `client_kwargs` carries SASL/TLS (`security.aiokafka_security_kwargs`)."""
+    """Send every record to `topic`. `client_kwargs`: SASL/TLS (`security.aiokafka_security_kwargs`)."""
     report = ProduceReport()
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
@@ -73,7 +73,13 @@ async def produce_records(
 
 
 def run_produce(
-    bootstrap: str, topic: str, paths: list[Path], *, send_invalid: bool, console: Console
+    bootstrap: str,
+    topic: str,
+    paths: list[Path],
+    *,
+    send_invalid: bool,
+    console: Console,
+    client_kwargs: dict[str, Any] | None = None,
 ) -> int:
     """CLI body: returns the exit status (0, or 1 when nothing could be read)."""
     records = list(read_records(paths))
