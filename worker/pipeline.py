@@ -279,13 +279,9 @@ async def process_batch(
     ]
     prepared = [p for p in staged if isinstance(p, Prepared)]
     items = [
-        StoreItem(
-            p.article_id,
-            origin_hash(p.message.origin),
-            p.fp,
-            make_record(p.article_id, origin_hash(p.message.origin), p.fp),
-        )
+        StoreItem(p.article_id, origin, p.fp, make_record(p.article_id, origin, p.fp))
         for p in prepared
+        for origin in (origin_hash(p.message.origin),)
     ]
     t0 = time.perf_counter()
     answers = await store.check_and_record(items) if items else []
