@@ -43,7 +43,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from worker.dedup import REF_BYTES, ClaimView, StoredRecord, decode_record, encode_record, is_self, ref_of
 from worker.errors import DedupStoreUnavailable
-from worker.fingerprint import ArticleFingerprints
+from worker.fingerprint import DEFAULT_SCHEME, ArticleFingerprints
 
 #: Version of the key and value layout below; part of every key, like the fingerprint scheme,
 #: so that a layout change never reads entries written by another.
@@ -166,7 +166,7 @@ class RedisDedupStore:
         client: aioredis.Redis | RedisCluster,
         *,
         prefix: str = "nw",
-        scheme_version: str = "v1",
+        scheme_version: str = DEFAULT_SCHEME.version,
         window_seconds: int = 7 * 86_400,
         buckets: int = 4096,
         shards: int = DEFAULT_SHARDS,
