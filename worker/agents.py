@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+import msgspec
 from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
 from prometheus_client import CollectorRegistry
@@ -52,6 +53,8 @@ log = logging.getLogger("newsworker")
 RETRY_FIRST_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
 
+_encode = msgspec.json.Encoder().encode
+
 #: Exit status when the worker stops itself because of a bug (EX_SOFTWARE).
 EXIT_BUG = 70
 
@@ -72,24 +75,22 @@ class Publisher:
         self._metrics = metrics
 
     def _route(self, outcome: Outcome) -> tuple[str, str, bytes | None, bytes]:
-        import msgspec
-
         if isinstance(outcome, Clean):
             return (
                 "clean",
                 self._topics.clean,
                 outcome.article.id.encode(),
-                msgspec.json.encode(outcome.article),
+                _encode(outcome.article),
             )
         if isinstance(outcome, Duplicate):
             return (
                 "duplicates",
                 self._topics.duplicates,
                 outcome.event.id.encode(),
-                msgspec.json.encode(outcome.event),
+                _encode(outcome.event),
             )
         key = outcome.record.id.encode() if outcome.record.id else None
-        return "dlq", self._topics.dlq, key, msgspec.json.encode(outcome.record)
+        return "dlq", self._topics.dlq, key, _encode(outcome.record)
 
     async def publish(self, outcomes: Sequence[Outcome]) -> None:
         producer = self._app.producer
@@ -227,7 +228,8 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         # base64 at worst; the margin covers the other fields, so every outcome fits one request.
         "producer_max_request_size": max(
             settings.max_message_bytes * 2, settings.dead_letter_preview_bytes * 2, 1_048_576
-        ) + 65_536,
+        )
+        + 65_536,
         "consumer_max_fetch_size": max(settings.max_message_bytes * 2, 1_048_576),
         "stream_buffer_maxsize": max(settings.batch_size * 2, 100),
         "datadir": settings.data_dir,
