@@ -8,7 +8,9 @@ cannot turn the seed tests into silent skips.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -16,11 +18,24 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
 
 
-def _missing(what: Path) -> None:
-    message = f"{what} is missing (expected beside the repository as ../shared)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
+def skip_or_fail(message: str) -> NoReturn:
+    """Something a test needs is not on this machine: skip locally, fail under CI (`CI=true`),
+    where `make test` must have installed it. The one place that policy lives."""
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(message + " (CI must provide it)")
     pytest.skip(message)
+
+
+def require_tool(name: str, hint: str = "") -> str:
+    """Path of the executable `name` on PATH, or `skip_or_fail` naming how to install it."""
+    path = shutil.which(name)
+    if path is None:
+        skip_or_fail(f"`{name}` is not installed{': ' + hint if hint else ''}")
+    return path
+
+
+def _missing(what: Path) -> NoReturn:
+    skip_or_fail(f"{what} is missing (expected beside the repository as ../shared)")
 
 
 @pytest.fixture(scope="session")

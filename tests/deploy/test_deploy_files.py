@@ -26,7 +26,6 @@ import importlib.resources
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -46,6 +45,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.conftest import require_tool, skip_or_fail
 from worker.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,16 +57,6 @@ METRICS_PORT = 9464
 K8S_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 # What the orchestrators add to the worker's drain before SIGKILL: time to flush and commit.
 MIN_GRACE_MARGIN_SECONDS = 10
-
-
-def require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        message = f"`{name}` is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI must install it)")
-        pytest.skip(message)
-    return path
 
 
 def load_yaml(path: Path) -> Any:
@@ -495,10 +485,7 @@ def redis_server_7() -> str:
         match = re.search(r"v=(\d+)\.", version)
         if match and int(match[1]) >= 7:
             return str(candidate)
-    message = "no redis-server >= 7.0 installed (apt-get install redis-server)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    skip_or_fail("no redis-server >= 7.0 installed (apt-get install redis-server)")
 
 
 def test_redis_conf_loads_in_a_real_redis_server(tmp_path: Path) -> None:

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +27,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
+from tests.conftest import require_tool
 from worker.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,13 +37,7 @@ DASHBOARD = GRAFANA / "dashboards" / "newsworker.json"
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        message = "promtool not found: install Debian's `prometheus` package (apt-get install)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return require_tool("promtool", "install Debian's `prometheus` package (apt-get install)")
 
 
 def run_promtool(*args: str, stdin: bytes | None = None) -> str:

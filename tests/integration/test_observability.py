@@ -21,8 +21,6 @@ import asyncio
 import importlib.util
 import json
 import math
-import os
-import shutil
 import sys
 import time
 import uuid
@@ -34,6 +32,7 @@ from types import ModuleType
 import pytest
 import yaml
 
+from tests.conftest import require_tool
 from tests.integration.conftest import produce
 from worker.embedded import EmbeddedKafka, EmbeddedRedis, create_topics, find_free_port
 
@@ -65,13 +64,7 @@ render = load_render()
 
 
 def prometheus_binary() -> str:
-    path = shutil.which("prometheus")
-    if path is None:
-        message = "prometheus not found: install Debian's `prometheus` package (apt-get install)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return require_tool("prometheus", "install Debian's `prometheus` package (apt-get install)")
 
 
 def input_messages(shared_dir: Path, seeds_dir: Path) -> tuple[list[bytes], dict[str, int]]:

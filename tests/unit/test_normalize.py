@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import skip_or_fail
 from worker.normalize import (
     W_HTML,
     W_HTML_FLATTENED,
@@ -27,10 +27,7 @@ def read_seed(name: str) -> str:
     """A seed file from ``../shared/seeds``; missing seeds skip locally but FAIL under CI."""
     path = SEEDS / name
     if not path.is_file():
-        message = f"seed {path} is missing (../shared/ must sit beside the repository)"
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"seed {path} is missing (../shared/ must sit beside the repository)")
     return path.read_text(encoding="utf-8")
 
 
