@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Final
 
 import rensa
 import xxhash
@@ -67,16 +68,36 @@ class ArticleFingerprints:
         return self.exact.hex()
 
 
-def _shingles(tokens: list[str], k: int) -> list[str]:
-    """Word k-shingles, each its tokens joined by one space, in text order."""
+#: Characters ``str.split()`` splits on but ``bytes.split()`` does not (``\x1c``-``\x1f``, NBSP,
+#: the Unicode spaces; all in the BMP), by the first byte of their UTF-8 form: a key holding none
+#: of these bytes splits the same either way.
+_STR_ONLY_SPACE_BYTES: Final = tuple(
+    sorted(
+        {c.encode("utf-8")[:1] for c in map(chr, range(0x10000)) if c.isspace() and not c.encode().isspace()}
+    )
+)
+
+
+def _tokens(match_key: str, key_bytes: bytes) -> list[bytes]:
+    """``match_key.split()``, each token UTF-8 encoded (what rensa hashes), from the encoded key."""
+    for lead in _STR_ONLY_SPACE_BYTES:
+        if lead in key_bytes:
+            return [token.encode("utf-8") for token in match_key.split()]
+    return key_bytes.split()
+
+
+def _shingles(tokens: list[bytes], k: int) -> list[bytes]:
+    """Word k-shingles, each its tokens joined by one space, in text order.
+
+    Built as UTF-8 bytes: rensa hashes a ``str`` token by its UTF-8 bytes, so the MinHash values
+    are the same as for the ``str`` shingles, and joining bytes (``map`` over ``zip``, no Python
+    loop) costs about half of formatting ``str`` shingles."""
     if len(tokens) <= k:
-        return [" ".join(tokens)] if tokens else []
-    if k == 3:  # the default scheme's: an f-string over zipped tokens is ~2x faster than slicing
-        return [f"{a} {b} {c}" for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False)]
-    return [" ".join(window) for window in zip(*(tokens[i:] for i in range(k)), strict=False)]
+        return [b" ".join(tokens)] if tokens else []
+    return list(map(b" ".join, zip(*(tokens[i:] for i in range(k)), strict=False)))
 
 
-def _minhash(shingles: list[str], num_perm: int) -> list[int]:
+def _minhash(shingles: list[bytes], num_perm: int) -> list[int]:
     mh = rensa.RMinHash(num_perm=num_perm, seed=_SEED)
     mh.update(shingles)
     digest: list[int] = mh.digest()
@@ -99,8 +120,9 @@ def fingerprint(
     match_key: str, canonical_url: str | None, scheme: Scheme = DEFAULT_SCHEME
 ) -> ArticleFingerprints:
     """Fingerprints of one article's match key (tokens separated by single spaces)."""
-    tokens = match_key.split()
-    exact = xxhash.xxh3_128(match_key.encode("utf-8"), seed=_SEED).digest()
+    key_bytes = match_key.encode("utf-8")
+    exact = xxhash.xxh3_128(key_bytes, seed=_SEED).digest()
+    tokens = _tokens(match_key, key_bytes)
     url = xxhash.xxh3_64(canonical_url.encode("utf-8"), seed=_SEED).digest() if canonical_url else None
     if not tokens:
         return ArticleFingerprints(exact, 0, 0, b"", b"", (), url)

@@ -60,3 +60,30 @@ def test_deterministic_across_processes() -> None:
     assert len(outs) == 1
     fp = fingerprint("a b c d e f g h", "https://x")
     assert outs.pop().split() == [fp.exact.hex(), fp.sketch.hex(), b"".join(fp.bands).hex()]
+
+
+def test_byte_shingles_hash_like_str_shingles() -> None:
+    # rensa hashes a str token by its UTF-8 bytes: the byte shingles give the same MinHash.
+    import rensa
+
+    from worker import fingerprint as fp_module
+
+    words = ["سوريا", "وأعلن", "talks", "٣", "x"] * 20
+    key = " ".join(words)
+    byte_shingles = fp_module._shingles(fp_module._tokens(key, key.encode()), 3)
+    str_shingles = [" ".join(words[i : i + 3]) for i in range(len(words) - 2)]
+    assert byte_shingles == [s.encode() for s in str_shingles]
+    a, b = rensa.RMinHash(num_perm=16, seed=1), rensa.RMinHash(num_perm=16, seed=1)
+    a.update(byte_shingles)
+    b.update(str_shingles)
+    assert a.digest() == b.digest()
+
+
+def test_tokens_split_on_every_unicode_space() -> None:
+    from worker import fingerprint as fp_module
+
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    assert all(ord(c) < 0x10000 for c in spaces)  # the table is built from the BMP
+    for space in spaces:
+        key = f"a{space}b c\u00e9 d"
+        assert fp_module._tokens(key, key.encode()) == [t.encode() for t in key.split()]
