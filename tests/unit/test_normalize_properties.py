@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from collections.abc import Callable
 
 import pytest
@@ -81,6 +82,27 @@ def test_match_key_is_idempotent_and_canonical(text: str) -> None:
     assert match_key(key) == key
     assert key == " ".join(key.split())
     assert key == key.casefold() or match_key(key.casefold()) == key
+
+
+_CP1256 = [bytes([b]).decode("cp1256") for b in range(256)]
+
+
+@_SETTINGS
+@given(st.text(alphabet=st.sampled_from(_CP1256), max_size=200))
+@example("Hello WORLD, «قَالَ» إلى المدرسة\u200c… ١٢")
+def test_key_table_equals_the_key_rules(text: str) -> None:
+    # The windows-1256 table is a shortcut of the character rules, never a rule of its own.
+    nfkc = unicodedata.normalize("NFKC", text)
+    if normalize._key_cp1256(nfkc) is not None:
+        assert normalize._key_cp1256(nfkc) == normalize._join_tokens(normalize._key_chars(nfkc))
+
+
+def test_key_table_equals_the_key_rules_on_every_pair() -> None:
+    for a in _CP1256:
+        for b in _CP1256:
+            nfkc = unicodedata.normalize("NFKC", a + b)
+            fast = normalize._key_cp1256(nfkc)
+            assert fast is None or fast == normalize._join_tokens(normalize._key_chars(nfkc)), (a, b)
 
 
 @_SETTINGS
