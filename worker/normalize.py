@@ -252,17 +252,26 @@ def _clean_pass(s: str, notes: _Notes) -> tuple[str, bool]:
     unusual = set(_UNUSUAL_RE.findall(s))
     maybe_mojibake = not unusual.isdisjoint(_LATIN_LEADS) or not unusual.isdisjoint(_CP1256_MARKERS)
     if unusual:
+        repaired = False
         if maybe_mojibake and _has_mojibake(s):
             notes.suspicious = True
             # Spaces as the later rules leave them (single, plain): ftfy reads a space after
             # "Ã" as a lost NBSP byte, so its verdict must not depend on which space it was.
             s = _HSPACE_RE.sub(" ", s)
             s = _repair_mojibake(s, notes)
+            repaired = True
         if not unusual.isdisjoint(_NEWLINE_CHARS):
             for nl in _NEWLINES:
                 if nl in s:
                     s = s.replace(nl, "\n")
-        s = _JUNK_RE.sub("", s)
+        if repaired:
+            s = _JUNK_RE.sub("", s)
+        else:
+            # The scan above found every junk character there is (usually tatweel alone): a
+            # replace per character is what the pattern would do, without a second scan.
+            for ch in unusual:
+                if _JUNK_RE.match(ch):
+                    s = s.replace(ch, "")
         if not unusual.isdisjoint(_COMPAT):
             s = _COMPAT_RE.sub(lambda m: _COMPAT[m.group()], s)
             s = _JUNK_RE.sub("", s)  # a presentation-form tatweel (U+FE71 etc.) folds to U+0640
