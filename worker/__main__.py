@@ -4,4 +4,7 @@ import sys
 
 from worker.cli import main
 
-sys.exit(main())
+# Guarded: the prepare processes (worker/preparer.py) are spawned, and a spawned process imports
+# the parent's main module again, as `__mp_main__`.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,19 +1,22 @@
 """The Faust edge: consume raw bytes, run the pipeline per batch, route outcomes, commit safely.
 
 Delivery guarantee (at-least-once, made harmless by dedup):
-- An input batch is taken with `stream.take_events`; faust acks those events (making their
-  offsets committable) only when the agent asks for the next batch.
-- Before that, every outcome of the batch is sent *and its delivery awaited*. So when the
-  process dies at any line of `BatchHandler.handle`, the batch's offsets are not committed and
-  the whole batch is redelivered. The dedup store recognises a redelivered article (same id,
-  same topic/partition/offset) and gives the same decision again, so a clean article stays clean.
-- Redis down: `process_batch` raises before deciding anything; the handler backs off and retries
-  the same batch. Meanwhile nothing is acked, the take buffer fills and faust stops fetching:
+- An input batch is taken with `stream.take_events`. The agent holds every taken event (an extra
+  reference on its message) and `BatchHandler` drops it only after every outcome of the batch
+  is sent *and its delivery awaited*; faust commits an offset only when its message has no
+  reference left. So when the process dies at any point, the offsets of every batch not fully
+  delivered stay uncommitted and those batches are redelivered. The dedup store recognises a
+  redelivered article (same id, same topic/partition/offset) and gives the same decision again,
+  so a clean article stays clean.
+- Batches overlap (prepare N+1 while N waits for Redis and N-1 for the broker), always in input
+  order, at most `depth` at a time; faust commits only the contiguous acked prefix of a partition.
+- Redis down: `decide_batch` raises before deciding anything; the handler backs off and retries
+  the same batch. Batches behind it wait, the agent stops taking, faust stops fetching:
   consumption pauses, no article passes unchecked.
 - Publishing fails: retried with back-off; offsets never move past an unpublished outcome.
-- SIGTERM / rebalance cancel the agent: the batch in flight is finished (shielded from the
-  cancellation, bounded by `shutdown_grace_seconds`) before faust acks and commits. If it cannot
-  finish in time, the process exits without acking, and the batch is redelivered elsewhere.
+- SIGTERM / rebalance cancel the agent: the batches in flight are finished (bounded by
+  `shutdown_grace_seconds`) before faust commits. If they cannot finish in time, the process
+  exits without committing them, and they are redelivered elsewhere.
 - A bug (an exception that is neither poison input nor a transient outage) ends the process
   with a non-zero status without acking, so the orchestrator restarts it.
 """
@@ -24,7 +27,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +45,17 @@ from worker.fingerprint import DEFAULT_SCHEME, Scheme
 from worker.http_server import MetricsServer, Readiness
 from worker.metrics import Metrics, log_stats_periodically
 from worker.offline import limits_of, make_store
-from worker.pipeline import Clean, DeadLettered, Duplicate, Message, Outcome, process_batch
+from worker.pipeline import (
+    Clean,
+    DeadLettered,
+    Duplicate,
+    Message,
+    Outcome,
+    Prepared,
+    decide_batch,
+    outcomes_of,
+)
+from worker.preparer import Preparer
 from worker.security import faust_security_options, redis_connection
 from worker.store import connect
 
@@ -115,8 +128,38 @@ class Publisher:
             raise TransientError(f"{len(failed)} of {len(outcomes)} outputs not delivered: {failed[0][1]!r}")
 
 
+def exit_on_bug() -> None:
+    """Leave at once, without acking or committing: the orchestrator restarts the process."""
+    logging.shutdown()
+    os._exit(EXIT_BUG)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One input batch on its way through the stages."""
+
+    messages: Sequence[Message]
+    release: Callable[[], None]  # acks the input events: called once every outcome is delivered
+    now: float
+    staged: list[Prepared | DeadLettered]
+    outcomes: list[Outcome] | None = None
+
+
 class BatchHandler:
-    """One batch of input events -> outcomes published. Retries transient failures forever."""
+    """Input batches -> outcomes published, in three stages that overlap across batches.
+
+        submit (caller's task): prepare = decode, normalize, fingerprint (CPU)
+        decide task:            dedup against the store (Redis round trips), build the events
+        publish task:           send every outcome, await every delivery, then release (ack)
+
+    Batch N+1 is prepared while batch N waits for Redis and batch N-1 for the broker's
+    acknowledgements, so the CPU work is no longer idle while the process waits. Every stage
+    takes batches in input order; at most `depth` batches are between `submit` and release
+    (`submit` waits for room). A batch's inputs are released only after all its outcomes are
+    delivered, so offsets never pass an unpublished outcome. A transient failure (Redis or the
+    broker down) is retried with back-off and holds the batches behind it. Any other exception
+    in a stage is a bug: the process exits without releasing anything (`EXIT_BUG`).
+    """
 
     def __init__(
         self,
@@ -128,6 +171,9 @@ class BatchHandler:
         readiness: Readiness,
         scheme: Scheme = DEFAULT_SCHEME,
         thresholds: Thresholds | None = None,
+        depth: int = 3,
+        preparer: Preparer | None = None,
+        on_bug: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._publisher = publisher
@@ -136,6 +182,108 @@ class BatchHandler:
         self._readiness = readiness
         self._scheme = scheme
         self._thresholds = thresholds or Thresholds()
+        self._preparer = preparer or Preparer(processes=0, limits=self._limits, scheme=scheme)
+        self._on_bug = on_bug or exit_on_bug
+        self._room = asyncio.Semaphore(depth)
+        self._to_decide: asyncio.Queue[_Batch] = asyncio.Queue()
+        self._to_publish: asyncio.Queue[_Batch] = asyncio.Queue()
+        self._in_flight = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Start the decide and publish stages (inside the running event loop)."""
+        if not self._tasks:
+            self._tasks = [
+                asyncio.ensure_future(self._stage("decide", self._decide)),
+                asyncio.ensure_future(self._stage("publish", self._publish)),
+            ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        self._preparer.close()
+
+    @property
+    def in_flight(self) -> int:
+        """Batches submitted and not yet released."""
+        return self._in_flight
+
+    async def drained(self) -> None:
+        """Return once every submitted batch is published and released."""
+        await self._drained.wait()
+
+    async def submit(self, messages: Sequence[Message], release: Callable[[], None]) -> _Batch:
+        """Prepare a batch and hand it to the later stages; waits while `depth` are in flight."""
+        self.start()
+        await self._room.acquire()
+        m = self._metrics
+        m.batch(len(messages))
+        m.consumed(len(messages), sum(len(msg.value) for msg in messages))
+        m.in_flight(len(messages))
+        self._in_flight += 1
+        self._drained.clear()
+        now = time.time()
+        staged = await self._preparer.prepare(messages, now=now, observer=m)
+        batch = _Batch(messages, release, now, staged)
+        self._to_decide.put_nowait(batch)
+        return batch
+
+    async def handle(self, messages: Sequence[Message]) -> list[Outcome]:
+        """One batch through every stage; returns its outcomes once all are delivered."""
+        delivered = asyncio.Event()
+        batch = await self.submit(messages, delivered.set)
+        await delivered.wait()
+        return batch.outcomes or []
+
+    async def _stage(self, name: str, step: Callable[[_Batch], Any]) -> None:
+        queue = self._to_decide if name == "decide" else self._to_publish
+        while True:
+            batch = await queue.get()
+            try:
+                await step(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.critical("bug in the %s stage; exiting without commit", name, exc_info=True)
+                self._on_bug()
+                return
+
+    async def _decide(self, batch: _Batch) -> None:
+        decisions = await self._retrying(
+            "dedup",
+            lambda: decide_batch(
+                batch.staged, self._store, thresholds=self._thresholds, observer=self._metrics
+            ),
+        )
+        batch.outcomes = outcomes_of(batch.staged, decisions, now=batch.now)
+        self._to_publish.put_nowait(batch)
+
+    async def _publish(self, batch: _Batch) -> None:
+        m = self._metrics
+        outcomes = batch.outcomes or []
+        started = time.perf_counter()
+        await self._retrying("publish", lambda: self._publisher.publish(outcomes))
+        m.observe_stage("publish", time.perf_counter() - started)
+        now = time.time()
+        for outcome in outcomes:
+            if isinstance(outcome, Clean):
+                m.outcome("clean", source=outcome.article.source)
+            elif isinstance(outcome, Duplicate):
+                m.outcome("duplicate", kind=outcome.event.kind, source=outcome.event.source)
+            elif isinstance(outcome, DeadLettered):
+                m.outcome("dead_letter", reason=outcome.reason)
+            if outcome.message.timestamp:
+                m.observe_end_to_end(max(0.0, now - outcome.message.timestamp))
+        m.in_flight(-len(batch.messages))
+        batch.release()
+        self._in_flight -= 1
+        self._room.release()
+        if not self._in_flight:
+            self._drained.set()
 
     async def _retrying(self, what: str, make: Any) -> Any:
         delay = RETRY_FIRST_SECONDS
@@ -157,40 +305,6 @@ class BatchHandler:
             else:
                 self._readiness.broker = True
             return result
-
-    async def handle(self, messages: Sequence[Message]) -> list[Outcome]:
-        m = self._metrics
-        m.batch(len(messages))
-        m.consumed(len(messages), sum(len(msg.value) for msg in messages))
-        m.in_flight(len(messages))
-        try:
-            outcomes: list[Outcome] = await self._retrying(
-                "dedup",
-                lambda: process_batch(
-                    messages,
-                    self._store,
-                    limits=self._limits,
-                    thresholds=self._thresholds,
-                    scheme=self._scheme,
-                    observer=m,
-                ),
-            )
-            started = time.perf_counter()
-            await self._retrying("publish", lambda: self._publisher.publish(outcomes))
-            m.observe_stage("publish", time.perf_counter() - started)
-        finally:
-            m.in_flight(-len(messages))
-        now = time.time()
-        for outcome in outcomes:
-            if isinstance(outcome, Clean):
-                m.outcome("clean", source=outcome.article.source)
-            elif isinstance(outcome, Duplicate):
-                m.outcome("duplicate", kind=outcome.event.kind, source=outcome.event.source)
-            elif isinstance(outcome, DeadLettered):
-                m.outcome("dead_letter", reason=outcome.reason)
-            if outcome.message.timestamp:
-                m.observe_end_to_end(max(0.0, now - outcome.message.timestamp))
-        return outcomes
 
 
 def message_of(event: Any) -> Message:
@@ -224,8 +338,9 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "consumer_auto_offset_reset": settings.consumer_auto_offset_reset,
         "producer_acks": -1,
         "producer_request_timeout": settings.publish_timeout_seconds,
-        # A clean article holds its body twice (text + paragraphs), a dead letter its preview as
-        # base64 at worst; the margin covers the other fields, so every outcome fits one request.
+        # A clean article holds its cleaned body once (no longer than the input's, within 2x even
+        # after JSON escaping), a dead letter its preview as base64 at worst; the margin covers the
+        # other fields, so every outcome fits one request.
         "producer_max_request_size": max(
             settings.max_message_bytes * 2, settings.dead_letter_preview_bytes * 2, 1_048_576
         )
@@ -261,32 +376,57 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     publisher = Publisher(
         app, Topics(settings.clean_topic, settings.duplicates_topic, settings.dlq_topic), metrics
     )
+    preparer = Preparer(processes=settings.prepare_processes, limits=limits_of(settings))
     handler = BatchHandler(
-        store=store, publisher=publisher, settings=settings, metrics=metrics, readiness=readiness
+        store=store,
+        publisher=publisher,
+        settings=settings,
+        metrics=metrics,
+        readiness=readiness,
+        preparer=preparer,
     )
     grace = settings.shutdown_grace_seconds
 
-    async def handle_guarded(events: Sequence[Any]) -> None:
-        task = asyncio.ensure_future(handler.handle([message_of(e) for e in events]))
+    @app.agent(input_topic, name="newsworker.process")
+    async def process(stream: Any) -> None:
+        handler.start()
+        preparer.start()
+        submitting: asyncio.Future[Any] | None = None
         try:
-            await asyncio.shield(task)
+            async for events in stream.take_events(
+                settings.batch_size, within=settings.batch_timeout_seconds
+            ):
+                # Hold every event: faust acks a taken batch when the next one is asked for, but
+                # its outcomes are delivered later (the stages overlap). The extra reference keeps
+                # the offsets uncommitted until `release` (after delivery) drops it.
+                for event in events:
+                    event.message.incref()
+
+                def release(held: Sequence[Any] = events) -> None:
+                    for event in held:
+                        event.ack()
+
+                submitting = asyncio.ensure_future(handler.submit([message_of(e) for e in events], release))
+                await asyncio.shield(submitting)
+                submitting = None
         except asyncio.CancelledError:
-            # Stopping or rebalancing: finish this batch before faust acks it (see module doc).
+            # Stopping or rebalancing: finish what was taken before faust commits (module doc).
+            async def finish() -> None:
+                if submitting is not None:
+                    await submitting
+                await handler.drained()
+
             try:
-                await asyncio.wait_for(task, timeout=grace)
+                await asyncio.wait_for(finish(), timeout=grace)
             except BaseException:
-                log.error("in-flight batch not finished within %ss; exiting without commit", grace)
+                log.error("in-flight batches not finished within %ss; exiting without commit", grace)
+                logging.shutdown()
                 os._exit(EXIT_BUG)
             raise
         except Exception:
             log.critical("bug while processing a batch; exiting without commit", exc_info=True)
             logging.shutdown()
             os._exit(EXIT_BUG)
-
-    @app.agent(input_topic, name="newsworker.process")
-    async def process(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_seconds):
-            await handle_guarded(events)
 
     @app.task
     async def serve_metrics() -> None:
@@ -322,6 +462,10 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
             readiness.redis = True
         except Exception:
             readiness.redis = False
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def on_shutdown(app_: Any, **kwargs: Any) -> None:
+        preparer.close()  # after the consumer stopped: no batch is being prepared any more
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app_: Any, assigned: Any, **kwargs: Any) -> None:

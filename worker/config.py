@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         200, ge=1, description="Articles taken from the stream per batch (one Redis round trip each)"
     )
     batch_timeout_seconds: float = Field(0.2, gt=0, description="Longest wait to fill a batch")
+    prepare_processes: int = Field(
+        1,
+        ge=0,
+        description="Processes that decode, normalize and fingerprint batches beside the event loop "
+        "(0: in the worker's own process)",
+    )
     max_message_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="Larger messages are dead-lettered unread"
     )

@@ -109,7 +109,10 @@ def worker_env(
 
 
 async def collect_outputs(
-    bootstrap: str, topics: Sequence[str], expected: int, timeout: float  # noqa: ASYNC109
+    bootstrap: str,
+    topics: Sequence[str],
+    expected: int,
+    timeout: float,  # noqa: ASYNC109
 ) -> dict[str, list[dict[str, Any]]]:
     """Read the output topics from the beginning until `expected` records or the timeout."""
     out: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
@@ -155,7 +158,7 @@ def print_outputs(
             a["id"],
             a.get("language") or "?",
             a.get("published_at") or "-",
-            str(len(a["paragraphs"])),
+            str(len(a["text"].split("\n\n"))),
             str(a["word_count"]),
             _short(a.get("title") or a["text"]),
         )

@@ -2,8 +2,10 @@
 
     decode+validate -> normalize -> fingerprint -> dedup (store round trips) -> outcome
 
-`prepare` runs the pure per-message stages; `process_batch` adds the one stage with I/O, the
-dedup store, which it receives as an argument (Kafka never appears here, Redis only behind the
+`prepare_batch` runs the pure per-message stages (CPU only), `decide_batch` the one stage with
+I/O, the dedup store, which it receives as an argument, and `outcomes_of` builds the output
+events; `process_batch` runs the three in a row (the worker's agent overlaps them across
+batches, worker/agents.py) (Kafka never appears here, Redis only behind the
 `DedupStore` protocol). The result list is in input order and always as long as the input:
 count in = clean + duplicates + dead letters.
 
@@ -17,7 +19,7 @@ import base64
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -26,6 +28,7 @@ import xxhash
 
 from worker.decode import decode_article
 from worker.dedup import (
+    Decision,
     DuplicateOf,
     Thresholds,
     decide,
@@ -111,12 +114,10 @@ class Prepared:
     """An article that passed the pure stages and waits for its dedup decision."""
 
     message: Message
-    raw: RawArticle
     article_id: str
-    text: NormalizedText
-    canonical_url: str | None
     fp: ArticleFingerprints
-    warnings: tuple[str, ...] = field(default=())
+    #: The event published for it if it is not a duplicate (built here: it needs no decision).
+    clean: CleanArticle
 
 
 def utc_iso(ts: float) -> str:
@@ -202,7 +203,11 @@ def prepare(
         # An article whose match key is empty (symbols only) is fingerprinted on its readable
         # text instead, so that such articles are not all "exact duplicates" of each other.
         fp = fingerprint(text.match_key or text.text, canonical_url, scheme)
-        obs.observe_stage("fingerprint", time.perf_counter() - t2)
+        t3 = time.perf_counter()
+        obs.observe_stage("fingerprint", t3 - t2)
+        clean = build_clean(raw, article_id, text, canonical_url, fp, now, scheme)
+        # language detection and the publication date: part of cleaning the article up
+        obs.observe_stage("normalize", time.perf_counter() - t3)
     except PoisonInput as exc:
         return dead_letter(message, exc.reason, exc.message, now, limits, article_id or exc.article_id)
     except Exception as exc:  # a bug, triggered by this message: never stop the stream for it
@@ -215,36 +220,43 @@ def prepare(
             limits,
             article_id,
         )
-    return Prepared(message, raw, article_id, text, canonical_url, fp, text.warnings)
+    return Prepared(message, article_id, fp, clean)
 
 
 def origin_hash(origin: str) -> bytes:
     return xxhash.xxh3_64(origin.encode("utf-8", "surrogatepass")).digest()
 
 
-def build_clean(p: Prepared, now: float, scheme: Scheme) -> CleanArticle:
-    warnings = list(p.warnings)
-    published, warning = parse_published(p.raw.published_at)
+def build_clean(
+    raw: RawArticle,
+    article_id: str,
+    text: NormalizedText,
+    canonical_url: str | None,
+    fp: ArticleFingerprints,
+    now: float,
+    scheme: Scheme,
+) -> CleanArticle:
+    warnings = list(text.warnings)
+    published, warning = parse_published(raw.published_at)
     if warning:
         warnings.append(warning)
-    language = p.raw.language or detect_language(p.text.text[:LANGUAGE_SAMPLE_CHARS])
+    language = raw.language or detect_language(text.text[:LANGUAGE_SAMPLE_CHARS])
     return CleanArticle(
-        id=p.article_id,
-        source=p.raw.source,
-        url=p.raw.url,
-        canonical_url=p.canonical_url,
-        title=p.text.title,
-        text=p.text.text,
-        paragraphs=list(p.text.paragraphs),
+        id=article_id,
+        source=raw.source,
+        url=raw.url,
+        canonical_url=canonical_url,
+        title=text.title,
+        text=text.text,
         language=language,
         published_at=published,
         ingested_at=utc_iso(now),
-        word_count=len(p.text.text.split()),
+        word_count=len(text.text.split()),
         fingerprints=Fingerprints(
-            scheme=scheme.version, exact=p.fp.exact_hex, near=p.fp.sketch.hex(), tokens=p.fp.tokens
+            scheme=scheme.version, exact=fp.exact_hex, near=fp.sketch.hex(), tokens=fp.tokens
         ),
         warnings=warnings,
-        metadata=p.raw.metadata,
+        metadata=raw.metadata,
     )
 
 
@@ -255,10 +267,76 @@ def build_duplicate(p: Prepared, decision: DuplicateOf, now: float) -> Duplicate
         kind=decision.kind,
         similarity=decision.similarity,
         seen_at=utc_iso(now),
-        source=p.raw.source,
-        url=p.raw.url,
-        title=p.text.title,
+        source=p.clean.source,
+        url=p.clean.url,
+        title=p.clean.title,
     )
+
+
+def prepare_batch(
+    messages: Sequence[Message],
+    *,
+    limits: Limits,
+    scheme: Scheme = DEFAULT_SCHEME,
+    now: float,
+    observer: StageObserver | None = None,
+) -> list[Prepared | DeadLettered]:
+    """The pure stages for a batch, in input order (CPU only: no I/O, never raises)."""
+    return [prepare(m, limits=limits, scheme=scheme, now=now, observer=observer) for m in messages]
+
+
+async def decide_batch(
+    staged: Sequence[Prepared | DeadLettered],
+    store: DedupStore,
+    *,
+    thresholds: Thresholds,
+    observer: StageObserver | None = None,
+) -> list[Decision | None]:
+    """The dedup stage: one decision per prepared article (None for a dead letter), in order.
+
+    Raises `TransientError` when the store is down, before anything is decided.
+    """
+    obs = observer or _NoObserver()
+    prepared = [p for p in staged if isinstance(p, Prepared)]
+    items = [
+        StoreItem(p.article_id, origin, p.fp, make_record(p.article_id, origin, p.fp))
+        for p in prepared
+        for origin in (origin_hash(p.message.origin),)
+    ]
+    t0 = time.perf_counter()
+    answers = await store.check_and_record(items) if items else []
+    decided = [
+        decide(p.fp, answer.view, answer.records, thresholds)
+        for p, answer in zip(prepared, answers, strict=True)
+    ]
+    marks = [
+        (item, decision.canonical_id)
+        for item, answer, decision in zip(items, answers, decided, strict=True)
+        if isinstance(decision, DuplicateOf) and answer.view.exact_owner is None
+    ]
+    if marks:
+        await store.mark_duplicates(marks)
+    obs.observe_stage("dedup", time.perf_counter() - t0)
+    it = iter(decided)
+    return [next(it) if isinstance(s, Prepared) else None for s in staged]
+
+
+def outcomes_of(
+    staged: Sequence[Prepared | DeadLettered],
+    decisions: Sequence[Decision | None],
+    *,
+    now: float,
+) -> list[Outcome]:
+    """The output events of a decided batch, in input order (count in = count out)."""
+    outcomes: list[Outcome] = []
+    for s, decision in zip(staged, decisions, strict=True):
+        if isinstance(s, DeadLettered):
+            outcomes.append(s)
+        elif isinstance(decision, DuplicateOf):
+            outcomes.append(Duplicate(build_duplicate(s, decision, now), s.message))
+        else:
+            outcomes.append(Clean(s.clean, s.message))
+    return outcomes
 
 
 async def process_batch(
@@ -271,41 +349,11 @@ async def process_batch(
     clock: Callable[[], float] = time.time,
     observer: StageObserver | None = None,
 ) -> list[Outcome]:
-    """Decide every message of a batch. Raises `TransientError` when the store is down."""
-    obs = observer or _NoObserver()
-    now = clock()
-    staged: list[Prepared | DeadLettered] = [
-        prepare(m, limits=limits, scheme=scheme, now=now, observer=obs) for m in messages
-    ]
-    prepared = [p for p in staged if isinstance(p, Prepared)]
-    items = [
-        StoreItem(p.article_id, origin, p.fp, make_record(p.article_id, origin, p.fp))
-        for p in prepared
-        for origin in (origin_hash(p.message.origin),)
-    ]
-    t0 = time.perf_counter()
-    answers = await store.check_and_record(items) if items else []
-    decisions = {
-        id(p): decide(p.fp, answer.view, answer.records, thresholds)
-        for p, answer in zip(prepared, answers, strict=True)
-    }
-    marks = [
-        (item, decision.canonical_id)
-        for p, item, answer in zip(prepared, items, answers, strict=True)
-        if isinstance(decision := decisions[id(p)], DuplicateOf) and answer.view.exact_owner is None
-    ]
-    if marks:
-        await store.mark_duplicates(marks)
-    obs.observe_stage("dedup", time.perf_counter() - t0)
+    """Decide every message of a batch: the three steps above in a row.
 
-    outcomes: list[Outcome] = []
-    for s in staged:
-        if isinstance(s, DeadLettered):
-            outcomes.append(s)
-            continue
-        decision = decisions[id(s)]
-        if isinstance(decision, DuplicateOf):
-            outcomes.append(Duplicate(build_duplicate(s, decision, now), s.message))
-        else:
-            outcomes.append(Clean(build_clean(s, now, scheme), s.message))
-    return outcomes
+    Raises `TransientError` when the store is down.
+    """
+    now = clock()
+    staged = prepare_batch(messages, limits=limits, scheme=scheme, now=now, observer=observer)
+    decisions = await decide_batch(staged, store, thresholds=thresholds, observer=observer)
+    return outcomes_of(staged, decisions, now=now)

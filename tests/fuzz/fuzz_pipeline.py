@@ -38,7 +38,7 @@ def structured(data: bytes) -> bytes:
     """An article whose fields are made from `data`, JSON-encoded as a producer would."""
     article: dict[str, object] = {}
     step = max(1, len(data) // 6)
-    chunks = [data[i:i + step] for i in range(0, len(data), step)] or [b""]
+    chunks = [data[i : i + step] for i in range(0, len(data), step)] or [b""]
     for index, chunk in enumerate(chunks):
         name = FIELDS[(chunk[0] if chunk else index) % len(FIELDS)]
         text = chunk[1:].decode("utf-8", "surrogateescape" if index % 2 else "replace")
@@ -66,7 +66,7 @@ def check(data: bytes) -> None:
         assert result.record.error and result.record.original_size == len(value)
         return
     assert isinstance(result, Prepared)
-    assert result.article_id and result.text.text.strip(), "a prepared article has an id and text"
+    assert result.article_id and result.clean.text.strip(), "a prepared article has an id and text"
     assert len(result.fp.exact) == 16
 
 

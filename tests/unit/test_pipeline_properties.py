@@ -76,22 +76,40 @@ def prepared(value: bytes, origin: str = "t:0:0") -> Prepared | DeadLettered:
 #: Any code point, lone surrogates included (they reach us as JSON escapes such as "\ud800").
 any_char = st.characters(codec=None, categories=None)
 texts = st.text(alphabet=any_char, max_size=400)
-scripts = st.sampled_from([
-    "The council approved the plan on Tuesday. ", "افتتح وزير الثقافة معرض الكتاب. ",
-    "東京で会議が開かれた。", "Москва приняла решение. ", "<p>para</p><div>", "&amp;&#1575;&#x627; ",
-    "\u202e\u200f\u2066\u200b\ufeff", "\x00\x07\x1b[31m", "ـــ", "\r\n\n\t  ", "https://x.example/a?utm_source=1 ",
-])
+scripts = st.sampled_from(
+    [
+        "The council approved the plan on Tuesday. ",
+        "افتتح وزير الثقافة معرض الكتاب. ",
+        "東京で会議が開かれた。",
+        "Москва приняла решение. ",
+        "<p>para</p><div>",
+        "&amp;&#1575;&#x627; ",
+        "\u202e\u200f\u2066\u200b\ufeff",
+        "\x00\x07\x1b[31m",
+        "ـــ",
+        "\r\n\n\t  ",
+        "https://x.example/a?utm_source=1 ",
+    ]
+)
 mixed_text = st.lists(st.one_of(scripts, texts), max_size=12).map("".join)
 field_value = st.one_of(
-    st.none(), mixed_text, st.integers(), st.floats(allow_nan=False), st.booleans(),
-    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+    st.none(),
+    mixed_text,
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
 )
 article_dicts = st.fixed_dictionaries(
     {},
     optional={
         "id": st.one_of(st.text(alphabet=any_char, max_size=20), field_value),
-        "source": field_value, "url": field_value, "title": st.one_of(mixed_text, field_value),
-        "text": st.one_of(mixed_text, mixed_text, field_value), "html": st.one_of(mixed_text, field_value),
+        "source": field_value,
+        "url": field_value,
+        "title": st.one_of(mixed_text, field_value),
+        "text": st.one_of(mixed_text, mixed_text, field_value),
+        "html": st.one_of(mixed_text, field_value),
         "published_at": st.one_of(st.text(max_size=30), st.integers(), st.floats(allow_nan=False), st.none()),
         "language": field_value,
         "metadata": st.one_of(st.dictionaries(st.text(max_size=8), field_value, max_size=4), field_value),
@@ -118,7 +136,7 @@ def test_prepare_never_raises_on_any_bytes(value: bytes) -> None:
 def test_prepare_never_raises_on_any_json_article(article: dict[str, object]) -> None:
     result = prepared(to_json(article))
     if isinstance(result, Prepared):
-        assert result.text.text.strip() and result.article_id
+        assert result.clean.text.strip() and result.article_id
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -127,8 +145,12 @@ def test_process_batch_gives_one_outcome_per_message_in_order(values: list[bytes
     # Every message twice, the second as a replay (same origin): the same outcome both times.
     messages = [Message(value=v, origin=f"t:0:{i}") for i, v in enumerate(values)]
     store = InMemoryStore()
-    first = asyncio.run(process_batch(messages, store, limits=LIMITS, thresholds=Thresholds(), clock=lambda: NOW))
-    again = asyncio.run(process_batch(messages, store, limits=LIMITS, thresholds=Thresholds(), clock=lambda: NOW))
+    first = asyncio.run(
+        process_batch(messages, store, limits=LIMITS, thresholds=Thresholds(), clock=lambda: NOW)
+    )
+    again = asyncio.run(
+        process_batch(messages, store, limits=LIMITS, thresholds=Thresholds(), clock=lambda: NOW)
+    )
     assert [o.message for o in first] == messages == [o.message for o in again]  # count in = count out
     for a, b in zip(first, again, strict=True):
         assert type(a) is type(b), "a replayed message must get the same outcome"
@@ -145,18 +167,26 @@ def test_a_clean_article_sent_again_normalizes_to_itself(article: dict[str, obje
     first = prepared(to_json(article))
     if not isinstance(first, Prepared):
         return
-    again = prepared(msgspec.json.encode({"title": first.text.title, "text": first.text.text}))
+    again = prepared(msgspec.json.encode({"title": first.clean.title, "text": first.clean.text}))
     assert isinstance(again, Prepared)
-    assert again.text.text == first.text.text
-    assert again.text.title == first.text.title
+    assert again.clean.text == first.clean.text
+    assert again.clean.title == first.clean.title
     assert again.fp.exact == first.fp.exact
 
 
 # --- bounded time ----------------------------------------------------------------------------------
 
 WORKER_MODULES = (
-    "worker.normalize", "worker.html_text", "worker.arabic", "worker.urls", "worker.timestamps",
-    "worker.language", "worker.decode", "worker.pipeline", "worker.fingerprint", "worker.inputs",
+    "worker.normalize",
+    "worker.html_text",
+    "worker.arabic",
+    "worker.urls",
+    "worker.timestamps",
+    "worker.language",
+    "worker.decode",
+    "worker.pipeline",
+    "worker.fingerprint",
+    "worker.inputs",
     "worker.boilerplate",
 )
 _META = set("()[]{}?*+|^$\\.-:!=<>")
@@ -256,8 +286,13 @@ def test_entity_encoded_mark_runs_finish_in_linear_time() -> None:
         # Found by fuzzing: json.loads(bytes) read NULs as UTF-32 and raised (internal_error before).
         (b"\x00" * 40 + b'{"text": "x"}', "invalid_json", "not valid JSON"),
     ],
-    ids=["field of wrong container type", "top-level array", "nesting past the depth limit", "zalgo marks",
-         "leading NUL bytes"],
+    ids=[
+        "field of wrong container type",
+        "top-level array",
+        "nesting past the depth limit",
+        "zalgo marks",
+        "leading NUL bytes",
+    ],
 )
 def test_reasons_of_known_bad_inputs(value: bytes, reason: str, words: str) -> None:
     started = time.perf_counter()
@@ -300,3 +335,14 @@ def test_every_dead_letter_is_bounded_by_its_preview(value: bytes, preview: int)
     result = prepare(Message(value=value, origin="t:0:0"), limits=limits, now=NOW)
     if isinstance(result, DeadLettered):
         assert len(msgspec.json.encode(result.record.original)) <= min(preview, len(value)) * 4 // 3 + 8
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from(list("ab سلام.\n\r\t\u2028\u2029\u0085\x0b\x0c،")), max_size=300))
+def test_clean_text_splits_back_into_its_paragraphs(body: str) -> None:
+    """The clean event carries no `paragraphs` list: `text.split("\\n\\n")` must give them back,
+    so no paragraph may hold a line break of any kind or be empty."""
+    result = prepared(msgspec.json.encode({"title": "t", "text": body}))
+    if isinstance(result, Prepared):
+        parts = result.clean.text.split("\n\n")
+        assert all(p.strip() and not any(ch in p for ch in "\n\r\u2028\u2029\x85\x0b\x0c") for p in parts)

@@ -1,0 +1,99 @@
+"""worker/preparer.py: the pure stages in a pool of processes give exactly the inline results."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from worker.config import Settings
+from worker.offline import limits_of
+from worker.pipeline import DeadLettered, Message, Prepared, prepare_batch
+from worker.preparer import Preparer
+
+NOW = 1_795_000_000.0
+SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "ant-dev.jsonl.gz"
+
+
+def messages() -> list[Message]:
+    values: list[bytes] = []
+    if CORPUS.exists():
+        with gzip.open(CORPUS, "rb") as f:
+            values = [line for _, line in zip(range(60), f, strict=False)]
+    values += [
+        msgspec.json.encode(
+            {"id": "en", "title": "A headline", "text": "First line.\nSecond line, in English."}
+        ),
+        msgspec.json.encode(
+            {"html": "<h1>T</h1><p>body <b>bold</b> &amp; more</p>", "url": "https://x.test/a?utm_source=z"}
+        ),
+        b"{not json",
+        b"\xff\xfe not utf-8",
+        msgspec.json.encode({"id": "empty", "text": "   "}),
+    ]
+    return [
+        Message(value=v, origin=f"raw:0:{i}", topic="raw", partition=0, offset=i, timestamp=NOW)
+        for i, v in enumerate(values)
+    ]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        assert seconds >= 0
+        self.seen.append(stage)
+
+
+def test_pooled_results_equal_inline_and_stage_timings_come_back() -> None:
+    msgs = messages()
+    limits = limits_of(Settings())
+    inline_obs, pooled_obs = Recorder(), Recorder()
+    inline = prepare_batch(msgs, limits=limits, now=NOW, observer=inline_obs)
+    preparer = Preparer(processes=1, limits=limits)
+    try:
+        pooled = asyncio.run(preparer.prepare(msgs, now=NOW, observer=pooled_obs))
+    finally:
+        preparer.close()
+    assert pooled == inline
+    assert all(p.message is m for p, m in zip(pooled, msgs, strict=True))  # the caller's messages
+    assert sorted(pooled_obs.seen) == sorted(inline_obs.seen) and "fingerprint" in pooled_obs.seen
+    assert sum(isinstance(p, DeadLettered) for p in pooled) == 3
+    assert sum(isinstance(p, Prepared) for p in pooled) == len(msgs) - 3
+
+
+def test_a_killed_prepare_process_loses_no_batch() -> None:
+    msgs = messages()
+    limits = limits_of(Settings())
+    preparer = Preparer(processes=1, limits=limits)
+
+    async def main() -> tuple[Any, Any]:
+        first = await preparer.prepare(msgs, now=NOW)
+        pool = preparer._pool
+        assert pool is not None
+        for process in list(pool._processes.values()):  # type: ignore[attr-defined]
+            os.kill(process.pid, signal.SIGKILL)
+        await asyncio.sleep(0.2)
+        after_kill = await preparer.prepare(msgs, now=NOW)  # prepared inline, pool replaced
+        again = await preparer.prepare(msgs, now=NOW)  # by a new process
+        assert preparer._pool is not None and preparer._pool is not pool
+        return first, (after_kill, again)
+
+    try:
+        first, (after_kill, again) = asyncio.run(main())
+    finally:
+        preparer.close()
+    assert after_kill == first and again == first
+
+
+def test_no_processes_means_no_pool() -> None:
+    preparer = Preparer(processes=0, limits=limits_of(Settings()))
+    staged = asyncio.run(preparer.prepare(messages()[-5:], now=NOW))
+    assert len(staged) == 5 and preparer._pool is None
