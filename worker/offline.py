@@ -5,13 +5,17 @@ records come from files in order and each gets one output line, in input order:
 
     {"id", "status": "clean"|"duplicate"|"dead_letter", "kind", "duplicate_of", "similarity", "reason"}
 
-Batches keep the Redis round trips per article low. Each record's origin is `path:line`, so
+Batches keep the Redis round trips per article low; `NEWSWORKER_PREPARE_PROCESSES`
+processes prepare the next batches while this one is checked against Redis
+(worker/preparer.py). Each record's origin is `path:line`, so
 re-running the same files against the same Redis reproduces the same answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +25,20 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from worker.config import Settings
-from worker.dedup import Thresholds
+from worker.dedup import Decision, DuplicateOf, Thresholds
 from worker.fingerprint import DEFAULT_SCHEME, Scheme
 from worker.inputs import InputRecord
-from worker.pipeline import Clean, DeadLettered, Duplicate, Limits, Message, Outcome, process_batch
+from worker.pipeline import (
+    Clean,
+    DeadLettered,
+    Duplicate,
+    Limits,
+    Message,
+    Outcome,
+    Prepared,
+    decide_batch,
+)
+from worker.preparer import Preparer, Staged
 from worker.security import redis_connection
 from worker.store import CallObserver, RedisDedupStore, connect
 
@@ -50,6 +64,22 @@ def result_of(outcome: Outcome) -> OfflineResult:
         )
     d = outcome.record
     return OfflineResult(id=d.id, status="dead_letter", reason=f"{d.error_type}: {d.error}")
+
+
+def result_of_decision(staged: Prepared | DeadLettered, decision: Decision | None) -> OfflineResult:
+    """The same line as `result_of`, without building the output events first."""
+    if isinstance(staged, DeadLettered):
+        d = staged.record
+        return OfflineResult(id=d.id, status="dead_letter", reason=f"{d.error_type}: {d.error}")
+    if isinstance(decision, DuplicateOf):
+        return OfflineResult(
+            id=staged.article_id,
+            status="duplicate",
+            kind=decision.kind,
+            duplicate_of=decision.canonical_id,
+            similarity=decision.similarity,
+        )
+    return OfflineResult(id=staged.article_id, status="clean")
 
 
 @dataclass
@@ -113,6 +143,7 @@ async def dedup_records(
     clock: Callable[[], float] = time.time,
     batch_size: int = BATCH,
     secure: bool = True,
+    processes: int | None = None,
 ) -> Summary:
     """Run every record through the pipeline against the Redis at `redis_url`."""
     summary = Summary()
@@ -120,24 +151,36 @@ async def dedup_records(
     # The settings' Redis user, password and TLS apply unless `secure=False` (an embedded Redis).
     url, auth = redis_connection(settings, redis_url) if secure else (redis_url, {})
     client = connect(url, cluster=settings.redis_cluster, **auth)
+    # Records are prepared (decode, normalize, fingerprint) by a pool of processes, `ahead`
+    # batches in advance, while this process runs the dedup stage against Redis in input order.
+    preparer = Preparer(
+        processes=settings.prepare_processes if processes is None else processes,
+        limits=limits_of(settings),
+        scheme=scheme,
+    )
+    ahead = max(1, preparer.processes) + 1
+    pending: deque[tuple[list[InputRecord], asyncio.Future[Staged]]] = deque()
+    batches = _batches(records, batch_size)
     try:
         store = make_store(client, settings, scheme)
-        limits = limits_of(settings)
-        for batch in _batches(records, batch_size):
-            messages = [Message(value=r.value, origin=r.origin) for r in batch]
-            outcomes = await process_batch(
-                messages,
-                store,
-                limits=limits,
-                thresholds=thresholds or Thresholds(),
-                scheme=scheme,
-                clock=clock,
-            )
-            for record, outcome in zip(batch, outcomes, strict=True):
-                result = result_of(outcome)
+        thresholds = thresholds or Thresholds()
+        while True:
+            while len(pending) < ahead and (batch := next(batches, None)) is not None:
+                messages = [Message(value=r.value, origin=r.origin) for r in batch]
+                pending.append((batch, asyncio.ensure_future(preparer.prepare(messages, now=clock()))))
+            if not pending:
+                break
+            batch, preparing = pending.popleft()
+            staged = await preparing
+            decisions = await decide_batch(staged, store, thresholds=thresholds)
+            for record, s, decision in zip(batch, staged, decisions, strict=True):
+                result = result_of_decision(s, decision)
                 summary.add(result)
                 on_result(record, result)
     finally:
+        for _, preparing in pending:
+            preparing.cancel()
+        preparer.close()
         await client.aclose()
     summary.seconds = time.perf_counter() - started
     return summary
