@@ -470,8 +470,23 @@ def _fix_spacing(s: str) -> str:
     return s
 
 
+#: Whitespace other than the space and ``\n`` (tab, NBSP, the Unicode spaces and line breaks;
+#: all are in the BMP).
+_OTHER_SPACE_RE: Final = re.compile(
+    "[" + "".join(c for c in map(chr, range(0x10000)) if c.isspace() and c not in " \n") + "]"
+)
+
+
 def _lines(s: str) -> list[str]:
     """Non-empty lines with whitespace collapsed (any Unicode space, tabs, runs)."""
+    # Fast path: plain single spaces inside the lines only (most clean text) are collapsed already.
+    if "  " not in s and _OTHER_SPACE_RE.search(s) is None:
+        lines = s.split("\n")
+        for line in lines:
+            if line[:1] == " " or line[-1:] == " ":
+                break
+        else:
+            return [line for line in lines if line]
     out = []
     for line in s.split("\n"):
         words = line.split()

@@ -84,6 +84,13 @@ def test_match_key_is_idempotent_and_canonical(text: str) -> None:
     assert key == key.casefold() or match_key(key.casefold()) == key
 
 
+@_SETTINGS
+@given(st.text(alphabet=st.sampled_from("ab \n\t\u00a0\u2009\r\x1c\u3000"), max_size=40))
+def test_lines_fast_path_equals_the_rule(text: str) -> None:
+    expected = [" ".join(line.split()) for line in text.split("\n") if line.split()]
+    assert normalize._lines(text) == expected
+
+
 _CP1256 = [bytes([b]).decode("cp1256") for b in range(256)]
 
 
