@@ -61,6 +61,9 @@ _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE: Final = "".join(chr(c) for c in range(0x21, 0x7F))
 _ESCAPE_RE: Final = re.compile(r"%([0-9A-Fa-f]{2})")
 _STRAY_PERCENT_RE: Final = re.compile(r"%(?![0-9A-F]{2})")
+#: A "%" that is not an upper-case escape of a byte >= 0x80. Escapes of that kind (every escape
+#: of an encoded Arabic path) are already normal: upper case, and never an unreserved character.
+_ESCAPE_TO_CHECK_RE: Final = re.compile(r"%(?![89A-F][0-9A-F])")
 _UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _SCHEME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 #: URLs longer than this are not canonicalized (no real article URL is this long; it bounds
@@ -78,7 +81,7 @@ def _normalize_path(path: str) -> str:
     path = quote(path, safe=_PATH_SAFE, encoding="utf-8", errors="surrogatepass")
     # quote() itself writes upper-case escapes and never escapes unreserved characters, so only
     # escapes the URL arrived with need normalizing (an Arabic path is ~30 fresh escapes).
-    if had_escapes:
+    if had_escapes and _ESCAPE_TO_CHECK_RE.search(path) is not None:
         path = _ESCAPE_RE.sub(_normalize_escape, path)
         # A "%" that starts no valid escape is itself encoded.
         path = _STRAY_PERCENT_RE.sub("%25", path)

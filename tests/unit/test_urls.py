@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from worker.urls import canonicalize_url
@@ -76,3 +76,19 @@ def test_never_raises_and_is_idempotent(tail: str) -> None:
         once = canonicalize_url(url)
         if once is not None:
             assert canonicalize_url(once) == once
+
+
+_PATH_PIECES = ["%D9", "%84", "%d9", "%8a", "%2D", "%2d", "%41", "%7E", "%", "%8", "%ZZ", "a", "Z", "/", " ", "ف"]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_PATH_PIECES), max_size=12).map("".join))
+def test_path_escapes_skip_only_what_is_normal_already(path: str) -> None:
+    from urllib.parse import quote
+
+    from worker import urls
+
+    quoted = quote(path, safe=urls._PATH_SAFE, encoding="utf-8", errors="surrogatepass")
+    if "%" in path:
+        quoted = urls._STRAY_PERCENT_RE.sub("%25", urls._ESCAPE_RE.sub(urls._normalize_escape, quoted))
+    assert urls._normalize_path(path) == (quoted or "/")
