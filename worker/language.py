@@ -95,7 +95,27 @@ _OTHER_ARABIC_SCRIPT_RE: Final = re.compile(
 _NOT_ARABIC_LETTERS_RE: Final = re.compile("[^" + "".join(sorted(_ARABIC_LETTERS)) + "]+")
 
 
-def _plainly_arabic(sample: str, letters: int) -> bool:
+#: Arabic text nearly always fits windows-1256 (one byte a character), where both letter counts
+#: are a ``bytes.translate`` that deletes the other bytes: ~1 µs instead of ~16 µs for a
+#: character-by-character count and a substitution.
+_CODEC: Final = "cp1256"
+_CP1256_CHARS: Final = [bytes([b]).decode(_CODEC) for b in range(256)]
+_CP1256_NOT_LETTERS: Final = bytes(b for b, ch in enumerate(_CP1256_CHARS) if not ch.isalpha())
+_CP1256_NOT_ARABIC_LETTERS: Final = bytes(
+    b for b, ch in enumerate(_CP1256_CHARS) if ch not in _ARABIC_LETTERS
+)
+
+
+def _letter_counts(sample: str) -> tuple[int, int]:
+    """Letters (``str.isalpha``) and letters of the Arabic alphabet proper in the sample."""
+    try:
+        raw = sample.encode(_CODEC)
+    except UnicodeEncodeError:
+        return sum(map(str.isalpha, sample)), len(_NOT_ARABIC_LETTERS_RE.sub("", sample))
+    return len(raw.translate(None, _CP1256_NOT_LETTERS)), len(raw.translate(None, _CP1256_NOT_ARABIC_LETTERS))
+
+
+def _plainly_arabic(sample: str, letters: int, arabic: int) -> bool:
     """All Arabic-script letters are of the Arabic alphabet proper, and they dominate the sample.
 
     Such a sample is Arabic for fastText too; deciding it here skips ~100 µs of model time on
@@ -103,7 +123,6 @@ def _plainly_arabic(sample: str, letters: int) -> bool:
     """
     if _OTHER_ARABIC_SCRIPT_RE.search(sample):
         return False  # a letter of Persian, Urdu, Kurdish, ... or a presentation form
-    arabic = len(_NOT_ARABIC_LETTERS_RE.sub("", sample))
     return arabic >= _ARABIC_SHORTCUT_SHARE * letters
 
 
@@ -114,10 +133,10 @@ def detect_language(text: str) -> str | None:
     if len(sample) > MAX_SAMPLE_CHARS:
         cut = sample.rfind(" ", MAX_SAMPLE_CHARS - 40)
         sample = sample[: cut if cut > 0 else MAX_SAMPLE_CHARS]
-    letters = sum(map(str.isalpha, sample))
+    letters, arabic = _letter_counts(sample)
     if letters < MIN_LETTERS:
         return None
-    if _plainly_arabic(sample, letters):
+    if _plainly_arabic(sample, letters, arabic):
         return "ar"
     sample = " ".join(sample.split())
     if sample.isupper():

@@ -42,8 +42,7 @@ def test_plain_arabic_takes_the_shortcut_and_agrees_with_the_model() -> None:
     from worker import language
 
     text = "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في العاصمة بسعة مئتي سرير، ويضم أقساما للطوارئ والجراحة والأطفال."
-    letters = sum(map(str.isalpha, text))
-    assert language._plainly_arabic(text, letters)
+    assert language._plainly_arabic(text, *language._letter_counts(text))
     assert language.detect_language(text) == "ar"
     assert language._detector().detect(" ".join(text.split()), model="lite", k=1)[0]["lang"] in ("ar", "arz")
 
@@ -54,7 +53,27 @@ def test_other_arabic_script_languages_never_take_the_shortcut() -> None:
     persian = "این یک متن فارسی است که برای آزمایش تشخیص زبان نوشته شده است و باید فارسی تشخیص داده شود."
     urdu = "یہ ایک اردو متن ہے جو زبان کی شناخت کی جانچ کے لیے لکھا گیا ہے اور اسے اردو کے طور پر پہچانا جانا چاہیے۔"
     for text, code in ((persian, "fa"), (urdu, "ur")):
-        assert not language._plainly_arabic(text, sum(map(str.isalpha, text)))
+        assert not language._plainly_arabic(text, *language._letter_counts(text))
         assert language.detect_language(text) == code
-    mixed = "The minister said: " + "قال الوزير إن المشروع سيبدأ قريبا" + " and he left the room right after that."
-    assert not language._plainly_arabic(mixed, sum(map(str.isalpha, mixed)))
+    mixed = (
+        "The minister said: "
+        + "قال الوزير إن المشروع سيبدأ قريبا"
+        + " and he left the room right after that."
+    )
+    assert not language._plainly_arabic(mixed, *language._letter_counts(mixed))
+
+
+def test_letter_counts_count_by_the_rule() -> None:
+    from worker import language
+
+    texts = [
+        "أعلنت وزارة الصحة اليوم، «مستشفى» جديد 2018 ـ ٢٠١٨ The Minister said: café ŒUVRE ٱلحمد",
+        "این یک متن فارسی است",
+        "".join(map(chr, range(0x600, 0x700))),
+        "".join(bytes([b]).decode("cp1256") for b in range(256)),
+        "",
+    ]
+    for text in texts:
+        letters = sum(map(str.isalpha, text))
+        arabic = sum(1 for c in text if c in language._ARABIC_LETTERS)
+        assert language._letter_counts(text) == (letters, arabic)
