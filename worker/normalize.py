@@ -688,15 +688,17 @@ def _key_cp1256(s: str) -> str | None:
     return b" ".join(raw.translate(_CP1256_KEY_TABLE, _CP1256_KEY_DELETE).split()).decode(_KEY_CODEC)
 
 
-def _key_once(s: str) -> str:
+def _key_once(s: str) -> tuple[str, bool]:
+    """The key of ``s``, and whether it is NFKC for certain: a key made by the windows-1256 table
+    is (its characters are NFKC starters that compose with none of each other; tested)."""
     if not unicodedata.is_normalized("NFKC", s):
         s = arabic.normalize_unicode(_cap_mark_runs(s, None))
     elif "\ufdfc" in s or "\ufdfd" in s:
         s = arabic.normalize_unicode(s)
     key = _key_cp1256(s)
-    if key is None:
-        key = _join_tokens(_key_chars(s))
-    return key
+    if key is not None:
+        return key, True
+    return _join_tokens(_key_chars(s)), False
 
 
 def match_key(text: str) -> str:
@@ -705,11 +707,11 @@ def match_key(text: str) -> str:
     yeh/keheh unified, digits of every script to ASCII, punctuation, symbols and invisible
     characters dropped, tokens joined by single spaces. ``match_key(match_key(s)) ==
     match_key(s)``."""
-    key = _key_once(text)
+    key, nfkc = _key_once(text)
     # Dropping an invisible character can, in contrived inputs, bring a letter and a combining
     # mark together that NFKC then composes; one more pass reaches the fixed point.
-    if not key.isascii() and not unicodedata.is_normalized("NFKC", key):
-        key = _key_once(key)
+    if not nfkc and not key.isascii() and not unicodedata.is_normalized("NFKC", key):
+        key, _ = _key_once(key)
     return key
 
 

@@ -112,6 +112,18 @@ def test_key_table_equals_the_key_rules_on_every_pair() -> None:
             assert fast is None or fast == normalize._join_tokens(normalize._key_chars(nfkc)), (a, b)
 
 
+def test_keys_made_by_the_table_are_nfkc() -> None:
+    # What match_key relies on to skip its NFKC check: the table's images of the characters
+    # that can occur in NFKC text are starters, and no two of them compose.
+    images = {
+        bytes([normalize._CP1256_KEY_TABLE[b]]).decode("cp1256")
+        for b, ch in enumerate(_CP1256)
+        if b not in normalize._CP1256_KEY_DELETE and unicodedata.is_normalized("NFKC", ch)
+    }
+    assert all(unicodedata.combining(c) == 0 for c in images)
+    assert all(unicodedata.is_normalized("NFKC", a + b) for a in images for b in images)
+
+
 @_SETTINGS
 @given(st.text(max_size=300))
 def test_html_input_never_raises_and_is_idempotent(html: str) -> None:
