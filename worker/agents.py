@@ -141,16 +141,17 @@ class _Batch:
     messages: Sequence[Message]
     release: Callable[[], None]  # acks the input events: called once every outcome is delivered
     now: float
-    staged: list[Prepared | DeadLettered]
+    preparing: asyncio.Future[list[Prepared | DeadLettered]]
     outcomes: list[Outcome] | None = None
 
 
 class BatchHandler:
     """Input batches -> outcomes published, in three stages that overlap across batches.
 
-        submit (caller's task): prepare = decode, normalize, fingerprint (CPU)
-        decide task:            dedup against the store (Redis round trips), build the events
-        publish task:           send every outcome, await every delivery, then release (ack)
+        submit:       hands the batch to the preparer (decode, normalize, fingerprint: CPU, in
+                      a prepare process by default) and returns, so the caller takes the next
+        decide task:  awaits the preparation, dedups against the store (Redis round trips)
+        publish task: sends every outcome, awaits every delivery, then releases (acks) the batch
 
     Batch N+1 is prepared while batch N waits for Redis and batch N-1 for the broker's
     acknowledgements, so the CPU work is no longer idle while the process waits. Every stage
@@ -171,7 +172,7 @@ class BatchHandler:
         readiness: Readiness,
         scheme: Scheme = DEFAULT_SCHEME,
         thresholds: Thresholds | None = None,
-        depth: int = 3,
+        depth: int = 4,
         preparer: Preparer | None = None,
         on_bug: Callable[[], None] | None = None,
     ) -> None:
@@ -227,8 +228,10 @@ class BatchHandler:
         self._in_flight += 1
         self._drained.clear()
         now = time.time()
-        staged = await self._preparer.prepare(messages, now=now, observer=m)
-        batch = _Batch(messages, release, now, staged)
+        # Not awaited here: while a prepare process works on this batch, the caller goes on to
+        # take the next one. The decide stage awaits the batches' preparation in order.
+        preparing = asyncio.ensure_future(self._preparer.prepare(messages, now=now, observer=m))
+        batch = _Batch(messages, release, now, preparing)
         self._to_decide.put_nowait(batch)
         return batch
 
@@ -253,13 +256,14 @@ class BatchHandler:
                 return
 
     async def _decide(self, batch: _Batch) -> None:
+        staged = await batch.preparing
         decisions = await self._retrying(
             "dedup",
             lambda: decide_batch(
-                batch.staged, self._store, thresholds=self._thresholds, observer=self._metrics
+                staged, self._store, thresholds=self._thresholds, observer=self._metrics
             ),
         )
-        batch.outcomes = outcomes_of(batch.staged, decisions, now=batch.now)
+        batch.outcomes = outcomes_of(staged, decisions, now=batch.now)
         self._to_publish.put_nowait(batch)
 
     async def _publish(self, batch: _Batch) -> None:
@@ -345,6 +349,10 @@ def faust_options(settings: Settings) -> dict[str, Any]:
             settings.max_message_bytes * 2, settings.dead_letter_preview_bytes * 2, 1_048_576
         )
         + 65_536,
+        # aiokafka's default (16 KiB) holds ~5 articles: a batch of 200 outcomes became ~45
+        # produce requests, each waiting for the one before on the same partition. 256 KiB stays
+        # well under Kafka's default max.message.bytes (1 MiB), which applies to a whole batch.
+        "producer_max_batch_size": 256 * 1024,
         "consumer_max_fetch_size": max(settings.max_message_bytes * 2, 1_048_576),
         "stream_buffer_maxsize": max(settings.batch_size * 2, 100),
         "datadir": settings.data_dir,
