@@ -68,7 +68,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 def rss_bytes(pid: int) -> int:
-    return int(psutil.Process(pid).memory_info().rss)
+    """Resident memory of the process and its live children (the worker's prepare processes)."""
+    process = psutil.Process(pid)
+    total = 0
+    for p in (process, *process.children(recursive=True)):
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total
 
 
 def scrape(port: int, timeout: float = 5.0) -> str:

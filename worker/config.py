@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     )
     batch_timeout_seconds: float = Field(0.2, gt=0, description="Longest wait to fill a batch")
     prepare_processes: int = Field(
-        1,
+        2,
         ge=0,
         description="Processes that decode, normalize and fingerprint batches beside the event loop "
         "(0: in the worker's own process)",
