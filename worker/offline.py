@@ -157,6 +157,7 @@ async def dedup_records(
         processes=settings.prepare_processes if processes is None else processes,
         limits=limits_of(settings),
         scheme=scheme,
+        events=False,  # verdicts only: the clean events are never built
     )
     ahead = max(1, preparer.processes) + 1
     pending: deque[tuple[list[InputRecord], asyncio.Future[Staged]]] = deque()

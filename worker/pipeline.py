@@ -16,6 +16,7 @@ published, so the caller retries the whole batch later and no article passes unc
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -116,10 +117,12 @@ class Prepared:
     message: Message
     article_id: str
     fp: ArticleFingerprints
-    #: The event published for it if it is not a duplicate (built here: it needs no decision).
-    clean: CleanArticle
+    #: The event published for it if it is not a duplicate (built here: it needs no decision);
+    #: None when prepared with `events=False`.
+    clean: CleanArticle | None
 
 
+@functools.lru_cache(maxsize=8)  # a batch's articles share one `now`
 def utc_iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -180,8 +183,12 @@ def prepare(
     scheme: Scheme = DEFAULT_SCHEME,
     now: float,
     observer: StageObserver | None = None,
+    events: bool = True,
 ) -> Prepared | DeadLettered:
-    """The pure stages for one message. Never raises: bad input becomes a dead letter."""
+    """The pure stages for one message. Never raises: bad input becomes a dead letter.
+
+    `events=False` skips building the clean event (offline dedup reports verdicts only).
+    """
     obs = observer or _NoObserver()
     t0 = time.perf_counter()
     article_id: str | None = None
@@ -205,7 +212,7 @@ def prepare(
         fp = fingerprint(text.match_key or text.text, canonical_url, scheme)
         t3 = time.perf_counter()
         obs.observe_stage("fingerprint", t3 - t2)
-        clean = build_clean(raw, article_id, text, canonical_url, fp, now, scheme)
+        clean = build_clean(raw, article_id, text, canonical_url, fp, now, scheme) if events else None
         # language detection and the publication date: part of cleaning the article up
         obs.observe_stage("normalize", time.perf_counter() - t3)
     except PoisonInput as exc:
@@ -260,16 +267,23 @@ def build_clean(
     )
 
 
+def _event_of(p: Prepared) -> CleanArticle:
+    if p.clean is None:
+        raise ValueError(f"{p.message.origin} was prepared without events (events=False)")
+    return p.clean
+
+
 def build_duplicate(p: Prepared, decision: DuplicateOf, now: float) -> DuplicateEvent:
+    clean = _event_of(p)
     return DuplicateEvent(
         id=p.article_id,
         duplicate_of=decision.canonical_id,
         kind=decision.kind,
         similarity=decision.similarity,
         seen_at=utc_iso(now),
-        source=p.clean.source,
-        url=p.clean.url,
-        title=p.clean.title,
+        source=clean.source,
+        url=clean.url,
+        title=clean.title,
     )
 
 
@@ -280,9 +294,12 @@ def prepare_batch(
     scheme: Scheme = DEFAULT_SCHEME,
     now: float,
     observer: StageObserver | None = None,
+    events: bool = True,
 ) -> list[Prepared | DeadLettered]:
     """The pure stages for a batch, in input order (CPU only: no I/O, never raises)."""
-    return [prepare(m, limits=limits, scheme=scheme, now=now, observer=observer) for m in messages]
+    return [
+        prepare(m, limits=limits, scheme=scheme, now=now, observer=observer, events=events) for m in messages
+    ]
 
 
 async def decide_batch(
@@ -335,7 +352,7 @@ def outcomes_of(
         elif isinstance(decision, DuplicateOf):
             outcomes.append(Duplicate(build_duplicate(s, decision, now), s.message))
         else:
-            outcomes.append(Clean(s.clean, s.message))
+            outcomes.append(Clean(_event_of(s), s.message))
     return outcomes
 
 

@@ -19,6 +19,7 @@ out); input is never unpickled: it is parsed by msgspec's JSON decoder in the wo
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import multiprocessing
 import time
@@ -77,13 +78,15 @@ def _to_wire(m: Message) -> _MessageWire:
 
 
 def _prepare_remote(
-    wires: list[_MessageWire], limits: Limits, scheme: Scheme, now: float
+    wires: list[_MessageWire], *, limits: Limits, scheme: Scheme, now: float, events: bool
 ) -> tuple[list[_PreparedWire | DeadLettered], list[tuple[str, float]]]:
     recorder = _Recorder()
     messages = [Message(*w) for w in wires]
-    staged = prepare_batch(messages, limits=limits, scheme=scheme, now=now, observer=recorder)
+    staged = prepare_batch(messages, limits=limits, scheme=scheme, now=now, observer=recorder, events=events)
     out: list[_PreparedWire | DeadLettered] = [
-        (s.article_id, astuple_fp(s.fp), _encode_clean(s.clean)) if isinstance(s, Prepared) else s
+        (s.article_id, astuple_fp(s.fp), _encode_clean(s.clean) if s.clean is not None else b"")
+        if isinstance(s, Prepared)
+        else s
         for s in staged
     ]
     return out, recorder.seen
@@ -100,17 +103,23 @@ def _from_wire(messages: Sequence[Message], wires: list[_PreparedWire | DeadLett
             staged.append(DeadLettered(w.record, message))
         else:
             article_id, fp, clean = w
-            staged.append(Prepared(message, article_id, ArticleFingerprints(*fp), _decode_clean(clean)))  # type: ignore[arg-type]
+            fingerprints = ArticleFingerprints(*fp)  # type: ignore[arg-type]
+            staged.append(
+                Prepared(message, article_id, fingerprints, _decode_clean(clean) if clean else None)
+            )
     return staged
 
 
 class Preparer:
     """Runs `prepare_batch` inline (`processes=0`) or in a pool of `processes` worker processes."""
 
-    def __init__(self, *, processes: int, limits: Limits, scheme: Scheme = DEFAULT_SCHEME) -> None:
+    def __init__(
+        self, *, processes: int, limits: Limits, scheme: Scheme = DEFAULT_SCHEME, events: bool = True
+    ) -> None:
         if processes < 0:
             raise ValueError("processes must be >= 0")
         self.processes = processes
+        self._events = events
         self._limits = limits
         self._scheme = scheme
         self._pool: ProcessPoolExecutor | None = None
@@ -137,29 +146,33 @@ class Preparer:
         self, messages: Sequence[Message], *, now: float, observer: StageObserver | None = None
     ) -> Staged:
         if not self.processes or not messages:
-            return prepare_batch(
-                messages, limits=self._limits, scheme=self._scheme, now=now, observer=observer
-            )
+            return self._inline(messages, now, observer)
         loop = asyncio.get_running_loop()
+        remote = functools.partial(
+            _prepare_remote, limits=self._limits, scheme=self._scheme, now=now, events=self._events
+        )
         try:
             wires, seen = await loop.run_in_executor(
-                self._ensure_pool(),
-                _prepare_remote,
-                [_to_wire(m) for m in messages],
-                self._limits,
-                self._scheme,
-                now,
+                self._ensure_pool(), remote, [_to_wire(m) for m in messages]
             )
         except BrokenProcessPool:
             log.error("a prepare process died; replacing the pool and preparing this batch inline")
             self._discard_pool()
-            return prepare_batch(
-                messages, limits=self._limits, scheme=self._scheme, now=now, observer=observer
-            )
+            return self._inline(messages, now, observer)
         if observer is not None:
             for stage, seconds in seen:
                 observer.observe_stage(stage, seconds)
         return _from_wire(messages, wires)
+
+    def _inline(self, messages: Sequence[Message], now: float, observer: StageObserver | None) -> Staged:
+        return prepare_batch(
+            messages,
+            limits=self._limits,
+            scheme=self._scheme,
+            now=now,
+            observer=observer,
+            events=self._events,
+        )
 
     def _discard_pool(self) -> None:
         pool, self._pool = self._pool, None

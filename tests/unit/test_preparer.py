@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 
 from worker.config import Settings
 from worker.offline import limits_of
-from worker.pipeline import DeadLettered, Message, Prepared, prepare_batch
+from worker.pipeline import DeadLettered, Message, Prepared, outcomes_of, prepare_batch
 from worker.preparer import Preparer
 
 NOW = 1_795_000_000.0
@@ -97,3 +98,22 @@ def test_no_processes_means_no_pool() -> None:
     preparer = Preparer(processes=0, limits=limits_of(Settings()))
     staged = asyncio.run(preparer.prepare(messages()[-5:], now=NOW))
     assert len(staged) == 5 and preparer._pool is None
+
+
+def test_without_events_only_the_clean_event_is_left_out() -> None:
+    msgs = messages()
+    limits = limits_of(Settings())
+    full = prepare_batch(msgs, limits=limits, now=NOW)
+    preparer = Preparer(processes=1, limits=limits, events=False)
+    try:
+        bare = asyncio.run(preparer.prepare(msgs, now=NOW))
+    finally:
+        preparer.close()
+    for a, b in zip(full, bare, strict=True):
+        if isinstance(a, Prepared):
+            assert isinstance(b, Prepared) and b.clean is None
+            assert (b.article_id, b.fp) == (a.article_id, a.fp)
+        else:
+            assert b == a
+    with pytest.raises(ValueError, match="without events"):
+        outcomes_of(bare, [None] * len(bare), now=NOW)
