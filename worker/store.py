@@ -60,28 +60,48 @@ DEFAULT_SHARDS = 64
 # ARGV: expire-at of write keys, generations per claim (G), then per claim:
 #   base index of its G keys in KEYS (write key first), field, value, mode
 # mode c: return the value stored under field in any of its G keys, else store value in the
-#         write key and return false.  g: only return.  u: overwrite in the write key.
+#         write key and return false.  g: only return.  u: overwrite where the field is stored
+#         (the write key when it is nowhere).
+# A field lives in one generation only (c writes only when it is in none, u where it is), so the
+# order of reads does not matter: the other generations are read first, then the write key is
+# claimed with HSETNX, which reads it once when the field is new (the usual case) where HGET then
+# HSET read it twice. A bucket's hash is a listpack, scanned linearly, so with a long history
+# every scan saved counts (docs/BENCHMARKS.md, 1M remembered). EXPIREAT once per key per call.
 _CLAIM_LUA = """
 local G = tonumber(ARGV[2])
 local out = {}
+local expiring = {}
 local n = (#ARGV - 2) / 4
 for i = 0, n - 1 do
   local base = tonumber(ARGV[3 + i * 4])
   local field = ARGV[4 + i * 4]
+  local value = ARGV[5 + i * 4]
   local mode = ARGV[6 + i * 4]
   local found = false
+  local wrote = false
   if mode == 'u' then
-    redis.call('HSET', KEYS[base], field, ARGV[5 + i * 4])
-    redis.call('EXPIREAT', KEYS[base], ARGV[1])
+    local target = base
+    for j = 1, G - 1 do
+      if redis.call('HEXISTS', KEYS[base + j], field) == 1 then target = base + j; break end
+    end
+    redis.call('HSET', KEYS[target], field, value)
+    wrote = target == base
   else
-    for j = 0, G - 1 do
+    for j = 1, G - 1 do
       local v = redis.call('HGET', KEYS[base + j], field)
       if v then found = v; break end
     end
-    if (not found) and mode == 'c' then
-      redis.call('HSET', KEYS[base], field, ARGV[5 + i * 4])
-      redis.call('EXPIREAT', KEYS[base], ARGV[1])
+    if not found then
+      if mode == 'c' and redis.call('HSETNX', KEYS[base], field, value) == 1 then
+        wrote = true
+      else
+        found = redis.call('HGET', KEYS[base], field)
+      end
     end
+  end
+  if wrote and not expiring[base] then
+    redis.call('EXPIREAT', KEYS[base], ARGV[1])
+    expiring[base] = true
   end
   out[i + 1] = found
 end

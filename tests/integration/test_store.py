@@ -144,3 +144,36 @@ def test_keys_are_cluster_safe(redis_server: EmbeddedRedis) -> None:
         tag = k[k.index("{") + 1 : k.index("}")]
         by_tag.setdefault(tag, set()).add(key_slot(k.encode()))
     assert all(len(s) == 1 for s in by_tag.values())
+
+
+def test_a_mark_after_a_generation_change_updates_the_record_where_it_lives(
+    redis_server: EmbeddedRedis,
+) -> None:
+    """Every field lives in one generation: a duplicate's record marked with its canonical id in a
+    later generation is updated in place (not copied), so the chain resolves from any generation."""
+    now = [time.time()]
+    clock: Callable[[], float] = lambda: now[0]  # noqa: E731
+
+    async def run() -> tuple[object, object, int]:
+        client, store = make_store(redis_server.url, window_seconds=3600, clock=clock)
+        try:
+            first, second = item("first", WORDS), item("second", [*WORDS[:-2], "x", "y"], b"o2")
+            await decide_all(store, [first])
+            now[0] += 1  # the near duplicate arrives, is decided...
+            decided = await decide_all(store, [second])
+            assert isinstance(decided[0], DuplicateOf)
+            now[0] += 1800  # ...and is marked only after the next generation has begun
+            await store.mark_duplicates([(second, "first")])
+            third = item("third", [*WORDS[:-2], "x", "z"], b"o3")  # nearest to the second
+            answers = await store.check_and_record([third])
+            marked = answers[0].records.get(second.ref)
+            copies = 0
+            async for key in client.scan_iter(match=f"{store._prefix}*"):
+                copies += await client.hexists(key, second.ref)
+            return decided[0], marked, copies
+        finally:
+            await client.aclose()
+
+    _, marked, copies = asyncio.run(run())
+    assert copies == 1
+    assert marked is not None and marked.canonical_id == "first"  # type: ignore[attr-defined]
