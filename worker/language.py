@@ -67,6 +67,12 @@ def _detector() -> Any:
     return detector
 
 
+def warm_up() -> None:
+    """Load the language model now (a process about to take articles), not on the first
+    article that needs it."""
+    _detector()
+
+
 def _iso639_1(label: str) -> str | None:
     code = MACROLANGUAGE.get(label, label)
     return code if len(code) == 2 else None

@@ -58,9 +58,9 @@ class _Recorder:
 def _warm_up() -> None:
     """Run once in each worker process: imports and the language model load before the first batch."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from worker.language import detect_language
+    from worker.language import warm_up
 
-    detect_language("warm up")
+    warm_up()
 
 
 #: A message as sent to a worker process: a plain tuple pickles ~10x faster than the dataclass.
@@ -75,6 +75,12 @@ _decode_clean = msgspec.msgpack.Decoder(CleanArticle).decode
 
 def _to_wire(m: Message) -> _MessageWire:
     return (m.value, m.origin, m.topic, m.partition, m.offset, m.timestamp)
+
+
+def _warm_up_inline() -> None:
+    from worker.language import warm_up
+
+    warm_up()
 
 
 def _prepare_remote(
@@ -136,8 +142,11 @@ class Preparer:
         return self._pool
 
     def start(self) -> None:
-        """Start the worker processes now rather than on the first batch (they take ~1 s)."""
-        if self.processes:
+        """Start the worker processes now rather than on the first batch (they take ~1 s); inline,
+        load the language model now."""
+        if not self.processes:
+            _warm_up_inline()
+        else:
             pool = self._ensure_pool()
             for _ in range(self.processes):
                 pool.submit(time.time)

@@ -77,3 +77,11 @@ def test_letter_counts_count_by_the_rule() -> None:
         letters = sum(map(str.isalpha, text))
         arabic = sum(1 for c in text if c in language._ARABIC_LETTERS)
         assert language._letter_counts(text) == (letters, arabic)
+
+
+def test_warm_up_loads_the_model() -> None:
+    from worker import language
+
+    language._detector.cache_clear()
+    language.warm_up()
+    assert language._detector.cache_info().currsize == 1
