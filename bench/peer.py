@@ -21,7 +21,7 @@ from datasketch import MinHash, MinHashLSH
 
 from worker.config import Settings
 from worker.inputs import InputRecord
-from worker.offline import OfflineResult, dedup_records
+from worker.offline import BATCH, OfflineResult, dedup_records
 
 PEER_THRESHOLD = 0.8
 PEER_PERMUTATIONS = 128
@@ -34,9 +34,21 @@ class OfflineRun:
     articles: int
     seconds: float
     duplicates: int
+    #: Articles and seconds after the warm-up (newsworker: from its first decided batch on, which
+    #: leaves out starting the prepare processes and loading the language model, ~1-2 s).
+    steady_articles: int = 0
+    steady_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
+        """Articles per second in the steady state (the whole run when there is no warm-up)."""
+        if self.steady_seconds > 0:
+            return self.steady_articles / self.steady_seconds
+        return self.total_rate
+
+    @property
+    def total_rate(self) -> float:
+        """Articles per second, start-up included."""
         return self.articles / self.seconds if self.seconds else 0.0
 
 
@@ -78,10 +90,22 @@ def run_newsworker(
     """`newsworker dedup`'s engine (`worker.offline.dedup_records`) over the same records."""
     records = [InputRecord(v, f"{tag}:{n + 1}") for n, v in enumerate(values)]
     duplicates = 0
+    first_batch: list[float] = []  # when the first result arrived, and how many came with it
 
     def on_result(_record: InputRecord, result: OfflineResult) -> None:
         nonlocal duplicates
         duplicates += result.status == "duplicate"
+        if not first_batch:
+            first_batch.append(time.perf_counter())
 
     summary = asyncio.run(dedup_records(records, redis_url, settings or Settings(), on_result=on_result))
-    return OfflineRun("newsworker dedup", len(values), summary.seconds, duplicates)
+    ended = time.perf_counter()
+    warm = min(BATCH, len(values))  # results come a batch at a time; the first one is the warm-up
+    return OfflineRun(
+        "newsworker dedup",
+        len(values),
+        summary.seconds,
+        duplicates,
+        steady_articles=len(values) - warm,
+        steady_seconds=ended - first_batch[0] if first_batch and len(values) > warm else 0.0,
+    )

@@ -71,10 +71,11 @@ class Plan:
     latency_articles: int = 5_000
     offline_articles: int = 20_000
     peer_articles: int = 5_000
+    offline_runs: int = 3
     memory_marks: tuple[int, ...] = (50_000, 100_000, 200_000)
     preload: int = 1_000_000
     preload_buckets: int = 32_768
-    history_articles: int = 2_000
+    history_articles: int = 6_000
     history_runs: int = 5
     sections: tuple[str, ...] = ("stream", "latency", "offline", "memory", "history")
 
@@ -86,10 +87,11 @@ class Plan:
             latency_articles=300,
             offline_articles=2_000,
             peer_articles=300,
+            offline_runs=1,
             memory_marks=(2_000, 4_000, 8_000),
             preload=20_000,
             preload_buckets=4_096,
-            history_articles=600,
+            history_articles=1_500,
             history_runs=2,
         )
 
@@ -335,23 +337,41 @@ class Bench:
 
     def section_offline(self) -> None:
         values = [v for _, v in self.stream_messages(self.plan.offline_articles)]
+        ours_runs: list[peer.OfflineRun] = []
+        theirs_runs: list[peer.OfflineRun] = []
+        for run in range(self.plan.offline_runs):
+            sides = [("newsworker", ours_runs), ("datasketch", theirs_runs)]
+            for side, sink in sides if run % 2 == 0 else sides[::-1]:
+                probes.redis_flush(self.redis.url)
+                if side == "newsworker":
+                    result = peer.run_newsworker(values, self.redis.url, tag=f"offline{run}")
+                    log(
+                        f"  offline run {run} newsworker dedup: {result.rate:.0f} articles/s after its first "
+                        f"batch ({result.total_rate:.0f}/s with start-up) over {result.articles} "
+                        f"({result.duplicates} dup)"
+                    )
+                else:
+                    result = peer.run_datasketch(
+                        values[: self.plan.peer_articles], self.redis.url, basename=f"peer{run}".encode()
+                    )
+                    log(
+                        f"  offline run {run} datasketch peer:  {result.rate:.0f} articles/s over "
+                        f"{result.articles} ({result.duplicates} dup)"
+                    )
+                sink.append(result)
         probes.redis_flush(self.redis.url)
-        ours = peer.run_newsworker(values, self.redis.url)
-        log(
-            f"  offline newsworker dedup: {ours.rate:.0f} articles/s over {ours.articles} "
-            f"({ours.duplicates} dup)"
-        )
-        probes.redis_flush(self.redis.url)
-        theirs = peer.run_datasketch(values[: self.plan.peer_articles], self.redis.url)
-        log(
-            f"  offline datasketch peer:  {theirs.rate:.0f} articles/s over {theirs.articles} "
-            f"({theirs.duplicates} dup)"
-        )
-        probes.redis_flush(self.redis.url)
+        ratios = stats.paired_ratios([r.rate for r in ours_runs], [r.rate for r in theirs_runs])
+        total_ratios = stats.paired_ratios([r.total_rate for r in ours_runs], [r.rate for r in theirs_runs])
         self.report.offline = {
-            "newsworker": {**asdict(ours), "rate": ours.rate},
-            "datasketch": {**asdict(theirs), "rate": theirs.rate},
-            "ratio": stats.ratio(ours.rate, theirs.rate),
+            "newsworker": [{**asdict(r), "rate": r.rate, "total_rate": r.total_rate} for r in ours_runs],
+            "datasketch": [{**asdict(r), "rate": r.rate} for r in theirs_runs],
+            "newsworker_rate_median": stats.median([r.rate for r in ours_runs]),
+            "newsworker_total_rate_median": stats.median([r.total_rate for r in ours_runs]),
+            "datasketch_rate_median": stats.median([r.rate for r in theirs_runs]),
+            "ratios": ratios,
+            "ratio": stats.median(ratios),
+            "total_ratios": total_ratios,
+            "total_ratio": stats.median(total_ratios),
         }
 
     # -- 4. memory ---------------------------------------------------------------------------
@@ -545,9 +565,10 @@ def print_summary(report: Report) -> None:
     if report.offline:
         o = report.offline
         print(
-            f"offline: newsworker {o['newsworker']['rate']:.0f}/s, "
-            f"datasketch {o['datasketch']['rate']:.0f}/s, "
-            f"ratio {o['ratio']:.1f}x"
+            f"offline: newsworker {o['newsworker_rate_median']:.0f}/s after its first batch "
+            f"({o['newsworker_total_rate_median']:.0f}/s with start-up), "
+            f"datasketch {o['datasketch_rate_median']:.0f}/s; ratio median {o['ratio']:.1f}x "
+            f"(runs: {', '.join(f'{x:.1f}' for x in o['ratios'])}); with start-up {o['total_ratio']:.1f}x"
         )
     if report.memory:
         m = report.memory
