@@ -74,7 +74,8 @@ class Plan:
     offline_runs: int = 3
     memory_marks: tuple[int, ...] = (50_000, 100_000, 200_000)
     preload: int = 1_000_000
-    preload_buckets: int = 32_768
+    #: deploy/README.md's sizing for 1M articles in a generation (~107 fields per hash)
+    preload_buckets: int = 131_072
     history_articles: int = 6_000
     history_runs: int = 5
     sections: tuple[str, ...] = ("stream", "latency", "offline", "memory", "history")
