@@ -159,6 +159,7 @@ async def dedup_records(
         scheme=scheme,
         events=False,  # verdicts only: the clean events are never built
     )
+    preparer.start()  # until its processes are up, batches are prepared here (Preparer.prepare)
     ahead = max(1, preparer.processes) + 1
     pending: deque[tuple[list[InputRecord], asyncio.Future[Staged]]] = deque()
     batches = _batches(records, batch_size)

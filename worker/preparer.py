@@ -19,6 +19,7 @@ out); input is never unpickled: it is parsed by msgspec's JSON decoder in the wo
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import logging
 import multiprocessing
@@ -129,6 +130,7 @@ class Preparer:
         self._limits = limits
         self._scheme = scheme
         self._pool: ProcessPoolExecutor | None = None
+        self._warming: list[concurrent.futures.Future[float]] = []
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -148,13 +150,19 @@ class Preparer:
             _warm_up_inline()
         else:
             pool = self._ensure_pool()
-            for _ in range(self.processes):
-                pool.submit(time.time)
+            self._warming = [pool.submit(time.time) for _ in range(self.processes)]
+
+    def _still_warming(self) -> bool:
+        """True while the processes started by `start` are still starting (~1 s): batches are
+        then prepared inline rather than queued behind the start-up."""
+        if self._warming and all(f.done() for f in self._warming):
+            self._warming = []
+        return bool(self._warming)
 
     async def prepare(
         self, messages: Sequence[Message], *, now: float, observer: StageObserver | None = None
     ) -> Staged:
-        if not self.processes or not messages:
+        if not self.processes or not messages or self._still_warming():
             return self._inline(messages, now, observer)
         loop = asyncio.get_running_loop()
         remote = functools.partial(

@@ -117,3 +117,25 @@ def test_without_events_only_the_clean_event_is_left_out() -> None:
             assert b == a
     with pytest.raises(ValueError, match="without events"):
         outcomes_of(bare, [None] * len(bare), now=NOW)
+
+
+def test_batches_are_prepared_inline_while_the_processes_start() -> None:
+    msgs = messages()
+    limits = limits_of(Settings())
+    preparer = Preparer(processes=1, limits=limits)
+
+    async def main() -> tuple[Any, Any]:
+        preparer.start()
+        assert preparer._still_warming()  # a spawned interpreter takes far longer than this
+        early = await preparer.prepare(msgs, now=NOW)  # not queued behind the start-up
+        for future in list(preparer._warming):
+            await asyncio.wrap_future(future)
+        assert not preparer._still_warming()
+        late = await preparer.prepare(msgs, now=NOW)
+        return early, late
+
+    try:
+        early, late = asyncio.run(main())
+    finally:
+        preparer.close()
+    assert early == late == prepare_batch(msgs, limits=limits, now=NOW)
