@@ -71,8 +71,11 @@ class Settings(BaseSettings):
     metrics_host: str = Field("0.0.0.0", description="Bind address of the metrics server")  # noqa: S104
 
     # --- processing ---------------------------------------------------------------------------
+    # 500: the per-batch costs (64 claim scripts, Faust's wake-ups, produce requests) are shared by
+    # more articles; measured 2,681 vs 1,970 articles/s with 200 (docs/BENCHMARKS.md). A batch is
+    # closed by `batch_timeout_seconds` when the input is slower, so latency stays bounded.
     batch_size: int = Field(
-        200, ge=1, description="Articles taken from the stream per batch (one Redis round trip each)"
+        500, ge=1, description="Articles taken from the stream per batch (one Redis round trip each)"
     )
     batch_timeout_seconds: float = Field(0.2, gt=0, description="Longest wait to fill a batch")
     prepare_processes: int = Field(
