@@ -259,9 +259,7 @@ class BatchHandler:
         staged = await batch.preparing
         decisions = await self._retrying(
             "dedup",
-            lambda: decide_batch(
-                staged, self._store, thresholds=self._thresholds, observer=self._metrics
-            ),
+            lambda: decide_batch(staged, self._store, thresholds=self._thresholds, observer=self._metrics),
         )
         batch.outcomes = outcomes_of(staged, decisions, now=batch.now)
         self._to_publish.put_nowait(batch)
@@ -385,6 +383,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         app, Topics(settings.clean_topic, settings.duplicates_topic, settings.dlq_topic), metrics
     )
     preparer = Preparer(processes=settings.prepare_processes, limits=limits_of(settings))
+    metrics.track_prepare_processes(preparer.pids)
     handler = BatchHandler(
         store=store,
         publisher=publisher,

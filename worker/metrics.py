@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Final
 
 from prometheus_client import (
@@ -37,6 +38,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
 
 from worker.decode import REASONS as DECODE_REASONS
@@ -117,6 +119,50 @@ class _BoundedLabel:
         return value
 
 
+class PrepareProcessCollector:
+    """CPU and memory of the prepare processes (worker/preparer.py), read from /proc.
+
+    prometheus_client's process collector sees only the process that serves /metrics; the pure
+    stages run in its children, so without this the dashboards would show a fraction of what a
+    worker costs. `pids` returns the live prepare processes' ids (none when preparing inline).
+    CPU is summed over the live processes: it restarts lower if one is replaced, which
+    Prometheus' `rate` treats as a counter reset.
+    """
+
+    def __init__(self, pids: Callable[[], Sequence[int]]) -> None:
+        self._pids = pids
+        try:
+            self._ticks = float(os.sysconf("SC_CLK_TCK"))
+            self._page = os.sysconf("SC_PAGESIZE")
+        except (ValueError, OSError, AttributeError):  # not Linux
+            self._ticks, self._page = 100.0, 4096
+
+    def _read(self, pid: int) -> tuple[float, int] | None:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                resident_pages = int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            return None  # gone, or no /proc
+        # fields[0] is the state (field 3 of stat); utime and stime are fields 14 and 15
+        return (int(fields[11]) + int(fields[12])) / self._ticks, resident_pages * self._page
+
+    def collect(self) -> Iterator[Metric]:
+        readings = [r for r in (self._read(pid) for pid in self._pids()) if r is not None]
+        alive = GaugeMetricFamily(f"{PREFIX}_prepare_processes", "Prepare processes alive")
+        alive.add_metric([], len(readings))
+        cpu = CounterMetricFamily(
+            f"{PREFIX}_prepare_cpu_seconds", "User and system CPU seconds of the live prepare processes"
+        )
+        cpu.add_metric([], sum(c for c, _ in readings))
+        rss = GaugeMetricFamily(
+            f"{PREFIX}_prepare_resident_memory_bytes", "Resident memory of the live prepare processes"
+        )
+        rss.add_metric([], sum(m for _, m in readings))
+        yield from (alive, cpu, rss)
+
+
 class Metrics:
     """Every metric the worker exports. One instance per process, shared by all agents.
 
@@ -140,6 +186,7 @@ class Metrics:
         self._lag_lock = threading.Lock()
         self._lag_partitions: set[int] = set()
         r = registry
+        self._registry = registry
 
         self._build_info = Gauge(
             f"{PREFIX}_build_info",
@@ -227,6 +274,10 @@ class Metrics:
         ProcessCollector(namespace=PREFIX, registry=r)
         PlatformCollector(registry=r)
         self._precreate()
+
+    def track_prepare_processes(self, pids: Callable[[], Sequence[int]]) -> None:
+        """Export the prepare processes' CPU and memory (`PrepareProcessCollector`)."""
+        self._registry.register(PrepareProcessCollector(pids))
 
     def _precreate(self) -> None:
         """Create the series dashboards divide by, so they read 0 instead of no data."""

@@ -152,6 +152,14 @@ class Preparer:
             pool = self._ensure_pool()
             self._warming = [pool.submit(time.time) for _ in range(self.processes)]
 
+    def pids(self) -> list[int]:
+        """Process ids of the live prepare processes (for metrics)."""
+        pool = self._pool
+        if pool is None:
+            return []
+        processes = getattr(pool, "_processes", None) or {}
+        return [p.pid for p in list(processes.values()) if p.pid is not None and p.is_alive()]
+
     def _still_warming(self) -> bool:
         """True while the processes started by `start` are still starting (~1 s): batches are
         then prepared inline rather than queued behind the start-up."""

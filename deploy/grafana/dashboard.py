@@ -293,24 +293,33 @@ ROWS: list[tuple[str, list[Panel]]] = [
             ),
             Panel(
                 "CPU per worker",
-                "CPU time per second of each worker process (1 = one core busy).",
+                "CPU time per second of each worker (1 = one core busy): its event loop's process "
+                "and its prepare processes (decode, normalize, fingerprint; NEWSWORKER_PREPARE_PROCESSES).",
                 [
                     Q(
                         f"sum by (instance) ({rate('newsworker_process_cpu_seconds_total')})",
-                        "{{instance}}",
-                    )
+                        "{{instance}} event loop",
+                    ),
+                    Q(
+                        f"sum by (instance) ({rate('newsworker_prepare_cpu_seconds_total')})",
+                        "{{instance}} prepare processes",
+                    ),
                 ],
                 unit="percentunit",
                 width=6,
             ),
             Panel(
                 "Memory per worker",
-                "Resident memory of each worker process.",
+                "Resident memory of each worker: its event loop's process and its prepare processes.",
                 [
                     Q(
                         f"sum by (instance) (newsworker_process_resident_memory_bytes{{{SEL}}})",
-                        "{{instance}}",
-                    )
+                        "{{instance}} event loop",
+                    ),
+                    Q(
+                        f"sum by (instance) (newsworker_prepare_resident_memory_bytes{{{SEL}}})",
+                        "{{instance}} prepare processes",
+                    ),
                 ],
                 unit="bytes",
                 width=6,

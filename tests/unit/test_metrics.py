@@ -263,3 +263,17 @@ def test_log_stats_periodically(make_metrics, caplog) -> None:
     assert len(lines) >= 2
     assert lines[0].startswith("stats processed=1 clean=1 duplicates=0 dead_letters=0 lag=0 rate=")
     assert lines[-1].endswith("rate=0.0/s")
+
+
+def test_prepare_process_collector_reads_cpu_and_memory_of_live_processes() -> None:
+    """Read from /proc for the given pids; a pid that is gone is left out, not an error."""
+    import os
+
+    from worker.metrics import PrepareProcessCollector
+
+    registry = CollectorRegistry()
+    registry.register(PrepareProcessCollector(lambda: [os.getpid(), 2**22 + 12345]))
+    sum(i * i for i in range(200_000))  # some CPU of our own
+    assert registry.get_sample_value("newsworker_prepare_processes") == 1
+    assert (registry.get_sample_value("newsworker_prepare_cpu_seconds_total") or 0) > 0
+    assert (registry.get_sample_value("newsworker_prepare_resident_memory_bytes") or 0) > 10_000_000

@@ -139,3 +139,21 @@ def test_batches_are_prepared_inline_while_the_processes_start() -> None:
     finally:
         preparer.close()
     assert early == late == prepare_batch(msgs, limits=limits, now=NOW)
+
+
+def test_pids_name_the_live_prepare_processes() -> None:
+    preparer = Preparer(processes=2, limits=limits_of(Settings()))
+    assert preparer.pids() == []
+
+    async def main() -> list[int]:
+        preparer.start()
+        for future in list(preparer._warming):
+            await asyncio.wrap_future(future)
+        return preparer.pids()
+
+    try:
+        pids = asyncio.run(main())
+        assert pids and all(Path(f"/proc/{pid}").exists() for pid in pids)
+    finally:
+        preparer.close()
+    assert preparer.pids() == []
