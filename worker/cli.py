@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -66,7 +67,8 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     encoder = msgspec.json.Encoder()
 
     def run(redis_url: str, *, secure: bool = True) -> int:
-        with open(args.output, "wb") as out:
+        to_stdout = str(args.output) == "-"
+        with contextlib.nullcontext(sys.stdout.buffer) if to_stdout else open(args.output, "wb") as out:
 
             def write(_record, result) -> None:  # type: ignore[no-untyped-def]
                 out.write(encoder.encode(result) + b"\n")
@@ -137,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("dedup", help="offline dedup of files; one JSON line per input record")
     s.add_argument("--input", required=True, type=Path, nargs="+")
-    s.add_argument("--output", required=True, type=Path)
+    s.add_argument("--output", required=True, type=Path, help="JSON lines of results; - for stdout")
     s.add_argument("--redis-url", help="use this Redis instead of an embedded one")
     s.set_defaults(func=cmd_dedup)
 

@@ -37,6 +37,14 @@ def test_dedup_marks_one_seed_clean_and_the_other_its_duplicate(seeds_dir: Path,
     assert rows[1]["duplicate_of"] == rows[0]["id"] and rows[1]["kind"] == "near"
 
 
+def test_dedup_output_dash_is_stdout(seeds_dir: Path) -> None:
+    result = run_cli("dedup", "--input", str(seeds_dir), "--output", "-")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["status"] for r in rows] == ["clean", "duplicate"]
+    assert not (ROOT / "-").exists()
+
+
 def test_dedup_reports_every_record_in_order_including_bad_ones(tmp_path: Path, redis_server: object) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text(
