@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,29 +54,29 @@ def redis_key_encodings(url: str, sample: int = 200) -> dict[str, int]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds the process and its live children (the worker's prepare
-    processes) have used so far."""
+def _with_children(pid: int) -> Iterator[psutil.Process]:
+    """The process and its live children (the worker's prepare processes)."""
     process = psutil.Process(pid)
+    yield process
+    yield from process.children(recursive=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process and its live children have used so far."""
     total = 0.0
-    for p in (process, *process.children(recursive=True)):
-        try:
+    for p in _with_children(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
             times = p.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
+            total += times.user + times.system
     return total
 
 
 def rss_bytes(pid: int) -> int:
-    """Resident memory of the process and its live children (the worker's prepare processes)."""
-    process = psutil.Process(pid)
+    """Resident memory of the process and its live children."""
     total = 0
-    for p in (process, *process.children(recursive=True)):
-        try:
+    for p in _with_children(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
             total += p.memory_info().rss
-        except psutil.NoSuchProcess:
-            continue
     return total
 
 

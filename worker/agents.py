@@ -181,7 +181,6 @@ class BatchHandler:
         self._limits = limits_of(settings)
         self._metrics = metrics
         self._readiness = readiness
-        self._scheme = scheme
         self._thresholds = thresholds or Thresholds()
         self._preparer = preparer or Preparer(processes=0, limits=self._limits, scheme=scheme)
         self._on_bug = on_bug or exit_on_bug
@@ -197,8 +196,8 @@ class BatchHandler:
         """Start the decide and publish stages (inside the running event loop)."""
         if not self._tasks:
             self._tasks = [
-                asyncio.ensure_future(self._stage("decide", self._decide)),
-                asyncio.ensure_future(self._stage("publish", self._publish)),
+                asyncio.ensure_future(self._stage("decide", self._to_decide, self._decide)),
+                asyncio.ensure_future(self._stage("publish", self._to_publish, self._publish)),
             ]
 
     async def stop(self) -> None:
@@ -242,8 +241,7 @@ class BatchHandler:
         await delivered.wait()
         return batch.outcomes or []
 
-    async def _stage(self, name: str, step: Callable[[_Batch], Any]) -> None:
-        queue = self._to_decide if name == "decide" else self._to_publish
+    async def _stage(self, name: str, queue: asyncio.Queue[_Batch], step: Callable[[_Batch], Any]) -> None:
         while True:
             batch = await queue.get()
             try:

@@ -28,16 +28,7 @@ from worker.config import Settings
 from worker.dedup import Decision, DuplicateOf, Thresholds
 from worker.fingerprint import DEFAULT_SCHEME, Scheme
 from worker.inputs import InputRecord
-from worker.pipeline import (
-    Clean,
-    DeadLettered,
-    Duplicate,
-    Limits,
-    Message,
-    Outcome,
-    Prepared,
-    decide_batch,
-)
+from worker.pipeline import DeadLettered, Limits, Message, Prepared, decide_batch
 from worker.preparer import Preparer, Staged
 from worker.security import redis_connection
 from worker.store import CallObserver, RedisDedupStore, connect
@@ -55,20 +46,8 @@ class OfflineResult(msgspec.Struct, omit_defaults=False):
     reason: str | None = None
 
 
-def result_of(outcome: Outcome) -> OfflineResult:
-    if isinstance(outcome, Clean):
-        return OfflineResult(id=outcome.article.id, status="clean")
-    if isinstance(outcome, Duplicate):
-        e = outcome.event
-        return OfflineResult(
-            id=e.id, status="duplicate", kind=e.kind, duplicate_of=e.duplicate_of, similarity=e.similarity
-        )
-    d = outcome.record
-    return OfflineResult(id=d.id, status="dead_letter", reason=f"{d.error_type}: {d.error}")
-
-
-def result_of_decision(staged: Prepared | DeadLettered, decision: Decision | None) -> OfflineResult:
-    """The same line as `result_of`, without building the output events first."""
+def result_of(staged: Prepared | DeadLettered, decision: Decision | None) -> OfflineResult:
+    """One record's output line, from its decision (the output events are never built)."""
     if isinstance(staged, DeadLettered):
         d = staged.record
         return OfflineResult(id=d.id, status="dead_letter", reason=f"{d.error_type}: {d.error}")
@@ -177,7 +156,7 @@ async def dedup_records(
             staged = await preparing
             decisions = await decide_batch(staged, store, thresholds=thresholds)
             for record, s, decision in zip(batch, staged, decisions, strict=True):
-                result = result_of_decision(s, decision)
+                result = result_of(s, decision)
                 summary.add(result)
                 on_result(record, result)
     finally:
@@ -189,4 +168,4 @@ async def dedup_records(
     return summary
 
 
-__all__ = ["Clean", "DeadLettered", "Duplicate", "OfflineResult", "Summary", "dedup_records", "result_of"]
+__all__ = ["OfflineResult", "Summary", "dedup_records", "result_of"]

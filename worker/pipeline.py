@@ -4,9 +4,9 @@
 
 `prepare_batch` runs the pure per-message stages (CPU only), `decide_batch` the one stage with
 I/O, the dedup store, which it receives as an argument, and `outcomes_of` builds the output
-events; `process_batch` runs the three in a row (the worker's agent overlaps them across
-batches, worker/agents.py) (Kafka never appears here, Redis only behind the
-`DedupStore` protocol). The result list is in input order and always as long as the input:
+events; `process_batch` runs the three in a row, while the worker's agent overlaps them across
+batches (worker/agents.py). Kafka never appears here, Redis only behind the `DedupStore`
+protocol. The result list is in input order and always as long as the input:
 count in = clean + duplicates + dead letters.
 
 A store outage raises `TransientError` out of `process_batch` *before* anything is decided or
@@ -206,15 +206,15 @@ def prepare(
             )
         canonical_url = canonicalize_url(raw.url)
         t2 = time.perf_counter()
-        obs.observe_stage("normalize", t2 - t1)
         # An article whose match key is empty (symbols only) is fingerprinted on its readable
         # text instead, so that such articles are not all "exact duplicates" of each other.
         fp = fingerprint(text.match_key or text.text, canonical_url, scheme)
         t3 = time.perf_counter()
         obs.observe_stage("fingerprint", t3 - t2)
         clean = build_clean(raw, article_id, text, canonical_url, fp, now, scheme) if events else None
-        # language detection and the publication date: part of cleaning the article up
-        obs.observe_stage("normalize", time.perf_counter() - t3)
+        # One observation per article: the clean event (language, publication date) is part of
+        # cleaning the article up, though it needs the fingerprints and so comes after them.
+        obs.observe_stage("normalize", (t2 - t1) + (time.perf_counter() - t3))
     except PoisonInput as exc:
         return dead_letter(message, exc.reason, exc.message, now, limits, article_id or exc.article_id)
     except Exception as exc:  # a bug, triggered by this message: never stop the stream for it

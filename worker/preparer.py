@@ -32,6 +32,7 @@ import msgspec
 
 from worker.events import CleanArticle
 from worker.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme
+from worker.language import warm_up
 from worker.pipeline import (
     DeadLettered,
     Limits,
@@ -59,8 +60,6 @@ class _Recorder:
 def _warm_up() -> None:
     """Run once in each worker process: imports and the language model load before the first batch."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from worker.language import warm_up
-
     warm_up()
 
 
@@ -78,12 +77,6 @@ def _to_wire(m: Message) -> _MessageWire:
     return (m.value, m.origin, m.topic, m.partition, m.offset, m.timestamp)
 
 
-def _warm_up_inline() -> None:
-    from worker.language import warm_up
-
-    warm_up()
-
-
 def _prepare_remote(
     wires: list[_MessageWire], *, limits: Limits, scheme: Scheme, now: float, events: bool
 ) -> tuple[list[_PreparedWire | DeadLettered], list[tuple[str, float]]]:
@@ -91,7 +84,7 @@ def _prepare_remote(
     messages = [Message(*w) for w in wires]
     staged = prepare_batch(messages, limits=limits, scheme=scheme, now=now, observer=recorder, events=events)
     out: list[_PreparedWire | DeadLettered] = [
-        (s.article_id, astuple_fp(s.fp), _encode_clean(s.clean) if s.clean is not None else b"")
+        (s.article_id, _fp_wire(s.fp), _encode_clean(s.clean) if s.clean is not None else b"")
         if isinstance(s, Prepared)
         else s
         for s in staged
@@ -99,7 +92,7 @@ def _prepare_remote(
     return out, recorder.seen
 
 
-def astuple_fp(fp: ArticleFingerprints) -> tuple[object, ...]:
+def _fp_wire(fp: ArticleFingerprints) -> tuple[object, ...]:
     return (fp.exact, fp.tokens, fp.shingles, fp.sketch, fp.lead_sketch, fp.bands, fp.url)
 
 
@@ -147,7 +140,7 @@ class Preparer:
         """Start the worker processes now rather than on the first batch (they take ~1 s); inline,
         load the language model now."""
         if not self.processes:
-            _warm_up_inline()
+            warm_up()
         else:
             pool = self._ensure_pool()
             self._warming = [pool.submit(time.time) for _ in range(self.processes)]
