@@ -10,7 +10,7 @@ Runs what ``worker.pipeline`` does to one message before the dedup store (``deco
 - every line of ``../shared/data/ant-dev.jsonl.gz`` (real Arabic news, as producers send it);
 - the files of ``../shared/seeds/`` (as plain-text articles);
 - adversarial variants of a sample of the corpus: the generator's reshapings
-  (``worker/variants.py``: html page, diacritics, reflow, syndicated, teaser, combo) and
+  (``worker/tools/variants.py``: html page, diacritics, reflow, syndicated, teaser, combo) and
   character-level damage made here (mojibake, entities, presentation forms, invisible and
   combining marks, odd line breaks and spaces, other digits, shouted Latin, seeded junk).
 
@@ -38,15 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import msgspec
 import xxhash
 
-from worker import variants
-from worker.decode import decode_article
+from worker.dedup.fingerprint import DEFAULT_SCHEME, fingerprint
 from worker.errors import PoisonInput
-from worker.fingerprint import DEFAULT_SCHEME, fingerprint
-from worker.language import detect_language
-from worker.normalize import normalize_text
+from worker.normalize.language import detect_language
+from worker.normalize.text import normalize_text
+from worker.normalize.timestamps import parse_published
+from worker.normalize.urls import canonicalize_url
 from worker.pipeline import LANGUAGE_SAMPLE_CHARS, Limits
-from worker.timestamps import parse_published
-from worker.urls import canonicalize_url
+from worker.tools import variants
+from worker.validate import decode_article
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "data" / "ant-dev.jsonl.gz"

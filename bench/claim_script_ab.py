@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import corpus, preload, probes
 from bench.run import REDIS_ARGS
 from worker.config import Settings
-from worker.dedup import Thresholds
-from worker.embedded import EmbeddedRedis
-from worker.offline import BATCH, limits_of
-from worker.pipeline import Message, decide_batch, prepare_batch
-from worker.store import RedisDedupStore, connect
+from worker.dedup.decision import Thresholds
+from worker.dedup.store import RedisDedupStore, connect
+from worker.files.offline import BATCH
+from worker.pipeline import Message, decide_batch, limits_of, prepare_batch
+from worker.tools.embedded import EmbeddedRedis
 
 OLD_COMMIT = "79fc225"
 CHUNK = 3_000
@@ -37,7 +37,7 @@ CHUNK = 3_000
 
 def old_script() -> str:
     source = subprocess.run(
-        ["git", "show", f"{OLD_COMMIT}:worker/store.py"],
+        ["git", "show", f"{OLD_COMMIT}:worker/dedup/store.py"],
         capture_output=True,
         text=True,
         check=True,
@@ -45,7 +45,7 @@ def old_script() -> str:
     ).stdout
     match = re.search(r'_CLAIM_LUA = """(.*?)"""', source, re.S)
     if match is None:
-        raise SystemExit(f"no claim script in {OLD_COMMIT}:worker/store.py")
+        raise SystemExit(f"no claim script in {OLD_COMMIT}:worker/dedup/store.py")
     return match.group(1)
 
 

@@ -1,6 +1,6 @@
 """The transport's ceiling: a bare Faust agent that only forwards messages, run like the worker.
 
-Same Faust settings as the worker (`worker.agents.faust_options` from the same `NEWSWORKER_*`
+Same Faust settings as the worker (`worker.service.app.faust_options` from the same `NEWSWORKER_*`
 environment), same batching (`stream.take_events(batch_size, within=batch_timeout)`), same way
 of publishing (one `producer.send` per message, then every delivery of the batch awaited before
 the next batch is taken). It does no other work: each input message goes, key and value
@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import faust
 
-from worker.agents import faust_options
 from worker.config import Settings
+from worker.service.app import faust_options
 
 
 def build_app(settings: Settings) -> faust.App:

@@ -20,8 +20,8 @@ import msgspec
 from datasketch import MinHash, MinHashLSH
 
 from worker.config import Settings
-from worker.inputs import InputRecord
-from worker.offline import BATCH, OfflineResult, dedup_records
+from worker.files.inputs import InputRecord
+from worker.files.offline import BATCH, OfflineResult, dedup_records
 
 PEER_THRESHOLD = 0.8
 PEER_PERMUTATIONS = 128
@@ -87,7 +87,7 @@ def run_datasketch(values: Sequence[bytes], redis_url: str, *, basename: bytes =
 def run_newsworker(
     values: Sequence[bytes], redis_url: str, *, tag: str = "bench", settings: Settings | None = None
 ) -> OfflineRun:
-    """`newsworker dedup`'s engine (`worker.offline.dedup_records`) over the same records."""
+    """`newsworker dedup`'s engine (`worker.files.offline.dedup_records`) over the same records."""
     records = [InputRecord(v, f"{tag}:{n + 1}") for n, v in enumerate(values)]
     duplicates = 0
     first_batch: list[float] = []  # when the first result arrived, and how many came with it

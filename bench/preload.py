@@ -14,9 +14,9 @@ import random
 import time
 from collections.abc import Callable
 
-from worker.dedup import make_record
-from worker.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme
-from worker.store import RedisDedupStore, StoreItem, connect
+from worker.dedup.decision import StoreItem, make_record
+from worker.dedup.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme
+from worker.dedup.store import RedisDedupStore, connect
 
 #: Articles per `check_and_record` call while preloading (bigger than a worker batch: fewer
 #: round trips; each per-shard script still stays well under a millisecond).

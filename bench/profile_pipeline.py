@@ -26,13 +26,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from bench import corpus, probes, stats
 from bench.run import REDIS_ARGS
 from worker.config import Settings
-from worker.dedup import Thresholds
-from worker.embedded import EmbeddedRedis
-from worker.fingerprint import DEFAULT_SCHEME
-from worker.metrics import Metrics
-from worker.offline import limits_of, make_store
-from worker.pipeline import Message, process_batch
-from worker.store import connect
+from worker.dedup.decision import Thresholds
+from worker.dedup.fingerprint import DEFAULT_SCHEME
+from worker.dedup.store import connect, make_store
+from worker.pipeline import Message, limits_of, process_batch
+from worker.service.metrics import Metrics
+from worker.tools.embedded import EmbeddedRedis
 
 
 async def run_pipeline(values: list[bytes], redis_url: str, batch: int, metrics: Metrics) -> float:

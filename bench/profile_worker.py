@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import corpus, kafka_io, probes
 from bench.run import DEFAULTS, REDIS_ARGS
-from worker.demo import worker_env
-from worker.embedded import EmbeddedKafka, EmbeddedRedis, create_topics, find_free_port
+from worker.tools.demo import worker_env
+from worker.tools.embedded import EmbeddedKafka, EmbeddedRedis, create_topics, find_free_port
 
 #: Areas by file path, first match wins: what a sample's innermost known frame belongs to.
 AREAS = (

@@ -47,8 +47,8 @@ import psutil  # noqa: E402
 
 from bench import corpus, kafka_io, peer, preload, probes, stats  # noqa: E402
 from worker.config import Settings  # noqa: E402
-from worker.demo import worker_env  # noqa: E402
-from worker.embedded import EmbeddedKafka, EmbeddedRedis, create_topics, find_free_port  # noqa: E402
+from worker.tools.demo import worker_env  # noqa: E402
+from worker.tools.embedded import EmbeddedKafka, EmbeddedRedis, create_topics, find_free_port  # noqa: E402
 
 #: Redis as deployed (deploy/redis/redis.conf): hashes stay listpacks up to 512 fields. The
 #: value limit is raised above the deployed 64 bytes so that a bucket holding a record (the

@@ -2,7 +2,7 @@
 
     python bench/store_memory.py [--articles 100000] [--buckets 4096] [--listpack-value 512]
 
-Runs `newsworker dedup`'s code path (`worker.offline.dedup_records`) over N distinct articles
+Runs `newsworker dedup`'s code path (`worker.files.offline.dedup_records`) over N distinct articles
 against a fresh embedded redis-server configured like deploy/redis/redis.conf, and reports
 (used_memory after - before) / N. Articles are the real corpus (../shared/data/ant-dev.jsonl.gz);
 past its 22k, each further pass replaces every third word with a random corpus word, which makes
@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from worker.config import Settings  # noqa: E402
-from worker.embedded import EmbeddedRedis  # noqa: E402
-from worker.inputs import InputRecord  # noqa: E402
-from worker.offline import dedup_records  # noqa: E402
+from worker.files.inputs import InputRecord  # noqa: E402
+from worker.files.offline import dedup_records  # noqa: E402
+from worker.tools.embedded import EmbeddedRedis  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "ant-dev.jsonl.gz"
 

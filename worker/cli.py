@@ -26,7 +26,7 @@ def _settings() -> Settings:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from worker.agents import run_worker
+    from worker.service.app import run_worker
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     run_worker(_settings(), loglevel=args.log_level)
@@ -34,15 +34,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from worker.demo import run_demo
+    from worker.tools.demo import run_demo
 
     console = Console() if sys.stdout.isatty() else Console(width=140)
     return run_demo(args.paths or None, once=args.once, console=console)
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from worker.produce import run_produce
-    from worker.security import aiokafka_security_kwargs
+    from worker.files.produce import run_produce
+    from worker.service.security import aiokafka_security_kwargs
 
     settings = _settings()
     return run_produce(
@@ -58,9 +58,9 @@ def cmd_produce(args: argparse.Namespace) -> int:
 def cmd_dedup(args: argparse.Namespace) -> int:
     import msgspec
 
-    from worker.embedded import EmbeddedRedis
-    from worker.inputs import read_records
-    from worker.offline import dedup_records
+    from worker.files.inputs import read_records
+    from worker.files.offline import dedup_records
+    from worker.tools.embedded import EmbeddedRedis
 
     settings = _settings()
     console = Console(stderr=True)
@@ -111,7 +111,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from worker.evaluate import main as eval_main
+    from worker.tools.evaluate import main as eval_main
 
     return int(eval_main(args))
 

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     redis_cluster: bool = Field(False, description="NEWSWORKER_REDIS_URL points at a Redis Cluster node")
     app_id: str = Field("newsworker", description="Faust app id = Kafka consumer group id")
 
-    # --- security (see worker/security.py; every secret also from a file: <NAME>_FILE) --------
+    # --- security (see worker/service/security.py; every secret also from a file: <NAME>_FILE) --------
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="Kafka security protocol; SASL_SSL for SCRAM over TLS"
     )

@@ -5,7 +5,7 @@
 `prepare_batch` runs the pure per-message stages (CPU only), `decide_batch` the one stage with
 I/O, the dedup store, which it receives as an argument, and `outcomes_of` builds the output
 events; `process_batch` runs the three in a row, while the worker's agent overlaps them across
-batches (worker/agents.py). Kafka never appears here, Redis only behind the `DedupStore`
+batches (worker/service/app.py). Kafka never appears here, Redis only behind the `DedupStore`
 protocol. The result list is in input order and always as long as the input:
 count in = clean + duplicates + dead letters.
 
@@ -27,22 +27,24 @@ from typing import Protocol
 import msgspec
 import xxhash
 
-from worker.decode import decode_article
-from worker.dedup import (
+from worker.config import Settings
+from worker.dedup.decision import (
     Decision,
     DuplicateOf,
+    StoreAnswer,
+    StoreItem,
     Thresholds,
     decide,
     make_record,
 )
+from worker.dedup.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme, fingerprint
 from worker.errors import PoisonInput
 from worker.events import CleanArticle, DeadLetter, DuplicateEvent, Fingerprints, RawArticle
-from worker.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme, fingerprint
-from worker.language import detect_language
-from worker.normalize import NormalizedText, normalize_text
-from worker.store import StoreAnswer, StoreItem
-from worker.timestamps import parse_published
-from worker.urls import canonicalize_url
+from worker.normalize.language import detect_language
+from worker.normalize.text import NormalizedText, normalize_text
+from worker.normalize.timestamps import parse_published
+from worker.normalize.urls import canonicalize_url
+from worker.validate import decode_article
 
 log = logging.getLogger(__name__)
 
@@ -374,3 +376,12 @@ async def process_batch(
     staged = prepare_batch(messages, limits=limits, scheme=scheme, now=now, observer=observer)
     decisions = await decide_batch(staged, store, thresholds=thresholds, observer=observer)
     return outcomes_of(staged, decisions, now=now)
+
+
+def limits_of(settings: Settings) -> Limits:
+    """The input limits the settings give."""
+    return Limits(
+        max_message_bytes=settings.max_message_bytes,
+        max_text_chars=settings.max_text_chars,
+        dead_letter_preview_bytes=settings.dead_letter_preview_bytes,
+    )

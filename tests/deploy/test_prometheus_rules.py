@@ -3,7 +3,7 @@
 - `promtool check config`, `promtool check rules` and `promtool test rules` (the rule unit tests in
   deploy/prometheus/alerts_test.yml) pass; `promtool check metrics` finds nothing to lint in what
   the worker exports.
-- Every `newsworker_*` metric a dashboard panel or an alert rule queries is one `worker.metrics`
+- Every `newsworker_*` metric a dashboard panel or an alert rule queries is one `worker.service.metrics`
   exports, so a rename on either side fails here in milliseconds (the integration test then
   proves the queries return data against a real Prometheus).
 - The committed dashboard JSON is what deploy/grafana/dashboard.py generates, and it refers to the
@@ -29,7 +29,7 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.conftest import require_tool
-from worker.metrics import Metrics
+from worker.service.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"

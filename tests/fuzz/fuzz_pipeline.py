@@ -24,8 +24,7 @@ with __import__("contextlib").suppress(ImportError):
     import atheris
 
     with atheris.instrument_imports(include=["worker"]):
-        import worker.decode
-        import worker.normalize
+        import worker.normalize.text
         import worker.pipeline  # noqa: F401
 
 from worker.pipeline import DeadLettered, Limits, Message, Prepared, prepare

@@ -13,7 +13,7 @@ The helpers `produce` and `consume_all` are plain async functions; import them w
 `from tests.integration.conftest import consume_all, produce` and drive them with `asyncio.run`
 from sync tests (these tests do not use pytest-asyncio).
 
-Consumer groups on Tansu (see `worker.embedded`): a group join takes about half the session
+Consumer groups on Tansu (see `worker.tools.embedded`): a group join takes about half the session
 timeout (rounded up to whole seconds), so tests that need a group use a short session timeout
 (`TEST_SESSION_TIMEOUT_MS`); `consume_all` avoids groups altogether by assigning partitions.
 """
@@ -32,7 +32,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.structs import RecordMetadata
 
-from worker.embedded import EmbeddedKafka, EmbeddedRedis, create_topics
+from worker.tools.embedded import EmbeddedKafka, EmbeddedRedis, create_topics
 
 HERE = Path(__file__).resolve().parent
 
@@ -223,8 +223,8 @@ def start_worker(
     key prefix unless `redis_key_prefix=` is given, and a free metrics port (`worker.metrics_port`).
     Workers still running at the end of the test are killed.
     """
-    from worker.demo import WorkerProcess, worker_env
-    from worker.embedded import find_free_port
+    from worker.tools.demo import WorkerProcess, worker_env
+    from worker.tools.embedded import find_free_port
 
     started: list[WorkerProcess] = []
     default_group = f"test.{_slug(request)}.{uuid.uuid4().hex[:8]}"

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from tests.integration.conftest import consume_all, produce
-from worker.embedded import EmbeddedKafka
+from worker.tools.embedded import EmbeddedKafka
 
 ENGLISH = (
     "The harbour authority said on Monday that the new container terminal will open in March, "

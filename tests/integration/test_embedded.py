@@ -22,7 +22,7 @@ from tests.integration.conftest import (
     consume_all,
     produce,
 )
-from worker.embedded import (
+from worker.tools.embedded import (
     EmbeddedKafka,
     EmbeddedRedis,
     EmbeddedServiceError,
@@ -130,7 +130,7 @@ def test_consumer_group_reads_commits_and_a_new_member_resumes(
         # A second member of the same group resumes from the committed offsets. It is assigned
         # the partitions by hand: a subscribing member would wait for the first one's session
         # to expire, because the first generation of a Tansu group is 0 and aiokafka sends no
-        # LeaveGroup for generation 0 (see worker.embedded).
+        # LeaveGroup for generation 0 (see worker.tools.embedded).
         partitions = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
         resumed = consumer()
         await resumed.start()
@@ -236,7 +236,7 @@ def test_a_taken_port_is_reported_when_the_port_was_given(redis_server: Embedded
 CRASHING_PARENT = textwrap.dedent(
     """
     import os, sys, time
-    from worker.embedded import EmbeddedKafka, EmbeddedRedis
+    from worker.tools.embedded import EmbeddedKafka, EmbeddedRedis
     kafka, redis_server = EmbeddedKafka().start(), EmbeddedRedis().start()
     print(kafka.pid, redis_server.pid, flush=True)
     if sys.argv[1] == "exit":

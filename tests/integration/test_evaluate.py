@@ -16,10 +16,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from tests.unit.test_variants import synthetic_corpus as make_corpus
-from worker import evaluate
-from worker.embedded import EmbeddedRedis
-from worker.variants import NEGATIVE_KINDS, VARIANT_KINDS, build_stream
+from tests.support.factories import synthetic_corpus as make_corpus
+from worker.tools import evaluate
+from worker.tools.embedded import EmbeddedRedis
+from worker.tools.variants import NEGATIVE_KINDS, VARIANT_KINDS, build_stream
 
 
 def synthetic_corpus(n: int, seed: int = 1) -> list[dict[str, Any]]:

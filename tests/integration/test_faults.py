@@ -29,7 +29,7 @@ import msgspec
 from aiokafka import ConsumerRecord
 
 from tests.integration.conftest import consume_all, produce
-from worker.embedded import EmbeddedKafka, EmbeddedRedis, create_topics
+from worker.tools.embedded import EmbeddedKafka, EmbeddedRedis, create_topics
 
 #: Words for synthetic articles. 60 random words from 400 make texts that share almost no
 #: shingles, so two different synthetic articles are never near-duplicates of each other.

@@ -18,23 +18,21 @@ Without the `prometheus` binary the module skips, except under CI=true, where it
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import math
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
 
 from tests.conftest import require_tool
 from tests.integration.conftest import produce
-from worker.embedded import EmbeddedKafka, EmbeddedRedis, create_topics, find_free_port
+from tests.support import prometheus as prom
+from worker.tools.embedded import EmbeddedKafka, EmbeddedRedis, create_topics, find_free_port
 
 pytestmark = pytest.mark.integration
 
@@ -49,18 +47,6 @@ EXACT_COPIES = 20
 FEED_SECONDS = 8.0
 
 
-def load_render() -> ModuleType:
-    """deploy/grafana/render.py: the Prometheus/worker process helpers and the panel drawer."""
-    path = ROOT / "deploy" / "grafana" / "render.py"
-    spec = importlib.util.spec_from_file_location("newsworker_render", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module while the class body runs
-    spec.loader.exec_module(module)
-    return module
-
-
-render = load_render()
 
 
 def prometheus_binary() -> str:
@@ -98,7 +84,7 @@ def input_messages(shared_dir: Path, seeds_dir: Path) -> tuple[list[bytes], dict
 
 @dataclass
 class ObservedRun:
-    prometheus: render.PrometheusAPI  # type: ignore[name-defined]
+    prometheus: prom.PrometheusAPI  # type: ignore[name-defined]
     start: float
     end: float
     expected: dict[str, int]
@@ -114,7 +100,7 @@ async def feed_steadily(bootstrap: str, topic: str, messages: list[bytes], secon
         await asyncio.sleep(seconds / slices)
 
 
-def wait_for(prometheus: render.PrometheusAPI, expr: str, ok, timeout: float) -> list:  # type: ignore[name-defined]
+def wait_for(prometheus: prom.PrometheusAPI, expr: str, ok, timeout: float) -> list:  # type: ignore[name-defined]
     deadline = time.monotonic() + timeout
     result: list = []
     while time.monotonic() < deadline:
@@ -139,7 +125,7 @@ def observed(
     asyncio.run(create_topics(kafka.bootstrap, [raw, clean, dups, dlq], 2))
     messages, expected = input_messages(shared_dir, seeds_dir)
     port = find_free_port()
-    prometheus = render.EmbeddedPrometheus(
+    prometheus = prom.EmbeddedPrometheus(
         [f"127.0.0.1:{port}"], interval="1s", rule_files=[ALERTS], binary=binary
     )
     worker = None
@@ -147,7 +133,7 @@ def observed(
         prometheus.start()
         start = time.time()
         # Returns once /readyz says ready: broker, Redis, partitions assigned.
-        worker = render.start_worker(
+        worker = prom.start_worker(
             kafka.bootstrap, redis_server.url, [raw, clean, dups, dlq],
             app_id=f"test.observability.{token}", log_path=prometheus.work_dir / "worker.log", port=port,
             redis_key_prefix=f"obs{token}", stats_interval_seconds="2",
@@ -167,15 +153,15 @@ def observed(
 
 
 def panel_cases() -> list[object]:
-    return [pytest.param(q, id=f"{q.panel}:{q.legend or q.expr[:30]}") for q in render.panel_queries()]
+    return [pytest.param(q, id=f"{q.panel}:{q.legend or q.expr[:30]}") for q in prom.panel_queries()]
 
 
 @pytest.mark.parametrize("query", panel_cases())
 def test_panel_query_returns_data(observed: ObservedRun, query) -> None:
-    expr = render.substitute(query.expr, rate_interval=RATE_INTERVAL)
+    expr = prom.substitute(query.expr, rate_interval=RATE_INTERVAL)
     result = observed.prometheus.query_range(expr, observed.start, observed.end, 1.0)
     assert result, f"{query.panel}: no series for {expr}"
-    assert any(True for _ in render.finite_values(result)), f"{query.panel}: only NaN for {expr}"
+    assert any(True for _ in prom.finite_values(result)), f"{query.panel}: only NaN for {expr}"
 
 
 def alert_cases() -> list[object]:
@@ -209,12 +195,3 @@ def test_scraped_counts_match_what_was_sent(observed: ObservedRun) -> None:
     up = prom.query('up{job="newsworker"}')
     assert [s["metric"]["instance"] for s in up] == [observed.worker_target]
     assert total(up) == 1
-
-
-def test_dashboard_renders_from_the_run(observed: ObservedRun, tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
-    out = render.draw(
-        observed.prometheus, observed.start, observed.end, tmp_path / "dashboard.png",
-        step=1.0, rate_interval=RATE_INTERVAL,
-    )  # fmt: skip
-    assert out.stat().st_size > 20_000

@@ -10,10 +10,10 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 from redis.cluster import key_slot
 
-from worker.dedup import DuplicateOf, Thresholds, Unique, decide, make_record
-from worker.embedded import EmbeddedRedis
-from worker.fingerprint import fingerprint
-from worker.store import RedisDedupStore, StoreItem
+from worker.dedup.decision import DuplicateOf, StoreItem, Thresholds, Unique, decide, make_record
+from worker.dedup.fingerprint import fingerprint
+from worker.dedup.store import RedisDedupStore
+from worker.tools.embedded import EmbeddedRedis
 
 WORDS = [f"w{i}" for i in range(300)]
 T = Thresholds()

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from worker.dedup import DuplicateOf, Thresholds, Unique, decide, make_record
-from worker.embedded import EmbeddedRedis, find_free_port
-from worker.fingerprint import fingerprint
-from worker.store import RedisDedupStore, StoreItem, connect
+from worker.dedup.decision import DuplicateOf, StoreItem, Thresholds, Unique, decide, make_record
+from worker.dedup.fingerprint import fingerprint
+from worker.dedup.store import RedisDedupStore, connect
+from worker.tools.embedded import EmbeddedRedis, find_free_port
 
 
 def _cluster_port() -> int:

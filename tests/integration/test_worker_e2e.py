@@ -10,7 +10,7 @@ from pathlib import Path
 import msgspec
 
 from tests.integration.conftest import consume_all, produce
-from worker.embedded import EmbeddedKafka
+from worker.tools.embedded import EmbeddedKafka
 
 
 def seed_article(path: Path) -> bytes:

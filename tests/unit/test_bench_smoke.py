@@ -10,9 +10,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from bench import corpus, peer, preload, stats
 from bench.run import Plan
-from worker.dedup import decode_record, encode_record
-from worker.fingerprint import DEFAULT_SCHEME
-from worker.metrics import Metrics
+from worker.dedup.decision import decode_record, encode_record
+from worker.dedup.fingerprint import DEFAULT_SCHEME
+from worker.service.metrics import Metrics
 
 REAL = [
     {"id": "a1", "url": "https://x.example/1", "title": "t", "text": "الرئيس قال اليوم إن الحكومة " * 30},

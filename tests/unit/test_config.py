@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.agents import faust_options
 from worker.config import Settings
+from worker.service.app import faust_options
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 

@@ -19,48 +19,20 @@ import importlib
 import json
 import re
 import time
-from collections.abc import Sequence
 
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker.dedup import ClaimView, StoredRecord, Thresholds, decode_record, encode_record, is_self
+from tests.support.fakes import InMemoryStore
+from worker.dedup.decision import (
+    Thresholds,
+)
 from worker.pipeline import DeadLettered, Limits, Message, Prepared, prepare, process_batch
-from worker.store import StoreAnswer, StoreItem
 
 LIMITS = Limits(max_message_bytes=256 * 1024, max_text_chars=100_000, dead_letter_preview_bytes=4096)
 NOW = 1_795_000_000.0
-
-
-class InMemoryStore:
-    """The `DedupStore` protocol over dicts, with `RedisDedupStore`'s claim semantics."""
-
-    def __init__(self) -> None:
-        self.exact: dict[bytes, bytes] = {}
-        self.refs: dict[bytes, bytes] = {}
-
-    def _claim_ref(self, key: bytes, item: StoreItem) -> bytes | None:
-        owner = self.refs.setdefault(key, item.ref)
-        return None if owner == item.ref else owner
-
-    async def check_and_record(self, items: Sequence[StoreItem]) -> list[StoreAnswer]:
-        answers = []
-        for item in items:
-            stored = self.exact.setdefault(item.ref, encode_record(item.record))
-            record = decode_record(stored)
-            exact_owner = None if is_self(record, item.article_id, item.origin) else record
-            url_owner = self._claim_ref(b"u" + item.fp.url, item) if item.fp.url is not None else None
-            bands = tuple(self._claim_ref(b"b" + band, item) for band in item.fp.bands)
-            records: dict[bytes, StoredRecord] = {
-                ref: decode_record(self.exact[ref]) for ref in (url_owner, *bands) if ref in self.exact
-            }
-            answers.append(StoreAnswer(ClaimView(exact_owner, url_owner, bands), records))
-        return answers
-
-    async def mark_duplicates(self, marks: Sequence[tuple[StoreItem, str]]) -> None:
-        return None
 
 
 def prepared(value: bytes, origin: str = "t:0:0") -> Prepared | DeadLettered:
@@ -177,17 +149,17 @@ def test_a_clean_article_sent_again_normalizes_to_itself(article: dict[str, obje
 # --- bounded time ----------------------------------------------------------------------------------
 
 WORKER_MODULES = (
-    "worker.normalize",
-    "worker.html_text",
-    "worker.arabic",
-    "worker.urls",
-    "worker.timestamps",
-    "worker.language",
-    "worker.decode",
+    "worker.normalize.text",
+    "worker.normalize.html_text",
+    "worker.normalize.arabic",
+    "worker.normalize.urls",
+    "worker.normalize.timestamps",
+    "worker.normalize.language",
+    "worker.validate",
     "worker.pipeline",
-    "worker.fingerprint",
-    "worker.inputs",
-    "worker.boilerplate",
+    "worker.dedup.fingerprint",
+    "worker.files.inputs",
+    "worker.normalize.boilerplate",
 )
 _META = set("()[]{}?*+|^$\\.-:!=<>")
 

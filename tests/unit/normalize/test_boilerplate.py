@@ -1,0 +1,405 @@
+"""Golden tests of the syndication-chrome rules (worker/normalize/boilerplate.py): one named test per rule
+with an Arabic and an English example, and negatives that must stay story text.
+
+Every example is written here for the test (no corpus text). The rules see folded text
+(``arabic.fold_for_match``), as ``story_paragraphs`` gives it to them; ``fold`` below does that.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from worker.normalize import arabic, boilerplate
+from worker.normalize.boilerplate import (
+    is_chrome_line,
+    is_credit_line,
+    is_legal_notice,
+    is_link_label_alone,
+    is_page_furniture,
+    is_related_link,
+    is_social_call,
+    story_paragraphs,
+    story_text,
+    strip_dateline,
+    strip_read_more_tail,
+)
+from worker.normalize.text import match_key, normalize_text
+
+LEAD_AR = "أعلنت وزارة الصحة اليوم افتتاح مستشفى جديد في المدينة بطاقة مئتي سرير."
+LEAD_EN = "The health ministry opened a new hospital in the city on Monday with 200 beds."
+
+
+def fold(s: str) -> str:
+    return arabic.fold_for_match(s)
+
+
+def key_of(paragraphs: list[str]) -> str:
+    return match_key(story_text(paragraphs))
+
+
+# --- rule 1: dateline ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dateline",
+    [
+        "القاهرة - (رويترز) - ",
+        "بيروت (أ ف ب) – ",
+        "دبي، الإمارات العربية المتحدة (CNN)-- ",
+        "(د ب أ) - ",
+        "(الأناضول) إسطنبول - ",
+        "عمان، بترا: ",
+        "الرياض - واس - ",
+        "القاهرة، 12 مارس (رويترز) - ",
+        "طرابلس - ",
+        "CAIRO (Reuters) - ",
+        "WASHINGTON, March 3 (Reuters) - ",
+        "BEIRUT — ",
+        "NEW YORK, N.Y. -- ",
+        "(CNN) — ",
+    ],
+)
+def test_dateline_is_cut_from_the_first_paragraph(dateline: str) -> None:
+    lead = LEAD_EN if dateline.isascii() else LEAD_AR
+    assert strip_dateline(fold(dateline + lead)) == fold(lead)
+
+
+def test_dateline_only_the_first_paragraph_loses_it() -> None:
+    second = "بيروت - (رويترز) - " + LEAD_AR
+    assert story_paragraphs([LEAD_AR, second]) == [fold(LEAD_AR), fold(second)]
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "قالت رويترز: إن الوزارة افتتحت مستشفى جديدا في المدينة.",  # the story quoting the agency
+        "وقال مصدر لوكالة رويترز (طلب عدم نشر اسمه) إن المستشفى جاهز.",  # no separator after it
+        "القاهرة مدينة لا تنام، قال المحافظ في كلمته أمام الزوار أمس.",  # starts with a city name
+        '"القاهرة - وجهتنا الأولى" قال المحافظ في كلمته.',  # a quote that starts with a city
+        "اكتسح ريال سوسيداد ضيفه ليفانتي 3 - 1 في الدوري الإسباني.",  # a score, not a dateline
+        "Reuters reported that the ministry opened a new hospital in the city.",
+        "Cairo is ready, the governor told reporters on Monday.",
+        "NATO said on Monday it would send more troops to the region.",
+    ],
+)
+def test_dateline_negatives_stay(paragraph: str) -> None:
+    assert strip_dateline(fold(paragraph)) == fold(paragraph)
+
+
+def test_dateline_with_almost_nothing_after_it_stays() -> None:
+    assert strip_dateline("القاهره - نص") == "القاهره - نص"
+
+
+# --- rule 2: related-link lines --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "اقرأ أيضاً: الحكومة تعلن خطة جديدة للنقل العام",
+        "إقرأ ايضا وزير الخارجية يزور العاصمة",  # no colon
+        "للمزيد: ما الذي نعرفه عن الاتفاق؟",
+        "للمزيد - معركة المدينة: من يقاتل من؟",
+        "شاهد أيضا: لحظة وصول الوفد إلى المطار",
+        "مواضيع ذات صلة: انتخابات البلدية",
+        "قد يهمك/ تفاصيل الموازنة الجديدة",
+        "Read more: Government unveils new transport plan",
+        "READ ALSO - Minister visits the capital",
+        "Related: What we know about the deal",
+        "See also: Election results",
+        "المزيد من الأخبار: الدوري الإسباني",
+    ],
+)
+def test_related_link_lines_are_chrome(line: str) -> None:
+    assert is_related_link(fold(line))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "للمزيد من الضغط على الحكومة، دعت النقابات إلى إضراب عام.",  # "for more pressure"
+        "وقرأ الوزير أيضا بيانا باسم الحكومة أمام البرلمان.",
+        "Read the statement in full, the minister told parliament, and judge for yourselves.",
+        "More than 200 people were killed in the attack, officials said.",
+    ],
+)
+def test_related_link_negatives_stay(line: str) -> None:
+    assert not is_related_link(fold(line))
+
+
+def test_related_link_label_alone_takes_its_headlines_with_it() -> None:
+    paragraphs = [
+        LEAD_AR,
+        "اقرأ أيضاً:",
+        "الحكومة تعلن خطة جديدة للنقل العام",
+        'وزير الخارجية: "لا تراجع عن الاتفاق"',
+        "وكان المستشفى القديم قد أغلق قبل عامين بسبب نقص التمويل.",
+    ]
+    assert is_link_label_alone(fold("اقرأ أيضاً:"))
+    assert is_link_label_alone("Related stories")
+    assert story_paragraphs(paragraphs) == [fold(paragraphs[0]), fold(paragraphs[-1])]
+
+
+def test_related_link_block_stops_at_a_story_paragraph() -> None:
+    paragraphs = ["Read more:", "Election results", LEAD_EN, "Short line without a full stop"]
+    assert story_paragraphs(paragraphs) == [LEAD_EN, "Short line without a full stop"]
+
+
+# --- rule 3: social calls --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "تابعونا على فيسبوك وتويتر لمعرفة آخر الأخبار.",
+        "تابعوا على موقعنا وتطبيقنا البث المباشر للمباراة.",
+        "شاركوا برأيكم عبر صفحتنا على فيسبوك.",
+        "لمتابعة آخر المستجدات انضموا إلى قناتنا على تيليغرام",
+        "حمّل تطبيق الموقع على هاتفك الذكي.",
+        "تابع تغطيتنا المباشرة على مدار الساعة.",
+        "يمكنكم تلقي الإشعارات بعد تحميل تطبيقنا.",
+        "هل لديك قصة؟ راسلونا عبر البريد الإلكتروني أو واتساب.",
+        "لمشاهدة البث المباشر اضغط هنا...",
+        "Follow us on Twitter and Facebook for the latest news.",
+        "Download our app to get breaking news alerts.",
+        "للاشتراك في خدمة الرسائل القصيرة أرسل كلمة أخبار.",
+        "زوروا موقعنا لمزيد من التفاصيل.",
+        "Sign up for our newsletter.",
+        "Click here to watch the video.",
+    ],
+)
+def test_social_calls_are_chrome(line: str) -> None:
+    assert is_social_call(fold(line))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "وتابع في تغريدة على تويتر: لن نسمح بذلك.",  # "he went on" + a social network: the story
+        "شارك الوزير في تطبيق الاتفاق الجديد مع النقابات.",  # "took part in implementing"
+        "وحمّل المتحدث باسم الجيش الحوثيين مسؤولية الهجوم في بيان على تويتر.",
+        "• اضغط على الإعدادات ثم اختر الحساب.",  # a how-to step is the story of a how-to
+        "يمكنك بعد ذلك منع هذا التطبيق من استخدام موقعك.",  # "you can" in a how-to, no call
+        "وبين الموقع أن 12 لاعبا سجلوا أهداف الفريق في 2018.",  # "they scored", not "register"
+        "المشجعون تابعوا المباراة عبر تطبيق البث المباشر.",  # subject first: narration
+        "وشاركوا في النقاش على تويتر طوال الليل.",  # "and they took part"
+        "He followed the talks on Twitter, his aide said.",
+        "Like many others, she learned the news on Facebook.",
+    ],
+)
+def test_social_call_negatives_stay(line: str) -> None:
+    assert not is_social_call(fold(line))
+
+
+# --- rule 4: legal notices -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "جميع الحقوق محفوظة © 2018",
+        "حقوق النشر محفوظة لموقع الأخبار.",
+        "جميع حقوق النشر والتوزيع محفوظة لدار النشر.",
+        "الموقع الإخباري - كل الحقوق محفوظة.",
+        "يمنع نسخ أو إعادة نشر هذا المحتوى دون إذن مسبق.",
+        "** المقالات المنشورة تعبر عن رأي كتابها فقط.",
+        "الآراء الواردة في المقالات تمثل وجهة نظر أصحابها.",
+        "© 2018 Reuters. All rights reserved.",
+        "Copyright 2018 The Associated Press. This material may not be published or redistributed.",
+        "The views expressed in this article are the author's own.",
+    ],
+)
+def test_legal_notices_are_chrome(line: str) -> None:
+    assert is_legal_notice(fold(line))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "انتقدت منظمة حقوقية قانونا يحظر نقل الجنسية إلى الأبناء.",  # a ban, not on this content
+        "وقال المرصد السوري لحقوق الإنسان إن القصف استمر طوال الليل.",
+        "وأكد الوزير أن حقوق المواطنين محفوظة في الدستور.",
+        "ورأى الكاتب أن الحكومة تمثل رأي الأغلبية في البرلمان.",
+        "The court ruled on the copyright of the song last week, ending a five-year dispute.",
+    ],
+)
+def test_legal_notice_negatives_stay(line: str) -> None:
+    assert not is_legal_notice(fold(line))
+
+
+# --- rule 5: credits, bylines, date lines ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "فرانس24/ أ ف ب",
+        "(رويترز)",
+        "المصدر: وكالات",
+        "بقلم: سارة أحمد",
+        "(إعداد محمد علي للنشرة العربية - تحرير سامي حسن)",
+        "آخر تحديث: 12 مارس 2018",
+        "مصدر الصورة: رويترز",
+        "AFP / Reuters",
+        "Reporting by Jane Doe; Editing by John Roe",
+        "By Jane Doe and John Roe",
+        "Photo: Getty Images",
+        "Updated: March 12, 2018 10:30",
+    ],
+)
+def test_credit_lines_are_chrome(line: str) -> None:
+    assert is_credit_line(fold(line))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "وقالت رويترز.",  # a sentence, however short
+        "تقرير: ارتفاع أسعار النفط",  # a headline, not a byline
+        "By Tuesday, the army had retaken the town.",
+        "Reuters said the talks would resume.",
+        "وقال مصدر لرويترز إن المحادثات ستستأنف الأسبوع المقبل بعد توقف دام شهرا.",
+    ],
+)
+def test_credit_line_negatives_stay(line: str) -> None:
+    assert not is_credit_line(fold(line))
+
+
+# --- rule 5b: page furniture ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "الرئيسية > أخبار > سياسة",
+        "شارك: فيسبوك تويتر واتساب",
+        "الاثنين 12 مارس 2018 - 10:30 بتوقيت غرينتش",
+        "12/03/2018 10:30",
+        "Home / World / Middle East",
+        "Share this article:",
+        "Monday, March 12, 2018 10:30 GMT",
+    ],
+)
+def test_page_furniture_is_chrome(line: str) -> None:
+    assert is_page_furniture(fold(line))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "شارك 300 شخص في المسيرة يوم الاثنين 12 مارس.",  # "took part", a sentence with a date
+        "الرئيسية الجديدة للشركة افتتحت في دبي.",
+        "In March 2018, the talks resumed.",
+        "2018 عام الانتخابات",
+    ],
+)
+def test_page_furniture_negatives_stay(line: str) -> None:
+    assert not is_page_furniture(fold(line))
+
+
+# --- rule 6: read-more tail ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "story"),
+    [
+        ("وقال الوزير إن المستشفى سيفتح أبوابه ... اقرأ المزيد", "وقال الوزير إن المستشفى سيفتح أبوابه"),
+        ("وقال الوزير إن المستشفى … التفاصيل على الموقع", "وقال الوزير إن المستشفى"),
+        (
+            "The minister said the hospital would open... Read more",
+            "The minister said the hospital would open",
+        ),
+        ("The minister said … continue reading", "The minister said"),
+    ],
+)
+def test_read_more_tail_is_cut(paragraph: str, story: str) -> None:
+    assert strip_read_more_tail(fold(paragraph)) == fold(story)
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "وقال الوزير: سنفتح المستشفى ... وسنزيد عدد الأسرة.",
+        "He paused... then said more would follow.",  # a sentence end: not a tail
+        "بلا نهاية",
+    ],
+)
+def test_read_more_tail_negatives_stay(paragraph: str) -> None:
+    assert strip_read_more_tail(fold(paragraph)) == fold(paragraph)
+
+
+# --- the whole body --------------------------------------------------------------------------
+
+
+def test_syndicated_copy_gets_the_key_of_the_original() -> None:
+    original = [LEAD_AR, "وكان المستشفى القديم قد أغلق قبل عامين بسبب نقص التمويل."]
+    syndicated = [
+        "الرئيسية > أخبار > صحة",
+        "الاثنين 12 مارس 2018 - 10:30",
+        "القاهرة - (رويترز) - " + original[0],
+        original[1],
+        "اقرأ أيضاً: الحكومة تعلن خطة جديدة للنقل العام",
+        "تابعونا على فيسبوك وتويتر.",
+        "جميع الحقوق محفوظة © الموقع الإخباري 2018.",
+    ]
+    assert key_of(syndicated) == key_of(original) == match_key("\n\n".join(original))
+
+
+def test_english_syndicated_copy_gets_the_key_of_the_original() -> None:
+    original = [LEAD_EN, "The old hospital closed two years ago for lack of funds."]
+    syndicated = [
+        "CAIRO (Reuters) - " + original[0],
+        original[1],
+        "Read more: Government unveils new transport plan",
+        "Follow us on Twitter.",
+        "Reporting by Jane Doe; Editing by John Roe",
+        "© 2018 Reuters. All rights reserved.",
+    ]
+    assert key_of(syndicated) == key_of(original)
+
+
+def test_a_body_of_chrome_only_is_kept_whole() -> None:
+    chrome = ["اقرأ أيضاً: الحكومة تعلن خطة جديدة", "جميع الحقوق محفوظة"]
+    assert story_paragraphs(chrome) == chrome
+    assert story_paragraphs([]) == []
+
+
+def test_long_paragraphs_are_never_chrome() -> None:
+    long_line = "تابعونا على فيسبوك " + " ".join(["كلمة"] * 100)
+    assert len(long_line) > boilerplate.MAX_CHROME_CHARS
+    assert not is_chrome_line(long_line)
+    assert story_paragraphs([LEAD_AR, long_line]) == [fold(LEAD_AR), fold(long_line)]
+
+
+def test_vocalised_chrome_is_still_chrome() -> None:
+    # Rules see folded text: diacritics and hamza forms do not hide a label.
+    assert story_paragraphs([LEAD_AR, "اِقْرَأْ أَيْضًا: عُنْوَانٌ آخَرُ"]) == [fold(LEAD_AR)]
+
+
+def test_normalize_keeps_chrome_in_the_readable_text_and_drops_it_from_the_key() -> None:
+    text = "القاهرة - (رويترز) - " + LEAD_AR + "\n\nتابعونا على فيسبوك وتويتر."
+    out = normalize_text(title=None, text=text, html=None)
+    assert out.paragraphs[0].startswith("القاهرة - (رويترز) - ")
+    assert out.paragraphs[-1] == "تابعونا على فيسبوك وتويتر."
+    assert out.match_key == match_key(LEAD_AR)
+    again = normalize_text(title=out.title, text=out.text, html=None)
+    assert again.match_key == out.match_key
+
+
+def test_story_paragraphs_is_fast_on_a_typical_article() -> None:
+    # ~2,300 characters of made-up news with a dateline and a footer: ~10 µs on the project's
+    # machine (docs/NORMALIZATION.md); the bound is generous for a loaded CI machine.
+    sentence = "وأعلن رئيس الوفد، في ختام الاجتماع، حصول المعارضة على تعهد بوقف القصف وفك الحصار."
+    paragraphs = ["القاهرة - (رويترز) - " + sentence] + [" ".join([sentence] * 2)] * 12
+    paragraphs += ["اقرأ أيضاً: عنوان آخر", "جميع الحقوق محفوظة"]
+    best = min(_elapsed(lambda: story_paragraphs(paragraphs)) for _ in range(50))
+    assert best < 0.0003, best
+
+
+def _elapsed(fn: object) -> float:
+    assert callable(fn)
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start

@@ -1,0 +1,176 @@
+"""HTML -> article title and text blocks."""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from worker.normalize.html_text import extract
+
+
+def page(article: str, *, head: str = "", before: str = "", after: str = "") -> str:
+    return f"<html><head>{head}</head><body>{before}{article}{after}</body></html>"
+
+
+def lines(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in text.split("\n") if line.strip()]
+
+
+def test_scripts_styles_and_page_furniture_are_dropped() -> None:
+    html = page(
+        "<article><p>نص الخبر.</p><script>var x = 1;</script><style>p {}</style></article>",
+        head="<script>track()</script><style>body {}</style>",
+        before="<header>الموقع</header><nav><a href='/'>الرئيسية</a></nav>",
+        after="<aside>إعلان</aside><footer>جميع الحقوق محفوظة</footer>",
+    )
+    assert lines(extract(html).text) == ["نص الخبر."]
+
+
+def test_boilerplate_by_class_id_role_and_hidden() -> None:
+    html = page(
+        "<article><p>نص الخبر.</p>"
+        "<div class='share-buttons social'>شارك</div><div id='related'>أخبار ذات صلة</div>"
+        "<div role='navigation'>قائمة</div><div class='cookie-banner'>ملفات تعريف</div>"
+        "<p hidden>مخفي</p><p style='display: none'>مخفي</p><p aria-hidden='true'>مخفي</p></article>"
+    )
+    assert lines(extract(html).text) == ["نص الخبر."]
+
+
+def test_blocks_become_lines_and_inline_markup_does_not_split() -> None:
+    html = page(
+        "<article><p>قال <b>الوزير</b> <a href='#'>اليوم</a>.</p><p>ثم<br>غادر.</p><p>x</p>tail</article>"
+    )
+    assert lines(extract(html).text) == ["قال الوزير اليوم.", "ثم", "غادر.", "x", "tail"]
+
+
+def test_entities_are_decoded() -> None:
+    assert lines(extract("<p>AT&amp;T&nbsp;&lt;b&gt; &#1605;&#x0631;</p>").text) == ["AT&T <b> مر"]
+
+
+def test_whitespace_inside_blocks_is_collapsed_but_pre_kept() -> None:
+    text = extract("<p>one\n   two</p><pre>a\n  b</pre>").text
+    assert "one two" in text
+    assert "a\n  b" in text
+
+
+def test_largest_article_is_the_root() -> None:
+    html = page("<article><p>قصير</p></article><article><p>هذا هو النص الأطول في الصفحة.</p></article>")
+    assert lines(extract(html).text) == ["هذا هو النص الأطول في الصفحة."]
+
+
+def test_article_body_and_main_are_roots_without_article() -> None:
+    html = page("<div>خارج</div><div itemprop='articleBody'><p>داخل.</p></div>")
+    assert lines(extract(html).text) == ["داخل."]
+    html = page("<div>خارج</div><main><p>داخل.</p></main>")
+    assert lines(extract(html).text) == ["داخل."]
+
+
+def test_link_lists_are_dropped() -> None:
+    html = page(
+        "<article><p>نص.</p><ul><li><a>خبر 1</a></li><li><a>خبر 2</a></li></ul>"
+        "<ul><li>نقطة أولى</li><li>نقطة ثانية</li></ul></article>"
+    )
+    assert lines(extract(html).text) == ["نص.", "نقطة أولى", "نقطة ثانية"]
+
+
+def test_title_from_h1_then_og_title_then_title_tag() -> None:
+    head = "<title>الموقع | عنوان</title><meta property='og:title' content='عنوان og'>"
+    with_h1 = extract(page("<article><h1>عنوان  الخبر</h1><p>نص.</p></article>", head=head))
+    assert with_h1.title == "عنوان الخبر"
+    assert lines(with_h1.text) == ["نص."]  # the headline is not repeated in the body
+    assert extract(page("<p>نص.</p>", head=head)).title == "عنوان og"
+    assert extract(page("<p>نص.</p>", head="<title>عنوان</title>")).title == "عنوان"
+    assert extract("<p>نص.</p>").title is None
+
+
+def test_fragments_and_non_html_are_accepted() -> None:
+    assert lines(extract("<p>one</p><p>two</p>").text) == ["one", "two"]
+    assert lines(extract("plain text").text) == ["plain text"]
+    assert lines(extract("").text) == []
+
+
+_SOUP = st.lists(
+    st.sampled_from(
+        [
+            "<p>",
+            "</p>",
+            "<div class='nav'>",
+            "</div>",
+            "<br>",
+            "<article>",
+            "<script>",
+            "&amp;",
+            "&#",
+            "نص",
+            "a",
+            " ",
+            "<",
+            ">",
+            "/",
+            '"',
+            "=",
+        ]
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.one_of(_SOUP, st.text(max_size=100)))
+def test_never_raises_on_tag_soup(html: str) -> None:
+    extract(html)
+
+
+def test_without_semantic_markup_the_densest_text_block_is_the_root() -> None:
+    prose = "هذه فقرة طويلة من نص الخبر تكفي لتعد نصا جاريا لا رابطا."
+    html = page(
+        "<div class='x1'><a href='/'>الرئيسية</a> <a href='/s'>سياسة</a> <a href='/e'>اقتصاد</a></div>"
+        f"<div class='k9'><div class='p1'>{prose}</div><div class='p1'>{prose} ثانية</div></div>"
+        "<div class='f0'>جميع الحقوق محفوظة 2018</div>"
+    )
+    assert lines(extract(html).text) == [prose, f"{prose} ثانية"]
+
+
+def test_br_separated_body_is_its_own_root() -> None:
+    prose = "هذه فقرة طويلة من نص الخبر تكفي لتعد نصا جاريا لا رابطا."
+    html = page(
+        f"<div class='menu2'><a>أ</a></div><div class='s'>{prose}<br><br>{prose} ثانية</div><div>قصير</div>"
+    )
+    assert lines(extract(html).text) == [prose, f"{prose} ثانية"]
+
+
+def test_read_also_link_boxes_inside_the_body_are_dropped() -> None:
+    html = page(
+        "<article><p>الفقرة الأولى من الخبر.</p>"
+        "<div class='q1'>اقرأ أيضا: <a href='/x'>عنوان خبر آخر طويل نسبيا هنا</a></div>"
+        "<p>الفقرة الثانية فيها <a href='/y'>رابط</a> داخل النص.</p></article>"
+    )
+    assert lines(extract(html).text) == ["الفقرة الأولى من الخبر.", "الفقرة الثانية فيها رابط داخل النص."]
+
+
+def test_pathologically_deep_pages_are_flattened_quickly() -> None:
+    # HTML5 tree building costs elements x depth: 50,000 nested divs would take many seconds.
+    html = "<div>" * 50_000 + "<p>نص &amp; الخبر</p>" + "</div>" * 50_000
+    started = time.perf_counter()
+    out = extract(html)
+    assert time.perf_counter() - started < 1.0
+    assert out.flattened
+    assert lines(out.text) == ["نص & الخبر"]
+
+
+def test_pages_with_too_many_tags_are_flattened() -> None:
+    assert extract("<span>x</span>" * 60_000).flattened
+
+
+def test_unclosed_paragraphs_and_list_items_do_not_count_as_depth() -> None:
+    out = extract("<ul>" + "<li>بند" * 600 + "</ul>" + "<p>فقرة" * 600)
+    assert not out.flattened
+    assert len(lines(out.text)) == 1200
+
+
+def test_site_logo_h1_outside_the_article_does_not_win_over_og_title() -> None:
+    head = "<meta property='og:title' content='عنوان الخبر'>"
+    html = page("<article><p>نص.</p></article>", head=head, before="<header><h1>اسم الموقع</h1></header>")
+    assert extract(html).title == "عنوان الخبر"

@@ -1,0 +1,81 @@
+"""Publication times to UTC ISO-8601: one test per accepted shape, and the warnings."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from worker.normalize.timestamps import parse_published
+
+UTC_7AM = "2018-02-12T07:00:00Z"
+
+
+def test_missing_value_is_no_time_and_no_warning() -> None:
+    assert parse_published(None) == (None, None)
+    assert parse_published("  ") == (None, None)
+
+
+@pytest.mark.parametrize("value", [1518418800, 1518418800.0, "1518418800", 1518418800000, 1518418800000000])
+def test_epoch_seconds_milliseconds_microseconds(value: int | float | str) -> None:
+    assert parse_published(value) == (UTC_7AM, None)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2018-02-12T10:00:00+03:00",
+        "2018-02-12T07:00:00Z",
+        "2018-02-12 07:00:00+00:00",
+        "2018-02-12T07:00:00.250Z",
+    ],
+)
+def test_iso_8601(value: str) -> None:
+    assert parse_published(value) == (UTC_7AM, None)
+
+
+@pytest.mark.parametrize("value", ["Mon, 12 Feb 2018 10:00:00 +0300", "Mon, 12 Feb 2018 07:00:00 GMT"])
+def test_rfc_2822(value: str) -> None:
+    assert parse_published(value) == (UTC_7AM, None)
+
+
+def test_free_form_with_zone_abbreviation() -> None:
+    assert parse_published("12 February 2018 10:00 AST") == (UTC_7AM, None)  # Arabia, +3
+    assert parse_published("February 12, 2018 2:00 AM EST") == (UTC_7AM, None)
+
+
+def test_arabic_month_names_and_digits() -> None:
+    assert parse_published("١٢ فبراير ٢٠١٨ 07:00 GMT") == (UTC_7AM, None)
+    assert parse_published("12 شباط 2018 07:00 UTC") == (UTC_7AM, None)
+    assert parse_published("3 تشرين الثاني 2017 10:00 UTC") == ("2017-11-03T10:00:00Z", None)
+
+
+def test_numeric_dates_are_day_first_unless_year_first() -> None:
+    assert parse_published("12/02/2018 07:00 UTC")[0] == UTC_7AM
+    assert parse_published("2018/02/12 07:00 UTC")[0] == UTC_7AM
+
+
+def test_naive_time_is_read_as_utc_with_a_warning() -> None:
+    iso, warning = parse_published("2018-02-12 07:00")
+    assert iso == UTC_7AM
+    assert warning is not None and "assumed UTC" in warning
+
+
+@pytest.mark.parametrize(
+    "value", ["hello", "Feb 31 2018", "10:30", "10 XYZ 2018 10:00 FOO", "x" * 500, True, float("nan"), 10**30]
+)
+def test_unreadable_time_is_a_warning_not_an_error(value: object) -> None:
+    iso, warning = parse_published(value)  # type: ignore[arg-type]
+    assert iso is None
+    assert warning is not None and "published_at" in warning
+
+
+def test_out_of_range_years_are_rejected() -> None:
+    assert parse_published("1850-01-01T00:00:00Z")[0] is None
+    assert parse_published("2150-01-01T00:00:00Z")[0] is None
+
+
+@given(st.one_of(st.text(max_size=60), st.integers(), st.floats(), st.none()))
+def test_never_raises(value: str | int | float | None) -> None:
+    iso, _warning = parse_published(value)
+    assert iso is None or (iso.endswith("Z") and len(iso) == 20)

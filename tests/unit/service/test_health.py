@@ -1,0 +1,112 @@
+"""The /metrics, /healthz and /readyz endpoints, served for real on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from worker.service.health import MetricsServer, Readiness
+from worker.service.metrics import Metrics
+
+
+async def fetch(port: int, path: str, **headers: str) -> tuple[int, str, str]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}{path}", headers=headers) as response,
+    ):
+        return response.status, response.headers["Content-Type"], await response.text()
+
+
+def serve(readiness: Readiness, registry: CollectorRegistry, *paths: str, **headers: str):
+    """Starts a server on port 0, fetches `paths`, stops it; returns the responses."""
+
+    async def run() -> list[tuple[int, str, str]]:
+        server = MetricsServer(registry, readiness, "127.0.0.1", 0)
+        await server.start()
+        try:
+            assert server.port > 0
+            return [await fetch(server.port, path, **headers) for path in paths]
+        finally:
+            await server.stop()
+
+    return asyncio.run(run())
+
+
+def test_readiness_flags() -> None:
+    readiness = Readiness()
+    assert not readiness.ready
+    assert readiness.missing() == ["broker", "redis", "partitions"]
+    readiness.broker = readiness.partitions = True
+    assert readiness.missing() == ["redis"]
+    readiness.redis = True
+    assert readiness.ready and readiness.missing() == []
+
+
+def test_metrics_endpoint_serves_the_injected_registry() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    metrics.consumed(2, 100)
+    [(status, content_type, body)] = serve(Readiness(), registry, "/metrics")
+    assert status == 200
+    assert content_type.startswith("text/plain; version=0.0.4")
+    families = {f.name: f for f in text_string_to_metric_families(body)}
+    assert families["newsworker_articles_consumed"].samples[0].value == 2
+
+
+def test_metrics_endpoint_speaks_openmetrics_when_asked() -> None:
+    registry = CollectorRegistry()
+    Metrics(registry)
+    [(status, content_type, body)] = serve(
+        Readiness(), registry, "/metrics", Accept="application/openmetrics-text; version=1.0.0"
+    )
+    assert status == 200
+    assert content_type.startswith("application/openmetrics-text")
+    assert body.rstrip().endswith("# EOF")
+
+
+def test_health_and_readiness_when_not_ready() -> None:
+    readiness = Readiness(broker=True)
+    (health, ready) = serve(readiness, CollectorRegistry(), "/healthz", "/readyz")
+    assert health[0] == 200
+    assert json.loads(health[2]) == {"status": "ok"}
+    assert ready[0] == 503
+    assert ready[1].startswith("application/json")
+    assert json.loads(ready[2]) == {"status": "not ready", "missing": ["redis", "partitions"]}
+
+
+def test_ready_when_everything_is_connected() -> None:
+    readiness = Readiness(broker=True, redis=True, partitions=True)
+    [(status, _, body)] = serve(readiness, CollectorRegistry(), "/readyz")
+    assert status == 200
+    assert json.loads(body)["status"] == "ready"
+
+
+def test_dead_worker_fails_both_probes() -> None:
+    readiness = Readiness(broker=True, redis=True, partitions=True, alive=False)
+    (health, ready) = serve(readiness, CollectorRegistry(), "/healthz", "/readyz")
+    assert health[0] == 503
+    assert ready[0] == 503
+    assert json.loads(ready[2])["missing"] == ["alive"]
+
+
+def test_port_in_use_raises_and_port_unknown_before_start() -> None:
+    registry = CollectorRegistry()
+
+    async def run() -> None:
+        first = MetricsServer(registry, Readiness(), "127.0.0.1", 0)
+        with pytest.raises(RuntimeError):
+            _ = first.port
+        await first.start()
+        try:
+            second = MetricsServer(registry, Readiness(), "127.0.0.1", first.port)
+            with pytest.raises(OSError):
+                await second.start()
+        finally:
+            await first.stop()
+
+    asyncio.run(run())

@@ -1,0 +1,279 @@
+"""Metrics: names, labels, bounds and the stats line, against a fresh registry per test."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from worker.service.metrics import (
+    MAX_FREE_LABEL_VALUES,
+    OTHER,
+    STAGES,
+    Metrics,
+    format_stats,
+    log_stats_periodically,
+)
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def make_metrics(registry: CollectorRegistry):
+    def make(**kwargs) -> Metrics:
+        return Metrics(registry, **kwargs)
+
+    return make
+
+
+def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
+    return registry.get_sample_value(name, labels)
+
+
+def test_uses_only_the_injected_registry(make_metrics, registry) -> None:
+    from prometheus_client import REGISTRY
+
+    before = set(REGISTRY._names_to_collectors)
+    make_metrics()
+    assert set(REGISTRY._names_to_collectors) == before
+    assert "newsworker_articles_consumed_total" in registry._names_to_collectors
+
+
+def test_names_follow_conventions(make_metrics, registry) -> None:
+    metrics = make_metrics()
+    metrics.set_build_info(version="1.2.3", fingerprint_scheme="v1")
+    metrics.redis_call("dedup", 0.001, ok=True)
+    names = {m.name for m in registry.collect()}
+    own = {n for n in names if n != "python_info"}
+    assert all(n.startswith("newsworker_") for n in own), own
+    for family in registry.collect():
+        if family.type == "counter":
+            # prometheus_client strips `_total` from the family name and adds it to the sample.
+            assert any(s.name.endswith("_total") for s in family.samples), family.name
+
+
+def test_consumed_counts_articles_and_bytes(make_metrics, registry) -> None:
+    metrics = make_metrics()
+    metrics.consumed(3, 1500)
+    metrics.consumed(1, 10)
+    assert value(registry, "newsworker_articles_consumed_total") == 4
+    assert value(registry, "newsworker_consumed_bytes_total") == 1510
+
+
+def test_outcomes_are_precreated_at_zero(make_metrics, registry) -> None:
+    make_metrics()
+    for outcome in ("clean", "duplicate", "dead_letter"):
+        processed = "newsworker_articles_processed_total"
+        assert value(registry, processed, outcome=outcome, source=OTHER) == 0
+    for kind in ("exact", "near", "url"):
+        assert value(registry, "newsworker_duplicates_total", kind=kind, source=OTHER) == 0
+    for stage in STAGES:
+        assert value(registry, "newsworker_stage_duration_seconds_count", stage=stage) == 0
+
+
+def test_outcome_labels(make_metrics, registry) -> None:
+    metrics = make_metrics(tracked_sources=frozenset({"reuters"}))
+    metrics.outcome("clean", source="reuters")
+    metrics.outcome("clean", source="some blog")
+    metrics.outcome("clean")
+    metrics.outcome("duplicate", kind="near", source="reuters")
+    metrics.outcome("duplicate", kind="weird")
+    metrics.outcome("dead_letter", reason="invalid_json")
+    processed = "newsworker_articles_processed_total"
+    assert value(registry, processed, outcome="clean", source="reuters") == 1
+    assert value(registry, processed, outcome="clean", source=OTHER) == 2
+    assert value(registry, "newsworker_duplicates_total", kind="near", source="reuters") == 1
+    assert value(registry, "newsworker_duplicates_total", kind=OTHER, source=OTHER) == 1
+    dead = "newsworker_dead_letters_total"
+    assert value(registry, dead, reason="invalid_json", source=OTHER) == 1
+
+
+def test_unknown_outcome_is_a_bug(make_metrics) -> None:
+    with pytest.raises(ValueError, match="unknown outcome"):
+        make_metrics().outcome("maybe")
+
+
+@pytest.mark.parametrize(
+    ("reason", "label"),
+    [
+        ("not_utf8", "not_utf8"),
+        ("schema_mismatch", "schema_mismatch"),  # a new class is admitted as is
+        ("Expecting value: line 1 column 1 (char 0)", OTHER),  # free text never becomes a label
+        (None, OTHER),
+    ],
+)
+def test_dead_letter_reason_label(make_metrics, registry, reason, label) -> None:
+    make_metrics().outcome("dead_letter", reason=reason)
+    assert value(registry, "newsworker_dead_letters_total", reason=label, source=OTHER) == 1
+
+
+def test_free_labels_stay_bounded(make_metrics, registry) -> None:
+    metrics = make_metrics()
+    for i in range(MAX_FREE_LABEL_VALUES * 3):
+        metrics.outcome("dead_letter", reason=f"reason_{i}")
+        metrics.redis_call(f"op_{i}", 0.001, ok=False)
+    reasons = {
+        s.labels["reason"]
+        for f in registry.collect()
+        if f.name == "newsworker_dead_letters"
+        for s in f.samples
+    }
+    assert len(reasons) <= MAX_FREE_LABEL_VALUES + 1
+    assert OTHER in reasons
+    operations = {
+        s.labels["operation"]
+        for f in registry.collect()
+        if f.name == "newsworker_redis_errors"
+        for s in f.samples
+    }
+    assert len(operations) <= MAX_FREE_LABEL_VALUES + 1
+    total = sum(
+        s.value
+        for f in registry.collect()
+        if f.name == "newsworker_redis_errors"
+        for s in f.samples
+        if s.name.endswith("_total")
+    )
+    assert total == MAX_FREE_LABEL_VALUES * 3  # folded, never dropped
+
+
+def test_stage_histogram_and_timer(make_metrics, registry) -> None:
+    metrics = make_metrics()
+    metrics.observe_stage("normalize", 0.00002)
+    with metrics.time_stage("dedup"):
+        pass
+    with pytest.raises(RuntimeError), metrics.time_stage("publish"):
+        raise RuntimeError("boom")
+    name = "newsworker_stage_duration_seconds"
+    assert value(registry, f"{name}_count", stage="normalize") == 1
+    assert value(registry, f"{name}_bucket", stage="normalize", le="1e-05") == 0
+    assert value(registry, f"{name}_bucket", stage="normalize", le="2.5e-05") == 1
+    assert value(registry, f"{name}_bucket", stage="normalize", le="10.0") == 1
+    assert value(registry, f"{name}_count", stage="dedup") == 1
+    assert value(registry, f"{name}_count", stage="publish") == 1  # timed even when it raised
+    with pytest.raises(ValueError, match="unknown stage"):
+        metrics.observe_stage("parse", 1.0)
+
+
+def test_end_to_end_clamps_future_publication(make_metrics, registry) -> None:
+    metrics = make_metrics()
+    metrics.observe_end_to_end(-30.0)
+    metrics.observe_end_to_end(2 * 86_400.0)
+    assert value(registry, "newsworker_end_to_end_delay_seconds_count") == 2
+    assert value(registry, "newsworker_end_to_end_delay_seconds_sum") == 2 * 86_400.0
+    assert value(registry, "newsworker_end_to_end_delay_seconds_bucket", le="0.05") == 1
+
+
+def test_batch_and_in_flight(make_metrics, registry) -> None:
+    metrics = make_metrics()
+    metrics.batch(200)
+    metrics.in_flight(200)
+    metrics.in_flight(-150)
+    assert value(registry, "newsworker_batch_size_articles_bucket", le="200.0") == 1
+    assert value(registry, "newsworker_batch_size_articles_bucket", le="100.0") == 0
+    assert value(registry, "newsworker_in_flight_articles") == 50
+
+
+def test_redis_and_kafka(make_metrics, registry) -> None:
+    metrics = make_metrics()
+    metrics.redis_call("dedup", 0.002, ok=True)
+    metrics.redis_call("dedup", 0.5, ok=False)
+    metrics.redis_retry()
+    metrics.kafka_send_error("dlq")
+    metrics.kafka_send_error("elsewhere")
+    metrics.rebalance()
+    metrics.set_partitions_assigned(3)
+    assert value(registry, "newsworker_redis_call_duration_seconds_count", operation="dedup") == 2
+    assert value(registry, "newsworker_redis_errors_total", operation="dedup") == 1
+    assert value(registry, "newsworker_redis_retries_total") == 1
+    assert value(registry, "newsworker_kafka_send_errors_total", topic_role="dlq") == 1
+    assert value(registry, "newsworker_kafka_send_errors_total", topic_role="clean") == 0
+    assert value(registry, "newsworker_kafka_send_errors_total", topic_role=OTHER) == 1
+    assert value(registry, "newsworker_rebalances_total") == 1
+    assert value(registry, "newsworker_partitions_assigned") == 3
+
+
+def test_consumer_lag_per_partition(make_metrics, registry) -> None:
+    metrics = make_metrics()
+    metrics.set_consumer_lag(0, 10)
+    metrics.set_consumer_lag(1, -2)  # offsets read at different moments
+    metrics.set_consumer_lag(2, 5)
+    lag = "newsworker_consumer_lag_messages"
+    assert value(registry, lag, partition="0") == 10
+    assert value(registry, lag, partition="1") == 0
+    metrics.retain_lag_partitions([0])  # 1 and 2 moved to another worker
+    assert value(registry, lag, partition="2") is None
+    assert metrics.snapshot()["lag"] == 10
+
+
+def test_build_info(make_metrics, registry) -> None:
+    metrics = make_metrics(worker_id="w-1")
+    metrics.set_build_info(version="0.1.0", fingerprint_scheme="v1")
+    metrics.set_build_info(version="0.1.0", fingerprint_scheme="v2")
+    info = "newsworker_build_info"
+    assert value(registry, info, version="0.1.0", fingerprint_scheme="v2", worker_id="w-1") == 1
+    assert value(registry, info, version="0.1.0", fingerprint_scheme="v1", worker_id="w-1") is None
+
+
+def test_process_metrics_are_exported(make_metrics, registry) -> None:
+    make_metrics()
+    text = generate_latest(registry).decode()
+    assert "python_info" in text
+    if re.search(r"^newsworker_process_", text, re.M) is None:
+        pytest.skip("process metrics need /proc (Linux)")
+    assert value(registry, "newsworker_process_resident_memory_bytes") > 0
+
+
+def test_snapshot_and_stats_line(make_metrics) -> None:
+    metrics = make_metrics()
+    metrics.outcome("clean")
+    metrics.outcome("clean")
+    metrics.outcome("duplicate", kind="exact")
+    metrics.outcome("dead_letter", reason="not_utf8")
+    metrics.set_consumer_lag(0, 7)
+    snap = metrics.snapshot()
+    assert snap["processed"] == 4
+    assert (snap["clean"], snap["duplicates"], snap["dead_letters"], snap["lag"]) == (2, 1, 1, 7)
+    assert format_stats(snap, 12.34) == (
+        "stats processed=4 clean=2 duplicates=1 dead_letters=1 lag=7 rate=12.3/s"
+    )
+
+
+def test_log_stats_periodically(make_metrics, caplog) -> None:
+    metrics = make_metrics()
+    logger = logging.getLogger("test.stats")
+
+    async def run() -> None:
+        task = asyncio.create_task(log_stats_periodically(metrics, 0.02, logger))
+        metrics.outcome("clean")
+        await asyncio.sleep(0.07)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with caplog.at_level(logging.INFO, logger="test.stats"):
+        asyncio.run(run())
+    lines = [r.getMessage() for r in caplog.records if r.name == "test.stats"]
+    assert len(lines) >= 2
+    assert lines[0].startswith("stats processed=1 clean=1 duplicates=0 dead_letters=0 lag=0 rate=")
+    assert lines[-1].endswith("rate=0.0/s")
+
+
+def test_prepare_process_collector_reads_cpu_and_memory_of_live_processes() -> None:
+    """Read from /proc for the given pids; a pid that is gone is left out, not an error."""
+    import os
+
+    from worker.service.metrics import PrepareProcessCollector
+
+    registry = CollectorRegistry()
+    registry.register(PrepareProcessCollector(lambda: [os.getpid(), 2**22 + 12345]))
+    sum(i * i for i in range(200_000))  # some CPU of our own
+    assert registry.get_sample_value("newsworker_prepare_processes") == 1
+    assert (registry.get_sample_value("newsworker_prepare_cpu_seconds_total") or 0) > 0
+    assert (registry.get_sample_value("newsworker_prepare_resident_memory_bytes") or 0) > 10_000_000

@@ -1,0 +1,159 @@
+"""worker/service/preparer.py: the pure stages in a pool of processes give exactly the inline results."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from tests.conftest import SHARED_DIR
+from worker.config import Settings
+from worker.pipeline import DeadLettered, Message, Prepared, limits_of, outcomes_of, prepare_batch
+from worker.service.preparer import Preparer
+
+NOW = 1_795_000_000.0
+SEEDS = SHARED_DIR / "seeds"
+CORPUS = SHARED_DIR / "data" / "ant-dev.jsonl.gz"
+
+
+def messages() -> list[Message]:
+    values: list[bytes] = []
+    if CORPUS.exists():
+        with gzip.open(CORPUS, "rb") as f:
+            values = [line for _, line in zip(range(60), f, strict=False)]
+    values += [
+        msgspec.json.encode(
+            {"id": "en", "title": "A headline", "text": "First line.\nSecond line, in English."}
+        ),
+        msgspec.json.encode(
+            {"html": "<h1>T</h1><p>body <b>bold</b> &amp; more</p>", "url": "https://x.test/a?utm_source=z"}
+        ),
+        b"{not json",
+        b"\xff\xfe not utf-8",
+        msgspec.json.encode({"id": "empty", "text": "   "}),
+    ]
+    return [
+        Message(value=v, origin=f"raw:0:{i}", topic="raw", partition=0, offset=i, timestamp=NOW)
+        for i, v in enumerate(values)
+    ]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        assert seconds >= 0
+        self.seen.append(stage)
+
+
+def test_pooled_results_equal_inline_and_stage_timings_come_back() -> None:
+    msgs = messages()
+    limits = limits_of(Settings())
+    inline_obs, pooled_obs = Recorder(), Recorder()
+    inline = prepare_batch(msgs, limits=limits, now=NOW, observer=inline_obs)
+    preparer = Preparer(processes=1, limits=limits)
+    try:
+        pooled = asyncio.run(preparer.prepare(msgs, now=NOW, observer=pooled_obs))
+    finally:
+        preparer.close()
+    assert pooled == inline
+    assert all(p.message is m for p, m in zip(pooled, msgs, strict=True))  # the caller's messages
+    assert sorted(pooled_obs.seen) == sorted(inline_obs.seen) and "fingerprint" in pooled_obs.seen
+    assert sum(isinstance(p, DeadLettered) for p in pooled) == 3
+    assert sum(isinstance(p, Prepared) for p in pooled) == len(msgs) - 3
+
+
+def test_a_killed_prepare_process_loses_no_batch() -> None:
+    msgs = messages()
+    limits = limits_of(Settings())
+    preparer = Preparer(processes=1, limits=limits)
+
+    async def main() -> tuple[Any, Any]:
+        first = await preparer.prepare(msgs, now=NOW)
+        pool = preparer._pool
+        assert pool is not None
+        for process in list(pool._processes.values()):  # type: ignore[attr-defined]
+            os.kill(process.pid, signal.SIGKILL)
+        await asyncio.sleep(0.2)
+        after_kill = await preparer.prepare(msgs, now=NOW)  # prepared inline, pool replaced
+        again = await preparer.prepare(msgs, now=NOW)  # by a new process
+        assert preparer._pool is not None and preparer._pool is not pool
+        return first, (after_kill, again)
+
+    try:
+        first, (after_kill, again) = asyncio.run(main())
+    finally:
+        preparer.close()
+    assert after_kill == first and again == first
+
+
+def test_no_processes_means_no_pool() -> None:
+    preparer = Preparer(processes=0, limits=limits_of(Settings()))
+    staged = asyncio.run(preparer.prepare(messages()[-5:], now=NOW))
+    assert len(staged) == 5 and preparer._pool is None
+
+
+def test_without_events_only_the_clean_event_is_left_out() -> None:
+    msgs = messages()
+    limits = limits_of(Settings())
+    full = prepare_batch(msgs, limits=limits, now=NOW)
+    preparer = Preparer(processes=1, limits=limits, events=False)
+    try:
+        bare = asyncio.run(preparer.prepare(msgs, now=NOW))
+    finally:
+        preparer.close()
+    for a, b in zip(full, bare, strict=True):
+        if isinstance(a, Prepared):
+            assert isinstance(b, Prepared) and b.clean is None
+            assert (b.article_id, b.fp) == (a.article_id, a.fp)
+        else:
+            assert b == a
+    with pytest.raises(ValueError, match="without events"):
+        outcomes_of(bare, [None] * len(bare), now=NOW)
+
+
+def test_batches_are_prepared_inline_while_the_processes_start() -> None:
+    msgs = messages()
+    limits = limits_of(Settings())
+    preparer = Preparer(processes=1, limits=limits)
+
+    async def main() -> tuple[Any, Any]:
+        preparer.start()
+        assert preparer._still_warming()  # a spawned interpreter takes far longer than this
+        early = await preparer.prepare(msgs, now=NOW)  # not queued behind the start-up
+        for future in list(preparer._warming):
+            await asyncio.wrap_future(future)
+        assert not preparer._still_warming()
+        late = await preparer.prepare(msgs, now=NOW)
+        return early, late
+
+    try:
+        early, late = asyncio.run(main())
+    finally:
+        preparer.close()
+    assert early == late == prepare_batch(msgs, limits=limits, now=NOW)
+
+
+def test_pids_name_the_live_prepare_processes() -> None:
+    preparer = Preparer(processes=2, limits=limits_of(Settings()))
+    assert preparer.pids() == []
+
+    async def main() -> list[int]:
+        preparer.start()
+        for future in list(preparer._warming):
+            await asyncio.wrap_future(future)
+        return preparer.pids()
+
+    try:
+        pids = asyncio.run(main())
+        assert pids and all(Path(f"/proc/{pid}").exists() for pid in pids)
+    finally:
+        preparer.close()
+    assert preparer.pids() == []

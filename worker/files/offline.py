@@ -1,0 +1,143 @@
+"""Offline dedup (`newsworker dedup`): the streaming pipeline over files, for backfills and evaluation.
+
+Same stages, same Redis-backed store and decision as the worker; only the transport differs:
+records come from files in order and each gets one output line, in input order:
+
+    {"id", "status": "clean"|"duplicate"|"dead_letter", "kind", "duplicate_of", "similarity", "reason"}
+
+Batches keep the Redis round trips per article low; `NEWSWORKER_PREPARE_PROCESSES`
+processes prepare the next batches while this one is checked against Redis
+(worker/service/preparer.py). Each record's origin is `path:line`, so
+re-running the same files against the same Redis reproduces the same answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from worker.config import Settings
+from worker.dedup.decision import Decision, DuplicateOf, Thresholds
+from worker.dedup.fingerprint import DEFAULT_SCHEME, Scheme
+from worker.dedup.store import connect, make_store
+from worker.files.inputs import InputRecord
+from worker.pipeline import DeadLettered, Message, Prepared, decide_batch, limits_of
+from worker.service.preparer import Preparer, Staged
+from worker.service.security import redis_connection
+
+#: Records per batch: one round of Redis calls each (1,000 measured 3-7 % faster than 500).
+BATCH = 1000
+
+
+class OfflineResult(msgspec.Struct, omit_defaults=False):
+    id: str | None
+    status: str
+    kind: str | None = None
+    duplicate_of: str | None = None
+    similarity: float | None = None
+    reason: str | None = None
+
+
+def result_of(staged: Prepared | DeadLettered, decision: Decision | None) -> OfflineResult:
+    """One record's output line, from its decision (the output events are never built)."""
+    if isinstance(staged, DeadLettered):
+        d = staged.record
+        return OfflineResult(id=d.id, status="dead_letter", reason=f"{d.error_type}: {d.error}")
+    if isinstance(decision, DuplicateOf):
+        return OfflineResult(
+            id=staged.article_id,
+            status="duplicate",
+            kind=decision.kind,
+            duplicate_of=decision.canonical_id,
+            similarity=decision.similarity,
+        )
+    return OfflineResult(id=staged.article_id, status="clean")
+
+
+@dataclass
+class Summary:
+    total: int = 0
+    clean: int = 0
+    duplicate: int = 0
+    dead_letter: int = 0
+    seconds: float = 0.0
+
+    def add(self, r: OfflineResult) -> None:
+        self.total += 1
+        setattr(self, r.status, getattr(self, r.status) + 1)
+
+
+def _batches(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRecord]]:
+    batch: list[InputRecord] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def dedup_records(
+    records: Iterable[InputRecord],
+    redis_url: str,
+    settings: Settings,
+    *,
+    scheme: Scheme = DEFAULT_SCHEME,
+    thresholds: Thresholds | None = None,
+    on_result: Callable[[InputRecord, OfflineResult], Any],
+    clock: Callable[[], float] = time.time,
+    batch_size: int = BATCH,
+    secure: bool = True,
+    processes: int | None = None,
+) -> Summary:
+    """Run every record through the pipeline against the Redis at `redis_url`."""
+    summary = Summary()
+    started = time.perf_counter()
+    # The settings' Redis user, password and TLS apply unless `secure=False` (an embedded Redis).
+    url, auth = redis_connection(settings, redis_url) if secure else (redis_url, {})
+    client = connect(url, cluster=settings.redis_cluster, **auth)
+    # Records are prepared (decode, normalize, fingerprint) by a pool of processes, `ahead`
+    # batches in advance, while this process runs the dedup stage against Redis in input order.
+    preparer = Preparer(
+        processes=settings.prepare_processes if processes is None else processes,
+        limits=limits_of(settings),
+        scheme=scheme,
+        events=False,  # verdicts only: the clean events are never built
+    )
+    preparer.start()  # until its processes are up, batches are prepared here (Preparer.prepare)
+    ahead = max(1, preparer.processes) + 1
+    pending: deque[tuple[list[InputRecord], asyncio.Future[Staged]]] = deque()
+    batches = _batches(records, batch_size)
+    try:
+        store = make_store(client, settings, scheme)
+        thresholds = thresholds or Thresholds()
+        while True:
+            while len(pending) < ahead and (batch := next(batches, None)) is not None:
+                messages = [Message(value=r.value, origin=r.origin) for r in batch]
+                pending.append((batch, asyncio.ensure_future(preparer.prepare(messages, now=clock()))))
+            if not pending:
+                break
+            batch, preparing = pending.popleft()
+            staged = await preparing
+            decisions = await decide_batch(staged, store, thresholds=thresholds)
+            for record, s, decision in zip(batch, staged, decisions, strict=True):
+                result = result_of(s, decision)
+                summary.add(result)
+                on_result(record, result)
+    finally:
+        for _, preparing in pending:
+            preparing.cancel()
+        preparer.close()
+        await client.aclose()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+__all__ = ["OfflineResult", "Summary", "dedup_records", "result_of"]

@@ -1,0 +1,7 @@
+"""Normalize: raw article fields -> readable text (for people) and a match key (for fingerprints).
+
+`text.normalize_text` is the stage; the other modules are its parts, one concern each:
+`arabic` (letter folding), `boilerplate` (syndication chrome), `html_text` (HTML to text),
+`urls` (canonical URLs), `timestamps` (publication times), `language` (language detection).
+Pure functions: no I/O, no clocks, no globals beyond tables built once.
+"""

@@ -1,0 +1,791 @@
+"""The normalize stage: any shape of an article -> readable text + an aggressive match key.
+
+Raw articles arrive as plain text with sentences glued together (``سوريا.وأعلن``), as
+paragraphs joined by ``", "`` like a printed list, with the title repeated, as HTML pages, with
+entities, invisible marks, presentation forms, tatweel and mojibake. ``normalize_text`` turns
+every shape of one article into the same two outputs:
+
+1. **Readable text** (``title``, ``paragraphs``, ``text``) for people and downstream consumers:
+   meaning-bearing letters and diacritics stay; only junk, layout accidents and compatibility
+   spellings are fixed.
+2. **Match key** (``match_key``) for fingerprints: lossy on purpose (case, diacritics, letter
+   variants, digits, punctuation folded), built from the body only and without syndication
+   chrome (``worker/normalize/boilerplate.py``: dateline, "read also" lines, footers), so that two shapes
+   of one article give near-identical keys.
+
+Every rule, why it exists and an example is listed in ``docs/NORMALIZATION.md``; each rule has
+a named golden test in ``tests/unit/test_normalize.py``. Guarantees, checked by property tests:
+``normalize_text`` never raises on any ``str`` input; it is idempotent (normalizing
+``(title, text)`` of its own output gives the same output); every regular expression here is
+linear-time (character classes and bounded look-arounds only, no nested quantifiers).
+
+Speed (hot path, ~2,500 articles/s on 2 cores with everything else): regexes are precompiled
+and guarded by cheap membership tests, per-character tables are applied with ``str.replace``
+chains rather than ``str.translate`` (see ``worker/normalize/arabic.py``), the match key of text that fits
+the Arabic code page is one ``bytes.translate`` with a table derived from its rules (see
+``_key_cp1256``), and ftfy runs only on text that shows mojibake byte patterns. Measured numbers
+are in ``docs/NORMALIZATION.md``.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Final
+
+import ftfy
+
+from worker.normalize import arabic, boilerplate
+from worker.normalize.html_text import extract as extract_html
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------------------------------
+# Public result
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedText:
+    """One article's readable text and match key."""
+
+    #: Readable title (from the title field, the HTML headline, or the first short line).
+    title: str | None
+    #: Readable body paragraphs: title not included, not repeated at the end.
+    paragraphs: tuple[str, ...]
+    #: ``"\n\n".join(paragraphs)``.
+    text: str
+    #: Aggressive lossy key of the body (title and syndication chrome excluded): tokens
+    #: separated by single spaces.
+    match_key: str
+    #: Non-fatal notes, e.g. ``"mojibake_repaired"``.
+    warnings: tuple[str, ...]
+
+
+# Warning codes (stable strings: dashboards and tests use them).
+W_MOJIBAKE: Final = "mojibake_repaired"
+W_HTML: Final = "html_extracted"
+W_HTML_FLATTENED: Final = "html_too_deep_flattened"
+W_TITLE_REPEAT: Final = "title_repeated_in_body_removed"
+W_FAILED: Final = "normalization_failed"
+W_MARKS_CAPPED: Final = "combining_marks_capped"
+
+
+@dataclass(slots=True)
+class _Notes:
+    """What the rules noticed while normalizing one article."""
+
+    warnings: list[str]
+    #: The text showed mojibake patterns. ftfy's verdict depends on context (what surrounds a
+    #: run, spaces), so such an article is normalized again from its own output until nothing
+    #: changes: normalization stays idempotent, and only these rare articles pay for it.
+    suspicious: bool = False
+
+    def warn(self, code: str) -> None:
+        if code not in self.warnings:
+            self.warnings.append(code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Character-level cleanup (readable text)
+# ---------------------------------------------------------------------------------------------
+
+#: Mojibake of UTF-8 read as windows-1256 (``العربية`` -> ``ط§ظ„ط¹ط±ط¨ظٹط©``): every Arabic
+#: letter becomes ``ط``/``ظ`` (lead bytes D8/D9) plus a character of the 0x80-0xBF half.
+#: Three such pairs in a row never occur in real Arabic; ftfy does not handle this encoding.
+#: ``§`` (from alef) and ``„`` (from lam) are in almost every damaged word and never in real
+#: Arabic words, so they gate the (slower) pattern search.
+_CP1256_HIGH: Final = bytes(range(0x80, 0x100)).decode("cp1256")
+_CP1256_CONT: Final = bytes(range(0x80, 0xC0)).decode("cp1256")
+_CP1256_MARKERS: Final = frozenset("\u00a7\u201e")
+_CP1256_MOJIBAKE_RE: Final = re.compile(f"(?:[\u0637\u0638][{re.escape(_CP1256_CONT)}]){{3}}")
+_CP1256_RUN_RE: Final = re.compile(f"[{re.escape(_CP1256_HIGH)}]{{2,}}")
+#: A UTF-8 lead byte followed by a continuation byte, both read as latin-1/cp1252
+#: (``Ã©``, ``Ø§``, ``â€™``): the pattern ftfy repairs. Only text showing it is given to ftfy.
+_LATIN_LEADS: Final = frozenset(chr(c) for c in range(0xC2, 0xF5))
+_LATIN_MOJIBAKE_RE: Final = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6"
+    "\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
+#: A run of characters that latin-1/cp1252 mojibake is made of (one line at most). ftfy is
+#: given each run on its own: its verdict on a whole text depends on the rest of the text (it
+#: refuses text that also holds Arabic), and a verdict that depends on context would make the
+#: title, repaired alone, differ from the same line repaired inside the body.
+_CP1252_RUN_RE: Final = re.compile(
+    "[\t -~\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6"
+    "\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]+"
+)
+_HSPACE_RE: Final = re.compile(r"[^\S\n\r\x0b\x0c\x85\u2028\u2029]+")
+#: Character references with their semicolon (bare ``&copy`` in running text is too often a
+#: URL parameter to decode).
+_ENTITY_RE: Final = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{1,31});")
+#: Line breaks other than ``\n``.
+_NEWLINES: Final = ("\r\n", "\r", "\u2028", "\u2029", "\x85", "\x0b", "\x0c")
+_NEWLINE_CHARS: Final = frozenset("\r\u2028\u2029\x85\x0b\x0c")
+#: Invisible junk: C0/C1 controls (not tab/newline), soft hyphen, Arabic letter mark, Mongolian
+#: vowel separator, zero-width space, LRM/RLM, bidi embeddings/overrides/isolates, word joiner
+#: and invisible operators, deprecated format characters, BOM, interlinear annotations,
+#: noncharacters, lone surrogates (they cannot be encoded), and tatweel.
+_JUNK_CLASS: Final = (
+    "\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ufffe\uffff"
+    "\ud800-\udfff\u0640"
+)
+_JUNK_RE: Final = re.compile(f"[{_JUNK_CLASS}]+")
+#: Longest run of combining marks kept (the decoder rejects longer raw runs; these arrive spelled
+#: as entities or through mojibake repair). NFC sorts each run with an insertion sort, so a
+#: 40,000-mark run costs seconds; no writing system stacks more than a few marks, and Unicode's
+#: stream-safe format allows 30.
+MAX_COMBINING_RUN: Final = 32
+_COMBINING_CLASS: Final = "".join(
+    chr(c) for c in range(0x80, 0x10000) if unicodedata.combining(chr(c)) and not 0xD800 <= c < 0xE000
+)
+_MARK_RUN_RE: Final = re.compile(f"[{_COMBINING_CLASS}]{{{MAX_COMBINING_RUN + 1},}}")
+#: ZWNJ/ZWJ carry meaning between two letters (Persian ``می‌خواهم``, emoji sequences, Indic
+#: conjuncts); anywhere else they are junk. Runs collapse to one.
+_ZW: Final = frozenset("\u200c\u200d")
+_ZW_EDGE_RE: Final = re.compile(r"(?<!\S)[\u200c\u200d]+|[\u200c\u200d]+(?!\S)")
+_ZW_RUN_RE: Final = re.compile(r"([\u200c\u200d])[\u200c\u200d]+")
+
+
+def _compat_ranges() -> list[tuple[int, int]]:
+    return [
+        (0xFB00, 0xFB06),  # Latin ligatures ﬁ ﬂ
+        (0xFB13, 0xFB17),  # Armenian ligatures
+        (0xFB1D, 0xFB4F),  # Hebrew presentation forms
+        (0xFB50, 0xFDFF),  # Arabic presentation forms-A (incl. ﷲ ﷺ ﷼ ﷽)
+        (0xFE70, 0xFEFC),  # Arabic presentation forms-B (isolated/initial/final forms, ﻻ)
+        (0xFF10, 0xFF19),  # fullwidth digits
+        (0xFF21, 0xFF3A),  # fullwidth Latin capitals
+        (0xFF41, 0xFF5A),  # fullwidth Latin small letters
+        (0xFF61, 0xFFDC),  # halfwidth CJK punctuation, katakana, Hangul
+        (0xFFE8, 0xFFEE),  # halfwidth forms
+    ]
+
+
+def _compat_table() -> dict[str, str]:
+    # NFKC where it is safe: presentation forms, ligatures and width variants only. NFKC on
+    # everything would also flatten x² to x2, ½ to 1⁄2, and the fullwidth punctuation that is
+    # correct CJK typography; the match key, which may lose anything, does take full NFKC.
+    table: dict[str, str] = {}
+    for lo, hi in _compat_ranges():
+        for cp in range(lo, hi + 1):
+            ch = chr(cp)
+            folded = arabic.normalize_unicode(ch)
+            if folded != ch:
+                table[ch] = folded
+    return table
+
+
+_COMPAT: Final = _compat_table()
+_COMPAT_RE: Final = re.compile("[" + "".join(sorted(_COMPAT)) + "]")
+#: Every character that one of the character rules acts on (a superset is harmless).
+_UNUSUAL_RE: Final = re.compile(
+    f"[{_JUNK_CLASS}\r\x0b\x0c\x85\u2028\u2029\u00a7\u201e\u00c2-\u00f4"
+    + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _compat_ranges())
+    + "]"
+)
+
+
+def _repair_cp1256(s: str) -> str:
+    def fix(m: re.Match[str]) -> str:
+        run = m.group()
+        try:
+            fixed = run.encode("cp1256").decode("utf-8")
+        except UnicodeError:
+            return run
+        return fixed
+
+    return _CP1256_RUN_RE.sub(fix, s)
+
+
+def _fix_cp1252_run(m: re.Match[str]) -> str:
+    run = m.group()
+    return ftfy.fix_encoding(run) if _LATIN_MOJIBAKE_RE.search(run) else run
+
+
+def _has_mojibake(s: str) -> bool:
+    if _LATIN_MOJIBAKE_RE.search(s):
+        return True
+    return ("\u00a7" in s or "\u201e" in s) and _CP1256_MOJIBAKE_RE.search(s) is not None
+
+
+def _repair_mojibake(s: str, notes: _Notes) -> str:
+    fixed = s
+    if ("\u00a7" in fixed or "\u201e" in fixed) and _CP1256_MOJIBAKE_RE.search(fixed):
+        fixed = _repair_cp1256(fixed)
+    if _LATIN_MOJIBAKE_RE.search(fixed):
+        fixed = _CP1252_RUN_RE.sub(_fix_cp1252_run, fixed)
+    if fixed != s:
+        notes.warn(W_MOJIBAKE)
+    return fixed
+
+
+def _unescape(m: re.Match[str]) -> str:
+    return html_lib.unescape(m.group())
+
+
+def _cap_mark_runs(s: str, notes: _Notes | None) -> str:
+    """Cut runs of combining marks to ``MAX_COMBINING_RUN`` (keeps normalization linear)."""
+    if _MARK_RUN_RE.search(s) is None:
+        return s
+    if notes is not None:
+        notes.warn(W_MARKS_CAPPED)
+    return _MARK_RUN_RE.sub(lambda m: m.group()[:MAX_COMBINING_RUN], s)
+
+
+def _clean_pass(s: str, notes: _Notes) -> tuple[str, bool]:
+    """One pass of the character rules; also says whether another pass could change more."""
+    if "&" in s:
+        # To a fixed point: feeds double-escape (``&amp;quot;``). Each pass shortens the text,
+        # so this ends.
+        while True:
+            unescaped = _ENTITY_RE.sub(_unescape, s)
+            if unescaped == s:
+                break
+            s = unescaped
+    # One scan finds every character some rule below acts on; clean text (most articles)
+    # then costs this scan and the NFC check only.
+    unusual = set(_UNUSUAL_RE.findall(s))
+    maybe_mojibake = not unusual.isdisjoint(_LATIN_LEADS) or not unusual.isdisjoint(_CP1256_MARKERS)
+    if unusual:
+        repaired = False
+        if maybe_mojibake and _has_mojibake(s):
+            notes.suspicious = True
+            # Spaces as the later rules leave them (single, plain): ftfy reads a space after
+            # "Ã" as a lost NBSP byte, so its verdict must not depend on which space it was.
+            s = _HSPACE_RE.sub(" ", s)
+            s = _repair_mojibake(s, notes)
+            repaired = True
+        if not unusual.isdisjoint(_NEWLINE_CHARS):
+            for nl in _NEWLINES:
+                if nl in s:
+                    s = s.replace(nl, "\n")
+        if repaired:
+            s = _JUNK_RE.sub("", s)
+        else:
+            # The scan above found every junk character there is (usually tatweel alone): a
+            # replace per character is what the pattern would do, without a second scan.
+            for ch in unusual:
+                if _JUNK_RE.match(ch):
+                    s = s.replace(ch, "")
+        if not unusual.isdisjoint(_COMPAT):
+            s = _COMPAT_RE.sub(lambda m: _COMPAT[m.group()], s)
+            s = _JUNK_RE.sub("", s)  # a presentation-form tatweel (U+FE71 etc.) folds to U+0640
+    unstable = False
+    if not s.isascii():
+        if not unicodedata.is_normalized("NFC", s):
+            s = _cap_mark_runs(s, notes)
+            s = unicodedata.normalize("NFC", s)
+            unstable = True  # composition can create a mojibake lead (A + U+0303 -> Ã)
+        if "\u200c" in s or "\u200d" in s:
+            s = _ZW_EDGE_RE.sub("", s)
+            s = _ZW_RUN_RE.sub(r"\1", s)
+    # Removing junk can bring mojibake bytes together that were apart (``Î\x1f¡``), and ftfy
+    # may have declined a run: either way the text still looks broken, and another pass (and
+    # another round from the output, see ``_normalize``) is worth its cost.
+    if maybe_mojibake and _has_mojibake(s):
+        notes.suspicious = True
+        unstable = True
+    return s, unstable
+
+
+#: Passes of the character rules at most (each further pass runs only while one could still
+#: change the text; real text needs one, contrived mojibake two).
+_MAX_PASSES: Final = 4
+
+
+def _clean_chars(s: str, notes: _Notes) -> str:
+    """Character-level cleanup to a fixed point; keeps line structure (``\\n``)."""
+    s, unstable = _clean_pass(s, notes)
+    for _ in range(_MAX_PASSES - 1):
+        if not unstable:
+            break
+        again, unstable = _clean_pass(s, notes)
+        if again == s:
+            break
+        s = again
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# Punctuation spacing and paragraph structure (readable text)
+# ---------------------------------------------------------------------------------------------
+
+# These rules run on collapsed lines (single spaces, stripped), so most are plain
+# ``str.replace`` calls. The patterns start with a literal where they can: the regex engine then
+# jumps between occurrences of it instead of trying the pattern at every position (a pattern
+# that starts with a look-behind or a space costs ~20-60 µs on a 2,000-character article, this
+# way ~1 µs).
+
+#: No space before Arabic comma, semicolon, question mark: ``سوريا ، وأعلن`` -> ``سوريا، وأعلن``.
+_SPACE_BEFORE: Final = ((" ،", "،"), (" ؛", "؛"), (" ؟", "؟"))
+#: No space before a comma or period that ends a word: ``word , next`` -> ``word, next``
+#: (``.NET`` after a space is left alone).
+_SPACE_BEFORE_COMMA_RE: Final = re.compile(r" ,(?=\s|$)")
+_SPACE_BEFORE_PERIOD_RE: Final = re.compile(r" \.(?=\s|$)")
+#: No space inside brackets: ``( نص )`` -> ``(نص)``.
+_SPACE_IN_BRACKETS: Final = (("( ", "("), ("[ ", "["), ("{ ", "{"), (" )", ")"), (" ]", "]"), (" }", "}"))
+#: A space after an Arabic comma/semicolon glued to the next word: ``قال،وأضاف`` -> ``قال، وأضاف``.
+_SPACE_AFTER_AR_COMMA_RE: Final = re.compile(r"،(?=\w)")
+_SPACE_AFTER_AR_SEMICOLON_RE: Final = re.compile(r"؛(?=\w)")
+#: A space after a comma glued between two letters: ``Paris,London`` -> ``Paris, London``
+#: (never between digits: ``1,000``).
+_SPACE_AFTER_COMMA_RE: Final = re.compile(r",(?<=[^\W\d_],)(?=[^\W\d_])")
+#: A space after a colon glued between Arabic letters: ``مستورا:وقف`` -> ``مستورا: وقف``.
+_SPACE_AFTER_AR_COLON_RE: Final = re.compile(r":(?<=[\u0621-\u064a]:)(?=[\u0621-\u064a])")
+
+#: Sentence ends that may start a new paragraph: a terminator after a word, closing quotes, then
+#: either ``", "`` (the list-joined shape) before a non-space, or the next sentence glued on
+#: (a letter). The pattern already skips ``3.5``, ``...`` and one-letter abbreviations, so
+#: hostile input (``ا.ا.ا.``) does not call the callback; the callback decides the rest
+#: (``example.com``, ``U.S., Japan``) from the words around it.
+_CLOSERS: Final = "\"'”’»)]"
+_OPENERS: Final = '"“«('
+_BREAK_RE: Final = re.compile(
+    r"[.!?؟]"
+    # after a word of 2+ characters, or a word and a closing quote (checked after the
+    # terminator: a pattern that starts with a look-behind is tried at every position)
+    r"(?<=[^\W_][^\W_][.!?؟]|[^\W_][\"'”’»)\]][.!?؟])"
+    r"[\"'”’»)\]]*"
+    r"(?:(?P<sep>[ \t]*,[ \t]*)(?=\S)|(?=[\"“«(]?[^\W\d_]))"  # ", " + anything, or a letter
+)
+#: Latin letter names as Arabic news spells acronyms (``سي.آي.إيه`` CIA, ``إتش.آر`` H.R.): a
+#: period after one of them is inside an acronym, never a sentence end.
+ARABIC_LETTER_NAMES: Final = frozenset(
+    [
+        "إيه", "ايه", "بي", "سي", "دي", "إي", "اي", "إف", "اف", "جي", "إتش", "اتش", "آي", "جيه",
+        "كيه", "إل", "ال", "إم", "ام", "إن", "ان", "أو", "او", "كيو", "آر", "ار", "إس", "اس", "تي",
+        "يو", "في", "دبليو", "إكس", "اكس", "واي", "زد", "زي",
+    ]
+)  # fmt: skip
+#: Domain endings spelled in Arabic (``العربية.نت``, ``بيت.كوم``).
+ARABIC_TLDS: Final = frozenset(["نت", "كوم", "أورج", "اورج", "أورغ", "اورغ", "إنفو", "انفو"])
+#: Punctuation that may end the word after a glued terminator.
+_TOKEN_TAIL: Final = ".,،;؛:!?؟…" + _CLOSERS
+#: Longest word looked at before a terminator (abbreviation check).
+_WORD_LOOKBACK: Final = 24
+
+
+def _is_arabic_letter(ch: str) -> bool:
+    return "\u0621" <= ch <= "\u064a" or "\u0671" <= ch <= "\u06d3" or ch in "\u06d5\u06fa\u06fb"
+
+
+def _sentence_break(m: re.Match[str]) -> str:
+    s = m.string
+    i = m.start()
+    end = m.end()
+    term = s[i]
+    # Ellipsis ("...", "…", "?!") is a pause inside a sentence, not an end.
+    if i > 0 and s[i - 1] in ".…!?؟":
+        return m.group()
+    if end < len(s) and s[end] in ".…":
+        return m.group()
+    j = i
+    while j > 0 and s[j - 1] in _CLOSERS:
+        j -= 1
+    k = j
+    while k > 0 and j - k < _WORD_LOOKBACK and s[k - 1].isalnum():
+        k -= 1
+    word = s[k:j]
+    if not word:
+        return m.group()
+    nxt = end
+    if nxt < len(s) and s[nxt] in _OPENERS:
+        nxt += 1
+    if nxt >= len(s):
+        return m.group()
+    first = s[nxt]
+    latin_word = word.isascii()
+    if m.group("sep"):
+        # "..., " joined list: a break after a period, unless it looks like an abbreviation
+        # in Latin text ("U.S., Japan", "Inc., ", "etc., and"). Not after "?" or "!":
+        # ``"Is it over?", he asked`` is one sentence. (The Arabic comma never joins
+        # paragraphs: ``"...؟"، مضيفا`` is how Arabic attributes a quote.)
+        if term != "." or "a" <= first <= "z":
+            return m.group()
+        if latin_word and (len(word) == 1 or (len(word) <= 3 and word[0].isupper())):
+            return m.group()
+    else:
+        # Glued "سوريا.وأعلن": a paragraph break lost by a scraper. Never inside a dotted chain,
+        # host name or path (``سي.آي.إيه``, ``www.Example.Com``, ``a/b.Cd``).
+        if k > 0 and s[k - 1] in "./@:\\":
+            return m.group()
+        token_end = s.find(" ", nxt)
+        token = s[nxt : token_end if token_end >= 0 else len(s)]
+        bare = token.rstrip(_TOKEN_TAIL)
+        if "." in bare or "/" in bare:
+            return m.group()
+        if _is_arabic_letter(first):
+            # Never after a one-letter abbreviation (``د.محمد``) or a Latin letter spelled in
+            # Arabic (``إتش.آر``, ``بي.تي``), nor before a domain ending (``العربية.نت``,
+            # ``بيت.كوم``) or a short word that ends at punctuation (a brand, not a sentence).
+            letter_name = word in ARABIC_LETTER_NAMES or (
+                word[0] == "و" and word[1:] in ARABIC_LETTER_NAMES  # "وسي.جيه": and C.J.
+            )
+            if len(word) < 2 or letter_name or bare in ARABIC_TLDS:
+                return m.group()
+            if len(bare) <= 2 and bare != token:
+                return m.group()
+        elif first.isascii() and first.isupper():
+            # Latin: only "lowercase word.Capitalized" (``talks.The``), never ``U.S.A``.
+            after = s[nxt + 1 : nxt + 2]
+            if not (word.isalpha() and word.islower() and len(word) >= 2 and after.islower()):
+                return m.group()
+        else:
+            return m.group()
+    closers = m.group()[1:]
+    if m.group("sep"):
+        closers = closers[: len(closers) - len(m.group("sep"))]
+    return term + closers + "\n"
+
+
+def _fix_spacing(s: str) -> str:
+    """Punctuation spacing on collapsed lines (no double spaces, no spaces at line edges)."""
+    # A one-character ``in`` is a memchr; a two-character one costs ~2 µs here, so the rarer
+    # character is looked for first.
+    if " " in s:
+        for old, new in _SPACE_BEFORE:
+            if old[1] in s and old in s:
+                s = s.replace(old, new)
+        if "," in s and " ," in s:
+            s = _SPACE_BEFORE_COMMA_RE.sub(",", s)
+        if "." in s and " ." in s:
+            s = _SPACE_BEFORE_PERIOD_RE.sub(".", s)
+        for old, new in _SPACE_IN_BRACKETS:
+            bracket = old.strip()
+            while bracket in s and old in s:
+                s = s.replace(old, new)
+    if "،" in s:
+        s = _SPACE_AFTER_AR_COMMA_RE.sub("، ", s)
+    if "؛" in s:
+        s = _SPACE_AFTER_AR_SEMICOLON_RE.sub("؛ ", s)
+    if "," in s:
+        s = _SPACE_AFTER_COMMA_RE.sub(", ", s)
+    if ":" in s:
+        s = _SPACE_AFTER_AR_COLON_RE.sub(": ", s)
+    return s
+
+
+#: Whitespace other than the space and ``\n`` (tab, NBSP, the Unicode spaces and line breaks;
+#: all are in the BMP).
+_OTHER_SPACE_RE: Final = re.compile(
+    "[" + "".join(c for c in map(chr, range(0x10000)) if c.isspace() and c not in " \n") + "]"
+)
+
+
+def _lines(s: str) -> list[str]:
+    """Non-empty lines with whitespace collapsed (any Unicode space, tabs, runs)."""
+    # Fast path: plain single spaces inside the lines only (most clean text) are collapsed already.
+    if "  " not in s and _OTHER_SPACE_RE.search(s) is None:
+        lines = s.split("\n")
+        for line in lines:
+            if line[:1] == " " or line[-1:] == " ":
+                break
+        else:
+            return [line for line in lines if line]
+    out = []
+    for line in s.split("\n"):
+        words = line.split()
+        if words:
+            out.append(" ".join(words))
+    return out
+
+
+def _paragraphs(body: str) -> list[str]:
+    text = "\n".join(_lines(body))
+    text = _fix_spacing(text)
+    if "." in text or "!" in text or "?" in text or "؟" in text:
+        text = _BREAK_RE.sub(_sentence_break, text)
+    # Lines are already collapsed and stripped: the spacing rules never leave a space at a line
+    # edge, and a break consumes the separator around it.
+    return [line for line in text.split("\n") if line]
+
+
+def _clean_title(title: str, notes: _Notes) -> str | None:
+    cleaned = " ".join(_clean_chars(title, notes).split())
+    cleaned = _fix_spacing(cleaned)
+    cleaned = " ".join(cleaned.split())
+    return cleaned or None
+
+
+# ---------------------------------------------------------------------------------------------
+# Title detection and repeats
+# ---------------------------------------------------------------------------------------------
+
+#: A first line longer than this is a paragraph, not a headline.
+TITLE_MAX_CHARS: Final = 200
+TITLE_MAX_WORDS: Final = 30
+#: A first line that ends like a sentence or a clause is body text. Question and exclamation
+#: marks count too: a paragraph the sentence rules split off ends with one, and must not become
+#: the title (``اليوم؟أجاب`` is two sentences, not a headline and its body).
+_NOT_TITLE_ENDINGS: Final = (".", ",", "،", ";", "؛", ":", "…", "!", "?", "؟")
+
+
+def _looks_like_title(p: str) -> bool:
+    if len(p) > TITLE_MAX_CHARS or p.count(" ") >= TITLE_MAX_WORDS:
+        return False
+    if p.rstrip(_CLOSERS).endswith(_NOT_TITLE_ENDINGS):
+        return False
+    return any(c.isalpha() for c in p)
+
+
+def _drop_title_repeats(title: str, paragraphs: list[str], notes: _Notes) -> list[str]:
+    """Remove the title where the body repeats it: first or last paragraph(s), or the tail of
+    the last paragraph after its final sentence. The body always keeps one paragraph."""
+    # Only paragraphs of about the title's length can repeat it; the title's key is computed
+    # only when one does (most articles never pay for it).
+    shortest, longest = len(title) // 2 - 8, 2 * len(title) + 16
+    title_key: str | None = None
+
+    def repeats_title(p: str) -> bool:
+        nonlocal title_key
+        if not shortest <= len(p) <= longest:
+            return False
+        if p == title:
+            return True
+        if title_key is None:
+            title_key = match_key(title)
+        return bool(title_key) and match_key(p) == title_key
+
+    removed = False
+    while len(paragraphs) > 1 and repeats_title(paragraphs[0]):
+        paragraphs.pop(0)
+        removed = True
+    while len(paragraphs) > 1 and repeats_title(paragraphs[-1]):
+        paragraphs.pop()
+        removed = True
+    last = paragraphs[-1] if paragraphs else ""
+    if title.count(" ") >= 2 and len(last) > len(title) and last.endswith(title):
+        head = last[: -len(title)].rstrip()
+        if head and head.rstrip(_CLOSERS).endswith((".", "!", "?", "؟")) and last[len(head)] == " ":
+            paragraphs[-1] = head
+            removed = True
+    if removed:
+        notes.warn(W_TITLE_REPEAT)
+    return paragraphs
+
+
+# ---------------------------------------------------------------------------------------------
+# Match key
+# ---------------------------------------------------------------------------------------------
+
+#: Invisible format characters (the common Cf of news text): removed, so they join rather
+#: than split a word (``می‌خواهم`` -> ``میخواهم``). Rarer Cf characters end up as separators.
+_FORMAT_CLASS: Final = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+)
+_FORMAT_RE: Final = re.compile(f"[{_FORMAT_CLASS}]+")
+#: Decimal digits of every script but ASCII (``٢٠١٨``, ``۲۰۱۸``, ``२०१८``), BMP.
+_NON_ASCII_DIGITS: Final = "".join(
+    chr(c) for c in range(0x80, 0x10000) if unicodedata.category(chr(c)) == "Nd"
+)
+_NON_ASCII_DIGIT_RE: Final = re.compile(f"[{_NON_ASCII_DIGITS}]")
+#: One scan tells whether either of the two rules above has work to do.
+_KEY_UNUSUAL_RE: Final = re.compile(f"[{_FORMAT_CLASS}{_NON_ASCII_DIGITS}]")
+_DIGIT_SET: Final = frozenset(_NON_ASCII_DIGITS)
+#: The punctuation and symbols of ordinary news text, replaced by a space with ``str.replace``
+#: (fast); anything rarer is caught by ``_TOKEN_RE`` below.
+_COMMON_PUNCT: Final = tuple("،.\":()-«»؟!,؛/%*#_'[]{}…–—“”‘’„;?+=&@<>|\\~^`$•·©®™°×÷")
+
+
+def _mark_class() -> str:
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x10000):
+        if unicodedata.category(chr(cp))[0] == "M":
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
+
+
+#: A token: letters, digits and combining marks (so vowel signs of Indic scripts, or Arabic
+#: marks outside CAMeL's diacritic set, do not shred words).
+_TOKEN_RE: Final = re.compile(f"(?:[^\\W_]|[{_mark_class()}])+")
+
+
+def _digit(m: re.Match[str]) -> str:
+    return str(unicodedata.decimal(m.group()))
+
+
+def _key_chars(s: str) -> str:
+    """The character rules of the key after NFKC, in order: case folded (NFKC again if folding
+    broke it), invisible format characters dropped, digits of every script to ASCII, Arabic letters
+    folded, common punctuation to spaces. Expects NFKC text."""
+    s = s.casefold()
+    if not unicodedata.is_normalized("NFKC", s):
+        s = unicodedata.normalize("NFKC", s)
+    if not s.isascii():
+        unusual = set(_KEY_UNUSUAL_RE.findall(s))
+        if unusual:
+            s = _FORMAT_RE.sub("", s)
+            if not unusual.isdisjoint(_DIGIT_SET):
+                s = _NON_ASCII_DIGIT_RE.sub(_digit, s)
+        # Diacritics go before punctuation turns into spaces: a mark is not a word character,
+        # so a vocalised word would otherwise be cut at every mark.
+        s = arabic.fold_for_match(s)
+    for p in _COMMON_PUNCT:
+        if p in s:
+            s = s.replace(p, " ")
+    return s
+
+
+def _join_tokens(s: str) -> str:
+    """The tokens of ``s`` (runs of letters, digits and combining marks) joined by single spaces."""
+    tokens = s.split()
+    # Fast path: only letters and digits are left between the spaces. Otherwise (rare symbols,
+    # combining marks of other scripts) the token pattern decides.
+    if not "".join(tokens).isalnum():
+        tokens = _TOKEN_RE.findall(" ".join(tokens))
+    return " ".join(tokens)
+
+
+def _is_token_char(ch: str) -> bool:
+    return _TOKEN_RE.fullmatch(ch) is not None
+
+
+#: Arabic news text nearly always fits windows-1256, the Arabic code page, where each character is
+#: one byte. There ``_key_chars`` and the tokenizing of ``_join_tokens`` act on each character on
+#: its own (NFKC text of this repertoire has nothing left to compose or reorder after case
+#: folding), so for such text they are one ``bytes.translate``: this table is built by running
+#: ``_key_chars`` on each of the 256 characters (a character that becomes a separator maps to a
+#: space, one that vanishes is deleted). ~20 µs instead of ~60 µs on a 1,400-character key.
+_KEY_CODEC: Final = "cp1256"
+
+
+def _cp1256_key_table() -> tuple[bytes, bytes]:
+    table, delete = bytearray(range(256)), bytearray()
+    for byte in range(256):
+        ch = bytes([byte]).decode(_KEY_CODEC)
+        out = _key_chars(arabic.normalize_unicode(ch))
+        if not out:
+            delete.append(byte)
+        elif not any(map(_is_token_char, out)):
+            table[byte] = ord(" ")
+        elif len(out) == 1 and len(encoded := out.encode(_KEY_CODEC, "ignore")) == 1:
+            table[byte] = encoded[0]
+        elif unicodedata.is_normalized("NFKC", ch):
+            raise RuntimeError(f"match key: {ch!r} has no one-byte image in {_KEY_CODEC}")
+        # else it becomes several characters (``½`` -> ``1⁄2``): it never occurs in NFKC text.
+    return bytes(table), bytes(delete)
+
+
+_CP1256_KEY_TABLE, _CP1256_KEY_DELETE = _cp1256_key_table()
+
+
+def _key_cp1256(s: str) -> str | None:
+    """``_join_tokens(_key_chars(s))`` by one table for NFKC text that fits windows-1256, else
+    ``None``."""
+    try:
+        raw = s.encode(_KEY_CODEC)
+    except UnicodeEncodeError:
+        return None
+    return b" ".join(raw.translate(_CP1256_KEY_TABLE, _CP1256_KEY_DELETE).split()).decode(_KEY_CODEC)
+
+
+def _key_once(s: str) -> tuple[str, bool]:
+    """The key of ``s``, and whether it is NFKC for certain: a key made by the windows-1256 table
+    is (its characters are NFKC starters that compose with none of each other; tested)."""
+    if not unicodedata.is_normalized("NFKC", s):
+        s = arabic.normalize_unicode(_cap_mark_runs(s, None))
+    elif "\ufdfc" in s or "\ufdfd" in s:
+        s = arabic.normalize_unicode(s)
+    key = _key_cp1256(s)
+    if key is not None:
+        return key, True
+    return _join_tokens(_key_chars(s)), False
+
+
+def match_key(text: str) -> str:
+    """The aggressive, lossy comparison key of any string: NFKC (with CAMeL's fixes), case
+    folded, Arabic diacritics and tatweel removed, alef/alef maqsura/teh marbuta and Persian
+    yeh/keheh unified, digits of every script to ASCII, punctuation, symbols and invisible
+    characters dropped, tokens joined by single spaces. ``match_key(match_key(s)) ==
+    match_key(s)``."""
+    key, nfkc = _key_once(text)
+    # Dropping an invisible character can, in contrived inputs, bring a letter and a combining
+    # mark together that NFKC then composes; one more pass reaches the fixed point.
+    if not nfkc and not key.isascii() and not unicodedata.is_normalized("NFKC", key):
+        key, _ = _key_once(key)
+    return key
+
+
+# ---------------------------------------------------------------------------------------------
+# Orchestration
+# ---------------------------------------------------------------------------------------------
+
+
+def _normalize_once(title: str | None, text: str | None, html: str | None) -> tuple[NormalizedText, bool]:
+    notes = _Notes([])
+    clean_title = _clean_title(title, notes) if title and title.strip() else None
+    if text is not None and text.strip():
+        body = text
+    elif html is not None and html.strip():
+        page = extract_html(html)
+        body = page.text
+        notes.warn(W_HTML_FLATTENED if page.flattened else W_HTML)
+        if clean_title is None and page.title:
+            clean_title = _clean_title(page.title, notes)
+    else:
+        body = ""
+    paragraphs = _paragraphs(_clean_chars(body, notes))
+    if clean_title is None and len(paragraphs) >= 2 and _looks_like_title(paragraphs[0]):
+        clean_title = paragraphs.pop(0)
+    if clean_title is not None and paragraphs:
+        paragraphs = _drop_title_repeats(clean_title, paragraphs, notes)
+    joined = "\n\n".join(paragraphs)
+    result = NormalizedText(
+        title=clean_title,
+        paragraphs=tuple(paragraphs),
+        text=joined,
+        # Syndication chrome (dateline, "read also" lines, footers) is left out of the key only:
+        # the readable text keeps what the outlet published (worker/normalize/boilerplate.py).
+        match_key=match_key(boilerplate.story_text(paragraphs)),
+        warnings=tuple(notes.warnings),
+    )
+    return result, notes.suspicious
+
+
+#: Re-normalizations of a suspicious (mojibake-looking) article at most; real mojibake settles
+#: in one, contrived input in two.
+_MAX_SETTLE_ROUNDS: Final = 3
+
+
+def _normalize(title: str | None, text: str | None, html: str | None) -> NormalizedText:
+    result, suspicious = _normalize_once(title, text, html)
+    for _ in range(_MAX_SETTLE_ROUNDS):
+        if not suspicious:
+            break
+        again, suspicious = _normalize_once(result.title, result.text, None)
+        settled = (again.title, again.paragraphs) == (result.title, result.paragraphs)
+        merged = tuple(dict.fromkeys(result.warnings + again.warnings))
+        result = NormalizedText(again.title, again.paragraphs, again.text, again.match_key, merged)
+        if settled:
+            break
+    return result
+
+
+def normalize_text(*, title: str | None, text: str | None, html: str | None) -> NormalizedText:
+    """Readable text and match key of one article. ``text`` wins over ``html`` when both hold
+    content; the title comes from ``title``, else the HTML headline, else a short first line.
+    Never raises: on an internal error the text is returned whitespace-normalized only, with
+    the warning ``normalization_failed`` (and the error is logged)."""
+    try:
+        return _normalize(title, text, html)
+    except Exception:  # a bug here must not lose the article; the log and warning surface it
+        log.exception("normalization failed; falling back to whitespace cleanup")
+        source = text if text is not None and text.strip() else (html or "")
+        paragraphs = tuple(_lines(source))
+        joined = "\n\n".join(paragraphs)
+        return NormalizedText(
+            title=" ".join(title.split()) or None if title else None,
+            paragraphs=paragraphs,
+            text=joined,
+            match_key=" ".join(joined.casefold().split()),
+            warnings=(W_FAILED,),
+        )

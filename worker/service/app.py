@@ -1,0 +1,211 @@
+"""The Faust app: one agent that takes input batches and hands them to `BatchHandler`
+(worker/service/batches.py, where the delivery and commit guarantees are written down), the
+metrics server, the lag timer and the stats log; `run_worker` runs it until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from worker import __version__
+from worker.config import Settings
+from worker.dedup.fingerprint import DEFAULT_SCHEME
+from worker.dedup.store import connect, make_store
+from worker.pipeline import Message, limits_of
+from worker.service.batches import EXIT_BUG, BatchHandler
+from worker.service.health import MetricsServer, Readiness
+from worker.service.metrics import Metrics, log_stats_periodically
+from worker.service.preparer import Preparer
+from worker.service.publisher import Publisher, Topics
+from worker.service.security import faust_security_options, redis_connection
+
+log = logging.getLogger("newsworker")
+
+
+def message_of(event: Any) -> Message:
+    msg = event.message
+    value = event.value if event.value is not None else b""
+    if isinstance(value, str):
+        value = value.encode("utf-8", "surrogatepass")
+    return Message(
+        value=bytes(value),
+        origin=f"{msg.topic}:{msg.partition}:{msg.offset}",
+        topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
+        timestamp=msg.timestamp,
+    )
+
+
+def faust_options(settings: Settings) -> dict[str, Any]:
+    """Faust's configuration, built only from our settings (faust's own env vars are ignored)."""
+    return {
+        "env": {},  # faust would otherwise read WEB_PORT, BROKER_URL, ... from the environment
+        "broker": [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",") if h.strip()],
+        "store": "memory://",
+        "value_serializer": "raw",
+        "key_serializer": "raw",
+        "web_enabled": False,  # we serve /metrics, /healthz, /readyz ourselves
+        "topic_disable_leader": True,
+        "topic_allow_declare": False,  # topics are created by the operator (or `demo`)
+        "broker_session_timeout": settings.broker_session_timeout_seconds,
+        "broker_heartbeat_interval": min(3.0, settings.broker_session_timeout_seconds / 3),
+        "consumer_auto_offset_reset": settings.consumer_auto_offset_reset,
+        "producer_acks": -1,
+        "producer_request_timeout": settings.publish_timeout_seconds,
+        # A clean article holds its cleaned body once (no longer than the input's, within 2x even
+        # after JSON escaping), a dead letter its preview as base64 at worst; the margin covers the
+        # other fields, so every outcome fits one request.
+        "producer_max_request_size": max(
+            settings.max_message_bytes * 2, settings.dead_letter_preview_bytes * 2, 1_048_576
+        )
+        + 65_536,
+        # aiokafka's default (16 KiB) holds ~5 articles: a batch of 200 outcomes became ~45
+        # produce requests, each waiting for the one before on the same partition. 256 KiB stays
+        # well under Kafka's default max.message.bytes (1 MiB), which applies to a whole batch.
+        "producer_max_batch_size": 256 * 1024,
+        "consumer_max_fetch_size": max(settings.max_message_bytes * 2, 1_048_576),
+        "stream_buffer_maxsize": max(settings.batch_size * 2, 100),
+        "datadir": settings.data_dir,
+        "broker_commit_interval": 1.0,
+        **faust_security_options(settings),  # SASL/SCRAM and TLS (worker/service/security.py)
+    }
+
+
+def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> faust.App:
+    """The Faust app with its one agent, metrics server and background timers."""
+    registry = registry or CollectorRegistry()
+    metrics = Metrics(registry, tracked_sources=frozenset(settings.tracked_sources))
+    metrics.set_build_info(version=__version__, fingerprint_scheme=DEFAULT_SCHEME.version)
+    readiness = Readiness()
+    app = faust.App(settings.app_id, **faust_options(settings))
+    input_topic = app.topic(
+        settings.input_topic, value_serializer="raw", key_serializer="raw", allow_empty=True
+    )
+    redis_url, redis_auth = redis_connection(settings)  # AUTH/ACL user and TLS (worker/service/security.py)
+    redis_client = connect(
+        redis_url,
+        cluster=settings.redis_cluster,
+        socket_timeout=5,
+        socket_connect_timeout=3,
+        **redis_auth,
+    )
+    # latency + errors of every store round trip
+    store = make_store(redis_client, settings, DEFAULT_SCHEME, observe=metrics.redis_call)
+    publisher = Publisher(
+        app, Topics(settings.clean_topic, settings.duplicates_topic, settings.dlq_topic), metrics
+    )
+    preparer = Preparer(processes=settings.prepare_processes, limits=limits_of(settings))
+    metrics.track_prepare_processes(preparer.pids)
+    handler = BatchHandler(
+        store=store,
+        publisher=publisher,
+        settings=settings,
+        metrics=metrics,
+        readiness=readiness,
+        preparer=preparer,
+    )
+    grace = settings.shutdown_grace_seconds
+
+    @app.agent(input_topic, name="newsworker.process")
+    async def process(stream: Any) -> None:
+        handler.start()
+        preparer.start()
+        submitting: asyncio.Future[Any] | None = None
+        try:
+            async for events in stream.take_events(
+                settings.batch_size, within=settings.batch_timeout_seconds
+            ):
+                # Hold every event: faust acks a taken batch when the next one is asked for, but
+                # its outcomes are delivered later (the stages overlap). The extra reference keeps
+                # the offsets uncommitted until `release` (after delivery) drops it.
+                for event in events:
+                    event.message.incref()
+
+                def release(held: Sequence[Any] = events) -> None:
+                    for event in held:
+                        event.ack()
+
+                submitting = asyncio.ensure_future(handler.submit([message_of(e) for e in events], release))
+                await asyncio.shield(submitting)
+                submitting = None
+        except asyncio.CancelledError:
+            # Stopping or rebalancing: finish what was taken before faust commits (module doc).
+            async def finish() -> None:
+                if submitting is not None:
+                    await submitting
+                await handler.drained()
+
+            try:
+                await asyncio.wait_for(finish(), timeout=grace)
+            except BaseException:
+                log.error("in-flight batches not finished within %ss; exiting without commit", grace)
+                logging.shutdown()
+                os._exit(EXIT_BUG)
+            raise
+        except Exception:
+            log.critical("bug while processing a batch; exiting without commit", exc_info=True)
+            logging.shutdown()
+            os._exit(EXIT_BUG)
+
+    @app.task
+    async def serve_metrics() -> None:
+        server = MetricsServer(registry, readiness, settings.metrics_host, settings.metrics_port)
+        await server.start()
+        log.info("metrics on http://%s:%s/metrics", settings.metrics_host, server.port)
+        try:
+            await redis_client.ping()
+            readiness.redis = True
+        except Exception as exc:
+            log.warning("Redis not reachable yet: %s", exc)
+        app._newsworker_server = server  # type: ignore[attr-defined]
+
+    @app.task
+    async def stats_log() -> None:
+        await log_stats_periodically(metrics, settings.stats_interval_seconds, log)
+
+    @app.timer(interval=5.0)
+    async def observe_lag() -> None:
+        consumer = app.consumer
+        assigned = [tp for tp in consumer.assignment() if tp.topic == settings.input_topic]
+        readiness.partitions = bool(assigned)
+        metrics.set_partitions_assigned(len(assigned))
+        metrics.retain_lag_partitions(tp.partition for tp in assigned)
+        for tp in assigned:
+            highwater = consumer.highwater(tp)
+            # faust keeps the last committed offset per partition (None before the first commit)
+            committed = consumer._committed_offset.get(tp) or 0  # type: ignore[attr-defined]
+            if highwater is not None:
+                metrics.set_consumer_lag(tp.partition, max(0, highwater - committed))
+        try:
+            await redis_client.ping()
+            readiness.redis = True
+        except Exception:
+            readiness.redis = False
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def on_shutdown(app_: Any, **kwargs: Any) -> None:
+        preparer.close()  # after the consumer stopped: no batch is being prepared any more
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(app_: Any, assigned: Any, **kwargs: Any) -> None:
+        metrics.rebalance()
+        readiness.broker = True
+        readiness.partitions = any(tp.topic == settings.input_topic for tp in assigned)
+
+    app._newsworker = (metrics, readiness, handler)  # type: ignore[attr-defined]
+    return app
+
+
+def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
+    """Run the worker until SIGTERM/SIGINT (blocking). Faust's Worker owns the event loop."""
+    app = build_app(settings)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()

@@ -1,0 +1,441 @@
+"""`newsworker eval`: near-duplicate accuracy of the worker and two peer baselines on one stream.
+
+The stream (`worker.tools.variants.build_stream`) is real news from the corpus in publication order,
+its natural duplicates, generated re-publications of the story shortly after their original,
+and hard negatives; every record carries a ground-truth label. Three systems see the same
+records in the same order and each says, per record, "duplicate of something earlier" or not:
+
+- **newsworker**: the real path of `newsworker dedup` (`worker.files.offline.dedup_records`: decode,
+  normalize, fingerprint, Redis claims, `worker.dedup.decision.decide`) against a real redis-server.
+- **MinHashLSH**: datasketch `MinHashLSH(threshold=0.8, num_perm=128)` over word 5-grams of the
+  same normalized match key; a record is a duplicate when the index returns any candidate.
+- **SimHash**: 64-bit Charikar SimHash over term-frequency-weighted words of the match key,
+  duplicate at Hamming distance <= 3, found with the permuted-blocks index of Manku, Jain and
+  Das Sarma (WWW 2007): with 3 differing bits, two fingerprints agree on at least one of four
+  16-bit blocks, so four exact-match tables find every such pair (no approximation).
+
+Both baselines get the worker's own normalization (HTML stripped, diacritics folded), so the
+comparison is about the matching method, not the cleaning. Scores: precision, recall and F1 over
+all labelled records, recall per kind of duplicate, false positives per kind of negative; records
+whose label is uncertain (`related`, see `worker.tools.variants`) are counted apart, never scored.
+Results and method: docs/EVALUATION.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gzip
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import xxhash
+from rich.console import Console
+from rich.table import Table
+
+from worker.tools.variants import (
+    NATURAL_KINDS,
+    NEGATIVE_KINDS,
+    UNSCORED_KINDS,
+    VARIANT_KINDS,
+    Labelled,
+    build_stream,
+)
+
+#: Baseline parameters, as the issue fixes them (the usual settings of each method).
+LSH_THRESHOLD = 0.8
+LSH_PERMUTATIONS = 128
+LSH_NGRAM = 5
+SIMHASH_MAX_DISTANCE = 3
+_SIMHASH_BLOCKS = 4  # SIMHASH_MAX_DISTANCE + 1 blocks: pigeonhole gives exact recall
+_SEED = 0x6576616C  # "eval"
+
+
+# --- scores -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Scores:
+    """Confusion counts of one system on one stream, with per-kind breakdowns."""
+
+    system: str
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+    #: kind -> (flagged, total): recall for duplicate kinds, false positives for negatives.
+    kinds: dict[str, list[int]] = field(default_factory=dict)
+    seconds: float = 0.0
+    #: Detected duplicates whose reported original belongs to the right story (pipeline only).
+    right_target: int | None = None
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def kind_rate(self, kind: str) -> float | None:
+        flagged, total = self.kinds.get(kind, (0, 0))
+        return flagged / total if total else None
+
+
+def score(system: str, stream: Sequence[Labelled], flagged: Sequence[bool], seconds: float = 0.0) -> Scores:
+    """Compare one system's verdicts (one per record, stream order) with the labels."""
+    if len(flagged) != len(stream):
+        raise ValueError(f"{system}: {len(flagged)} verdicts for {len(stream)} records")
+    s = Scores(system, seconds=seconds)
+    for record, hit in zip(stream, flagged, strict=True):
+        counts = s.kinds.setdefault(record.kind, [0, 0])
+        counts[0] += int(hit)
+        counts[1] += 1
+        if record.duplicate is None:
+            continue  # uncertain label: reported per kind, not scored
+        if record.duplicate:
+            s.tp, s.fn = s.tp + int(hit), s.fn + int(not hit)
+        else:
+            s.fp, s.tn = s.fp + int(hit), s.tn + int(not hit)
+    return s
+
+
+# --- the worker's path ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    status: str
+    duplicate_of: str | None
+    dup_kind: str | None
+    similarity: float | None
+
+
+async def run_pipeline(
+    stream: Sequence[Labelled], redis_url: str, *, thresholds: Any = None, key_prefix: str | None = None
+) -> tuple[list[Verdict], float]:
+    """Every record through `dedup_records` (the `newsworker dedup` path); verdicts in order."""
+    from worker.config import Settings
+    from worker.files.inputs import InputRecord
+    from worker.files.offline import OfflineResult, dedup_records
+
+    # A fresh key prefix: a shared Redis may hold entries of earlier runs, which must not count.
+    settings = Settings(redis_key_prefix=key_prefix or f"nweval-{uuid.uuid4().hex[:8]}")
+    encoder = msgspec.json.Encoder()
+    records = [InputRecord(encoder.encode(r.article), f"eval:{i}") for i, r in enumerate(stream)]
+    verdicts: list[Verdict] = []
+
+    def collect(_record: InputRecord, result: OfflineResult) -> None:
+        verdicts.append(Verdict(result.status, result.duplicate_of, result.kind, result.similarity))
+
+    summary = await dedup_records(records, redis_url, settings, thresholds=thresholds, on_result=collect)
+    return verdicts, summary.seconds
+
+
+# --- the baselines ------------------------------------------------------------------------------
+
+
+def match_keys(stream: Sequence[Labelled]) -> tuple[list[str], float]:
+    """The worker's normalized match key of every record (what the baselines compare)."""
+    from worker.normalize.text import normalize_text
+
+    started = time.perf_counter()
+    keys = []
+    for record in stream:
+        a = record.article
+        text = normalize_text(title=a.get("title"), text=a.get("text"), html=a.get("html"))
+        keys.append(text.match_key or text.text)
+    return keys, time.perf_counter() - started
+
+
+def _ngrams(tokens: list[str], n: int) -> list[bytes]:
+    if len(tokens) <= n:
+        return [" ".join(tokens).encode()]
+    return [" ".join(tokens[i : i + n]).encode() for i in range(len(tokens) - n + 1)]
+
+
+def minhash_lsh(keys: Sequence[str]) -> list[bool]:
+    """datasketch MinHashLSH, query-then-insert in stream order."""
+    from datasketch import MinHash, MinHashLSH
+
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=LSH_PERMUTATIONS)
+    flags = []
+    for i, key in enumerate(keys):
+        mh = MinHash(num_perm=LSH_PERMUTATIONS, seed=1)
+        mh.update_batch(_ngrams(key.split(), LSH_NGRAM))
+        flags.append(bool(lsh.query(mh)))
+        lsh.insert(i, mh)
+    return flags
+
+
+_BIT = np.arange(64, dtype=np.uint64)
+
+
+def simhash(tokens: Sequence[str]) -> int:
+    """64-bit SimHash of term-frequency-weighted words (Charikar 2002)."""
+    if not tokens:
+        return 0
+    counts = Counter(tokens)
+    hashes = np.fromiter(
+        (xxhash.xxh3_64_intdigest(t.encode(), seed=_SEED) for t in counts), np.uint64, len(counts)
+    )
+    weights = np.fromiter(counts.values(), np.int64, len(counts))
+    bits = ((hashes[:, None] >> _BIT) & np.uint64(1)).astype(np.int64) * 2 - 1
+    positive = (weights @ bits) > 0
+    return int(np.sum(np.left_shift(np.uint64(1), _BIT[positive]), dtype=np.uint64))
+
+
+def simhash_dedup(keys: Sequence[str], max_distance: int = SIMHASH_MAX_DISTANCE) -> list[bool]:
+    """Flags of records within `max_distance` bits of an earlier one (permuted-blocks index)."""
+    blocks = max_distance + 1
+    width = 64 // blocks
+    mask = (1 << width) - 1
+    tables: list[dict[int, list[int]]] = [{} for _ in range(blocks)]
+    prints: list[int] = []
+    flags = []
+    for key in keys:
+        fp = simhash(key.split())
+        parts = [(fp >> (b * width)) & mask for b in range(blocks)]
+        hit = False
+        for b, part in enumerate(parts):
+            for j in tables[b].get(part, ()):
+                if (fp ^ prints[j]).bit_count() <= max_distance:
+                    hit = True
+                    break
+            if hit:
+                break
+        flags.append(hit)
+        for b, part in enumerate(parts):
+            tables[b].setdefault(part, []).append(len(prints))
+        prints.append(fp)
+    return flags
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def load_articles(path: Path, *, offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    """Corpus articles `offset .. offset+limit` in corpus (publication) order."""
+    opener: Callable[..., Any] = gzip.open if path.name.endswith(".gz") else open
+    out: list[dict[str, Any]] = []
+    with opener(path, "rb") as fh:
+        for number, line in enumerate(fh):
+            if number < offset:
+                continue
+            if limit is not None and len(out) >= limit:
+                break
+            if line.strip():
+                out.append(msgspec.json.decode(line))
+    return out
+
+
+def pipeline_scores(stream: Sequence[Labelled], verdicts: Sequence[Verdict], seconds: float) -> Scores:
+    s = score("newsworker", stream, [v.status == "duplicate" for v in verdicts], seconds)
+    group_of = {r.article["id"]: r.group for r in stream}
+    s.right_target = sum(
+        1
+        for r, v in zip(stream, verdicts, strict=True)
+        if r.duplicate and v.status == "duplicate" and group_of.get(v.duplicate_of or "") == r.group
+    )
+    return s
+
+
+def unlabelled_hits(
+    stream: Sequence[Labelled], verdicts: Sequence[Verdict], keys: Sequence[str] | None
+) -> list[dict[str, Any]]:
+    """Records the worker flagged without a label: for review (label noise or real mistakes)."""
+    index = {r.article["id"]: i for i, r in enumerate(stream)}
+    out = []
+    for i, (r, v) in enumerate(zip(stream, verdicts, strict=True)):
+        if r.duplicate or v.status != "duplicate":
+            continue
+        j = index.get(v.duplicate_of or "")
+        row: dict[str, Any] = {
+            "position": i,
+            "id": r.article["id"],
+            "kind": r.kind,
+            "duplicate_of": v.duplicate_of,
+            "dup_kind": v.dup_kind,
+            "similarity": v.similarity,
+        }
+        if j is not None and keys is not None:
+            row.update(exact_overlap(keys[i], keys[j]))
+            row["title"], row["other_title"] = r.article.get("title"), stream[j].article.get("title")
+            row["source"], row["other_source"] = r.article.get("source"), stream[j].article.get("source")
+        out.append(row)
+    return out
+
+
+def write_report(
+    path: Path, stream: Sequence[Labelled], verdicts: Sequence[Verdict], hits: Sequence[dict[str, Any]]
+) -> None:
+    """Every misclassified record as a JSON line: missed duplicates, then unlabelled hits."""
+    with open(path, "wb") as out:
+        for i, (r, v) in enumerate(zip(stream, verdicts, strict=True)):
+            if r.duplicate and v.status != "duplicate":
+                row = {
+                    "position": i,
+                    "id": r.article["id"],
+                    "kind": r.kind,
+                    "missed": True,
+                    "status": v.status,
+                }
+                out.write(msgspec.json.encode(row) + b"\n")
+        for hit in hits:
+            out.write(msgspec.json.encode({**hit, "missed": False}) + b"\n")
+
+
+def exact_overlap(a: str, b: str, k: int = 3) -> dict[str, float]:
+    """Exact Jaccard and containment of word k-shingle sets (no sketching): for the review."""
+    sa, sb = (set(_ngrams(x.split(), k)) for x in (a, b))
+    inter = len(sa & sb)
+    return {
+        "jaccard": round(inter / len(sa | sb), 3) if sa | sb else 0.0,
+        "containment": round(inter / min(len(sa), len(sb)), 3) if sa and sb else 0.0,
+    }
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def render(console: Console, stream: Sequence[Labelled], results: Sequence[Scores]) -> None:
+    n_dup = sum(r.duplicate is True for r in stream)
+    main = Table(title=f"Near-duplicate detection: {len(stream)} records, {n_dup} labelled duplicates")
+    for col in ("system", "precision", "recall", "F1", "TP", "FP", "FN", "seconds", "records/s"):
+        main.add_column(col, justify="left" if col == "system" else "right")
+    for s in results:
+        rate = len(stream) / s.seconds if s.seconds else 0.0
+        main.add_row(
+            s.system,
+            f"{s.precision:.4f}",
+            f"{s.recall:.4f}",
+            f"{s.f1:.4f}",
+            str(s.tp),
+            str(s.fp),
+            str(s.fn),
+            f"{s.seconds:.1f}",
+            f"{rate:,.0f}",
+        )
+    console.print(main)
+
+    per_kind = Table(title="Recall per kind of duplicate (%) / false positives per kind of negative")
+    per_kind.add_column("kind")
+    per_kind.add_column("records", justify="right")
+    for s in results:
+        per_kind.add_column(s.system, justify="right")
+    for kind in (*NATURAL_KINDS, *VARIANT_KINDS):
+        total = results[0].kinds.get(kind, [0, 0])[1]
+        if total:
+            per_kind.add_row(kind, str(total), *(_pct(s.kind_rate(kind)) for s in results))
+    for kind in NEGATIVE_KINDS:
+        total = results[0].kinds.get(kind, [0, 0])[1]
+        if total:
+            per_kind.add_row(f"{kind} (FP)", str(total), *(str(s.kinds[kind][0]) for s in results))
+    for kind in UNSCORED_KINDS:
+        total = results[0].kinds.get(kind, [0, 0])[1]
+        if total:
+            per_kind.add_row(
+                f"{kind} (flagged, unscored)", str(total), *(str(s.kinds[kind][0]) for s in results)
+            )
+    console.print(per_kind)
+    for s in results:
+        if s.right_target is not None and s.tp:
+            console.print(f"{s.system}: {s.right_target}/{s.tp} detected duplicates point at their own story")
+
+
+def check_targets(s: Scores, baselines: Sequence[Scores]) -> list[str]:
+    """The issue's targets; returns what is missed (empty: all met)."""
+    missed = []
+    if s.precision < 0.995:
+        missed.append(f"precision {s.precision:.4f} < 0.995")
+    if s.recall < 0.97:
+        missed.append(f"recall {s.recall:.4f} < 0.97")
+    for kind in VARIANT_KINDS:
+        rate = s.kind_rate(kind)
+        if rate is not None and rate < 0.90:
+            missed.append(f"{kind} recall {rate:.3f} < 0.90")
+    missed.extend(f"F1 not above {b.system}" for b in baselines if s.f1 <= b.f1)
+    return missed
+
+
+@contextlib.contextmanager
+def _redis(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    from worker.tools.embedded import EmbeddedRedis
+
+    with EmbeddedRedis() as server:
+        yield server.url
+
+
+def parse_thresholds(pairs: Sequence[str] | None) -> Any:
+    """`--threshold name=value` overrides of `worker.dedup.decision.Thresholds` (for tuning sweeps)."""
+    from worker.dedup.decision import Thresholds
+
+    t = Thresholds()
+    for pair in pairs or ():
+        name, _, value = pair.partition("=")
+        if name not in Thresholds.__dataclass_fields__:
+            raise SystemExit(
+                f"unknown threshold {name!r}; known: {', '.join(Thresholds.__dataclass_fields__)}"
+            )
+        t = replace(t, **{name: float(value)})
+    return t
+
+
+def main(args: argparse.Namespace) -> int:
+    console = Console(width=None if Console().is_terminal else 120)
+    articles = load_articles(args.data, offset=getattr(args, "offset", 0) or 0, limit=args.limit)
+    stream = build_stream(articles, seed=args.seed)
+    n_dup = sum(r.duplicate is True for r in stream)
+    console.print(
+        f"{len(articles)} corpus articles -> {len(stream)} records ({n_dup} duplicates), seed {args.seed}"
+    )
+    thresholds = parse_thresholds(getattr(args, "threshold", None))
+
+    with _redis(args.redis_url) as url:
+        verdicts, seconds = asyncio.run(run_pipeline(stream, url, thresholds=thresholds))
+    dead = sum(v.status == "dead_letter" for v in verdicts)
+    results = [pipeline_scores(stream, verdicts, seconds)]
+    keys: list[str] | None = None
+    if not args.no_baselines:
+        keys, norm_seconds = match_keys(stream)
+        console.print(
+            f"baselines share the worker's normalization: {norm_seconds:.1f}s for {len(stream)} records "
+            "(not counted in their time below)"
+        )
+        for name, fn in (("MinHashLSH 0.8", minhash_lsh), ("SimHash k<=3", simhash_dedup)):
+            started = time.perf_counter()
+            flags = fn(keys)
+            results.append(score(name, stream, flags, time.perf_counter() - started))
+    render(console, stream, results)
+    if dead:
+        console.print(f"[yellow]{dead} record(s) dead-lettered (counted as not flagged)[/]")
+
+    hits = unlabelled_hits(stream, verdicts, keys)
+    console.print(
+        f"newsworker flagged {len(hits)} unlabelled record(s): "
+        + ", ".join(f"{k} {n}" for k, n in Counter(h["kind"] for h in hits).items())
+    )
+    report = getattr(args, "report", None)
+    if report:
+        write_report(report, stream, verdicts, hits)
+        console.print(f"misclassified records written to {report}")
+    missed = check_targets(results[0], results[1:])
+    console.print("targets: " + ("all met" if not missed else "missed: " + "; ".join(missed)))
+    return 0

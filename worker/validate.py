@@ -1,0 +1,137 @@
+"""Decode + validate: raw message bytes -> `RawArticle`, or `PoisonInput` with a reason.
+
+The only stage that sees bytes. Everything it rejects becomes a dead letter carrying the
+original bytes, so a person can fix the producer and replay. Reasons are a small closed set
+(they are a metric label): see `REASONS`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+
+import msgspec
+
+from worker.errors import PoisonInput
+from worker.events import RawArticle
+
+#: Every reason `decode_article` can give; the metrics layer folds anything else into "other".
+REASONS = (
+    "too_large",
+    "not_utf8",
+    "invalid_json",
+    "not_an_object",
+    "invalid_field",
+    "missing_text",
+    "empty_text",
+    "text_too_long",
+    "invalid_unicode",
+)
+
+_decoder = msgspec.json.Decoder(RawArticle)
+
+#: Longest run of combining marks accepted in one field (when the field is not NFC already).
+#: Unicode normalization (NFC, which the normalizer applies) sorts each run of marks by combining
+#: class in quadratic time: 100,000 alternating Arabic marks take ~10 s, a million would stall the
+#: partition for minutes. Real text needs a handful per letter (fully vocalised Arabic: 2-3), so
+#: 32 only rejects "zalgo" junk. Marks spelled as HTML entities appear only after unescaping;
+#: the normalizer caps those runs itself (`worker.normalize.text`).
+MAX_COMBINING_RUN = 32
+
+
+def _combining_class() -> str:
+    """A regex character class of every code point with a non-zero canonical combining class."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x110000):
+        if unicodedata.combining(chr(cp)):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    return "".join(f"{chr(a)}-{chr(b)}" if a != b else re.escape(chr(a)) for a, b in ranges)
+
+
+_COMBINING_RUN_RE = re.compile(f"[{_combining_class()}]{{{MAX_COMBINING_RUN + 1}}}")
+
+
+def _explain_decode_error(payload: bytes) -> PoisonInput:
+    """A precise reason for JSON msgspec refused (its messages are terse; stdlib's name the spot)."""
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return PoisonInput(
+            "not_utf8",
+            f"message is not valid UTF-8 (byte {exc.start}: {payload[exc.start : exc.start + 4]!r}); "
+            "producers must send UTF-8 JSON",
+        )
+    try:
+        # As text: given bytes, json.loads guesses UTF-16/32 from leading NULs and raises
+        # UnicodeDecodeError (found by fuzzing). The payload is known to be UTF-8 here.
+        json.loads(payload.decode("utf-8"))
+    except json.JSONDecodeError as exc:
+        return PoisonInput("invalid_json", f"message is not valid JSON: {exc}")
+    except RecursionError:
+        return PoisonInput("invalid_json", "message nests JSON too deeply")
+    # stdlib accepts what msgspec refused: unpaired surrogate escapes such as "\ud800".
+    return PoisonInput(
+        "invalid_unicode",
+        "message holds an unpaired UTF-16 surrogate escape (e.g. \\ud800); fix the producer's JSON encoder",
+    )
+
+
+def decode_article(payload: bytes, *, max_bytes: int, max_text_chars: int) -> RawArticle:
+    """Parse and validate one message. Raises `PoisonInput` with an actionable message."""
+    if len(payload) > max_bytes:
+        raise PoisonInput(
+            "too_large",
+            f"message is {len(payload):,} bytes, over the limit of {max_bytes:,} "
+            "(NEWSWORKER_MAX_MESSAGE_BYTES); split or trim the article before producing it",
+        )
+    try:
+        # msgspec checks UTF-8 and refuses unpaired surrogate escapes while it parses, so the
+        # happy path reads the payload once; the failure paths below say which rule was broken.
+        article = _decoder.decode(payload)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        # Only a top-level mismatch has no path; "Expected `object` ... - at `$.metadata`" is a field.
+        if text.startswith("Expected `object`") and " - at `$" not in text:
+            raise PoisonInput(
+                "not_an_object", f"message must be a JSON object with `text` or `html`: {text}"
+            ) from None
+        raise PoisonInput("invalid_field", f"wrong field type: {text}") from None
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        raise _explain_decode_error(payload) from None
+    except RecursionError:  # msgspec's nesting limit (e.g. `[[[[...` in metadata)
+        raise PoisonInput("invalid_json", "message nests JSON too deeply; flatten `metadata`") from None
+    try:
+        return validate_article(article, max_text_chars=max_text_chars)
+    except PoisonInput as exc:
+        exc.article_id = article.id
+        raise
+
+
+def validate_article(article: RawArticle, *, max_text_chars: int) -> RawArticle:
+    """Checks on the parsed article that its types alone cannot express."""
+    if article.text is None and article.html is None:
+        raise PoisonInput("missing_text", "article has neither `text` nor `html`; send at least one")
+    for name in ("text", "html", "title"):
+        value = getattr(article, name)
+        # The NFC quick check is linear and true for nearly all text; only the rest is scanned.
+        if value and not unicodedata.is_normalized("NFC", value) and (run := _COMBINING_RUN_RE.search(value)):
+            raise PoisonInput(
+                "invalid_unicode",
+                f"`{name}` holds more than {MAX_COMBINING_RUN} combining marks in a row (at character "
+                f"{run.start():,}), e.g. 'zalgo' text; strip the stacked marks before producing it",
+            )
+    body = article.text if article.text and article.text.strip() else article.html
+    if body is None or not body.strip():
+        raise PoisonInput("empty_text", "`text` and `html` are empty or whitespace only")
+    longest = max(len(article.text or ""), len(article.html or ""))
+    if longest > max_text_chars:
+        raise PoisonInput(
+            "text_too_long",
+            f"article body is {longest:,} characters, over the limit of {max_text_chars:,} "
+            "(NEWSWORKER_MAX_TEXT_CHARS)",
+        )
+    return article
