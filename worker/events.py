@@ -1,7 +1,7 @@
 """The event contracts: what enters on the input topic and what leaves on each output topic.
 
 These msgspec types are the single source of truth. `schemas/*.schema.json` is generated from them
-(`newsworker schemas --write`), and a test fails when the committed files drift from the code.
+(`newsworker schemas`), and a test fails when the committed files drift from the code.
 
 Every output event carries `schema_version`; a change that is not backwards compatible bumps it.
 """

@@ -190,8 +190,17 @@ def test_dockerfile_copy_sources_exist_in_the_build_context() -> None:
                 assert files, f"{source} is an empty directory"
                 for file in files:
                     relative = file.relative_to(ROOT).as_posix()
-                    if file.suffix not in (".pyc", ".pyo"):
+                    if file.suffix not in (".pyc", ".pyo") and not relative.startswith(TOOLING):
                         assert not dockerignore_excludes(relative), f"{relative} left out"
+
+
+#: Development tooling that the image leaves out on purpose (worker/tools/__init__.py says why).
+TOOLING = ("worker/tools/",)
+
+
+def test_the_image_leaves_the_tools_out() -> None:
+    tools = [p.relative_to(ROOT).as_posix() for p in (ROOT / "worker" / "tools").rglob("*.py")]
+    assert tools and all(dockerignore_excludes(t) for t in tools)
 
 
 def test_image_entrypoint_is_the_worker_console_script() -> None:

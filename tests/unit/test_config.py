@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from worker.config import Settings
-from worker.service.app import faust_options
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
@@ -29,13 +28,3 @@ def test_settings_come_from_prefixed_variables(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("INPUT_TOPIC", "wrong")
     s = Settings()
     assert s.input_topic == "in.x" and s.tracked_sources == ["a", "b"]
-
-
-def test_faust_reads_none_of_its_own_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    """faust reads unprefixed variables (WEB_PORT, BROKER_URL, ...) unless given an empty env."""
-    monkeypatch.setenv("BROKER_URL", "kafka://wrong:1")
-    monkeypatch.setenv("WEB_PORT", "1")
-    options = faust_options(Settings(kafka_bootstrap="a:1,b:2"))
-    assert options["env"] == {}
-    assert options["broker"] == ["kafka://a:1", "kafka://b:2"]
-    assert options["web_enabled"] is False

@@ -44,6 +44,8 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
 def _check_json(line: bytes) -> str | None:
     try:
         value = msgspec.json.decode(line)
+    except UnicodeDecodeError:  # msgspec raises it, not DecodeError, for bad UTF-8 in a string
+        return "not valid UTF-8"
     except msgspec.DecodeError as exc:
         try:
             line.decode("utf-8")

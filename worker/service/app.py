@@ -67,7 +67,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
             settings.max_message_bytes * 2, settings.dead_letter_preview_bytes * 2, 1_048_576
         )
         + 65_536,
-        # aiokafka's default (16 KiB) holds ~5 articles: a batch of 200 outcomes became ~45
+        # aiokafka's default (16 KiB) holds ~5 articles: a batch of 200 outcomes (then the default) became ~45
         # produce requests, each waiting for the one before on the same partition. 256 KiB stays
         # well under Kafka's default max.message.bytes (1 MiB), which applies to a whole batch.
         "producer_max_batch_size": 256 * 1024,

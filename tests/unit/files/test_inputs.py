@@ -1,0 +1,45 @@
+"""File readers: every record of every file, in order, bad ones flagged with their line, never a stop."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from worker.files.inputs import iter_files, read_records
+
+
+def test_every_shape_is_read_in_order_with_its_origin(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text('{"id": "1", "text": "x"}\n\n{"id": "2", "text": "y"}\n', encoding="utf-8")
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.write('{"id": "3", "text": "z"}\n')
+    (tmp_path / "c.json").write_text('{"id": "4", "text": "w"}', encoding="utf-8")
+    (tmp_path / "d-story.txt").write_text("\ufeffنص الخبر", encoding="utf-8")
+    (tmp_path / "e.html").write_text("<p>page</p>", encoding="utf-8")
+    (tmp_path / "ignored.csv").write_text("a,b", encoding="utf-8")
+    records = list(read_records([tmp_path]))
+    assert [r.origin.rsplit("/", 1)[1] for r in records] == ["a.jsonl:1", "a.jsonl:3", "b.jsonl.gz:1", "c.json:1", "d-story.txt:1", "e.html:1"]
+    assert all(r.problem is None for r in records)
+    assert msgspec.json.decode(records[4].value) == {"id": "d-story", "text": "نص الخبر"}  # BOM dropped
+    assert msgspec.json.decode(records[5].value) == {"id": "e", "html": "<p>page</p>"}
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [(b"{not json", "invalid JSON"), (b"[1, 2]", "not a JSON object"), (b'{"text": "\xff"}', "not valid UTF-8")],
+)
+def test_a_bad_line_is_flagged_and_the_rest_still_read(tmp_path: Path, line: bytes, problem: str) -> None:
+    good = json.dumps({"id": "ok", "text": "t"}).encode()
+    (tmp_path / "in.jsonl").write_bytes(good + b"\n" + line + b"\n" + good + b"\n")
+    records = list(read_records([tmp_path / "in.jsonl"]))
+    assert [r.problem is None for r in records] == [True, False, True]
+    assert problem in (records[1].problem or "") and records[1].origin.endswith(":2")
+    assert records[1].value == line  # kept as it is, for its dead letter
+
+
+def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        list(iter_files([tmp_path / "nope"]))

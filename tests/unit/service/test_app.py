@@ -1,0 +1,53 @@
+"""The Faust wiring: options from our settings only, the agent and topics, input events as messages."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from worker.config import Settings
+from worker.service.app import build_app, faust_options, message_of
+
+
+def test_faust_reads_none_of_its_own_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """faust reads unprefixed variables (WEB_PORT, BROKER_URL, ...) unless given an empty env."""
+    monkeypatch.setenv("BROKER_URL", "kafka://wrong:1")
+    monkeypatch.setenv("WEB_PORT", "1")
+    options = faust_options(Settings(kafka_bootstrap="a:1,b:2"))
+    assert options["env"] == {}
+    assert options["broker"] == ["kafka://a:1", "kafka://b:2"]
+    assert options["web_enabled"] is False
+
+
+def test_producer_requests_fit_the_largest_outcome() -> None:
+    settings = Settings(max_message_bytes=4 * 1024 * 1024)
+    options = faust_options(settings)
+    # a clean event holds the cleaned body (at most ~2x the input after JSON escaping)
+    assert options["producer_max_request_size"] > 2 * settings.max_message_bytes
+    assert options["consumer_max_fetch_size"] >= 2 * settings.max_message_bytes
+    assert options["topic_allow_declare"] is False  # topics are the operator's
+
+
+def test_app_has_one_agent_on_the_input_topic() -> None:
+    settings = Settings(input_topic="in.topic", app_id="test.app", prepare_processes=0)
+    app = build_app(settings, registry=CollectorRegistry())
+    agents = list(app.agents.values())
+    assert len(agents) == 1
+    assert list(agents[0].channel.topics) == ["in.topic"]
+    assert app.conf.id == "test.app"
+
+
+@pytest.mark.parametrize("value", [b'{"id": "x"}', "{\"id\": \"\ud800\"}", None])
+def test_message_of_keeps_bytes_and_origin(value: object) -> None:
+    event = SimpleNamespace(
+        value=value, message=SimpleNamespace(topic="news.raw", partition=3, offset=41, timestamp=1.5)
+    )
+    m = message_of(event)
+    assert isinstance(m.value, bytes)
+    assert m.origin == "news.raw:3:41" and (m.topic, m.partition, m.offset, m.timestamp) == ("news.raw", 3, 41, 1.5)
+    if value is None:
+        assert m.value == b""
+    elif isinstance(value, str):
+        assert m.value == value.encode("utf-8", "surrogatepass")  # a lone surrogate survives to the DLQ
