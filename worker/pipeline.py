@@ -22,12 +22,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 import xxhash
 
-from worker.config import Settings
 from worker.dedup.decision import (
     Decision,
     DuplicateOf,
@@ -45,6 +44,9 @@ from worker.normalize.text import NormalizedText, normalize_text
 from worker.normalize.timestamps import parse_published
 from worker.normalize.urls import canonicalize_url
 from worker.validate import decode_article
+
+if TYPE_CHECKING:  # the prepare processes need no settings parser (pydantic-settings: ~0.25 s)
+    from worker.config import Settings
 
 log = logging.getLogger(__name__)
 
