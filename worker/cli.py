@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,9 +27,11 @@ def _settings() -> Settings:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from worker.agents import run_worker
+    from worker.logs import configure, secrets_of
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    run_worker(_settings(), loglevel=args.log_level)
+    settings = _settings()
+    configure(settings.log_format, args.log_level, secrets=secrets_of(settings))
+    run_worker(settings, loglevel=args.log_level)
     return 0
 
 
@@ -55,10 +57,18 @@ def cmd_produce(args: argparse.Namespace) -> int:
     )
 
 
+def _installed(module: str) -> bool:
+    """Whether `module` is in this installation: the image leaves out the demo, the embedded
+    servers and the evaluation (extras `[embedded]`, `[eval]`), so it offers no command for them."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
+
+
 def cmd_dedup(args: argparse.Namespace) -> int:
     import msgspec
 
-    from worker.embedded import EmbeddedRedis
     from worker.inputs import read_records
     from worker.offline import dedup_records
 
@@ -85,6 +95,11 @@ def cmd_dedup(args: argparse.Namespace) -> int:
 
     if args.redis_url:
         return run(args.redis_url)
+    if not _installed("worker.embedded"):
+        print("newsworker dedup: pass --redis-url (no embedded Redis in this installation)", file=sys.stderr)
+        return 2
+    from worker.embedded import EmbeddedRedis
+
     with EmbeddedRedis() as redis_server:
         return run(redis_server.url, secure=False)  # the embedded Redis has no password or TLS
 
@@ -125,10 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     s.set_defaults(func=cmd_worker)
 
-    s = sub.add_parser("demo", help="embedded broker + Redis + worker, feed samples, show results")
-    s.add_argument("--once", action="store_true", help="exit when every input has its outcome")
-    s.add_argument("paths", nargs="*", type=Path, help="article files/directories (default: bundled samples)")
-    s.set_defaults(func=cmd_demo)
+    if _installed("worker.demo"):
+        s = sub.add_parser("demo", help="embedded broker + Redis + worker, feed samples, show results")
+        s.add_argument("--once", action="store_true", help="exit when every input has its outcome")
+        s.add_argument("paths", nargs="*", type=Path, help="article files/directories (default: samples)")
+        s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("produce", help="feed .jsonl/.txt/.html files or directories into Kafka")
     s.add_argument("--topic", help="default: NEWSWORKER_INPUT_TOPIC")
@@ -140,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("dedup", help="offline dedup of files; one JSON line per input record")
     s.add_argument("--input", required=True, type=Path, nargs="+")
     s.add_argument("--output", required=True, type=Path, help="JSON lines of results; - for stdout")
-    s.add_argument("--redis-url", help="use this Redis instead of an embedded one")
+    s.add_argument("--redis-url", help="use this Redis instead of an embedded one (required in the image)")
     s.set_defaults(func=cmd_dedup)
 
     s = sub.add_parser("schemas", help="write (or --check) the JSON Schemas of the event contracts")
@@ -148,16 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--check", action="store_true")
     s.set_defaults(func=cmd_schemas)
 
-    s = sub.add_parser("eval", help="near-duplicate accuracy on a labelled stream (see docs/EVALUATION.md)")
-    s.add_argument("--data", type=Path, default=Path("../shared/data/ant-dev.jsonl.gz"))
-    s.add_argument("--limit", type=int, default=None)
-    s.add_argument("--redis-url")
-    s.add_argument("--no-baselines", action="store_true")
-    s.add_argument("--seed", type=int, default=7)
-    s.add_argument("--offset", type=int, default=0, help="skip this many corpus articles (held-out part)")
-    s.add_argument("--threshold", action="append", metavar="NAME=VALUE", help="override a dedup Threshold")
-    s.add_argument("--report", type=Path, help="write every misclassified record here (JSON lines)")
-    s.set_defaults(func=cmd_eval)
+    if _installed("worker.evaluate"):
+        s = sub.add_parser("eval", help="near-duplicate accuracy on a labelled stream (docs/EVALUATION.md)")
+        s.add_argument("--data", type=Path, default=Path("../shared/data/ant-dev.jsonl.gz"))
+        s.add_argument("--limit", type=int, default=None)
+        s.add_argument("--redis-url")
+        s.add_argument("--no-baselines", action="store_true")
+        s.add_argument("--seed", type=int, default=7)
+        s.add_argument("--offset", type=int, default=0, help="skip this many corpus articles (held-out part)")
+        s.add_argument("--threshold", action="append", metavar="NAME=VALUE", help="override a Threshold")
+        s.add_argument("--report", type=Path, help="write every misclassified record here (JSON lines)")
+        s.set_defaults(func=cmd_eval)
     return p
 
 
