@@ -253,8 +253,14 @@ def test_worker_in_the_image_one_outcome_each_and_drains_on_sigterm(
         os.kill(tini, signal.SIGTERM)
         assert proc.wait(timeout=90) == 0, log_path.read_text(errors="replace")[-3000:]
     finally:
+        # On a failure, nothing may outlive the test: the worker runs under buildah's helper
+        # processes, not in buildah's process group, so every descendant is killed by PID.
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            for pid in reversed(descendants(proc.pid)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
     lines = log_path.read_text(encoding="utf-8").splitlines()
     events = [json.loads(line) for line in lines]  # the image logs JSON: every line is one object
