@@ -108,12 +108,12 @@ else
   # --format docker: the OCI format has no HEALTHCHECK.
   "${bh[@]}" build --isolation chroot --format docker "${build_args[@]}" "${volumes[@]}" \
     --tag "$ctx_tag" --file Dockerfile .
-  # Earlier builds' images and the builder stage: only the newest image of each context is kept.
-  "${bh[@]}" images --format '{{.Name}}:{{.Tag}}' | grep -F 'localhost/newsworker:ctx-' \
-    | grep -vF "$ctx_tag" | xargs -r "${bh[@]}" rmi >/dev/null 2>&1 || true
-  "${bh[@]}" rmi --prune >/dev/null 2>&1 || true
 fi
 "${bh[@]}" tag "$ctx_tag" "$tag"
+# Earlier builds' images (untagged once TAG moved on) and builder stages: only this one is kept.
+"${bh[@]}" images --format '{{.Name}}:{{.Tag}}' | grep -F 'localhost/newsworker:ctx-' \
+  | grep -vF "$ctx_tag" | xargs -r "${bh[@]}" rmi >/dev/null 2>&1 || true
+"${bh[@]}" rmi --prune >/dev/null 2>&1 || true
 t2=$(date +%s)
 echo "build-image: base $((t1 - t0))s, image $((t2 - t1))s"
 echo "image: $tag id=$("${bh[@]}" inspect --type image --format '{{.FromImageID}}' "$tag")"
