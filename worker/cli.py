@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,10 +26,12 @@ def _settings() -> Settings:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from worker.logs import configure, secrets_of
     from worker.service.app import run_worker
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    run_worker(_settings(), loglevel=args.log_level)
+    settings = _settings()
+    configure(settings.log_format, args.log_level, secrets=secrets_of(settings))
+    run_worker(settings, loglevel=args.log_level)
     return 0
 
 
@@ -53,6 +55,16 @@ def cmd_produce(args: argparse.Namespace) -> int:
         console=Console(stderr=True),
         client_kwargs=aiokafka_security_kwargs(settings),  # the worker's SASL/TLS settings
     )
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` is in this installation: the image leaves out the demo, the embedded
+    servers and the evaluation (worker/tools/, extras `[embedded]`, `[eval]`), so it offers no
+    command for them."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
 
 
 def cmd_dedup(args: argparse.Namespace) -> int:
@@ -143,10 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     s.set_defaults(func=cmd_worker)
 
-    s = sub.add_parser("demo", help="embedded broker + Redis + worker, feed samples, show results")
-    s.add_argument("--once", action="store_true", help="exit when every input has its outcome")
-    s.add_argument("paths", nargs="*", type=Path, help="article files/directories (default: bundled samples)")
-    s.set_defaults(func=cmd_demo)
+    tools = _installed("worker.tools")
+    if tools:
+        s = sub.add_parser("demo", help="embedded broker + Redis + worker, feed samples, show results")
+        s.add_argument("--once", action="store_true", help="exit when every input has its outcome")
+        s.add_argument("paths", nargs="*", type=Path, help="article files or directories (default: samples)")
+        s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("produce", help="feed .jsonl/.txt/.html files or directories into Kafka")
     s.add_argument("--topic", help="default: NEWSWORKER_INPUT_TOPIC")
@@ -166,16 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--check", action="store_true")
     s.set_defaults(func=cmd_schemas)
 
-    s = sub.add_parser("eval", help="near-duplicate accuracy on a labelled stream (see docs/EVALUATION.md)")
-    s.add_argument("--data", type=Path, help="articles, .jsonl[.gz] (default: ../shared/data/ of a checkout)")
-    s.add_argument("--limit", type=int, default=None)
-    s.add_argument("--redis-url")
-    s.add_argument("--no-baselines", action="store_true")
-    s.add_argument("--seed", type=int, default=7)
-    s.add_argument("--offset", type=int, default=0, help="skip this many corpus articles (held-out part)")
-    s.add_argument("--threshold", action="append", metavar="NAME=VALUE", help="override a dedup Threshold")
-    s.add_argument("--report", type=Path, help="write every misclassified record here (JSON lines)")
-    s.set_defaults(func=cmd_eval)
+    if tools:
+        s = sub.add_parser("eval", help="near-duplicate accuracy on a labelled stream (docs/EVALUATION.md)")
+        s.add_argument("--data", type=Path, help="articles, .jsonl[.gz] (default: ../shared/data/)")
+        s.add_argument("--limit", type=int, default=None)
+        s.add_argument("--redis-url")
+        s.add_argument("--no-baselines", action="store_true")
+        s.add_argument("--seed", type=int, default=7)
+        s.add_argument("--offset", type=int, default=0, help="skip this many corpus articles (held-out part)")
+        s.add_argument("--threshold", action="append", metavar="NAME=VALUE", help="override a Threshold")
+        s.add_argument("--report", type=Path, help="write every misclassified record here (JSON lines)")
+        s.set_defaults(func=cmd_eval)
     return p
 
 

@@ -126,6 +126,9 @@ class Settings(BaseSettings):
         description="Comma-separated sources broken out in metrics; all others count as `other`",
     )
     stats_interval_seconds: float = Field(30.0, gt=0, description="Period of the one-line stats log")
+    log_format: Literal["json", "console"] = Field(
+        "console", description="`json`: one JSON object per line (the image's default); `console`: text"
+    )
 
     @property
     def tracked_sources(self) -> list[str]:

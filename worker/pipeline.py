@@ -222,7 +222,11 @@ def prepare(
     except PoisonInput as exc:
         return dead_letter(message, exc.reason, exc.message, now, limits, article_id or exc.article_id)
     except Exception as exc:  # a bug, triggered by this message: never stop the stream for it
-        log.exception("internal error while preparing message %s", message.origin)
+        log.exception(
+            "internal error while preparing message %s", message.origin,
+            extra={"topic": message.topic, "partition": message.partition, "offset": message.offset,
+                   "article_id": article_id, "reason": "internal_error"},
+        )
         return dead_letter(
             message,
             "internal_error",

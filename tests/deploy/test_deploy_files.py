@@ -174,6 +174,12 @@ def test_dockerfile_is_multi_stage_slim_non_root_with_tini() -> None:
     assert "/healthz" in " ".join(healthcheck.value)
 
 
+#: Left out of the image on purpose (.dockerignore): the demo, the embedded servers and the
+#: evaluation (worker/tools/ after the reorganisation), whose dependencies the image has not.
+#: Development tooling that the image leaves out on purpose (worker/tools/__init__.py says why).
+TOOLS = ("worker/tools/",)
+
+
 def test_dockerfile_copy_sources_exist_in_the_build_context() -> None:
     copies = [c for c in dockerfile_commands() if c.cmd in ("COPY", "ADD")]
     assert copies
@@ -190,12 +196,12 @@ def test_dockerfile_copy_sources_exist_in_the_build_context() -> None:
                 assert files, f"{source} is an empty directory"
                 for file in files:
                     relative = file.relative_to(ROOT).as_posix()
-                    if file.suffix not in (".pyc", ".pyo") and not relative.startswith(TOOLING):
+                    if file.suffix not in (".pyc", ".pyo") and not relative.startswith(TOOLS):
                         assert not dockerignore_excludes(relative), f"{relative} left out"
+    for tool in TOOLS:
+        assert dockerignore_excludes(tool.rstrip("/") + ("/x.py" if tool.endswith("/") else "")), tool
 
 
-#: Development tooling that the image leaves out on purpose (worker/tools/__init__.py says why).
-TOOLING = ("worker/tools/",)
 
 
 def test_the_image_leaves_the_tools_out() -> None:
@@ -448,6 +454,53 @@ def test_compose_settings_are_known_to_the_worker(compose: dict[str, Any]) -> No
     for name in ("worker", "feeder"):
         unknown = set(compose["services"][name]["environment"]) - known
         assert not unknown, f"{name}: settings the worker ignores (typo?): {unknown}"
+
+
+def image_tag(reference: str) -> str | None:
+    """The tag of an image reference (`name[:tag][@digest]`), None without one."""
+    name = reference.split("@", 1)[0]
+    last_part = name.rsplit("/", 1)[-1]
+    return last_part.split(":", 1)[1] if ":" in last_part else None
+
+
+@pytest.mark.parametrize(
+    ("reference", "tag"),
+    [("redis:7.2-alpine", "7.2-alpine"), ("localhost:5000/newsworker", None), ("prom/prometheus", None),
+     ("grafana/grafana:13.2.0@sha256:ab", "13.2.0"), ("localhost:5000/a/b:1", "1")],
+)
+def test_image_tag_reads_references(reference: str, tag: str | None) -> None:
+    assert image_tag(reference) == tag
+
+
+def assert_pinned(where: str, reference: str) -> None:
+    tag = image_tag(reference)
+    assert tag, f"{where}: image {reference!r} has no tag (it would mean `latest`)"
+    assert tag != "latest", f"{where}: image {reference!r} is `latest`: name a release"
+
+
+def test_every_image_has_a_release_tag(compose: dict[str, Any]) -> None:
+    """Compose, the Dockerfile's base default and the rendered manifests name releases, never a
+    moving `latest` (nor no tag, which is the same): a rebuild or restart must not upgrade silently."""
+    images = {f"compose {name}": svc["image"] for name, svc in compose["services"].items() if "image" in svc}
+    assert {"compose kafka", "compose prometheus", "compose grafana", "compose redis"} <= set(images)
+    for where, reference in images.items():
+        assert_pinned(where, reference)
+    for command in dockerfile_commands():
+        if command.cmd == "FROM":
+            base = command.value[0]
+            for name, default in build_args().items():
+                base = base.replace("${" + name + "}", default)
+            if base not in {c.value[-1] for c in dockerfile_commands() if c.cmd == "FROM"}:  # not a stage
+                assert_pinned("Dockerfile FROM", base)
+    # Current major lines (the compose stack is what a new user runs first).
+    assert int(image_tag(compose["services"]["kafka"]["image"]).split(".")[0]) >= 4
+    assert int(image_tag(compose["services"]["prometheus"]["image"]).lstrip("v").split(".")[0]) >= 3
+    assert int(image_tag(compose["services"]["grafana"]["image"]).split(".")[0]) >= 12
+
+
+def test_kubernetes_images_have_a_release_tag(rendered: dict[str, dict[str, Any]]) -> None:
+    for container in rendered["Deployment"]["spec"]["template"]["spec"]["containers"]:
+        assert_pinned(f"Deployment container {container['name']}", container["image"])
 
 
 def test_kafka_is_official_kraft_and_init_creates_the_worker_topics(

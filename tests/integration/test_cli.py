@@ -22,16 +22,22 @@ WITHOUT_CHECKOUT = (
 
 
 def test_a_tool_command_without_the_tools_says_what_to_install(tmp_path: Path) -> None:
-    """The image has no worker/tools (and no [embedded] extra): the demo must say so, not crash."""
+    """The image has no worker/tools (and no [embedded] extra): demo and eval are not offered, and
+    dedup without --redis-url says what to do instead of crashing."""
     package = tmp_path / "worker"  # the runtime package as the image holds it
     shutil.copytree(ROOT / "worker", package, ignore=shutil.ignore_patterns("tools", "__pycache__"))
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     probe = [sys.executable, "-c", WITHOUT_CHECKOUT.replace("main(sys.argv[1:])", "print(__import__('worker').__file__)")]
     assert subprocess.run(probe, capture_output=True, text=True, env=env, cwd=tmp_path).stdout.startswith(str(tmp_path))
-    for args in (["demo", "--once"], ["dedup", "--input", str(tmp_path), "--output", "-"]):
-        result = subprocess.run(
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [sys.executable, "-c", WITHOUT_CHECKOUT, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
         )
-        assert result.returncode == 2, result.stdout + result.stderr
-        assert "needs the development tools" in result.stderr and "Traceback" not in result.stderr
+
+    usage = run("--help")
+    assert usage.returncode == 0 and "produce" in usage.stdout
+    assert "demo" not in usage.stdout and "eval" not in usage.stdout  # not offered where they cannot run
+    result = run("dedup", "--input", str(tmp_path), "--output", "-")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "needs the development tools" in result.stderr and "Traceback" not in result.stderr
     assert "--redis-url" in result.stderr  # dedup can run without them, on a Redis of one's own

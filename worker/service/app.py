@@ -207,5 +207,10 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     """Run the worker until SIGTERM/SIGINT (blocking). Faust's Worker owns the event loop."""
     app = build_app(settings)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    # override_logging=False: keep the handler `worker.logs.configure` set (faust would install its
+    # own colour handler and multi-line output); quiet and no spinner: nothing printed beside it.
+    worker = faust.Worker(
+        app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False
+    )
+    worker.spinner = None
     worker.execute_from_commandline()

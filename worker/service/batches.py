@@ -210,6 +210,12 @@ class BatchHandler:
                 m.outcome("duplicate", kind=outcome.event.kind, source=outcome.event.source)
             elif isinstance(outcome, DeadLettered):
                 m.outcome("dead_letter", reason=outcome.reason)
+                dead = outcome.record
+                log.warning(
+                    "dead letter: %s", dead.error,
+                    extra={"topic": dead.topic, "partition": dead.partition, "offset": dead.offset,
+                           "article_id": dead.id, "reason": outcome.reason},
+                )
             if outcome.message.timestamp:
                 m.observe_end_to_end(max(0.0, now - outcome.message.timestamp))
         m.in_flight(-len(batch.messages))
@@ -230,7 +236,10 @@ class BatchHandler:
                     self._metrics.redis_retry()
                 else:
                     self._readiness.broker = False
-                log.warning("%s failed, retrying in %.1fs: %s", what, delay, exc)
+                log.warning(
+                    "%s failed, retrying in %.1fs: %s", what, delay, exc,
+                    extra={"stage": what, "reason": type(exc).__name__},
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue

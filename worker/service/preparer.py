@@ -23,6 +23,7 @@ import concurrent.futures
 import functools
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -59,7 +60,10 @@ class _Recorder:
 
 def _warm_up() -> None:
     """Run once in each worker process: imports and the language model load before the first batch."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from worker.logs import configure
+
+    # The parent's format (spawned children inherit its environment, not its logging set-up).
+    configure("json" if os.environ.get("NEWSWORKER_LOG_FORMAT") == "json" else "console", logging.WARNING)
     warm_up()
 
 
