@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from tests.support.fakes import InMemoryStore
 from worker.config import Settings
-from worker.errors import TransientError
+from worker.errors import DedupStoreRefused, TransientError
 from worker.pipeline import Clean, Message, Outcome, limits_of
 from worker.service.batches import BatchHandler
 from worker.service.health import Readiness
@@ -83,11 +83,11 @@ def make_handler(
 ) -> tuple[BatchHandler, Readiness]:
     readiness = Readiness()
     kwargs.setdefault("on_bug", lambda: BUGS.append(1))
+    kwargs.setdefault("metrics", Metrics(CollectorRegistry()))
     handler = BatchHandler(
         store=store,
         publisher=publisher,  # type: ignore[arg-type]
         settings=Settings(),
-        metrics=Metrics(CollectorRegistry()),
         readiness=readiness,
         **kwargs,
     )
@@ -187,3 +187,48 @@ def test_a_process_pool_gives_the_same_outcomes_as_inline() -> None:
     pooled = asyncio.run(run(1))
     assert pooled == inline
     assert inline[-1] == "invalid_json" and len(inline) == 9
+
+
+class RefusingStore(InMemoryStore):
+    """A full Redis: refuses the first `n` claims the way RedisDedupStore reports it."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.refusals = n
+
+    async def check_and_record(self, items: Sequence[Any]) -> list[Any]:
+        if self.refusals:
+            self.refusals -= 1
+            raise DedupStoreRefused("oom", "Redis refused claim (oom): command not allowed (test)")
+        return await super().check_and_record(items)
+
+
+def test_a_full_redis_is_an_outage_retried_not_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("worker.service.batches.RETRY_FIRST_SECONDS", 0.01)
+    registry = CollectorRegistry()
+
+    async def main() -> None:
+        publisher = RecordingPublisher()
+        handler, readiness = make_handler(publisher, RefusingStore(3), metrics=Metrics(registry))
+        await asyncio.wait_for(handler.handle(batch(0, 5)), 10)
+        assert publisher.delivered == [f"raw:0:{n}" for n in range(5)]
+        assert readiness.redis
+        await handler.stop()
+
+    asyncio.run(main())
+    assert registry.get_sample_value("newsworker_redis_refused_total", {"kind": "oom"}) == 3
+    assert registry.get_sample_value("newsworker_redis_retries_total") == 3
+
+
+def test_a_released_batch_is_progress() -> None:
+    async def main() -> None:
+        handler, readiness = make_handler(RecordingPublisher(), InMemoryStore())
+        progress = readiness.progress
+        progress.lag = 10
+        before = progress._since
+        await asyncio.sleep(0.01)
+        await handler.handle(batch(0, 3))
+        assert progress._since > before
+        await handler.stop()
+
+    asyncio.run(main())
