@@ -29,6 +29,7 @@ from worker.service.lifecycle import EXIT_BUG, ShutdownDeadline, hard_exit, on_h
 from worker.service.metrics import Metrics, log_stats_periodically
 from worker.service.preparer import Preparer
 from worker.service.publisher import Publisher, Topics
+from worker.service.redis_watch import RedisWatch
 from worker.service.security import faust_security_options, redis_connection
 
 log = logging.getLogger("newsworker")
@@ -107,6 +108,11 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     )
     # latency + errors of every store round trip
     store = make_store(redis_client, settings, DEFAULT_SCHEME, observe=metrics.redis_call)
+    # lost data, memory pressure, index-bloating config: worker/service/redis_watch.py
+    watch = RedisWatch.for_store(
+        redis_client, metrics, prefix=settings.redis_key_prefix, scheme_version=DEFAULT_SCHEME.version
+    )
+    watching = False
     publisher = Publisher(
         app, Topics(settings.clean_topic, settings.duplicates_topic, settings.dlq_topic), metrics
     )
@@ -175,9 +181,16 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         try:
             await redis_client.ping()
             readiness.redis = True
+            await start_watching()
         except Exception as exc:
             log.warning("Redis not reachable yet: %s", exc)
         app._newsworker_server = server  # type: ignore[attr-defined]
+
+    async def start_watching() -> None:
+        nonlocal watching
+        if not watching:
+            watching = True
+            await watch.start()
 
     @app.task
     async def stats_log() -> None:
@@ -211,6 +224,11 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
             readiness.redis = True
         except Exception:
             readiness.redis = False
+            return
+        if watching:
+            await watch.check()
+        else:
+            await start_watching()
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def on_shutdown(app_: Any, **kwargs: Any) -> None:

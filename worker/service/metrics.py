@@ -303,6 +303,18 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self._stalled_seconds = Gauge(
+            f"{PREFIX}_pipeline_stalled_seconds",
+            "Seconds the pipeline has had work pending (lag or batches in flight) without "
+            "finishing a batch; 0 when idle or progressing",
+            registry=r,
+        )
+        self._stalled = Gauge(
+            f"{PREFIX}_pipeline_stalled",
+            "1 while the pipeline is stuck (stalled for NEWSWORKER_STUCK_SECONDS or more): /readyz "
+            "fails meanwhile",
+            registry=r,
+        )
         self._rebalances = Counter(
             f"{PREFIX}_rebalances", "Consumer group rebalances seen by this worker", registry=r
         )
@@ -325,18 +337,8 @@ class Metrics:
 
     def track_progress(self, stalled_seconds: Callable[[], float], stuck_after: float) -> None:
         """Export the stuck-pipeline detector (`health.Progress`), read at every scrape."""
-        Gauge(
-            f"{PREFIX}_pipeline_stalled_seconds",
-            "Seconds the pipeline has had work pending (lag or batches in flight) without "
-            "finishing a batch; 0 when idle or progressing",
-            registry=self._registry,
-        ).set_function(stalled_seconds)
-        Gauge(
-            f"{PREFIX}_pipeline_stalled",
-            "1 while the pipeline is stuck (stalled for NEWSWORKER_STUCK_SECONDS or more): /readyz "
-            "fails meanwhile",
-            registry=self._registry,
-        ).set_function(lambda: float(stalled_seconds() >= stuck_after))
+        self._stalled_seconds.set_function(stalled_seconds)
+        self._stalled.set_function(lambda: float(stalled_seconds() >= stuck_after))
 
     def _precreate(self) -> None:
         """Create the series dashboards divide by, so they read 0 instead of no data."""
