@@ -98,7 +98,10 @@ def test_ctrl_c_to_the_process_group_mid_stream_exits_and_hands_the_partitions_o
     grace = 10.0
     worker = start_worker(topics, app_id=unique_group, shutdown_grace_seconds=str(grace))
     asyncio.run(produce(kafka.bootstrap, topics[0], values, max_request_size=8 * 1024 * 1024))
-    wait_until_fast(lambda: processed(worker.metrics_port) > 0, 120, "first batch", lambda: log_of(worker))
+    # Well into the stream, so that the prepare processes are busy with batches (the first ones
+    # are prepared inline while the processes start): a Ctrl-C then lands mid-batch.
+    wait_until_fast(lambda: processed(worker.metrics_port) >= 1000, 120, "1,000 articles decided",
+                    lambda: log_of(worker))
     tree = process_tree(worker.proc.pid)
     assert len(tree) >= 2, "no prepare process: nothing tested"
     started = time.monotonic()
