@@ -42,6 +42,7 @@ from tests.integration.test_faults import (
     wait_until,
     wait_until_fast,
 )
+from tests.integration.test_store_cluster import redis_cluster  # noqa: F401 (a fixture)
 from worker.tools.embedded import EmbeddedKafka, EmbeddedRedis
 
 CORPUS = SHARED_DIR / "data" / "ant-dev.jsonl.gz"
@@ -302,3 +303,36 @@ def test_flushall_under_a_running_worker_is_reported_not_silent(
                "the worker to notice the FLUSHALL", lambda: log_of(worker))
     assert "Redis lost the dedup index" in log_of(worker)
     assert worker.proc.poll() is None
+
+
+def test_redis_watch_on_a_cluster_sees_one_primary_lose_its_data(
+    redis_cluster: str, caplog: pytest.LogCaptureFixture,  # noqa: F811 (the imported fixture)
+) -> None:
+    """One sentinel per primary: a single node flushed (or failed over empty) is seen too."""
+    from prometheus_client import CollectorRegistry
+
+    from worker.dedup.store import connect
+    from worker.service.metrics import Metrics
+    from worker.service.redis_watch import RedisWatch
+
+    registry = CollectorRegistry()
+    value = registry.get_sample_value
+
+    async def main() -> None:
+        client = connect(redis_cluster, cluster=True)
+        watch = RedisWatch.for_store(client, Metrics(registry), prefix="twc", scheme_version="v1")
+        await watch.start()
+        keys = await watch._sentinel_keys()
+        assert len(keys) == 3 and len({client.get_node_from_key(k).name for k in keys}) == 3
+        assert value("newsworker_redis_hash_max_listpack_value_bytes") is not None
+        assert value("newsworker_redis_hash_max_listpack_value_bytes") > 0
+        assert value("newsworker_redis_memory_used_bytes") > 0
+        await watch.check()
+        assert value("newsworker_redis_data_lost_total") == 0
+        one = client.get_primaries()[1]
+        await client.execute_command("FLUSHALL", target_nodes=one)
+        await watch.check()
+        assert value("newsworker_redis_data_lost_total") == 1
+        await client.aclose()
+
+    asyncio.run(main())

@@ -91,7 +91,15 @@ class RedisWatch:
         if not self._cluster:
             return [await self._client.execute_command(*args)]
         client: RedisCluster = self._client
-        return [await client.execute_command(*args, target_nodes=node) for node in client.get_primaries()]
+        await client.initialize()  # no-op once the client knows the cluster's nodes
+        replies = []
+        for node in client.get_primaries():
+            reply = await client.execute_command(*args, target_nodes=node)
+            # redis-py keys a multi-node reply by node name even when one node was asked
+            if isinstance(reply, dict) and node.name in reply and len(reply) == 1:
+                reply = reply[node.name]
+            replies.append(reply)
+        return replies
 
     # -- start ----------------------------------------------------------------------------------
 
