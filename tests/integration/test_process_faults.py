@@ -112,7 +112,10 @@ def test_ctrl_c_to_the_process_group_mid_stream_exits_and_hands_the_partitions_o
     except Exception:
         pytest.fail(f"still running {grace + 10}s after Ctrl-C\n{log_of(worker)[-3000:]}")
     took = time.monotonic() - started
-    assert code == 0, f"exit status {code}\n{log_of(worker)[-3000:]}"
+    # 0: drained and committed within the grace; 75: the deadline ended a drain that took longer
+    # (a busy machine), nothing committed past the last commit. Both hand the partitions over.
+    assert code in (0, 75), f"exit status {code}\n{log_of(worker)[-3000:]}"
+    assert took < grace + 8, f"exited after {took:.1f}s\n{log_of(worker)[-3000:]}"
     assert_all_gone(tree, log_of(worker))
     seen = count_outputs(kafka.bootstrap, topics)
     assert seen < len(ids), "the worker finished before Ctrl-C; nothing tested"
@@ -225,7 +228,7 @@ def test_sigterm_while_redis_is_frozen_exits_within_the_grace(
         os.kill(server.pid, signal.SIGCONT)
     # grace + the deadline's 3 s margin + the interpreter's exit, on a busy machine
     assert took < grace + 8, f"exited after {took:.1f}s\n{log_of(worker)[-3000:]}"
-    assert code in (0, 70, 75), f"exit status {code}\n{log_of(worker)[-3000:]}"
+    assert code in (0, 75), f"exit status {code}\n{log_of(worker)[-3000:]}"
     assert_all_gone(tree, log_of(worker))
 
     again = start_worker(topics, app_id=unique_group, redis_url=server.url)

@@ -25,7 +25,13 @@ from worker.dedup.store import connect, make_store
 from worker.pipeline import Message, limits_of
 from worker.service.batches import BatchHandler
 from worker.service.health import MetricsServer, Progress, Readiness
-from worker.service.lifecycle import EXIT_BUG, ShutdownDeadline, hard_exit, on_hard_exit
+from worker.service.lifecycle import (
+    EXIT_BUG,
+    EXIT_GRACE_EXCEEDED,
+    ShutdownDeadline,
+    hard_exit,
+    on_hard_exit,
+)
 from worker.service.metrics import Metrics, log_stats_periodically
 from worker.service.preparer import Preparer
 from worker.service.publisher import Publisher, Topics
@@ -167,7 +173,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
                 await asyncio.wait_for(finish(), timeout=grace)
             except BaseException:
                 log.error("in-flight batches not finished within %ss; exiting without commit", grace)
-                hard_exit(EXIT_BUG)
+                hard_exit(EXIT_GRACE_EXCEEDED)
             raise
         except Exception:
             log.critical("bug while processing a batch; exiting without commit", exc_info=True)

@@ -3,8 +3,9 @@
 - `EXIT_BUG` (70, EX_SOFTWARE): a bug; the process leaves at once without acking or committing.
 - `EXIT_GRACE_EXCEEDED` (75, EX_TEMPFAIL): SIGTERM/SIGINT arrived and the worker had not stopped
   `shutdown_grace_seconds` (+ `WATCHDOG_MARGIN_SECONDS`) later, for whatever reason (Redis
-  frozen, faust waiting for held messages, a wedged thread). Nothing past the last commit is
-  committed; those batches are redelivered to whoever takes the partitions.
+  frozen, faust waiting for held messages, a wedged thread), or the agent's own wait for its
+  batches in flight ran out of grace. Nothing past the last commit is committed; those batches
+  are redelivered to whoever takes the partitions.
 - Every exit that skips the interpreter's shutdown (`os._exit`) first runs the `before_exit`
   callbacks registered with `on_hard_exit` (the prepare processes are killed there), and each
   prepare process also asks the kernel for SIGKILL when its parent dies (`die_with_parent`), so
