@@ -247,7 +247,7 @@ class BatchHandler:
                 if action_for(exc) is not Action.RETRY:
                     raise
                 if what == "dedup":
-                    self._readiness.redis = False
+                    self._readiness.redis = self._readiness.dedup = False
                     self._metrics.redis_retry()
                 else:
                     self._readiness.broker = False
@@ -261,7 +261,7 @@ class BatchHandler:
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
             if what == "dedup":
-                self._readiness.redis = True
+                self._readiness.redis = self._readiness.dedup = True
             else:
                 self._readiness.broker = True
             return result

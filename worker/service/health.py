@@ -94,6 +94,10 @@ class Readiness:
     """The Kafka consumer and producer are connected."""
     redis: bool = False
     """The last Redis call (or ping) succeeded."""
+    dedup: bool = True
+    """The last dedup round trip succeeded (False while one is being retried). Kept apart from
+    `redis` because a full or read-only Redis still answers PING: the periodic ping must not
+    make a worker whose every claim is refused look ready."""
     partitions: bool = False
     """At least one input partition is assigned to this worker."""
     alive: bool = True
@@ -104,6 +108,8 @@ class Readiness:
     def missing(self) -> list[str]:
         """Names of the conditions not met, in a fixed order."""
         missing = [name for name in ("broker", "redis", "partitions") if not getattr(self, name)]
+        if not self.dedup and "redis" not in missing:
+            missing.insert(1 if self.broker else 2, "redis")
         if self.progress.stuck:
             missing.append("progress")
         return missing

@@ -195,10 +195,12 @@ class RefusingStore(InMemoryStore):
     def __init__(self, n: int) -> None:
         super().__init__()
         self.refusals = n
+        self.refused = asyncio.Event()
 
     async def check_and_record(self, items: Sequence[Any]) -> list[Any]:
         if self.refusals:
             self.refusals -= 1
+            self.refused.set()
             raise DedupStoreRefused("oom", "Redis refused claim (oom): command not allowed (test)")
         return await super().check_and_record(items)
 
@@ -209,8 +211,13 @@ def test_a_full_redis_is_an_outage_retried_not_a_bug(monkeypatch: pytest.MonkeyP
 
     async def main() -> None:
         publisher = RecordingPublisher()
-        handler, readiness = make_handler(publisher, RefusingStore(3), metrics=Metrics(registry))
-        await asyncio.wait_for(handler.handle(batch(0, 5)), 10)
+        store = RefusingStore(3)
+        handler, readiness = make_handler(publisher, store, metrics=Metrics(registry))
+        handling = asyncio.ensure_future(handler.handle(batch(0, 5)))
+        await asyncio.wait_for(store.refused.wait(), 10)
+        readiness.redis = True  # what the periodic PING says: a full Redis still answers it
+        assert "redis" in readiness.missing()
+        await asyncio.wait_for(handling, 10)
         assert publisher.delivered == [f"raw:0:{n}" for n in range(5)]
         assert readiness.redis
         await handler.stop()

@@ -165,3 +165,10 @@ def test_batches_in_flight_count_as_pending_work_without_lag() -> None:
     progress.in_flight = lambda: 2  # e.g. held by a frozen Redis, lag not observed yet
     clock.now += 60
     assert progress.stuck and not readiness.ready
+
+
+def test_a_refusing_redis_that_still_answers_ping_is_not_ready() -> None:
+    readiness = Readiness(broker=True, redis=True, partitions=True, dedup=False)
+    assert readiness.missing() == ["redis"] and not readiness.ready
+    readiness.broker = False
+    assert readiness.missing() == ["broker", "redis"]
