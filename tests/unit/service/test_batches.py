@@ -239,3 +239,39 @@ def test_a_released_batch_is_progress() -> None:
         await handler.stop()
 
     asyncio.run(main())
+
+
+class BuggyStore(InMemoryStore):
+    async def check_and_record(self, items: Sequence[Any]) -> list[Any]:
+        raise KeyError("a bug (test)")
+
+
+def test_exit_on_a_bug_kills_the_prepare_processes_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each exit 70 used to leave the prepare processes running as orphans (~150 MB)."""
+    import psutil
+
+    exits: list[int] = []
+    preparer = Preparer(processes=1, limits=limits_of(Settings()))
+
+    async def main() -> list[int]:
+        # on_bug=None: the real default, with `hard_exit` recorded below
+        handler, _ = make_handler(RecordingPublisher(), BuggyStore(), preparer=preparer, on_bug=None)
+        preparer.start()
+        for future in list(preparer._warming):
+            await asyncio.wrap_future(future)
+        pids = preparer.pids()
+        await handler.submit(batch(0, 5), lambda: None)
+        for _ in range(500):
+            if exits:
+                break
+            await asyncio.sleep(0.01)
+        await handler.stop()
+        return pids
+
+    monkeypatch.setattr("worker.service.batches.hard_exit", exits.append)
+    try:
+        pids = asyncio.run(main())
+    finally:
+        preparer.close()
+    assert exits == [70]
+    assert pids and not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
