@@ -109,8 +109,16 @@ class RedisWatch:
             await self._check_config()
         except Exception as exc:
             log.debug("could not read Redis' config: %s", exc)
+        await self._plant()
+        await self.check()
+
+    async def _plant(self) -> None:
+        """Write the sentinels that do not exist yet, adopt those that do. A Redis that refuses
+        the write (full) is asked again at the next `check`."""
         try:
             for key in await self._sentinel_keys():
+                if key in self._tokens:
+                    continue
                 token = secrets.token_hex(8).encode()
                 if await self._client.set(key, token, nx=True):
                     log.warning(
@@ -122,7 +130,6 @@ class RedisWatch:
                     self._tokens[key] = await self._client.get(key) or token
         except Exception as exc:
             log.debug("could not plant the dedup index sentinel: %s", exc)
-        await self.check()
 
     async def _check_config(self) -> None:
         values: list[int] = []
@@ -149,6 +156,8 @@ class RedisWatch:
 
     async def check(self) -> None:
         """Sentinels and memory; call every few seconds. Never raises."""
+        if not self._tokens:
+            await self._plant()
         try:
             await self._check_sentinels()
         except Exception as exc:
