@@ -84,6 +84,14 @@ class Settings(BaseSettings):
         description="Processes that decode, normalize and fingerprint batches beside the event loop "
         "(0: in the worker's own process)",
     )
+    # A batch of 500 real articles takes ~0.1-0.5 s to prepare; 60 s (plus 5 s per MiB of input)
+    # is only ever exceeded by a process that hangs or was stopped (docs/RELIABILITY.md).
+    prepare_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Longest a prepare process may take for one batch (+5 s per MiB of input) "
+        "before its pool is killed and replaced and the batch is prepared inline",
+    )
     max_message_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="Larger messages are dead-lettered unread"
     )
@@ -126,6 +134,20 @@ class Settings(BaseSettings):
         description="Comma-separated sources broken out in metrics; all others count as `other`",
     )
     stats_interval_seconds: float = Field(30.0, gt=0, description="Period of the one-line stats log")
+    # 60 s: far above a Redis or broker blip retried with back-off (5 s cap), well below what an
+    # operator would call an outage. 300 s before not live: restarting costs a redelivery of the
+    # batches in flight, and a worker stuck that long is more likely wedged than waiting.
+    stuck_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="With lag or batches in flight and no batch finished for this long, "
+        "/readyz fails (stuck) and newsworker_pipeline_stalled is 1",
+    )
+    stuck_liveness_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="Stuck this long, /healthz fails too, so the orchestrator restarts the worker",
+    )
     log_format: Literal["json", "console"] = Field(
         "console", description="`json`: one JSON object per line (the image's default); `console`: text"
     )

@@ -35,6 +35,23 @@ class DedupStoreUnavailable(TransientError):
     """Redis could not be reached or answered with a connection-level error."""
 
 
+class DedupStoreRefused(DedupStoreUnavailable):
+    """Redis answered but refused the command for now: full (`oom`: `maxmemory` reached under
+    `noeviction`), a read-only replica after a failover (`readonly`), still loading its data
+    (`loading`), busy with a long script (`busy`), failing to persist (`misconf`), a cluster
+    reconfiguring (`cluster`). It passes once an operator or the server fixes the cause, so it
+    is retried like an outage; `kind` (one of `REFUSAL_KINDS`) says which, for metrics and logs.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+#: The `DedupStoreRefused.kind` values (a closed set: a metric label).
+REFUSAL_KINDS = ("oom", "readonly", "loading", "busy", "misconf", "cluster")
+
+
 class PublishFailed(TransientError):
     """An output could not be published; offsets must not move past it."""
 

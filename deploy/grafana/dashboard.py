@@ -270,6 +270,55 @@ ROWS: list[tuple[str, list[Panel]]] = [
         ],
     ),
     (
+        "Can it make progress?",
+        [
+            Panel(
+                "Stalled seconds per worker",
+                "How long each worker has had work (lag or batches in flight) without finishing a "
+                "batch; 0 when idle or progressing. At NEWSWORKER_STUCK_SECONDS /readyz fails and "
+                "NewsworkerStuck follows; at NEWSWORKER_STUCK_LIVENESS_SECONDS /healthz fails.",
+                [
+                    Q(
+                        f"max by (instance) (newsworker_pipeline_stalled_seconds{{{SEL}}})",
+                        "{{instance}}",
+                    )
+                ],
+                unit="s",
+                width=6,
+            ),
+            Panel(
+                "Redis memory used",
+                "used_memory / maxmemory of Redis (the fullest cluster primary). Under noeviction "
+                "writes are refused at 100%: NewsworkerRedisMemoryHigh warns at 90%.",
+                [Q(f"max(newsworker_redis_memory_used_ratio{{{SEL}}})", "used / maxmemory")],
+                unit="percentunit",
+                width=6,
+            ),
+            Panel(
+                "Redis refusals and lost data",
+                "Dedup calls Redis refused per second, by kind (oom, readonly, ...), and losses "
+                "of the dedup index seen (FLUSHALL, restart without persistence): "
+                "NewsworkerRedisRefusingWrites, NewsworkerRedisDataLost.",
+                [
+                    Q(f"sum by (kind) ({rate('newsworker_redis_refused_total')})", "refused {{kind}}"),
+                    Q(
+                        f"sum(increase(newsworker_redis_data_lost_total{{{SEL}}}[{RI}]))",
+                        "index lost",
+                    ),
+                ],
+                width=6,
+            ),
+            Panel(
+                "Prepare pool restarts",
+                "Prepare pools killed and replaced per second, by reason (died, timeout, "
+                "interrupted); the batch is prepared inline each time: NewsworkerPrepareRestarts.",
+                [Q(f"sum by (reason) ({rate('newsworker_prepare_restarts_total')})", "{{reason}}")],
+                unit="ops",
+                width=6,
+            ),
+        ],
+    ),
+    (
         "Per worker",
         [
             Panel(

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from worker.errors import Action, DedupStoreUnavailable, PoisonInput, PublishFailed, action_for
+from worker.errors import (
+    Action,
+    DedupStoreRefused,
+    DedupStoreUnavailable,
+    PoisonInput,
+    PublishFailed,
+    action_for,
+)
 
 
 @pytest.mark.parametrize(
@@ -10,6 +17,7 @@ from worker.errors import Action, DedupStoreUnavailable, PoisonInput, PublishFai
     [
         (PoisonInput("invalid_json", "bad"), Action.DEAD_LETTER),
         (DedupStoreUnavailable("down"), Action.RETRY),
+        (DedupStoreRefused("oom", "maxmemory reached"), Action.RETRY),  # a full Redis is an outage
         (PublishFailed("refused"), Action.RETRY),
         (ConnectionResetError(), Action.RETRY),
         (TimeoutError(), Action.RETRY),

@@ -52,7 +52,7 @@ from worker.dedup.decision import (
     is_self,
 )
 from worker.dedup.fingerprint import DEFAULT_SCHEME, Scheme
-from worker.errors import DedupStoreUnavailable
+from worker.errors import DedupStoreRefused, DedupStoreUnavailable
 
 #: Version of the key and value layout below; part of every key, like the fingerprint scheme,
 #: so that a layout change never reads entries written by another.
@@ -117,6 +117,36 @@ for i = 0, n - 1 do
 end
 return out
 """
+
+
+#: redis-py's classes for error replies that mean "not now" (see `DedupStoreRefused`), and the
+#: error codes it leaves as a plain ResponseError, matched on the reply's first word.
+_REFUSAL_CLASSES: tuple[tuple[type[redis.exceptions.RedisError], str], ...] = (
+    (redis.exceptions.OutOfMemoryError, "oom"),
+    (redis.exceptions.ReadOnlyError, "readonly"),
+    (redis.exceptions.BusyLoadingError, "loading"),
+    (redis.exceptions.MasterDownError, "readonly"),
+    (redis.exceptions.TryAgainError, "cluster"),
+    (redis.exceptions.ClusterDownError, "cluster"),
+)
+_REFUSAL_CODES = {
+    "OOM": "oom", "READONLY": "readonly", "MASTERDOWN": "readonly", "NOREPLICAS": "readonly",
+    "LOADING": "loading", "BUSY": "busy", "MISCONF": "misconf", "TRYAGAIN": "cluster",
+    "CLUSTERDOWN": "cluster",
+}  # fmt: skip
+
+
+def refusal_kind(exc: redis.exceptions.ResponseError) -> str | None:
+    """The `DedupStoreRefused.kind` of an error reply, or None for a genuine error (a bug).
+
+    In a pipeline, redis-py wraps the reply's text ("Command # 2 (EVALSHA ...) of pipeline
+    caused error: ...") but keeps its class; an error raised inside a script keeps its code.
+    """
+    for cls, kind in _REFUSAL_CLASSES:
+        if isinstance(exc, cls):
+            return kind
+    text = str(exc).rpartition("caused error: ")[2].lstrip("('\" ")
+    return _REFUSAL_CODES.get(text.split(" ", 1)[0])
 
 
 def connect(url: str, *, cluster: bool = False, **kwargs: Any) -> aioredis.Redis | RedisCluster:
@@ -255,8 +285,9 @@ class RedisDedupStore:
             raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
         except redis.exceptions.ResponseError as exc:
             self._observed(operation, started, ok=False)
-            if "LOADING" in str(exc) or "BUSY" in str(exc) or "TRYAGAIN" in str(exc):
-                raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
+            kind = refusal_kind(exc)
+            if kind is not None:  # Redis is there but refuses for now: an outage, not a bug
+                raise DedupStoreRefused(kind, f"Redis refused {operation} ({kind}): {exc}") from exc
             raise
         self._observed(operation, started, ok=True)
         for positions, reply in zip(order, replies, strict=True):

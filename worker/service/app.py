@@ -1,13 +1,17 @@
 """The Faust app: one agent that takes input batches and hands them to `BatchHandler`
 (worker/service/batches.py, where the delivery and commit guarantees are written down), the
 metrics server, the lag timer and the stats log; `run_worker` runs it until SIGTERM/SIGINT.
+
+Stopping: SIGTERM or SIGINT (also a terminal's Ctrl-C, which reaches the prepare processes too;
+they ignore it) starts faust's shutdown *and* a `ShutdownDeadline` (worker/service/lifecycle.py):
+whatever faust waits for, the process is gone `shutdown_grace_seconds` + 3 s later.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import signal
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,11 +23,19 @@ from worker.config import Settings
 from worker.dedup.fingerprint import DEFAULT_SCHEME
 from worker.dedup.store import connect, make_store
 from worker.pipeline import Message, limits_of
-from worker.service.batches import EXIT_BUG, BatchHandler
-from worker.service.health import MetricsServer, Readiness
+from worker.service.batches import BatchHandler
+from worker.service.health import MetricsServer, Progress, Readiness
+from worker.service.lifecycle import (
+    EXIT_BUG,
+    EXIT_GRACE_EXCEEDED,
+    ShutdownDeadline,
+    hard_exit,
+    on_hard_exit,
+)
 from worker.service.metrics import Metrics, log_stats_periodically
 from worker.service.preparer import Preparer
 from worker.service.publisher import Publisher, Topics
+from worker.service.redis_watch import RedisWatch
 from worker.service.security import faust_security_options, redis_connection
 
 log = logging.getLogger("newsworker")
@@ -84,7 +96,10 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry, tracked_sources=frozenset(settings.tracked_sources))
     metrics.set_build_info(version=__version__, fingerprint_scheme=DEFAULT_SCHEME.version)
-    readiness = Readiness()
+    readiness = Readiness(
+        progress=Progress(stuck_after=settings.stuck_seconds, dead_after=settings.stuck_liveness_seconds)
+    )
+    metrics.track_progress(readiness.progress.stalled_seconds, settings.stuck_seconds)
     app = faust.App(settings.app_id, **faust_options(settings))
     input_topic = app.topic(
         settings.input_topic, value_serializer="raw", key_serializer="raw", allow_empty=True
@@ -99,11 +114,22 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     )
     # latency + errors of every store round trip
     store = make_store(redis_client, settings, DEFAULT_SCHEME, observe=metrics.redis_call)
+    # lost data, memory pressure, index-bloating config: worker/service/redis_watch.py
+    watch = RedisWatch.for_store(
+        redis_client, metrics, prefix=settings.redis_key_prefix, scheme_version=DEFAULT_SCHEME.version
+    )
+    watching = False
     publisher = Publisher(
         app, Topics(settings.clean_topic, settings.duplicates_topic, settings.dlq_topic), metrics
     )
-    preparer = Preparer(processes=settings.prepare_processes, limits=limits_of(settings))
+    preparer = Preparer(
+        processes=settings.prepare_processes,
+        limits=limits_of(settings),
+        timeout_seconds=settings.prepare_timeout_seconds,
+        on_restart=metrics.prepare_restart,
+    )
     metrics.track_prepare_processes(preparer.pids)
+    on_hard_exit(preparer.kill)  # no exit path leaves the prepare processes running
     handler = BatchHandler(
         store=store,
         publisher=publisher,
@@ -147,13 +173,11 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
                 await asyncio.wait_for(finish(), timeout=grace)
             except BaseException:
                 log.error("in-flight batches not finished within %ss; exiting without commit", grace)
-                logging.shutdown()
-                os._exit(EXIT_BUG)
+                hard_exit(EXIT_GRACE_EXCEEDED)
             raise
         except Exception:
             log.critical("bug while processing a batch; exiting without commit", exc_info=True)
-            logging.shutdown()
-            os._exit(EXIT_BUG)
+            hard_exit(EXIT_BUG)
 
     @app.task
     async def serve_metrics() -> None:
@@ -163,9 +187,16 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         try:
             await redis_client.ping()
             readiness.redis = True
+            await start_watching()
         except Exception as exc:
             log.warning("Redis not reachable yet: %s", exc)
         app._newsworker_server = server  # type: ignore[attr-defined]
+
+    async def start_watching() -> None:
+        nonlocal watching
+        if not watching:
+            watching = True
+            await watch.start()
 
     @app.task
     async def stats_log() -> None:
@@ -178,17 +209,32 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         readiness.partitions = bool(assigned)
         metrics.set_partitions_assigned(len(assigned))
         metrics.retain_lag_partitions(tp.partition for tp in assigned)
+        total_lag = 0
         for tp in assigned:
             highwater = consumer.highwater(tp)
             # faust keeps the last committed offset per partition (None before the first commit)
             committed = consumer._committed_offset.get(tp) or 0  # type: ignore[attr-defined]
             if highwater is not None:
-                metrics.set_consumer_lag(tp.partition, max(0, highwater - committed))
+                lag = max(0, highwater - committed)
+                metrics.set_consumer_lag(tp.partition, lag)
+                total_lag += lag
+        progress = readiness.progress
+        was_stuck = progress.stuck
+        progress.lag = total_lag
+        if progress.stuck and not was_stuck:
+            log.error("pipeline %s; /readyz fails until a batch finishes", progress.describe())
+        elif was_stuck and not progress.stuck:
+            log.warning("pipeline progressing again")
         try:
             await redis_client.ping()
             readiness.redis = True
         except Exception:
             readiness.redis = False
+            return
+        if watching:
+            await watch.check()
+        else:
+            await start_watching()
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def on_shutdown(app_: Any, **kwargs: Any) -> None:
@@ -204,13 +250,33 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     return app
 
 
+class _Worker(faust.Worker):
+    """faust's Worker, with a hard deadline on every stop that a signal starts."""
+
+    def __init__(self, *args: Any, deadline: ShutdownDeadline, **kwargs: Any) -> None:
+        self._deadline = deadline
+        super().__init__(*args, **kwargs)
+
+    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+        # First thing, before faust's shutdown can wait on anything (held messages, a frozen
+        # Redis): the deadline thread ends the process if the shutdown takes too long.
+        self._deadline.arm()
+        super()._schedule_shutdown(signal)
+
+
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     """Run the worker until SIGTERM/SIGINT (blocking). Faust's Worker owns the event loop."""
     app = build_app(settings)
+    deadline = ShutdownDeadline(settings.shutdown_grace_seconds)
     # override_logging=False: keep the handler `worker.logs.configure` set (faust would install its
     # own colour handler and multi-line output); quiet and no spinner: nothing printed beside it.
-    worker = faust.Worker(
-        app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False
+    worker = _Worker(
+        app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False, deadline=deadline
     )
     worker.spinner = None
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        # The loop is gone; what is left is the interpreter's exit, which joins non-daemon
+        # threads (faust's consumer thread among them) and could wait forever.
+        deadline.arm()

@@ -17,15 +17,19 @@ Delivery guarantee (at-least-once, made harmless by dedup):
 - SIGTERM / rebalance cancel the agent: the batches in flight are finished (bounded by
   `shutdown_grace_seconds`) before faust commits. If they cannot finish in time, the process
   exits without committing them, and they are redelivered elsewhere.
+- Redis refusing writes (full under `noeviction`, a read-only replica, ...) is an outage too,
+  not a bug: retried the same way, counted by kind (`newsworker_redis_refused_total`).
 - A bug (an exception that is neither poison input nor a transient outage) ends the process
-  with a non-zero status without acking, so the orchestrator restarts it.
+  with a non-zero status without acking, so the orchestrator restarts it; the prepare processes
+  are killed first, so no exit leaves them behind.
+- Progress: the time the last batch was released is kept in `Progress` (worker/service/health.py),
+  which turns "work pending and nothing finished for N seconds" into not ready / not live.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,7 +38,7 @@ from typing import Any
 from worker.config import Settings
 from worker.dedup.decision import Thresholds
 from worker.dedup.fingerprint import DEFAULT_SCHEME, Scheme
-from worker.errors import TransientError
+from worker.errors import Action, DedupStoreRefused, action_for
 from worker.pipeline import (
     Clean,
     DeadLettered,
@@ -47,6 +51,7 @@ from worker.pipeline import (
     outcomes_of,
 )
 from worker.service.health import Readiness
+from worker.service.lifecycle import EXIT_BUG, hard_exit
 from worker.service.metrics import Metrics
 from worker.service.preparer import Preparer
 from worker.service.publisher import Publisher
@@ -58,14 +63,18 @@ log = logging.getLogger("newsworker")
 RETRY_FIRST_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
 
-#: Exit status when the worker stops itself because of a bug (EX_SOFTWARE).
-EXIT_BUG = 70
+__all__ = ["EXIT_BUG", "BatchHandler"]
 
-
-def exit_on_bug() -> None:
-    """Leave at once, without acking or committing: the orchestrator restarts the process."""
-    logging.shutdown()
-    os._exit(EXIT_BUG)
+#: What an operator does about each kind of refusal (`DedupStoreRefused.kind`), for the log line.
+_REFUSAL_HINTS = {
+    "oom": "Redis is full (used_memory reached maxmemory under noeviction): raise maxmemory, or "
+    "shorten NEWSWORKER_DEDUP_WINDOW_SECONDS (docs/DEDUP.md sizes it)",
+    "readonly": "Redis is a read-only replica (a failover?): point NEWSWORKER_REDIS_URL at the primary",
+    "loading": "Redis is loading its data set",
+    "busy": "Redis is busy running a script",
+    "misconf": "Redis cannot persist to disk and refuses writes (stop-writes-on-bgsave-error)",
+    "cluster": "the Redis cluster is down or resharding",
+}
 
 
 @dataclass(slots=True)
@@ -117,7 +126,9 @@ class BatchHandler:
         self._readiness = readiness
         self._thresholds = thresholds or Thresholds()
         self._preparer = preparer or Preparer(processes=0, limits=self._limits, scheme=scheme)
-        self._on_bug = on_bug or exit_on_bug
+        self._on_bug = on_bug or self._exit_on_bug
+        self.progress = readiness.progress  # what /readyz and /healthz read
+        self.progress.in_flight = lambda: self._in_flight
         self._room = asyncio.Semaphore(depth)
         self._to_decide: asyncio.Queue[_Batch] = asyncio.Queue()
         self._to_publish: asyncio.Queue[_Batch] = asyncio.Queue()
@@ -140,6 +151,12 @@ class BatchHandler:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         self._preparer.close()
+
+    def _exit_on_bug(self) -> None:
+        """Leave at once, without acking or committing: the orchestrator restarts the process.
+        The prepare processes go first: `os._exit` would leave them running as orphans."""
+        self._preparer.kill()
+        hard_exit(EXIT_BUG)
 
     @property
     def in_flight(self) -> int:
@@ -220,6 +237,7 @@ class BatchHandler:
                 m.observe_end_to_end(max(0.0, now - outcome.message.timestamp))
         m.in_flight(-len(batch.messages))
         batch.release()
+        self.progress.finished()
         self._in_flight -= 1
         self._room.release()
         if not self._in_flight:
@@ -230,21 +248,31 @@ class BatchHandler:
         while True:
             try:
                 result = await make()
-            except TransientError as exc:
+            except Exception as exc:
+                # One mapping from exception to action (worker/errors.py); only outages retry.
+                if action_for(exc) is not Action.RETRY:
+                    raise
                 if what == "dedup":
-                    self._readiness.redis = False
+                    self._readiness.redis = self._readiness.dedup = False
                     self._metrics.redis_retry()
                 else:
                     self._readiness.broker = False
-                log.warning(
-                    "%s failed, retrying in %.1fs: %s", what, delay, exc,
-                    extra={"stage": what, "reason": type(exc).__name__},
-                )
+                if isinstance(exc, DedupStoreRefused):
+                    self._metrics.redis_refused(exc.kind)
+                    log.error(
+                        "Redis refused the %s (%s), retrying in %.1fs: %s. %s", what, exc.kind, delay, exc,
+                        _REFUSAL_HINTS.get(exc.kind, ""), extra={"stage": what, "reason": exc.kind},
+                    )
+                else:
+                    log.warning(
+                        "%s failed, retrying in %.1fs: %s", what, delay, exc,
+                        extra={"stage": what, "reason": type(exc).__name__},
+                    )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
             if what == "dedup":
-                self._readiness.redis = True
+                self._readiness.redis = self._readiness.dedup = True
             else:
                 self._readiness.broker = True
             return result

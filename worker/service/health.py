@@ -2,13 +2,18 @@
 
 - `/metrics` renders the injected `CollectorRegistry` in the Prometheus text format (or
   OpenMetrics when the scraper asks for it in `Accept`).
-- `/healthz` answers 200 as long as the event loop runs and the worker has not declared itself
-  dead (`Readiness.alive = False`, e.g. after a fatal error while shutting down). An orchestrator
-  restarts the process when it fails; it says nothing about Kafka or Redis on purpose, since
-  restarting the worker does not fix an outage of either.
-- `/readyz` answers 200 only when `Readiness` says the broker is connected, Redis answers and
-  partitions are assigned; otherwise 503 with a JSON body naming what is missing. A worker with
-  no partitions is not ready, so a rolling deploy waits until the group has rebalanced.
+- `/healthz` answers 200 as long as the event loop runs, the worker has not declared itself
+  dead (`Readiness.alive = False`, e.g. after a fatal error while shutting down) and the pipeline
+  is not stuck past `Progress.dead_after` (work pending, no batch finished). An orchestrator
+  restarts the process when it fails; a short outage of Kafka or Redis does not fail it (a
+  restart fixes neither), a long one does: a worker that has made no progress for that long is
+  more likely wedged than waiting, and a restart costs only a redelivery.
+- `/readyz` answers 200 only when `Readiness` says the broker is connected, Redis answers,
+  partitions are assigned and the pipeline is not stuck (`Progress.stuck_after`); otherwise 503
+  with a JSON body naming what is missing (and, when stuck, `detail`: for how long, with what
+  lag). A worker with no partitions is not ready, so a rolling deploy waits until the group has
+  rebalanced. "Ready while stuck" cannot happen: the same `Progress` feeds both endpoints and
+  the `newsworker_pipeline_stalled` gauge.
 
 The server runs on the worker's own event loop (aiohttp); it shares no state with the agents but
 the `Readiness` flags and the metrics registry, both safe to read at any time.
@@ -18,6 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
+from collections.abc import Callable
 from typing import Final
 
 from aiohttp import web
@@ -25,6 +32,58 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 _JSON: Final = "application/json"
+
+
+class Progress:
+    """Whether the pipeline finishes batches while it has work: the stuck-pipeline detector.
+
+    Work is pending when batches are in flight (`in_flight()`, set by `BatchHandler`) or the
+    input has lag (`lag`, set every few seconds from the consumer's offsets). `stalled_seconds`
+    is how long work has been pending without a batch finishing; it restarts from 0 at every
+    finished batch and whenever no work is pending, so an idle worker that then gets input is
+    not "stuck" for the time it was idle.
+    """
+
+    def __init__(
+        self,
+        *,
+        stuck_after: float = 60.0,
+        dead_after: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stuck_after = stuck_after
+        self.dead_after = dead_after
+        self._clock = clock
+        self._since = clock()
+        self.lag = 0
+        """Input messages not yet committed, summed over the assigned partitions."""
+        self.in_flight: Callable[[], int] = lambda: 0
+        """Batches taken and not yet released."""
+
+    def finished(self) -> None:
+        """A batch was released: progress."""
+        self._since = self._clock()
+
+    def stalled_seconds(self) -> float:
+        now = self._clock()
+        if self.lag <= 0 and self.in_flight() <= 0:
+            self._since = now
+            return 0.0
+        return max(0.0, now - self._since)
+
+    @property
+    def stuck(self) -> bool:
+        return self.stalled_seconds() >= self.stuck_after
+
+    @property
+    def dead(self) -> bool:
+        return self.stalled_seconds() >= self.dead_after
+
+    def describe(self) -> str:
+        return (
+            f"stuck: no batch finished for {self.stalled_seconds():.0f}s with lag {self.lag} "
+            f"and {self.in_flight()} batches in flight"
+        )
 
 
 @dataclasses.dataclass
@@ -35,14 +94,29 @@ class Readiness:
     """The Kafka consumer and producer are connected."""
     redis: bool = False
     """The last Redis call (or ping) succeeded."""
+    dedup: bool = True
+    """The last dedup round trip succeeded (False while one is being retried). Kept apart from
+    `redis` because a full or read-only Redis still answers PING: the periodic ping must not
+    make a worker whose every claim is refused look ready."""
     partitions: bool = False
     """At least one input partition is assigned to this worker."""
     alive: bool = True
     """False once the worker has given up; `/healthz` then fails so the process gets restarted."""
+    progress: Progress = dataclasses.field(default_factory=Progress)
+    """The stuck-pipeline detector shared with `BatchHandler`."""
 
     def missing(self) -> list[str]:
         """Names of the conditions not met, in a fixed order."""
-        return [name for name in ("broker", "redis", "partitions") if not getattr(self, name)]
+        missing = [name for name in ("broker", "redis", "partitions") if not getattr(self, name)]
+        if not self.dedup and "redis" not in missing:
+            missing.insert(1 if self.broker else 2, "redis")
+        if self.progress.stuck:
+            missing.append("progress")
+        return missing
+
+    @property
+    def live(self) -> bool:
+        return self.alive and not self.progress.dead
 
     @property
     def ready(self) -> bool:
@@ -102,15 +176,23 @@ class MetricsServer:
         return web.Response(body=encoder(self._registry), headers={"Content-Type": content_type})
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        alive = self._readiness.alive
-        return _json_response({"status": "ok" if alive else "dead"}, 200 if alive else 503)
+        r = self._readiness
+        if not r.alive:
+            return _json_response({"status": "dead"}, 503)
+        if r.progress.dead:
+            return _json_response({"status": "stuck", "detail": r.progress.describe()}, 503)
+        return _json_response({"status": "ok"}, 200)
 
     async def _readyz(self, request: web.Request) -> web.Response:
-        missing = self._readiness.missing()
-        if not self._readiness.alive:
+        r = self._readiness
+        missing = r.missing()
+        if not r.alive:
             missing.append("alive")
         if missing:
-            return _json_response({"status": "not ready", "missing": missing}, 503)
+            body: dict[str, object] = {"status": "not ready", "missing": missing}
+            if "progress" in missing:
+                body["detail"] = r.progress.describe()
+            return _json_response(body, 503)
         return _json_response({"status": "ready", "missing": []}, 200)
 
 

@@ -41,6 +41,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
 
+from worker.errors import REFUSAL_KINDS
 from worker.validate import REASONS as DECODE_REASONS
 
 PREFIX: Final = "newsworker"
@@ -50,6 +51,8 @@ OUTCOMES: Final = frozenset({"clean", "duplicate", "dead_letter"})
 DUPLICATE_KINDS: Final = frozenset({"exact", "near", "url"})
 STAGES: Final = ("decode", "normalize", "fingerprint", "dedup", "publish")
 TOPIC_ROLES: Final = frozenset({"clean", "duplicates", "dlq"})
+#: Why a prepare pool was replaced (worker/service/preparer.py `RESTART_REASONS`).
+PREPARE_RESTART_REASONS: Final = ("died", "timeout", "interrupted")
 
 #: Dead-letter reason classes the pipeline emits: the decoder's closed set, and `internal_error`
 #: for a message that triggered a bug. Created at zero up front; a class the pipeline grows later
@@ -260,6 +263,59 @@ class Metrics:
             ["topic_role"],
             registry=r,
         )
+        self._redis_refused = Counter(
+            f"{PREFIX}_redis_refused",
+            "Redis calls refused by the server (oom: maxmemory reached under noeviction; "
+            "readonly, loading, busy, misconf, cluster), each retried",
+            ["kind"],
+            registry=r,
+        )
+        self._redis_data_lost = Counter(
+            f"{PREFIX}_redis_data_lost",
+            "Times the dedup index's sentinel key vanished or was replaced while the worker ran "
+            "(FLUSHALL, a restart without persistence, failover to an empty replica)",
+            registry=r,
+        )
+        self._redis_memory_used = Gauge(
+            f"{PREFIX}_redis_memory_used_bytes",
+            "Redis used_memory (of the fullest cluster primary)",
+            registry=r,
+        )
+        self._redis_memory_max = Gauge(
+            f"{PREFIX}_redis_memory_max_bytes", "Redis maxmemory (0: no limit set)", registry=r
+        )
+        self._redis_memory_ratio = Gauge(
+            f"{PREFIX}_redis_memory_used_ratio",
+            "Redis used_memory / maxmemory (0 when no maxmemory is set); writes are refused at 1 "
+            "under noeviction",
+            registry=r,
+        )
+        self._redis_listpack_value = Gauge(
+            f"{PREFIX}_redis_hash_max_listpack_value_bytes",
+            "Redis' hash-max-listpack-value (smallest over the nodes) as read at start; -1 when "
+            "CONFIG GET is not allowed. Below 512 the dedup index takes ~3x the documented memory",
+            registry=r,
+        )
+        self._redis_listpack_value.set(-1)
+        self._prepare_restarts = Counter(
+            f"{PREFIX}_prepare_restarts",
+            "Prepare pools killed and replaced (a process died, hung past its time limit, or was "
+            "interrupted); the batch was prepared inline",
+            ["reason"],
+            registry=r,
+        )
+        self._stalled_seconds = Gauge(
+            f"{PREFIX}_pipeline_stalled_seconds",
+            "Seconds the pipeline has had work pending (lag or batches in flight) without "
+            "finishing a batch; 0 when idle or progressing",
+            registry=r,
+        )
+        self._stalled = Gauge(
+            f"{PREFIX}_pipeline_stalled",
+            "1 while the pipeline is stuck (stalled for NEWSWORKER_STUCK_SECONDS or more): /readyz "
+            "fails meanwhile",
+            registry=r,
+        )
         self._rebalances = Counter(
             f"{PREFIX}_rebalances", "Consumer group rebalances seen by this worker", registry=r
         )
@@ -280,6 +336,11 @@ class Metrics:
         """Export the prepare processes' CPU and memory (`PrepareProcessCollector`)."""
         self._registry.register(PrepareProcessCollector(pids))
 
+    def track_progress(self, stalled_seconds: Callable[[], float], stuck_after: float) -> None:
+        """Export the stuck-pipeline detector (`health.Progress`), read at every scrape."""
+        self._stalled_seconds.set_function(stalled_seconds)
+        self._stalled.set_function(lambda: float(stalled_seconds() >= stuck_after))
+
     def _precreate(self) -> None:
         """Create the series dashboards divide by, so they read 0 instead of no data."""
         sources = (*sorted(self._sources), OTHER)
@@ -294,6 +355,10 @@ class Metrics:
             self._send_errors.labels(role)
         for stage in STAGES:
             self._stage.labels(stage)
+        for kind in REFUSAL_KINDS:
+            self._redis_refused.labels(kind)
+        for reason in PREPARE_RESTART_REASONS:
+            self._prepare_restarts.labels(reason)
 
     def _source(self, source: str | None) -> str:
         return source if source is not None and source in self._sources else OTHER
@@ -359,6 +424,24 @@ class Metrics:
 
     def redis_retry(self) -> None:
         self._redis_retries.inc()
+
+    def redis_refused(self, kind: str) -> None:
+        self._redis_refused.labels(kind if kind in REFUSAL_KINDS else OTHER).inc()
+
+    def redis_data_lost(self) -> None:
+        self._redis_data_lost.inc()
+
+    def set_redis_memory(self, used: int, maximum: int) -> None:
+        self._redis_memory_used.set(used)
+        self._redis_memory_max.set(maximum)
+        self._redis_memory_ratio.set(used / maximum if maximum > 0 else 0.0)
+
+    def set_redis_listpack_value(self, value: int | None) -> None:
+        """hash-max-listpack-value as read at start; None when the server would not say."""
+        self._redis_listpack_value.set(-1 if value is None else value)
+
+    def prepare_restart(self, reason: str) -> None:
+        self._prepare_restarts.labels(reason if reason in PREPARE_RESTART_REASONS else OTHER).inc()
 
     def kafka_send_error(self, topic_role: str) -> None:
         self._send_errors.labels(topic_role if topic_role in TOPIC_ROLES else OTHER).inc()

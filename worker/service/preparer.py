@@ -9,8 +9,18 @@ broker: that puts the machine's second core to work (measured in docs/BENCHMARKS
 
 `processes=0` prepares inline (no pool). With a pool, stage timings measured in a worker
 process are sent back with the batch and replayed into the caller's observer, so the stage
-histograms read the same either way. A worker process that dies (killed, out of memory) does
-not lose the batch: the pool is replaced and that batch is prepared inline.
+histograms read the same either way.
+
+Supervision: the pool is not trusted to notice its own failures. A prepare process killed
+while writing its result (~2 MB for a batch of real articles) leaves the executor's manager
+thread blocked in `recv()` forever and raises nothing, so every wait for a batch ticks every
+`SUPERVISE_TICK_SECONDS` and checks that the pool's processes are alive and the batch is within
+its time limit (`timeout_seconds` + `TIMEOUT_SECONDS_PER_MIB` of input). On a death, a time-out,
+or a `KeyboardInterrupt`/`SystemExit` coming back as the batch's result, the pool is killed and
+replaced, the batch is prepared inline (nothing is lost), and `on_restart(reason)` is told.
+
+Signals: the prepare processes ignore SIGINT and SIGTERM (the parent owns shutdown; a terminal's
+Ctrl-C reaches the whole process group) and get SIGKILL when the parent dies.
 
 Only our own objects cross the process boundary (the message bytes in, `Prepared` results
 out); input is never unpickled: it is parsed by msgspec's JSON decoder in the worker process.
@@ -20,14 +30,17 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import logging
 import multiprocessing
 import os
+import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 import msgspec
 
@@ -42,10 +55,23 @@ from worker.pipeline import (
     StageObserver,
     prepare_batch,
 )
+from worker.service.lifecycle import die_with_parent
 
 log = logging.getLogger(__name__)
 
 Staged = list[Prepared | DeadLettered]
+
+#: How often a wait for a prepared batch checks on the pool. A batch takes ~0.1-0.5 s to
+#: prepare, so a 0.5 s tick costs nothing measurable and finds a dead process within a second.
+SUPERVISE_TICK_SECONDS = 0.5
+
+#: Time limit per MiB of input on top of `timeout_seconds`: preparing runs at ~10 MiB/s per
+#: process on real articles (docs/BENCHMARKS.md), so this is ~50x that, only a hung or stopped
+#: process exceeds it.
+TIMEOUT_SECONDS_PER_MIB = 5.0
+
+#: `on_restart` reasons, a closed set (a metric label).
+RESTART_REASONS = ("died", "timeout", "interrupted")
 
 
 class _Recorder:
@@ -58,8 +84,17 @@ class _Recorder:
         self.seen.append((stage, seconds))
 
 
-def _warm_up() -> None:
-    """Run once in each worker process: imports and the language model load before the first batch."""
+def _init_process(parent_pid: int) -> None:
+    """Run once in each worker process, before its first batch.
+
+    SIGINT/SIGTERM are ignored: a Ctrl-C in a terminal goes to the whole process group, and a
+    prepare process that dies of it mid-batch made its KeyboardInterrupt the batch's result,
+    which escaped the parent's event loop and wedged its shutdown (issue #14, item 1). The
+    parent stops these processes itself (`Preparer.close` / `kill`).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent(parent_pid)
     from worker.logs import configure
 
     # The parent's format (spawned children inherit its environment, not its logging set-up).
@@ -118,11 +153,20 @@ class Preparer:
     """Runs `prepare_batch` inline (`processes=0`) or in a pool of `processes` worker processes."""
 
     def __init__(
-        self, *, processes: int, limits: Limits, scheme: Scheme = DEFAULT_SCHEME, events: bool = True
+        self,
+        *,
+        processes: int,
+        limits: Limits,
+        scheme: Scheme = DEFAULT_SCHEME,
+        events: bool = True,
+        timeout_seconds: float = 60.0,
+        on_restart: Callable[[str], None] | None = None,
     ) -> None:
         if processes < 0:
             raise ValueError("processes must be >= 0")
         self.processes = processes
+        self.timeout_seconds = timeout_seconds
+        self._on_restart = on_restart
         self._events = events
         self._limits = limits
         self._scheme = scheme
@@ -136,7 +180,8 @@ class Preparer:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_warm_up,
+                initializer=_init_process,
+                initargs=(os.getpid(),),
             )
         return self._pool
 
@@ -169,22 +214,91 @@ class Preparer:
     ) -> Staged:
         if not self.processes or not messages or self._still_warming():
             return self._inline(messages, now, observer)
-        loop = asyncio.get_running_loop()
+        pool = self._ensure_pool()
         remote = functools.partial(
             _prepare_remote, limits=self._limits, scheme=self._scheme, now=now, events=self._events
         )
         try:
-            wires, seen = await loop.run_in_executor(
-                self._ensure_pool(), remote, [_to_wire(m) for m in messages]
-            )
-        except BrokenProcessPool:
-            log.error("a prepare process died; replacing the pool and preparing this batch inline")
-            self._discard_pool()
-            return self._inline(messages, now, observer)
+            future = pool.submit(remote, [_to_wire(m) for m in messages])
+        except (BrokenProcessPool, RuntimeError):  # broken, or shut down by another batch's recovery
+            return self._recover(pool, "died", messages, now, observer)
+        reason = await self._supervise(pool, future, self._time_limit(messages))
+        if reason is not None:
+            return self._recover(pool, reason, messages, now, observer)
+        wires, seen = future.result()
         if observer is not None:
             for stage, seconds in seen:
                 observer.observe_stage(stage, seconds)
         return _from_wire(messages, wires)
+
+    def _time_limit(self, messages: Sequence[Message]) -> float:
+        mib = sum(len(m.value) for m in messages) / 1_048_576
+        return self.timeout_seconds + TIMEOUT_SECONDS_PER_MIB * mib
+
+    async def _supervise(
+        self, pool: ProcessPoolExecutor, future: concurrent.futures.Future[Any], limit: float
+    ) -> str | None:
+        """Wait for `future`; None once it has a usable result, else why the pool must go.
+
+        The future is never awaited through asyncio: a KeyboardInterrupt set as its exception
+        would be re-raised by the event loop itself. A done callback only wakes this wait.
+        """
+        loop = asyncio.get_running_loop()
+        woken = loop.create_future()
+
+        def set_woken() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        def wake(_: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+                loop.call_soon_threadsafe(set_woken)
+
+        future.add_done_callback(wake)
+        deadline = time.monotonic() + limit
+        while not future.done():
+            await asyncio.wait({woken}, timeout=SUPERVISE_TICK_SECONDS)
+            if future.done():
+                break
+            if self._pool is not pool:
+                return "died"  # another batch's wait found the pool broken and replaced it
+            if not _all_alive(pool):
+                return "died"
+            if time.monotonic() > deadline:
+                return "timeout"
+        if future.cancelled():
+            return "died"
+        exc = future.exception()
+        if exc is None:
+            return None
+        if isinstance(exc, BrokenProcessPool):
+            return "died"
+        if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit from a worker process
+            return "interrupted"
+        raise exc  # a bug in the pure stages: the caller's handling of bugs applies
+
+    def _recover(
+        self,
+        pool: ProcessPoolExecutor,
+        reason: str,
+        messages: Sequence[Message],
+        now: float,
+        observer: StageObserver | None,
+    ) -> Staged:
+        if self._pool is pool:  # several batches may find the same broken pool: replace it once
+            log.error(
+                "prepare pool failed (%s: %s); killing and replacing it, preparing the batch of %d inline",
+                reason,
+                {"died": "a prepare process died or stopped answering",
+                 "timeout": "a batch exceeded its time limit",
+                 "interrupted": "a prepare process was interrupted"}[reason],
+                len(messages),
+            )
+            self.kill()
+            self.start()  # the new processes start now; batches are prepared inline meanwhile
+            if self._on_restart is not None:
+                self._on_restart(reason)
+        return self._inline(messages, now, observer)
 
     def _inline(self, messages: Sequence[Message], now: float, observer: StageObserver | None) -> Staged:
         return prepare_batch(
@@ -196,13 +310,40 @@ class Preparer:
             events=self._events,
         )
 
-    def _discard_pool(self) -> None:
+    def kill(self) -> None:
+        """Kill the worker processes now and drop the pool (a new one starts on the next batch).
+
+        Safe from any thread and on a wedged pool: after the kill, the parent's end of the
+        result pipe is closed too, so a manager thread blocked in `recv()` on a half-written
+        result gets EOF and ends instead of blocking the interpreter's exit forever.
+        """
         pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        self._warming = []
+        if pool is None:
+            return
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        result_queue = getattr(pool, "_result_queue", None)
+        for process in processes:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                process.kill()
+        for process in processes:
+            with contextlib.suppress(OSError, ValueError, AttributeError, AssertionError):
+                process.join(1.0)
+        writer = getattr(result_queue, "_writer", None)
+        if writer is not None:
+            with contextlib.suppress(OSError):
+                writer.close()
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the worker processes (waits for the batch they are on)."""
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _all_alive(pool: ProcessPoolExecutor) -> bool:
+    processes = getattr(pool, "_processes", None)
+    if processes is None:  # shut down or broken
+        return False
+    return all(p.exitcode is None for p in list(processes.values()))

@@ -6,7 +6,7 @@ import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from worker.dedup.store import connect
+from worker.dedup.store import connect, refusal_kind
 
 
 def _packers() -> tuple[aioredis.Connection, aioredis.Connection]:
@@ -39,3 +39,28 @@ def test_unencodable_argument_is_a_data_error() -> None:
 def test_custom_encoding_keeps_redis_py_packer() -> None:
     client = connect("redis://127.0.0.1:1/0", encoding="latin-1")
     assert not type(client.connection_pool.make_connection()).__name__.startswith("Hiredis")
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        # what redis-py raises for a full Redis (maxmemory under noeviction) inside the claim script
+        (redis.exceptions.OutOfMemoryError(
+            "Command # 2 (EVALSHA cf8e 1 k38 f1...) of pipeline caused error: (\"command not allowed "
+            "when used memory > 'maxmemory'. script: cf8e, on @user_script:1.\",)"), "oom"),
+        (redis.exceptions.ReadOnlyError("You can't write against a read only replica."), "readonly"),
+        (redis.exceptions.BusyLoadingError("Redis is loading the dataset in memory"), "loading"),
+        (redis.exceptions.ResponseError("BUSY Redis is busy running a script."), "busy"),
+        (redis.exceptions.ResponseError(
+            "Command # 1 (EVALSHA ab 1 k) of pipeline caused error: MISCONF Redis is configured to save "
+            "RDB snapshots, but it's currently unable to persist to disk."), "misconf"),
+        (redis.exceptions.ResponseError("NOREPLICAS Not enough good replicas to write."), "readonly"),
+        (redis.exceptions.ResponseError("CLUSTERDOWN The cluster is down"), "cluster"),
+        (redis.exceptions.ResponseError("ERR Error running script: attempt to compare nil"), None),
+        (redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind"), None),
+        # a refusal code appearing among the command's arguments is not the reply's code
+        (redis.exceptions.ResponseError("Command # 1 (EVALSHA ab 1 OOM) of pipeline caused error: ERR x"), None),
+    ],
+)
+def test_refusals_are_told_from_bugs(exc: redis.exceptions.ResponseError, kind: str | None) -> None:
+    assert refusal_kind(exc) == kind

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from tests.support.fakes import InMemoryStore
 from worker.config import Settings
-from worker.errors import TransientError
+from worker.errors import DedupStoreRefused, TransientError
 from worker.pipeline import Clean, Message, Outcome, limits_of
 from worker.service.batches import BatchHandler
 from worker.service.health import Readiness
@@ -83,11 +83,11 @@ def make_handler(
 ) -> tuple[BatchHandler, Readiness]:
     readiness = Readiness()
     kwargs.setdefault("on_bug", lambda: BUGS.append(1))
+    kwargs.setdefault("metrics", Metrics(CollectorRegistry()))
     handler = BatchHandler(
         store=store,
         publisher=publisher,  # type: ignore[arg-type]
         settings=Settings(),
-        metrics=Metrics(CollectorRegistry()),
         readiness=readiness,
         **kwargs,
     )
@@ -187,3 +187,91 @@ def test_a_process_pool_gives_the_same_outcomes_as_inline() -> None:
     pooled = asyncio.run(run(1))
     assert pooled == inline
     assert inline[-1] == "invalid_json" and len(inline) == 9
+
+
+class RefusingStore(InMemoryStore):
+    """A full Redis: refuses the first `n` claims the way RedisDedupStore reports it."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.refusals = n
+        self.refused = asyncio.Event()
+
+    async def check_and_record(self, items: Sequence[Any]) -> list[Any]:
+        if self.refusals:
+            self.refusals -= 1
+            self.refused.set()
+            raise DedupStoreRefused("oom", "Redis refused claim (oom): command not allowed (test)")
+        return await super().check_and_record(items)
+
+
+def test_a_full_redis_is_an_outage_retried_not_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("worker.service.batches.RETRY_FIRST_SECONDS", 0.01)
+    registry = CollectorRegistry()
+
+    async def main() -> None:
+        publisher = RecordingPublisher()
+        store = RefusingStore(3)
+        handler, readiness = make_handler(publisher, store, metrics=Metrics(registry))
+        handling = asyncio.ensure_future(handler.handle(batch(0, 5)))
+        await asyncio.wait_for(store.refused.wait(), 10)
+        readiness.redis = True  # what the periodic PING says: a full Redis still answers it
+        assert "redis" in readiness.missing()
+        await asyncio.wait_for(handling, 10)
+        assert publisher.delivered == [f"raw:0:{n}" for n in range(5)]
+        assert readiness.redis
+        await handler.stop()
+
+    asyncio.run(main())
+    assert registry.get_sample_value("newsworker_redis_refused_total", {"kind": "oom"}) == 3
+    assert registry.get_sample_value("newsworker_redis_retries_total") == 3
+
+
+def test_a_released_batch_is_progress() -> None:
+    async def main() -> None:
+        handler, readiness = make_handler(RecordingPublisher(), InMemoryStore())
+        progress = readiness.progress
+        progress.lag = 10
+        before = progress._since
+        await asyncio.sleep(0.01)
+        await handler.handle(batch(0, 3))
+        assert progress._since > before
+        await handler.stop()
+
+    asyncio.run(main())
+
+
+class BuggyStore(InMemoryStore):
+    async def check_and_record(self, items: Sequence[Any]) -> list[Any]:
+        raise KeyError("a bug (test)")
+
+
+def test_exit_on_a_bug_kills_the_prepare_processes_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each exit 70 used to leave the prepare processes running as orphans (~150 MB)."""
+    import psutil
+
+    exits: list[int] = []
+    preparer = Preparer(processes=1, limits=limits_of(Settings()))
+
+    async def main() -> list[int]:
+        # on_bug=None: the real default, with `hard_exit` recorded below
+        handler, _ = make_handler(RecordingPublisher(), BuggyStore(), preparer=preparer, on_bug=None)
+        preparer.start()
+        for future in list(preparer._warming):
+            await asyncio.wrap_future(future)
+        pids = preparer.pids()
+        await handler.submit(batch(0, 5), lambda: None)
+        for _ in range(500):
+            if exits:
+                break
+            await asyncio.sleep(0.01)
+        await handler.stop()
+        return pids
+
+    monkeypatch.setattr("worker.service.batches.hard_exit", exits.append)
+    try:
+        pids = asyncio.run(main())
+    finally:
+        preparer.close()
+    assert exits == [70]
+    assert pids and not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)

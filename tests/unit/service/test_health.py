@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from worker.service.health import MetricsServer, Readiness
+from worker.service.health import MetricsServer, Progress, Readiness
 from worker.service.metrics import Metrics
 
 
@@ -110,3 +110,65 @@ def test_port_in_use_raises_and_port_unknown_before_start() -> None:
             await first.stop()
 
     asyncio.run(run())
+
+
+# --- stuck pipeline (issue #14: "a worker that cannot make progress says so") ------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def stuck_readiness() -> tuple[Readiness, Clock]:
+    clock = Clock()
+    progress = Progress(stuck_after=60, dead_after=300, clock=clock)
+    return Readiness(broker=True, redis=True, partitions=True, progress=progress), clock
+
+
+def test_idle_is_not_stuck_however_long() -> None:
+    readiness, clock = stuck_readiness()
+    clock.now += 10_000
+    assert readiness.progress.stalled_seconds() == 0 and readiness.ready and readiness.live
+    # Input arrives after the long idle spell: the clock starts now, not at the last batch.
+    readiness.progress.lag = 500
+    clock.now += 30
+    assert readiness.progress.stalled_seconds() == 30 and readiness.ready
+
+
+def test_lag_without_a_finished_batch_is_not_ready_then_not_live() -> None:
+    readiness, clock = stuck_readiness()
+    progress = readiness.progress
+    progress.lag = 1200
+    clock.now += 61
+    (health, ready) = serve(readiness, CollectorRegistry(), "/healthz", "/readyz")
+    assert health[0] == 200
+    assert ready[0] == 503
+    body = json.loads(ready[2])
+    assert body["missing"] == ["progress"]
+    assert body["detail"].startswith("stuck: no batch finished for 61s with lag 1200")
+    clock.now += 240
+    (health, ready) = serve(readiness, CollectorRegistry(), "/healthz", "/readyz")
+    assert health[0] == 503 and json.loads(health[2])["status"] == "stuck"
+    assert ready[0] == 503
+    # One finished batch is progress: ready again (the lag is still there, being worked off).
+    progress.finished()
+    assert readiness.ready and readiness.live
+
+
+def test_batches_in_flight_count_as_pending_work_without_lag() -> None:
+    readiness, clock = stuck_readiness()
+    progress = readiness.progress
+    progress.in_flight = lambda: 2  # e.g. held by a frozen Redis, lag not observed yet
+    clock.now += 60
+    assert progress.stuck and not readiness.ready
+
+
+def test_a_refusing_redis_that_still_answers_ping_is_not_ready() -> None:
+    readiness = Readiness(broker=True, redis=True, partitions=True, dedup=False)
+    assert readiness.missing() == ["redis"] and not readiness.ready
+    readiness.broker = False
+    assert readiness.missing() == ["broker", "redis"]

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from worker.service.metrics import (
     MAX_FREE_LABEL_VALUES,
     OTHER,
+    PREPARE_RESTART_REASONS,
     STAGES,
     Metrics,
     format_stats,
@@ -275,3 +276,37 @@ def test_prepare_process_collector_reads_cpu_and_memory_of_live_processes() -> N
     assert registry.get_sample_value("newsworker_prepare_processes") == 1
     assert (registry.get_sample_value("newsworker_prepare_cpu_seconds_total") or 0) > 0
     assert (registry.get_sample_value("newsworker_prepare_resident_memory_bytes") or 0) > 10_000_000
+
+
+def test_refusals_restarts_and_redis_health(make_metrics, registry) -> None:
+    from worker.service.preparer import RESTART_REASONS
+
+    metrics = make_metrics()
+    assert value(registry, "newsworker_redis_refused_total", kind="oom") == 0  # precreated
+    metrics.redis_refused("oom")
+    metrics.redis_refused("something new")
+    assert value(registry, "newsworker_redis_refused_total", kind="oom") == 1
+    assert value(registry, "newsworker_redis_refused_total", kind=OTHER) == 1
+    assert RESTART_REASONS == PREPARE_RESTART_REASONS
+    metrics.prepare_restart("died")
+    assert value(registry, "newsworker_prepare_restarts_total", reason="died") == 1
+    assert value(registry, "newsworker_prepare_restarts_total", reason="timeout") == 0
+    metrics.redis_data_lost()
+    assert value(registry, "newsworker_redis_data_lost_total") == 1
+    metrics.set_redis_memory(750, 1000)
+    assert value(registry, "newsworker_redis_memory_used_ratio") == 0.75
+    metrics.set_redis_memory(750, 0)  # no maxmemory: never "full"
+    assert value(registry, "newsworker_redis_memory_used_ratio") == 0
+    assert value(registry, "newsworker_redis_hash_max_listpack_value_bytes") == -1  # not read yet
+    metrics.set_redis_listpack_value(64)
+    assert value(registry, "newsworker_redis_hash_max_listpack_value_bytes") == 64
+
+
+def test_pipeline_stalled_is_read_at_scrape_time(make_metrics, registry) -> None:
+    metrics = make_metrics()
+    stalled = [0.0]
+    metrics.track_progress(lambda: stalled[0], stuck_after=60)
+    assert value(registry, "newsworker_pipeline_stalled") == 0
+    stalled[0] = 61.0
+    assert value(registry, "newsworker_pipeline_stalled_seconds") == 61
+    assert value(registry, "newsworker_pipeline_stalled") == 1

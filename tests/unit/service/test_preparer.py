@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gzip
 import os
 import signal
+import struct
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import psutil
 import pytest
 
 from tests.conftest import SHARED_DIR
@@ -157,3 +160,142 @@ def test_pids_name_the_live_prepare_processes() -> None:
     finally:
         preparer.close()
     assert preparer.pids() == []
+
+
+# --- supervision (issue #14, items 1 and 2) ------------------------------------------------------
+
+
+def _started(preparer: Preparer) -> list[Any]:
+    """The pool's processes, once started (the first batch starts them)."""
+    pool = preparer._pool
+    assert pool is not None
+    return list(pool._processes.values())  # type: ignore[attr-defined]
+
+
+def _handlers() -> tuple[Any, Any]:
+    return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+
+
+def test_a_prepare_process_ignores_sigint_from_the_terminal() -> None:
+    """Ctrl-C reaches the whole process group; the parent owns shutdown, the children must not die."""
+    msgs = messages()
+    preparer = Preparer(processes=1, limits=limits_of(Settings()))
+
+    async def main() -> tuple[Any, Any]:
+        first = await preparer.prepare(msgs, now=NOW)
+        [process] = _started(preparer)
+        pool = preparer._pool
+        assert pool is not None
+        handlers = pool.submit(_handlers).result(30)
+        assert handlers == (signal.SIG_IGN, signal.SIG_IGN)
+        os.kill(process.pid, signal.SIGINT)
+        await asyncio.sleep(0.5)
+        assert process.exitcode is None, "the prepare process died of SIGINT"
+        os.kill(process.pid, signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        assert process.exitcode is None, "the prepare process died of SIGTERM"
+        return first, await preparer.prepare(msgs, now=NOW)
+
+    try:
+        first, second = asyncio.run(main())
+    finally:
+        preparer.close()
+    assert first == second
+
+
+def test_an_interrupt_as_a_batch_result_replaces_the_pool_and_never_escapes() -> None:
+    msgs = messages()
+    restarts: list[str] = []
+    preparer = Preparer(processes=1, limits=limits_of(Settings()), on_restart=restarts.append)
+
+    async def main() -> Any:
+        await preparer.prepare(msgs, now=NOW)
+        pool = preparer._pool
+        assert pool is not None
+        interrupted: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        interrupted.set_exception(KeyboardInterrupt())
+        pool.submit = lambda *a, **k: interrupted  # type: ignore[method-assign]
+        staged = await preparer.prepare(msgs, now=NOW)
+        assert preparer._pool is not pool
+        return staged
+
+    try:
+        staged = asyncio.run(main())
+    finally:
+        preparer.close()
+    assert staged == prepare_batch(msgs, limits=limits_of(Settings()), now=NOW)
+    assert restarts == ["interrupted"]
+
+
+def test_a_process_killed_while_writing_its_result_does_not_wedge_the_worker() -> None:
+    """The executor never notices this death (its manager thread waits in recv() for the rest of
+    the result): the supervision must, and the wedged thread must end so the process can exit."""
+    msgs = messages()
+    restarts: list[str] = []
+    preparer = Preparer(processes=1, limits=limits_of(Settings()), on_restart=restarts.append)
+
+    async def main() -> tuple[Any, Any, Any]:
+        first = await preparer.prepare(msgs, now=NOW)
+        pool = preparer._pool
+        assert pool is not None
+        [process] = _started(preparer)
+        manager = pool._executor_manager_thread  # type: ignore[attr-defined]
+        os.kill(process.pid, signal.SIGSTOP)  # mid-batch, as far as the parent can tell
+        pending = asyncio.ensure_future(preparer.prepare(msgs, now=NOW))
+        await asyncio.sleep(0.3)
+        # The first bytes of a ~2 MB result, and then the writer dies.
+        os.write(pool._result_queue._writer.fileno(), struct.pack("!i", 2_000_000))  # type: ignore[attr-defined]
+        await asyncio.sleep(0.3)
+        os.kill(process.pid, signal.SIGKILL)
+        second = await asyncio.wait_for(pending, 30)
+        return first, second, manager
+
+    try:
+        first, second, manager = asyncio.run(main())
+        manager.join(10)
+        assert not manager.is_alive(), "the executor's manager thread is still blocked"
+    finally:
+        preparer.close()
+    assert second == first
+    assert restarts == ["died"]
+
+
+def test_a_hung_prepare_process_is_replaced_after_the_batch_time_limit() -> None:
+    msgs = messages()
+    restarts: list[str] = []
+    preparer = Preparer(processes=1, limits=limits_of(Settings()), on_restart=restarts.append)
+
+    async def main() -> tuple[Any, Any, Any]:
+        first = await preparer.prepare(msgs, now=NOW)
+        [process] = _started(preparer)
+        os.kill(process.pid, signal.SIGSTOP)
+        preparer.timeout_seconds = 1.0  # only for the hung batch: a busy machine is slow, not hung
+        second = await asyncio.wait_for(preparer.prepare(msgs, now=NOW), 30)
+        preparer.timeout_seconds = 60.0
+        third = await preparer.prepare(msgs, now=NOW)  # a fresh pool
+        return first, second, (third, process)
+
+    try:
+        first, second, (third, stopped) = asyncio.run(main())
+    finally:
+        preparer.close()
+    assert second == first and third == first
+    assert restarts == ["timeout"]
+    assert stopped.exitcode is not None, "the hung process was left behind"
+
+
+def test_kill_leaves_no_prepare_process() -> None:
+    preparer = Preparer(processes=2, limits=limits_of(Settings()))
+
+    async def main() -> list[int]:
+        preparer.start()
+        for future in list(preparer._warming):
+            await asyncio.wrap_future(future)
+        return preparer.pids()
+
+    pids = asyncio.run(main())
+    assert len(pids) == 2
+    preparer.kill()
+    for pid in pids:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert preparer._pool is None

@@ -1,0 +1,93 @@
+"""The Redis watch (worker/service/redis_watch.py) against real redis-servers: lost data (a
+sentinel that vanishes), memory pressure, an index-bloating config, each primary of a cluster."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.integration.test_store_cluster import redis_cluster  # noqa: F401 (a fixture)
+from worker.tools.embedded import EmbeddedRedis
+
+
+def watch_against(server: EmbeddedRedis, registry: Any) -> tuple[Any, Any]:
+    from worker.dedup.store import connect
+    from worker.service.metrics import Metrics
+    from worker.service.redis_watch import RedisWatch
+
+    metrics = Metrics(registry)
+    client = connect(server.url)
+    return RedisWatch.for_store(client, metrics, prefix="tw", scheme_version="v1"), client
+
+
+def test_redis_watch_reports_lost_data_memory_and_an_index_bloating_config(
+    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture,
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    # Redis' defaults for hash-max-listpack-value (64), and a memory limit to measure against
+    server = make_redis(extra_args=["--maxmemory", "64mb", "--hash-max-listpack-value", "64"])
+    registry = CollectorRegistry()
+    value = registry.get_sample_value
+
+    async def main() -> None:
+        watch, client = watch_against(server, registry)
+        await watch.start()
+        assert value("newsworker_redis_hash_max_listpack_value_bytes") == 64
+        assert "hash-max-listpack-value is 64" in caplog.text
+        ratio = value("newsworker_redis_memory_used_ratio")
+        assert ratio is not None and 0 < ratio < 0.5
+        assert value("newsworker_redis_memory_max_bytes") == 64 * 1024 * 1024
+        await watch.check()
+        assert value("newsworker_redis_data_lost_total") == 0
+        await client.flushall()
+        await watch.check()
+        assert value("newsworker_redis_data_lost_total") == 1
+        assert "Redis lost the dedup index" in caplog.text
+        await watch.check()  # re-planted: one loss is counted once
+        assert value("newsworker_redis_data_lost_total") == 1
+        await client.flushall()
+        await watch.check()
+        assert value("newsworker_redis_data_lost_total") == 2
+        await client.config_set("hash-max-listpack-value", "512")
+        await watch.start()  # as a new worker would: a fine config reads as fine
+        assert value("newsworker_redis_hash_max_listpack_value_bytes") == 512
+        await client.aclose()
+
+    asyncio.run(main())
+
+
+def test_redis_watch_on_a_cluster_sees_one_primary_lose_its_data(
+    redis_cluster: str, caplog: pytest.LogCaptureFixture,  # noqa: F811 (the imported fixture)
+) -> None:
+    """One sentinel per primary: a single node flushed (or failed over empty) is seen too."""
+    from prometheus_client import CollectorRegistry
+
+    from worker.dedup.store import connect
+    from worker.service.metrics import Metrics
+    from worker.service.redis_watch import RedisWatch
+
+    registry = CollectorRegistry()
+    value = registry.get_sample_value
+
+    async def main() -> None:
+        client = connect(redis_cluster, cluster=True)
+        watch = RedisWatch.for_store(client, Metrics(registry), prefix="twc", scheme_version="v1")
+        await watch.start()
+        keys = await watch._sentinel_keys()
+        assert len(keys) == 3 and len({client.get_node_from_key(k).name for k in keys}) == 3
+        assert value("newsworker_redis_hash_max_listpack_value_bytes") is not None
+        assert value("newsworker_redis_hash_max_listpack_value_bytes") > 0
+        assert value("newsworker_redis_memory_used_bytes") > 0
+        await watch.check()
+        assert value("newsworker_redis_data_lost_total") == 0
+        one = client.get_primaries()[1]
+        await client.execute_command("FLUSHALL", target_nodes=one)
+        await watch.check()
+        assert value("newsworker_redis_data_lost_total") == 1
+        await client.aclose()
+
+    asyncio.run(main())

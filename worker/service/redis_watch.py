@@ -1,0 +1,215 @@
+"""Redis as the worker sees it: lost data, memory pressure, and settings that bloat the index.
+
+Dedup that has forgotten is silent by nature: an article already seen comes out clean, and
+nothing else looks wrong (issue #14, item 7: 1,851 of 3,000 copies after a FLUSHALL). So:
+
+- **Lost data.** At start the worker writes a *sentinel* key in the store's namespace
+  (`<prefix>:<scheme>:c<layout>:sentinel`, no TTL: it must outlive any window) with a random
+  token, `SET NX`, so that every worker of the group shares the first one's token. Every `check`
+  reads it back. Missing, or holding another token, means Redis lost what it knew (FLUSHALL, a
+  restart without persistence, a failover to an empty replica): an ERROR log line, one count of
+  `newsworker_redis_data_lost_total` (alert `NewsworkerRedisDataLost`), and the sentinel is
+  written again so that the next loss is seen too. Copies of articles seen before the loss come
+  out clean until the window refills; nothing can bring those verdicts back.
+  Missing at *start* cannot be told from a first start; it is logged as a warning only.
+- **Memory.** `INFO memory`: `used_memory` / `maxmemory` as `newsworker_redis_memory_used_ratio`
+  (alert `NewsworkerRedisMemoryHigh` before Redis refuses writes at 1.0 under `noeviction`).
+- **Index size.** `CONFIG GET hash-max-listpack-value` (Redis 7; `hash-max-ziplist-value`
+  before) at start: below `REQUIRED_LISTPACK_VALUE` a bucket hash holding an article record
+  (msgpack, ~100-400 B) is stored as a real hash table, and a remembered article costs ~1,500 B
+  instead of ~500 B (docs/DEDUP.md). Logged as a warning and exported as
+  `newsworker_redis_hash_max_listpack_value_bytes` (alert `NewsworkerRedisIndexOversized`);
+  where CONFIG is disabled or renamed (managed Redis), the gauge reads -1 and a debug line says so.
+
+On Redis Cluster every primary is watched: one sentinel per primary (a hash tag chosen to land
+on it), INFO and CONFIG per primary; the fullest and the smallest value are exported. Every
+call here is best effort: a failure is logged at debug level (the dedup calls report outages).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from redis.asyncio.cluster import RedisCluster
+
+from worker.dedup.store import LAYOUT
+from worker.service.metrics import Metrics
+
+log = logging.getLogger("newsworker")
+
+#: What deploy/redis/redis.conf sets and docs/DEDUP.md sizes the index with.
+REQUIRED_LISTPACK_VALUE = 512
+
+#: Above this share of maxmemory the worker logs a warning (once per crossing).
+MEMORY_WARNING_RATIO = 0.9
+
+#: Hash tags tried to find one that lands on each cluster primary (16384 slots over a handful of
+#: primaries: a few tries each).
+_MAX_TAG_TRIES = 4096
+
+
+class RedisWatch:
+    """Sentinel, memory and config checks against the store's Redis (standalone or cluster)."""
+
+    def __init__(self, client: Any, metrics: Metrics, *, namespace: str) -> None:
+        self._client = client
+        self._metrics = metrics
+        self._base = f"{namespace}:sentinel"
+        self._tokens: dict[str, bytes] = {}  # sentinel key -> token this worker expects
+        self._memory_warned = False
+
+    @classmethod
+    def for_store(cls, client: Any, metrics: Metrics, *, prefix: str, scheme_version: str) -> RedisWatch:
+        return cls(client, metrics, namespace=f"{prefix}:{scheme_version}:c{LAYOUT}")
+
+    @property
+    def _cluster(self) -> bool:
+        return isinstance(self._client, RedisCluster)
+
+    # -- keys and nodes -----------------------------------------------------------------------
+
+    async def _sentinel_keys(self) -> list[str]:
+        """One sentinel key per primary (one key in all on a standalone Redis)."""
+        if not self._cluster:
+            return [self._base]
+        client: RedisCluster = self._client
+        await client.initialize()
+        wanted = {node.name for node in client.get_primaries()}
+        keys: dict[str, str] = {}
+        for i in range(_MAX_TAG_TRIES):
+            if len(keys) == len(wanted):
+                break
+            key = f"{self._base}:{{s{i}}}"
+            node = client.get_node_from_key(key)
+            if node is not None and node.name in wanted and node.name not in keys:
+                keys[node.name] = key
+        return sorted(keys.values())
+
+    async def _per_primary(self, *args: Any) -> list[Any]:
+        if not self._cluster:
+            return [await self._client.execute_command(*args)]
+        client: RedisCluster = self._client
+        await client.initialize()  # no-op once the client knows the cluster's nodes
+        replies = []
+        for node in client.get_primaries():
+            reply = await client.execute_command(*args, target_nodes=node)
+            # redis-py keys a multi-node reply by node name even when one node was asked
+            if isinstance(reply, dict) and node.name in reply and len(reply) == 1:
+                reply = reply[node.name]
+            replies.append(reply)
+        return replies
+
+    # -- start ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Plant (or adopt) the sentinels and read the config; call once Redis answers."""
+        try:
+            await self._check_config()
+        except Exception as exc:
+            log.debug("could not read Redis' config: %s", exc)
+        await self._plant()
+        await self.check()
+
+    async def _plant(self) -> None:
+        """Write the sentinels that do not exist yet, adopt those that do. A Redis that refuses
+        the write (full) is asked again at the next `check`."""
+        try:
+            for key in await self._sentinel_keys():
+                if key in self._tokens:
+                    continue
+                token = secrets.token_hex(8).encode()
+                if await self._client.set(key, token, nx=True):
+                    log.warning(
+                        "dedup index sentinel %s was missing: a new index, or Redis lost its data "
+                        "while no worker ran (copies of older articles will come out clean)", key,
+                    )
+                    self._tokens[key] = token
+                else:
+                    self._tokens[key] = await self._client.get(key) or token
+        except Exception as exc:
+            log.debug("could not plant the dedup index sentinel: %s", exc)
+
+    async def _check_config(self) -> None:
+        values: list[int] = []
+        for reply in await self._per_primary("CONFIG", "GET", "hash-max-*-value"):
+            config = _pairs(reply)
+            raw = config.get("hash-max-listpack-value", config.get("hash-max-ziplist-value"))
+            if raw is not None:
+                values.append(int(raw))
+        if not values:
+            log.debug("Redis did not report hash-max-listpack-value; index size not checked")
+            self._metrics.set_redis_listpack_value(None)
+            return
+        smallest = min(values)
+        self._metrics.set_redis_listpack_value(smallest)
+        if smallest < REQUIRED_LISTPACK_VALUE:
+            log.warning(
+                "Redis hash-max-listpack-value is %d (< %d): the dedup index will take ~3x the memory "
+                "docs/DEDUP.md sizes (~1,500 B instead of ~500 B per remembered article); set "
+                "hash-max-listpack-value %d as deploy/redis/redis.conf does",
+                smallest, REQUIRED_LISTPACK_VALUE, REQUIRED_LISTPACK_VALUE,
+            )
+
+    # -- periodic ---------------------------------------------------------------------------------
+
+    async def check(self) -> None:
+        """Sentinels and memory; call every few seconds. Never raises."""
+        if not self._tokens:
+            await self._plant()
+        try:
+            await self._check_sentinels()
+        except Exception as exc:
+            log.debug("dedup index sentinel check failed: %s", exc)
+        try:
+            await self._check_memory()
+        except Exception as exc:
+            log.debug("Redis memory check failed: %s", exc)
+
+    async def _check_sentinels(self) -> None:
+        for key, token in list(self._tokens.items()):
+            found = await self._client.get(key)
+            if found == token:
+                continue
+            self._metrics.redis_data_lost()
+            log.error(
+                "Redis lost the dedup index (sentinel %s %s): FLUSHALL, a restart without "
+                "persistence or a failover to an empty replica? Articles seen before come out "
+                "clean until the window refills; check Redis' persistence (docs/RELIABILITY.md)",
+                key, "is gone" if found is None else "was replaced",
+            )
+            if found is None and await self._client.set(key, token, nx=True):
+                continue
+            self._tokens[key] = await self._client.get(key) or token  # another worker re-planted it
+
+    async def _check_memory(self) -> None:
+        worst: tuple[float, int, int] | None = None
+        for info in await self._per_primary("INFO", "memory"):
+            used, maximum = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
+            ratio = used / maximum if maximum > 0 else 0.0
+            if worst is None or ratio > worst[0] or (ratio == worst[0] and used > worst[1]):
+                worst = (ratio, used, maximum)
+        if worst is None:
+            return
+        ratio, used, maximum = worst
+        self._metrics.set_redis_memory(used, maximum)
+        if ratio >= MEMORY_WARNING_RATIO and not self._memory_warned:
+            log.warning(
+                "Redis memory at %.0f%% of maxmemory (%d of %d bytes): writes will be refused when full",
+                ratio * 100, used, maximum,
+            )
+        self._memory_warned = ratio >= MEMORY_WARNING_RATIO
+
+
+def _pairs(reply: Any) -> dict[str, str]:
+    """CONFIG GET's reply as a dict of str (redis-py gives a dict, raw RESP a flat list)."""
+    if isinstance(reply, dict):
+        items = list(reply.items())
+    else:
+        items = list(zip(reply[::2], reply[1::2], strict=True))
+    return {_text(k): _text(v) for k, v in items}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
