@@ -88,6 +88,15 @@ class Settings(BaseSettings):
         8 * 1024 * 1024, ge=1024, description="Larger messages are dead-lettered unread"
     )
     max_text_chars: int = Field(1_000_000, ge=1000, description="Longer article text is dead-lettered")
+    # A headline is a sentence or two; 2,000 characters is ten times the longest real ones, and a
+    # title is copied into the clean and the duplicate event (a 4.3M-character "title" once made
+    # a 7.9 MB clean event).
+    max_title_chars: int = Field(2000, ge=100, description="Longer titles are dead-lettered")
+    # An id is stored in the article's Redis record, and a duplicate's record holds its canonical's
+    # id too. The record (~210 B without ids) must stay under `hash-max-listpack-value 512`
+    # (deploy/redis/redis.conf), else its whole bucket hash becomes a hashtable at ~3x the memory:
+    # two ids of 128 ASCII characters keep it at ~470 B. UUIDs (36) and URL hashes fit easily.
+    max_id_chars: int = Field(128, ge=16, le=4096, description="Longer ids are dead-lettered")
     # 64 KiB shows a person what the message was, and keeps the dead letter of a huge message
     # well under Kafka's default 1 MiB record limit (a refused dead letter would stall the partition).
     dead_letter_preview_bytes: int = Field(
