@@ -162,11 +162,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
+    from worker.errors import ConfigurationError
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ConfigurationError) as exc:
         print(f"newsworker: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        # A bad NEWSWORKER_* value: say which and why in one line each, no traceback.
+        problems = "; ".join(
+            f"NEWSWORKER_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}"
+            for e in exc.errors()
+        )
+        print(f"newsworker: invalid settings: {problems}", file=sys.stderr)
         return 2
 
 

@@ -25,14 +25,16 @@ class Settings(BaseSettings):
 
     # --- connections -----------------------------------------------------------------------
     kafka_bootstrap: str = Field(
-        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]"
+        "127.0.0.1:9092",
+        pattern=r"^[^,\s]+:\d{1,5}(,[^,\s]+:\d{1,5})*$",
+        description="Kafka bootstrap servers, host:port[,host:port]",
     )
     redis_url: SecretStr = Field(
         SecretStr("redis://127.0.0.1:6379/0"),
         description="Redis URL (redis:// or rediss://); may hold a password",
     )
     redis_cluster: bool = Field(False, description="NEWSWORKER_REDIS_URL points at a Redis Cluster node")
-    app_id: str = Field("newsworker", description="Faust app id = Kafka consumer group id")
+    app_id: str = Field("newsworker", min_length=1, description="Faust app id = Kafka consumer group id")
 
     # --- security (see worker/service/security.py; every secret also from a file: <NAME>_FILE) --------
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
@@ -61,13 +63,12 @@ class Settings(BaseSettings):
     redis_ssl_check_hostname: bool = Field(True, description="Verify Redis' host name")
 
     # --- topics ------------------------------------------------------------------------------
-    input_topic: str = Field("news.raw", description="Raw articles in")
-    clean_topic: str = Field("news.clean", description="Canonical cleaned articles out")
-    duplicates_topic: str = Field("news.duplicates", description="Duplicate events out")
-    dlq_topic: str = Field("news.dlq", description="Dead letters out")
-
+    input_topic: str = Field(min_length=1, default="news.raw", description="Raw articles in")
+    clean_topic: str = Field(min_length=1, default="news.clean", description="Canonical cleaned articles out")
+    duplicates_topic: str = Field(min_length=1, default="news.duplicates", description="Duplicate events out")
+    dlq_topic: str = Field(min_length=1, default="news.dlq", description="Dead letters out")
     # --- HTTP ----------------------------------------------------------------------------------
-    metrics_port: int = Field(9464, description="Port of /metrics, /healthz and /readyz")
+    metrics_port: int = Field(9464, ge=1, le=65535, description="Port of /metrics, /healthz and /readyz")
     metrics_host: str = Field("0.0.0.0", description="Bind address of the metrics server")  # noqa: S104
 
     # --- processing ---------------------------------------------------------------------------
@@ -107,14 +108,20 @@ class Settings(BaseSettings):
     dedup_window_seconds: int = Field(
         7 * DAY_SECONDS, ge=60, description="How long an article is remembered for dedup"
     )
-    redis_key_prefix: str = Field("nw", description="Prefix of every Redis key (scheme version follows it)")
+    redis_key_prefix: str = Field(
+        "nw", min_length=1, description="Prefix of every Redis key (scheme version follows it)"
+    )
     redis_buckets: int = Field(
         4096, ge=1, description="Hash buckets per generation; see docs/DEDUP.md for sizing"
     )
 
     # --- Kafka behaviour ----------------------------------------------------------------------
     broker_session_timeout_seconds: float = Field(45.0, gt=0, description="Consumer group session timeout")
-    consumer_auto_offset_reset: str = Field("earliest", description="Where a new consumer group starts")
+    # A Literal, so that a typo fails at start with the allowed values named, not 9 s later deep
+    # inside aiokafka's consumer start-up ("middle" was once accepted that way).
+    consumer_auto_offset_reset: Literal["earliest", "latest"] = Field(
+        "earliest", description="Where a new consumer group starts"
+    )
     shutdown_grace_seconds: float = Field(
         30.0, gt=0, description="On SIGTERM, longest wait for the batch in flight"
     )
