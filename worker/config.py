@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     clean_topic: str = Field(min_length=1, default="news.clean", description="Canonical cleaned articles out")
     duplicates_topic: str = Field(min_length=1, default="news.duplicates", description="Duplicate events out")
     dlq_topic: str = Field(min_length=1, default="news.dlq", description="Dead letters out")
+    check_topics_at_start: bool = Field(
+        True,
+        description="Refuse to start when a topic is not on the broker (worker/service/topics.py); "
+        "off only for brokers whose ACLs hide the topic list",
+    )
+
     # --- HTTP ----------------------------------------------------------------------------------
     metrics_port: int = Field(9464, ge=1, le=65535, description="Port of /metrics, /healthz and /readyz")
     metrics_host: str = Field("0.0.0.0", description="Bind address of the metrics server")  # noqa: S104

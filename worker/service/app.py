@@ -205,7 +205,14 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
 
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
-    """Run the worker until SIGTERM/SIGINT (blocking). Faust's Worker owns the event loop."""
+    """Run the worker until SIGTERM/SIGINT (blocking). Faust's Worker owns the event loop.
+
+    Raises `MissingTopics` before anything starts when one of its topics is not on the broker.
+    """
+    if settings.check_topics_at_start:
+        from worker.service.topics import check_topics
+
+        check_topics(settings)
     app = build_app(settings)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
