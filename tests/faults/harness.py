@@ -53,6 +53,8 @@ RECOVERY_SECONDS = 90.0
 STUCK_READY_SECONDS = 15.0
 #: The grace the matrix gives its workers (NEWSWORKER_SHUTDOWN_GRACE_SECONDS).
 GRACE_SECONDS = 5.0
+#: A prepare process must notice its worker is gone (its pipe closes) and exit within this.
+ORPHAN_GRACE_SECONDS = 5.0
 
 Outcome = tuple[str, str | None]
 
@@ -234,6 +236,8 @@ class Timings:
     #: itself (-15, or 130 for SIGINT): a process signalled before it installed its handlers
     #: (while importing) ends by the default action, and has taken no input yet.
     clean_codes: frozenset[int] = frozenset({0})
+    #: PIDs of a SIGKILLed worker's prepare processes still alive `ORPHAN_GRACE_SECONDS` later.
+    orphans: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -248,6 +252,9 @@ class TrialResult:
     samples: int
     exits: list[tuple[str, float | None, int | None]]
     recovery_seconds: float | None
+    #: Longest time a worker's processed count stood still while it reported lag: how hard the
+    #: "never ready while stuck" invariant was tested (not at all below STUCK_READY_SECONDS).
+    longest_stuck_seconds: float
     violations: list[str]
 
 
@@ -305,16 +312,17 @@ def check_invariants(
     check("clean_exit_status", not bad_codes, f"{bad_codes}")
     check("recovers_in_time", timings.recovery_seconds is not None and timings.recovery_seconds <= RECOVERY_SECONDS,
           f"recovery took {timings.recovery_seconds} s (limit {RECOVERY_SECONDS:.0f})")
+    check("no_orphaned_processes", not timings.orphans,
+          f"prepare processes {timings.orphans} outlived their SIGKILLed worker by {ORPHAN_GRACE_SECONDS:.0f}s")
     stuck = ready_while_stuck(samples)
     check("never_ready_while_stuck", not stuck, f"{len(stuck)} samples, first: {stuck[:2]}")
     redelivered = len(records) - len({outcome_of(r, topics)[0] for r in records})
     return TrialResult(case, seed, len(wanted), len(records), redelivered, len(stories), checked, len(samples),
-                       timings.exits, timings.recovery_seconds, violations)
+                       timings.exits, timings.recovery_seconds, longest_stuck(samples), violations)
 
 
-def ready_while_stuck(samples: list[Sample]) -> list[Sample]:
-    """Samples where a worker answered 200 on /readyz although its processed count had not moved
-    for `STUCK_READY_SECONDS` while it reported lag (input waiting for it)."""
+def _stuck_runs(samples: list[Sample]) -> list[tuple[Sample, Sample]]:
+    """(first, current) for every answered sample inside a run without progress, with lag."""
     out = []
     by_worker: dict[int, list[Sample]] = defaultdict(list)
     for s in samples:
@@ -328,6 +336,16 @@ def ready_while_stuck(samples: list[Sample]) -> list[Sample]:
                 since = None
                 continue
             since = since or prev
-            if cur.ready == 200 and cur.at - since.at >= STUCK_READY_SECONDS:
-                out.append(cur)
+            out.append((since, cur))
     return out
+
+
+def longest_stuck(samples: list[Sample]) -> float:
+    return max((cur.at - since.at for since, cur in _stuck_runs(samples)), default=0.0)
+
+
+def ready_while_stuck(samples: list[Sample]) -> list[Sample]:
+    """Samples where a worker answered 200 on /readyz although its processed count had not moved
+    for `STUCK_READY_SECONDS` while it reported lag (input waiting for it)."""
+    return [cur for since, cur in _stuck_runs(samples)
+            if cur.ready == 200 and cur.at - since.at >= STUCK_READY_SECONDS]

@@ -90,3 +90,7 @@ def test_ready_while_stuck_needs_no_progress_lag_and_time() -> None:
     assert not ready_while_stuck(series(200, [float(i) for i in range(long)], lag=10))  # progress
     assert not ready_while_stuck(series(200, [5.0] * 3, lag=10))  # not long enough yet
     assert "never_ready_while_stuck" in violations(GOOD, samples=series(200, [5.0] * long, lag=10))
+
+
+def test_orphaned_prepare_processes_are_a_violation() -> None:
+    assert "no_orphaned_processes" in violations(GOOD, Timings(recovery_seconds=1.0, orphans=[4242]))

@@ -14,6 +14,7 @@ fault-matrix` sets it; docs/RELIABILITY.md quotes the totals).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -29,6 +30,8 @@ import redis
 
 from tests.faults.harness import (
     GRACE_SECONDS,
+    ORPHAN_GRACE_SECONDS,
+    STUCK_READY_SECONDS,
     Feeder,
     InvariantViolation,
     Prober,
@@ -52,6 +55,9 @@ FEED_RATE = 60.0
 #: How long a server stays stopped, frozen, full or slow, and a worker SIGSTOPped (> the 6 s
 #: session timeout, so its group rebalances without it).
 FAULT_SECONDS = 8.0
+#: How long the faults that leave a worker stuck (Redis full or frozen, publishes refused) last:
+#: past STUCK_READY_SECONDS, so that "never ready while stuck" is put to the test.
+STUCK_SECONDS = STUCK_READY_SECONDS + 5.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ PREPARE_KILLED = "issue 14 item 1: a killed prepare process; fixed on branch iss
 REDIS_FULL = "issue 14 item 3: Redis full (refused writes); fixed on branch issue14a"
 FROZEN_GRACE = "issue 14 item 1: grace with Redis frozen; fixed on branch issue14a"
 STUCK = "issue 14 item 3: not ready while stuck; fixed on branch issue14a"
+ORPHANS = "issue 14 item 1: prepare processes outlive a SIGKILLed worker; fixed on branch issue14a"
 RACE = "issue 14: cross-shard race and duplicate_of chains; fixed on branch dedup"
 
 CASES = [
@@ -86,12 +93,12 @@ CASES = [
     Case("sigint", "mid-batch"),
     Case("sigterm-group", "mid-batch"),
     Case("sigint-group", "mid-batch", pending=CTRL_C_GROUP),
-    Case("sigkill", "mid-batch", fast=True),
-    Case("sigkill", "start-up"),
+    Case("sigkill", "mid-batch", fast=True, pending=ORPHANS),
+    Case("sigkill", "start-up", pending=ORPHANS),
     Case("sigkill-prepare", "mid-batch", pending=PREPARE_KILLED),
     Case("sigstop", "mid-batch"),
     Case("sigterm", "rebalance", workers=2),
-    Case("sigkill", "rebalance", workers=2),
+    Case("sigkill", "rebalance", workers=2, pending=ORPHANS),
     Case("sigterm", "redis-frozen", pending=FROZEN_GRACE),
     # faults
     Case("redis-restart", "mid-batch", fast=True),
@@ -194,7 +201,7 @@ def run_trial(trial: Trial) -> None:
         trial.topics = broken
         wait_until(lambda: metric(scrape(worker.metrics_port)[1], "newsworker_kafka_send_errors_total") >= 2,
                    60, "refused publishes")
-        time.sleep(FAULT_SECONDS)  # stuck: the prober watches /readyz meanwhile
+        time.sleep(STUCK_SECONDS)  # stuck: the prober watches /readyz meanwhile
         worker.kill()
         trial.forget(worker)
         fault_over = time.monotonic()
@@ -257,6 +264,21 @@ def run_trial(trial: Trial) -> None:
         {i.id for i in items}, 120)
 
 
+def reap_orphans(pids: list[int]) -> list[int]:
+    """Those of `pids` still alive after ORPHAN_GRACE_SECONDS, killed then (they are this test's)."""
+    import psutil
+
+    deadline = time.monotonic() + ORPHAN_GRACE_SECONDS
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.2)
+    for pid in alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return alive
+
+
 def inject(trial: Trial, worker: Any) -> None:
     """The case's fault, applied now to `worker` (signals) or to a server; returns once cleared."""
     fault = trial.case.fault
@@ -265,11 +287,12 @@ def inject(trial: Trial, worker: Any) -> None:
         trial.stop_signalled(worker, sig, group=fault.endswith("-group"))
         trial.start_worker()
     elif fault == "sigkill":
+        children = prepare_processes(worker.proc.pid)
         send(worker.proc, signal.SIGKILL)
         worker.proc.wait(10)
-        worker.kill()  # its prepare processes too (they go with the group), as an orchestrator would
         trial.forget(worker)
         trial.start_worker()
+        trial.timings.orphans = reap_orphans(children)
     elif fault == "sigkill-prepare":
         children = prepare_processes(worker.proc.pid)
         assert children, "no prepare process found"
@@ -301,13 +324,13 @@ def inject(trial: Trial, worker: Any) -> None:
         used = int(client.info("memory")["used_memory"])
         client.config_set("maxmemory-policy", "noeviction")
         client.config_set("maxmemory", str(used + 64 * 1024))  # a few more articles, then refusals
-        time.sleep(FAULT_SECONDS)
+        time.sleep(STUCK_SECONDS)
         client.config_set("maxmemory", "0")
     elif fault == "redis-frozen":
         assert trial.redis.pid is not None
         os.kill(trial.redis.pid, signal.SIGSTOP)
         try:
-            time.sleep(FAULT_SECONDS * 2)  # past STUCK_READY_SECONDS: readiness must say so
+            time.sleep(STUCK_SECONDS)
         finally:
             os.kill(trial.redis.pid, signal.SIGCONT)
     elif fault == "broker-restart":
