@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
 from rich.console import Console
 
 if TYPE_CHECKING:
@@ -161,9 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    from pydantic import ValidationError
+def _settings_problems(exc: ValidationError) -> str:
+    """A bad NEWSWORKER_* value: which, what it was (unless a secret) and why, one line each."""
+    problems = []
+    for error in exc.errors():
+        name = "NEWSWORKER_" + "_".join(map(str, error["loc"])).upper()
+        secret = any(word in name for word in ("PASSWORD", "REDIS_URL", "SECRET"))
+        value = os.environ.get(name)
+        shown = f"={value!r}" if value is not None and not secret else ""
+        problems.append(f"{name}{shown}: {error['msg']}")
+    return "; ".join(problems)
 
+
+def main(argv: list[str] | None = None) -> int:
     from worker.errors import ConfigurationError
 
     args = build_parser().parse_args(argv)
@@ -173,12 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"newsworker: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:
-        # A bad NEWSWORKER_* value: say which and why in one line each, no traceback.
-        problems = "; ".join(
-            f"NEWSWORKER_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}"
-            for e in exc.errors()
-        )
-        print(f"newsworker: invalid settings: {problems}", file=sys.stderr)
+        print(f"newsworker: invalid settings: {_settings_problems(exc)}", file=sys.stderr)
         return 2
 
 

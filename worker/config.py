@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DAY_SECONDS = 86_400
@@ -20,7 +20,13 @@ class Settings(BaseSettings):
     """Every tunable of the worker. Environment: `NEWSWORKER_<NAME>` (case-insensitive)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="NEWSWORKER_", extra="ignore", frozen=True, populate_by_name=True
+        env_prefix="NEWSWORKER_",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        # A refused value is not echoed in the error: it may be a URL with a password in it. The
+        # command line names the value itself where it is not a secret (worker/cli.py).
+        hide_input_in_errors=True,
     )
 
     # --- connections -----------------------------------------------------------------------
@@ -148,6 +154,17 @@ class Settings(BaseSettings):
         description="Comma-separated sources broken out in metrics; all others count as `other`",
     )
     stats_interval_seconds: float = Field(30.0, gt=0, description="Period of the one-line stats log")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr) -> SecretStr:
+        # Checked here so that a typo ("redis:/host", "http://...") fails at start, not at the
+        # first batch; the message names the scheme only, since the URL may hold a password.
+        url = value.get_secret_value()
+        scheme = url.split("://", 1)[0] if "://" in url else "no"
+        if scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"the URL must start with redis://, rediss:// or unix:// (got {scheme} scheme)")
+        return value
 
     @property
     def tracked_sources(self) -> list[str]:

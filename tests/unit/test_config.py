@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from worker.cli import main
 from worker.config import Settings
 from worker.service.app import faust_options
 
@@ -64,6 +65,8 @@ def test_faust_reads_none_of_its_own_environment_variables(monkeypatch: pytest.M
         ("KAFKA_BOOTSTRAP", "a:1, b:2"),  # a space faust would keep in the host name
         ("KAFKA_SECURITY_PROTOCOL", "TLS"),
         ("SHUTDOWN_GRACE_SECONDS", "0"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("REDIS_URL", "127.0.0.1:6379"),
     ],
 )
 def test_a_bad_value_is_refused_when_the_settings_are_read(
@@ -91,3 +94,15 @@ def test_a_bad_value_stops_the_worker_at_once_with_the_variable_and_the_choices(
     assert "NEWSWORKER_CONSUMER_AUTO_OFFSET_RESET='middle'" in done.stderr
     assert "'earliest' or 'latest'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_bad_redis_url_is_refused_without_showing_its_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NEWSWORKER_REDIS_URL", "http://:s3cret@redis:6379")
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert "s3cret" not in str(info.value) and "http scheme" in str(info.value)
+    assert main(["produce", "nothing.jsonl"]) == 2
+    err = capsys.readouterr().err
+    assert "NEWSWORKER_REDIS_URL: " in err and "s3cret" not in err
