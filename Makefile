@@ -20,7 +20,7 @@ lint:
 schemas:
 	$(VENV)/bin/newsworker schemas
 
-## The whole fault matrix (tests/faults/, ~15 min): signals x moments x faults against real
+## The whole fault matrix (tests/faults/, 8-12 min): signals x moments x faults against real
 ## processes; each trial's figures are appended to fault-matrix.jsonl (docs/RELIABILITY.md).
 fault-matrix:
 	scripts/setup.sh test

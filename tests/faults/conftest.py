@@ -1,7 +1,7 @@
 """The fault matrix reuses the integration tier's servers and worker factory as they are.
 
 A fast subset (cases marked `fast` in `test_matrix.CASES`) runs in `make test`; the whole matrix
-only with `NEWSWORKER_FAULT_MATRIX=1` (`make fault-matrix`), since it takes ~15 minutes.
+only with `NEWSWORKER_FAULT_MATRIX=1` (`make fault-matrix`), since it takes 8-12 minutes.
 """
 
 from __future__ import annotations
