@@ -1,7 +1,7 @@
 # The two set-up commands of the README. Each works on a fresh machine on its own.
 VENV ?= .venv
 
-.PHONY: demo test lint schemas
+.PHONY: demo test lint schemas fault-matrix
 
 ## Run the worker on the embedded default: Tansu broker + redis-server, sample articles fed through.
 demo:
@@ -19,3 +19,10 @@ lint:
 
 schemas:
 	$(VENV)/bin/newsworker schemas
+
+## The whole fault matrix (tests/faults/, 8-12 min): signals x moments x faults against real
+## processes; each trial's figures are appended to fault-matrix.jsonl (docs/RELIABILITY.md).
+fault-matrix:
+	scripts/setup.sh test
+	NEWSWORKER_FAULT_MATRIX=1 NEWSWORKER_FAULT_RESULTS=$(CURDIR)/fault-matrix.jsonl \
+		$(VENV)/bin/python -m pytest tests/faults -v -rxXs

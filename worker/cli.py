@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
 from rich.console import Console
 
 if TYPE_CHECKING:
@@ -194,11 +196,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _settings_problems(exc: ValidationError) -> str:
+    """A bad NEWSWORKER_* value: which, what it was (unless a secret) and why, one line each."""
+    problems = []
+    for error in exc.errors():
+        name = "NEWSWORKER_" + "_".join(map(str, error["loc"])).upper()
+        secret = any(word in name for word in ("PASSWORD", "REDIS_URL", "SECRET"))
+        value = os.environ.get(name)
+        shown = f"={value!r}" if value is not None and not secret else ""
+        problems.append(f"{name}{shown}: {error['msg']}")
+    return "; ".join(problems)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from worker.errors import ConfigurationError
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ConfigurationError) as exc:
         print(f"newsworker: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:
@@ -210,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             + ("; or pass --redis-url to use a Redis of your own" if args.command == "dedup" else ""),
             file=sys.stderr,
         )
+        return 2
+    except ValidationError as exc:
+        print(f"newsworker: invalid settings: {_settings_problems(exc)}", file=sys.stderr)
         return 2
 
 

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DAY_SECONDS = 86_400
@@ -20,19 +20,27 @@ class Settings(BaseSettings):
     """Every tunable of the worker. Environment: `NEWSWORKER_<NAME>` (case-insensitive)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="NEWSWORKER_", extra="ignore", frozen=True, populate_by_name=True
+        env_prefix="NEWSWORKER_",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        # A refused value is not echoed in the error: it may be a URL with a password in it. The
+        # command line names the value itself where it is not a secret (worker/cli.py).
+        hide_input_in_errors=True,
     )
 
     # --- connections -----------------------------------------------------------------------
     kafka_bootstrap: str = Field(
-        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]"
+        "127.0.0.1:9092",
+        pattern=r"^[^,\s]+:\d{1,5}(,[^,\s]+:\d{1,5})*$",
+        description="Kafka bootstrap servers, host:port[,host:port]",
     )
     redis_url: SecretStr = Field(
         SecretStr("redis://127.0.0.1:6379/0"),
         description="Redis URL (redis:// or rediss://); may hold a password",
     )
     redis_cluster: bool = Field(False, description="NEWSWORKER_REDIS_URL points at a Redis Cluster node")
-    app_id: str = Field("newsworker", description="Faust app id = Kafka consumer group id")
+    app_id: str = Field("newsworker", min_length=1, description="Faust app id = Kafka consumer group id")
 
     # --- security (see worker/service/security.py; every secret also from a file: <NAME>_FILE) --------
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
@@ -61,13 +69,18 @@ class Settings(BaseSettings):
     redis_ssl_check_hostname: bool = Field(True, description="Verify Redis' host name")
 
     # --- topics ------------------------------------------------------------------------------
-    input_topic: str = Field("news.raw", description="Raw articles in")
-    clean_topic: str = Field("news.clean", description="Canonical cleaned articles out")
-    duplicates_topic: str = Field("news.duplicates", description="Duplicate events out")
-    dlq_topic: str = Field("news.dlq", description="Dead letters out")
+    input_topic: str = Field(min_length=1, default="news.raw", description="Raw articles in")
+    clean_topic: str = Field(min_length=1, default="news.clean", description="Canonical cleaned articles out")
+    duplicates_topic: str = Field(min_length=1, default="news.duplicates", description="Duplicate events out")
+    dlq_topic: str = Field(min_length=1, default="news.dlq", description="Dead letters out")
+    check_topics_at_start: bool = Field(
+        True,
+        description="Refuse to start when a topic is not on the broker (worker/service/topics.py); "
+        "off only for brokers whose ACLs hide the topic list",
+    )
 
     # --- HTTP ----------------------------------------------------------------------------------
-    metrics_port: int = Field(9464, description="Port of /metrics, /healthz and /readyz")
+    metrics_port: int = Field(9464, ge=1, le=65535, description="Port of /metrics, /healthz and /readyz")
     metrics_host: str = Field("0.0.0.0", description="Bind address of the metrics server")  # noqa: S104
 
     # --- processing ---------------------------------------------------------------------------
@@ -96,6 +109,15 @@ class Settings(BaseSettings):
         8 * 1024 * 1024, ge=1024, description="Larger messages are dead-lettered unread"
     )
     max_text_chars: int = Field(1_000_000, ge=1000, description="Longer article text is dead-lettered")
+    # A headline is a sentence or two; 2,000 characters is ten times the longest real ones, and a
+    # title is copied into the clean and the duplicate event (a 4.3M-character "title" once made
+    # a 7.9 MB clean event).
+    max_title_chars: int = Field(2000, ge=100, description="Longer titles are dead-lettered")
+    # An id is stored in the article's Redis record, and a duplicate's record holds its canonical's
+    # id too. The record (~210 B without ids) must stay under `hash-max-listpack-value 512`
+    # (deploy/redis/redis.conf), else its whole bucket hash becomes a hashtable at ~3x the memory:
+    # two ids of 128 ASCII characters keep it at ~470 B. UUIDs (36) and URL hashes fit easily.
+    max_id_chars: int = Field(128, ge=16, le=4096, description="Longer ids are dead-lettered")
     # 64 KiB shows a person what the message was, and keeps the dead letter of a huge message
     # well under Kafka's default 1 MiB record limit (a refused dead letter would stall the partition).
     dead_letter_preview_bytes: int = Field(
@@ -106,14 +128,20 @@ class Settings(BaseSettings):
     dedup_window_seconds: int = Field(
         7 * DAY_SECONDS, ge=60, description="How long an article is remembered for dedup"
     )
-    redis_key_prefix: str = Field("nw", description="Prefix of every Redis key (scheme version follows it)")
+    redis_key_prefix: str = Field(
+        "nw", min_length=1, description="Prefix of every Redis key (scheme version follows it)"
+    )
     redis_buckets: int = Field(
         4096, ge=1, description="Hash buckets per generation; see docs/DEDUP.md for sizing"
     )
 
     # --- Kafka behaviour ----------------------------------------------------------------------
     broker_session_timeout_seconds: float = Field(45.0, gt=0, description="Consumer group session timeout")
-    consumer_auto_offset_reset: str = Field("earliest", description="Where a new consumer group starts")
+    # A Literal, so that a typo fails at start with the allowed values named, not 9 s later deep
+    # inside aiokafka's consumer start-up ("middle" was once accepted that way).
+    consumer_auto_offset_reset: Literal["earliest", "latest"] = Field(
+        "earliest", description="Where a new consumer group starts"
+    )
     shutdown_grace_seconds: float = Field(
         30.0, gt=0, description="On SIGTERM, longest wait for the batch in flight"
     )
@@ -151,6 +179,17 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field(
         "console", description="`json`: one JSON object per line (the image's default); `console`: text"
     )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr) -> SecretStr:
+        # Checked here so that a typo ("redis:/host", "http://...") fails at start, not at the
+        # first batch; the message names the scheme only, since the URL may hold a password.
+        url = value.get_secret_value()
+        scheme = url.split("://", 1)[0] if "://" in url else "no"
+        if scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"the URL must start with redis://, rediss:// or unix:// (got {scheme} scheme)")
+        return value
 
     @property
     def tracked_sources(self) -> list[str]:

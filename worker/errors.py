@@ -4,6 +4,7 @@
   Retrying cannot help: it becomes a dead letter with `reason` and the agent moves on.
 - `TransientError`: something outside the message is down or slow (Redis, the broker). The batch
   is retried with back-off and consumption pauses; nothing is committed past it.
+- `ConfigurationError`: found at start (a topic that does not exist); the worker refuses to start.
 - anything else is a bug: it is logged loudly and the process crashes, so that the orchestrator
   restarts it and the uncommitted batch is redelivered (at-least-once; dedup makes replays harmless).
 """
@@ -54,6 +55,13 @@ REFUSAL_KINDS = ("oom", "readonly", "loading", "busy", "misconf", "cluster")
 
 class PublishFailed(TransientError):
     """An output could not be published; offsets must not move past it."""
+
+
+class ConfigurationError(NewsworkerError):
+    """The worker is configured for something that is not there (e.g. a misspelled topic).
+
+    Raised at start, before any message is read; the command line prints it and exits 2.
+    """
 
 
 class Action(enum.Enum):

@@ -129,8 +129,13 @@ def json_schema(kind: type[msgspec.Struct]) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of one contract, as committed under `schemas/`."""
     schema: dict[str, Any] = msgspec.json.schema(kind)
     if kind is RawArticle:
-        # "text and/or html": a rule msgspec types cannot state, added here so the schema says it.
-        schema["$defs"]["RawArticle"]["anyOf"] = [{"required": ["text"]}, {"required": ["html"]}]
+        # "text and/or html with content": a rule msgspec types cannot state, added here so the
+        # schema says it. A bare `required` would accept `{"text": null}` or `{"text": " "}`, which
+        # the worker dead-letters, so each branch also wants a string holding a non-space.
+        schema["$defs"]["RawArticle"]["anyOf"] = [
+            {"required": [name], "properties": {name: {"type": "string", "pattern": "\\S"}}}
+            for name in ("text", "html")
+        ]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = kind.__name__
     return schema

@@ -87,6 +87,8 @@ class Limits:
     max_message_bytes: int = 8 * 1024 * 1024
     max_text_chars: int = 1_000_000
     dead_letter_preview_bytes: int = 64 * 1024  # as Settings.dead_letter_preview_bytes
+    max_title_chars: int = 2000  # as Settings.max_title_chars
+    max_id_chars: int = 128  # as Settings.max_id_chars
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +200,11 @@ def prepare(
     article_id: str | None = None
     try:
         raw = decode_article(
-            message.value, max_bytes=limits.max_message_bytes, max_text_chars=limits.max_text_chars
+            message.value,
+            max_bytes=limits.max_message_bytes,
+            max_text_chars=limits.max_text_chars,
+            max_title_chars=limits.max_title_chars,
+            max_id_chars=limits.max_id_chars,
         )
         article_id = raw.id if raw.id else derive_id(raw)
         t1 = time.perf_counter()
@@ -390,4 +396,6 @@ def limits_of(settings: Settings) -> Limits:
         max_message_bytes=settings.max_message_bytes,
         max_text_chars=settings.max_text_chars,
         dead_letter_preview_bytes=settings.dead_letter_preview_bytes,
+        max_title_chars=settings.max_title_chars,
+        max_id_chars=settings.max_id_chars,
     )

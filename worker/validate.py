@@ -26,7 +26,9 @@ REASONS = (
     "missing_text",
     "empty_text",
     "text_too_long",
+    "field_too_long",
     "invalid_unicode",
+    "non_standard_number",
 )
 
 _decoder = msgspec.json.Decoder(RawArticle)
@@ -54,6 +56,39 @@ def _combining_class() -> str:
 
 _COMBINING_RUN_RE = re.compile(f"[{_combining_class()}]{{{MAX_COMBINING_RUN + 1}}}")
 
+#: Longest value of the short string fields that have no setting of their own (`title` and `id`
+#: have: NEWSWORKER_MAX_TITLE_CHARS, NEWSWORKER_MAX_ID_CHARS). Each is copied into every output
+#: event of the article, so without a bound one message of junk in `source` makes a clean event
+#: of megabytes. `url`: 8,192 is what common servers and CDNs accept in a request line (longer
+#: URLs do not load anywhere). `source`: an outlet or feed name. `language`: the longest BCP 47
+#: tag in practical use is ~35 characters (`zh-Hant-TW-x-...`); an ISO 639-1 code is 2.
+FIELD_LIMITS: dict[str, int] = {"url": 8192, "source": 256, "language": 35}
+
+
+class _NonStandardNumber(float):
+    """Marks where stdlib's JSON parser met NaN / Infinity / -Infinity (msgspec refuses them)."""
+
+    constant: str
+
+    def __new__(cls, constant: str) -> _NonStandardNumber:
+        value = super().__new__(cls, constant)
+        value.constant = constant
+        return value
+
+
+def _non_standard_numbers(value: object, path: str = "$") -> list[tuple[str, str]]:
+    """(JSON path, constant) of every NaN / Infinity in a parsed document, in document order."""
+    if isinstance(value, _NonStandardNumber):
+        return [(path, value.constant)]
+    found: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _non_standard_numbers(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _non_standard_numbers(item, f"{path}[{index}]")
+    return found
+
 
 def _explain_decode_error(payload: bytes) -> PoisonInput:
     """A precise reason for JSON msgspec refused (its messages are terse; stdlib's name the spot)."""
@@ -68,11 +103,24 @@ def _explain_decode_error(payload: bytes) -> PoisonInput:
     try:
         # As text: given bytes, json.loads guesses UTF-16/32 from leading NULs and raises
         # UnicodeDecodeError (found by fuzzing). The payload is known to be UTF-8 here.
-        json.loads(payload.decode("utf-8"))
+        # stdlib also reads NaN, Infinity and -Infinity (not JSON, RFC 8259 section 6, but what
+        # Python's and JavaScript's lax encoders write); `parse_constant` marks where they are.
+        document = json.loads(payload.decode("utf-8"), parse_constant=_NonStandardNumber)
     except json.JSONDecodeError as exc:
         return PoisonInput("invalid_json", f"message is not valid JSON: {exc}")
     except RecursionError:
         return PoisonInput("invalid_json", "message nests JSON too deeply")
+    try:
+        constants = _non_standard_numbers(document)
+    except RecursionError:
+        return PoisonInput("invalid_json", "message nests JSON too deeply")
+    if constants:
+        path, constant = constants[0]
+        return PoisonInput(
+            "non_standard_number",
+            f"`{path.removeprefix('$.')}` is {constant}, which is not a JSON number; send null (or "
+            "leave the field out), e.g. with allow_nan=False in Python's json.dumps",
+        )
     # stdlib accepts what msgspec refused: unpaired surrogate escapes such as "\ud800".
     return PoisonInput(
         "invalid_unicode",
@@ -80,7 +128,14 @@ def _explain_decode_error(payload: bytes) -> PoisonInput:
     )
 
 
-def decode_article(payload: bytes, *, max_bytes: int, max_text_chars: int) -> RawArticle:
+def decode_article(
+    payload: bytes,
+    *,
+    max_bytes: int,
+    max_text_chars: int,
+    max_title_chars: int = 2000,
+    max_id_chars: int = 128,
+) -> RawArticle:
     """Parse and validate one message. Raises `PoisonInput` with an actionable message."""
     if len(payload) > max_bytes:
         raise PoisonInput(
@@ -105,14 +160,34 @@ def decode_article(payload: bytes, *, max_bytes: int, max_text_chars: int) -> Ra
     except RecursionError:  # msgspec's nesting limit (e.g. `[[[[...` in metadata)
         raise PoisonInput("invalid_json", "message nests JSON too deeply; flatten `metadata`") from None
     try:
-        return validate_article(article, max_text_chars=max_text_chars)
+        return validate_article(
+            article, max_text_chars=max_text_chars, max_title_chars=max_title_chars, max_id_chars=max_id_chars
+        )
     except PoisonInput as exc:
-        exc.article_id = article.id
+        # An over-long id is not carried into the dead letter (it would make that huge too).
+        if article.id is None or len(article.id) <= max_id_chars:
+            exc.article_id = article.id
         raise
 
 
-def validate_article(article: RawArticle, *, max_text_chars: int) -> RawArticle:
+def validate_article(
+    article: RawArticle, *, max_text_chars: int, max_title_chars: int = 2000, max_id_chars: int = 128
+) -> RawArticle:
     """Checks on the parsed article that its types alone cannot express."""
+    limits = {
+        "id": (max_id_chars, "NEWSWORKER_MAX_ID_CHARS"),
+        "title": (max_title_chars, "NEWSWORKER_MAX_TITLE_CHARS"),
+        **{name: (limit, "") for name, limit in FIELD_LIMITS.items()},
+    }
+    for name, (limit, setting) in limits.items():
+        value = getattr(article, name)
+        if value is not None and len(value) > limit:
+            raise PoisonInput(
+                "field_too_long",
+                f"`{name}` is {len(value):,} characters, over the limit of {limit:,}"
+                + (f" ({setting})" if setting else "")
+                + f"; a real {name} is far shorter: check the producer's field mapping",
+            )
     if article.text is None and article.html is None:
         raise PoisonInput("missing_text", "article has neither `text` nor `html`; send at least one")
     for name in ("text", "html", "title"):

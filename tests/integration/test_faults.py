@@ -411,7 +411,12 @@ def test_publish_failure_commits_nothing_past_it_and_recovers_after_the_fix(
     bad = [{"id": f"pub-bad-{i}", "title": "no body"} for i in range(3)]
     asyncio.run(produce(kafka.bootstrap, topics[0], encode_all(bad + first)))
     broken = [topics[0], "news.clean with spaces!", *topics[2:]]
-    worker = start_worker(broken, app_id=unique_group, publish_timeout_seconds="2", shutdown_grace_seconds="2")
+    # The start-up topic check would refuse this name at once (tests/integration/test_topics.py);
+    # off, so that the worker meets the refusal where it publishes, as after a topic is removed.
+    worker = start_worker(
+        broken, app_id=unique_group, publish_timeout_seconds="2", shutdown_grace_seconds="2",
+        check_topics_at_start="false",
+    )
     wait_until(lambda: metric(scrape(worker.metrics_port)[1], "newsworker_kafka_send_errors_total") >= 2,
                60, "failed publish attempts", worker.log_path.read_text)
     assert worker.proc.poll() is None, "a publish failure must not end the worker"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from worker.cli import main
 from worker.config import Settings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
@@ -28,3 +33,65 @@ def test_settings_come_from_prefixed_variables(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("INPUT_TOPIC", "wrong")
     s = Settings()
     assert s.input_topic == "in.x" and s.tracked_sources == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CONSUMER_AUTO_OFFSET_RESET", "middle"),  # was accepted, then crashed aiokafka 9 s later
+        ("CONSUMER_AUTO_OFFSET_RESET", "EARLIEST "),
+        ("METRICS_PORT", "0"),
+        ("METRICS_PORT", "70000"),
+        ("BATCH_SIZE", "0"),
+        ("BATCH_TIMEOUT_SECONDS", "-1"),
+        ("PREPARE_PROCESSES", "-1"),
+        ("MAX_ID_CHARS", "5"),
+        ("MAX_TITLE_CHARS", "0"),
+        ("INPUT_TOPIC", ""),
+        ("APP_ID", ""),
+        ("REDIS_KEY_PREFIX", ""),
+        ("KAFKA_BOOTSTRAP", "kafka-1"),  # no port
+        ("KAFKA_BOOTSTRAP", "a:1, b:2"),  # a space faust would keep in the host name
+        ("KAFKA_SECURITY_PROTOCOL", "TLS"),
+        ("SHUTDOWN_GRACE_SECONDS", "0"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("REDIS_URL", "127.0.0.1:6379"),
+    ],
+)
+def test_a_bad_value_is_refused_when_the_settings_are_read(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(f"NEWSWORKER_{name}", value)
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert name.lower() in str(info.value)
+
+
+def test_a_bad_value_stops_the_worker_at_once_with_the_variable_and_the_choices() -> None:
+    """`newsworker worker` with a typo in an enum: exit 2 before connecting to anything, one line
+    naming the variable and the allowed values (the broker address is unreachable on purpose)."""
+    env = {
+        **os.environ,
+        "NEWSWORKER_CONSUMER_AUTO_OFFSET_RESET": "middle",
+        "NEWSWORKER_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "worker", "worker"], env=env, capture_output=True, text=True, timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "NEWSWORKER_CONSUMER_AUTO_OFFSET_RESET='middle'" in done.stderr
+    assert "'earliest' or 'latest'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bad_redis_url_is_refused_without_showing_its_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NEWSWORKER_REDIS_URL", "http://:s3cret@redis:6379")
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert "s3cret" not in str(info.value) and "http scheme" in str(info.value)
+    assert main(["produce", "nothing.jsonl"]) == 2
+    err = capsys.readouterr().err
+    assert "NEWSWORKER_REDIS_URL: " in err and "s3cret" not in err

@@ -11,6 +11,7 @@ import pytest
 
 from worker.cli import main
 from worker.events import CONTRACTS, DeadLetter, DuplicateEvent, json_schema
+from worker.files.inputs import read_records
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,3 +51,26 @@ def test_events_validate_against_their_schema() -> None:
         failed_at="2026-01-01T00:00:00Z",
     )
     jsonschema.validate(json.loads(msgspec.json.encode(dl)), json_schema(DeadLetter))
+
+
+@pytest.mark.parametrize(
+    "article",
+    [{"text": None}, {"html": None}, {"text": ""}, {"text": " \n\t"}, {"text": None, "html": ""}, {"text": 3}],
+    ids=["null-text", "null-html", "empty-text", "blank-text", "null-text-empty-html", "number-text"],
+)
+def test_raw_schema_rejects_what_the_worker_dead_letters(article: dict[str, object]) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(article, json_schema(CONTRACTS["raw"]))
+
+
+def test_raw_schema_accepts_one_body_beside_a_null_one() -> None:
+    jsonschema.validate({"text": None, "html": "<p>x</p>"}, json_schema(CONTRACTS["raw"]))
+    jsonschema.validate({"text": "x", "html": None}, json_schema(CONTRACTS["raw"]))
+
+
+def test_raw_schema_accepts_every_seed(seeds_dir: Path) -> None:
+    """The seeds as `newsworker produce` sends them (a .txt file becomes `{"id", "text"}`)."""
+    records = list(read_records([seeds_dir]))
+    assert records, f"no seed in {seeds_dir}"
+    for record in records:
+        jsonschema.validate(json.loads(record.value), json_schema(CONTRACTS["raw"]))

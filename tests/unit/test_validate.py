@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from tests.support.factories import encode, make_article
 from worker.errors import PoisonInput
-from worker.validate import REASONS, decode_article
+from worker.validate import FIELD_LIMITS, REASONS, decode_article
 
 LIMITS = {"max_bytes": 100_000, "max_text_chars": 50_000}
 
@@ -56,3 +57,72 @@ def test_bad_input_gets_a_reason(payload: bytes, reason: str) -> None:
 def test_null_bytes_in_text_are_not_a_crash() -> None:
     raw = decode_article(encode(make_article(text="a\x00b text")), **LIMITS)
     assert raw.text == "a\x00b text"
+
+
+def poison_of(payload: bytes, **limits: int) -> PoisonInput:
+    with pytest.raises(PoisonInput) as info:
+        decode_article(payload, **{**LIMITS, **limits})
+    assert info.value.reason in REASONS
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "constant"),
+    [
+        (b'{"id": "n", "text": NaN}', "text", "NaN"),
+        (b'{"id": "n", "text": "x", "published_at": Infinity}', "published_at", "Infinity"),
+        (b'{"id": "n", "text": "x", "published_at": -Infinity}', "published_at", "-Infinity"),
+        (b'{"id": "n", "text": "x", "metadata": {"score": [1, NaN]}}', "metadata.score[1]", "NaN"),
+    ],
+)
+def test_nan_and_infinity_are_named_as_such_with_their_field(payload: bytes, field: str, constant: str) -> None:
+    """msgspec refuses these non-JSON numbers; the reason was once "unpaired UTF-16 surrogate"."""
+    poison = poison_of(payload)
+    assert poison.reason == "non_standard_number"
+    assert f"`{field}` is {constant}" in poison.message and "surrogate" not in poison.message
+
+
+def test_a_surrogate_is_still_a_surrogate_beside_a_nan_free_document() -> None:
+    assert "surrogate" in poison_of(b'{"text": "a \\udc00 b"}').message
+
+
+@pytest.mark.parametrize(
+    ("field", "limit_kwarg", "limit", "setting"),
+    [
+        ("title", "max_title_chars", 2000, "NEWSWORKER_MAX_TITLE_CHARS"),
+        ("id", "max_id_chars", 128, "NEWSWORKER_MAX_ID_CHARS"),
+        ("url", None, FIELD_LIMITS["url"], ""),
+        ("source", None, FIELD_LIMITS["source"], ""),
+        ("language", None, FIELD_LIMITS["language"], ""),
+    ],
+)
+def test_every_short_field_is_bounded(field: str, limit_kwarg: str | None, limit: int, setting: str) -> None:
+    """One over the limit is a dead letter naming the field, its length and the limit; at it, fine."""
+    limits = {limit_kwarg: limit} if limit_kwarg else {}
+    decode_article(encode(make_article(**{field: "x" * limit})), **{**LIMITS, **limits})
+    poison = poison_of(encode(make_article(**{field: "x" * (limit + 1)})), **limits)
+    assert poison.reason == "field_too_long"
+    assert f"`{field}` is {limit + 1:,} characters, over the limit of {limit:,}" in poison.message
+    assert setting in poison.message
+
+
+def test_a_huge_title_is_a_dead_letter_that_keeps_the_id() -> None:
+    poison = poison_of(encode(make_article(title="t" * 4_300_000)), max_bytes=10_000_000)
+    assert poison.reason == "field_too_long" and poison.article_id == "a-1"
+
+
+def test_an_over_long_id_is_not_carried_into_the_dead_letter() -> None:
+    assert poison_of(encode(make_article(id="i" * 129)), max_id_chars=128).article_id is None
+
+
+def test_the_default_limits_keep_a_remembered_article_in_one_listpack_value() -> None:
+    """Two ids at the limit (a duplicate's record holds its canonical's id too) keep the Redis
+    record under `hash-max-listpack-value 512` (deploy/redis/redis.conf), the memory budget."""
+    from worker.config import Settings
+    from worker.dedup.decision import encode_record, make_record
+    from worker.dedup.fingerprint import DEFAULT_SCHEME, fingerprint
+
+    longest = "i" * Settings().max_id_chars
+    fp = fingerprint(" ".join(f"word{i}" for i in range(400)), "https://example.org/a", DEFAULT_SCHEME)
+    record = msgspec.structs.replace(make_record(longest, b"12345678", fp), canonical_id=longest)
+    assert len(encode_record(record)) <= 512

@@ -8,14 +8,14 @@ sends such records as they are (to exercise the dead-letter topic on purpose).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from worker.files.inputs import InputRecord, read_records
 
@@ -81,22 +81,34 @@ def run_produce(
     console: Console,
     client_kwargs: dict[str, Any] | None = None,
 ) -> int:
-    """CLI body: returns the exit status (0, or 1 when nothing could be read)."""
-    records = list(read_records(paths))
+    """CLI body: returns the exit status (0, or 1 when nothing could be read).
+
+    The input is streamed: records are read as the producer's window frees up, never all held at
+    once (inputs run to gigabytes). So the bar has no total count of articles, which would need a
+    first pass over the whole input; it counts what was sent.
+    """
+    read = 0
+
+    def counted(records: Iterable[InputRecord]) -> Iterator[InputRecord]:
+        nonlocal read
+        for record in records:
+            read += 1
+            yield record
+
     with Progress(
         TextColumn(f"[bold]producing to {topic}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.completed:,} sent"),
         TimeElapsedColumn(),
         console=console,
         transient=False,
     ) as progress:
-        task = progress.add_task("produce", total=sum(1 for r in records if send_invalid or not r.problem))
+        task = progress.add_task("produce", total=None)
         report = asyncio.run(
             produce_records(
                 bootstrap,
                 topic,
-                records,
+                counted(read_records(paths)),
                 send_invalid=send_invalid,
                 on_progress=lambda n: progress.advance(task, n),
                 client_kwargs=client_kwargs,
@@ -105,4 +117,4 @@ def run_produce(
     for origin, problem in report.skipped:
         console.print(f"[yellow]skipped[/] {origin}: {problem}")
     console.print(f"sent {report.sent} article(s) to {topic}; skipped {len(report.skipped)}")
-    return 0 if report.sent or not records else 1
+    return 0 if report.sent or not read else 1

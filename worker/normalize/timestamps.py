@@ -15,7 +15,10 @@ Accepted, tried in this order (cheapest and least ambiguous first):
 3. RFC 2822 / RFC 5322 (``email.utils``), the RSS ``pubDate`` shape;
 4. anything else python-dateutil reads (``12 February 2018 10:00 AST``, ``12/02/2018``), after
    Arabic month names (both the Egyptian/Gulf ``فبراير`` and the Levantine ``شباط`` series) and
-   Arabic-Indic digits are translated. Numeric dates that do not start with a 4-digit year are
+   Arabic-Indic digits are translated, and the rest of an Arabic byline made readable: weekday
+   names and "الساعة" / "نشر في" dropped, ص / صباحاً / م / مساءً / ظهراً after a time read as
+   a.m. / p.m., "م" after a year (AD) dropped, a Hijri date beside the Gregorian one dropped,
+   "بتوقيت مكة" / "بتوقيت غرينتش" read as zones. Numeric dates that do not start with a 4-digit year are
    read day-first (``12/02/2018`` is 12 February), the convention of the Arabic press.
 
 Times outside 1900..2100 are rejected as implausible (an epoch in the wrong unit, a
@@ -62,6 +65,44 @@ _ARABIC_MONTHS: Final = sorted(
 )  # fmt: skip
 _ARABIC_MONTH_RE: Final = re.compile("|".join(re.escape(k) for k, _ in _ARABIC_MONTHS))
 _ARABIC_MONTH_MAP: Final = dict(_ARABIC_MONTHS)
+#: Words that carry no date: weekday names (the date beside them says the day, and a weekday
+#: that disagrees with it should not make the value unreadable), "day", "the hour", "published
+#: on", "updated", "corresponding to". Removed before the month names are looked up.
+_ARABIC_NOISE_RE: Final = re.compile(
+    r"(?<!\w)(?:يوم|الساعة|الساعه|نشر\s+في|نشر|بتاريخ|آخر\s+تحديث|اخر\s+تحديث|تحديث|الموافق|"
+    r"ال[أاإ]حد|ال[أاإ]ثنين|الاثنين|الثلاثاء|ال[أا]ربعاء|الخميس|الجمعة|الجمعه|السبت)(?!\w)"
+)
+#: Morning / evening after a time: ص / صباحاً (a.m.), م / مساءً (p.m.), ظهراً (noon, p.m. from
+#: 12) and the spellings without tanwin or with a final alif. Only after a time of day: a bare
+#: "م" after a year is "ميلادي" (AD), as in "12 فبراير 2018م", and is dropped below.
+_ARABIC_MERIDIEM_RE: Final = re.compile(
+    r"(?<!\d)(\d{1,2}(?::\d{2}){0,2})\s*(صباح[اًا]*|صباحً?ا|مساء[ًا]*|مساءً|ظهر[اًا]*|عصر[اًا]*|ليل[اًا]*|ص|م)(?!\w)"
+)
+_ARABIC_PM_WORDS: Final = ("م", "مساء", "ظهر", "عصر", "ليل")
+#: Era marks: م / ميلادي (AD, after a year) and "هـ" (Hijri): a Hijri date is not read (it would
+#: need a calendar conversion); in "26 جمادى 1439 هـ - 11 فبراير 2018 م" only the Gregorian part is.
+_ARABIC_ERA_RE: Final = re.compile(r"(?<=\d)\s*(?:ميلادي(?:ة)?|م)(?!\w)")
+_HIJRI_MONTHS: Final = (
+    "محرم", "صفر", "ربيع الأول", "ربيع الاول", "ربيع الآخر", "ربيع الثاني", "جمادى الأولى",
+    "جمادى الاولى", "جمادى الآخرة", "جمادى الاخرة", "جمادى الثانية", "رجب", "شعبان", "رمضان",
+    "شوال", "ذو القعدة", "ذي القعدة", "ذو الحجة", "ذي الحجة",
+)  # fmt: skip
+#: A Hijri date ("26 جمادى الأولى 1439 هـ"), removed whole when a Gregorian one stands beside it.
+_HIJRI_DATE_RE: Final = re.compile(
+    r"\d{1,2}\s+(?:" + "|".join(sorted(map(re.escape, _HIJRI_MONTHS), key=len, reverse=True))
+    + r")\s+\d{3,4}\s*(?:هـ|ه)?(?!\w)"
+)
+#: Time-zone phrases of the Arabic press, as zone abbreviations `TZINFOS` knows.
+_ARABIC_ZONES: Final = {
+    "بتوقيت غرينتش": "GMT", "بتوقيت جرينتش": "GMT", "بتوقيت غرينيتش": "GMT",
+    "بتوقيت مكة المكرمة": "AST", "بتوقيت مكة": "AST", "بتوقيت السعودية": "AST",
+    "بتوقيت الرياض": "AST", "بتوقيت بغداد": "AST", "بتوقيت الكويت": "AST", "بتوقيت الدوحة": "AST",
+    "بتوقيت القاهرة": "EET", "بتوقيت دمشق": "EEST", "بتوقيت بيروت": "EET", "بتوقيت عمان": "EEST",
+    "بتوقيت الإمارات": "GST", "بتوقيت أبوظبي": "GST", "بتوقيت دبي": "GST",
+}  # fmt: skip
+_ARABIC_ZONE_RE: Final = re.compile(
+    "|".join(re.escape(k) for k in sorted(_ARABIC_ZONES, key=len, reverse=True))
+)
 
 
 #: The RFC 2822 date shape; ``email.utils`` is lenient beyond it (it reads "2:00 AM EST" as a
@@ -118,10 +159,26 @@ def _from_epoch(value: float, raw: object) -> tuple[str | None, str | None]:
     return _finish(dt, raw)
 
 
+def _meridiem(match: re.Match[str]) -> str:
+    word = match.group(2)
+    pm = word == "م" or (len(word) > 1 and word.startswith(_ARABIC_PM_WORDS))
+    time = match.group(1) if ":" in match.group(1) else match.group(1) + ":00"
+    return f"{time} {'PM' if pm else 'AM'}"
+
+
 def _translate_arabic(s: str) -> str:
+    """Arabic date words -> what dateutil reads: digits, months, a.m./p.m., zones; noise dropped."""
     s = s.translate(_ARABIC_DIGITS)
+    s = _HIJRI_DATE_RE.sub(" ", s)
+    s = _ARABIC_ZONE_RE.sub(lambda m: " " + _ARABIC_ZONES[m.group()] + " ", s)
+    s = _ARABIC_NOISE_RE.sub(" ", s)
+    # Before the months: "م" and "ص" are single letters that a month name never ends in alone.
+    s = _ARABIC_MERIDIEM_RE.sub(_meridiem, s)
+    s = _ARABIC_ERA_RE.sub(" ", s)
     s = _ARABIC_MONTH_RE.sub(lambda m: " " + _ARABIC_MONTH_MAP[m.group()] + " ", s)
-    return s.replace("،", ",")
+    # "،" is the Arabic comma; " - " and "|" separate the date from the time in many bylines.
+    s = s.replace("،", ",").replace("|", " ").replace(" - ", " ").replace(" – ", " ")
+    return re.sub(r"\s+", " ", s).strip(" ,:")
 
 
 def _dateutil(s: str) -> datetime | None:

@@ -265,7 +265,14 @@ class _Worker(faust.Worker):
 
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
-    """Run the worker until SIGTERM/SIGINT (blocking). Faust's Worker owns the event loop."""
+    """Run the worker until SIGTERM/SIGINT (blocking). Faust's Worker owns the event loop.
+
+    Raises `MissingTopics` before anything starts when one of its topics is not on the broker.
+    """
+    if settings.check_topics_at_start:
+        from worker.service.topics import check_topics
+
+        check_topics(settings)
     app = build_app(settings)
     deadline = ShutdownDeadline(settings.shutdown_grace_seconds)
     # override_logging=False: keep the handler `worker.logs.configure` set (faust would install its

@@ -79,3 +79,56 @@ def test_out_of_range_years_are_rejected() -> None:
 def test_never_raises(value: str | int | float | None) -> None:
     iso, _warning = parse_published(value)
     assert iso is None or (iso.endswith("Z") and len(iso) == 20)
+
+
+#: Bylines of the Arabic press, each with the UTC time it names (no zone given: UTC assumed).
+ARABIC_BYLINES = [
+    ("الأحد 12 فبراير 2018 - 10:30 ص", "2018-02-12T10:30:00Z"),  # weekday, a.m. as ص
+    ("الاثنين، 12 شباط 2018 الساعة 10:30 مساءً", "2018-02-12T22:30:00Z"),  # Levantine month, مساءً
+    ("١٢ فبراير ٢٠١٨ الساعة ١٠:٣٠ م", "2018-02-12T22:30:00Z"),  # Arabic-Indic digits, م
+    ("2018/02/12 10:30 صباحاً", "2018-02-12T10:30:00Z"),
+    ("الخميس، ١٥ مارس ٢٠١٨ ٠٩:٤٥ صباحا", "2018-03-15T09:45:00Z"),  # صباحا without tanwin
+    ("نشر في: الثلاثاء 13 فبراير 2018 - 09:15 م", "2018-02-13T21:15:00Z"),  # "published on"
+    ("الأحد 11 فبراير 2018 الساعة 1 ظهراً", "2018-02-11T13:00:00Z"),  # bare hour, noon
+    ("السبت 3 مارس 2018 12:15 ص", "2018-03-03T00:15:00Z"),  # 12 a.m. is midnight
+    ("12 فبراير 2018 12:30 م", "2018-02-12T12:30:00Z"),  # 12 p.m. is noon
+    ("12 فبراير 2018م", "2018-02-12T00:00:00Z"),  # م after a year is "AD", not p.m.
+    ("11/02/2018 - 10:00 م", "2018-02-11T22:00:00Z"),
+    ("الأحد 26 جمادى الأولى 1439 هـ - 11 فبراير 2018 م", "2018-02-11T00:00:00Z"),  # Hijri beside
+    ("يوم الأربعاء 14 كانون الثاني 2015", "2015-01-14T00:00:00Z"),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), ARABIC_BYLINES, ids=[v for v, _ in ARABIC_BYLINES])
+def test_arabic_bylines(value: str, expected: str) -> None:
+    iso, warning = parse_published(value)
+    assert iso == expected
+    assert warning is not None and "assumed UTC" in warning
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("12 فبراير 2018 10:30 بتوقيت مكة المكرمة", "2018-02-12T07:30:00Z"),
+        ("الجمعة 2 آذار 2018 | 08:00 م بتوقيت غرينتش", "2018-03-02T20:00:00Z"),
+    ],
+)
+def test_arabic_zone_phrases(value: str, expected: str) -> None:
+    assert parse_published(value) == (expected, None)
+
+
+@pytest.mark.parametrize("value", ["26 جمادى الأولى 1439 هـ", "منذ ساعتين", "الأحد", "م", "الساعة 10 م"])
+def test_arabic_without_a_gregorian_date_is_a_warning(value: str) -> None:
+    iso, warning = parse_published(value)
+    assert iso is None and warning is not None
+
+
+_ARABIC_DATE_ALPHABET = st.sampled_from(
+    [*"٠١٢٣٤٥٦٧٨٩0123456789 :/-،|م", "ص", "مساءً", "الساعة", "الأحد", "فبراير", "شباط", "هـ", "جمادى الأولى"]
+)
+
+
+@given(st.lists(_ARABIC_DATE_ALPHABET, max_size=25).map("".join))
+def test_arabic_shapes_never_raise(value: str) -> None:
+    iso, _warning = parse_published(value)
+    assert iso is None or (iso.endswith("Z") and len(iso) == 20)
