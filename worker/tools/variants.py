@@ -466,6 +466,11 @@ class Labelled:
     kind: str
     #: Story group: all records of one story share it (the first record's corpus index).
     group: int
+    #: The record's language, where the stream knows it (the multilingual section).
+    lang: str | None = None
+    #: Its own article on a story an earlier record started (a follow-up, a sibling, another
+    #: outlet's rewrite): never to be dropped, and to be linked to an article of its group.
+    related: bool = False
 
 
 @dataclass(slots=True)
