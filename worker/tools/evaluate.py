@@ -47,6 +47,7 @@ from rich.console import Console
 from rich.table import Table
 
 from worker.tools.multilingual import (
+    ML_NATURAL_KINDS,
     ML_RELATED_KINDS,
     ML_VARIANT_KINDS,
     build_multilingual_stream,
@@ -454,7 +455,7 @@ def render(console: Console, stream: Sequence[Labelled], results: Sequence[Score
     per_kind.add_column("records", justify="right")
     for s in results:
         per_kind.add_column(s.system, justify="right")
-    for kind in dict.fromkeys((*NATURAL_KINDS, *VARIANT_KINDS, *ML_VARIANT_KINDS)):
+    for kind in dict.fromkeys((*NATURAL_KINDS, *ML_NATURAL_KINDS, *VARIANT_KINDS, *ML_VARIANT_KINDS)):
         total = results[0].kinds.get(kind, [0, 0])[1]
         if total:
             per_kind.add_row(kind, str(total), *(_pct(s.kind_rate(kind)) for s in results))

@@ -22,11 +22,13 @@ from __future__ import annotations
 import gzip
 import random
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
+import xxhash
 
 from worker.tools.variants import Article, Labelled, _change_sentence, _log_uniform_int
 
@@ -36,6 +38,10 @@ REWRITE_OVERALL: Final = 1.5
 ML_VARIANT_KINDS: Final = ("copy", "teaser", "edit")
 ML_NEGATIVE_KINDS: Final = ("original",)
 ML_RELATED_KINDS: Final = ("rewrite",)
+#: Natural kinds of the data set's own texts: one text crawled twice (a duplicate), and texts
+#: whose overlap leaves the label uncertain (unscored).
+ML_NATURAL_KINDS: Final = ("recrawl",)
+ML_UNSCORED_KINDS: Final = ("related",)
 #: Share of texts that get a generated re-publication (kinds in rotation).
 VARIANT_RATE: Final = 0.6
 #: A text needs this many units (words, or characters of unspaced text) to get a variant.
@@ -57,8 +63,8 @@ def load_pairs(path: Path) -> list[dict[str, Any]]:
 
 def is_unspaced(text: str) -> bool:
     """Is the text mostly of a script written without spaces between words?"""
-    letters = sum(1 for c in text if c.isalpha())
-    return letters > 0 and len(_UNSPACED_CHAR.findall(text)) >= 0.3 * letters
+    visible = len("".join(text.split()))
+    return visible > 0 and len(_UNSPACED_CHAR.findall(text)) >= 0.3 * visible
 
 
 def units(text: str) -> int:
@@ -137,6 +143,65 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+#: Exact overlap (3-shingles of words, or of characters where there are no spaces) between two
+#: texts of the data set at or above which they are one text crawled twice (another title, a
+#: shorter cut, a crawler's error page): a duplicate. Between that and the RELATED bars the
+#: label is uncertain (two stories under one block of site chrome, or one story): unscored.
+#: The same bars as the Arabic corpus's labels (worker.tools.variants).
+COPY_JACCARD: Final = 0.8
+RELATED_JACCARD: Final = 0.2
+RELATED_CONTAINMENT: Final = 0.5
+_WORD = re.compile(r"\w+")
+_MAX_POSTING: Final = 100
+
+
+def _label_shingles(text: str) -> set[int]:
+    tokens: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        tokens.extend(word if _UNSPACED_CHAR.search(word) else (word,))
+    if len(tokens) < 3:
+        return {xxhash.xxh3_64_intdigest(" ".join(tokens).encode())} if tokens else set()
+    return {xxhash.xxh3_64_intdigest(" ".join(tokens[i : i + 3]).encode()) for i in range(len(tokens) - 2)}
+
+
+def _natural_labels(
+    placed: list[tuple[float, int, Labelled]],
+) -> tuple[list[tuple[float, int, Labelled]], set[str]]:
+    """Relabel the data set's own texts by their exact overlap with any earlier one (all pairs of
+    one language; a few thousand texts): near-verbatim repeats become duplicates (`recrawl`),
+    clear overlaps outside an annotated pair become `related` (unscored). Returns the records and
+    the texts entangled with another (no variant is made of them: what it copies must be known)."""
+    sets = [_label_shingles(str(r.article.get("text") or "")) for _, _, r in placed]
+    postings: dict[int, list[int]] = {}  # shingle -> earlier texts holding it
+    out: list[tuple[float, int, Labelled]] = []
+    entangled: set[str] = set()
+    for i, (at, serial, r) in enumerate(placed):
+        # shingles in very many texts (set phrases, site chrome) only slow the candidate search
+        shared: Counter[int] = Counter(
+            j for h in sets[i] if len(posting := postings.get(h, ())) <= _MAX_POSTING for j in posting
+        )
+        best: tuple[int, float, float] | None = None
+        for j, inter in shared.items():
+            if placed[j][2].lang != r.lang:
+                continue
+            jac = inter / (len(sets[i]) + len(sets[j]) - inter)
+            cont = inter / min(len(sets[i]), len(sets[j]))
+            if (jac >= RELATED_JACCARD or cont >= RELATED_CONTAINMENT) and (best is None or jac > best[1]):
+                best = (j, jac, cont)
+        for h in sets[i]:
+            postings.setdefault(h, []).append(i)
+        if best is not None:
+            j = best[0]
+            other = out[j][2]
+            entangled.update((str(r.article["text"]), str(other.article["text"])))
+            if best[1] >= COPY_JACCARD:
+                r = Labelled(r.article, True, "recrawl", other.group, lang=r.lang)
+            elif not (r.related and other.group == r.group):
+                r = Labelled(r.article, None, "related", r.group, lang=r.lang)
+        out.append((at, serial, r))
+    return out, entangled
+
+
 def build_multilingual_stream(
     pairs: Sequence[Mapping[str, Any]], *, seed: int, variant_rate: float = VARIANT_RATE
 ) -> list[Labelled]:
@@ -198,7 +263,9 @@ def build_multilingual_stream(
             texts_by_lang.setdefault(lang2, []).append(second)
             originals.append((at, second, lang2, seen[second]))
 
-    eligible = [o for o in originals if units(o[1]) >= MIN_UNITS]
+    placed.sort(key=lambda item: (item[0], item[1]))
+    placed, entangled = _natural_labels(placed)
+    eligible = [o for o in originals if units(o[1]) >= MIN_UNITS and o[1] not in entangled]
     chosen = rng.sample(eligible, round(len(eligible) * variant_rate))
     for number, (at, text, lang, group) in enumerate(chosen):
         kind = ML_VARIANT_KINDS[number % len(ML_VARIANT_KINDS)]

@@ -62,3 +62,22 @@ def test_stream_labels_rewrites_variants_and_originals() -> None:
     assert len(position) == len(stream)  # ids are unique
     # rewrites come from the pairs judged one story only
     assert sum(r.kind == "rewrite" for r in stream) == sum(p["overall"] <= ml.REWRITE_OVERALL for p in pairs)
+
+
+def test_texts_of_the_data_set_are_labelled_by_their_own_overlap() -> None:
+    body = synthetic_article(70)["text"]
+    pairs = [
+        {"pair_id": "0", "lang1": "en", "lang2": "en", "text1": body, "text2": synthetic_article(71)["text"],
+         "overall": 4.0},
+        # the same article crawled again under another title: a duplicate of the first
+        {"pair_id": "1", "lang1": "en", "lang2": "en", "text1": "Another title\n" + body,
+         "text2": synthetic_article(72)["text"], "overall": 4.0},
+        # a different story under the same large block of site chrome: uncertain, unscored
+        {"pair_id": "2", "lang1": "en", "lang2": "en", "text1": synthetic_article(73)["text"],
+         "text2": synthetic_article(74)["text"] + "\n" + body, "overall": 4.0},
+    ]  # fmt: skip
+    stream = ml.build_multilingual_stream(pairs, seed=1, variant_rate=0.0)
+    kinds = {r.article["text"]: (r.kind, r.duplicate) for r in stream}
+    # whichever of the two crawls comes first is the original, the other its duplicate
+    assert sorted([kinds[body], kinds["Another title\n" + body]]) == [("original", False), ("recrawl", True)]
+    assert kinds[synthetic_article(74)["text"] + "\n" + body] == ("related", None)
