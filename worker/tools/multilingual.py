@@ -53,6 +53,7 @@ _UNSPACED_CHAR = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30
 #: Sentence ends: after ``. ! ? ؟`` a space follows; after ``。！？`` nothing need follow.
 _SENTENCE_END = re.compile(r"(?<=[.!?؟])\s+|(?<=[。！？])")
 TEASER_TAILS: Final = ("...", "…", " …", "……")
+_TOKEN = re.compile(r"\S+")
 
 
 def load_pairs(path: Path) -> list[dict[str, Any]]:
@@ -76,13 +77,13 @@ def _sentences(paragraph: str) -> list[str]:
 
 
 def ml_teaser(text: str, rng: random.Random) -> str:
-    """The lead 30-60% of the text, cut mid-sentence, with an ellipsis."""
+    """The lead 30-60% of the text (by characters where it has no spaces, else by words), cut
+    mid-sentence, with an ellipsis; its line breaks (a title line) are kept as they were."""
     keep = rng.uniform(0.3, 0.6)
     if is_unspaced(text):
-        flat = "".join(text.split("\n"))
-        return flat[: max(1, round(len(flat) * keep))] + rng.choice(TEASER_TAILS)
-    words = text.split()
-    return " ".join(words[: max(1, round(len(words) * keep))]) + rng.choice(TEASER_TAILS)
+        return text[: max(1, round(len(text) * keep))].rstrip() + rng.choice(TEASER_TAILS)
+    ends = [m.end() for m in _TOKEN.finditer(text)]
+    return text[: ends[max(0, round(len(ends) * keep) - 1)]] + rng.choice(TEASER_TAILS)
 
 
 def _change_unspaced(sentence: str, rng: random.Random, donor: str) -> str:
