@@ -191,6 +191,7 @@ GOLDEN_FILE = Path(__file__).with_name("golden_fingerprints.json")
 #: sha256 of each recorded version's entry (sorted-keys JSON): a recorded version is never edited.
 GOLDEN_DIGESTS = {
     "v3": "e108bc7424a2499e2fa8fb30016c834b3f2e7ce4b597f4770e2de7e6a36d46ec",
+    "v4": "4ff26f6aa94d0da497e12e37c0c1797b6e28c7a6e39da63d73eea68dbe359634",
 }
 
 #: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.
