@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import msgspec
 import pytest
 
 from tests.support.factories import synthetic_corpus as make_corpus
+from tests.support.pairs import synthetic_pairs
 from worker.tools import evaluate
 from worker.tools.embedded import EmbeddedRedis
 from worker.tools.variants import NEGATIVE_KINDS, VARIANT_KINDS, build_stream
@@ -87,6 +89,38 @@ def test_eval_command_prints_the_tables(
     )
     assert evaluate.main(args) == 0
     out = capsys.readouterr().out
-    for needle in ("newsworker", "MinHashLSH", "SimHash", "precision", "teaser", "targets:"):
+    for needle in ("newsworker", "MinHashLSH", "SimHash", "precision", "teaser", "followup", "targets:"):
         assert needle in out
+    assert "Multilingual" not in out  # no pairs beside the data
     assert report.exists()
+
+
+def test_eval_multilingual_section_scores_every_language(
+    tmp_path: Path, redis_server: EmbeddedRedis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "corpus.jsonl"
+    data.write_bytes(b"\n".join(msgspec.json.encode(a) for a in synthetic_corpus(80, seed=4)))
+    pairs = tmp_path / "pairs.jsonl.gz"
+    with gzip.open(pairs, "wb") as fh:
+        fh.write(b"\n".join(msgspec.json.encode(p) for p in synthetic_pairs(90)))
+    args = argparse.Namespace(
+        data=data, limit=None, offset=0, redis_url=redis_server.url, no_baselines=True, seed=5,
+        threshold=None, report=None, semeval=pairs,
+    )  # fmt: skip
+    assert evaluate.main(args) == 0
+    out = capsys.readouterr().out
+    assert "Multilingual: copy recall (%) per language" in out and "rewrite" in out
+    for lang in ("ar", "zh"):
+        assert f"│ {lang} " in out
+
+
+def test_multilingual_copies_are_found_in_text_without_spaces(redis_server: EmbeddedRedis) -> None:
+    from worker.tools.multilingual import ML_VARIANT_KINDS, build_multilingual_stream
+
+    stream = build_multilingual_stream(synthetic_pairs(120), seed=6)
+    verdicts, seconds = asyncio.run(evaluate.run_pipeline(stream, redis_server.url))
+    s = evaluate.pipeline_scores(stream, verdicts, seconds)
+    for kind in ML_VARIANT_KINDS:
+        rate = s.lang_rate("zh", (kind,))
+        assert rate is not None and rate >= 0.9, (kind, rate)
+    assert s.fp == 0  # no rewrite nor distinct story dropped

@@ -50,6 +50,11 @@ _NATURAL_LABEL: Final[dict[str, bool | None]] = {
 }
 #: Records that must come out clean.
 NEGATIVE_KINDS: Final = ("original", "quote", "boilerplate", "intro")
+#: Records that are their own article on a story an earlier record started: they must come out
+#: clean (never dropped) and linked to that story (`related_to`). `followup`: a new lead paragraph
+#: over most of an earlier article's body; `sibling`: the second of two articles of one outlet on
+#: one event sharing background paragraphs (the first is a new story, kind `sibling` unrelated).
+RELATED_KINDS: Final = ("followup", "sibling")
 
 #: An original needs this many words to get variants: shorter items (captions, one-line briefs)
 #: have no lead, body and ending to reshape separately. They stay in the stream as negatives.
@@ -448,6 +453,53 @@ def intro_negatives(
     return out
 
 
+def followup(
+    original: Mapping[str, Any], lead_from: Mapping[str, Any], rng: random.Random, number: int
+) -> Article | None:
+    """A follow-up of `original`: a new lead paragraph with new facts (the lead of another
+    article, standing in for the day's news) over most (60-90%) of the original's body, its own
+    lead dropped, under a new title. The way outlets update a developing story in a new article."""
+    doc = Doc.parse(original)
+    new_lead = Doc.parse(lead_from).paragraphs[:1]
+    body = doc.paragraphs[1:]
+    sentences = [(i, j) for i, p in enumerate(body) for j in range(len(p))]
+    if len(sentences) < 4 or not new_lead:
+        return None
+    keep = max(3, round(len(sentences) * rng.uniform(0.6, 0.9)))
+    start = rng.randint(0, len(sentences) - keep)  # trimmed at the start, the end, or both
+    kept = set(sentences[start : start + keep])
+    paragraphs = [[s for j, s in enumerate(p) if (i, j) in kept] for i, p in enumerate(body)]
+    out = Doc(lead_from.get("title") or doc.title, [*new_lead, *(p for p in paragraphs if p)])
+    ident = f"{original['id']}~followup{number}"
+    return {
+        **_meta(original),
+        "id": ident,
+        "url": f"{original.get('url') or 'https://news.example/'}~followup{number}",
+        "title": out.title,
+        "text": out.text(),
+    }
+
+
+def sibling_pair(
+    hosts: Sequence[Mapping[str, Any]], background: Mapping[str, Any], rng: random.Random
+) -> list[Article]:
+    """Two articles of one outlet on one event: each its own story (`hosts`), both ending with
+    the same background paragraphs (the body of `background`, 35-60% of a host's words)."""
+    words = word_count(" ".join(str(h.get("text") or "") for h in hosts)) // len(hosts)
+    budget = round(words * rng.uniform(0.35, 0.6))
+    shared: list[list[str]] = []
+    for paragraph in Doc.parse(background).paragraphs[1:] or Doc.parse(background).paragraphs:
+        if word_count(" ".join(" ".join(p) for p in shared)) >= budget:
+            break
+        shared.append(paragraph)
+    out = []
+    for host in hosts:
+        doc = Doc.parse(host)
+        doc.paragraphs.extend([list(p) for p in shared])
+        out.append({**_meta(host), "id": f"{host['id']}~sibling", "title": doc.title, "text": doc.text()})
+    return out
+
+
 def _meta(article: Mapping[str, Any]) -> Article:
     return {k: article[k] for k in ("id", "url", "source", "published_at") if article.get(k) is not None}
 
@@ -466,6 +518,11 @@ class Labelled:
     kind: str
     #: Story group: all records of one story share it (the first record's corpus index).
     group: int
+    #: The record's language, where the stream knows it (the multilingual section).
+    lang: str | None = None
+    #: Its own article on a story an earlier record started (a follow-up, a sibling, another
+    #: outlet's rewrite): never to be dropped, and to be linked to an article of its group.
+    related: bool = False
 
 
 @dataclass(slots=True)
@@ -477,7 +534,9 @@ class StreamPlan:
     quote_rate: float = 0.03
     boilerplate_rate: float = 0.03
     intro_rate: float = 0.03
-    holdout_rate: float = 0.12  # articles kept out of the stream to host hard negatives
+    followup_rate: float = 0.03
+    sibling_rate: float = 0.03  # articles in sibling pairs (each pair also uses a background)
+    holdout_rate: float = 0.18  # articles kept out of the stream to host hard negatives
     kinds: tuple[str, ...] = field(default=VARIANT_KINDS)
 
 
@@ -656,13 +715,38 @@ def build_stream(
             serial += 1
             placed.append((after(near), serial, Labelled(negative, False, "intro", host)))
 
+    rest = rest[3 * min(len(rest) // 3, round(len(articles) * plan.intro_rate / 2)) :]
+    n_siblings = min(len(rest) // 3, round(len(articles) * plan.sibling_rate / 2))
+    for k in range(n_siblings):
+        pair, background = rest[3 * k : 3 * k + 2], rest[3 * k + 2]
+        first_sibling, second_sibling = sibling_pair([articles[h] for h in pair], articles[background], rng)
+        at = after(rng.choice(candidates))
+        serial += 1
+        placed.append((at, serial, Labelled(first_sibling, False, "sibling", pair[0])))
+        serial += 1
+        # the second comes after the first: it links to the story the first started
+        second_at = at + _log_uniform_int(rng, 1, MAX_DISTANCE)
+        placed.append((second_at, serial, Labelled(second_sibling, False, "sibling", pair[0], related=True)))
+
+    # New leads of follow-ups come from held-out articles no other record uses, when enough remain.
+    lead_donors = rest[3 * n_siblings :] or hosts
+    for number in range(round(len(articles) * plan.followup_rate)):
+        if not lead_donors:
+            break
+        i = rng.choice(candidates)
+        made = followup(articles[i], articles[lead_donors[number % len(lead_donors)]], rng, number)
+        if made is not None:
+            serial += 1
+            placed.append((after(i), serial, Labelled(made, False, "followup", groups[i], related=True)))
+
     placed.sort(key=lambda item: (item[0], item[1]))
     return [record for _, _, record in placed]
 
 
 def kinds_of(stream: Iterable[Labelled]) -> dict[str, int]:
     """How many records of each kind a stream holds (report order)."""
-    counts = {k: 0 for k in (*NATURAL_KINDS, *VARIANT_KINDS, *NEGATIVE_KINDS, *UNSCORED_KINDS)}
+    kinds = (*NATURAL_KINDS, *VARIANT_KINDS, *NEGATIVE_KINDS, *RELATED_KINDS, *UNSCORED_KINDS)
+    counts = {k: 0 for k in kinds}
     for record in stream:
         counts[record.kind] = counts.get(record.kind, 0) + 1
     return counts
@@ -673,6 +757,7 @@ __all__ = [
     "NATURAL_KINDS",
     "NEGATIVE_KINDS",
     "OUTLETS",
+    "RELATED_KINDS",
     "UNSCORED_KINDS",
     "VARIANT_KINDS",
     "Context",
@@ -682,10 +767,12 @@ __all__ = [
     "build_stream",
     "diacritize",
     "edit",
+    "followup",
     "html_page",
     "kinds_of",
     "make_variant",
     "reflow",
+    "sibling_pair",
     "syndicate",
     "teaser",
 ]

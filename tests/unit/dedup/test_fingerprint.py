@@ -87,3 +87,232 @@ def test_tokens_split_on_every_unicode_space() -> None:
     for space in spaces:
         key = f"a{space}b c\u00e9 d"
         assert fp_module._tokens(key, key.encode()) == [t.encode() for t in key.split()]
+
+
+# --- text written without spaces (scheme v3) ------------------------------------------------------
+
+from worker.dedup import fingerprint as fp_module  # noqa: E402
+
+
+def _tokens_of(key: str) -> list[str]:
+    return [t.decode() for t in fp_module._tokens(key, key.encode())]
+
+
+def test_unspaced_runs_become_units_and_names_and_figures_stay_whole() -> None:
+    assert _tokens_of("苹果公司ceo库克2024年表示") == [
+        *"苹果公司", "ceo", *"库克", "2024", *"年表示",
+    ]  # fmt: skip
+    assert _tokens_of("東京で はじまった") == [*"東京で", *"はじまった"]
+
+
+def test_southeast_asian_units_keep_marks_and_stacked_consonants() -> None:
+    # Thai: the tone mark and the vowel above stay on their consonant
+    assert _tokens_of("น้ำ") == ["น้", "ำ"]  # (sara am is a letter of its own, not a mark)
+    assert _tokens_of("ที่") == ["ที่"]
+    # Khmer: coeng + consonant (a subscript) and the vowel sign are one unit with the base
+    assert _tokens_of("ស្រី") == ["ស្រី"]
+    # Myanmar: the virama stacks the next consonant
+    assert _tokens_of("မ္ဘ") == ["မ္ဘ"]
+
+
+def test_spaced_scripts_keep_word_tokens() -> None:
+    for key in (
+        "سوريا وأعلن المبعوث",
+        "talks in geneva 2018",
+        "москва заявила",
+        "한국 정부는 발표했다",
+        "ལྷ་ས",
+    ):
+        assert _tokens_of(key) == key.split()
+
+
+def test_unspaced_lead_bytes_cover_every_character_of_the_class() -> None:
+    ranges = fp_module._UNSPACED_CLASS
+    for a, b in zip(ranges[::3], ranges[2::3], strict=True):
+        for cp in range(ord(a), ord(b) + 1, 7):
+            assert chr(cp).encode()[:1] in fp_module._UNSPACED_LEADS, hex(cp)
+    # and Arabic, Cyrillic, Latin never take the unspaced path
+    for cp in (0x0627, 0x0416, 0x00E9, 0x05D0):
+        assert chr(cp).encode()[:1] not in fp_module._UNSPACED_LEADS
+
+
+_HAN = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照参红细引听该铁价严龙飞"
+
+
+def _han_text(seed: int, n: int) -> str:
+    import random
+
+    rng = random.Random(seed)
+    sentences = []
+    while sum(map(len, sentences)) < n:
+        sentences.append("".join(rng.choice(_HAN) for _ in range(rng.randint(8, 30))) + "。")
+    return "".join(sentences)[:n]
+
+
+def test_chinese_teaser_is_contained_and_shares_the_lead() -> None:
+    from worker.normalize.text import match_key
+
+    full_key = match_key(_han_text(1, 900))
+    teaser_key = match_key(_han_text(1, 900)[:400])  # cut mid-sentence, as teasers are
+    full, teaser = fingerprint(full_key, None), fingerprint(teaser_key, None)
+    jac = estimate_jaccard(full.sketch, teaser.sketch)
+    assert estimate_containment(jac, full.shingles, teaser.shingles) > 0.8
+    assert estimate_jaccard(full.lead_sketch, teaser.lead_sketch) > 0.9
+    assert set(full.bands) & set(teaser.bands)
+    # word tokens (scheme v2) saw one token per sentence: the cut sentence shared nothing
+    assert len(teaser_key.split()) < 40 < teaser.tokens
+
+
+def test_unrelated_chinese_texts_stay_apart() -> None:
+    from worker.normalize.text import match_key
+
+    a = fingerprint(match_key(_han_text(2, 900)), None)
+    b = fingerprint(match_key(_han_text(3, 900)), None)
+    assert estimate_jaccard(a.sketch, b.sketch) < 0.1
+    assert estimate_jaccard(a.lead_sketch, b.lead_sketch) < 0.2
+
+
+# --- golden values: fingerprints that stay put -------------------------------------------------
+#
+# The fingerprints are Redis keys remembered for a whole window: if a library upgrade (rensa,
+# xxhash, ftfy, selectolax, idna) or a new Python (its Unicode data) computed other values for the
+# same text, every duplicate of the window would be missed, silently. These values were recorded
+# with the scheme version they belong to. When a change of code or dependency changes them, the
+# change needs a new `Scheme.version` (worker/dedup/fingerprint.py) and new values recorded under it
+# (`python -m tests.unit.dedup.test_fingerprint` prints them); the values of a recorded version are
+# never edited (GOLDEN_DIGESTS seals them).
+
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import unicodedata  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+GOLDEN_FILE = Path(__file__).with_name("golden_fingerprints.json")
+#: sha256 of each recorded version's entry (sorted-keys JSON): a recorded version is never edited.
+GOLDEN_DIGESTS = {
+    "v3": "e108bc7424a2499e2fa8fb30016c834b3f2e7ce4b597f4770e2de7e6a36d46ec",
+    "v4": "4ff26f6aa94d0da497e12e37c0c1797b6e28c7a6e39da63d73eea68dbe359634",
+}
+
+#: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.
+GOLDEN_TEXTS: dict[str, tuple[str, str | None]] = {
+    "arabic": (
+        "أعلن المبعوث الدولي اليوم أن المحادثات ستستأنف في جنيف الأسبوع المقبل، وقال إن الأطراف "
+        "وافقت على جدول أعمال من أربع نقاط. وأضاف أن الجولة السابقة انتهت دون اتفاق.",
+        "https://www.example.net/ar/2018/02/12/محادثات-جنيف.html?utm_source=x",
+    ),
+    "arabic_diacritics": (
+        "أَعْلَنَ المَبْعُوثُ الدَّوْلِيُّ اليَوْمَ أَنَّ المُحَادَثَاتِ سَتُسْتَأْنَفُ فِي جِنِيف ٢٠١٨.",
+        None,
+    ),
+    "english": (
+        "The envoy said on Monday that talks would resume in Geneva next week. The parties agreed on "
+        "a four-point agenda, he told reporters, after the previous round ended without a deal.",
+        "https://News.Example.com:443/world/talks?b=2&a=1#comments",
+    ),
+    "mojibake": ("The envoyâ€™s statement came after talks in GenÃ¨ve ended.", None),
+    "chinese": (
+        "特使周一表示，会谈将于下周在日内瓦恢复。他告诉记者，各方同意了一项四点议程，此前一轮会谈未能达成协议。",
+        "https://新闻.例子.中国/世界/会谈",
+    ),
+    "mixed": ("苹果公司CEO库克2024年在上海表示，iPhone销量增长了15%。", "https://faß.de/a"),
+    "japanese": (
+        "特使は月曜日、協議が来週ジュネーブで再開されると述べた。各当事者は四項目の議題に合意した。",
+        None,
+    ),
+    "thai": ("ทูตพิเศษกล่าวเมื่อวันจันทร์ว่าการเจรจาจะเริ่มขึ้นอีกครั้งที่เจนีวาในสัปดาห์หน้า", None),
+    "khmer": ("បេសកជនពិសេសបាននិយាយថាកិច្ចចរចានឹងបន្តនៅទីក្រុងហ្សឺណែវនៅសប្តាហ៍ក្រោយ", None),
+    "russian": ("Спецпосланник заявил в понедельник, что переговоры возобновятся в Женеве.", None),
+    "html": ("", "https://example.com/a"),
+}
+_GOLDEN_HTML = (
+    "<html><head><title>Talks</title><script>var a=1;</script></head><body><nav>Home</nav>"
+    "<article><h1>Talks resume</h1><p>The envoy said talks would resume in Geneva next week.</p>"
+    "<p>The parties agreed on a four-point agenda.</p></article></body></html>"
+)
+
+
+def golden_values() -> dict[str, object]:
+    """What the golden texts fingerprint to now, with the scheme version and Unicode data."""
+    import rensa
+
+    from worker.normalize.text import normalize_text
+    from worker.normalize.urls import canonicalize_url
+
+    out: dict[str, object] = {}
+    for name, (text, url) in GOLDEN_TEXTS.items():
+        html = _GOLDEN_HTML if name == "html" else None
+        norm = normalize_text(title=None, text=text or None, html=html)
+        canonical = canonicalize_url(url)
+        fp = fingerprint(norm.match_key, canonical)
+        out[name] = {
+            "match_key": norm.match_key,
+            "canonical_url": canonical,
+            "exact": fp.exact.hex(),
+            "sketch": fp.sketch.hex(),
+            "lead_sketch": fp.lead_sketch.hex(),
+            "bands": [b.hex() for b in fp.bands],
+            "url": fp.url.hex() if fp.url else None,
+            "tokens": fp.tokens,
+            "shingles": fp.shingles,
+        }
+    # Full 32-bit MinHash values of one shingle list (the sketch keeps only their low bytes).
+    mh = rensa.RMinHash(num_perm=16, seed=fp_module._SEED)
+    mh.update([b"a b c", b"b c d", "سوريا وأعلن المبعوث".encode()])
+    out["rensa_minhash_16"] = [int(v) for v in mh.digest()]
+    return {"scheme": DEFAULT_SCHEME.version, "unidata_version": unicodedata.unidata_version, "values": out}
+
+
+def _digest(entry: object) -> str:
+    return hashlib.sha256(json.dumps(entry, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def test_golden_fingerprints_of_the_current_scheme() -> None:
+    recorded = json.loads(GOLDEN_FILE.read_text(encoding="utf-8"))
+    now = golden_values()
+    version = DEFAULT_SCHEME.version
+    assert version in recorded, (
+        f"no golden values for scheme {version}: record them (python -m tests.unit.dedup.test_fingerprint)"
+    )
+    entry = recorded[version]
+    assert now["unidata_version"] == entry["unidata_version"], (
+        "Python's Unicode data changed (a Python upgrade): NFKC, case folding and the character classes "
+        "of the match key may differ; if any golden value below changed, bump Scheme.version"
+    )
+    for name, values in entry["values"].items():
+        assert now["values"][name] == values, (  # type: ignore[index]
+            f"{name}: the fingerprint changed under scheme {version}; a change of code or dependency "
+            "that changes fingerprints needs a new Scheme.version and new golden values"
+        )
+
+
+def test_recorded_golden_versions_are_sealed() -> None:
+    recorded = json.loads(GOLDEN_FILE.read_text(encoding="utf-8"))
+    assert set(recorded) == set(GOLDEN_DIGESTS)
+    for version, entry in recorded.items():
+        assert _digest(entry) == GOLDEN_DIGESTS[version], f"golden values of {version} were edited"
+    # a version is recorded once: a new one must differ in values, not only in name
+    digests = [_digest(e["values"]) for e in recorded.values()]
+    assert len(set(digests)) == len(digests)
+
+
+if __name__ == "__main__":
+    current = golden_values()
+    print(json.dumps({DEFAULT_SCHEME.version: current}, ensure_ascii=False, indent=1, sort_keys=True))
+    print("digest:", _digest(current))
+
+
+#: The dependencies whose output becomes a fingerprint (hashes, MinHash, match key, URL key).
+FINGERPRINT_DEPENDENCIES = ("rensa", "xxhash", "selectolax", "ftfy", "idna")
+
+
+def test_dependencies_that_feed_fingerprints_are_capped() -> None:
+    import re
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parents[3] / "pyproject.toml"
+    deps = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    specs = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower(): d for d in deps}
+    for name in FINGERPRINT_DEPENDENCIES:
+        assert name in specs, f"{name} feeds the fingerprints: list it in pyproject.toml"
+        assert "<" in specs[name], f"{specs[name]}: needs an upper bound (see the comment there)"

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from worker.dedup import fingerprint
 from worker.normalize import boilerplate, html_text, timestamps, urls
 from worker.normalize import text as normalize
 from worker.normalize.text import match_key, normalize_text
@@ -193,7 +194,7 @@ def test_normalize_is_linear_on_adversarial_input(name: str) -> None:
 
 def _module_patterns() -> list[tuple[str, re.Pattern[str]]]:
     found = []
-    for module in (normalize, boilerplate, html_text, urls, timestamps):
+    for module in (normalize, boilerplate, html_text, urls, timestamps, fingerprint):
         for attr, value in vars(module).items():
             if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
                 found.append((f"{module.__name__}.{attr}", value))

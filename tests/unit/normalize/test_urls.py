@@ -61,6 +61,39 @@ def test_idn_host_is_punycoded() -> None:
     assert canonicalize_url("https://موقع.مصر/x") == canonicalize_url("https://xn--4gbrim.xn--wgbh1c/x")
 
 
+#: Golden canonical hosts (IDNA 2008 + UTS 46, non-transitional). These are keys in Redis: a
+#: change here (a new `idna` release, another mapping) must bump the fingerprint scheme version.
+GOLDEN_HOSTS = [
+    ("https://faß.de/a", "https://xn--fa-hia.de/a"),  # IDNA 2003 made it fass.de, another site
+    ("https://fass.de/a", "https://fass.de/a"),
+    ("https://Bücher.DE/", "https://xn--bcher-kva.de/"),  # case mapped before encoding
+    ("https://موقع.مصر/x", "https://xn--4gbrim.xn--wgbh1c/x"),
+    ("https://xn--4gbrim.xn--wgbh1c/x", "https://xn--4gbrim.xn--wgbh1c/x"),
+    ("https://例え.テスト/", "https://xn--r8jz45g.xn--zckzah/"),
+    ("https://нтвк.рф/", "https://xn--b1aqhu.xn--p1ai/"),
+    ("https://ﬁnance.example/", "https://finance.example/"),  # compatibility ligature mapped
+    ("https://example。com/", "https://example.com/"),  # ideographic full stop is a dot
+    # a joiner between two joining Persian letters is meaningful and kept (another host) ...
+    ("https://می\u200cخواهم.ir/", "https://xn--mgbn2ecje63gr19l.ir/"),
+    ("https://میخواهم.ir/", "https://xn--mgbn2ecje63g.ir/"),
+    # ... and anywhere else it is invalid: no canonical URL rather than example.com's
+    ("https://ex\u200cample.com/", None),
+    ("https://ex\u200dample.com/", None),
+    ("https://i\u2764.ws/", None),  # symbols are not allowed by IDNA 2008
+    ("https://ü" + "a" * 70 + ".de/", None),  # a label over 63 octets
+]
+
+
+@pytest.mark.parametrize(("url", "canonical"), GOLDEN_HOSTS)
+def test_golden_hosts_by_idna_2008(url: str, canonical: str | None) -> None:
+    assert canonicalize_url(url) == canonical
+
+
+def test_invalid_host_never_collapses_onto_a_valid_one() -> None:
+    assert canonicalize_url("https://ex\u200cample.com/a") != canonicalize_url("https://example.com/a")
+    assert canonicalize_url("https://faß.de/") != canonicalize_url("https://fass.de/")
+
+
 def test_scheme_relative_url_is_https() -> None:
     assert canonicalize_url("//cdn.example.com/a") == "https://cdn.example.com/a"
 

@@ -125,6 +125,30 @@ def test_intro_negatives_share_only_an_opening_paragraph() -> None:
         assert negative["text"].split("\n", 1)[1] == host["text"] and negative["id"] != host["id"]
 
 
+def test_followup_has_a_new_lead_over_most_of_the_body() -> None:
+    original, news = synthetic_article(30, paragraphs=5), synthetic_article(31)
+    made = v.followup(original, news, random.Random(2), 0)
+    assert made is not None and made["id"] != original["id"] and made["url"] != original["url"]
+    paragraphs = made["text"].split("\n")
+    assert paragraphs[0] == news["text"].split("\n")[0]  # the new lead: another text's news
+    assert paragraphs[0] not in original["text"]
+    body = [s for p in v.Doc.parse(original).paragraphs[1:] for s in p]
+    kept = [s for s in body if s in made["text"]]
+    assert 0.6 * len(body) - 1 <= len(kept) <= 0.9 * len(body) + 1
+    assert v.Doc.parse(original).paragraphs[0][0] not in made["text"]  # the old lead is gone
+
+
+def test_sibling_pair_shares_background_paragraphs_only() -> None:
+    hosts, background = [synthetic_article(40), synthetic_article(41)], synthetic_article(42, paragraphs=6)
+    first, second = v.sibling_pair(hosts, background, random.Random(3))
+    for host, made in zip(hosts, (first, second), strict=True):
+        assert made["text"].startswith(host["text"] + "\n")
+    tail_1 = first["text"][len(hosts[0]["text"]) + 1 :]
+    tail_2 = second["text"][len(hosts[1]["text"]) + 1 :]
+    assert tail_1 == tail_2 and tail_1 in background["text"]
+    assert 0.3 * len(words(hosts[0]["text"])) <= len(words(tail_1))
+
+
 def test_exact_overlap() -> None:
     a = "one two three four five six"
     assert exact_overlap(a, a) == {"jaccard": 1.0, "containment": 1.0}
@@ -151,9 +175,16 @@ def test_build_stream_is_deterministic_and_labelled() -> None:
     assert counts["exact"] == 1
     assert all(counts[k] > 0 for k in v.VARIANT_KINDS)
     assert counts["quote"] > 0 and counts["boilerplate"] > 0
+    assert counts["followup"] > 0 and counts["sibling"] > 0
+    seen_groups: set[int] = set()
     for r in one:
         assert r.duplicate == (r.kind in v.VARIANT_KINDS or r.kind in v.NATURAL_KINDS)
         assert r.kind not in v.UNSCORED_KINDS  # synthetic articles share no phrases
+        # a story link comes after an article of its story, and is never a duplicate
+        assert r.related == (r.group in seen_groups and r.kind in v.RELATED_KINDS)
+        if r.related:
+            assert r.duplicate is False
+        seen_groups.add(r.group)
     assert len({r.article["id"] for r in one}) == len(one)
 
 

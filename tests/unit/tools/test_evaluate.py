@@ -1,0 +1,62 @@
+"""Scoring of the three answers: drops, story links, new stories (no Redis, no corpus)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from worker.tools import evaluate as ev
+from worker.tools.variants import Labelled
+
+BODY = " ".join(f"w{i}" for i in range(60))
+OTHER = " ".join(f"z{i}" for i in range(60))
+
+
+def test_verdict_of_reads_story_fields_when_the_result_has_them() -> None:
+    old = SimpleNamespace(status="clean", duplicate_of=None, kind=None, similarity=None)
+    assert ev.verdict_of(old).related_to is None and ev.verdict_of(old).story_id is None
+    new = SimpleNamespace(
+        status="clean", duplicate_of=None, kind=None, similarity=0.4, story_id="a", related_to="a"
+    )
+    assert ev.verdict_of(new) == ev.Verdict("clean", None, None, 0.4, "a", "a")
+
+
+def test_link_scores_count_drops_links_and_text_sharing() -> None:
+    stream = [
+        Labelled({"id": "a"}, False, "original", 1),
+        Labelled({"id": "f1"}, False, "followup", 1, related=True),  # linked right
+        Labelled({"id": "f2"}, False, "followup", 1, related=True),  # dropped: a wrong drop
+        Labelled({"id": "f3"}, False, "followup", 1, related=True),  # shares no text
+        Labelled({"id": "b"}, False, "original", 2),
+        Labelled({"id": "f4"}, False, "followup", 1, related=True),  # linked to another story
+    ]
+    verdicts = [
+        ev.Verdict("clean", None, None, None),
+        ev.Verdict("clean", None, None, 0.6, "a", "a"),
+        ev.Verdict("duplicate", "a", "near", 0.7),
+        ev.Verdict("clean", None, None, None),
+        ev.Verdict("clean", None, None, None, "a", "a"),  # a new story linked: wrong
+        ev.Verdict("clean", None, None, 0.5, "b", "b"),
+    ]
+    keys = [BODY, BODY, BODY, OTHER, OTHER, BODY]
+    links = ev.link_scores(stream, verdicts, keys)["followup"]
+    assert (links.records, links.dropped, links.linked, links.sharing, links.sharing_linked) == (4, 1, 1, 3, 1)
+    assert links.link_rate == 1 / 3
+    assert ev.wrong_links(stream, verdicts) == 1
+    s = ev.score("x", stream, [v.status == "duplicate" for v in verdicts])
+    assert s.fp == 1 and s.precision == 0.0  # the dropped follow-up is a wrong drop
+
+
+def test_exact_overlap_uses_the_fingerprint_tokens_for_text_without_spaces() -> None:
+    text = "特使周一表示会谈将于下周在日内瓦恢复他告诉记者各方同意了一项四点议程"
+    overlap = ev.exact_overlap(text, text[:20])
+    assert overlap["containment"] == 1.0 and 0.3 < overlap["jaccard"] < 0.7
+
+
+def test_targets_name_what_is_missed() -> None:
+    s = ev.Scores("newsworker", tp=990, fp=3, fn=10, kinds={"teaser": [90, 100]})
+    links = {"followup": ev.LinkScores(records=10, sharing=10, sharing_linked=8)}
+    missed = ev.check_targets(s, [], links)
+    assert any("drop precision" in m for m in missed)
+    assert any("teaser recall" in m for m in missed)
+    assert any("followup linked 0.800" in m for m in missed)
+    assert not any("copy recall" in m for m in missed)
