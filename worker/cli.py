@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--offset", type=int, default=0, help="skip this many corpus articles (held-out part)")
         s.add_argument("--threshold", action="append", metavar="NAME=VALUE", help="override a Threshold")
         s.add_argument("--report", type=Path, help="write every misclassified record here (JSON lines)")
-        s.add_argument("--semeval", type=Path, help="news pairs of the multilingual section (default: beside --data)")
+        s.add_argument("--semeval", type=Path, help="multilingual news pairs (default: beside --data)")
         s.add_argument("--no-multilingual", action="store_true", help="skip the multilingual section")
         s.set_defaults(func=cmd_eval)
     return p
