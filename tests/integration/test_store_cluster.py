@@ -66,7 +66,7 @@ def test_store_decides_on_a_cluster(redis_cluster: str) -> None:
             items = []
             for i, ws in enumerate(texts):
                 fp = fingerprint(" ".join(ws), None)
-                items.append(StoreItem(f"a{i}", f"o{i}".encode(), fp, make_record(f"a{i}", f"o{i}".encode(), fp)))
+                items.append(StoreItem(f"a{i}", fp, make_record(f"a{i}", fp)))
             answers = await store.check_and_record(items)
             return [decide(it.fp, a.view, a.records, Thresholds()) for it, a in zip(items, answers, strict=True)]
         finally:
