@@ -245,10 +245,6 @@ def prepare(
     return Prepared(message, article_id, fp, clean)
 
 
-def origin_hash(origin: str) -> bytes:
-    return xxhash.xxh3_64(origin.encode("utf-8", "surrogatepass")).digest()
-
-
 def build_clean(
     raw: RawArticle,
     article_id: str,

@@ -374,3 +374,33 @@ def test_an_article_half_way_through_its_pipeline_is_never_taken_for_expired(red
         for story in {k.rsplit("-", 1)[0] for k in outcome if k.endswith(("-a", "-b"))}:
             pair = [outcome[f"{story}-a"], outcome[f"{story}-b"]]
             assert [isinstance(d, DuplicateOf) for d in pair].count(False) == 1, (story, pair)
+
+
+def test_a_record_left_pending_by_a_dead_worker_is_taken_over_and_its_worker_adopts_it(
+    redis_server: EmbeddedRedis,
+) -> None:
+    """Worker A records X (a near copy of Z) and stalls before deciding it. Worker B's exact copy
+    of X waits for X, then takes it over (decided clean) and names it; A, coming back to record
+    X as a duplicate of Z, finds X decided and keeps that: X is clean, as B's reference says."""
+    x_words = [*WORDS[:-3], "x", "x", "x"]
+
+    async def run() -> tuple[list[object], object, list[object], list[object]]:
+        c1, s1 = make_store(redis_server.url)
+        c2 = aioredis.Redis.from_url(redis_server.url)
+        s2 = RedisDedupStore(c2, prefix=s1._prefix.rsplit(":", 2)[0])
+        try:
+            z = await decide_all(s1, [item("Z", WORDS)])
+            x = item("X", x_words)
+            answers = await s1.check_and_record([x])  # ...and A's worker stalls here
+            copy = await decide_all(s2, [item("X-copy", x_words)])
+            resumed = await decide_answered([x], answers, s1, T)
+            again = await decide_all(s1, [x])  # X redelivered: the same outcome
+            return z, copy[0], resumed, again
+        finally:
+            await c1.aclose()
+            await c2.aclose()
+
+    z, copy, resumed, again = asyncio.run(run())
+    assert z == [Unique()]
+    assert copy == DuplicateOf("X", "exact", 1.0)
+    assert resumed == [Unique()] and again == [Unique()]  # adopted, though X repeats Z
