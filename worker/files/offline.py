@@ -12,8 +12,8 @@ records come from files in order and each gets one output line, in input order:
 
 Batches keep the Redis round trips per article low; `NEWSWORKER_PREPARE_PROCESSES`
 processes prepare the next batches while this one is checked against Redis
-(worker/service/preparer.py). Each record's origin is `path:line`, so
-re-running the same files against the same Redis reproduces the same answers.
+(worker/service/preparer.py). Re-running the same files against the same Redis reproduces the
+same answers: an id seen before keeps the decision recorded for it (docs/DEDUP.md).
 """
 
 from __future__ import annotations
