@@ -14,7 +14,9 @@ import random
 import time
 from collections.abc import Callable
 
-from worker.dedup.decision import StoreItem, make_record
+import msgspec
+
+from worker.dedup.decision import CLEAN, StoreItem, make_record
 from worker.dedup.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme
 from worker.dedup.store import RedisDedupStore, connect
 
@@ -35,8 +37,9 @@ def synthetic_item(rng: random.Random, number: int, scheme: Scheme = DEFAULT_SCH
         url=rng.randbytes(8),
     )
     article_id = f"pre-{number}"
-    origin = rng.randbytes(8)
-    return StoreItem(article_id, origin, fp, make_record(article_id, origin, fp))
+    # recorded as decided clean, as a finished article's record is (never waited for)
+    record = msgspec.structs.replace(make_record(article_id, fp), state=CLEAN)
+    return StoreItem(article_id, fp, record)
 
 
 async def preload(

@@ -17,6 +17,8 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from worker.config import Settings
+    from worker.dedup.decision import StoredRecord
+    from worker.explain import Explanation
 
 from worker import __version__
 
@@ -148,6 +150,91 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return int(eval_main(args))
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from worker.errors import PoisonInput
+    from worker.explain import article_from_record, articles_from_files, explain
+
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    try:
+        if args.redis_url:
+            if len(args.id or []) != 2 or args.paths:
+                console.print("explain --redis-url needs exactly two --id (and no files)")
+                return 2
+            records = asyncio.run(_window_records(args.redis_url, args.id))
+            missing = [i for i in args.id if i not in records]
+            if missing:
+                console.print(
+                    f"not remembered in the window: {', '.join(missing)} (an exact duplicate keeps no "
+                    "record of its own, and a record lives at most 1.5 windows): explain it from its file"
+                )
+                return 1
+            articles = [article_from_record(records[i]) for i in args.id]
+        else:
+            articles = articles_from_files(args.paths)
+            if len(articles) != 2:
+                console.print(f"explain needs two articles; the files hold {len(articles)}")
+                return 2
+    except PoisonInput as exc:
+        console.print(f"cannot read the article: {exc.message}")
+        return 2
+    _print_explanation(console, explain(articles[0], articles[1]))
+    return 0
+
+
+async def _window_records(redis_url: str, ids: list[str]) -> dict[str, StoredRecord]:
+    from worker.dedup.fingerprint import DEFAULT_SCHEME
+    from worker.dedup.store import LAYOUT, connect
+    from worker.explain import find_records
+
+    settings = _settings()
+    client = connect(redis_url)
+    found: dict[str, StoredRecord] = {}
+    try:
+        pattern = f"{settings.redis_key_prefix}:{DEFAULT_SCHEME.version}:c{LAYOUT}:*"
+        async for key in client.scan_iter(match=pattern, count=1000):
+            entries = await client.hgetall(key)  # bytes: the store's client does not decode
+            pairs = ((bytes(f), bytes(v)) for f, v in entries.items())  # type: ignore[arg-type]
+            for article_id, record in find_records(pairs, ids).items():
+                found.setdefault(article_id, record)
+            if len(found) == len(set(ids)):
+                break
+    finally:
+        await client.aclose()
+    return found
+
+
+def _print_explanation(console: Console, e: Explanation) -> None:
+    from rich.table import Table
+
+    colour = {"duplicate": "red", "same story": "yellow", "unrelated": "green"}[e.verdict]
+    console.print(f"[bold]{e.left}[/] vs [bold]{e.right}[/]: [bold {colour}]{e.verdict}[/] — {e.reason}")
+    table = Table(title="signals (word 3-shingle estimates from the 8-bit sketches)")
+    for column in ("signal", "value", "threshold", "", "what it tells"):
+        table.add_column(column)
+    for s in e.signals:
+        table.add_row(s.name, f"{s.value:.3f}", f">= {s.threshold:g}", "✓" if s.passed else "✗", s.meaning)
+    console.print(table)
+    console.print(
+        "duplicate = containment >= bar and (lead Jaccard >= bar or Jaccard >= bar), or the same URL "
+        "revised; same story = containment (story) and Jaccard (story) met"
+    )
+    if not e.candidate:
+        console.print("note: no LSH band or URL in common: the worker would not compare these two at all")
+    if e.note:
+        console.print(f"note: {e.note}")
+    if e.passages:
+        title = f"shared passages ({len(e.passages)} of {e.shared_total} shown)"
+        shared = Table(title=title, show_lines=True)
+        shared.add_column(e.left, ratio=1)
+        shared.add_column(e.right, ratio=1)
+        shared.add_column("overlap", justify="right")
+        for p in e.passages:
+            shared.add_row(p.left, p.right, f"{p.overlap:.0%}")
+        console.print(shared)
+    elif e.note is None:
+        console.print("no shared passages")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newsworker", description=__doc__)
     p.add_argument("--version", action="version", version=f"newsworker {__version__}")
@@ -176,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", required=True, type=Path, help="JSON lines of results; - for stdout")
     s.add_argument("--redis-url", help="use this Redis (default: an embedded one, from the [embedded] extra)")
     s.set_defaults(func=cmd_dedup)
+
+    s = sub.add_parser("explain", help="why two articles are one article, one story, or unrelated")
+    s.add_argument("paths", nargs="*", type=Path, help="two articles: files as `produce` reads them")
+    s.add_argument("--redis-url", help="explain two articles remembered in this Redis window instead")
+    s.add_argument("--id", action="append", help="with --redis-url: an article id (twice)")
+    s.set_defaults(func=cmd_explain)
 
     s = sub.add_parser("schemas", help="write (or --check) the JSON Schemas of the event contracts")
     s.add_argument("--dir", type=Path, default=Path("schemas"))

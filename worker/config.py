@@ -113,11 +113,12 @@ class Settings(BaseSettings):
     # title is copied into the clean and the duplicate event (a 4.3M-character "title" once made
     # a 7.9 MB clean event).
     max_title_chars: int = Field(2000, ge=100, description="Longer titles are dead-lettered")
-    # An id is stored in the article's Redis record, and a duplicate's record holds its canonical's
-    # id too. The record (~210 B without ids) must stay under `hash-max-listpack-value 512`
-    # (deploy/redis/redis.conf), else its whole bucket hash becomes a hashtable at ~3x the memory:
-    # two ids of 128 ASCII characters keep it at ~470 B. UUIDs (36) and URL hashes fit easily.
-    max_id_chars: int = Field(128, ge=16, le=4096, description="Longer ids are dead-lettered")
+    # An id is stored in the article's Redis record, which may also hold its canonical's id (a
+    # duplicate) and its story's (a linked article). The record (~210 B without ids) must stay under
+    # `hash-max-listpack-value 512` (deploy/redis/redis.conf), else its whole bucket hash becomes a
+    # hashtable at ~3x the memory: three ids of 96 ASCII characters keep it at ~500 B (128 gave 593).
+    # UUIDs (36) and URL hashes fit easily.
+    max_id_chars: int = Field(96, ge=16, le=4096, description="Longer ids are dead-lettered")
     # 64 KiB shows a person what the message was, and keeps the dead letter of a huge message
     # well under Kafka's default 1 MiB record limit (a refused dead letter would stall the partition).
     dead_letter_preview_bytes: int = Field(

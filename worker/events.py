@@ -15,7 +15,9 @@ import msgspec
 SCHEMA_VERSION = 1
 #: The clean event's own version. 2: `paragraphs` left out; they are `text.split("\n\n")`
 #: (a paragraph never holds a line break), and carrying both doubled every clean event's size.
-CLEAN_SCHEMA_VERSION = 2
+#: 3: `story_id`, `related_to` and `similarity`: an article sharing a story with an earlier one
+#: is published and linked instead of dropped (docs/DEDUP.md, "Three answers").
+CLEAN_SCHEMA_VERSION = 3
 
 
 def _d(text: str) -> msgspec.Meta:
@@ -54,7 +56,8 @@ class Fingerprints(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class CleanArticle(msgspec.Struct, kw_only=True, frozen=True):
-    """The canonical cleaned article (clean topic): the first copy of a story seen in the window."""
+    """A cleaned article (clean topic): the first copy of an article seen in the window, linked
+    to its story."""
 
     schema_version: int = CLEAN_SCHEMA_VERSION
     id: Annotated[str, _d("The input's id, or a stable id derived from its content")]
@@ -76,6 +79,20 @@ class CleanArticle(msgspec.Struct, kw_only=True, frozen=True):
     fingerprints: Fingerprints
     warnings: Annotated[list[str], _d("Non-fatal problems, e.g. an unparseable publication time")] = []
     metadata: dict[str, Any] = {}
+    story_id: Annotated[
+        str | None,
+        _d(
+            "The story's first-seen article (a clean one); this article's own id when it starts a "
+            "story. Group by it to group by story"
+        ),
+    ] = None
+    related_to: Annotated[
+        str | None,
+        _d("The earlier clean article of the story this one matched (the edge), or null"),
+    ] = None
+    similarity: Annotated[
+        float | None, _d("Estimated similarity to `related_to`, 0..1; null when not related")
+    ] = None
 
 
 DuplicateKind = Literal["exact", "near", "url"]

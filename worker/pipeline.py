@@ -28,13 +28,20 @@ import msgspec
 import xxhash
 
 from worker.dedup.decision import (
+    PENDING,
     Decision,
     DuplicateOf,
+    Match,
+    Related,
     StoreAnswer,
+    StoredRecord,
     StoreItem,
     Thresholds,
-    decide,
+    decided_record,
+    judge,
     make_record,
+    recorded_decision,
+    resolve,
 )
 from worker.dedup.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme, fingerprint
 from worker.errors import PoisonInput
@@ -56,9 +63,15 @@ LANGUAGE_SAMPLE_CHARS = 2000
 
 
 class DedupStore(Protocol):
+    """The store's side of a decision (worker/dedup/store.py; tests: tests/support/fakes.py)."""
+
     async def check_and_record(self, items: Sequence[StoreItem]) -> list[StoreAnswer]: ...
 
-    async def mark_duplicates(self, marks: Sequence[tuple[StoreItem, str]]) -> None: ...
+    async def await_decided(self, refs: Sequence[bytes]) -> dict[bytes, StoredRecord]: ...
+
+    async def record_decisions(
+        self, decided: Sequence[tuple[StoreItem, StoredRecord]]
+    ) -> list[StoredRecord | None]: ...
 
 
 class StageObserver(Protocol):
@@ -88,7 +101,7 @@ class Limits:
     max_text_chars: int = 1_000_000
     dead_letter_preview_bytes: int = 64 * 1024  # as Settings.dead_letter_preview_bytes
     max_title_chars: int = 2000  # as Settings.max_title_chars
-    max_id_chars: int = 128  # as Settings.max_id_chars
+    max_id_chars: int = 96  # as Settings.max_id_chars
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,10 +257,6 @@ def prepare(
     return Prepared(message, article_id, fp, clean)
 
 
-def origin_hash(origin: str) -> bytes:
-    return xxhash.xxh3_64(origin.encode("utf-8", "surrogatepass")).digest()
-
-
 def build_clean(
     raw: RawArticle,
     article_id: str,
@@ -329,27 +338,106 @@ async def decide_batch(
     """
     obs = observer or _NoObserver()
     prepared = [p for p in staged if isinstance(p, Prepared)]
-    items = [
-        StoreItem(p.article_id, origin, p.fp, make_record(p.article_id, origin, p.fp))
-        for p in prepared
-        for origin in (origin_hash(p.message.origin),)
-    ]
+    items = [StoreItem(p.article_id, p.fp, make_record(p.article_id, p.fp)) for p in prepared]
     t0 = time.perf_counter()
-    answers = await store.check_and_record(items) if items else []
-    decided = [
-        decide(p.fp, answer.view, answer.records, thresholds)
-        for p, answer in zip(prepared, answers, strict=True)
-    ]
-    marks = [
-        (item, decision.canonical_id)
-        for item, answer, decision in zip(items, answers, decided, strict=True)
-        if isinstance(decision, DuplicateOf) and answer.view.exact_owner is None
-    ]
-    if marks:
-        await store.mark_duplicates(marks)
+    decided = await decide_items(items, store, thresholds) if items else []
     obs.observe_stage("dedup", time.perf_counter() - t0)
     it = iter(decided)
     return [next(it) if isinstance(s, Prepared) else None for s in staged]
+
+
+async def decide_items(
+    items: Sequence[StoreItem], store: DedupStore, thresholds: Thresholds
+) -> list[Decision]:
+    """Decide a batch against the store, in batch order, and record the decisions.
+
+    A verdict names a remembered article; what it resolves to (`duplicate_of`, `story_id`)
+    comes from that article's *decided* record. Three cases: an article earlier in this batch
+    (its decision is known here: a duplicate of a duplicate in one batch names the clean one,
+    issue 14 #6), a decided record, or another worker's pending one (the store waits for it).
+    An article that finds its own decided record (a redelivery, or the same id produced twice)
+    keeps the recorded decision, so one id never gets two outcomes.
+    """
+    return await decide_answered(items, await store.check_and_record(items), store, thresholds)
+
+
+async def decide_answered(
+    items: Sequence[StoreItem], answers: Sequence[StoreAnswer], store: DedupStore, thresholds: Thresholds
+) -> list[Decision]:
+    """`decide_items` after its first step: the store's answers are in.
+
+    Decisions are recorded in rounds: first every article that depends on no pending record of
+    another worker, then (after waiting for those records) the rest. Two workers whose batches
+    depend on each other's articles so unblock each other at once instead of waiting out
+    `PENDING_WAIT_SECONDS`; a round trip is added only when there is something to wait for.
+    """
+    matches: list[Match | None] = [
+        judge(item.fp, a.view, a.records, thresholds, item.article_id)
+        for item, a in zip(items, answers, strict=True)
+    ]
+    in_batch: dict[tuple[bytes, str], int] = {}  # articles of this batch that own their record
+    for index, (item, a) in enumerate(zip(items, answers, strict=True)):
+        if a.view.exact_owner is None:
+            in_batch.setdefault((item.ref, item.article_id), index)
+    decisions: list[Decision | None] = [None] * len(items)
+    known: dict[int, StoredRecord] = {}  # decided records of this batch's articles, by index
+    waited: dict[bytes, StoredRecord] = {}  # other workers' records, once decided
+    undecided = list(range(len(items)))
+    while undecided:
+        ready: list[int] = []
+        blocked: list[int] = []
+        for index in undecided:
+            item, view, match = items[index], answers[index].view, matches[index]
+            if view.own is not None and view.own.state != PENDING:
+                decisions[index] = recorded_decision(view.own, match)
+                known[index] = view.own
+                continue
+            target: StoredRecord | None = None
+            if match is not None:
+                earlier = in_batch.get((match.ref, match.record.id))
+                if earlier is not None and earlier < index:
+                    target = known.get(earlier)
+                elif match.record.state == PENDING:
+                    target = waited.get(match.ref)
+                else:
+                    target = match.record
+                if target is None:
+                    blocked.append(index)
+                    continue
+            decision = resolve(match, target)
+            decisions[index] = decision
+            if view.exact_owner is None:
+                ready.append(index)
+                known[index] = decided_record(item.record, decision)
+        if ready:
+            stood = await store.record_decisions([(items[i], known[i]) for i in ready])
+            for index, recorded in zip(ready, stood, strict=True):
+                if recorded is not None:  # decided before (a takeover): that decision stands
+                    decisions[index] = recorded_decision(recorded, matches[index])
+                    known[index] = recorded
+        external = sorted(
+            {
+                match.ref
+                for i in blocked
+                if (match := matches[i]) is not None
+                and match.record.state == PENDING
+                and match.ref not in waited
+                and in_batch.get((match.ref, match.record.id), len(items)) >= i
+            }
+        )
+        if external:
+            found = await store.await_decided(external)
+            for ref in external:  # a record gone meanwhile (expired) resolves as it was seen
+                waited[ref] = found.get(ref) or next(
+                    m.record for i in blocked if (m := matches[i]) is not None and m.ref == ref
+                )
+        if blocked == undecided and not external and not ready:
+            raise RuntimeError(f"dedup: {len(blocked)} decisions wait on nothing (a bug)")
+        undecided = blocked
+    done = [d for d in decisions if d is not None]
+    if len(done) != len(items):
+        raise RuntimeError("dedup: an article was left undecided (a bug)")
+    return done
 
 
 def outcomes_of(
@@ -366,8 +454,17 @@ def outcomes_of(
         elif isinstance(decision, DuplicateOf):
             outcomes.append(Duplicate(build_duplicate(s, decision, now), s.message))
         else:
-            outcomes.append(Clean(_event_of(s), s.message))
+            outcomes.append(Clean(linked(_event_of(s), decision), s.message))
     return outcomes
+
+
+def linked(event: CleanArticle, decision: Decision | None) -> CleanArticle:
+    """The clean event with its story link: its own story, or the story of what it matched."""
+    if isinstance(decision, Related):
+        return msgspec.structs.replace(
+            event, story_id=decision.story_id, related_to=decision.related_to, similarity=decision.similarity
+        )
+    return msgspec.structs.replace(event, story_id=event.id)
 
 
 async def process_batch(

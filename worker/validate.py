@@ -134,7 +134,7 @@ def decode_article(
     max_bytes: int,
     max_text_chars: int,
     max_title_chars: int = 2000,
-    max_id_chars: int = 128,
+    max_id_chars: int = 96,
 ) -> RawArticle:
     """Parse and validate one message. Raises `PoisonInput` with an actionable message."""
     if len(payload) > max_bytes:
@@ -171,7 +171,7 @@ def decode_article(
 
 
 def validate_article(
-    article: RawArticle, *, max_text_chars: int, max_title_chars: int = 2000, max_id_chars: int = 128
+    article: RawArticle, *, max_text_chars: int, max_title_chars: int = 2000, max_id_chars: int = 96
 ) -> RawArticle:
     """Checks on the parsed article that its types alone cannot express."""
     limits = {

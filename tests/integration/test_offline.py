@@ -48,9 +48,12 @@ def test_dedup_reports_every_record_in_order_including_bad_ones(tmp_path: Path, 
         "status": "duplicate",
         "kind": "exact",
         "duplicate_of": "one",
+        "story_id": "one",
+        "related_to": None,
         "similarity": 1.0,
         "reason": None,
     }
+    assert rows[0]["story_id"] == "one" and rows[0]["related_to"] is None
     # a re-run against the same Redis gives the same answers (replay-safe)
     out2 = tmp_path / "out2.jsonl"
     assert main(["dedup", "--input", str(src), "--output", str(out2), "--redis-url", redis_server.url]) == 0  # type: ignore[attr-defined]

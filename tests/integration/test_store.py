@@ -3,30 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections.abc import Callable
 
+import msgspec
 import redis.asyncio as aioredis
 from redis.cluster import key_slot
 
-from worker.dedup.decision import DuplicateOf, StoreItem, Thresholds, Unique, decide, make_record
+from worker.dedup.decision import (
+    DUPLICATE,
+    Decision,
+    DuplicateOf,
+    Related,
+    StoreItem,
+    Thresholds,
+    Unique,
+    make_record,
+)
 from worker.dedup.fingerprint import fingerprint
-from worker.dedup.store import RedisDedupStore
+from worker.dedup.store import _CLAIM_LUA, RedisDedupStore
+from worker.pipeline import decide_answered, decide_items
 from worker.tools.embedded import EmbeddedRedis
 
 WORDS = [f"w{i}" for i in range(300)]
 T = Thresholds()
 
 
-def item(article_id: str, words: list[str], origin: bytes = b"origin-1", url: str | None = None) -> StoreItem:
+def item(article_id: str, words: list[str], url: str | None = None) -> StoreItem:
     fp = fingerprint(" ".join(words), url)
-    return StoreItem(article_id, origin, fp, make_record(article_id, origin, fp))
+    return StoreItem(article_id, fp, make_record(article_id, fp))
 
 
 async def decide_all(store: RedisDedupStore, items: list[StoreItem]) -> list[object]:
-    answers = await store.check_and_record(items)
-    return [decide(i.fp, a.view, a.records, T) for i, a in zip(items, answers, strict=True)]
+    """The whole protocol of one batch, as the pipeline runs it."""
+    return list(await decide_items(items, store, T))
 
 
 def make_store(url: str, **kw: object) -> tuple[aioredis.Redis, RedisDedupStore]:
@@ -42,9 +54,9 @@ def test_exact_and_near_duplicates_in_one_batch(redis_server: EmbeddedRedis) -> 
                 store,
                 [
                     item("a", WORDS),
-                    item("a-copy", WORDS, b"o2"),
-                    item("a-edit", WORDS[:-4] + ["x"] * 4, b"o3"),
-                    item("other", [f"z{i}" for i in range(300)], b"o4"),
+                    item("a-copy", WORDS),
+                    item("a-edit", WORDS[:-4] + ["x"] * 4),
+                    item("other", [f"z{i}" for i in range(300)]),
                 ],
             )
         finally:
@@ -62,9 +74,9 @@ def test_replay_gives_the_same_decisions(redis_server: EmbeddedRedis) -> None:
     async def run() -> tuple[list[object], list[object]]:
         client, store = make_store(redis_server.url)
         batch = [
-            item("a", WORDS, b"p0:1"),
-            item("b", WORDS[:-3] + ["y"] * 3, b"p0:2"),
-            item("c", WORDS, b"p0:3"),
+            item("a", WORDS),
+            item("b", WORDS[:-3] + ["y"] * 3),
+            item("c", WORDS),
         ]
         try:
             first = await decide_all(store, batch)
@@ -88,8 +100,8 @@ def test_racing_workers_give_exactly_one_clean(redis_server: EmbeddedRedis) -> N
             c2 = aioredis.Redis.from_url(redis_server.url)
             s2 = RedisDedupStore(c2, prefix=s1._prefix.rsplit(":", 2)[0])
             words = [f"r{round_}-{i}" for i in range(250)]
-            a = item("A", words, b"part0")
-            b = item("B", words[:120] + ["changed"] * 3 + words[123:], b"part1")
+            a = item("A", words)
+            b = item("B", words[:120] + ["changed"] * 3 + words[123:])
             ra, rb = await asyncio.gather(decide_all(s1, [a]), decide_all(s2, [b]))
             results.append((ra[0], rb[0]))
             await c1.aclose()
@@ -109,10 +121,10 @@ def test_entries_expire_after_the_window(redis_server: EmbeddedRedis) -> None:
         try:
             await decide_all(store, [item("a", WORDS)])
             now[0] += 3500  # inside the window
-            inside = (await decide_all(store, [item("a2", WORDS, b"o2")]))[0]
+            inside = (await decide_all(store, [item("a2", WORDS)]))[0]
             ttls = [await client.ttl(k) async for k in client.scan_iter(match=f"{store._prefix}*")]
             now[0] += 2 * 3600  # past the longest life of an entry (1.5 windows)
-            outside = (await decide_all(store, [item("a3", WORDS, b"o3")]))[0]
+            outside = (await decide_all(store, [item("a3", WORDS)]))[0]
             return inside, outside, max(ttls)
         finally:
             await client.aclose()
@@ -130,7 +142,7 @@ def test_keys_are_cluster_safe(redis_server: EmbeddedRedis) -> None:
         client, store = make_store(redis_server.url)
         try:
             await decide_all(
-                store, [item(f"a{i}", [f"k{i}-{j}" for j in range(80)], f"o{i}".encode()) for i in range(50)]
+                store, [item(f"a{i}", [f"k{i}-{j}" for j in range(80)]) for i in range(50)]
             )
             return [k.decode() async for k in client.scan_iter(match=f"{store._prefix}*")]
         finally:
@@ -146,34 +158,249 @@ def test_keys_are_cluster_safe(redis_server: EmbeddedRedis) -> None:
     assert all(len(s) == 1 for s in by_tag.values())
 
 
-def test_a_mark_after_a_generation_change_updates_the_record_where_it_lives(
+def test_a_decision_after_a_generation_change_updates_the_record_where_it_lives(
     redis_server: EmbeddedRedis,
 ) -> None:
-    """Every field lives in one generation: a duplicate's record marked with its canonical id in a
-    later generation is updated in place (not copied), so the chain resolves from any generation."""
+    """Every field lives in one generation: a record decided in a later generation than it was
+    written in is updated in place (not copied), so the chain resolves from any generation."""
     now = [time.time()]
     clock: Callable[[], float] = lambda: now[0]  # noqa: E731
 
-    async def run() -> tuple[object, object, int]:
+    async def run() -> tuple[object, int]:
         client, store = make_store(redis_server.url, window_seconds=3600, clock=clock)
         try:
-            first, second = item("first", WORDS), item("second", [*WORDS[:-2], "x", "y"], b"o2")
-            await decide_all(store, [first])
-            now[0] += 1  # the near duplicate arrives, is decided...
-            decided = await decide_all(store, [second])
-            assert isinstance(decided[0], DuplicateOf)
-            now[0] += 1800  # ...and is marked only after the next generation has begun
-            await store.mark_duplicates([(second, "first")])
-            third = item("third", [*WORDS[:-2], "x", "z"], b"o3")  # nearest to the second
-            answers = await store.check_and_record([third])
-            marked = answers[0].records.get(second.ref)
+            await decide_all(store, [item("first", WORDS)])
+            second = item("second", [*WORDS[:-2], "x", "y"])
+            answers = await store.check_and_record([second])  # written in this generation...
+            now[0] += 1800  # ...decided only after the next one has begun
+            decided = msgspec.structs.replace(second.record, state=DUPLICATE, canonical_id="first")
+            assert await store.record_decisions([(second, decided)]) == [None]
+            assert answers[0].view.band_owners
+            third = item("third", [*WORDS[:-2], "x", "z"])  # nearest to the second
+            result = await decide_all(store, [third])
             copies = 0
             async for key in client.scan_iter(match=f"{store._prefix}*"):
                 copies += await client.hexists(key, second.ref)
-            return decided[0], marked, copies
+            return result[0], copies
         finally:
             await client.aclose()
 
-    _, marked, copies = asyncio.run(run())
+    third, copies = asyncio.run(run())
     assert copies == 1
-    assert marked is not None and marked.canonical_id == "first"  # type: ignore[attr-defined]
+    assert isinstance(third, DuplicateOf) and third.canonical_id == "first"
+
+
+def _copy_dense_batches(rng: random.Random, round_: int, stories: int) -> tuple[list[StoreItem], list[StoreItem]]:
+    """Two workers' batches over the same stories: each gets a near copy of every story, in
+    its own order, beside articles of its own (so each story's keys spread over the pipeline)."""
+    one, two = [], []
+    for s in range(stories):
+        words = [f"s{round_}-{s}-{i}" for i in range(rng.randint(150, 400))]
+        cut = rng.randrange(20, len(words) - 20)
+        one.append(item(f"{round_}-{s}-a", [*words[:cut], "edit", *words[cut + 1 :]]))
+        two.append(item(f"{round_}-{s}-b", [*words[: cut + 5], "other", *words[cut + 6 :]]))
+    for batch, tag in ((one, "x"), (two, "y")):
+        batch += [item(f"{round_}-{tag}{i}", [f"{tag}{round_}-{i}-{j}" for j in range(200)]) for i in range(60)]
+        rng.shuffle(batch)
+    return one, two
+
+
+def test_racing_workers_on_copy_dense_batches_publish_one_clean_per_story(redis_server: EmbeddedRedis) -> None:
+    """Issue 14 #5: two workers' interleaved pipelines of per-shard scripts on batches dense with
+    copies. Every story has exactly one clean article, and every duplicate names a clean one."""
+    rng = random.Random(14_5)
+
+    async def run() -> list[tuple[list[StoreItem], list[object]]]:
+        c1, s1 = make_store(redis_server.url)
+        c2 = aioredis.Redis.from_url(redis_server.url)
+        s2 = RedisDedupStore(c2, prefix=s1._prefix.rsplit(":", 2)[0])
+        rounds = []
+        try:
+            for round_ in range(12):
+                one, two = _copy_dense_batches(rng, round_, 40)
+                d1, d2 = await asyncio.gather(decide_all(s1, one), decide_all(s2, two))
+                rounds.append((one + two, d1 + d2))
+        finally:
+            await c1.aclose()
+            await c2.aclose()
+        return rounds
+
+    for items, decisions in asyncio.run(run()):
+        outcome = {i.article_id: d for i, d in zip(items, decisions, strict=True)}
+        clean = {k for k, d in outcome.items() if not isinstance(d, DuplicateOf)}
+        for k, d in outcome.items():
+            if isinstance(d, DuplicateOf):
+                assert d.canonical_id in clean and d.canonical_id != k, (k, d)
+        stories = {k.rsplit("-", 1)[0] for k in outcome if k.endswith(("-a", "-b"))}
+        for story in stories:
+            pair = [outcome[f"{story}-a"], outcome[f"{story}-b"]]
+            assert [isinstance(d, DuplicateOf) for d in pair].count(False) == 1, (story, pair)
+
+
+def test_a_copy_of_a_copy_in_one_batch_names_the_clean_article_and_replays_the_same(
+    redis_server: EmbeddedRedis,
+) -> None:
+    """Issue 14 #6: Y, X a near copy of Y, X2 an exact copy of X, in one batch: X2 repeats Y
+    (X was never published clean), and a replay of the batch gives the same outcomes."""
+    x_words = WORDS[:-4] + ["x"] * 4
+
+    async def run() -> tuple[list[object], list[object]]:
+        client, store = make_store(redis_server.url)
+        batch = [item("Y", WORDS), item("X", x_words), item("X2", x_words)]
+        try:
+            return await decide_all(store, batch), await decide_all(store, batch)
+        finally:
+            await client.aclose()
+
+    first, replay = asyncio.run(run())
+    assert first[0] == Unique()
+    assert isinstance(first[1], DuplicateOf) and first[1].canonical_id == "Y"
+    assert first[2] == DuplicateOf("Y", "exact", 1.0)
+    assert replay == first
+
+
+def test_the_same_id_produced_twice_gets_the_same_outcome(redis_server: EmbeddedRedis) -> None:
+    """Issue 14 #6: the same message produced again (same id, new offset) is the same article:
+    clean again (not a duplicate of itself); a duplicate sent twice is the same duplicate."""
+
+    async def run() -> list[list[object]]:
+        client, store = make_store(redis_server.url)
+        try:
+            first = await decide_all(store, [item("X", WORDS), item("D", WORDS[:-3] + ["d"] * 3)])
+            later = await decide_all(store, [item("other", [f"o{i}" for i in range(100)])])
+            again = await decide_all(store, [item("D", WORDS[:-3] + ["d"] * 3), item("X", WORDS)])
+            return [first, later, again]
+        finally:
+            await client.aclose()
+
+    first, _, again = asyncio.run(run())
+    assert first[0] == Unique() and again[1] == Unique()
+    assert isinstance(first[1], DuplicateOf) and first[1].canonical_id == "X"
+    assert again[0] == first[1]
+
+
+def test_a_follow_up_is_linked_to_its_story_and_its_copy_inherits_it(redis_server: EmbeddedRedis) -> None:
+    """Story links chain to the first article: a follow-up (new lead over the body) is related,
+    a later article related to the follow-up joins the same story, a copy of it is a duplicate."""
+    lead = [f"new{i}" for i in range(60)]
+    follow_up = lead + WORDS[:260]
+    third = [f"third{i}" for i in range(70)] + follow_up[:200]
+
+    async def run() -> list[object]:
+        client, store = make_store(redis_server.url)
+        try:
+            out = await decide_all(store, [item("orig", WORDS), item("follow", follow_up)])
+            out += await decide_all(store, [item("follow-copy", [*follow_up[:-2], "z", "z"]), item("third", third)])
+            return out
+        finally:
+            await client.aclose()
+
+    orig, follow, copy, later = asyncio.run(run())
+    assert orig == Unique()
+    assert isinstance(follow, Related) and follow.related_to == "orig" and follow.story_id == "orig"
+    assert isinstance(copy, DuplicateOf) and copy.canonical_id == "follow" and copy.story_id == "orig"
+    assert isinstance(later, Related) and later.story_id == "orig"
+
+
+class _SteppedClient:
+    """A client whose pipelines run their scripts one by one and stop half-way until `resume`
+    is set: the slowest interleaving two workers' pipelines can have, made certain."""
+
+    def __init__(self, real: aioredis.Redis, resume: asyncio.Event) -> None:
+        self.real, self.resume = real, resume
+
+    def register_script(self, script: str) -> object:
+        return self.real.register_script(script)
+
+    def pipeline(self, transaction: bool = False) -> _SteppedPipeline:
+        return _SteppedPipeline(self)
+
+
+class _SteppedPipeline:
+    def __init__(self, client: _SteppedClient) -> None:
+        self.client, self.calls = client, []  # type: ignore[var-annotated]
+
+    async def __aenter__(self) -> _SteppedPipeline:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def evalsha(self, *args: object) -> None:
+        self.calls.append(args)
+
+    async def execute(self) -> list[object]:
+        replies = []
+        for index, args in enumerate(self.calls):
+            if index == len(self.calls) // 2 and not self.client.resume.is_set():
+                await self.client.resume.wait()
+            replies.append(await self.client.real.evalsha(*args))
+        return replies
+
+
+def test_an_article_half_way_through_its_pipeline_is_never_taken_for_expired(redis_server: EmbeddedRedis) -> None:
+    """Issue 14 #5, deterministic: worker A stops half-way through each of its pipelines while
+    worker B decides the same stories. B must never see A's band claims without A's record."""
+    rng = random.Random(14_55)
+
+    async def run() -> list[tuple[list[StoreItem], list[object]]]:
+        c1 = aioredis.Redis.from_url(redis_server.url)
+        c2 = aioredis.Redis.from_url(redis_server.url)
+        prefix = f"t{uuid.uuid4().hex[:6]}"
+        rounds = []
+        try:
+            for round_ in range(6):
+                resume = asyncio.Event()
+                await c1.script_load(_CLAIM_LUA)
+                s1 = RedisDedupStore(_SteppedClient(c1, resume), prefix=prefix)  # type: ignore[arg-type]
+                s2 = RedisDedupStore(c2, prefix=prefix)
+                one, two = _copy_dense_batches(rng, round_, 30)
+
+                async def second() -> list[Decision]:
+                    await asyncio.sleep(0)  # A goes first, up to its first stop
+                    answers = await s2.check_and_record(two)  # what B sees half-way through A
+                    resume.set()
+                    return await decide_answered(two, answers, s2, T)
+
+                d1, d2 = await asyncio.gather(decide_all(s1, one), second())
+                rounds.append((one + two, list(d1) + list(d2)))
+        finally:
+            await c1.aclose()
+            await c2.aclose()
+        return rounds
+
+    for items, decisions in asyncio.run(run()):
+        outcome = {i.article_id: d for i, d in zip(items, decisions, strict=True)}
+        for story in {k.rsplit("-", 1)[0] for k in outcome if k.endswith(("-a", "-b"))}:
+            pair = [outcome[f"{story}-a"], outcome[f"{story}-b"]]
+            assert [isinstance(d, DuplicateOf) for d in pair].count(False) == 1, (story, pair)
+
+
+def test_a_record_left_pending_by_a_dead_worker_is_taken_over_and_its_worker_adopts_it(
+    redis_server: EmbeddedRedis,
+) -> None:
+    """Worker A records X (a near copy of Z) and stalls before deciding it. Worker B's exact copy
+    of X waits for X, then takes it over (decided clean) and names it; A, coming back to record
+    X as a duplicate of Z, finds X decided and keeps that: X is clean, as B's reference says."""
+    x_words = [*WORDS[:-3], "x", "x", "x"]
+
+    async def run() -> tuple[list[object], object, list[object], list[object]]:
+        c1, s1 = make_store(redis_server.url)
+        c2 = aioredis.Redis.from_url(redis_server.url)
+        s2 = RedisDedupStore(c2, prefix=s1._prefix.rsplit(":", 2)[0])
+        try:
+            z = await decide_all(s1, [item("Z", WORDS)])
+            x = item("X", x_words)
+            answers = await s1.check_and_record([x])  # ...and A's worker stalls here
+            copy = await decide_all(s2, [item("X-copy", x_words)])
+            resumed = await decide_answered([x], answers, s1, T)
+            again = await decide_all(s1, [x])  # X redelivered: the same outcome
+            return z, copy[0], resumed, again
+        finally:
+            await c1.aclose()
+            await c2.aclose()
+
+    z, copy, resumed, again = asyncio.run(run())
+    assert z == [Unique()]
+    assert copy == DuplicateOf("X", "exact", 1.0)
+    assert resumed == [Unique()] and again == [Unique()]  # adopted, though X repeats Z

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from worker.dedup.decision import DuplicateOf, StoreItem, Thresholds, Unique, decide, make_record
+from worker.dedup.decision import Decision, DuplicateOf, StoreItem, Thresholds, Unique, make_record
 from worker.dedup.fingerprint import fingerprint
 from worker.dedup.store import RedisDedupStore, connect
+from worker.pipeline import decide_items
 from worker.tools.embedded import EmbeddedRedis, find_free_port
 
 
@@ -59,16 +60,17 @@ def test_store_decides_on_a_cluster(redis_cluster: str) -> None:
     words = [f"w{i}" for i in range(300)]
     texts = [words, words, words[:-4] + ["x"] * 4, [f"z{i}" for i in range(300)]]
 
-    async def run() -> list[object]:
+    async def run() -> list[Decision]:
         client = connect(redis_cluster, cluster=True)
         try:
             store = RedisDedupStore(client, prefix="cluster-test")
             items = []
             for i, ws in enumerate(texts):
                 fp = fingerprint(" ".join(ws), None)
-                items.append(StoreItem(f"a{i}", f"o{i}".encode(), fp, make_record(f"a{i}", f"o{i}".encode(), fp)))
-            answers = await store.check_and_record(items)
-            return [decide(it.fp, a.view, a.records, Thresholds()) for it, a in zip(items, answers, strict=True)]
+                items.append(StoreItem(f"a{i}", fp, make_record(f"a{i}", fp)))
+            first = await decide_items(items, store, Thresholds())  # records, claims, decisions
+            assert await decide_items(items, store, Thresholds()) == first  # replayed: recorded
+            return first
         finally:
             await client.aclose()
 

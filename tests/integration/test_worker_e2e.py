@@ -47,7 +47,8 @@ def test_seeds_and_bad_messages_end_to_end(
 
     [article] = by_topic[clean]
     assert article["id"] == "astana-talks.raw"
-    assert article["schema_version"] == 2 and article["word_count"] > 300
+    assert article["schema_version"] == 3 and article["word_count"] > 300
+    assert article["story_id"] == article["id"] and article["related_to"] is None
     assert len(article["text"].split("\n\n")) > 1 and "paragraphs" not in article
     [dup] = by_topic[dups]
     assert dup["id"] == "astana-talks.paragraphs" and dup["duplicate_of"] == "astana-talks.raw"

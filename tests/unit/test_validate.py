@@ -116,13 +116,14 @@ def test_an_over_long_id_is_not_carried_into_the_dead_letter() -> None:
 
 
 def test_the_default_limits_keep_a_remembered_article_in_one_listpack_value() -> None:
-    """Two ids at the limit (a duplicate's record holds its canonical's id too) keep the Redis
-    record under `hash-max-listpack-value 512` (deploy/redis/redis.conf), the memory budget."""
+    """Three ids at the limit (a record holds its own, and a duplicate's its canonical's, a linked
+    article's its story's) keep the Redis record under `hash-max-listpack-value 512`
+    (deploy/redis/redis.conf), the memory budget."""
     from worker.config import Settings
     from worker.dedup.decision import encode_record, make_record
     from worker.dedup.fingerprint import DEFAULT_SCHEME, fingerprint
 
     longest = "i" * Settings().max_id_chars
     fp = fingerprint(" ".join(f"word{i}" for i in range(400)), "https://example.org/a", DEFAULT_SCHEME)
-    record = msgspec.structs.replace(make_record(longest, b"12345678", fp), canonical_id=longest)
+    record = msgspec.structs.replace(make_record(longest, fp), canonical_id=longest, story_id=longest)
     assert len(encode_record(record)) <= 512

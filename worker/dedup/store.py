@@ -21,16 +21,24 @@ reads an old one's entries):
 
 Atomicity: each script runs atomically on its slot and processes its claims in batch order, so
 for every claim key exactly one article in the whole system becomes its owner ("set if absent,
-else return the owner"). That is all `dedup.decide` needs for a consistent verdict.
+else return the owner"). That is all `dedup.decide` needs for a consistent verdict; records are
+written a round trip *before* claims, so a claim's owner always has a record to verify against.
 
-Round trips per batch: one pipeline of per-shard scripts for every claim (check and record in
-one step), then, only when some article has candidates, one pipeline to fetch their records, and
-one write-only pipeline marking records of duplicates with their canonical id (for chains).
+A record is written *pending* (its state byte 0) and its decision is recorded over it afterwards
+by a compare-and-set in Lua (`d`): a later article resolves `duplicate_of` / `story_id` through
+decided records only, waiting briefly for another worker's pending one and taking it over
+(decided clean, atomically) if that worker died or stalls (`await_decided`).
+
+Round trips per batch: records (exact claims), then the url and band claims, then, only when
+some article has candidates, their records, then one write of the decisions (a clean one flips
+the state byte in place; others carry their record). Only when an article depends on another
+worker's pending record: polls for it, and after `PENDING_WAIT_SECONDS` one takeover call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -42,6 +50,8 @@ from redis.asyncio.cluster import RedisCluster
 
 from worker.config import Settings
 from worker.dedup.decision import (
+    CLEAN,
+    PENDING,
     REF_BYTES,
     ClaimView,
     StoreAnswer,
@@ -49,14 +59,23 @@ from worker.dedup.decision import (
     StoreItem,
     decode_record,
     encode_record,
-    is_self,
 )
 from worker.dedup.fingerprint import DEFAULT_SCHEME, Scheme
 from worker.errors import DedupStoreRefused, DedupStoreUnavailable
 
 #: Version of the key and value layout below; part of every key, like the fingerprint scheme,
 #: so that a layout change never reads entries written by another.
-LAYOUT = "2"
+#: 3: records are written before claims, carry their decision state (and story), no origin.
+LAYOUT = "3"
+
+log = logging.getLogger(__name__)
+
+#: How long an article waits for a pending record it depends on (another worker's article in
+#: flight between its record and its decision, normally milliseconds) before taking it over.
+#: Long enough for a batch on a loaded machine, short enough that a dead worker costs others
+#: little (a stalled worker is noticed by the broker only after its session timeout).
+_PENDING_POLL_SECONDS = (0.01, 0.03, 0.06, 0.1, 0.2, 0.4, 0.6, 0.6)
+PENDING_WAIT_SECONDS = sum(_PENDING_POLL_SECONDS)
 
 #: Generations a claim is looked up in (see `_bucket_keys`).
 _GENERATIONS_READ = 4
@@ -69,13 +88,18 @@ DEFAULT_SHARDS = 64
 # ARGV: expire-at of write keys, generations per claim (G), then per claim:
 #   base index of its G keys in KEYS (write key first), field, value, mode
 # mode c: return the value stored under field in any of its G keys, else store value in the
-#         write key and return false.  g: only return.  u: overwrite where the field is stored
-#         (the write key when it is nowhere).
-# A field lives in one generation only (c writes only when it is in none, u where it is), so the
-# order of reads does not matter: the other generations are read first, then the write key is
-# claimed with one HSETNX. (Redis still searches a listpack hash twice for a new field, as for
-# HGET + HSET: measured, no difference in Redis CPU. What costs CPU with a long history is the
-# length of those searches, i.e. too few buckets: docs/BENCHMARKS.md, 1M remembered.)
+#         write key and return false.  g: only return.
+#         d (record a decision): where the field's record is still pending (its state byte,
+#         the value's second byte, is 0), store value there (an empty value: flip the state
+#         byte to clean) and return false; where it is decided already (a takeover, or this
+#         decision recorded before), change nothing and return it; store value in the write key
+#         when the field is nowhere.  t (take over a pending record): flip a pending record to
+#         clean and return the record as it now is (false when it is nowhere).
+# A field lives in one generation only (c writes only when it is in none, d and t where it is),
+# so the order of reads does not matter: the other generations are read first, then the write
+# key is claimed with one HSETNX. (Redis still searches a listpack hash twice for a new field,
+# as for HGET + HSET: measured, no difference in Redis CPU. What costs CPU with a long history
+# is the length of those searches, i.e. too few buckets: docs/BENCHMARKS.md, 1M remembered.)
 # EXPIREAT once per key per call.
 _CLAIM_LUA = """
 local G = tonumber(ARGV[2])
@@ -88,25 +112,35 @@ for i = 0, n - 1 do
   local value = ARGV[5 + i * 4]
   local mode = ARGV[6 + i * 4]
   local found = false
+  local where = base
   local wrote = false
-  if mode == 'u' then
-    local target = base
-    for j = 1, G - 1 do
-      if redis.call('HEXISTS', KEYS[base + j], field) == 1 then target = base + j; break end
-    end
-    redis.call('HSET', KEYS[target], field, value)
-    wrote = target == base
-  else
-    for j = 1, G - 1 do
-      local v = redis.call('HGET', KEYS[base + j], field)
-      if v then found = v; break end
-    end
+  for j = 1, G - 1 do
+    local v = redis.call('HGET', KEYS[base + j], field)
+    if v then found = v; where = base + j; break end
+  end
+  if not found and mode ~= 'c' then
+    found = redis.call('HGET', KEYS[base], field)
+  end
+  if mode == 'c' then
     if not found then
-      if mode == 'c' and redis.call('HSETNX', KEYS[base], field, value) == 1 then
+      if redis.call('HSETNX', KEYS[base], field, value) == 1 then
         wrote = true
       else
         found = redis.call('HGET', KEYS[base], field)
       end
+    end
+  elseif mode == 'd' then
+    if not found then
+      if value ~= '' then redis.call('HSET', KEYS[base], field, value); wrote = true end
+    elseif string.byte(found, 2) == 0 then
+      if value == '' then value = string.sub(found, 1, 1) .. '\\1' .. string.sub(found, 3) end
+      redis.call('HSET', KEYS[where], field, value)
+      found = false
+    end
+  elseif mode == 't' then
+    if found and string.byte(found, 2) == 0 then
+      found = string.sub(found, 1, 1) .. '\\1' .. string.sub(found, 3)
+      redis.call('HSET', KEYS[where], field, found)
     end
   end
   if wrote and not expiring[base] then
@@ -299,75 +333,111 @@ class RedisDedupStore:
         if self._observe is not None:
             self._observe(operation, time.perf_counter() - started, ok)
 
-    # -- the two operations the pipeline needs ------------------------------------------------
+    # -- the operations the pipeline needs ----------------------------------------------------
 
     async def check_and_record(self, items: Sequence[StoreItem]) -> list[StoreAnswer]:
-        """Claim every key of every item (batch order) and fetch the records of prior owners."""
+        """Record every item, claim its keys (batch order) and fetch the records of prior owners.
+
+        Records first, claims second, in two round trips: a claim key is visible to another
+        worker only once its owner's record is, so a claim whose record is missing has expired.
+        (One pipeline for both let an article see another's band claims before that other's
+        record existed; both took the other for expired and both were published: issue 14 #5.)
+        """
+        replies = await self._run([(item.ref, encode_record(item.record), b"c") for item in items], "record")
+        owners: list[StoredRecord | None] = []
+        owns: list[StoredRecord | None] = []
         ops: list[_Op] = []
         layout: list[tuple[int, int, int]] = []  # (first op, has url, band count) per item
-        for item in items:
+        for item, raw in zip(items, replies, strict=True):
+            record = None if raw is None else decode_record(raw)
+            mine = record is not None and record.id == item.article_id  # this article again
+            owners.append(None if record is None or mine else record)
+            owns.append(record if mine else None)
             start = len(ops)
-            ref, fp = item.ref, item.fp
-            ops.append((ref, encode_record(item.record), b"c"))
-            if fp.url is not None:
-                ops.append((fp.url[:REF_BYTES], ref, b"c"))
-            ops += [(band[:REF_BYTES], ref, b"c") for band in fp.bands]
-            layout.append((start, int(fp.url is not None), len(fp.bands)))
+            fp = item.fp
+            if record is None or mine:  # an exact duplicate claims nothing: its keys are its owner's
+                ref = item.ref
+                if fp.url is not None:
+                    ops.append((fp.url[:REF_BYTES], ref, b"c"))
+                ops += [(band[:REF_BYTES], ref, b"c") for band in fp.bands]
+            layout.append((start, int(fp.url is not None), len(ops) - start - int(fp.url is not None)))
         replies = await self._run(ops, "claim")
 
         views: list[ClaimView] = []
         wanted: set[bytes] = set()
-        for item, (start, has_url, n_bands) in zip(items, layout, strict=True):
-            exact_raw = replies[start]
-            exact_owner = None
-            if exact_raw is not None:
-                record = decode_record(exact_raw)
-                if not is_self(record, item.article_id, item.origin):
-                    exact_owner = record
+        for item, owner, own, (start, has_url, n_bands) in zip(items, owners, owns, layout, strict=True):
             ref = item.ref
-            url_raw = replies[start + 1] if has_url else None
+            if owner is not None:
+                views.append(ClaimView(owner, None, tuple(None for _ in item.fp.bands), own))
+                continue
+            url_raw = replies[start] if has_url else None
             url_owner = None if url_raw is None or url_raw == ref else bytes(url_raw)
-            first_band = start + 1 + has_url
+            first_band = start + has_url
             bands = tuple(
                 None if raw is None or raw == ref else bytes(raw)
                 for raw in replies[first_band : first_band + n_bands]
             )
-            view = ClaimView(exact_owner, url_owner, bands)
-            views.append(view)
-            if exact_owner is None:
-                wanted.update(ref for ref in (url_owner, *bands) if ref is not None)
+            views.append(ClaimView(None, url_owner, bands, own))
+            wanted.update(r for r in (url_owner, *bands) if r is not None)
 
-        records: dict[bytes, StoredRecord] = {}
-        if wanted:
-            refs = sorted(wanted)
-            fetched = await self._run([(ref, b"", b"g") for ref in refs], "fetch")
-            for ref, raw in zip(refs, fetched, strict=True):
-                if raw is not None:
-                    records[ref] = decode_record(raw)
+        records = await self.fetch(sorted(wanted)) if wanted else {}
         return [
             StoreAnswer(view, {r: records[r] for r in (view.url_owner, *view.band_owners) if r in records})
             for view in views
         ]
 
-    async def mark_duplicates(self, marks: Sequence[tuple[StoreItem, str]]) -> None:
-        """Record the canonical id in duplicates' own records, so chains resolve to the first."""
+    async def fetch(self, refs: Sequence[bytes]) -> dict[bytes, StoredRecord]:
+        """The records stored under these refs (those that still exist)."""
+        fetched = await self._run([(ref, b"", b"g") for ref in refs], "fetch")
+        return {ref: decode_record(raw) for ref, raw in zip(refs, fetched, strict=True) if raw is not None}
+
+    async def await_decided(self, refs: Sequence[bytes]) -> dict[bytes, StoredRecord]:
+        """The decided records of these pending articles (another worker's batch in flight).
+
+        Polls for up to `PENDING_WAIT_SECONDS`; a record still pending then (its worker died or
+        stalls mid-batch) is taken over: atomically decided *clean*, which its own worker adopts
+        when it comes to record its decision (`record_decisions`). So every reference resolves
+        to an article that is published clean, and a stalled worker cannot stall others.
+        """
+        result: dict[bytes, StoredRecord] = {}
+        waiting = list(refs)
+        for delay in (*_PENDING_POLL_SECONDS, None):
+            found = await self.fetch(waiting)
+            for ref, record in found.items():
+                if record.state != PENDING:
+                    result[ref] = record
+            waiting = [ref for ref in waiting if ref in found and ref not in result]
+            if not waiting or delay is None:
+                break
+            await asyncio.sleep(delay)
+        if waiting:
+            log.warning(
+                "taking over %d records still pending after %.1f s", len(waiting), PENDING_WAIT_SECONDS
+            )
+            taken = await self._run([(ref, b"", b"t") for ref in waiting], "takeover")
+            result.update({ref: decode_record(raw) for ref, raw in zip(waiting, taken, strict=True) if raw})
+        return result
+
+    async def record_decisions(
+        self, decided: Sequence[tuple[StoreItem, StoredRecord]]
+    ) -> list[StoredRecord | None]:
+        """Write each article's decided record over its pending one, atomically per record.
+
+        Returns, per item, None where this decision now stands, or the record already decided
+        (this article's decision recorded before, or a takeover): that decision stands instead.
+        """
         ops = [
-            (item.ref, encode_record(_with_canonical(item.record, canonical)), b"u")
-            for item, canonical in marks
+            (item.ref, b"" if _only_state_changes(item.record, record) else encode_record(record), b"d")
+            for item, record in decided
         ]
-        await self._run(ops, "mark")
+        replies = await self._run(ops, "decide")
+        return [None if raw is None else decode_record(raw) for raw in replies]
 
 
-def _with_canonical(record: StoredRecord, canonical: str) -> StoredRecord:
-    return StoredRecord(
-        id=record.id,
-        origin=record.origin,
-        url=record.url,
-        bands=record.bands,
-        sketch=record.sketch,
-        lead_sketch=record.lead_sketch,
-        shingles=record.shingles,
-        canonical_id=canonical,
+def _only_state_changes(pending: StoredRecord, decided: StoredRecord) -> bool:
+    """A plain clean decision: the store flips the state byte in place instead of a rewrite."""
+    return decided.state == CLEAN and decided.story_id is None and decided.canonical_id is None and (
+        pending.canonical_id is None and pending.story_id is None
     )
 
 

@@ -3,12 +3,17 @@
 Same stages, same Redis-backed store and decision as the worker; only the transport differs:
 records come from files in order and each gets one output line, in input order:
 
-    {"id", "status": "clean"|"duplicate"|"dead_letter", "kind", "duplicate_of", "similarity", "reason"}
+    {"id", "status": "clean"|"duplicate"|"dead_letter", "kind", "duplicate_of", "story_id",
+     "related_to", "similarity", "reason"}
+
+`story_id` is the story's first article (a clean record's own id when it starts one);
+`related_to` the earlier clean article of the story it matched; `similarity` is to
+`duplicate_of` or `related_to`.
 
 Batches keep the Redis round trips per article low; `NEWSWORKER_PREPARE_PROCESSES`
 processes prepare the next batches while this one is checked against Redis
-(worker/service/preparer.py). Each record's origin is `path:line`, so
-re-running the same files against the same Redis reproduces the same answers.
+(worker/service/preparer.py). Re-running the same files against the same Redis reproduces the
+same answers: an id seen before keeps the decision recorded for it (docs/DEDUP.md).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 import msgspec
 
 from worker.config import Settings
-from worker.dedup.decision import Decision, DuplicateOf, Thresholds
+from worker.dedup.decision import Decision, DuplicateOf, Related, Thresholds
 from worker.dedup.fingerprint import DEFAULT_SCHEME, Scheme
 from worker.dedup.store import connect, make_store
 from worker.files.inputs import InputRecord
@@ -40,6 +45,8 @@ class OfflineResult(msgspec.Struct, omit_defaults=False):
     status: str
     kind: str | None = None
     duplicate_of: str | None = None
+    story_id: str | None = None
+    related_to: str | None = None
     similarity: float | None = None
     reason: str | None = None
 
@@ -55,9 +62,18 @@ def result_of(staged: Prepared | DeadLettered, decision: Decision | None) -> Off
             status="duplicate",
             kind=decision.kind,
             duplicate_of=decision.canonical_id,
+            story_id=decision.story_id or decision.canonical_id,
             similarity=decision.similarity,
         )
-    return OfflineResult(id=staged.article_id, status="clean")
+    if isinstance(decision, Related):
+        return OfflineResult(
+            id=staged.article_id,
+            status="clean",
+            story_id=decision.story_id,
+            related_to=decision.related_to,
+            similarity=decision.similarity,
+        )
+    return OfflineResult(id=staged.article_id, status="clean", story_id=staged.article_id)
 
 
 @dataclass

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from worker.dedup.decision import (
+    CLEAN,
+    DUPLICATE,
+    PENDING,
     ClaimView,
     DuplicateOf,
+    Related,
     Thresholds,
     Unique,
     decide,
+    decided_record,
     decode_record,
     encode_record,
     make_record,
+    recorded_decision,
     ref_of,
 )
 from worker.dedup.fingerprint import ArticleFingerprints, fingerprint
@@ -29,10 +35,23 @@ def ref(fp: ArticleFingerprints) -> bytes:
 
 def test_record_roundtrip_is_small() -> None:
     fp = fp_of(WORDS, "https://x.example/1")
-    rec = make_record("article-1", b"o" * 8, fp)
+    rec = make_record("article-1", fp)
     data = encode_record(rec)
     assert decode_record(data) == rec
-    assert len(data) < 230  # most of the memory per remembered article
+    assert len(data) < 220  # most of the memory per remembered article
+    assert data[1] == PENDING  # the state byte the store's Lua reads and flips
+
+
+def test_decided_record_carries_what_later_articles_resolve_through() -> None:
+    fp = fp_of(WORDS)
+    rec = make_record("d", fp)
+    dup = decided_record(rec, DuplicateOf("c", "near", 0.9, "s"))
+    assert (dup.state, dup.published, dup.story) == (DUPLICATE, "c", "s")
+    assert encode_record(dup)[1] == DUPLICATE
+    linked = decided_record(rec, Related("r", "s", 0.5))
+    assert (linked.state, linked.published, linked.story) == (CLEAN, "d", "s")
+    alone = decided_record(rec, Unique())
+    assert (alone.published, alone.story) == ("d", "d")
 
 
 def test_no_owners_means_unique() -> None:
@@ -43,7 +62,7 @@ def test_no_owners_means_unique() -> None:
 
 def test_exact_owner_means_exact_duplicate_of_its_canonical() -> None:
     fp = fp_of(WORDS)
-    owner = make_record("first", b"a" * 8, fp)
+    owner = make_record("first", fp)
     view = ClaimView(owner, None, tuple(None for _ in fp.bands))
     assert decide(fp, view, {}, T) == DuplicateOf("first", "exact", 1.0)
 
@@ -51,8 +70,8 @@ def test_exact_owner_means_exact_duplicate_of_its_canonical() -> None:
 def test_chain_points_at_the_canonical_article() -> None:
     first = fp_of(WORDS)
     second = fp_of(WORDS[:150] + ["edit"] * 3 + WORDS[153:])
-    rec = make_record("second", b"b" * 8, second)
-    chained = type(rec)(**{**{f: getattr(rec, f) for f in rec.__struct_fields__}, "canonical_id": "first"})
+    rec = make_record("second", second)
+    chained = decided_record(rec, DuplicateOf("first", "near", 0.9))
     view = ClaimView(None, None, tuple(ref(second) for _ in first.bands))
     decision = decide(first, view, {ref(second): chained}, T)
     assert isinstance(decision, DuplicateOf) and decision.canonical_id == "first" and decision.kind == "near"
@@ -62,7 +81,7 @@ def test_different_story_is_not_a_duplicate_even_if_it_owns_bands() -> None:
     a = fp_of(WORDS)
     other = fp_of([f"z{i}" for i in range(300)])
     view = ClaimView(None, None, tuple(ref(other) for _ in a.bands))
-    assert decide(a, view, {ref(other): make_record("other", b"c" * 8, other)}, T) == Unique()
+    assert decide(a, view, {ref(other): make_record("other", other)}, T) == Unique()
 
 
 def _view_for(me: ArticleFingerprints, owners: dict[int, bytes]) -> ClaimView:
@@ -78,7 +97,7 @@ def test_race_split_claims_give_exactly_one_canonical() -> None:
     # A owns the first shared band, B owns the rest
     owners_a = {i: ref(b) for i in shared[1:]}
     owners_b = {shared[0]: ref(a)}
-    rec_a, rec_b = make_record("A", b"1" * 8, a), make_record("B", b"2" * 8, b)
+    rec_a, rec_b = make_record("A", a), make_record("B", b)
     da = decide(a, _view_for(a, owners_a), {ref(b): rec_b}, T)
     db = decide(b, _view_for(b, owners_b), {ref(a): rec_a}, T)
     assert da == Unique()
@@ -95,7 +114,7 @@ def test_same_url_with_revised_text_is_a_url_duplicate() -> None:
     a = fp_of(WORDS, url)
     revised = fp_of(WORDS[:60] + [f"r{i}" for i in range(240)], url)
     view = ClaimView(None, ref(a), tuple(None for _ in revised.bands))
-    decision = decide(revised, view, {ref(a): make_record("orig", b"1" * 8, a)}, T)
+    decision = decide(revised, view, {ref(a): make_record("orig", a)}, T)
     assert isinstance(decision, DuplicateOf) and decision.kind == "url"
 
 
@@ -104,7 +123,7 @@ def test_same_url_but_unrelated_text_is_not_dropped() -> None:
     a = fp_of(WORDS, url)
     other = fp_of([f"z{i}" for i in range(300)], url)
     view = ClaimView(None, ref(a), tuple(None for _ in other.bands))
-    assert decide(other, view, {ref(a): make_record("orig", b"1" * 8, a)}, T) == Unique()
+    assert decide(other, view, {ref(a): make_record("orig", a)}, T) == Unique()
 
 
 def test_teaser_after_full_article_is_a_near_duplicate() -> None:
@@ -112,7 +131,7 @@ def test_teaser_after_full_article_is_a_near_duplicate() -> None:
     teaser = fp_of(WORDS[:100])
     lead = len(full.bands) - 4
     view = _view_for(teaser, {i: ref(full) for i in range(lead, len(teaser.bands))})
-    decision = decide(teaser, view, {ref(full): make_record("full", b"1" * 8, full)}, T)
+    decision = decide(teaser, view, {ref(full): make_record("full", full)}, T)
     assert isinstance(decision, DuplicateOf) and decision.canonical_id == "full"
 
 
@@ -122,4 +141,50 @@ def test_shared_quote_block_in_the_middle_is_not_a_duplicate() -> None:
     long_story = [f"s{i}" for i in range(150)] + quote + [f"t{i}" for i in range(150)]  # ...quoted inside
     a, b = fp_of(long_story), fp_of(short)
     view = _view_for(b, {i: ref(a) for i in range(len(b.bands))})
-    assert decide(b, view, {ref(a): make_record("long", b"1" * 8, a)}, T) == Unique()
+    decision = decide(b, view, {ref(a): make_record("long", a)}, T)
+    assert isinstance(decision, Related) and decision.related_to == "long"  # published, and linked
+
+
+def test_a_follow_up_with_a_new_lead_is_related_not_a_duplicate() -> None:
+    """Issue 13: a new lead paragraph over most of an earlier body is its own article."""
+    original = fp_of(WORDS)
+    follow_up = fp_of([f"n{i}" for i in range(60)] + WORDS[:250])
+    view = _view_for(follow_up, {i: ref(original) for i in range(len(follow_up.bands))})
+    decision = decide(follow_up, view, {ref(original): make_record("orig", original)}, T)
+    assert isinstance(decision, Related) and decision.related_to == "orig" and decision.story_id == "orig"
+
+
+def test_siblings_sharing_background_paragraphs_are_related() -> None:
+    background = [f"bg{i}" for i in range(120)]
+    one = fp_of([f"a{i}" for i in range(150)] + background)
+    two = fp_of([f"b{i}" for i in range(150)] + background)
+    view = _view_for(two, {i: ref(one) for i in range(len(two.bands))})
+    assert isinstance(decide(two, view, {ref(one): make_record("one", one)}, T), Related)
+
+
+def test_a_related_article_joins_the_story_of_what_it_matched() -> None:
+    """Story ids chain to the first article, through a related one and through a duplicate."""
+    first = fp_of([f"n{i}" for i in range(60)] + WORDS[:250])
+    later = fp_of([f"m{i}" for i in range(60)] + WORDS[:250])
+    linked = decided_record(make_record("follow", first), Related("orig", "orig", 0.6))
+    view = _view_for(later, {i: ref(first) for i in range(len(later.bands))})
+    decision = decide(later, view, {ref(first): linked}, T)
+    assert isinstance(decision, Related) and decision.related_to == "follow" and decision.story_id == "orig"
+    copy_of_dup = decided_record(make_record("dup", first), DuplicateOf("follow", "near", 0.9, "orig"))
+    decision = decide(later, view, {ref(first): copy_of_dup}, T)
+    assert isinstance(decision, Related) and decision.related_to == "follow" and decision.story_id == "orig"
+
+
+def test_an_article_is_never_its_own_match() -> None:
+    """The same id under other text (a revision sent with the same id) is not a duplicate of itself."""
+    fp = fp_of(WORDS)
+    revised = fp_of(WORDS[:-3] + ["r"] * 3)
+    view = _view_for(revised, {i: ref(fp) for i in range(len(revised.bands))})
+    assert decide(revised, view, {ref(fp): make_record("X", fp)}, T, "X") == Unique()
+
+
+def test_recorded_decision_stands_for_the_same_article_again() -> None:
+    fp = fp_of(WORDS)
+    dup = decided_record(make_record("X", fp), DuplicateOf("Y", "near", 0.9))
+    assert recorded_decision(dup, None) == DuplicateOf("Y", "near", 1.0, None)
+    assert recorded_decision(decided_record(make_record("X", fp), Unique()), None) == Unique()

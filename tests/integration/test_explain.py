@@ -1,0 +1,19 @@
+"""`newsworker explain` as a user runs it, on two articles remembered in a Redis window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.processes import run_cli
+from worker.cli import main
+
+
+def test_explain_two_articles_remembered_in_a_redis_window(seeds_dir: Path, redis_server: object) -> None:
+    url = redis_server.url  # type: ignore[attr-defined]
+    assert main(["dedup", "--input", str(seeds_dir), "--output", "-", "--redis-url", url]) == 0
+    ids = ["--id", "astana-talks.raw", "--id", "astana-talks.paragraphs"]
+    result = run_cli("explain", "--redis-url", url, *ids)
+    assert result.returncode == 0, result.stderr
+    assert "duplicate" in result.stdout and "sketches" in result.stdout
+    missing = run_cli("explain", "--redis-url", url, "--id", "astana-talks.raw", "--id", "never-seen")
+    assert missing.returncode == 1 and "never-seen" in missing.stdout

@@ -1,0 +1,82 @@
+"""`newsworker explain`: the verdict, each signal against its threshold, the shared passages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from tests.support.factories import synthetic_article
+from worker.cli import main
+from worker.dedup.decision import Thresholds
+from worker.explain import (
+    MAX_PASSAGES,
+    article_from_record,
+    article_from_value,
+    articles_from_files,
+    explain,
+    find_records,
+)
+
+
+def _value(article: dict[str, object]) -> bytes:
+    return msgspec.json.encode(article)
+
+
+def test_the_two_seeds_are_one_article(seeds_dir: Path) -> None:
+    seeds = [seeds_dir / "astana-talks.raw.txt", seeds_dir / "astana-talks.paragraphs.txt"]
+    a, b = articles_from_files(seeds)
+    e = explain(a, b)
+    assert e.verdict == "duplicate" and e.candidate
+    t = Thresholds()
+    by_name = {s.name: s for s in e.signals}
+    assert by_name["containment"].threshold == t.dup_containment and by_name["containment"].passed
+    assert by_name["lead Jaccard"].passed
+    assert e.passages and len(e.passages) <= MAX_PASSAGES
+    # the sides of a shared passage are the same sentence up to reflow and punctuation
+    assert all(p.overlap >= 0.5 for p in e.passages)
+    assert e.shared_total >= len(e.passages)
+
+
+def test_two_unrelated_articles_are_unrelated() -> None:
+    a = article_from_value(_value(synthetic_article(1)))
+    b = article_from_value(_value(synthetic_article(2)))
+    e = explain(a, b)
+    assert e.verdict == "unrelated" and not e.passages
+    assert not any(s.passed for s in e.signals if s.name.startswith("containment"))
+
+
+def test_a_follow_up_is_the_same_story_with_the_reused_body_side_by_side() -> None:
+    original = synthetic_article(3, paragraphs=6)
+    lead = synthetic_article(4, paragraphs=1)["text"]
+    text = f"{lead}\n\n{original['text']}"
+    follow_up = {**original, "id": "follow-up", "url": "https://example.org/follow-up", "text": text}
+    e = explain(article_from_value(_value(follow_up)), article_from_value(_value(original)))
+    assert e.verdict == "same story", e
+    assert next(s for s in e.signals if s.name == "lead Jaccard").passed is False
+    assert e.passages  # the reused body, beside the original's
+
+
+def test_from_remembered_records_the_explanation_says_it_has_no_text() -> None:
+    original = article_from_value(_value(synthetic_article(5)))
+    copy = article_from_value(_value({**synthetic_article(5), "id": "copy"}))
+    entries = [(b"x" * 6, msgspec.msgpack.encode(original.record)), (b"y" * 6, b"z" * 6)]
+    found = find_records(entries, [original.id])
+    e = explain(article_from_record(found[original.id]), copy)
+    assert e.verdict == "duplicate" and not e.passages and e.note and "sketches" in e.note
+
+
+def test_the_command_prints_the_verdict_and_the_thresholds(
+    seeds_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeds = [str(seeds_dir / "astana-talks.raw.txt"), str(seeds_dir / "astana-talks.paragraphs.txt")]
+    assert main(["explain", *seeds]) == 0
+    out = capsys.readouterr().out
+    assert "duplicate" in out and ">= 0.8" in out and "✓" in out and "shared passages" in out
+
+
+def test_the_command_needs_two_articles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    one = tmp_path / "one.txt"
+    one.write_text("only one article here", encoding="utf-8")
+    assert main(["explain", str(one)]) == 2
