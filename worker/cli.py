@@ -128,7 +128,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 
 #: Where a development checkout finds the evaluation corpus: ../shared/ beside the repository.
-CHECKOUT_CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ant-dev.jsonl.gz"
+CHECKOUT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ant-dev.jsonl.gz"
 
 #: Modules that only the development tools need (worker/tools/ and the extras `embedded`, `eval`):
 #: the image and a plain `pip install newsworker` have none of them.

@@ -102,18 +102,24 @@ def test_every_command_of_the_image_works(
     assert version.returncode == 0 and version.stdout.startswith("newsworker "), version
     usage = container.run("newsworker", "--help").stdout
     offered = set(usage.split("{", 1)[1].split("}", 1)[0].split(","))
-    assert offered == {"worker", "produce", "dedup", "schemas"}, usage  # demo and eval are tools
+    assert offered == {"worker", "produce", "dedup", "explain", "schemas"}, usage  # demo, eval: tools
     for command in sorted(offered):
         assert container.run("newsworker", command, "--help").returncode == 0, command
 
     schemas = container.run("newsworker", "schemas", "--dir", "/tmp/schemas")
     assert schemas.returncode == 0 and schemas.stdout.count("wrote") == 4, schemas
 
+    prefix = {"NEWSWORKER_REDIS_KEY_PREFIX": f"i{uuid.uuid4().hex[:8]}"}
     dedup = container.run("newsworker", "dedup", "--input", "/app/samples", "--output", "-",
-                          "--redis-url", redis_server.url, env={"NEWSWORKER_REDIS_KEY_PREFIX": f"i{uuid.uuid4().hex[:8]}"})
+                          "--redis-url", redis_server.url, env=prefix)
     assert dedup.returncode == 0, dedup.stderr
-    statuses = [json.loads(line)["status"] for line in dedup.stdout.splitlines()]
-    assert statuses and {"clean", "duplicate"} <= set(statuses), statuses
+    lines = [json.loads(line) for line in dedup.stdout.splitlines()]
+    assert lines and {"clean", "duplicate"} <= {line["status"] for line in lines}, lines
+    # explain a duplicate against its original, both remembered in that window
+    copy = next(line for line in lines if line["status"] == "duplicate")
+    why = container.run("newsworker", "explain", "--redis-url", redis_server.url,
+                        "--id", copy["duplicate_of"], "--id", copy["id"], env=prefix)
+    assert why.returncode == 0 and "duplicate" in why.stdout.lower(), why
     no_url = container.run("newsworker", "dedup", "--input", "/app/samples", "--output", "-")
     assert no_url.returncode == 2 and "--redis-url" in no_url.stderr
 

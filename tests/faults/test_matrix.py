@@ -3,8 +3,7 @@
 Each case is data (`Case`): what is done (`fault`), when (`moment`), to how many workers. The
 trial (`run_trial`) is the same for all: start the workers, bring the stream in, inject the fault
 at the moment, clear it (restart what stopped), read every output and hand everything to
-`harness.check_invariants`. A case that cannot hold until a fix on another branch lands is marked
-`xfail(strict=False)` with the issue item and branch: remove the mark when the branch is merged.
+`harness.check_invariants`. No case is marked xfail: each one holds, or the matrix fails.
 
 Each trial appends its figures (inputs, outputs, redeliveries, invariants checked, exit and
 recovery times) as a JSON line to `$NEWSWORKER_FAULT_RESULTS` when that is set (`make
@@ -67,8 +66,6 @@ class Case:
     workers: int = 1
     partitions: int = 2
     fast: bool = False
-    #: Why the case may fail until another branch is merged (an xfail mark), or None.
-    pending: str | None = None
     #: Invariants the case cannot promise by its nature.
     relaxed: frozenset[str] = frozenset()
 
@@ -77,14 +74,6 @@ class Case:
         return f"{self.fault}@{self.moment}" + (f"x{self.workers}" if self.workers > 1 else "")
 
 
-CTRL_C_GROUP = "issue 14 item 1: Ctrl-C to the whole group (prepare processes too); fixed on branch issue14a"
-PREPARE_KILLED = "issue 14 item 1: a killed prepare process; fixed on branch issue14a"
-REDIS_FULL = "issue 14 item 3: Redis full (refused writes); fixed on branch issue14a"
-FROZEN_GRACE = "issue 14 item 1: grace with Redis frozen; fixed on branch issue14a"
-STUCK = "issue 14 item 3: not ready while stuck; fixed on branch issue14a"
-ORPHANS = "issue 14 item 1: prepare processes outlive a SIGKILLed worker; fixed on branch issue14a"
-RACE = "issue 14: cross-shard race and duplicate_of chains; fixed on branch dedup"
-
 CASES = [
     # signals x moments
     Case("sigterm", "mid-batch", fast=True),
@@ -92,25 +81,25 @@ CASES = [
     Case("sigterm", "idle"),
     Case("sigint", "mid-batch"),
     Case("sigterm-group", "mid-batch"),
-    Case("sigint-group", "mid-batch", pending=CTRL_C_GROUP),
-    Case("sigkill", "mid-batch", fast=True, pending=ORPHANS),
-    Case("sigkill", "start-up", pending=ORPHANS),
-    Case("sigkill-prepare", "mid-batch", pending=PREPARE_KILLED),
+    Case("sigint-group", "mid-batch"),
+    Case("sigkill", "mid-batch", fast=True),
+    Case("sigkill", "start-up"),
+    Case("sigkill-prepare", "mid-batch"),
     Case("sigstop", "mid-batch"),
     Case("sigterm", "rebalance", workers=2),
-    Case("sigkill", "rebalance", workers=2, pending=ORPHANS),
-    Case("sigterm", "redis-frozen", pending=FROZEN_GRACE),
+    Case("sigkill", "rebalance", workers=2),
+    Case("sigterm", "redis-frozen"),
     # faults
     Case("redis-restart", "mid-batch", fast=True),
     # A flushed Redis has forgotten the stories seen before: a later copy is clean again.
     Case("redis-flush", "mid-batch", relaxed=frozenset({"one_clean_per_story"})),
     Case("redis-slow", "mid-batch"),
-    Case("redis-full", "mid-batch", pending=REDIS_FULL),
-    Case("redis-frozen", "mid-batch", pending=STUCK),
+    Case("redis-full", "mid-batch"),
+    Case("redis-frozen", "mid-batch"),
     Case("broker-restart", "idle"),
     Case("publish-refused", "start-up"),
-    Case("race", "start-up", workers=2, partitions=4, pending=RACE),
-    Case("race", "start-up", workers=3, partitions=4, pending=RACE),
+    Case("race", "start-up", workers=2, partitions=4),
+    Case("race", "start-up", workers=3, partitions=4),
 ]
 
 
@@ -118,8 +107,6 @@ def _params() -> list[Any]:
     out = []
     for case in CASES:
         marks: list[Any] = [pytest.mark.fast] if case.fast else []
-        if case.pending:
-            marks.append(pytest.mark.xfail(strict=False, reason=case.pending))
         out.append(pytest.param(case, id=case.id, marks=marks))
     return out
 

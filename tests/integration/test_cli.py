@@ -41,3 +41,12 @@ def test_a_tool_command_without_the_tools_says_what_to_install(tmp_path: Path) -
     assert result.returncode == 2, result.stdout + result.stderr
     assert "needs the development tools" in result.stderr and "Traceback" not in result.stderr
     assert "--redis-url" in result.stderr  # dedup can run without them, on a Redis of one's own
+
+
+def test_eval_finds_the_corpus_beside_the_checkout() -> None:
+    from tests.conftest import SHARED_DIR
+    from worker.cli import CHECKOUT_CORPUS
+
+    # ../shared beside the repository, as the README and docs/EVALUATION.md say (the default
+    # pointed one directory too high and `newsworker eval` refused to start from a checkout)
+    assert CHECKOUT_CORPUS == SHARED_DIR / "data" / "ant-dev.jsonl.gz"

@@ -117,10 +117,18 @@ def test_eval_multilingual_section_scores_every_language(
 def test_multilingual_copies_are_found_in_text_without_spaces(redis_server: EmbeddedRedis) -> None:
     from worker.tools.multilingual import ML_VARIANT_KINDS, build_multilingual_stream
 
-    stream = build_multilingual_stream(synthetic_pairs(120), seed=6)
+    stream = build_multilingual_stream(synthetic_pairs(240), seed=6)
     verdicts, seconds = asyncio.run(evaluate.run_pipeline(stream, redis_server.url))
     s = evaluate.pipeline_scores(stream, verdicts, seconds)
+    rates = {(lang, kind): s.lang_rate(lang, (kind,)) for lang in ("zh", "ar") for kind in ML_VARIANT_KINDS}
     for kind in ML_VARIANT_KINDS:
-        rate = s.lang_rate("zh", (kind,))
-        assert rate is not None and rate >= 0.9, (kind, rate)
+        zh, ar = rates["zh", kind], rates["ar", kind]
+        assert zh is not None and ar is not None, rates
+        # as well as in a spaced script (before character units: zh teasers 15 of 30)
+        assert zh >= (0.85 if kind == "edit" else 0.95) and zh >= ar - 0.1, rates
+    # An edit that rewrote the opening may stay clean (the three-answer rule's price, measured
+    # in docs/EVALUATION.md), but it is never a new story: it is linked to the one it edits.
+    for record, verdict in zip(stream, verdicts, strict=True):
+        if record.duplicate and record.lang == "zh":
+            assert verdict.status == "duplicate" or verdict.related_to is not None, (record.kind, verdict)
     assert s.fp == 0  # no rewrite nor distinct story dropped
