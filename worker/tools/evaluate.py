@@ -38,13 +38,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
 import xxhash
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from worker.files.offline import OfflineResult
 
 from worker.tools.multilingual import (
     ML_NATURAL_KINDS,
@@ -153,17 +156,10 @@ class Verdict:
     related_to: str | None = None
 
 
-def verdict_of(result: Any) -> Verdict:
-    """One `OfflineResult` as a verdict. `story_id` / `related_to` are read with `getattr`: they
-    are the three-answer contract (issue 13, item 1), absent from a worker that predates it, which
-    then links nothing (simplify to plain attributes once every OfflineResult has them)."""
+def verdict_of(result: OfflineResult) -> Verdict:
+    """One `OfflineResult` as a verdict."""
     return Verdict(
-        result.status,
-        result.duplicate_of,
-        result.kind,
-        result.similarity,
-        getattr(result, "story_id", None),
-        getattr(result, "related_to", None),
+        result.status, result.duplicate_of, result.kind, result.similarity, result.story_id, result.related_to
     )
 
 
@@ -173,7 +169,7 @@ async def run_pipeline(
     """Every record through `dedup_records` (the `newsworker dedup` path); verdicts in order."""
     from worker.config import Settings
     from worker.files.inputs import InputRecord
-    from worker.files.offline import OfflineResult, dedup_records
+    from worker.files.offline import dedup_records
 
     # A fresh key prefix: a shared Redis may hold entries of earlier runs, which must not count.
     settings = Settings(redis_key_prefix=key_prefix or f"nweval-{uuid.uuid4().hex[:8]}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from worker.tools import evaluate as ev
 from worker.tools.variants import Labelled
 
@@ -11,13 +9,13 @@ BODY = " ".join(f"w{i}" for i in range(60))
 OTHER = " ".join(f"z{i}" for i in range(60))
 
 
-def test_verdict_of_reads_story_fields_when_the_result_has_them() -> None:
-    old = SimpleNamespace(status="clean", duplicate_of=None, kind=None, similarity=None)
-    assert ev.verdict_of(old).related_to is None and ev.verdict_of(old).story_id is None
-    new = SimpleNamespace(
-        status="clean", duplicate_of=None, kind=None, similarity=0.4, story_id="a", related_to="a"
-    )
-    assert ev.verdict_of(new) == ev.Verdict("clean", None, None, 0.4, "a", "a")
+def test_verdict_of_carries_the_story_fields_of_an_offline_result() -> None:
+    from worker.files.offline import OfflineResult
+
+    linked = OfflineResult(id="b", status="clean", similarity=0.4, story_id="a", related_to="a")
+    assert ev.verdict_of(linked) == ev.Verdict("clean", None, None, 0.4, "a", "a")
+    copy = OfflineResult(id="c", status="duplicate", kind="near", duplicate_of="a", similarity=0.9)
+    assert ev.verdict_of(copy) == ev.Verdict("duplicate", "a", "near", 0.9, None, None)
 
 
 def test_link_scores_count_drops_links_and_text_sharing() -> None:
