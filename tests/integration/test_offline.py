@@ -63,3 +63,41 @@ def test_dedup_reports_every_record_in_order_including_bad_ones(tmp_path: Path, 
 def test_unknown_input_path_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("dedup", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o"))
     assert result.returncode == 2 and "no such file" in result.stderr
+
+
+def test_one_batch_is_prepared_without_spawning_processes_and_more_use_them(redis_server: object) -> None:
+    """A small input (one batch) costs no process start-up; a longer one is prepared by the
+    configured processes; both give every record its answer, the same either way."""
+    import asyncio
+    import multiprocessing
+    import uuid
+
+    import msgspec
+
+    from tests.support.factories import synthetic_article
+    from worker.config import Settings
+    from worker.files.inputs import InputRecord
+    from worker.files.offline import OfflineResult, dedup_records
+
+    articles = [synthetic_article(i % 40) | {"id": f"a{i}"} for i in range(120)]
+    records = [InputRecord(msgspec.json.encode(a), f"t:{i}") for i, a in enumerate(articles)]
+
+    def run(batch_size: int) -> tuple[list[str], int]:
+        children = 0
+        answers: list[str] = []
+
+        def seen(_: InputRecord, result: OfflineResult) -> None:
+            nonlocal children
+            children = max(children, len(multiprocessing.active_children()))
+            answers.append(f"{result.id} {result.status} {result.duplicate_of}")
+
+        settings = Settings(redis_key_prefix=f"t{uuid.uuid4().hex[:8]}", prepare_processes=1)
+        url = redis_server.url  # type: ignore[attr-defined]
+        asyncio.run(dedup_records(records, url, settings, on_result=seen, batch_size=batch_size, secure=False))
+        return answers, children
+
+    one_batch, spawned = run(batch_size=200)
+    assert spawned == 0 and len(one_batch) == 120
+    batches, spawned = run(batch_size=10)
+    assert spawned == 1 and batches == one_batch
+    assert sum(" duplicate a" in a for a in one_batch) == 80  # copies 40..119 of articles 0..39

@@ -19,6 +19,7 @@ same answers: an id seen before keeps the decision recorded for it (docs/DEDUP.m
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -119,10 +120,15 @@ async def dedup_records(
     # The settings' Redis user, password and TLS apply unless `secure=False` (an embedded Redis).
     url, auth = redis_connection(settings, redis_url) if secure else (redis_url, {})
     client = connect(url, cluster=settings.redis_cluster, **auth)
+    batches = _batches(records, batch_size)
     # Records are prepared (decode, normalize, fingerprint) by a pool of processes, `ahead`
     # batches in advance, while this process runs the dedup stage against Redis in input order.
+    # An input of one batch is prepared here: spawning the processes (each imports the stages
+    # and loads the language model, ~0.5 s of CPU apiece) would cost more than it saves.
+    head = list(itertools.islice(batches, 2))
+    wanted = settings.prepare_processes if processes is None else processes
     preparer = Preparer(
-        processes=settings.prepare_processes if processes is None else processes,
+        processes=wanted if len(head) > 1 else 0,
         limits=limits_of(settings),
         scheme=scheme,
         events=False,  # verdicts only: the clean events are never built
@@ -130,7 +136,7 @@ async def dedup_records(
     preparer.start()  # until its processes are up, batches are prepared here (Preparer.prepare)
     ahead = max(1, preparer.processes) + 1
     pending: deque[tuple[list[InputRecord], asyncio.Future[Staged]]] = deque()
-    batches = _batches(records, batch_size)
+    batches = itertools.chain(head, batches)
     try:
         store = make_store(client, settings, scheme)
         thresholds = thresholds or Thresholds()
