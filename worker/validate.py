@@ -7,9 +7,11 @@ original bytes, so a person can fix the producer and replay. Reasons are a small
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import unicodedata
+from typing import Final
 
 import msgspec
 
@@ -42,10 +44,17 @@ _decoder = msgspec.json.Decoder(RawArticle)
 MAX_COMBINING_RUN = 32
 
 
-def _combining_class() -> str:
+#: Where Unicode puts characters with a non-zero combining class: planes 0 and 1 (planes 2-3 are
+#: ideographs, 14 tags and variation selectors, all class 0; the rest unassigned or private).
+#: Scanning these, not all 1.1M code points, costs ~10 ms of every process start instead of ~90;
+#: tests/unit/test_validate.py checks the full range gives the same class.
+COMBINING_PLANES: Final = (range(0x20000),)
+
+
+def _combining_class(planes: tuple[range, ...] = COMBINING_PLANES) -> str:
     """A regex character class of every code point with a non-zero canonical combining class."""
     ranges: list[tuple[int, int]] = []
-    for cp in range(0x110000):
+    for cp in itertools.chain.from_iterable(planes):
         if unicodedata.combining(chr(cp)):
             if ranges and ranges[-1][1] == cp - 1:
                 ranges[-1] = (ranges[-1][0], cp)

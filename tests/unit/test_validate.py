@@ -127,3 +127,10 @@ def test_the_default_limits_keep_a_remembered_article_in_one_listpack_value() ->
     fp = fingerprint(" ".join(f"word{i}" for i in range(400)), "https://example.org/a", DEFAULT_SCHEME)
     record = msgspec.structs.replace(make_record(longest, fp), canonical_id=longest, story_id=longest)
     assert len(encode_record(record)) <= 512
+
+
+def test_the_combining_class_from_planes_0_and_1_is_that_of_the_whole_range() -> None:
+    from worker.validate import _combining_class
+
+    # planes 0-1 only, at import; a Unicode version that put a combining mark elsewhere fails here
+    assert _combining_class() == _combining_class((range(0x110000),))
