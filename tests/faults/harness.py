@@ -14,7 +14,9 @@ invariant, not only the first:
 5. a signalled worker exits within its grace (+ `EXIT_MARGIN_SECONDS`), and after the fault is
    cleared every input has its outcome within `RECOVERY_SECONDS`;
 6. never ready while stuck: no `/readyz` 200 from a worker whose processed count has not moved
-   for `STUCK_READY_SECONDS` while input was waiting for it.
+   for `STUCK_READY_SECONDS` while input was waiting for it, and past a limit not live: no
+   `/healthz` 200 from one that has not moved for `STUCK_LIVE_SECONDS` (the matrix's workers
+   run with `WORKER_STUCK_SECONDS` and `WORKER_LIVENESS_SECONDS`, a margin below each).
 
 Seeded: the stream, its keys and the trial's choices derive from `seed`; the moments are defined
 by the worker's own progress (its metrics), never by sleeps alone.
@@ -51,6 +53,14 @@ RECOVERY_SECONDS = 90.0
 #: A worker whose processed count has not moved for this long while input waits for it must not
 #: answer /readyz with 200.
 STUCK_READY_SECONDS = 15.0
+#: ... and, stuck for this long, must not answer /healthz with 200 (an orchestrator would restart it).
+STUCK_LIVE_SECONDS = 21.0
+#: What the matrix's workers are told (NEWSWORKER_STUCK_SECONDS, NEWSWORKER_STUCK_LIVENESS_SECONDS):
+#: 7 s below the checker's limits. The worker counts a stall from its last *released* batch, the
+#: prober from the last change of the processed count (a batch's decide, before its publish), so
+#: the prober's stall may start up to one publish later; the margin covers that and the polling.
+WORKER_STUCK_SECONDS = STUCK_READY_SECONDS - 7.0
+WORKER_LIVENESS_SECONDS = STUCK_LIVE_SECONDS - 7.0
 #: The grace the matrix gives its workers (NEWSWORKER_SHUTDOWN_GRACE_SECONDS).
 GRACE_SECONDS = 5.0
 #: A prepare process must notice its worker is gone (its pipe closes) and exit within this.
@@ -106,10 +116,12 @@ class Sample:
     ready: int  # HTTP status of /readyz, 0 when it did not answer
     processed: float
     lag: float
+    live: int = 200  # HTTP status of /healthz, 0 when it did not answer
+    scraped: bool = True  # /metrics answered (else `processed` and `lag` are not known)
 
 
 class Prober:
-    """Polls every live worker's /readyz and /metrics in a thread while the trial runs."""
+    """Polls every live worker's /readyz, /healthz and /metrics in a thread while the trial runs."""
 
     def __init__(self, interval: float = 0.3) -> None:
         self.interval = interval
@@ -123,10 +135,11 @@ class Prober:
         while not self._stop.is_set():
             for index, port in list(self.ports.items()):
                 status, _ = scrape(port, "/readyz", timeout=0.5)
-                _, text = scrape(port, timeout=0.5)
+                live, _ = scrape(port, "/healthz", timeout=0.5)
+                code, text = scrape(port, timeout=0.5)
                 self.samples.append(
                     Sample(time.monotonic(), index, status, metric(text, "newsworker_articles_processed_total"),
-                           metric(text, "newsworker_consumer_lag_messages"))
+                           metric(text, "newsworker_consumer_lag_messages"), live, code == 200)
                 )
             self._stop.wait(self.interval)
 
@@ -316,6 +329,8 @@ def check_invariants(
           f"prepare processes {timings.orphans} outlived their SIGKILLed worker by {ORPHAN_GRACE_SECONDS:.0f}s")
     stuck = ready_while_stuck(samples)
     check("never_ready_while_stuck", not stuck, f"{len(stuck)} samples, first: {stuck[:2]}")
+    wedged = live_while_stuck(samples)
+    check("never_live_while_stuck_past_limit", not wedged, f"{len(wedged)} samples, first: {wedged[:2]}")
     redelivered = len(records) - len({outcome_of(r, topics)[0] for r in records})
     return TrialResult(case, seed, len(wanted), len(records), redelivered, len(stories), checked, len(samples),
                        timings.exits, timings.recovery_seconds, longest_stuck(samples), violations)
@@ -328,10 +343,11 @@ def _stuck_runs(samples: list[Sample]) -> list[tuple[Sample, Sample]]:
     for s in samples:
         by_worker[s.worker].append(s)
     for series in by_worker.values():
+        # A sample whose /metrics did not answer says nothing of progress; one whose /readyz and
+        # /healthz both did not answer claims nothing. Both are left out.
+        answered = [s for s in series if s.scraped and (s.ready or s.live)]
         since: Sample | None = None  # first sample of the current run without progress, with lag
-        for prev, cur in itertools.pairwise(series):
-            if cur.ready == 0:
-                continue  # no answer: not ready, nothing claimed
+        for prev, cur in itertools.pairwise(answered):
             if cur.processed != prev.processed or cur.lag <= 0:
                 since = None
                 continue
@@ -349,3 +365,10 @@ def ready_while_stuck(samples: list[Sample]) -> list[Sample]:
     for `STUCK_READY_SECONDS` while it reported lag (input waiting for it)."""
     return [cur for since, cur in _stuck_runs(samples)
             if cur.ready == 200 and cur.at - since.at >= STUCK_READY_SECONDS]
+
+
+def live_while_stuck(samples: list[Sample]) -> list[Sample]:
+    """Samples where a worker answered 200 on /healthz although its processed count had not moved
+    for `STUCK_LIVE_SECONDS` while it reported lag: wedged, and telling its orchestrator it is fine."""
+    return [cur for since, cur in _stuck_runs(samples)
+            if cur.live == 200 and cur.at - since.at >= STUCK_LIVE_SECONDS]

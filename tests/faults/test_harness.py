@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from tests.faults.harness import STUCK_READY_SECONDS, Sample, Timings, check_invariants, ready_while_stuck
+from tests.faults.harness import (
+    STUCK_LIVE_SECONDS,
+    STUCK_READY_SECONDS,
+    Sample,
+    Timings,
+    check_invariants,
+    live_while_stuck,
+    ready_while_stuck,
+)
 from tests.faults.stream import Item
 
 pytestmark = pytest.mark.fast
@@ -78,8 +86,9 @@ def test_late_exit_bad_status_and_slow_recovery_are_violations() -> None:
     assert "recovers_in_time" in violations(GOOD, Timings(recovery_seconds=None))
 
 
-def series(ready: int, processed: list[float], lag: float) -> list[Sample]:
-    return [Sample(at=float(t), worker=0, ready=ready, processed=p, lag=lag) for t, p in enumerate(processed)]
+def series(ready: int, processed: list[float], lag: float, live: int = 200) -> list[Sample]:
+    return [Sample(at=float(t), worker=0, ready=ready, processed=p, lag=lag, live=live)
+            for t, p in enumerate(processed)]
 
 
 def test_ready_while_stuck_needs_no_progress_lag_and_time() -> None:
@@ -90,6 +99,25 @@ def test_ready_while_stuck_needs_no_progress_lag_and_time() -> None:
     assert not ready_while_stuck(series(200, [float(i) for i in range(long)], lag=10))  # progress
     assert not ready_while_stuck(series(200, [5.0] * 3, lag=10))  # not long enough yet
     assert "never_ready_while_stuck" in violations(GOOD, samples=series(200, [5.0] * long, lag=10))
+
+
+def test_live_while_stuck_past_the_limit_is_a_violation() -> None:
+    long = int(STUCK_LIVE_SECONDS) + 2
+    assert live_while_stuck(series(503, [5.0] * long, lag=10))  # not ready, but still says live
+    assert not live_while_stuck(series(503, [5.0] * long, lag=10, live=503))  # says it is wedged
+    assert not live_while_stuck(series(503, [5.0] * int(STUCK_READY_SECONDS + 2), lag=10))  # not yet
+    assert not live_while_stuck(series(200, [5.0] * long, lag=0))  # idle
+    assert "never_live_while_stuck_past_limit" in violations(GOOD, samples=series(503, [5.0] * long, lag=10))
+    assert "never_live_while_stuck_past_limit" not in violations(
+        GOOD, samples=series(503, [5.0] * long, lag=10, live=503))
+
+
+def test_a_sample_without_metrics_neither_breaks_nor_resets_a_stall() -> None:
+    stuck = series(200, [5.0] * (int(STUCK_READY_SECONDS) + 2), lag=10)
+    # every third scrape of /metrics failed (processed and lag read as 0): still one stall
+    for s in stuck[1::3]:
+        s.scraped, s.processed, s.lag = False, 0.0, 0.0
+    assert ready_while_stuck(stuck)
 
 
 def test_orphaned_prepare_processes_are_a_violation() -> None:

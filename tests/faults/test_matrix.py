@@ -30,7 +30,9 @@ import redis
 from tests.faults.harness import (
     GRACE_SECONDS,
     ORPHAN_GRACE_SECONDS,
-    STUCK_READY_SECONDS,
+    STUCK_LIVE_SECONDS,
+    WORKER_LIVENESS_SECONDS,
+    WORKER_STUCK_SECONDS,
     Feeder,
     InvariantViolation,
     Prober,
@@ -56,8 +58,9 @@ FEED_RATE = 60.0
 #: session timeout, so its group rebalances without it).
 FAULT_SECONDS = 8.0
 #: How long the faults that leave a worker stuck (Redis full or frozen, publishes refused) last:
-#: past STUCK_READY_SECONDS, so that "never ready while stuck" is put to the test.
-STUCK_SECONDS = STUCK_READY_SECONDS + 5.0
+#: past STUCK_LIVE_SECONDS, so that "never ready while stuck" and "past a limit, not live" are
+#: put to the test (a few seconds of each fault pass before the worker's count stands still).
+STUCK_SECONDS = STUCK_LIVE_SECONDS + 9.0
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,8 @@ class Trial:
         self.extra_records: list[Any] = []  # outputs read before a broker restart wiped them
 
     def start_worker(self, **overrides: str) -> Any:
-        env = {"batch_size": "20", "shutdown_grace_seconds": str(GRACE_SECONDS), "prepare_processes": "1"}
+        env = {"batch_size": "20", "shutdown_grace_seconds": str(GRACE_SECONDS), "prepare_processes": "1",
+               "stuck_seconds": str(WORKER_STUCK_SECONDS), "stuck_liveness_seconds": str(WORKER_LIVENESS_SECONDS)}
         env.update(overrides)
         worker = self._start(self.topics, app_id=self.group, bootstrap=self.kafka.bootstrap,
                              redis_url=self.redis.url, **env)
