@@ -36,8 +36,6 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
-import ftfy
-
 from worker.normalize import arabic, boilerplate
 from worker.normalize.html_text import extract as extract_html
 
@@ -140,9 +138,49 @@ _JUNK_RE: Final = re.compile(f"[{_JUNK_CLASS}]+")
 #: 40,000-mark run costs seconds; no writing system stacks more than a few marks, and Unicode's
 #: stream-safe format allows 30.
 MAX_COMBINING_RUN: Final = 32
-_COMBINING_CLASS: Final = "".join(
-    chr(c) for c in range(0x80, 0x10000) if unicodedata.combining(chr(c)) and not 0xD800 <= c < 0xE000
-)
+
+
+def _bmp_classes() -> dict[str, list[tuple[int, int]]]:
+    """The BMP character classes the rules below need, as ranges of code points, from one pass
+    over the plane (each class was a pass of its own; the pass is paid by every process start).
+    Computed from the running Python's Unicode database, so they follow its version."""
+    spans: dict[str, list[tuple[int, int]]] = {"combining": [], "mark": [], "digit": [], "space": []}
+
+    def add(name: str, cp: int) -> None:
+        ranges = spans[name]
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1] = (ranges[-1][0], cp)
+        else:
+            ranges.append((cp, cp))
+
+    category, combining = unicodedata.category, unicodedata.combining
+    for cp in range(0x10000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        ch = chr(cp)
+        cat = category(ch)
+        if cp < 0x80:  # ASCII: only the spaces and controls are in a class
+            if ch.isspace() and ch not in " \n":
+                add("space", cp)
+            continue
+        if cat[0] == "M":
+            add("mark", cp)
+            if combining(ch):
+                add("combining", cp)
+        elif cat == "Nd":
+            add("digit", cp)
+        elif cat[0] in "ZC" and ch.isspace():
+            add("space", cp)
+    return spans
+
+
+def _class(ranges: list[tuple[int, int]]) -> str:
+    """A regular-expression class body (without brackets) for ``ranges``."""
+    return "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
+
+
+_BMP: Final = _bmp_classes()
+_COMBINING_CLASS: Final = _class(_BMP["combining"])
 _MARK_RUN_RE: Final = re.compile(f"[{_COMBINING_CLASS}]{{{MAX_COMBINING_RUN + 1},}}")
 #: ZWNJ/ZWJ carry meaning between two letters (Persian ``می‌خواهم``, emoji sequences, Indic
 #: conjuncts); anywhere else they are junk. Runs collapse to one.
@@ -204,7 +242,11 @@ def _repair_cp1256(s: str) -> str:
 
 def _fix_cp1252_run(m: re.Match[str]) -> str:
     run = m.group()
-    return ftfy.fix_encoding(run) if _LATIN_MOJIBAKE_RE.search(run) else run
+    if _LATIN_MOJIBAKE_RE.search(run) is None:
+        return run
+    import ftfy  # ~100 ms to import; only text showing mojibake needs it
+
+    return ftfy.fix_encoding(run)
 
 
 def _has_mojibake(s: str) -> bool:
@@ -472,9 +514,7 @@ def _fix_spacing(s: str) -> str:
 
 #: Whitespace other than the space and ``\n`` (tab, NBSP, the Unicode spaces and line breaks;
 #: all are in the BMP).
-_OTHER_SPACE_RE: Final = re.compile(
-    "[" + "".join(c for c in map(chr, range(0x10000)) if c.isspace() and c not in " \n") + "]"
-)
+_OTHER_SPACE_RE: Final = re.compile(f"[{_class(_BMP['space'])}]")
 
 
 def _lines(s: str) -> list[str]:
@@ -581,32 +621,19 @@ _FORMAT_CLASS: Final = (
 )
 _FORMAT_RE: Final = re.compile(f"[{_FORMAT_CLASS}]+")
 #: Decimal digits of every script but ASCII (``٢٠١٨``, ``۲۰۱۸``, ``२०१८``), BMP.
-_NON_ASCII_DIGITS: Final = "".join(
-    chr(c) for c in range(0x80, 0x10000) if unicodedata.category(chr(c)) == "Nd"
-)
+_NON_ASCII_DIGITS: Final = _class(_BMP["digit"])
 _NON_ASCII_DIGIT_RE: Final = re.compile(f"[{_NON_ASCII_DIGITS}]")
 #: One scan tells whether either of the two rules above has work to do.
 _KEY_UNUSUAL_RE: Final = re.compile(f"[{_FORMAT_CLASS}{_NON_ASCII_DIGITS}]")
-_DIGIT_SET: Final = frozenset(_NON_ASCII_DIGITS)
+_DIGIT_SET: Final = frozenset(chr(c) for a, b in _BMP["digit"] for c in range(a, b + 1))
 #: The punctuation and symbols of ordinary news text, replaced by a space with ``str.replace``
 #: (fast); anything rarer is caught by ``_TOKEN_RE`` below.
 _COMMON_PUNCT: Final = tuple("،.\":()-«»؟!,؛/%*#_'[]{}…–—“”‘’„;?+=&@<>|\\~^`$•·©®™°×÷")
 
 
-def _mark_class() -> str:
-    ranges: list[tuple[int, int]] = []
-    for cp in range(0x10000):
-        if unicodedata.category(chr(cp))[0] == "M":
-            if ranges and ranges[-1][1] == cp - 1:
-                ranges[-1] = (ranges[-1][0], cp)
-            else:
-                ranges.append((cp, cp))
-    return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
-
-
 #: A token: letters, digits and combining marks (so vowel signs of Indic scripts, or Arabic
 #: marks outside CAMeL's diacritic set, do not shred words).
-_TOKEN_RE: Final = re.compile(f"(?:[^\\W_]|[{_mark_class()}])+")
+_TOKEN_RE: Final = re.compile(f"(?:[^\\W_]|[{_class(_BMP['mark'])}])+")
 
 
 def _digit(m: re.Match[str]) -> str:

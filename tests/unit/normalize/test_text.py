@@ -400,3 +400,30 @@ def test_missing_seed_fails_under_ci_and_skips_locally(monkeypatch: pytest.Monke
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         read_seed("no-such-seed.txt")
+
+
+def test_the_one_pass_character_classes_equal_their_definitions() -> None:
+    """The BMP classes are built in one pass (start-up time): each must still be exactly the
+    set its rule is defined by, and the regular expressions built from them match just it."""
+    import re
+    import unicodedata
+
+    from worker.normalize import text
+
+    bmp = [chr(c) for c in range(0x10000) if not 0xD800 <= c < 0xE000]
+    definitions = {
+        "combining": {c for c in bmp if unicodedata.combining(c)},
+        "mark": {c for c in bmp if unicodedata.category(c)[0] == "M"},
+        "digit": {c for c in bmp if unicodedata.category(c) == "Nd" and not c.isascii()},
+        "space": {c for c in bmp if c.isspace() and c not in " \n"},
+    }
+    for name, members in definitions.items():
+        assert members, name
+        got = {chr(c) for a, b in text._BMP[name] for c in range(a, b + 1)}
+        assert got == members, name
+        pattern = re.compile(f"[{text._class(text._BMP[name])}]")
+        assert {c for c in bmp if pattern.fullmatch(c)} == members, name
+    digit_set = text._DIGIT_SET
+    assert digit_set == frozenset(definitions["digit"])
+    assert {c for c in bmp if text._OTHER_SPACE_RE.fullmatch(c)} == definitions["space"]
+    assert "\u0661" in text._DIGIT_SET and "\u064b" in definitions["combining"]
