@@ -159,10 +159,13 @@ def _bmp_classes() -> dict[str, list[tuple[int, int]]]:
             continue
         ch = chr(cp)
         cat = category(ch)
-        if cp < 0x80:  # ASCII: only the spaces and controls are in a class
+        if cp < 0x80:  # ASCII has no marks and no non-ASCII digits; only its spaces count
             if ch.isspace() and ch not in " \n":
                 add("space", cp)
             continue
+        # Every character with a combining class is a mark, and every other space is a separator
+        # (Z) or a control (C): the shortcuts below rest on that, and the test checks each class
+        # against its plain definition.
         if cat[0] == "M":
             add("mark", cp)
             if combining(ch):
