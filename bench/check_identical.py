@@ -15,7 +15,7 @@ Runs what ``worker.pipeline`` does to one message before the dedup store (``deco
   combining marks, odd line breaks and spaces, other digits, shouted Latin, seeded junk).
 
 It writes one line per article: its key, then a short xxhash of each output field (title, text,
-paragraphs, match_key, warnings, canonical_url, exact, sketch, lead_sketch, bands, tokens,
+paragraphs, match_key, warnings, canonical_url, exact, sketch, opening, bands, tokens,
 shingles, language, published) and one of all of them together. ``--compare`` names the articles
 and fields that differ. Deterministic: one seeded generator, inputs in a fixed order.
 """
@@ -61,7 +61,7 @@ FIELDS = (
     "canonical_url",
     "exact",
     "sketch",
-    "lead_sketch",
+    "opening",
     "bands",
     "tokens",
     "shingles",
@@ -111,7 +111,7 @@ def outputs(payload: bytes, limits: Limits) -> dict[str, object]:
         "canonical_url": canonical_url,
         "exact": fp.exact,
         "sketch": fp.sketch,
-        "lead_sketch": fp.lead_sketch,
+        "opening": fp.opening,
         "bands": fp.bands,
         "tokens": fp.tokens,
         "shingles": fp.shingles,

@@ -33,7 +33,7 @@ from worker.normalize.text import normalize_text  # noqa: E402
 from worker.tools.variants import build_stream  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
-Signals = tuple[float, float, float]
+from worker.dedup.decision import Signals  # noqa: E402
 
 
 def _fp(article: Mapping[str, Any]) -> ArticleFingerprints:
@@ -85,14 +85,14 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=5000)
     args = parser.parse_args()
     t = Thresholds()
-    rules: dict[str, Callable[[float, float, float], bool]] = {
-        "old rule": lambda j, c, lead: j >= 0.5 or (c >= 0.6 and lead >= 0.5),
-        "duplicate": lambda j, c, lead: is_duplicate(j, c, lead, t),
-        "linked": lambda j, c, lead: not is_duplicate(j, c, lead, t) and is_related(j, c, lead, t),
+    rules: dict[str, Callable[[Signals], bool]] = {
+        "old rule": lambda s: s.jaccard >= 0.5 or (s.containment >= 0.6 and s.lead >= 0.5),
+        "duplicate": lambda s: is_duplicate(s, t),
+        "linked": lambda s: not is_duplicate(s, t) and is_related(s, t),
     }
     print(f"{'kind':22} {'pairs':>6} " + " ".join(f"{name:>10}" for name in rules))
     for kind, values in sorted(pairs(args.articles).items()):
-        shares = [sum(rule(*v) for v in values) / len(values) for rule in rules.values()]
+        shares = [sum(rule(v) for v in values) / len(values) for rule in rules.values()]
         print(f"{kind:22} {len(values):6} " + " ".join(f"{s:10.3f}" for s in shares))
     return 0
 

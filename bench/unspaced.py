@@ -3,7 +3,7 @@
 For each method the fingerprints of every record of the multilingual eval stream
 (`worker.tools.multilingual`, built from ../shared/data/semeval-train.jsonl.gz) are computed
 with that method's tokens, and each pair is judged by the worker's own rule, without Redis:
-found = the two share an LSH band *and* `worker.dedup.decision.same_story` holds on their
+found = the two share an LSH band *and* `worker.dedup.decision.is_duplicate` holds on their
 sketches. Reported per language: recall of copies / teasers / edits against their original,
 false positives among all pairs of distinct stories of the same language, rewrites (another
 outlet's article on the story) that the rule would drop, and the cost of tokens + fingerprint
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from worker.dedup import fingerprint as fpm
-from worker.dedup.decision import Thresholds, same_story
+from worker.dedup.decision import Thresholds, is_duplicate, make_record, similarity
 from worker.normalize.text import normalize_text
 from worker.tools.multilingual import build_multilingual_stream, load_pairs
 
@@ -81,10 +81,7 @@ METHODS: dict[str, Callable[[str, bytes], list[bytes]]] = {
 def found(a: fpm.ArticleFingerprints, b: fpm.ArticleFingerprints, t: Thresholds) -> bool:
     if not set(a.bands) & set(b.bands):
         return False
-    jac = fpm.estimate_jaccard(a.sketch, b.sketch)
-    cont = fpm.estimate_containment(jac, a.shingles, b.shingles)
-    lead = fpm.estimate_jaccard(a.lead_sketch, b.lead_sketch)
-    return same_story(jac, cont, lead, t)
+    return is_duplicate(similarity(a, make_record("b", b)), t)
 
 
 def main() -> None:

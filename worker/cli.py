@@ -215,8 +215,8 @@ def _print_explanation(console: Console, e: Explanation) -> None:
         table.add_row(s.name, f"{s.value:.3f}", f">= {s.threshold:g}", "✓" if s.passed else "✗", s.meaning)
     console.print(table)
     console.print(
-        "duplicate = containment >= bar and (lead Jaccard >= bar or Jaccard >= bar), or the same URL "
-        "revised; same story = containment (story) and Jaccard (story) met"
+        "duplicate = containment >= bar and (opening in place or moved >= bar, or Jaccard >= bar), "
+        "or the same URL revised; same story = containment (story) and Jaccard (story) met"
     )
     if not e.candidate:
         console.print("note: no LSH band or URL in common: the worker would not compare these two at all")

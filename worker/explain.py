@@ -35,10 +35,11 @@ from worker.dedup.decision import (
     decode_record,
     is_duplicate,
     is_related,
+    is_revision,
     make_record,
     similarity,
 )
-from worker.dedup.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme, fingerprint
+from worker.dedup.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme, fingerprint, unpack_opening
 from worker.errors import PoisonInput
 from worker.normalize.text import NormalizedText, match_key, normalize_text
 from worker.normalize.urls import canonicalize_url
@@ -112,7 +113,7 @@ def article_from_record(record: StoredRecord) -> Article:
         tokens=0,
         shingles=record.shingles,
         sketch=record.sketch,
-        lead_sketch=record.lead_sketch,
+        opening=unpack_opening(record.opening),
         bands=(),
         url=None,
     )
@@ -123,7 +124,8 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     """The verdict for the pair, each signal against its threshold, and the shared passages."""
     t = thresholds or Thresholds()
     exact = bool(a.fp.exact) and a.fp.exact == b.fp.exact
-    jac, cont, lead = similarity(a.fp, b.record)
+    sig = similarity(a.fp, b.record)
+    jac, cont, lead, moved = sig.jaccard, sig.containment, sig.lead, sig.moved_lead
     same_url = a.record.url is not None and a.record.url == b.record.url
     shared_bands = _shared_bands(a.record, b.record)
     signals = (
@@ -133,8 +135,12 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             "the shorter text inside the longer",
         ),
         Signal(
-            "lead Jaccard", lead, t.dup_lead_jaccard, lead >= t.dup_lead_jaccard,
-            "the same opening (first 60 words)",
+            "opening in place", lead, t.dup_lead, lead >= t.dup_lead,
+            "the same opening (the first 30 words agree where they stand)",
+        ),
+        Signal(
+            "opening moved", moved, t.dup_moved_lead, moved >= t.dup_moved_lead,
+            "the same opening, moved by a sentence added or removed in front",
         ),
         Signal(
             "containment (story)", cont, t.link_containment, cont >= t.link_containment,
@@ -145,13 +151,18 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     verdict: Verdict
     if exact:
         verdict, reason = "duplicate", "the same text after normalization (exact match key)"
-    elif is_duplicate(jac, cont, lead, t):
-        why = "the same opening" if lead >= t.dup_lead_jaccard else "nearly all of the text alike"
+    elif is_duplicate(sig, t):
+        if lead >= t.dup_lead:
+            why = "the same opening"
+        elif moved >= t.dup_moved_lead:
+            why = "the same opening, moved by a sentence"
+        else:
+            why = "nearly all of the text alike"
         verdict, reason = "duplicate", f"the shorter is inside the longer, with {why}"
-    elif same_url and max(jac, lead) >= t.url_min_jaccard:
+    elif same_url and is_revision(sig, t):
         verdict, reason = "duplicate", "the same canonical URL, revised (the texts still overlap)"
-    elif is_related(jac, cont, lead, t):
-        verdict, reason = "same story", _story_reason(cont, lead, t)
+    elif is_related(sig, t):
+        verdict, reason = "same story", _story_reason(cont, t)
     else:
         verdict, reason = "unrelated", "too little shared text"
     note = None
@@ -164,7 +175,7 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     )
 
 
-def _story_reason(cont: float, lead: float, t: Thresholds) -> str:
+def _story_reason(cont: float, t: Thresholds) -> str:
     if cont >= t.dup_containment:
         return "much of one is in the other, but it opens differently: its own article (a follow-up?)"
     return "they share passages, but each has much of its own: two articles of one story"

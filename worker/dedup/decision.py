@@ -44,7 +44,14 @@ from typing import Final
 
 import msgspec
 
-from worker.dedup.fingerprint import ArticleFingerprints, estimate_containment, estimate_jaccard
+from worker.dedup.fingerprint import (
+    ArticleFingerprints,
+    estimate_containment,
+    estimate_jaccard,
+    opening_agreement,
+    pack_opening,
+    unpack_opening,
+)
 from worker.events import DuplicateKind
 
 #: Bytes of an article's reference (the start of its exact hash) held in url and band claims.
@@ -77,7 +84,7 @@ class StoredRecord(msgspec.Struct, array_like=True, frozen=True):
     url: bytes | None  # canonical-URL hash, REF_BYTES long
     bands: bytes  # TAG_BYTES per band, in band order
     sketch: bytes
-    lead_sketch: bytes
+    opening: bytes  # packed (fingerprint.pack_opening): 43 B
     shingles: int
     canonical_id: str | None = None  # DUPLICATE: the clean article it repeats
     story_id: str | None = None  # the story's first article, when that is not `published`
@@ -117,7 +124,7 @@ def make_record(article_id: str, fp: ArticleFingerprints) -> StoredRecord:
         url=fp.url[:REF_BYTES] if fp.url else None,
         bands=band_tags(fp),
         sketch=fp.sketch,
-        lead_sketch=fp.lead_sketch,
+        opening=pack_opening(fp.opening),
         shingles=fp.shingles,
     )
 
@@ -138,13 +145,17 @@ class Thresholds:
     #: measured were 0.46-0.77 (0.6, the old bar, dropped them). 0.85 would cost teasers that
     #: gained a dateline (combo recall 0.956 -> 0.951).
     dup_containment: float = 0.8
-    #: ... and the openings (first 60 tokens) agree this much: what tells a teaser or an edit
-    #: (median 1.0) from a follow-up, whose new lead paragraph puts it at a median of 0.03.
-    #: 0.3, not 0.5: an edit that changed or added a lead sentence is at 0.3-0.5 (edit recall
-    #: 0.89 at 0.5, 0.96 at 0.3); the price is a follow-up whose new lead is one or two
-    #: sentences over most of the earlier body, which is what such an edit is (6 % of the
-    #: follow-ups built for the measurement: 24 of their 25 had a new lead of 30-45 words).
-    dup_lead_jaccard: float = 0.3
+    #: ... and the openings agree (`opening_agreement`): the lead (its first 28 shingles) found
+    #: in the other's opening *in place* this much: what tells a teaser or an edit (median 1.0)
+    #: from a follow-up, whose new lead paragraph puts it near chance (~0.1). 0.45: an edit
+    #: that rewrote a few words of the lead is at 0.5-0.8.
+    dup_lead: float = 0.45
+    #: ... or *moved*: found again at one shift this much. An edit that added a sentence in
+    #: front, or removed its first one, moves the lead by that sentence; a follow-up drops the
+    #: old lead for a new paragraph, so neither lead is found in the other's opening. 0.7, not
+    #: the in-place bar: a moved match is the best of ~100 shifts tried (chance reaches ~0.35),
+    #: and at 0.6 a follow-up whose new lead is one short paragraph was dropped (1-3 in 500).
+    dup_moved_lead: float = 0.7
     #: ... or, whatever the opening, the texts are all but one (a lead rewritten, nothing else):
     #: 0.95, as a follow-up that reuses the whole body under a new lead reaches 0.94.
     dup_jaccard: float = 0.95
@@ -156,7 +167,8 @@ class Thresholds:
     #: one is Jaccard times the size ratio, so noise alone (1-2 agreeing sketch bytes, ~0.015)
     #: could claim a link; 0.04 is 5 agreeing bytes out of 128.
     link_jaccard: float = 0.04
-    #: Same canonical URL: a revision, unless the text changed beyond recognition.
+    #: Same canonical URL: a revision, unless the text changed beyond recognition (this little
+    #: alike, and its opening no longer agreeing in place by `dup_lead`).
     url_min_jaccard: float = 0.1
 
 
@@ -231,27 +243,61 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class Signals:
+    """What two articles' fingerprints say of each other (see `Thresholds`)."""
+
     jaccard: float
     containment: float
-    lead_jaccard: float
+    lead: float  # the opening agreeing in place
+    moved_lead: float  # ... or at its best shift (>= lead)
 
 
-def similarity(fp: ArticleFingerprints, other: StoredRecord) -> tuple[float, float, float]:
-    """(jaccard, containment, lead jaccard) between an article and a remembered one."""
+def similarity(
+    fp: ArticleFingerprints,
+    other: StoredRecord,
+    thresholds: Thresholds | None = None,
+    *,
+    same_url: bool = False,
+) -> Signals:
+    """The signals between an article and a remembered one.
+
+    With `thresholds`, only what can change the verdict is computed: the openings are compared
+    when the containment reaches the duplicate bar (or the URL is the same), and the moved lead
+    is searched (the dearer half) only when neither the lead in place nor Jaccard decides. A
+    signal not computed is 0.0 (the moved lead: the lead in place)."""
     jac = estimate_jaccard(fp.sketch, other.sketch)
     cont = estimate_containment(jac, fp.shingles, other.shingles)
-    lead = estimate_jaccard(fp.lead_sketch, other.lead_sketch)
-    return jac, cont, lead
+    t = thresholds
+    if t is not None and cont < t.dup_containment and not same_url:
+        return Signals(jac, cont, 0.0, 0.0)
+    theirs = unpack_opening(other.opening)
+    if t is None:
+        lead, moved = opening_agreement(fp.opening, theirs)
+        return Signals(jac, cont, lead, moved)
+    lead, _ = opening_agreement(fp.opening, theirs, moved=False)
+    if lead < t.dup_lead and jac < t.dup_jaccard and cont >= t.dup_containment:
+        lead, moved = opening_agreement(fp.opening, theirs)
+        return Signals(jac, cont, lead, moved)
+    return Signals(jac, cont, lead, lead)
 
 
-def is_duplicate(jac: float, cont: float, lead: float, t: Thresholds) -> bool:
-    """The same article: the shorter inside the longer, with the same opening or nearly all alike."""
-    return cont >= t.dup_containment and (lead >= t.dup_lead_jaccard or jac >= t.dup_jaccard)
+def same_opening(s: Signals, t: Thresholds) -> bool:
+    return s.lead >= t.dup_lead or s.moved_lead >= t.dup_moved_lead
 
 
-def is_related(jac: float, cont: float, lead: float, t: Thresholds) -> bool:
+def is_duplicate(s: Signals, t: Thresholds) -> bool:
+    """The same article: the shorter inside the longer, with the same opening (in place or
+    moved by a sentence) or nearly all alike."""
+    return s.containment >= t.dup_containment and (same_opening(s, t) or s.jaccard >= t.dup_jaccard)
+
+
+def is_revision(s: Signals, t: Thresholds) -> bool:
+    """Under the same canonical URL: the text still recognizably the same article."""
+    return s.jaccard >= t.url_min_jaccard or s.lead >= t.dup_lead
+
+
+def is_related(s: Signals, t: Thresholds) -> bool:
     """Not the same article, but enough shared text to be one story."""
-    return cont >= t.link_containment and jac >= t.link_jaccard
+    return s.containment >= t.link_containment and s.jaccard >= t.link_jaccard
 
 
 def _precedes(
@@ -302,17 +348,17 @@ def judge(
         record = records.get(ref)
         if record is None or record.id == article_id:
             continue  # expired; or this very article under other text (it is never its own match)
-        jac, cont, lead = similarity(fp, record)
         same_url = fp.url is not None and record.url == fp.url[:REF_BYTES]
-        duplicate = is_duplicate(jac, cont, lead, thresholds)
+        sig = similarity(fp, record, thresholds, same_url=same_url)
+        duplicate = is_duplicate(sig, thresholds)
         kind: DuplicateKind = "near"
-        if not duplicate and same_url and max(jac, lead) >= thresholds.url_min_jaccard:
+        if not duplicate and same_url and is_revision(sig, thresholds):
             duplicate, kind = True, "url"
-        if not duplicate and not is_related(jac, cont, lead, thresholds):
+        if not duplicate and not is_related(sig, thresholds):
             continue
         if not _precedes(ref, record, fp, view):
             continue  # the candidate will find this article and yield to it (or link to it)
-        score = round(max(jac, cont if duplicate else jac), 4)
+        score = round(max(sig.jaccard, sig.containment if duplicate else sig.jaccard), 4)
         match = Match(ref, record, duplicate, kind, score)
         if best is None or (match.duplicate, match.similarity) > (best.duplicate, best.similarity):
             best = match

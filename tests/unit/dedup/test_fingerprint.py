@@ -3,7 +3,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from worker.dedup.fingerprint import DEFAULT_SCHEME, estimate_containment, estimate_jaccard, fingerprint
+from worker.dedup.fingerprint import (
+    DEFAULT_SCHEME,
+    estimate_containment,
+    estimate_jaccard,
+    fingerprint,
+    opening_agreement,
+    pack_opening,
+)
 
 WORDS = [f"w{i}" for i in range(400)]
 
@@ -17,7 +24,9 @@ def test_exact_hash_equal_for_equal_keys_only() -> None:
 def test_sketch_sizes_and_bands() -> None:
     fp = fingerprint(" ".join(WORDS), "https://x.example/a")
     assert len(fp.sketch) == DEFAULT_SCHEME.num_perm
-    assert len(fp.lead_sketch) == DEFAULT_SCHEME.lead_perm
+    assert len(fp.opening) == DEFAULT_SCHEME.opening_tokens - DEFAULT_SCHEME.shingle + 1
+    assert max(fp.opening) < 64
+    assert len(pack_opening(fp.opening)) == 1 + 56 * 6 // 8  # a count, then 6 bits per shingle
     assert len(fp.bands) == DEFAULT_SCHEME.full_bands + DEFAULT_SCHEME.lead_bands
     assert fp.url is not None and len(fp.url) == 8
     assert fp.tokens == 400 and fp.shingles == 398
@@ -38,8 +47,69 @@ def test_teaser_is_contained_and_shares_lead() -> None:
     jac = estimate_jaccard(full.sketch, teaser.sketch)
     assert jac < 0.5
     assert estimate_containment(jac, full.shingles, teaser.shingles) > 0.8
-    assert estimate_jaccard(full.lead_sketch, teaser.lead_sketch) > 0.9
+    assert opening_agreement(full.opening, teaser.opening) == (1.0, 1.0)
     assert full.bands[-DEFAULT_SCHEME.lead_bands :] == teaser.bands[-DEFAULT_SCHEME.lead_bands :]
+
+
+def _opening(words: list[str]) -> bytes:
+    return fingerprint(" ".join(words), None).opening
+
+
+def test_an_opening_moved_by_a_sentence_is_found_moved_not_in_place() -> None:
+    body = _opening(WORDS)
+    sentence = [f"s{i}" for i in range(20)]
+    added = _opening(sentence + WORDS)  # a sentence added in front: the old lead 20 further on
+    removed = _opening(WORDS[15:])  # the first sentence removed: the new lead was 15 further on
+    for other in (added, removed):
+        in_place, moved = opening_agreement(body, other)
+        assert in_place < 0.3 and moved > 0.9
+        assert opening_agreement(other, body) == (in_place, moved)  # symmetric
+
+
+def test_a_word_changed_in_the_lead_keeps_it_in_place() -> None:
+    edited = list(WORDS)
+    edited[10] = "changed"
+    in_place, moved = opening_agreement(_opening(WORDS), _opening(edited))
+    assert 0.85 < in_place <= moved < 1.0  # the three shingles over the changed word disagree
+    dropped = WORDS[:10] + WORDS[11:]  # a word dropped: the rest of the lead is one place on
+    assert opening_agreement(_opening(WORDS), _opening(dropped))[0] > 0.85
+
+
+def test_a_new_lead_paragraph_over_the_old_body_is_not_the_same_opening() -> None:
+    """A follow-up: its own lead (40 new words) over the body, the old lead (30 words) dropped."""
+    new_lead = [f"n{i}" for i in range(40)]
+    follow_up = _opening(new_lead + WORDS[30:])
+    assert max(opening_agreement(_opening(WORDS), follow_up)) < 0.3
+
+
+def test_a_new_paragraph_in_front_of_the_whole_earlier_article_is_not_a_moved_lead() -> None:
+    """A follow-up that keeps the earlier article whole under a new lead paragraph (40 words):
+    the old lead is further on than a sentence of the lead's length."""
+    new_lead = [f"n{i}" for i in range(40)]
+    assert max(opening_agreement(_opening(WORDS), _opening(new_lead + WORDS))) < 0.3
+    sentence = new_lead[:24]  # a sentence: the old lead is found moved
+    assert opening_agreement(_opening(WORDS), _opening(sentence + WORDS))[1] > 0.9
+
+
+def test_openings_of_unrelated_texts_agree_at_chance_only() -> None:
+    worst = max(
+        max(opening_agreement(_opening([f"a{k}-{i}" for i in range(80)]), _opening([f"b{k}-{i}" for i in range(80)])))
+        for k in range(200)
+    )
+    assert worst < 0.45  # the best of ~100 shifts; the bar is 0.7
+    in_place = max(
+        opening_agreement(_opening([f"a{k}-{i}" for i in range(80)]), _opening([f"b{k}-{i}" for i in range(80)]))[0]
+        for k in range(200)
+    )
+    assert in_place < 0.3  # the bar is 0.45
+
+
+def test_a_short_lead_is_compared_in_place_only() -> None:
+    short = [f"w{i}" for i in range(3, 9)]  # 4 shingles, all inside the long text, moved by 3
+    in_place, moved = opening_agreement(_opening(WORDS), _opening(short))
+    # no shift searched for the short lead; the long lead's 28 shingles find only those 4
+    assert in_place == 0.0 and moved == 4 / 28
+    assert opening_agreement(b"", _opening(WORDS)) == (0.0, 0.0)
 
 
 def test_empty_key_has_no_bands() -> None:
@@ -157,7 +227,7 @@ def test_chinese_teaser_is_contained_and_shares_the_lead() -> None:
     full, teaser = fingerprint(full_key, None), fingerprint(teaser_key, None)
     jac = estimate_jaccard(full.sketch, teaser.sketch)
     assert estimate_containment(jac, full.shingles, teaser.shingles) > 0.8
-    assert estimate_jaccard(full.lead_sketch, teaser.lead_sketch) > 0.9
+    assert opening_agreement(full.opening, teaser.opening) == (1.0, 1.0)
     assert set(full.bands) & set(teaser.bands)
     # word tokens (scheme v2) saw one token per sentence: the cut sentence shared nothing
     assert len(teaser_key.split()) < 40 < teaser.tokens
@@ -169,7 +239,7 @@ def test_unrelated_chinese_texts_stay_apart() -> None:
     a = fingerprint(match_key(_han_text(2, 900)), None)
     b = fingerprint(match_key(_han_text(3, 900)), None)
     assert estimate_jaccard(a.sketch, b.sketch) < 0.1
-    assert estimate_jaccard(a.lead_sketch, b.lead_sketch) < 0.2
+    assert max(opening_agreement(a.opening, b.opening)) < 0.3
 
 
 # --- golden values: fingerprints that stay put -------------------------------------------------
@@ -192,6 +262,7 @@ GOLDEN_FILE = Path(__file__).with_name("golden_fingerprints.json")
 GOLDEN_DIGESTS = {
     "v3": "e108bc7424a2499e2fa8fb30016c834b3f2e7ce4b597f4770e2de7e6a36d46ec",
     "v4": "4ff26f6aa94d0da497e12e37c0c1797b6e28c7a6e39da63d73eea68dbe359634",
+    "v5": "41778ec54cfbf625422671c9bfd212ef8b4807559c7ccf4b71a0982c46d726ed",
 }
 
 #: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.
@@ -250,7 +321,7 @@ def golden_values() -> dict[str, object]:
             "canonical_url": canonical,
             "exact": fp.exact.hex(),
             "sketch": fp.sketch.hex(),
-            "lead_sketch": fp.lead_sketch.hex(),
+            "opening": pack_opening(fp.opening).hex(),  # as a record stores it
             "bands": [b.hex() for b in fp.bands],
             "url": fp.url.hex() if fp.url else None,
             "tokens": fp.tokens,
