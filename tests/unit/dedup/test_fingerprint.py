@@ -263,6 +263,7 @@ GOLDEN_DIGESTS = {
     "v3": "e108bc7424a2499e2fa8fb30016c834b3f2e7ce4b597f4770e2de7e6a36d46ec",
     "v4": "4ff26f6aa94d0da497e12e37c0c1797b6e28c7a6e39da63d73eea68dbe359634",
     "v5": "41778ec54cfbf625422671c9bfd212ef8b4807559c7ccf4b71a0982c46d726ed",
+    "v6": "81ce9382b8aadd33e2862be90aa2b80badb71e3643862b22d2390f7bfd334c22",
 }
 
 #: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.
