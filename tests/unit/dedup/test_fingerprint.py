@@ -10,6 +10,7 @@ from worker.dedup.fingerprint import (
     fingerprint,
     opening_agreement,
     pack_opening,
+    unpack_opening,
 )
 
 WORDS = [f"w{i}" for i in range(400)]
@@ -89,6 +90,39 @@ def test_a_new_paragraph_in_front_of_the_whole_earlier_article_is_not_a_moved_le
     assert max(opening_agreement(_opening(WORDS), _opening(new_lead + WORDS))) < 0.3
     sentence = new_lead[:24]  # a sentence: the old lead is found moved
     assert opening_agreement(_opening(WORDS), _opening(sentence + WORDS))[1] > 0.9
+
+
+def test_a_packed_opening_unpacks_to_its_values_at_every_length() -> None:
+    import random
+
+    rng = random.Random(5)
+    for count in range(256):
+        values = bytes(rng.randrange(64) for _ in range(count))
+        packed = pack_opening(values)
+        assert len(packed) == (0 if count == 0 else 1 + (6 * count + 7) // 8)
+        assert unpack_opening(packed) == values
+
+
+def test_the_byte_parallel_in_place_count_is_the_definition() -> None:
+    """`_in_place` (XOR and zero-byte tests on ints) counts what its docstring says: the lead's
+    values found within two places of their own in the other opening."""
+    import random
+
+    from worker.dedup.fingerprint import _in_place
+
+    def by_definition(lead: bytes, other: bytes) -> int:
+        return sum(1 for i, v in enumerate(lead) if v in other[max(0, i - 2) : i + 3])
+
+    rng = random.Random(6)
+    for _ in range(3000):
+        lead = bytes(rng.randrange(64) for _ in range(rng.randint(1, 28)))
+        other = bytes(rng.randrange(64) for _ in range(rng.randint(1, 56)))
+        if rng.random() < 0.5:  # the lead in it, moved and lightly changed
+            at = rng.randint(0, 4)
+            other = (other[:at] + lead + other[at:])[:56]
+        assert _in_place(lead, other) == by_definition(lead, other)
+        a, b = lead + other[len(lead) :], other
+        assert opening_agreement(a, b) == opening_agreement(b, a)
 
 
 def test_openings_of_unrelated_texts_agree_at_chance_only() -> None:
