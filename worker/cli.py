@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-from rich.console import Console
-
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from rich.console import Console
+
     from worker.config import Settings
     from worker.dedup.decision import StoredRecord
     from worker.explain import Explanation
@@ -24,9 +24,15 @@ from worker import __version__
 
 
 def _settings() -> Settings:
-    from worker.config import Settings
+    from pydantic import ValidationError
 
-    return Settings()
+    from worker.config import Settings
+    from worker.errors import ConfigurationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid settings: {_settings_problems(exc)}") from None
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -40,6 +46,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from worker.tools.demo import run_demo
 
     console = Console() if sys.stdout.isatty() else Console(width=140)
@@ -47,6 +55,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from worker.files.produce import run_produce
     from worker.service.security import aiokafka_security_kwargs
 
@@ -78,7 +88,6 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     from worker.files.offline import dedup_records
 
     settings = _settings()
-    console = Console(stderr=True)
     encoder = msgspec.json.Encoder()
 
     def run(redis_url: str, *, secure: bool = True) -> int:
@@ -92,9 +101,10 @@ def cmd_dedup(args: argparse.Namespace) -> int:
                 dedup_records(read_records(args.input), redis_url, settings, on_result=write, secure=secure)
             )
         rate = summary.total / summary.seconds if summary.seconds else 0.0
-        console.print(
+        print(
             f"{summary.total} record(s): clean {summary.clean}, duplicate {summary.duplicate}, "
-            f"dead letter {summary.dead_letter} in {summary.seconds:.1f}s ({rate:.0f}/s) -> {args.output}"
+            f"dead letter {summary.dead_letter} in {summary.seconds:.1f}s ({rate:.0f}/s) -> {args.output}",
+            file=sys.stderr,
         )
         return 0
 
@@ -151,6 +161,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from worker.errors import PoisonInput
     from worker.explain import article_from_record, articles_from_files, explain
 
@@ -321,9 +333,6 @@ def main(argv: list[str] | None = None) -> int:
             + ("; or pass --redis-url to use a Redis of your own" if args.command == "dedup" else ""),
             file=sys.stderr,
         )
-        return 2
-    except ValidationError as exc:
-        print(f"newsworker: invalid settings: {_settings_problems(exc)}", file=sys.stderr)
         return 2
 
 

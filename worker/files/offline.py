@@ -133,7 +133,11 @@ async def dedup_records(
         scheme=scheme,
         events=False,  # verdicts only: the clean events are never built
     )
-    preparer.start()  # until its processes are up, batches are prepared here (Preparer.prepare)
+    # Until its processes are up, batches are prepared here (Preparer.prepare). Inline, the language
+    # model is loaded by the first article that needs it: none does when every article names its
+    # language or is plainly Arabic (worker/normalize/language.py), and a short run is spared ~40 ms.
+    if preparer.processes:
+        preparer.start()
     ahead = max(1, preparer.processes) + 1
     pending: deque[tuple[list[InputRecord], asyncio.Future[Staged]]] = deque()
     batches = itertools.chain(head, batches)

