@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
@@ -27,6 +27,7 @@ from worker.service.batches import BatchHandler
 from worker.service.health import MetricsServer, Progress, Readiness
 from worker.service.lifecycle import (
     EXIT_BUG,
+    EXIT_CONFIGURATION,
     EXIT_GRACE_EXCEEDED,
     ShutdownDeadline,
     hard_exit,
@@ -179,18 +180,31 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
             log.critical("bug while processing a batch; exiting without commit", exc_info=True)
             hard_exit(EXIT_BUG)
 
+    server: MetricsServer | None = None
+
+    async def serve_http() -> None:
+        """Start /metrics, /healthz and /readyz, once. `_Worker` calls it first thing, before the
+        producer, the consumer and the group join, so a worker that is joining, or cannot reach
+        its broker, answers as alive and not ready (saying what it waits for) instead of not at
+        all; an app run without `_Worker` gets it with its tasks."""
+        nonlocal server
+        if server is None:
+            server = MetricsServer(registry, readiness, settings.metrics_host, settings.metrics_port)
+            await server.start()
+            log.info("metrics on http://%s:%s/metrics", settings.metrics_host, server.port)
+            app._newsworker_server = server  # type: ignore[attr-defined]
+
+    app._newsworker_serve_http = serve_http  # type: ignore[attr-defined]
+
     @app.task
     async def serve_metrics() -> None:
-        server = MetricsServer(registry, readiness, settings.metrics_host, settings.metrics_port)
-        await server.start()
-        log.info("metrics on http://%s:%s/metrics", settings.metrics_host, server.port)
+        await serve_http()
         try:
             await redis_client.ping()
             readiness.redis = True
             await start_watching()
         except Exception as exc:
             log.warning("Redis not reachable yet: %s", exc)
-        app._newsworker_server = server  # type: ignore[attr-defined]
 
     async def start_watching() -> None:
         nonlocal watching
@@ -251,11 +265,30 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
 
 
 class _Worker(faust.Worker):
-    """faust's Worker, with a hard deadline on every stop that a signal starts."""
+    """faust's Worker, with a hard deadline on every stop that a signal starts, serving HTTP from
+its first moment and waiting for the broker before faust starts."""
 
-    def __init__(self, *args: Any, deadline: ShutdownDeadline, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        deadline: ShutdownDeadline,
+        reach_broker: Callable[[], Awaitable[None]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._deadline = deadline
+        self._reach_broker = reach_broker
         super().__init__(*args, **kwargs)
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()  # signal handlers: a SIGTERM during the wait below stops it
+        # /healthz, /readyz and /metrics before any of faust's services; then the broker, which
+        # faust's producer would not wait for (it exits at once when the broker is away: a crash
+        # loop under an orchestrator).
+        serve_http = getattr(self.app, "_newsworker_serve_http", None)
+        if serve_http is not None:
+            await serve_http()
+        if self._reach_broker is not None:
+            await self._reach_broker()
 
     def _schedule_shutdown(self, signal: signal.Signals) -> None:
         # First thing, before faust's shutdown can wait on anything (held messages, a frozen
@@ -269,16 +302,30 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
 
     Raises `MissingTopics` before anything starts when one of its topics is not on the broker.
     """
-    if settings.check_topics_at_start:
-        from worker.service.topics import check_topics
+    from worker.service.topics import MissingTopics, check_topics, wait_for_broker
 
-        check_topics(settings)
+    # The quick check first: a missing topic exits 2 here, before anything starts.
+    checked = check_topics(settings) if settings.check_topics_at_start else True
     app = build_app(settings)
+    metrics = app._newsworker[0]  # type: ignore[attr-defined]
+
+    async def reach_broker() -> None:
+        missing = await wait_for_broker(settings, on_waiting=metrics.broker_unreachable)
+        metrics.broker_unreachable(0.0)
+        if missing and not checked:  # the broker was away for the quick check: check now
+            log.critical("%s", MissingTopics(missing))
+            hard_exit(EXIT_CONFIGURATION)
     deadline = ShutdownDeadline(settings.shutdown_grace_seconds)
     # override_logging=False: keep the handler `worker.logs.configure` set (faust would install its
     # own colour handler and multi-line output); quiet and no spinner: nothing printed beside it.
     worker = _Worker(
-        app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False, deadline=deadline
+        app,
+        loglevel=loglevel,
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,
+        deadline=deadline,
+        reach_broker=reach_broker,
     )
     worker.spinner = None
     try:

@@ -1,6 +1,8 @@
 """How the worker process ends: exit statuses, the shutdown deadline, and children that die with it.
 
 - `EXIT_BUG` (70, EX_SOFTWARE): a bug; the process leaves at once without acking or committing.
+- `EXIT_CONFIGURATION` (2, as the command line's usage errors): the settings cannot work, e.g. a
+  topic the broker does not have; restarting does not help.
 - `EXIT_GRACE_EXCEEDED` (75, EX_TEMPFAIL): SIGTERM/SIGINT arrived and the worker had not stopped
   `shutdown_grace_seconds` (+ `WATCHDOG_MARGIN_SECONDS`) later, for whatever reason (Redis
   frozen, faust waiting for held messages, a wedged thread), or the agent's own wait for its
@@ -28,6 +30,7 @@ from collections.abc import Callable
 
 log = logging.getLogger("newsworker")
 
+EXIT_CONFIGURATION = 2
 EXIT_BUG = 70
 EXIT_GRACE_EXCEEDED = 75
 

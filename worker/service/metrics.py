@@ -319,6 +319,12 @@ class Metrics:
         self._rebalances = Counter(
             f"{PREFIX}_rebalances", "Consumer group rebalances seen by this worker", registry=r
         )
+        self._broker_unreachable = Gauge(
+            f"{PREFIX}_broker_unreachable_seconds",
+            "Seconds the worker has been waiting at start for its broker to answer (the broker "
+            "unreachable or refusing it); 0 once it answered",
+            registry=r,
+        )
         self._partitions = Gauge(
             f"{PREFIX}_partitions_assigned", "Input partitions assigned to this worker", registry=r
         )
@@ -448,6 +454,9 @@ class Metrics:
 
     def rebalance(self) -> None:
         self._rebalances.inc()
+
+    def broker_unreachable(self, seconds: float) -> None:
+        self._broker_unreachable.set(seconds)
 
     def set_partitions_assigned(self, n: int) -> None:
         self._partitions.set(n)
