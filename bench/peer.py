@@ -109,3 +109,27 @@ def run_newsworker(
         steady_articles=len(values) - warm,
         steady_seconds=ended - first_batch[0] if first_batch and len(values) > warm else 0.0,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m bench.peer --input FILE --redis-url URL [--limit N]`: the datasketch peer as a
+    process of its own (imports and start-up counted by whoever times the process); prints one
+    JSON line of what it did."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="the datasketch MinHashLSH + Redis peer over JSON lines")
+    parser.add_argument("--input", required=True)
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--basename", default="peer")
+    args = parser.parse_args(argv)
+    with open(args.input, "rb") as lines:
+        values = [line for line in lines if line.strip()][: args.limit]
+    run = run_datasketch(values, args.redis_url, basename=args.basename.encode())
+    print(json.dumps({"articles": run.articles, "seconds": run.seconds, "duplicates": run.duplicates}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

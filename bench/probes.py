@@ -87,16 +87,26 @@ def scrape(port: int, timeout: float = 5.0) -> str:
 
 def wait_ready(port: int, timeout: float = 60.0) -> bool:
     """True once the worker's /readyz answers 200 (broker, Redis and partitions ready)."""
+    try:
+        wait_status(port, "/readyz", timeout=timeout, interval=0.2)
+    except TimeoutError:
+        return False
+    return True
+
+
+def wait_status(port: int, path: str, *, timeout: float = 60.0, interval: float = 0.01) -> float:
+    """`time.perf_counter()` when `path` of the worker's HTTP port first answers 200; polled every
+    `interval` seconds, TimeoutError after `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with (
             contextlib.suppress(OSError),
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r,
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r,
         ):
             if r.status == 200:
-                return True
-        time.sleep(0.2)
-    return False
+                return time.perf_counter()
+        time.sleep(interval)
+    raise TimeoutError(f"{path} on port {port} did not answer 200 within {timeout} s")
 
 
 @dataclass

@@ -13,6 +13,10 @@ Sections (method and figures: docs/BENCHMARKS.md):
               half the worker's measured throughput.
 3. offline  - `newsworker dedup`'s engine vs datasketch MinHashLSH with Redis storage on the
               same articles and the same Redis server.
+   process  - the same comparison as a user times it, whole processes counted (interpreter,
+              imports, start-up, exit): `newsworker dedup` on 20,000 articles vs the peer run as
+              `python -m bench.peer`; `newsworker dedup` on 100 articles (start-up); the worker
+              process' time to /healthz (process up) and to /readyz (group joined).
 4. memory   - one worker fed 50k, 100k, 200k distinct articles (real, then synthetic): Redis
               used_memory per remembered article at 100k, worker RSS at 50k and 200k.
 5. history  - the dedup pipeline's throughput against an empty store and against one holding
@@ -30,6 +34,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -72,13 +77,16 @@ class Plan:
     offline_articles: int = 20_000
     peer_articles: int = 5_000
     offline_runs: int = 3
+    process_runs: int = 7
+    startup_articles: int = 100
+    ready_runs: int = 3
     memory_marks: tuple[int, ...] = (50_000, 100_000, 200_000)
     preload: int = 1_000_000
     #: deploy/README.md's sizing for 1M articles in a generation (~107 fields per hash)
     preload_buckets: int = 131_072
     history_articles: int = 6_000
     history_runs: int = 5
-    sections: tuple[str, ...] = ("stream", "latency", "offline", "memory", "history")
+    sections: tuple[str, ...] = ("stream", "latency", "offline", "process", "memory", "history")
 
     @classmethod
     def quick(cls) -> Plan:
@@ -89,6 +97,8 @@ class Plan:
             offline_articles=2_000,
             peer_articles=300,
             offline_runs=1,
+            process_runs=2,
+            ready_runs=1,
             memory_marks=(2_000, 4_000, 8_000),
             preload=20_000,
             preload_buckets=4_096,
@@ -105,6 +115,7 @@ class Report:
     stream: dict[str, Any] = field(default_factory=dict)
     latency: dict[str, Any] = field(default_factory=dict)
     offline: dict[str, Any] = field(default_factory=dict)
+    process: dict[str, Any] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)
     history: dict[str, Any] = field(default_factory=dict)
     targets: dict[str, Any] = field(default_factory=dict)
@@ -375,6 +386,70 @@ class Bench:
             "total_ratio": stats.median(total_ratios),
         }
 
+    # -- 3b. whole processes, as a user times them ---------------------------------------------
+
+    def section_process(self) -> None:
+        values = [v for _, v in self.stream_messages(self.plan.offline_articles)]
+        files = {
+            "startup": self._lines(values[: self.plan.startup_articles], "startup.jsonl"),
+            "dedup": self._lines(values, "dedup.jsonl"),
+            "peer": self._lines(values[: self.plan.peer_articles], "peer.jsonl"),
+        }
+        newsworker = str(Path(sys.executable).with_name("newsworker"))
+        runs: dict[str, list[dict[str, float]]] = {"startup": [], "dedup": [], "peer": []}
+        for run in range(self.plan.process_runs):
+            order = ["startup", "dedup", "peer"]
+            for side in order if run % 2 == 0 else order[::-1]:
+                probes.redis_flush(self.redis.url)
+                if side == "peer":
+                    argv = [sys.executable, "-m", "bench.peer", "--basename", f"peerp{run}"]
+                else:
+                    argv = [newsworker, "dedup", "--output", os.devnull]
+                argv += ["--input", str(files[side]), "--redis-url", self.redis.url]
+                wall, cpu = timed_process(argv)
+                articles = self.plan.startup_articles if side == "startup" else len(values)
+                articles = min(articles, self.plan.peer_articles) if side == "peer" else articles
+                runs[side].append({"articles": articles, "wall": wall, "cpu": cpu, "rate": articles / wall})
+                log(f"  process run {run} {side}: {articles} articles in {wall:.2f} s wall, {cpu:.2f} s CPU")
+        probes.redis_flush(self.redis.url)
+        ratios = stats.paired_ratios([r["rate"] for r in runs["dedup"]], [r["rate"] for r in runs["peer"]])
+        ready = [self._time_to_ready(n) for n in range(self.plan.ready_runs)]
+        self.report.process = {
+            **runs,
+            "startup_wall_median": stats.median([r["wall"] for r in runs["startup"]]),
+            "startup_cpu_median": stats.median([r["cpu"] for r in runs["startup"]]),
+            "dedup_rate_median": stats.median([r["rate"] for r in runs["dedup"]]),
+            "peer_rate_median": stats.median([r["rate"] for r in runs["peer"]]),
+            "ratios": ratios,
+            "ratio": stats.median(ratios),
+            "worker_start": ready,
+            "healthz_median": stats.median([r["healthz"] for r in ready]),
+            "readyz_median": stats.median([r["readyz"] for r in ready]),
+        }
+
+    def _lines(self, values: Sequence[bytes], name: str) -> Path:
+        path = self.workdir / name
+        path.write_bytes(b"".join(v.rstrip(b"\n") + b"\n" for v in values))
+        return path
+
+    def _time_to_ready(self, run: int) -> dict[str, float]:
+        """Seconds from spawning `newsworker worker` to its /healthz (the process is up: imports,
+        settings, the prepare processes, the HTTP server) and to its /readyz (broker connected,
+        Redis answering, partitions assigned: mostly the broker's group join)."""
+        topics = self.topics(f"ready{run}")
+        port = find_free_port()
+        env = self.env(topics, f"ready{run}", port)
+        proc = probes.BenchProcess.worker(env, self.workdir / f"ready{run}.log")
+        started = time.perf_counter()
+        proc.start()
+        try:
+            healthz = probes.wait_status(port, "/healthz", timeout=120) - started
+            readyz = probes.wait_status(port, "/readyz", timeout=120) - started
+        finally:
+            proc.stop()
+        log(f"  worker start {run}: /healthz after {healthz:.2f} s, /readyz after {readyz:.2f} s")
+        return {"healthz": healthz, "readyz": readyz}
+
     # -- 4. memory ---------------------------------------------------------------------------
 
     def section_memory(self) -> None:
@@ -521,6 +596,13 @@ class Bench:
             )
         if r.offline:
             t["offline >= 20x datasketch peer"] = (round(r.offline["ratio"], 1), r.offline["ratio"] >= 20)
+        if r.process:
+            p = r.process
+            t["offline, whole processes, >= 20x datasketch peer"] = (round(p["ratio"], 1), p["ratio"] >= 20)
+            t["start-up: newsworker dedup on 100 articles <= 0.6 s"] = (
+                round(p["startup_wall_median"], 3),
+                p["startup_wall_median"] <= 0.6,
+            )
         if r.memory and r.memory.get("redis_bytes_per_article") is not None:
             b = r.memory["redis_bytes_per_article"]
             t["Redis <= 512 B/article"] = (b, b <= 512)
@@ -531,6 +613,17 @@ class Bench:
             h = r.history["ratio_median"]
             t[f"{r.history['preloaded']:,} remembered within 10% of empty"] = (round(h, 3), h >= 0.9)
         r.targets = t
+
+
+def timed_process(argv: Sequence[str]) -> tuple[float, float]:
+    """Wall seconds of one process run to its end, and the CPU seconds it and every process it
+    waited for used (its prepare processes included)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def print_summary(report: Report) -> None:
@@ -570,6 +663,18 @@ def print_summary(report: Report) -> None:
             f"({o['newsworker_total_rate_median']:.0f}/s with start-up), "
             f"datasketch {o['datasketch_rate_median']:.0f}/s; ratio median {o['ratio']:.1f}x "
             f"(runs: {', '.join(f'{x:.1f}' for x in o['ratios'])}); with start-up {o['total_ratio']:.1f}x"
+        )
+    if report.process:
+        p = report.process
+        print(
+            f"process: newsworker dedup {p['dedup_rate_median']:.0f}/s, peer {p['peer_rate_median']:.0f}/s "
+            f"(whole processes); ratio median {p['ratio']:.1f}x "
+            f"(runs: {', '.join(f'{x:.1f}' for x in p['ratios'])})"
+        )
+        print(
+            f"process: start-up on 100 articles {p['startup_wall_median']:.3f} s wall, "
+            f"{p['startup_cpu_median']:.3f} s CPU; worker /healthz after {p['healthz_median']:.2f} s, "
+            f"/readyz after {p['readyz_median']:.2f} s"
         )
     if report.memory:
         m = report.memory
