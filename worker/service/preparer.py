@@ -70,6 +70,28 @@ SUPERVISE_TICK_SECONDS = 0.5
 #: process exceeds it.
 TIMEOUT_SECONDS_PER_MIB = 5.0
 
+#: A batch is split over the pool's processes, in chunks of at least this many messages: its
+#: preparation then takes 1/processes of the time when the pool is idle (latency at a steady
+#: rate below capacity), and costs the same when the pool is busy (the chunks queue as the
+#: batches did). Small batches stay whole: a chunk costs a round trip to a process.
+MIN_CHUNK_MESSAGES = 32
+
+
+def chunks(
+    messages: Sequence[Message], parts: int, smallest: int = MIN_CHUNK_MESSAGES
+) -> list[Sequence[Message]]:
+    """`messages` in at most `parts` consecutive chunks of nearly equal length, none shorter than
+    `smallest` (unless the whole is); joined in order they are `messages` again."""
+    count = max(1, min(parts, len(messages) // max(1, smallest)))
+    size, extra = divmod(len(messages), count)
+    out: list[Sequence[Message]] = []
+    start = 0
+    for n in range(count):
+        end = start + size + (n < extra)
+        out.append(messages[start:end])
+        start = end
+    return out
+
 #: `on_restart` reasons, a closed set (a metric label).
 RESTART_REASONS = ("died", "timeout", "interrupted")
 
@@ -218,18 +240,24 @@ class Preparer:
         remote = functools.partial(
             _prepare_remote, limits=self._limits, scheme=self._scheme, now=now, events=self._events
         )
+        parts = chunks(messages, self.processes)
         try:
-            future = pool.submit(remote, [_to_wire(m) for m in messages])
+            futures = [pool.submit(remote, [_to_wire(m) for m in part]) for part in parts]
         except (BrokenProcessPool, RuntimeError):  # broken, or shut down by another batch's recovery
             return self._recover(pool, "died", messages, now, observer)
-        reason = await self._supervise(pool, future, self._time_limit(messages))
-        if reason is not None:
-            return self._recover(pool, reason, messages, now, observer)
-        wires, seen = future.result()
-        if observer is not None:
-            for stage, seconds in seen:
-                observer.observe_stage(stage, seconds)
-        return _from_wire(messages, wires)
+        staged: Staged = []
+        for part, future in zip(parts, futures, strict=True):
+            reason = await self._supervise(pool, future, self._time_limit(part))
+            if reason is not None:
+                for other in futures:
+                    other.cancel()
+                return self._recover(pool, reason, messages, now, observer)
+            wires, seen = future.result()
+            if observer is not None:
+                for stage, seconds in seen:
+                    observer.observe_stage(stage, seconds)
+            staged.extend(_from_wire(part, wires))
+        return staged
 
     def _time_limit(self, messages: Sequence[Message]) -> float:
         mib = sum(len(m.value) for m in messages) / 1_048_576
