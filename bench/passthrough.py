@@ -25,14 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import faust
 
 from worker.config import Settings
-from worker.service.app import faust_options
+from worker.service.app import faust_options, new_faust_app
 
 
 def build_app(settings: Settings) -> faust.App:
     options = faust_options(settings)
     if os.environ.get("BENCH_PRODUCER") == "faust-default":
         options.pop("producer_max_batch_size")
-    app = faust.App(f"{settings.app_id}", **options)
+    app = new_faust_app(settings, options)  # the worker's fetch wait too
     source = app.topic(settings.input_topic, value_serializer="raw", key_serializer="raw", allow_empty=True)
 
     @app.agent(source, name="bench.passthrough")

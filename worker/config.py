@@ -85,12 +85,18 @@ class Settings(BaseSettings):
 
     # --- processing ---------------------------------------------------------------------------
     # 500: the per-batch costs (64 claim scripts, Faust's wake-ups, produce requests) are shared by
-    # more articles; measured 2,681 vs 1,970 articles/s with 200 (docs/BENCHMARKS.md). A batch is
-    # closed by `batch_timeout_seconds` when the input is slower, so latency stays bounded.
+    # more articles; measured 2,681 vs 1,970 articles/s with 200 (docs/BENCHMARKS.md).
     batch_size: int = Field(
         500, ge=1, description="Articles taken from the stream per batch (one Redis round trip each)"
     )
-    batch_timeout_seconds: float = Field(0.2, gt=0, description="Longest wait to fill a batch")
+    # Batches adapt to the load (worker/service/batching.py): an idle pipeline takes what a short
+    # wait brought (`batch_idle_seconds`), a busy one gathers up to `batch_size` or this timeout.
+    batch_timeout_seconds: float = Field(
+        0.2, gt=0, description="Longest wait to fill a batch while the pipeline is busy"
+    )
+    batch_idle_seconds: float = Field(
+        0.05, gt=0, description="Wait to fill a batch while the pipeline is idle (at most the timeout)"
+    )
     prepare_processes: int = Field(
         2,
         ge=0,
@@ -142,6 +148,13 @@ class Settings(BaseSettings):
     # inside aiokafka's consumer start-up ("middle" was once accepted that way).
     consumer_auto_offset_reset: Literal["earliest", "latest"] = Field(
         "earliest", description="Where a new consumer group starts"
+    )
+    # faust hard-codes 1500 ms. A broker that holds a fetch for its whole wait instead of
+    # answering as soon as data is there (Tansu does) adds ~0.4 s to every article's latency
+    # with 1500 ms; with 100 ms, ~30 ms (docs/BENCHMARKS.md). On Kafka, which answers at once
+    # (fetch.min.bytes 1), it only bounds the empty polls of an idle partition.
+    consumer_fetch_max_wait_ms: int = Field(
+        100, ge=1, le=60_000, description="Longest time the broker may hold a fetch that has no data yet"
     )
     shutdown_grace_seconds: float = Field(
         30.0, gt=0, description="On SIGTERM, longest wait for the batch in flight"

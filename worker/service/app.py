@@ -10,6 +10,7 @@ whatever faust waits for, the process is gone `shutdown_grace_seconds` + 3 s lat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,6 +25,7 @@ from worker.dedup.fingerprint import DEFAULT_SCHEME
 from worker.dedup.store import connect, make_store
 from worker.pipeline import Message, limits_of
 from worker.service.batches import BatchHandler
+from worker.service.batching import BUSY_BATCHES, BatchWindow
 from worker.service.health import MetricsServer, Progress, Readiness
 from worker.service.lifecycle import (
     EXIT_BUG,
@@ -92,6 +94,39 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def new_faust_app(settings: Settings, options: dict[str, Any] | None = None) -> faust.App:
+    """`faust.App` with `faust_options(settings)` (or `options`) and what faust has no option for:
+    the consumer's fetch wait, `NEWSWORKER_CONSUMER_FETCH_MAX_WAIT_MS` (see `_install_fetch_wait_patch`)."""
+    app = faust.App(settings.app_id, **(options if options is not None else faust_options(settings)))
+    _install_fetch_wait_patch()
+    app._newsworker_fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms  # type: ignore[attr-defined]
+    return app
+
+
+def _install_fetch_wait_patch() -> None:
+    """faust builds its consumer with `fetch_max_wait_ms=1500`, hard-coded; no setting reaches it.
+    Wrap the builder once: an app carrying `_newsworker_fetch_max_wait_ms` gets that value on the
+    consumer before it starts (aiokafka hands it to its fetcher in `start()`). Apps without it
+    keep faust's value. tests/unit/service/test_app.py checks that the value reaches the fetcher,
+    so an upgrade of faust or aiokafka that moves it fails there, not silently."""
+    from faust.transport.drivers import aiokafka as driver
+
+    thread = driver.AIOKafkaConsumerThread
+    if getattr(thread._create_worker_consumer, "_newsworker_patched", False):
+        return
+    original = thread._create_worker_consumer
+
+    def create(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        wait = getattr(self.app, "_newsworker_fetch_max_wait_ms", None)
+        if wait is not None:
+            consumer._fetch_max_wait_ms = int(wait)
+        return consumer
+
+    create._newsworker_patched = True  # type: ignore[attr-defined]
+    thread._create_worker_consumer = create  # type: ignore[method-assign]
+
+
 def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> faust.App:
     """The Faust app with its one agent, metrics server and background timers."""
     registry = registry or CollectorRegistry()
@@ -101,7 +136,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         progress=Progress(stuck_after=settings.stuck_seconds, dead_after=settings.stuck_liveness_seconds)
     )
     metrics.track_progress(readiness.progress.stalled_seconds, settings.stuck_seconds)
-    app = faust.App(settings.app_id, **faust_options(settings))
+    app = new_faust_app(settings)
     input_topic = app.topic(
         settings.input_topic, value_serializer="raw", key_serializer="raw", allow_empty=True
     )
@@ -145,16 +180,27 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     async def process(stream: Any) -> None:
         handler.start()
         preparer.start()
+        loop = asyncio.get_running_loop()
+        # Short takes; the window makes them full batches while the pipeline is busy
+        # (worker/service/batching.py).
+        window: BatchWindow[Any] = BatchWindow(
+            size=settings.batch_size,
+            timeout_seconds=settings.batch_timeout_seconds,
+            busy=lambda: handler.in_flight >= BUSY_BATCHES,
+            clock=loop.time,
+        )
+        takes = stream.take_events(
+            settings.batch_size, within=min(settings.batch_idle_seconds, settings.batch_timeout_seconds)
+        ).__aiter__()
+        # The next take runs while earlier events wait in the window or for room in the handler:
+        # faust's take buffer does not fill while its generator is suspended at a yield.
+        taking: asyncio.Future[Any] | None = None
         submitting: asyncio.Future[Any] | None = None
-        try:
-            async for events in stream.take_events(
-                settings.batch_size, within=settings.batch_timeout_seconds
-            ):
-                # Hold every event: faust acks a taken batch when the next one is asked for, but
-                # its outcomes are delivered later (the stages overlap). The extra reference keeps
-                # the offsets uncommitted until `release` (after delivery) drops it.
-                for event in events:
-                    event.message.incref()
+
+        async def submit_due(*, everything: bool = False) -> None:
+            nonlocal submitting
+            while window.due() or (everything and len(window)):
+                events = window.take()
 
                 def release(held: Sequence[Any] = events) -> None:
                     for event in held:
@@ -163,11 +209,39 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
                 submitting = asyncio.ensure_future(handler.submit([message_of(e) for e in events], release))
                 await asyncio.shield(submitting)
                 submitting = None
+
+        try:
+            while True:
+                if taking is None:
+                    taking = asyncio.ensure_future(takes.__anext__())
+                await asyncio.wait({taking}, timeout=window.wait_seconds())
+                if taking.done():
+                    done, taking = taking, None
+                    try:
+                        events = done.result()
+                    except StopAsyncIteration:
+                        break
+                    # Hold every event: faust acks a taken batch when the next one is asked for,
+                    # but its outcomes are delivered later (the stages overlap). The extra
+                    # reference keeps the offsets uncommitted until `release` (after delivery).
+                    for event in events:
+                        event.message.incref()
+                    window.add(list(events))
+                    taking = asyncio.ensure_future(takes.__anext__())
+                await submit_due()
+            await submit_due(everything=True)
+            await handler.drained()
         except asyncio.CancelledError:
             # Stopping or rebalancing: finish what was taken before faust commits (module doc).
+            if taking is not None:
+                taking.cancel()
+                with contextlib.suppress(BaseException):
+                    await taking
+
             async def finish() -> None:
                 if submitting is not None:
                     await submitting
+                await submit_due(everything=True)
                 await handler.drained()
 
             try:
