@@ -95,6 +95,20 @@ def stage_seconds(
     return out
 
 
+def histogram_mean(metrics_text: str, metric: str = "newsworker_batch_size_articles") -> float:
+    """Mean observation (sum / count) of an unlabelled histogram in /metrics text; NaN if empty."""
+    total = count = 0.0
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != metric:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_sum"):
+                total = sample.value
+            elif sample.name.endswith("_count"):
+                count = sample.value
+    return total / count if count else math.nan
+
+
 def per_article_us(
     after: Mapping[str, tuple[float, float]], before: Mapping[str, tuple[float, float]], articles: int
 ) -> dict[str, float]:
