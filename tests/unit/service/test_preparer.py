@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import SHARED_DIR
 from worker.config import Settings
 from worker.pipeline import DeadLettered, Message, Prepared, limits_of, outcomes_of, prepare_batch
-from worker.service.preparer import Preparer
+from worker.service.preparer import MIN_CHUNK_MESSAGES, Preparer, chunks
 
 NOW = 1_795_000_000.0
 SEEDS = SHARED_DIR / "seeds"
@@ -299,3 +299,34 @@ def test_kill_leaves_no_prepare_process() -> None:
     for pid in pids:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert preparer._pool is None
+
+
+@pytest.mark.parametrize("count", [0, 1, 31, 32, 63, 64, 65, 500, 501])
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_chunks_split_in_order_evenly_and_never_too_small(count: int, parts: int) -> None:
+    items = [object() for _ in range(count)]
+    out = chunks(items, parts)  # type: ignore[arg-type]
+    assert [x for part in out for x in part] == items
+    assert 1 <= len(out) <= parts
+    sizes = [len(part) for part in out]
+    assert max(sizes) - min(sizes) <= 1
+    if len(out) > 1:
+        assert min(sizes) >= MIN_CHUNK_MESSAGES
+
+
+def test_a_batch_split_over_two_processes_equals_the_inline_one() -> None:
+    msgs = messages()
+    while len(msgs) < 2 * MIN_CHUNK_MESSAGES + 1:  # without the corpus there are only a few
+        msgs = msgs + msgs
+    assert len(chunks(msgs, 2)) == 2
+    limits = limits_of(Settings())
+    inline_obs, pooled_obs = Recorder(), Recorder()
+    inline = prepare_batch(msgs, limits=limits, now=NOW, observer=inline_obs)
+    preparer = Preparer(processes=2, limits=limits)
+    try:
+        pooled = asyncio.run(preparer.prepare(msgs, now=NOW, observer=pooled_obs))
+    finally:
+        preparer.close()
+    assert pooled == inline
+    assert all(p.message is m for p, m in zip(pooled, msgs, strict=True))
+    assert sorted(pooled_obs.seen) == sorted(inline_obs.seen)
