@@ -1,8 +1,10 @@
 """Batches through the stages, and the acks that make commits safe.
 
 Delivery guarantee (at-least-once, made harmless by dedup):
-- An input batch is taken with `stream.take_events`. The agent holds every taken event (an extra
-  reference on its message) and `BatchHandler` drops it only after every outcome of the batch
+- Input events are taken with `stream.take_events` in short windows and gathered into batches
+  by `batching.BatchWindow` (full batches while the pipeline is busy). The agent holds every
+  taken event from the moment it is taken (an extra reference on its message), also while it
+  waits in the window, and `BatchHandler` drops it only after every outcome of the batch
   is sent *and its delivery awaited*; faust commits an offset only when its message has no
   reference left. So when the process dies at any point, the offsets of every batch not fully
   delivered stay uncommitted and those batches are redelivered. The dedup store recognises a
@@ -14,7 +16,8 @@ Delivery guarantee (at-least-once, made harmless by dedup):
   the same batch. Batches behind it wait, the agent stops taking, faust stops fetching:
   consumption pauses, no article passes unchecked.
 - Publishing fails: retried with back-off; offsets never move past an unpublished outcome.
-- SIGTERM / rebalance cancel the agent: the batches in flight are finished (bounded by
+- SIGTERM / rebalance cancel the agent: the events still in the window are submitted, and the
+  batches in flight are finished (bounded by
   `shutdown_grace_seconds`) before faust commits. If they cannot finish in time, the process
   exits without committing them, and they are redelivered elsewhere.
 - Redis refusing writes (full under `noeviction`, a read-only replica, ...) is an outage too,
