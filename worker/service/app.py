@@ -226,7 +226,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
                     # reference keeps the offsets uncommitted until `release` (after delivery).
                     for event in events:
                         event.message.incref()
-                    window.add(list(events))
+                    window.add(events)
                     taking = asyncio.ensure_future(takes.__anext__())
                 await submit_due()
             await submit_due(everything=True)
@@ -378,15 +378,16 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     """
     from worker.service.topics import MissingTopics, check_topics, wait_for_broker
 
-    # The quick check first: a missing topic exits 2 here, before anything starts.
-    checked = check_topics(settings) if settings.check_topics_at_start else True
+    # The quick check first: a missing topic exits 2 here, before anything starts. A broker that
+    # answered it needs no waiting for; one that did not (or was not asked) is waited for below.
+    answered = check_topics(settings) if settings.check_topics_at_start else False
     app = build_app(settings)
     metrics = app._newsworker[0]  # type: ignore[attr-defined]
 
     async def reach_broker() -> None:
         missing = await wait_for_broker(settings, on_waiting=metrics.broker_unreachable)
         metrics.broker_unreachable(0.0)
-        if missing and not checked:  # the broker was away for the quick check: check now
+        if missing and settings.check_topics_at_start:  # the check the broker missed, now
             log.critical("%s", MissingTopics(missing))
             hard_exit(EXIT_CONFIGURATION)
     deadline = ShutdownDeadline(settings.shutdown_grace_seconds)
@@ -399,7 +400,7 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
         redirect_stdouts=False,
         override_logging=False,
         deadline=deadline,
-        reach_broker=reach_broker,
+        reach_broker=None if answered else reach_broker,
     )
     worker.spinner = None
     try:

@@ -18,7 +18,7 @@ drives it with faust's `take_events` and holds every gathered event (`incref`) a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -49,7 +49,7 @@ class BatchWindow(Generic[T]):
     def __len__(self) -> int:
         return len(self._pending)
 
-    def add(self, items: list[T]) -> None:
+    def add(self, items: Sequence[T]) -> None:
         if items and not self._pending:
             self._first_at = self._clock()
         self._pending.extend(items)

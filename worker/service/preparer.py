@@ -92,6 +92,7 @@ def chunks(
         start = end
     return out
 
+
 #: `on_restart` reasons, a closed set (a metric label).
 RESTART_REASONS = ("died", "timeout", "interrupted")
 

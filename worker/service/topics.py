@@ -64,19 +64,13 @@ def worker_topics(settings: Settings) -> list[tuple[str, str]]:
 
 
 async def missing_topics(
-    bootstrap: str,
-    wanted: Sequence[tuple[str, str]],
-    client_kwargs: dict[str, Any] | None = None,
-    *,
-    quiet: bool = False,
+    bootstrap: str, wanted: Sequence[tuple[str, str]], client_kwargs: dict[str, Any] | None = None
 ) -> list[tuple[str, str]] | None:
-    """The (setting, topic) pairs absent from the broker's topic list; None if it did not answer
-    (logged unless `quiet`)."""
+    """The (setting, topic) pairs absent from the broker's topic list; None if it did not answer."""
     try:
         return await _missing_topics(bootstrap, wanted, client_kwargs)
     except (KafkaError, OSError, TimeoutError) as exc:
-        if not quiet:
-            log.warning("could not list the broker's topics (%s); starting without the topic check", exc)
+        log.warning("could not list the broker's topics (%s); waiting for the broker", exc)
         return None
 
 
@@ -146,7 +140,7 @@ async def wait_for_broker(
 
 def check_topics(settings: Settings) -> bool:
     """Raise `MissingTopics` when one of the worker's topics is not on the broker (see the module);
-    False when the broker did not answer (nothing checked)."""
+    True when the broker answered, False when it did not (nothing checked)."""
     from worker.service.security import aiokafka_security_kwargs
 
     missing = asyncio.run(
