@@ -262,8 +262,7 @@ class Bench:
         kinds = ("passthrough", "worker", PASSTHROUGH_DEFAULT)
         runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
         for run in range(plan.runs):
-            order = kinds[run % 3 :] + kinds[: run % 3]  # each kind goes first in turn
-            for kind in order:
+            for kind in stats.turn(kinds, run):
                 result = self.one_stream_run(kind, run, records)
                 runs[kind].append(result)
                 log(
@@ -352,8 +351,7 @@ class Bench:
             rate = self.latency_rate
         runs: dict[str, list[dict[str, Any]]] = {"passthrough": [], "worker": []}
         for run in range(self.plan.latency_runs):
-            order = ["passthrough", "worker"] if run % 2 == 0 else ["worker", "passthrough"]
-            for kind in order:
+            for kind in stats.turn(["passthrough", "worker"], run):
                 r = self.one_latency_run(kind, rate, records)
                 runs[kind].append(r)
                 log(
@@ -387,7 +385,7 @@ class Bench:
         theirs_runs: list[peer.OfflineRun] = []
         for run in range(self.plan.offline_runs):
             sides = [("newsworker", ours_runs), ("datasketch", theirs_runs)]
-            for side, sink in sides if run % 2 == 0 else sides[::-1]:
+            for side, sink in stats.turn(sides, run):
                 probes.redis_flush(self.redis.url)
                 if side == "newsworker":
                     result = peer.run_newsworker(values, self.redis.url, tag=f"offline{run}")
@@ -432,8 +430,7 @@ class Bench:
         newsworker = str(Path(sys.executable).with_name("newsworker"))
         runs: dict[str, list[dict[str, float]]] = {"startup": [], "dedup": [], "peer": []}
         for run in range(self.plan.process_runs):
-            order = ["startup", "dedup", "peer"]
-            for side in order if run % 2 == 0 else order[::-1]:
+            for side in stats.turn(["startup", "dedup", "peer"], run):
                 probes.redis_flush(self.redis.url)
                 if side == "peer":
                     argv = [sys.executable, "-m", "bench.peer", "--basename", f"peerp{run}"]
@@ -581,12 +578,7 @@ class Bench:
         full: list[float] = []
         redis_cpu: dict[str, list[float]] = {empty_url: [], full_url: []}
         for n, values in enumerate(chunks):
-            order = (
-                ((empty_url, empty), (full_url, full))
-                if n % 2 == 0
-                else ((full_url, full), (empty_url, empty))
-            )
-            for url, sink in order:
+            for url, sink in stats.turn([(empty_url, empty), (full_url, full)], n):
                 cpu0 = probes.cpu_seconds(self.redis.pid or 0)
                 result = peer.run_newsworker(values, url, tag=f"history{n}", settings=settings)
                 sink.append(result.rate)

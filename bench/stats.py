@@ -8,6 +8,7 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -66,6 +67,16 @@ def median(values: Sequence[float]) -> float:
 
 def ratio(a: float, b: float) -> float:
     return a / b if b else math.nan
+
+
+T = TypeVar("T")
+
+
+def turn(sides: Sequence[T], run: int) -> list[T]:
+    """The order of the sides in interleaved run `run`: each side goes first in turn (for two
+    sides, alternately), so that neither always meets a warmer or a colder machine."""
+    k = run % len(sides) if sides else 0
+    return [*sides[k:], *sides[:k]]
 
 
 def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:

@@ -84,6 +84,23 @@ def test_stage_times_parse_the_workers_own_histograms() -> None:
     assert round(per_article["publish"]) == 1000
 
 
+def test_mean_batch_reads_the_workers_batch_histogram() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    assert math.isnan(stats.histogram_mean(generate_latest(registry).decode()))
+    for n in (100, 300):
+        metrics.batch(n)
+    assert stats.histogram_mean(generate_latest(registry).decode()) == 200.0
+
+
+def test_each_side_goes_first_in_turn() -> None:
+    assert [stats.turn(["a", "b"], run) for run in range(3)] == [["a", "b"], ["b", "a"], ["a", "b"]]
+    firsts = [stats.turn(["a", "b", "c"], run)[0] for run in range(3)]
+    assert firsts == ["a", "b", "c"]
+    assert all(sorted(stats.turn(["a", "b", "c"], run)) == ["a", "b", "c"] for run in range(5))
+    assert stats.turn([], 3) == []
+
+
 def test_preload_items_have_the_real_sizes_and_round_trip() -> None:
     item = preload.synthetic_item(random.Random(1), 7)
     assert len(item.fp.bands) == DEFAULT_SCHEME.full_bands + DEFAULT_SCHEME.lead_bands
