@@ -227,7 +227,7 @@ def _print_explanation(console: Console, e: Explanation) -> None:
         table.add_row(s.name, f"{s.value:.3f}", f">= {s.threshold:g}", "✓" if s.passed else "✗", s.meaning)
     console.print(table)
     console.print(
-        "duplicate = containment >= bar and (opening in place or moved >= bar, or Jaccard >= bar), "
+        "duplicate = containment >= bar and (opening in place, moved or cut >= bar, or Jaccard >= bar), "
         "or the same URL revised; same story = containment (story) and Jaccard (story) met"
     )
     if not e.candidate:
@@ -277,7 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_dedup)
 
     s = sub.add_parser("explain", help="why two articles are one article, one story, or unrelated")
-    s.add_argument("paths", nargs="*", type=Path, help="two articles: files as `produce` reads them")
+    s.add_argument(
+        "paths", nargs="*", type=Path, help="two articles, the earlier first: files as `produce` reads them"
+    )
     s.add_argument("--redis-url", help="explain two articles remembered in this Redis window instead")
     s.add_argument("--id", action="append", help="with --redis-url: an article id (twice)")
     s.set_defaults(func=cmd_explain)

@@ -121,11 +121,14 @@ def article_from_record(record: StoredRecord) -> Article:
 
 
 def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Explanation:
-    """The verdict for the pair, each signal against its threshold, and the shared passages."""
+    """The verdict for the pair, each signal against its threshold, and the shared passages.
+
+    `a` is the earlier article, `b` the later one (the order the worker would see them in): the
+    one signal with a direction (the later one's front cut away) asks it of `b`."""
     t = thresholds or Thresholds()
     exact = bool(a.fp.exact) and a.fp.exact == b.fp.exact
-    sig = similarity(a.fp, b.record)
-    jac, cont, lead, moved = sig.jaccard, sig.containment, sig.lead, sig.moved_lead
+    sig = similarity(b.fp, a.record)
+    jac, cont, lead, moved, inside = sig.jaccard, sig.containment, sig.lead, sig.moved_lead, sig.inside
     same_url = a.record.url is not None and a.record.url == b.record.url
     shared_bands = _shared_bands(a.record, b.record)
     signals = (
@@ -143,6 +146,10 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             "the same opening, moved by a sentence added or removed in front",
         ),
         Signal(
+            "opening cut", inside, t.dup_inside, inside >= t.dup_inside,
+            "the later one begins inside the earlier (its first sentences cut, nothing new in front)",
+        ),
+        Signal(
             "containment (story)", cont, t.link_containment, cont >= t.link_containment,
             "enough shared text to be one story",
         ),
@@ -156,6 +163,8 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             why = "the same opening"
         elif moved >= t.dup_moved_lead:
             why = "the same opening, moved by a sentence"
+        elif inside >= t.dup_inside:
+            why = "the later one's first sentences cut away"
         else:
             why = "nearly all of the text alike"
         verdict, reason = "duplicate", f"the shorter is inside the longer, with {why}"

@@ -25,7 +25,9 @@ the keys the two articles *share*, take the first (in the order above) that one 
 its owner comes first. Both articles know the owner of every key they have (they tried to claim
 it) and both know the other's keys (they are in its record), so both reach the same answer:
 two copies can never both be dropped or both be published, and two related articles never link
-to each other (no cycle of story ids). The similarity rule is symmetric for the same reason.
+to each other (no cycle of story ids). Only the article that comes second acts on the pair
+(`judge` passes over a candidate that does not precede it), so the similarity rule may ask one
+thing of the second one alone: whether it begins inside the first (`Thresholds.dup_inside`).
 
 Records are written before any claim key (store.py), so a claim whose owner's record is missing
 has truly expired. A record is *pending* from its write until its article's decision is recorded
@@ -48,6 +50,7 @@ from worker.dedup.fingerprint import (
     ArticleFingerprints,
     estimate_containment,
     estimate_jaccard,
+    lead_inside,
     opening_agreement,
     pack_opening,
     unpack_opening,
@@ -159,6 +162,11 @@ class Thresholds:
     #: ... or, whatever the opening, the texts are all but one (a lead rewritten, nothing else):
     #: 0.95, as a follow-up that reuses the whole body under a new lead reaches 0.94.
     dup_jaccard: float = 0.95
+    #: ... or the later article *begins inside* the earlier one (`lead_inside`): its lead found
+    #: further into the earlier opening than the moved search goes, so a first sentence or two
+    #: were cut and nothing was put in their place: it adds nothing in front, which is what a
+    #: follow-up does. 0.7, the moved bar (chance is ~1e-10 at the 16 shingles it needs).
+    dup_inside: float = 0.7
     #: A candidate (one that shared a band or the URL) this much contained is the same story:
     #: linked. Siblings sharing two background paragraphs are at a median of 0.41 (p05 0.21),
     #: follow-ups >= 0.58.
@@ -249,6 +257,7 @@ class Signals:
     containment: float
     lead: float  # the opening agreeing in place
     moved_lead: float  # ... or at its best shift (>= lead)
+    inside: float = 0.0  # the later one's lead found past that shift: its front cut away
 
 
 def similarity(
@@ -258,12 +267,13 @@ def similarity(
     *,
     same_url: bool = False,
 ) -> Signals:
-    """The signals between an article and a remembered one.
+    """The signals between an article (`fp`, the later) and a remembered one (`other`).
 
     With `thresholds`, only what can change the verdict is computed: the openings are compared
     when the containment reaches the duplicate bar (or the URL is the same), and the moved lead
-    is searched (the dearer half) only when neither the lead in place nor Jaccard decides. A
-    signal not computed is 0.0 (the moved lead: the lead in place)."""
+    is searched (the dearer half) only when neither the lead in place nor Jaccard decides, and
+    the later lead inside the earlier opening only when the moved one does not either. A signal
+    not computed is 0.0 (the moved lead: the lead in place)."""
     jac = estimate_jaccard(fp.sketch, other.sketch)
     cont = estimate_containment(jac, fp.shingles, other.shingles)
     t = thresholds
@@ -272,21 +282,22 @@ def similarity(
     theirs = unpack_opening(other.opening)
     if t is None:
         lead, moved = opening_agreement(fp.opening, theirs)
-        return Signals(jac, cont, lead, moved)
+        return Signals(jac, cont, lead, moved, lead_inside(fp.opening, theirs))
     lead, _ = opening_agreement(fp.opening, theirs, moved=False)
     if lead < t.dup_lead and jac < t.dup_jaccard and cont >= t.dup_containment:
         lead, moved = opening_agreement(fp.opening, theirs)
-        return Signals(jac, cont, lead, moved)
+        inside = lead_inside(fp.opening, theirs) if moved < t.dup_moved_lead else 0.0
+        return Signals(jac, cont, lead, moved, inside)
     return Signals(jac, cont, lead, lead)
 
 
 def same_opening(s: Signals, t: Thresholds) -> bool:
-    return s.lead >= t.dup_lead or s.moved_lead >= t.dup_moved_lead
+    return s.lead >= t.dup_lead or s.moved_lead >= t.dup_moved_lead or s.inside >= t.dup_inside
 
 
 def is_duplicate(s: Signals, t: Thresholds) -> bool:
-    """The same article: the shorter inside the longer, with the same opening (in place or
-    moved by a sentence) or nearly all alike."""
+    """The same article: the shorter inside the longer, with the same opening (in place, moved
+    by a sentence, or the later one's front cut away) or nearly all alike."""
     return s.containment >= t.dup_containment and (same_opening(s, t) or s.jaccard >= t.dup_jaccard)
 
 

@@ -157,6 +157,29 @@ def test_a_follow_up_with_a_new_lead_is_related_not_a_duplicate() -> None:
     assert isinstance(decision, Related) and decision.related_to == "orig" and decision.story_id == "orig"
 
 
+def test_an_article_that_lost_its_first_long_sentence_is_a_duplicate() -> None:
+    """A re-crawl whose first sentence (36 words: past the moved search's reach) was cut and
+    nothing put in its place begins inside the earlier article: dropped, whichever way the
+    cut goes in time only for the later one. The earlier article arriving second (it has the
+    sentence the other lacks, in front) is the follow-up shape and stays linked."""
+    full = fp_of(WORDS)
+    cut = fp_of(WORDS[36:])
+    view = _view_for(cut, {i: ref(full) for i in range(len(cut.bands))})
+    decision = decide(cut, view, {ref(full): make_record("full", full)}, T)
+    assert isinstance(decision, DuplicateOf) and decision.canonical_id == "full"
+    view = _view_for(full, {i: ref(cut) for i in range(len(full.bands))})
+    assert isinstance(decide(full, view, {ref(cut): make_record("cut", cut)}, T), Related)
+
+
+def test_a_follow_up_whose_new_lead_is_short_is_still_related() -> None:
+    """A one-line new lead over the earlier body, its first 40 words dropped: the later lead is
+    new text, so it is not found inside the earlier opening."""
+    original = fp_of(WORDS)
+    follow_up = fp_of([f"n{i}" for i in range(12)] + WORDS[40:])
+    view = _view_for(follow_up, {i: ref(original) for i in range(len(follow_up.bands))})
+    assert isinstance(decide(follow_up, view, {ref(original): make_record("orig", original)}, T), Related)
+
+
 def test_siblings_sharing_background_paragraphs_are_related() -> None:
     background = [f"bg{i}" for i in range(120)]
     one = fp_of([f"a{i}" for i in range(150)] + background)

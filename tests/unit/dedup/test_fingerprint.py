@@ -92,6 +92,31 @@ def test_a_new_paragraph_in_front_of_the_whole_earlier_article_is_not_a_moved_le
     assert opening_agreement(_opening(WORDS), _opening(sentence + WORDS))[1] > 0.9
 
 
+def test_a_lead_found_past_the_moved_reach_counts_only_one_way() -> None:
+    """`lead_inside`: the later article begins 30-40 shingles into the earlier one's opening
+    (its first long sentence cut): found over what the 56-shingle window holds there. Not the
+    other way (the earlier lead deep in the later one is a new paragraph in front), not within
+    the moved search's reach (that one answers it), and never by chance."""
+    from worker.dedup.fingerprint import lead_inside
+
+    full = _opening(WORDS)
+    for cut in (33, 36, 40):
+        later = _opening(WORDS[cut:])
+        assert lead_inside(later, full) == 1.0
+        assert lead_inside(full, later) < 0.3  # chance agreements only
+        assert max(opening_agreement(full, later)) < 0.7  # what the moved search cannot see
+    assert lead_inside(_opening(WORDS[44:]), full) < 0.3  # 12 shingles left in the window: too few
+    assert lead_inside(_opening(WORDS[10:]), full) < 0.3  # a short cut is the moved search's
+    edited = list(WORDS[34:])
+    edited[5] = "changed"  # a word changed in what is left of the lead
+    assert 0.7 < lead_inside(_opening(edited), full) < 1.0
+    for k in range(20):
+        a = _opening([f"a{k}-{i}" for i in range(80)])
+        b = _opening([f"b{k}-{i}" for i in range(80)])
+        assert lead_inside(a, b) < 0.5
+    assert lead_inside(b"", full) == lead_inside(full, b"") == 0.0
+
+
 def test_a_packed_opening_unpacks_to_its_values_at_every_length() -> None:
     import random
 
