@@ -92,7 +92,11 @@ def test_eval_command_prints_the_tables(
     for needle in ("newsworker", "MinHashLSH", "SimHash", "precision", "teaser", "followup", "targets:"):
         assert needle in out
     assert "Multilingual" not in out  # no pairs beside the data
-    assert report.exists()
+    rows = [msgspec.json.decode(line) for line in report.read_bytes().splitlines()]
+    assert all(row["section"] == "arabic" for row in rows)
+    for row in rows:
+        if row["missed"]:  # a missed duplicate names its original and their exact overlap
+            assert row["original"] != row["id"] and 0.0 <= row["containment"] <= 1.0
 
 
 def test_eval_multilingual_section_scores_every_language(
@@ -105,10 +109,12 @@ def test_eval_multilingual_section_scores_every_language(
         fh.write(b"\n".join(msgspec.json.encode(p) for p in synthetic_pairs(90)))
     args = argparse.Namespace(
         data=data, limit=None, offset=0, redis_url=redis_server.url, no_baselines=True, seed=5,
-        threshold=None, report=None, semeval=pairs,
+        threshold=None, report=tmp_path / "mistakes.jsonl", semeval=pairs,
     )  # fmt: skip
     assert evaluate.main(args) == 0
     out = capsys.readouterr().out
+    rows = [msgspec.json.decode(line) for line in (tmp_path / "mistakes.jsonl").read_bytes().splitlines()]
+    assert all(row["language"] for row in rows if row["section"] == "multilingual" and row["missed"])
     assert "Multilingual: copy recall (%) per language" in out and "rewrite" in out
     for lang in ("ar", "zh"):
         assert f"│ {lang} " in out

@@ -35,7 +35,7 @@ import gzip
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -374,23 +374,47 @@ def unlabelled_hits(
     return out
 
 
-def write_report(
-    path: Path, stream: Sequence[Labelled], verdicts: Sequence[Verdict], hits: Sequence[dict[str, Any]]
-) -> None:
-    """Every misclassified record as a JSON line: missed duplicates, then unlabelled hits."""
+def report_rows(
+    stream: Sequence[Labelled],
+    verdicts: Sequence[Verdict],
+    hits: Sequence[dict[str, Any]],
+    keys: Sequence[str] | None = None,
+    section: str = "arabic",
+) -> list[dict[str, Any]]:
+    """Every misclassified record of one stream: missed duplicates (with what the worker did
+    instead, and the exact overlap with the first record of its group), then unlabelled hits."""
+    first: dict[int, int] = {}
+    for i, r in enumerate(stream):
+        first.setdefault(r.group, i)
+    rows: list[dict[str, Any]] = []
+    for i, (r, v) in enumerate(zip(stream, verdicts, strict=True)):
+        if r.duplicate and v.status != "duplicate":
+            row: dict[str, Any] = {
+                "section": section,
+                "position": i,
+                "id": r.article["id"],
+                "kind": r.kind,
+                "missed": True,
+                "status": v.status,
+                "related_to": v.related_to,
+            }
+            if r.lang:
+                row["language"] = r.lang
+            j = first.get(r.group)
+            if j is not None and j != i:
+                row["original"] = stream[j].article["id"]
+                if keys is not None:
+                    row.update(exact_overlap(keys[i], keys[j]))
+            rows.append(row)
+    rows += [{"section": section, **hit, "missed": False} for hit in hits]
+    return rows
+
+
+def write_report(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    """The rows as JSON lines."""
     with open(path, "wb") as out:
-        for i, (r, v) in enumerate(zip(stream, verdicts, strict=True)):
-            if r.duplicate and v.status != "duplicate":
-                row = {
-                    "position": i,
-                    "id": r.article["id"],
-                    "kind": r.kind,
-                    "missed": True,
-                    "status": v.status,
-                }
-                out.write(msgspec.json.encode(row) + b"\n")
-        for hit in hits:
-            out.write(msgspec.json.encode({**hit, "missed": False}) + b"\n")
+        for row in rows:
+            out.write(msgspec.json.encode(row) + b"\n")
 
 
 def _token_shingles(key: str, k: int) -> set[bytes]:
@@ -659,8 +683,14 @@ def main(args: argparse.Namespace) -> int:
     )
     report = getattr(args, "report", None)
     if report:
-        write_report(report, stream, news.verdicts, hits)
-        console.print(f"misclassified records written to {report}")
+        rows = report_rows(stream, news.verdicts, hits, news.keys)
+        if languages is not None:
+            ml_hits = unlabelled_hits(languages.stream, languages.verdicts, languages.keys)
+            rows += report_rows(
+                languages.stream, languages.verdicts, ml_hits, languages.keys, section="multilingual"
+            )
+        write_report(report, rows)
+        console.print(f"misclassified records written to {report} (both streams; `section` tells which)")
     links = dict(news.links)
     if languages is not None:
         links.update(languages.links)
