@@ -382,12 +382,29 @@ def report_rows(
     section: str = "arabic",
 ) -> list[dict[str, Any]]:
     """Every misclassified record of one stream: missed duplicates (with what the worker did
-    instead, and the exact overlap with the first record of its group), then unlabelled hits."""
+    instead, and the exact overlap with the first record of its group), story links that share
+    text but were not linked to their story (`"unlinked": true`; with `keys` only), then
+    unlabelled hits."""
     first: dict[int, int] = {}
     for i, r in enumerate(stream):
         first.setdefault(r.group, i)
+    group_of = {r.article["id"]: r.group for r in stream}
     rows: list[dict[str, Any]] = []
     for i, (r, v) in enumerate(zip(stream, verdicts, strict=True)):
+        unlinked = v.status == "clean" and group_of.get(v.related_to or "") != r.group
+        if r.related and keys is not None and unlinked:
+            j = first[r.group]
+            overlap = exact_overlap(keys[i], keys[j])
+            sharing = overlap["jaccard"] >= SHARE_JACCARD or overlap["containment"] >= SHARE_CONTAINMENT
+            if j != i and sharing:
+                rows.append(
+                    {
+                        "section": section, "position": i, "id": r.article["id"], "kind": r.kind,
+                        "missed": False, "unlinked": True, "related_to": v.related_to,
+                        "original": stream[j].article["id"], **overlap,
+                    }
+                )  # fmt: skip
+            continue
         if r.duplicate and v.status != "duplicate":
             row: dict[str, Any] = {
                 "section": section,
@@ -400,11 +417,11 @@ def report_rows(
             }
             if r.lang:
                 row["language"] = r.lang
-            j = first.get(r.group)
-            if j is not None and j != i:
-                row["original"] = stream[j].article["id"]
+            k = first[r.group]
+            if k != i:
+                row["original"] = stream[k].article["id"]
                 if keys is not None:
-                    row.update(exact_overlap(keys[i], keys[j]))
+                    row.update(exact_overlap(keys[i], keys[k]))
             rows.append(row)
     rows += [{"section": section, **hit, "missed": False} for hit in hits]
     return rows
