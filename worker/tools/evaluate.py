@@ -383,14 +383,24 @@ def report_rows(
 ) -> list[dict[str, Any]]:
     """Every misclassified record of one stream: missed duplicates (with what the worker did
     instead, and the exact overlap with the first record of its group), story links that share
-    text but were not linked to their story (`"unlinked": true`; with `keys` only), then
-    unlabelled hits."""
+    text but were not linked to their story (`"unlinked": true`; with `keys` only), new stories
+    linked to another story (`"wrong_link": true`), then unlabelled hits."""
     first: dict[int, int] = {}
     for i, r in enumerate(stream):
         first.setdefault(r.group, i)
     group_of = {r.article["id"]: r.group for r in stream}
+    index = {r.article["id"]: i for i, r in enumerate(stream)}
     rows: list[dict[str, Any]] = []
+    row: dict[str, Any]
     for i, (r, v) in enumerate(zip(stream, verdicts, strict=True)):
+        if first[r.group] == i and r.duplicate is False and not r.related and v.related_to is not None:
+            row = {"section": section, "position": i, "id": r.article["id"], "kind": r.kind, "missed": False}
+            row |= {"wrong_link": True, "related_to": v.related_to}
+            j = index.get(v.related_to)
+            if j is not None and keys is not None:
+                row.update(exact_overlap(keys[i], keys[j]))
+            rows.append(row)
+            continue
         unlinked = v.status == "clean" and group_of.get(v.related_to or "") != r.group
         if r.related and keys is not None and unlinked:
             j = first[r.group]
@@ -406,7 +416,7 @@ def report_rows(
                 )  # fmt: skip
             continue
         if r.duplicate and v.status != "duplicate":
-            row: dict[str, Any] = {
+            row = {
                 "section": section,
                 "position": i,
                 "id": r.article["id"],
