@@ -62,11 +62,19 @@ class Scheme:
     #: v6: full-text bands of 2 rows, not 3: a follow-up, a sibling or a rewrite shares a band
     #: with its story at Jaccard 0.2-0.5 (p = 0.28-0.90, was 0.06-0.66), so it is linked; the
     #: claims per article, and so the memory, are the same (docs/EVALUATION.md, "What ships").
-    version: str = "v6"
+    #: v7: half the full-text bands are one value each (`full_single`): a pair at Jaccard 0.3
+    #: shares a band with p = 0.84 (0.53 in v6), so follow-ups and siblings are linked; the
+    #: same claims again. All 8 of one value cost more: a one-value band is a shingle's own
+    #: hash, and common phrases make it an unrelated article's (19 % of such keys at 20,000
+    #: remembered, growing with the window; 9.5 % with half of them: docs/EVALUATION.md).
+    version: str = "v7"
     shingle: int = 3
     num_perm: int = 128
     full_bands: int = 8
     full_rows: int = 2
+    #: Of the `full_bands`, how many are a single value (first, from the first values); the
+    #: rest take `full_rows` values each from the values after them.
+    full_single: int = 4
     lead_tokens: int = 30
     lead_perm: int = 32
     lead_bands: int = 4
@@ -285,7 +293,9 @@ def fingerprint(
         lead = _shingles(tokens[: scheme.lead_tokens], scheme.shingle)
     full_packed = _packed(_minhash(full, scheme.num_perm))
     lead_packed = _packed(_minhash(lead, scheme.lead_perm))
-    bands = _bands(full_packed, scheme.full_bands, scheme.full_rows, 1)
+    single = scheme.full_single
+    bands = _bands(full_packed, single, 1, 1)
+    bands += _bands(full_packed[4 * single :], scheme.full_bands - single, scheme.full_rows, 3)
     bands += _bands(lead_packed, scheme.lead_bands, scheme.lead_rows, 2)
     return ArticleFingerprints(
         exact=exact,
