@@ -317,17 +317,17 @@ def link_scores(
     stream: Sequence[Labelled], verdicts: Sequence[Verdict], keys: Sequence[str]
 ) -> dict[str, LinkScores]:
     """Per kind of story link: dropped, linked to its story, and the link rate of those sharing
-    text with the first record of their story."""
-    group_of = {r.article["id"]: r.group for r in stream}
+    text with the first record of their story (`linked_to_story`)."""
     first: dict[int, int] = {}
     out: dict[str, LinkScores] = {}
+    group_of = {r.article["id"]: r.group for r in stream}
     for i, (r, v) in enumerate(zip(stream, verdicts, strict=True)):
         j = first.setdefault(r.group, i)
         if not r.related:
             continue
         s = out.setdefault(r.kind, LinkScores())
         s.records += 1
-        linked = v.status == "clean" and v.related_to is not None and group_of.get(v.related_to) == r.group
+        linked = linked_to_story(v, verdicts[j], group_of.get(v.related_to or "") == r.group)
         s.dropped += v.status == "duplicate"
         s.linked += linked
         overlap = exact_overlap(keys[i], keys[j])
@@ -335,6 +335,16 @@ def link_scores(
             s.sharing += 1
             s.sharing_linked += linked
     return out
+
+
+def linked_to_story(v: Verdict, first: Verdict, to_its_group: bool) -> bool:
+    """Is a story link's verdict `v` a link into its story? Linked (clean, `related_to` set) to a
+    record of its story, or into the story the worker put the story's first record in (the same
+    `story_id`): a consumer grouping by `story_id` sees the two together either way (the first
+    record may itself be linked to an earlier text, e.g. the same article under another id)."""
+    if v.status != "clean" or v.related_to is None:
+        return False
+    return to_its_group or (v.story_id is not None and v.story_id == first.story_id)
 
 
 def wrong_links(stream: Sequence[Labelled], verdicts: Sequence[Verdict]) -> int:
@@ -401,9 +411,9 @@ def report_rows(
                 row.update(exact_overlap(keys[i], keys[j]))
             rows.append(row)
             continue
-        unlinked = v.status == "clean" and group_of.get(v.related_to or "") != r.group
-        if r.related and keys is not None and unlinked:
-            j = first[r.group]
+        j = first[r.group]
+        unlinked = not linked_to_story(v, verdicts[j], group_of.get(v.related_to or "") == r.group)
+        if r.related and keys is not None and v.status == "clean" and unlinked:
             overlap = exact_overlap(keys[i], keys[j])
             sharing = overlap["jaccard"] >= SHARE_JACCARD or overlap["containment"] >= SHARE_CONTAINMENT
             if j != i and sharing:

@@ -44,6 +44,30 @@ def test_link_scores_count_drops_links_and_text_sharing() -> None:
     assert s.fp == 1 and s.precision == 0.0  # the dropped follow-up is a wrong drop
 
 
+def test_a_link_into_the_story_its_first_record_joined_counts_as_linked() -> None:
+    """The story's first record (a2) was itself linked to the same article under another id
+    (a1, another group): a rewrite of a2 linked to a1 is in a2's story (`story_id` a1), which
+    is what a consumer grouping by story sees. Linked to an unrelated story, it is not."""
+    stream = [
+        Labelled({"id": "a1"}, False, "original", 1),
+        Labelled({"id": "a2"}, None, "related", 2),
+        Labelled({"id": "r"}, False, "rewrite", 2, related=True),
+        Labelled({"id": "x"}, False, "original", 3),
+        Labelled({"id": "r2"}, False, "rewrite", 2, related=True),
+    ]
+    verdicts = [
+        ev.Verdict("clean", None, None, None, "a1"),
+        ev.Verdict("clean", None, None, 0.9, "a1", "a1"),
+        ev.Verdict("clean", None, None, 0.4, "a1", "a1"),
+        ev.Verdict("clean", None, None, None, "x"),
+        ev.Verdict("clean", None, None, 0.4, "x", "x"),
+    ]
+    links = ev.link_scores(stream, verdicts, [BODY] * 5)["rewrite"]
+    assert (links.records, links.linked, links.sharing_linked) == (2, 1, 1)
+    rows = ev.report_rows(stream, verdicts, [], [BODY] * 5)
+    assert [row["id"] for row in rows if row.get("unlinked")] == ["r2"]
+
+
 def test_exact_overlap_uses_the_fingerprint_tokens_for_text_without_spaces() -> None:
     text = "特使周一表示会谈将于下周在日内瓦恢复他告诉记者各方同意了一项四点议程"
     overlap = ev.exact_overlap(text, text[:20])
