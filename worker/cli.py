@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         "paths", nargs="*", type=Path, help="two articles, the earlier first: files as `produce` reads them"
     )
     s.add_argument("--redis-url", help="explain two articles remembered in this Redis window instead")
-    s.add_argument("--id", action="append", help="with --redis-url: an article id (twice)")
+    s.add_argument("--id", action="append", help="with --redis-url: an article id (twice, the earlier first)")
     s.set_defaults(func=cmd_explain)
 
     s = sub.add_parser("schemas", help="write (or --check) the JSON Schemas of the event contracts")

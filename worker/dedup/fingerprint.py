@@ -293,7 +293,7 @@ def fingerprint(
         lead = _shingles(tokens[: scheme.lead_tokens], scheme.shingle)
     full_packed = _packed(_minhash(full, scheme.num_perm))
     lead_packed = _packed(_minhash(lead, scheme.lead_perm))
-    single = scheme.full_single
+    single = scheme.full_single  # one-value bands first, then the two-value ones (4 bytes a value)
     bands = _bands(full_packed, single, 1, 1)
     bands += _bands(full_packed[4 * single :], scheme.full_bands - single, scheme.full_rows, 3)
     bands += _bands(lead_packed, scheme.lead_bands, scheme.lead_rows, 2)
