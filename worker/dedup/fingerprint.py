@@ -315,8 +315,24 @@ def estimate_jaccard(a: bytes, b: bytes) -> float:
     """
     if not a or len(a) != len(b):
         return 0.0
-    agree = sum(1 for x, y in zip(a, b, strict=True) if x == y) / len(a)
+    agree = agreeing_bytes(a, b) / len(a)
     return max(0.0, (agree - 1 / 256) / (1 - 1 / 256))
+
+
+def agreeing_bytes(a: bytes, b: bytes) -> int:
+    """How many places two equal-length byte strings hold the same byte: the zero bytes of their
+    XOR as Python ints (the exact zero-byte test of `_in_place`), one popcount; ~1 µs for 128
+    bytes where a Python loop over the pairs took ~2.5 (once per candidate compared)."""
+    n = len(a)
+    y = int.from_bytes(a, "little") ^ int.from_bytes(b, "little")
+    high = _HIGH_SKETCH if n == _SKETCH_BYTES else int.from_bytes(b"\x80" * n, "little")
+    low7 = _LOW7_SKETCH if n == _SKETCH_BYTES else int.from_bytes(b"\x7f" * n, "little")
+    return (~(((y & low7) + low7) | y) & high).bit_count()
+
+
+_SKETCH_BYTES: Final = DEFAULT_SCHEME.num_perm
+_HIGH_SKETCH: Final = int.from_bytes(b"\x80" * _SKETCH_BYTES, "little")
+_LOW7_SKETCH: Final = int.from_bytes(b"\x7f" * _SKETCH_BYTES, "little")
 
 
 #: Lead shingles compared (the opening's first ones: `lead_tokens` - 2), and how far (in

@@ -133,6 +133,22 @@ def test_two_articles_sharing_a_third_of_their_text_mostly_share_a_full_band() -
     assert related / 200 > 0.75 and unrelated == 0
 
 
+def test_agreeing_bytes_counts_equal_places_exactly() -> None:
+    """The byte-parallel count behind `estimate_jaccard` is the definition, at the sketch's
+    length and others, including bytes that differ only in the high bit or are 0x00/0xff."""
+    import random
+
+    from worker.dedup.fingerprint import agreeing_bytes
+
+    rng = random.Random(11)
+    for n in (1, 7, 32, 128, 200):
+        for _ in range(300):
+            a = bytes(rng.choice((0, 0x7F, 0x80, 0xFF, rng.randrange(256))) for _ in range(n))
+            b = bytes(x if rng.random() < 0.4 else x ^ rng.choice((0x80, 0x01, 0xFF, 0x7F)) for x in a)
+            assert agreeing_bytes(a, b) == sum(x == y for x, y in zip(a, b, strict=True))
+    assert agreeing_bytes(b"", b"") == 0
+
+
 def test_a_packed_opening_unpacks_to_its_values_at_every_length() -> None:
     import random
 
