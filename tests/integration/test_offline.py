@@ -101,3 +101,35 @@ def test_one_batch_is_prepared_without_spawning_processes_and_more_use_them(redi
     batches, spawned = run(batch_size=10)
     assert spawned == 1 and batches == one_batch
     assert sum(" duplicate a" in a for a in one_batch) == 80  # copies 40..119 of articles 0..39
+
+
+def test_an_article_that_lost_its_long_first_sentence_is_dropped_and_the_other_way_linked(
+    tmp_path: Path, redis_server: object
+) -> None:
+    """Through the real store and decision: an article that begins inside an earlier one (its
+    first sentence of 36 words cut, nothing new in front: past the moved search's reach) is
+    its duplicate. The same two arriving the other way round (a sentence put in front of the
+    whole earlier text) is the follow-up shape: published, linked to its story."""
+
+    def pair(p: str) -> tuple[str, str]:
+        lead = " ".join(f"{p}lead{i}" for i in range(36)) + "."
+        body = " ".join(f"{p}body{i}" for i in range(260)) + "."
+        return f"{lead} {body}", body
+
+    full, cut = pair("x")
+    later_full, earlier_cut = pair("y")
+    src = tmp_path / "in.jsonl"
+    rows_in = [
+        {"id": "full", "text": full},
+        {"id": "cut", "text": cut},
+        {"id": "short-first", "text": earlier_cut},
+        {"id": "long-later", "text": later_full},
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows_in), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["dedup", "--input", str(src), "--output", str(out), "--redis-url", redis_server.url]) == 0  # type: ignore[attr-defined]
+    rows = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert rows["full"]["status"] == "clean"
+    assert rows["cut"]["status"] == "duplicate" and rows["cut"]["duplicate_of"] == "full"
+    assert rows["short-first"]["status"] == "clean"
+    assert rows["long-later"]["status"] == "clean" and rows["long-later"]["related_to"] == "short-first"
