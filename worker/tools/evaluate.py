@@ -318,9 +318,9 @@ def link_scores(
 ) -> dict[str, LinkScores]:
     """Per kind of story link: dropped, linked to its story, and the link rate of those sharing
     text with the first record of their story (`linked_to_story`)."""
+    group_of = {r.article["id"]: r.group for r in stream}
     first: dict[int, int] = {}
     out: dict[str, LinkScores] = {}
-    group_of = {r.article["id"]: r.group for r in stream}
     for i, (r, v) in enumerate(zip(stream, verdicts, strict=True)):
         j = first.setdefault(r.group, i)
         if not r.related:
@@ -347,12 +347,17 @@ def linked_to_story(v: Verdict, first: Verdict, to_its_group: bool) -> bool:
     return to_its_group or (v.story_id is not None and v.story_id == first.story_id)
 
 
+def _new_story(r: Labelled, opens_its_group: bool) -> bool:
+    """A labelled new story: the first record of its group, neither a duplicate nor a link."""
+    return opens_its_group and r.duplicate is False and not r.related
+
+
 def wrong_links(stream: Sequence[Labelled], verdicts: Sequence[Verdict]) -> int:
     """New stories (no earlier record of their story) that were linked to something."""
     seen: set[int] = set()
     count = 0
     for r, v in zip(stream, verdicts, strict=True):
-        if r.duplicate is False and not r.related and r.group not in seen and v.related_to is not None:
+        if _new_story(r, r.group not in seen) and v.related_to is not None:
             count += 1
         seen.add(r.group)
     return count
@@ -400,48 +405,31 @@ def report_rows(
         first.setdefault(r.group, i)
     group_of = {r.article["id"]: r.group for r in stream}
     index = {r.article["id"]: i for i, r in enumerate(stream)}
+
+    def overlap(i: int, k: int | None) -> dict[str, float]:
+        return exact_overlap(keys[i], keys[k]) if keys is not None and k is not None else {}
+
     rows: list[dict[str, Any]] = []
-    row: dict[str, Any]
     for i, (r, v) in enumerate(zip(stream, verdicts, strict=True)):
-        if first[r.group] == i and r.duplicate is False and not r.related and v.related_to is not None:
-            row = {"section": section, "position": i, "id": r.article["id"], "kind": r.kind, "missed": False}
-            row |= {"wrong_link": True, "related_to": v.related_to}
-            j = index.get(v.related_to)
-            if j is not None and keys is not None:
-                row.update(exact_overlap(keys[i], keys[j]))
-            rows.append(row)
-            continue
         j = first[r.group]
-        unlinked = not linked_to_story(v, verdicts[j], group_of.get(v.related_to or "") == r.group)
-        if r.related and keys is not None and v.status == "clean" and unlinked:
-            overlap = exact_overlap(keys[i], keys[j])
-            sharing = overlap["jaccard"] >= SHARE_JACCARD or overlap["containment"] >= SHARE_CONTAINMENT
-            if j != i and sharing:
-                rows.append(
-                    {
-                        "section": section, "position": i, "id": r.article["id"], "kind": r.kind,
-                        "missed": False, "unlinked": True, "related_to": v.related_to,
-                        "original": stream[j].article["id"], **overlap,
-                    }
-                )  # fmt: skip
-            continue
-        if r.duplicate and v.status != "duplicate":
-            row = {
-                "section": section,
-                "position": i,
-                "id": r.article["id"],
-                "kind": r.kind,
-                "missed": True,
-                "status": v.status,
-                "related_to": v.related_to,
-            }
+        base: dict[str, Any] = {"section": section, "position": i, "id": r.article["id"], "kind": r.kind}
+        if _new_story(r, j == i):
+            if v.related_to is not None:
+                wrong = {"missed": False, "wrong_link": True, "related_to": v.related_to}
+                rows.append(base | wrong | overlap(i, index.get(v.related_to)))
+        elif r.related:
+            linked = linked_to_story(v, verdicts[j], group_of.get(v.related_to or "") == r.group)
+            if keys is not None and j != i and v.status == "clean" and not linked:
+                shared = overlap(i, j)
+                if shared["jaccard"] >= SHARE_JACCARD or shared["containment"] >= SHARE_CONTAINMENT:
+                    unlinked = {"missed": False, "unlinked": True, "related_to": v.related_to}
+                    rows.append(base | unlinked | {"original": stream[j].article["id"]} | shared)
+        elif r.duplicate and v.status != "duplicate":
+            row = base | {"missed": True, "status": v.status, "related_to": v.related_to}
             if r.lang:
                 row["language"] = r.lang
-            k = first[r.group]
-            if k != i:
-                row["original"] = stream[k].article["id"]
-                if keys is not None:
-                    row.update(exact_overlap(keys[i], keys[k]))
+            if j != i:
+                row |= {"original": stream[j].article["id"]} | overlap(i, j)
             rows.append(row)
     rows += [{"section": section, **hit, "missed": False} for hit in hits]
     return rows
