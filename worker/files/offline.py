@@ -34,6 +34,7 @@ from worker.dedup.fingerprint import DEFAULT_SCHEME, Scheme
 from worker.dedup.store import connect, make_store
 from worker.files.inputs import InputRecord
 from worker.pipeline import DeadLettered, Message, Prepared, decide_batch, limits_of
+from worker.service.lifecycle import settle_after_start
 from worker.service.preparer import Preparer, Staged
 from worker.service.security import redis_connection
 
@@ -138,6 +139,7 @@ async def dedup_records(
     # language or is plainly Arabic (worker/normalize/language.py), and a short run is spared ~40 ms.
     if preparer.processes:
         preparer.start()
+        settle_after_start()
     ahead = max(1, preparer.processes) + 1
     pending: deque[tuple[list[InputRecord], asyncio.Future[Staged]]] = deque()
     batches = itertools.chain(head, batches)

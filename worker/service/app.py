@@ -34,6 +34,7 @@ from worker.service.lifecycle import (
     ShutdownDeadline,
     hard_exit,
     on_hard_exit,
+    settle_after_start,
 )
 from worker.service.metrics import Metrics, log_stats_periodically
 from worker.service.preparer import Preparer
@@ -175,11 +176,16 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         preparer=preparer,
     )
     grace = settings.shutdown_grace_seconds
+    settled = False
 
     @app.agent(input_topic, name="newsworker.process")
     async def process(stream: Any) -> None:
+        nonlocal settled
         handler.start()
         preparer.start()
+        if not settled:  # once: the agent starts again after a rebalance
+            settle_after_start()
+            settled = True
         loop = asyncio.get_running_loop()
         # Short takes; the window makes them full batches while the pipeline is busy
         # (worker/service/batching.py).

@@ -55,7 +55,7 @@ from worker.pipeline import (
     StageObserver,
     prepare_batch,
 )
-from worker.service.lifecycle import die_with_parent
+from worker.service.lifecycle import die_with_parent, settle_after_start
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ def _init_process(parent_pid: int) -> None:
     # The parent's format (spawned children inherit its environment, not its logging set-up).
     configure("json" if os.environ.get("NEWSWORKER_LOG_FORMAT") == "json" else "console", logging.WARNING)
     warm_up()
+    settle_after_start()
 
 
 #: A message as sent to a worker process: a plain tuple pickles ~10x faster than the dataclass.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import gzip
 import os
 import signal
@@ -166,6 +167,22 @@ def test_pids_name_the_live_prepare_processes() -> None:
     finally:
         preparer.close()
     assert preparer.pids() == []
+
+
+def test_prepare_processes_freeze_what_their_start_up_left_alive() -> None:
+    """The start-up's objects are out of the collector's way in each prepare process
+    (`settle_after_start`): a full collection there walks only what batches leave behind."""
+    preparer = Preparer(processes=1, limits=limits_of(Settings()))
+    try:
+        preparer.start()
+        for future in list(preparer._warming):
+            future.result(timeout=60)
+        pool = preparer._pool
+        assert pool is not None
+        frozen = pool.submit(gc.get_freeze_count).result(timeout=60)
+    finally:
+        preparer.close()
+    assert frozen > 10_000  # the stages' modules, tables and patterns (0 without the freeze)
 
 
 # --- supervision (issue #14, items 1 and 2) ------------------------------------------------------
