@@ -130,7 +130,8 @@ _NEWLINE_CHARS: Final = frozenset("\r\u2028\u2029\x85\x0b\x0c")
 _JUNK_CLASS: Final = (
     "\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f"
     "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ufffe\uffff"
-    "\ud800-\udfff\u0640"
+    # the surrogates by chr(): mypyc cannot compile a surrogate in a literal (bench/compiled_probe.py)
+    f"{chr(0xD800)}-{chr(0xDFFF)}\u0640"
 )
 _JUNK_RE: Final = re.compile(f"[{_JUNK_CLASS}]+")
 #: Longest run of combining marks kept (the decoder rejects longer raw runs; these arrive spelled

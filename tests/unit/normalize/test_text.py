@@ -74,6 +74,13 @@ def test_invisible_junk_is_removed() -> None:
     assert body(f"سو{junk}ريا hel{junk}lo") == "سوريا hello"
 
 
+def test_lone_surrogates_are_removed_at_both_ends_of_their_range() -> None:
+    # they cannot be encoded as UTF-8: left in, the clean event could not be published
+    text = body("سو\ud800ريا a\udfffb c\udbffd")
+    assert text == "سوريا ab cd"
+    assert text.encode("utf-8")
+
+
 def test_zwnj_between_letters_is_kept_and_dropped_elsewhere() -> None:
     assert body("می\u200cخواهم") == "می\u200cخواهم"
     assert body("\u200cword \u200c\u200d next\u200c") == "word next"
