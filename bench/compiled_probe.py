@@ -6,29 +6,31 @@ the package as it is against the same source compiled, alternating, outputs comp
 Copies `worker/` to a scratch directory, compiles `MODULES` there with mypyc (needs a C
 compiler and the Python headers; mypy ships mypyc), then times `normalize_text` and
 `fingerprint` over real Arabic articles and the multilingual texts (`../shared/data/`) in a
-fresh interpreter per side and round, the best of three passes each. The digests of every
-output (text, title, match key, warnings, fingerprints) must be equal, or the probe fails.
-A measurement for docs/BENCHMARKS.md's *Recommendations*, not a build step: the project ships
-pure Python (figures and why: docs/BENCHMARKS.md, "Results (sessions 10 and 11: the garbage
-collector)").
+fresh interpreter per side and round (each side first in turn), the best of three passes
+each. The digests of every output (text, title, match key, warnings, fingerprints) must be
+equal, or the probe fails. A measurement for docs/BENCHMARKS.md's *Recommendations*, not a
+build step: the project ships pure Python (figures and why: docs/BENCHMARKS.md, "Results
+(sessions 10 and 11: the garbage collector)").
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+from bench import corpus, probes, stats  # noqa: E402
+
 #: The pure stages' modules that do per-article work in Python.
 MODULES = (
     "worker/normalize/text.py",
@@ -44,29 +46,18 @@ setup(name="probe", ext_modules=mypycify({modules!r}, opt_level="3"))
 
 
 def _texts(articles: int) -> list[tuple[str | None, str]]:
-    out: list[tuple[str | None, str]] = []
-    with gzip.open(DATA / "ant-dev.jsonl.gz", "rb") as fh:
-        for line in fh:
-            a = json.loads(line)
-            out.append((a.get("title"), a.get("text") or ""))
-            if len(out) >= articles:
-                break
-    semeval = DATA / "semeval-train.jsonl.gz"
-    if semeval.exists():
-        with gzip.open(semeval, "rb") as fh:
-            for n, line in enumerate(fh):
-                if n >= articles // 3:
-                    break
-                out.append((None, json.loads(line)["text1"]))
-    return out
+    """Arabic articles (title, text), then a third as many multilingual texts."""
+    arabic = [(a.get("title"), a.get("text") or "") for a in corpus.load_articles(limit=articles)]
+    pairs = corpus.load_articles(corpus.DEV_CORPUS.with_name("semeval-train.jsonl.gz"), limit=articles // 3)
+    return arabic + [(None, str(p["text1"])) for p in pairs]
 
 
-def _time_side(root: str, articles: int) -> dict[str, object]:
+def _time_side(root: str, articles: int) -> dict[str, Any]:
+    texts = _texts(articles)  # before the side's `worker` is imported
     sys.path.insert(0, root)
     from worker.dedup import fingerprint as fp_module
     from worker.normalize import text as text_module
 
-    texts = _texts(articles)
     for title, body in texts[:200]:  # warm-up: lazy tables, caches
         n = text_module.normalize_text(title=title, text=body, html=None)
         fp_module.fingerprint(n.match_key or n.text, None)
@@ -119,23 +110,21 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         _build(scratch)
         print(f"compiled {len(MODULES)} modules in {time.perf_counter() - started:.0f} s", flush=True)
-        runs: dict[str, list[dict[str, object]]] = {"pure": [], "compiled": []}
-        for _ in range(args.rounds):
-            for side, root in (("pure", ROOT), ("compiled", scratch)):
-                out = subprocess.run(
-                    [sys.executable, __file__, "--side", str(root), "--articles", str(args.articles)],
-                    check=True, capture_output=True, text=True, cwd=scratch if side == "compiled" else ROOT,
-                ).stdout
-                figures = json.loads(out.strip().splitlines()[-1])
+        runs: dict[str, list[dict[str, Any]]] = {"pure": [], "compiled": []}
+        roots = {"pure": ROOT, "compiled": scratch}
+        for round_ in range(args.rounds):
+            for side in stats.turn(list(runs), round_):
+                argv = [sys.executable, __file__, "--side", str(roots[side])]
+                figures = probes.run_fresh([*argv, "--articles", str(args.articles)], cwd=roots[side])
                 if figures["compiled"] != (side == "compiled"):
                     raise SystemExit(f"the {side} side imported the wrong build: {figures}")
                 runs[side].append(figures)
                 print(f"{side:8s}: normalize {figures['normalize_us']:.0f} us, "
                       f"fingerprint {figures['fingerprint_us']:.0f} us per text", flush=True)
-        digests = {str(f["digest"]) for side in runs.values() for f in side}
-        for side, figures in runs.items():
-            norm = statistics.median(float(str(f["normalize_us"])) for f in figures)
-            fp = statistics.median(float(str(f["fingerprint_us"])) for f in figures)
+        digests = {f["digest"] for side_runs in runs.values() for f in side_runs}
+        for side, side_runs in runs.items():
+            norm = stats.median([f["normalize_us"] for f in side_runs])
+            fp = stats.median([f["fingerprint_us"] for f in side_runs])
             print(f"{side:8s} medians: normalize {norm:.0f} us, fingerprint {fp:.0f} us")
         print("outputs identical" if len(digests) == 1 else f"OUTPUTS DIFFER: {sorted(digests)}")
         if args.json:

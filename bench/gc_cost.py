@@ -3,8 +3,8 @@
 
     python bench/gc_cost.py [--articles 6000] [--batch 500] [--rounds 3]
 
-Each side runs in a fresh interpreter (so one side's heap does not shape the other's), the two
-alternating `--rounds` times: warm-up batch (imports, the language model, the script cache),
+Each side runs in a fresh interpreter (so one side's heap does not shape the other's), `--rounds`
+times, each side first in turn: warm-up batch (imports, the language model, the script cache),
 then, on the frozen side, `settle_after_start()`, then the articles through the real store on
 an embedded redis-server. The time spent in collections is summed with `gc.callbacks` (start
 to stop of each collection); the wall time per article is printed beside it. Figures and
@@ -17,20 +17,21 @@ import argparse
 import asyncio
 import gc
 import json
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import probes, stats  # noqa: E402
 
 
 def _one_side(articles: int, batch: int, freeze: bool) -> dict[str, float]:
     from prometheus_client import CollectorRegistry
 
-    from bench import corpus, probes
+    from bench import corpus
     from bench.profile_pipeline import run_pipeline
     from bench.run import REDIS_ARGS
     from worker.service.lifecycle import settle_after_start
@@ -79,15 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.side:
         print(json.dumps(_one_side(args.articles, args.batch, args.side == "frozen")))
         return 0
-    runs: dict[str, list[dict[str, float]]] = {"default": [], "frozen": []}
-    for _ in range(args.rounds):
-        for side in runs:
-            out = subprocess.run(
-                [sys.executable, __file__, "--side", side, "--articles", str(args.articles),
-                 "--batch", str(args.batch)],
-                check=True, capture_output=True, text=True, cwd=ROOT,
-            ).stdout
-            figures = json.loads(out.strip().splitlines()[-1])
+    runs: dict[str, list[dict[str, Any]]] = {"default": [], "frozen": []}
+    for round_ in range(args.rounds):
+        for side in stats.turn(list(runs), round_):
+            argv = [sys.executable, __file__, "--side", side, "--articles", str(args.articles)]
+            figures = probes.run_fresh([*argv, "--batch", str(args.batch)])
             runs[side].append(figures)
             print(
                 f"{side:8s}: {figures['us_per_article']:.0f} us/article, "
@@ -95,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"collections, {figures['gen2_collections']:.0f} full; {figures['frozen']:.0f} frozen)",
                 flush=True,
             )
-    for side, figures in runs.items():
-        print(f"{side:8s} medians: {statistics.median(f['us_per_article'] for f in figures):.0f} us/article, "
-              f"gc {statistics.median(f['gc_us_per_article'] for f in figures):.1f} us/article")
+    for side, side_runs in runs.items():
+        print(f"{side:8s} medians: {stats.median([f['us_per_article'] for f in side_runs]):.0f} us/article, "
+              f"gc {stats.median([f['gc_us_per_article'] for f in side_runs]):.1f} us/article")
     if args.json:
         args.json.write_text(json.dumps(runs, indent=1) + "\n")
     return 0

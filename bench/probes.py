@@ -5,6 +5,7 @@ processes under test (the real `newsworker worker`, or the bare passthrough) sta
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -14,11 +15,20 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_fresh(argv: list[str], cwd: Path = ROOT) -> dict[str, Any]:
+    """Run a measurement in a fresh interpreter and return the JSON object it printed last (so
+    that one side's heap, caches and imports do not shape the other's)."""
+    out = subprocess.run(argv, check=True, capture_output=True, text=True, cwd=cwd).stdout
+    figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return figures
 
 
 def redis_used_memory(url: str) -> int:
