@@ -67,7 +67,10 @@ class Scheme:
     #: same claims again. All 8 of one value cost more: a one-value band is a shingle's own
     #: hash, and common phrases make it an unrelated article's (19 % of such keys at 20,000
     #: remembered, growing with the window; 9.5 % with half of them: docs/EVALUATION.md).
-    version: str = "v7"
+    #: v8: the match key keeps the first sentence of an untitled article in scripts whose
+    #: sentences end in other marks (``。``, ``।``, ``۔``, ...): it had been taken for a title
+    #: (worker/normalize/text.py, `_NOT_TITLE_ENDINGS`). Nothing else changes.
+    version: str = "v8"
     shingle: int = 3
     num_perm: int = 128
     full_bands: int = 8

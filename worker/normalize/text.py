@@ -566,13 +566,31 @@ TITLE_MAX_WORDS: Final = 30
 #: A first line that ends like a sentence or a clause is body text. Question and exclamation
 #: marks count too: a paragraph the sentence rules split off ends with one, and must not become
 #: the title (``اليوم؟أجاب`` is two sentences, not a headline and its body).
-_NOT_TITLE_ENDINGS: Final = (".", ",", "،", ";", "؛", ":", "…", "!", "?", "؟")
+#: Every script's, not only the Latin and Arabic ones: a Chinese or Japanese paragraph ends with
+#: ``。`` (or ``，！？；：、``, full width), Hindi with ``।``, Urdu with ``۔``, Burmese with ``။``,
+#: Khmer with ``។``, Armenian with ``։``, Amharic with ``።``, Tibetan with ``།`` (Unicode's
+#: Terminal_Punctuation, less the marks that also sit inside names, like the middle dot). Without
+#: them the first sentence of every untitled Chinese article was taken for its title, and so left
+#: out of the match key (scheme v8).
+_NOT_TITLE_ENDINGS: Final = (
+    ".", ",", "،", ";", "؛", ":", "…", "!", "?", "؟",
+    "。", "，", "、", "；", "：", "！", "？", "．", "｡", "､",  # CJK, full and half width
+    "\u0964", "\u0965",  # Devanagari danda, double danda (Hindi, Marathi, Nepali, Sanskrit)
+    "\u06d4",  # Arabic full stop (Urdu, Sindhi)
+    "\u104a", "\u104b",  # Myanmar little section, section
+    "\u17d4", "\u17d5",  # Khmer khan, bariyoosan
+    "\u0589",  # Armenian full stop
+    "\u1362", "\u1363", "\u1364", "\u1367",  # Ethiopic full stop, comma, semicolon, question
+    "\u0f0d",  # Tibetan shad
+)  # fmt: skip
+#: Closing quotes and brackets a sentence may end inside (``“……。”``, ``「……。」``).
+_TITLE_CLOSERS: Final = _CLOSERS + "」』）】》〉〕〗＂＇"
 
 
 def _looks_like_title(p: str) -> bool:
     if len(p) > TITLE_MAX_CHARS or p.count(" ") >= TITLE_MAX_WORDS:
         return False
-    if p.rstrip(_CLOSERS).endswith(_NOT_TITLE_ENDINGS):
+    if p.rstrip(_TITLE_CLOSERS).endswith(_NOT_TITLE_ENDINGS):
         return False
     return any(c.isalpha() for c in p)
 

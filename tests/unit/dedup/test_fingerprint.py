@@ -356,6 +356,7 @@ GOLDEN_DIGESTS = {
     "v5": "41778ec54cfbf625422671c9bfd212ef8b4807559c7ccf4b71a0982c46d726ed",
     "v6": "81ce9382b8aadd33e2862be90aa2b80badb71e3643862b22d2390f7bfd334c22",
     "v7": "3f79cd3f84d26093d2a47278bf915b72e2ab5b42ee89550fa192bcdc9621e1e1",
+    "v8": "09e2d2fbfc9a6011234b41f2b6439533ed97d4542126db026f1f68dc09a3dec7",
 }
 
 #: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.
@@ -387,6 +388,8 @@ GOLDEN_TEXTS: dict[str, tuple[str, str | None]] = {
     "thai": ("ทูตพิเศษกล่าวเมื่อวันจันทร์ว่าการเจรจาจะเริ่มขึ้นอีกครั้งที่เจนีวาในสัปดาห์หน้า", None),
     "khmer": ("បេសកជនពិសេសបាននិយាយថាកិច្ចចរចានឹងបន្តនៅទីក្រុងហ្សឺណែវនៅសប្តាហ៍ក្រោយ", None),
     "russian": ("Спецпосланник заявил в понедельник, что переговоры возобновятся в Женеве.", None),
+    # v8: two paragraphs and no title; the first is a sentence (before v8, taken for a title)
+    "chinese_untitled": ("特使周一表示，会谈将于下周在日内瓦恢复。\n各方同意了一项四点议程。", None),
     "html": ("", "https://example.com/a"),
 }
 _GOLDEN_HTML = (

@@ -256,6 +256,42 @@ def test_first_line_is_not_a_title_when_it_ends_a_sentence_or_is_alone() -> None
     assert norm("x " * 40 + "\n\nbody").title is None
 
 
+#: An untitled article of two paragraphs in scripts whose sentences end in their own marks
+#: (written for this test). Its first paragraph is a sentence: body, not a title.
+_FIRST_SENTENCE_IN_OTHER_SCRIPTS = {
+    "chinese": "特使周一表示，会谈将于下周在日内瓦恢复。\n他告诉记者，各方同意了一项四点议程。",
+    "chinese_clause": "据新华社报道，特使周一表示，\n会谈将于下周在日内瓦恢复。",
+    "japanese": "特使は月曜日、協議が来週ジュネーブで再開されると述べた。\n各当事者は議題に合意した。",
+    "japanese_quote": "「協議は来週再開される。」\n各当事者は四項目の議題に合意した。",
+    "chinese_fullwidth_question": "会谈还会继续吗？\n特使表示会谈将于下周恢复。",
+    "hindi": "विशेष दूत ने कहा कि बातचीत अगले सप्ताह फिर से शुरू होगी।\nपक्षों ने एजेंडे पर सहमति जताई।",
+    "urdu": "خصوصی ایلچی نے کہا کہ مذاکرات اگلے ہفتے دوبارہ شروع ہوں گے۔\nفریقین نے اتفاق کیا۔",
+    "burmese": "အထူးသံတမန်က ဆွေးနွေးပွဲများ ပြန်လည်စတင်မည်ဟု ပြောသည်။\nအဖွဲ့များ သဘောတူကြသည်။",
+    "khmer": "បេសកជនពិសេសបាននិយាយថាកិច្ចចរចានឹងបន្ត។\nភាគីទាំងអស់បានយល់ព្រម។",
+    "amharic": "ልዩ መልዕክተኛው ድርድሩ እንደሚቀጥል ተናግረዋል።\nወገኖቹ ተስማምተዋል።",
+    "armenian": "Հատուկ բանագնացը հայտարարեց, որ բանակցությունները կվերսկսվեն։\nԿողմերը համաձայնեցին։",
+    "tibetan": "ཕྱོགས་གཉིས་ཀྱིས་གྲོས་མོལ་བྱས།\nགྲོས་ཆོད་བྱུང་།",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FIRST_SENTENCE_IN_OTHER_SCRIPTS))
+def test_a_first_sentence_is_not_a_title_in_any_script(name: str) -> None:
+    """It stays the body's first paragraph, and in the match key (before scheme v8 it was taken
+    for the title: the readable body lost it, and so did the key)."""
+    text = _FIRST_SENTENCE_IN_OTHER_SCRIPTS[name]
+    first, second = text.split("\n")
+    out = norm(text)
+    assert out.title is None
+    assert out.paragraphs == (first, second)
+    assert out.match_key.startswith(match_key(first))
+
+
+def test_a_headline_without_a_sentence_mark_is_still_the_title_in_chinese() -> None:
+    out = norm("日内瓦会谈下周恢复\n特使周一表示，会谈将于下周在日内瓦恢复。")
+    assert out.title == "日内瓦会谈下周恢复"
+    assert out.paragraphs == ("特使周一表示，会谈将于下周在日内瓦恢复。",)
+
+
 def test_title_repeated_at_start_and_end_is_removed() -> None:
     out = norm("عنوان الخبر\n\nالنص الأول.\n\nعنوانُ الخبر", title="عنوان الخبر")
     assert out.paragraphs == ("النص الأول.",)
