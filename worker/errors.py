@@ -40,8 +40,9 @@ class DedupStoreRefused(DedupStoreUnavailable):
     """Redis answered but refused the command for now: full (`oom`: `maxmemory` reached under
     `noeviction`), a read-only replica after a failover (`readonly`), still loading its data
     (`loading`), busy with a long script (`busy`), failing to persist (`misconf`), a cluster
-    reconfiguring (`cluster`). It passes once an operator or the server fixes the cause, so it
-    is retried like an outage; `kind` (one of `REFUSAL_KINDS`) says which, for metrics and logs.
+    reconfiguring (`cluster`), an ACL that denies the worker's user a command or its keys
+    (`noperm`). It passes once an operator or the server fixes the cause, so it is retried like
+    an outage; `kind` (one of `REFUSAL_KINDS`) says which, for metrics and logs.
     """
 
     def __init__(self, kind: str, message: str) -> None:
@@ -50,7 +51,7 @@ class DedupStoreRefused(DedupStoreUnavailable):
 
 
 #: The `DedupStoreRefused.kind` values (a closed set: a metric label).
-REFUSAL_KINDS = ("oom", "readonly", "loading", "busy", "misconf", "cluster")
+REFUSAL_KINDS = ("oom", "readonly", "loading", "busy", "misconf", "cluster", "noperm")
 
 
 class PublishFailed(TransientError):

@@ -10,6 +10,8 @@ its grace (or recovers), and it is never "ready" while it makes no progress.
 - Ctrl-C in a terminal: SIGINT to the whole process group mid-stream (item 1).
 - A prepare process SIGKILLed mid-stream, again and again (item 2).
 - A full Redis (`maxmemory` under `noeviction`) refusing the claim script's writes (item 3).
+- A Redis ACL that denies the worker's keys (NOPERM), then the documented one (issue #14's
+  operator faults).
 - SIGTERM while Redis is frozen (SIGSTOP): the grace is enforced (item 4).
 """
 
@@ -189,6 +191,56 @@ def test_a_full_redis_pauses_the_worker_instead_of_crash_looping_it(
     worker.proc.send_signal(signal.SIGTERM)
     assert worker.proc.wait(30) == 0
     assert_all_gone(tree, log_of(worker))
+
+
+def _documented_acl(password: str, prefix: str) -> list[str]:
+    """The worker's ACL as deploy/README.md gives it ("A Redis user for the worker"), as arguments
+    of ACL SETUSER: the test applies the documented line, so the line is what is tested."""
+    readme = (Path(__file__).resolve().parents[2] / "deploy" / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## A Redis user for the worker", 1)[1].split("\n## ", 1)[0]
+    line = next(ln for ln in section.splitlines() if ln.startswith("ACL SETUSER "))
+    rules = [word.replace("<password>", password) for word in line.split()[3:]]  # after the user
+    assert "~nw:*" in rules, line
+    return [f"~{prefix}:*" if rule == "~nw:*" else rule for rule in rules]
+
+
+def test_a_redis_acl_that_denies_the_keys_pauses_the_worker_until_fixed(
+    make_redis: Callable[..., EmbeddedRedis], kafka: EmbeddedKafka,
+    topic_names: Callable[..., list[str]], start_worker: Callable[..., Any],
+) -> None:
+    """An operator's ACL mistake: the worker's user may run every command but only on keys of
+    another prefix. Before the fix the claim script's NOPERM reply (a `ResponseError`) was called
+    a bug: exit 70, and the same again after every restart."""
+    server = make_redis()
+    password, prefix = "acl-test-Pa55", "aclnw"
+    admin = redis.Redis.from_url(server.url)
+    admin.execute_command("ACL", "SETUSER", "newsworker", "on", f">{password}", "~other:*", "&*", "+@all")
+    topics = topic_names(partitions=2)
+    values, ids = real_articles(300)
+    worker = start_worker(topics, redis_url=server.url, redis_username="newsworker",
+                          redis_password=password, redis_key_prefix=prefix)
+    asyncio.run(produce(kafka.bootstrap, topics[0], values, max_request_size=8 * 1024 * 1024))
+    port = worker.metrics_port
+    wait_until(lambda: metric(scrape(port)[1], 'newsworker_redis_refused_total{kind="noperm"}') >= 2, 120,
+               "the worker to see Redis deny the keys", lambda: log_of(worker))
+    assert worker.proc.poll() is None, f"exited {worker.proc.returncode}\n{log_of(worker)[-3000:]}"
+    status, body = scrape(port, "/readyz")
+    assert status == 503 and "redis" in body
+    assert "Redis refused the dedup (noperm)" in log_of(worker)
+    assert count_outputs(kafka.bootstrap, topics) == 0
+
+    # the operator applies the documented ACL; from now on nothing may be denied
+    admin.execute_command("ACL", "SETUSER", "newsworker", "reset")
+    admin.execute_command("ACL", "SETUSER", "newsworker", *_documented_acl(password, prefix))
+    admin.execute_command("ACL", "LOG", "RESET")
+    records = read_outputs(kafka.bootstrap, topics, len(ids), timeout=240)
+    assert_every_input_decided_once(records, topics, ids, log_of(worker))
+    wait_until(lambda: scrape(port, "/readyz")[0] == 200, 30, "ready after the ACL fix", lambda: log_of(worker))
+    time.sleep(6)  # one more round of the 5 s timer: ping, sentinel, INFO, CONFIG GET
+    denied = admin.execute_command("ACL", "LOG")
+    assert not denied, f"the documented ACL denies the worker: {denied}"
+    assert password not in log_of(worker)
+    admin.close()
 
 
 # --- item 4: the grace is enforced ---------------------------------------------------------------------

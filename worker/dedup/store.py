@@ -162,24 +162,34 @@ _REFUSAL_CLASSES: tuple[tuple[type[redis.exceptions.RedisError], str], ...] = (
     (redis.exceptions.MasterDownError, "readonly"),
     (redis.exceptions.TryAgainError, "cluster"),
     (redis.exceptions.ClusterDownError, "cluster"),
+    (redis.exceptions.NoPermissionError, "noperm"),
 )
 _REFUSAL_CODES = {
     "OOM": "oom", "READONLY": "readonly", "MASTERDOWN": "readonly", "NOREPLICAS": "readonly",
     "LOADING": "loading", "BUSY": "busy", "MISCONF": "misconf", "TRYAGAIN": "cluster",
-    "CLUSTERDOWN": "cluster",
+    "CLUSTERDOWN": "cluster", "NOPERM": "noperm",
 }  # fmt: skip
+
+
+#: How Redis words an ACL denial raised inside a script (`scriptCall`, Redis 7.0-7.2; 6.2 says
+#: "The user executing the script can't run this command or subcommand" too).
+_SCRIPT_ACL_DENIAL = "The user executing the script can't run this command or subcommand"
 
 
 def refusal_kind(exc: redis.exceptions.ResponseError) -> str | None:
     """The `DedupStoreRefused.kind` of an error reply, or None for a genuine error (a bug).
 
     In a pipeline, redis-py wraps the reply's text ("Command # 2 (EVALSHA ...) of pipeline
-    caused error: ...") but keeps its class; an error raised inside a script keeps its code.
+    caused error: ...") but keeps its class; an error raised inside a script keeps its code,
+    except an ACL denial of a command the script calls, which Redis 7.0 and 7.2 report as a
+    plain ERR ("The user executing the script can't run this command or subcommand").
     """
     for cls, kind in _REFUSAL_CLASSES:
         if isinstance(exc, cls):
             return kind
     text = str(exc).rpartition("caused error: ")[2].lstrip("('\" ")
+    if text.startswith(_SCRIPT_ACL_DENIAL):
+        return "noperm"
     return _REFUSAL_CODES.get(text.split(" ", 1)[0])
 
 

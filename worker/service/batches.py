@@ -77,6 +77,8 @@ _REFUSAL_HINTS = {
     "busy": "Redis is busy running a script",
     "misconf": "Redis cannot persist to disk and refuses writes (stop-writes-on-bgsave-error)",
     "cluster": "the Redis cluster is down or resharding",
+    "noperm": "the Redis ACL denies the worker's user a command or a key it needs: grant what "
+    "deploy/README.md, \"A Redis user for the worker\", lists (keys under NEWSWORKER_REDIS_KEY_PREFIX)",
 }
 
 

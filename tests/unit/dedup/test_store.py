@@ -56,6 +56,18 @@ def test_custom_encoding_keeps_redis_py_packer() -> None:
             "RDB snapshots, but it's currently unable to persist to disk."), "misconf"),
         (redis.exceptions.ResponseError("NOREPLICAS Not enough good replicas to write."), "readonly"),
         (redis.exceptions.ResponseError("CLUSTERDOWN The cluster is down"), "cluster"),
+        # an ACL that denies the worker's user the script or its keys (what redis-py raises, and
+        # the bare code as a cluster node's reply would carry it)
+        (redis.exceptions.NoPermissionError(
+            "Command # 1 (EVALSHA 349b 4 nw:v8:c3:{62}:2366:5940...) of pipeline caused error: "
+            "('this user has no permissions to access one of the keys used as arguments',)"), "noperm"),
+        (redis.exceptions.ResponseError("NOPERM User newsworker has no permissions to run the 'evalsha' command"),
+         "noperm"),
+        # ... and a command the script calls, denied inside the script (Redis 7.0's wording, no code)
+        (redis.exceptions.ResponseError(
+            "Command # 1 (EVALSHA 349b 4 aclnw:v8:c3:{5}:965:5940...) of pipeline caused error: (\"The "
+            "user executing the script can't run this command or subcommand script: 349b, on "
+            "@user_script:15.\",)"), "noperm"),
         (redis.exceptions.ResponseError("ERR Error running script: attempt to compare nil"), None),
         (redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind"), None),
         # a refusal code appearing among the command's arguments is not the reply's code
