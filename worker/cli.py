@@ -202,7 +202,9 @@ async def _window_records(redis_url: str, ids: list[str]) -> dict[str, StoredRec
     client = connect(redis_url)
     found: dict[str, StoredRecord] = {}
     try:
-        pattern = f"{settings.redis_key_prefix}:{DEFAULT_SCHEME.version}:c{LAYOUT}:*"
+        # the bucket hashes only (`...:{<shard>}:<bucket>:<generation>`), not the index's
+        # strings beside them (the Redis watch's sentinel, the generation length)
+        pattern = f"{settings.redis_key_prefix}:{DEFAULT_SCHEME.version}:c{LAYOUT}:{{*"
         async for key in client.scan_iter(match=pattern, count=1000):
             entries = await client.hgetall(key)  # bytes: the store's client does not decode
             pairs = ((bytes(f), bytes(v)) for f, v in entries.items())  # type: ignore[arg-type]

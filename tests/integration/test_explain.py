@@ -11,6 +11,15 @@ from worker.cli import main
 def test_explain_two_articles_remembered_in_a_redis_window(seeds_dir: Path, redis_server: object) -> None:
     url = redis_server.url  # type: ignore[attr-defined]
     assert main(["dedup", "--input", str(seeds_dir), "--output", "-", "--redis-url", url]) == 0
+    # a running worker's Redis watch keeps a string key beside the hashes (so does the index's
+    # generation length): explain reads the hashes only (it failed with WRONGTYPE on them)
+    import redis
+
+    from worker.dedup.fingerprint import DEFAULT_SCHEME
+    from worker.dedup.store import LAYOUT
+
+    with redis.Redis.from_url(url) as plain:
+        plain.set(f"nw:{DEFAULT_SCHEME.version}:c{LAYOUT}:sentinel", "token")
     ids = ["--id", "astana-talks.raw", "--id", "astana-talks.paragraphs"]
     result = run_cli("explain", "--redis-url", url, *ids)
     assert result.returncode == 0, result.stderr

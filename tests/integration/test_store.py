@@ -122,7 +122,7 @@ def test_entries_expire_after_the_window(redis_server: EmbeddedRedis) -> None:
             await decide_all(store, [item("a", WORDS)])
             now[0] += 3500  # inside the window
             inside = (await decide_all(store, [item("a2", WORDS)]))[0]
-            ttls = [await client.ttl(k) async for k in client.scan_iter(match=f"{store._prefix}*")]
+            ttls = [await client.ttl(k) async for k in client.scan_iter(match=f"{store._prefix}:{{*")]
             now[0] += 2 * 3600  # past the longest life of an entry (1.5 windows)
             outside = (await decide_all(store, [item("a3", WORDS)]))[0]
             return inside, outside, max(ttls)
@@ -144,7 +144,7 @@ def test_keys_are_cluster_safe(redis_server: EmbeddedRedis) -> None:
             await decide_all(
                 store, [item(f"a{i}", [f"k{i}-{j}" for j in range(80)]) for i in range(50)]
             )
-            return [k.decode() async for k in client.scan_iter(match=f"{store._prefix}*")]
+            return [k.decode() async for k in client.scan_iter(match=f"{store._prefix}:{{*")]
         finally:
             await client.aclose()
 
@@ -179,7 +179,7 @@ def test_a_decision_after_a_generation_change_updates_the_record_where_it_lives(
             third = item("third", [*WORDS[:-2], "x", "z"])  # nearest to the second
             result = await decide_all(store, [third])
             copies = 0
-            async for key in client.scan_iter(match=f"{store._prefix}*"):
+            async for key in client.scan_iter(match=f"{store._prefix}:{{*"):
                 copies += await client.hexists(key, second.ref)
             return result[0], copies
         finally:
@@ -312,6 +312,12 @@ class _SteppedClient:
     def register_script(self, script: str) -> object:
         return self.real.register_script(script)
 
+    async def set(self, *args: object, **kwargs: object) -> object:  # the index's generation length
+        return await self.real.set(*args, **kwargs)  # type: ignore[arg-type]
+
+    async def get(self, key: str) -> object:
+        return await self.real.get(key)
+
     def pipeline(self, transaction: bool = False) -> _SteppedPipeline:
         return _SteppedPipeline(self)
 
@@ -404,3 +410,39 @@ def test_a_record_left_pending_by_a_dead_worker_is_taken_over_and_its_worker_ado
     assert z == [Unique()]
     assert copy == DuplicateOf("X", "exact", 1.0)
     assert resumed == [Unique()] and again == [Unique()]  # adopted, though X repeats Z
+
+
+def test_a_changed_window_keeps_what_the_index_remembers(redis_server: EmbeddedRedis) -> None:
+    """An operator shortens (or lengthens) NEWSWORKER_DEDUP_WINDOW_SECONDS, as the runbook of a
+    full Redis suggests: the workers after the change still find what those before it recorded.
+    Before the fix the generation length was the window's half, so the new workers computed
+    other key names and the whole index was forgotten, silently, for a window."""
+    week, day = 7 * 86_400, 86_400
+    now = [time.time()]
+    clock: Callable[[], float] = lambda: now[0]  # noqa: E731
+    prefix = f"t{uuid.uuid4().hex[:6]}"
+
+    async def run() -> tuple[list[object], list[object], list[object], int]:
+        client = aioredis.Redis.from_url(redis_server.url)
+        try:
+            before = RedisDedupStore(client, prefix=prefix, window_seconds=week, clock=clock)
+            await decide_all(before, [item("a", WORDS), item("b", [f"b{i}" for i in range(200)])])
+            now[0] += 3600
+            shorter = RedisDedupStore(client, prefix=prefix, window_seconds=day, clock=clock)
+            seen_shorter = await decide_all(shorter, [item("a2", WORDS)])
+            longer = RedisDedupStore(client, prefix=prefix, window_seconds=2 * week, clock=clock)
+            seen_longer = await decide_all(longer, [item("b2", [f"b{i}" for i in range(200)])])
+            ttls = [await client.ttl(k) async for k in client.scan_iter(match=f"{prefix}:*:{{*")]
+            # the generations stay the index's (half a week); past the shorter window and one
+            # such generation, the shorter one has forgotten, as it should
+            now[0] += 3 * week
+            forgotten = await decide_all(shorter, [item("a3", WORDS)])
+            return seen_shorter, seen_longer, forgotten, min(ttls)
+        finally:
+            await client.aclose()
+
+    seen_shorter, seen_longer, forgotten, min_ttl = asyncio.run(run())
+    assert seen_shorter == [DuplicateOf("a", "exact", 1.0)]
+    assert seen_longer == [DuplicateOf("b", "exact", 1.0)]
+    assert forgotten == [Unique()]
+    assert min_ttl > 0  # every hash written expires

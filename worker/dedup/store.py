@@ -10,11 +10,15 @@ reads an old one's entries):
   start of its exact hash, which is also its exact claim's field). Fields are REF_BYTES long.
 - *Buckets* keep each hash small enough for Redis' compact listpack encoding (tens of fields),
   which is what keeps memory near 30 bytes per claim instead of ~90 for a key per claim.
-- *Generations* bound memory: a claim is written into the hash of the current generation
-  (`window / 2` long) and read from the live ones; each generation's hashes expire
-  `window + 2 generations` after the generation began, so an entry is remembered for at least the
-  window and at most 1.5 windows. One generation ahead is read too, which tolerates clock skew
-  of up to a generation between workers.
+- *Generations* bound memory: a claim is written into the hash of the current generation and
+  read from the live ones; each generation's hashes expire `window + 2 generations` after the
+  generation began, so an entry is remembered for at least the window and at most 1.5 windows.
+  One generation ahead is read too, which tolerates clock skew of up to a generation between
+  workers. A generation is half the window *the index began with*: its length is kept in
+  `<p>:<v>:c<layout>:generation` (set once, no expiry), because key names count generations, and
+  a worker that counted them in another length would read other hashes. A later window only
+  changes how many generations back are read (as many as reach `window` into the past) and when
+  new hashes expire: changing NEWSWORKER_DEDUP_WINDOW_SECONDS forgets nothing.
 - *Shards* make one Lua call per shard per batch possible on Redis Cluster: every key of a shard
   carries the hash tag `{<shard>}`, so one script touches one slot only, and the `shards`
   (default 64) hash tags spread over the cluster's slots.
@@ -77,8 +81,8 @@ log = logging.getLogger(__name__)
 _PENDING_POLL_SECONDS = (0.01, 0.03, 0.06, 0.1, 0.2, 0.4, 0.6, 0.6)
 PENDING_WAIT_SECONDS = sum(_PENDING_POLL_SECONDS)
 
-#: Generations a claim is looked up in (see `_bucket_keys`).
-_GENERATIONS_READ = 4
+#: The key (under the store's prefix) holding the generation length of the index, in seconds.
+GENERATION_KEY = "generation"
 
 #: Hash tags across which claims are spread. 64 slots are enough to spread load over any
 #: realistic cluster while keeping a batch at <= 64 script calls.
@@ -257,7 +261,11 @@ class RedisDedupStore:
         self._client = client
         self._prefix = f"{prefix}:{scheme_version}:c{LAYOUT}"
         self._window = window_seconds
+        #: Generation length: half of *this* worker's window until the index's own is read from
+        #: Redis (`_load_generation`): the first worker of an index sets it, and it stays.
         self._generation = max(1, window_seconds // 2)
+        self._generation_loaded = False
+        self._back = 2  # generations read behind the current one (`_load_generation`)
         self._buckets = buckets
         self._shards = min(shards, buckets)
         self._clock = clock
@@ -272,11 +280,57 @@ class RedisDedupStore:
 
     def _bucket_keys(self, shard: int, bucket: int, gen: int) -> list[str]:
         """The hashes a claim of this bucket reads: the write generation first, then one ahead
-        (clock skew between workers), then the two behind it."""
-        return [f"{self._prefix}:{{{shard}}}:{bucket}:{g}" for g in (gen, gen + 1, gen - 1, gen - 2)]
+        (clock skew between workers), then those behind it that the window reaches into (two
+        when the window is the index's two generations)."""
+        gens = (gen, gen + 1, *range(gen - 1, gen - self._back - 1, -1))
+        return [f"{self._prefix}:{{{shard}}}:{bucket}:{g}" for g in gens]
+
+    async def _load_generation(self) -> None:
+        """Read the index's generation length, or set it to this worker's (`SET NX`, no expiry).
+
+        Key names carry the generation *number*, so a worker that counted generations of another
+        length would read and write other hashes: a changed NEWSWORKER_DEDUP_WINDOW_SECONDS
+        would forget the whole index, silently. So the length is the index's, set once by its
+        first worker, and the window only says how many generations back are read (enough to
+        reach `window` into the past) and when written hashes expire.
+        """
+        key = f"{self._prefix}:{GENERATION_KEY}"
+        own = self._generation
+        await self._client.set(key, own, nx=True)
+        stored = await self._client.get(key)
+        try:
+            length = int(stored) if stored is not None else own
+        except ValueError:
+            length = own
+        if length <= 0:
+            length = own
+        if length != own:
+            log.warning(
+                "the dedup index counts generations of %d s (set when it began, with a window of "
+                "%d s); this worker's window (NEWSWORKER_DEDUP_WINDOW_SECONDS=%d) reads it as it is",
+                length, 2 * length, self._window,
+            )
+        self._generation, self._back = length, max(1, -(-self._window // length))
+        self._keys_gen, self._keys = -1, {}
+        self._generation_loaded = True
 
     async def _run(self, ops: Sequence[_Op], operation: str) -> list[Any]:
         """Run ops (any order of fields) as one pipeline of per-shard scripts; results in order."""
+        if not ops:
+            return []
+        if not self._generation_loaded:
+            started = time.perf_counter()
+            try:
+                await self._load_generation()
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+                self._observed(operation, started, ok=False)
+                raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
+            except redis.exceptions.ResponseError as exc:
+                self._observed(operation, started, ok=False)
+                kind = refusal_kind(exc)
+                if kind is not None:
+                    raise DedupStoreRefused(kind, f"Redis refused {operation} ({kind}): {exc}") from exc
+                raise
         now = self._clock()
         gen = int(now // self._generation)
         expire_at = (gen + 1) * self._generation + self._window + self._generation
@@ -286,13 +340,14 @@ class RedisDedupStore:
         if gen != self._keys_gen:
             self._keys_gen, self._keys = gen, {}
         keys = self._keys
+        reads = self._back + 2
         from_bytes = int.from_bytes
         for index, (field, value, mode) in enumerate(ops):
             bucket = from_bytes(field[:4], "little") % buckets
             shard = bucket % shards
             entry = per_shard.get(shard)
             if entry is None:
-                entry = per_shard[shard] = ({}, [], [expire_at, _GENERATIONS_READ], [])
+                entry = per_shard[shard] = ({}, [], [expire_at, reads], [])
             bucket_base, key_list, args, positions = entry
             base = bucket_base.get(bucket)
             if base is None:
@@ -304,8 +359,6 @@ class RedisDedupStore:
             args.extend((base, field, value, mode))
             positions.append(index)
         results: list[Any] = [None] * len(ops)
-        if not ops:
-            return results
         started = time.perf_counter()
         if isinstance(self._client, RedisCluster) and not self._cluster_ready:
             await self._client.initialize()  # concurrent first calls on a fresh cluster client race

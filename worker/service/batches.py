@@ -70,8 +70,9 @@ __all__ = ["EXIT_BUG", "BatchHandler"]
 
 #: What an operator does about each kind of refusal (`DedupStoreRefused.kind`), for the log line.
 _REFUSAL_HINTS = {
-    "oom": "Redis is full (used_memory reached maxmemory under noeviction): raise maxmemory, or "
-    "shorten NEWSWORKER_DEDUP_WINDOW_SECONDS (docs/DEDUP.md sizes it)",
+    "oom": "Redis is full (used_memory reached maxmemory under noeviction): raise maxmemory "
+    "(CONFIG SET works live); a shorter NEWSWORKER_DEDUP_WINDOW_SECONDS frees memory only as "
+    "older generations expire (docs/DEDUP.md sizes the index)",
     "readonly": "Redis is a read-only replica (a failover?): point NEWSWORKER_REDIS_URL at the primary",
     "loading": "Redis is loading its data set",
     "busy": "Redis is busy running a script",
