@@ -446,3 +446,32 @@ def test_a_changed_window_keeps_what_the_index_remembers(redis_server: EmbeddedR
     assert seen_longer == [DuplicateOf("b", "exact", 1.0)]
     assert forgotten == [Unique()]
     assert min_ttl > 0  # every hash written expires
+
+
+def test_the_bucket_count_is_the_index_s(redis_server: EmbeddedRedis, caplog: object) -> None:
+    """A worker configured with another NEWSWORKER_REDIS_BUCKETS (a rolling update, or a change
+    after going live) claims in the index's buckets, and says so. Before the fix it spread its
+    claims over other hashes: nothing seen before was found, and two workers of different
+    settings could each own the same claim."""
+    import logging
+
+    prefix = f"t{uuid.uuid4().hex[:6]}"
+
+    async def run() -> tuple[list[object], list[object]]:
+        client = aioredis.Redis.from_url(redis_server.url)
+        try:
+            first = RedisDedupStore(client, prefix=prefix, buckets=4096)
+            await decide_all(first, [item("a", WORDS)])
+            other = RedisDedupStore(client, prefix=prefix, buckets=64)
+            seen = await decide_all(other, [item("a2", WORDS), item("n", [f"n{i}" for i in range(90)])])
+            # both claim the same new article's keys: one owner, the other finds it
+            again = await decide_all(first, [item("n2", [f"n{i}" for i in range(90)])])
+            return seen, again
+        finally:
+            await client.aclose()
+
+    with caplog.at_level(logging.WARNING, logger="worker.dedup.store"):  # type: ignore[attr-defined]
+        seen, again = asyncio.run(run())
+    assert seen == [DuplicateOf("a", "exact", 1.0), Unique()]
+    assert again == [DuplicateOf("n", "exact", 1.0)]
+    assert "built with 4096 buckets, not the 64" in caplog.text  # type: ignore[attr-defined]

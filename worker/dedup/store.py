@@ -9,7 +9,8 @@ reads an old one's entries):
   (msgpack `StoredRecord`); url and band claims hold the owner's ref (`dedup.REF_BYTES`, the
   start of its exact hash, which is also its exact claim's field). Fields are REF_BYTES long.
 - *Buckets* keep each hash small enough for Redis' compact listpack encoding (tens of fields),
-  which is what keeps memory near 30 bytes per claim instead of ~90 for a key per claim.
+  which is what keeps memory near 30 bytes per claim instead of ~90 for a key per claim. Their
+  count is the index's, like the generation length below (`<p>:<v>:c<layout>:buckets`).
 - *Generations* bound memory: a claim is written into the hash of the current generation and
   read from the live ones; each generation's hashes expire `window + 2 generations` after the
   generation began, so an entry is remembered for at least the window and at most 1.5 windows.
@@ -81,8 +82,10 @@ log = logging.getLogger(__name__)
 _PENDING_POLL_SECONDS = (0.01, 0.03, 0.06, 0.1, 0.2, 0.4, 0.6, 0.6)
 PENDING_WAIT_SECONDS = sum(_PENDING_POLL_SECONDS)
 
-#: The key (under the store's prefix) holding the generation length of the index, in seconds.
+#: The keys (under the store's prefix) holding the index's own layout parameters: its
+#: generation length in seconds, and its bucket count (`RedisDedupStore._load_index`).
 GENERATION_KEY = "generation"
+BUCKETS_KEY = "buckets"
 
 #: Hash tags across which claims are spread. 64 slots are enough to spread load over any
 #: realistic cluster while keeping a batch at <= 64 script calls.
@@ -261,13 +264,15 @@ class RedisDedupStore:
         self._client = client
         self._prefix = f"{prefix}:{scheme_version}:c{LAYOUT}"
         self._window = window_seconds
-        #: Generation length: half of *this* worker's window until the index's own is read from
-        #: Redis (`_load_generation`): the first worker of an index sets it, and it stays.
+        #: Generation length and bucket count: this worker's (half its window; its setting)
+        #: until the index's own are read from Redis (`_load_index`): the first worker of an
+        #: index sets them, and they stay.
         self._generation = max(1, window_seconds // 2)
-        self._generation_loaded = False
-        self._back = 2  # generations read behind the current one (`_load_generation`)
+        self._back = 2  # generations read behind the current one (`_load_index`)
         self._buckets = buckets
+        self._max_shards = shards
         self._shards = min(shards, buckets)
+        self._index_loaded = False
         self._clock = clock
         self._observe = observe
         self._script = client.register_script(_CLAIM_LUA)
@@ -285,43 +290,59 @@ class RedisDedupStore:
         gens = (gen, gen + 1, *range(gen - 1, gen - self._back - 1, -1))
         return [f"{self._prefix}:{{{shard}}}:{bucket}:{g}" for g in gens]
 
-    async def _load_generation(self) -> None:
-        """Read the index's generation length, or set it to this worker's (`SET NX`, no expiry).
-
-        Key names carry the generation *number*, so a worker that counted generations of another
-        length would read and write other hashes: a changed NEWSWORKER_DEDUP_WINDOW_SECONDS
-        would forget the whole index, silently. So the length is the index's, set once by its
-        first worker, and the window only says how many generations back are read (enough to
-        reach `window` into the past) and when written hashes expire.
-        """
-        key = f"{self._prefix}:{GENERATION_KEY}"
-        own = self._generation
+    async def _index_parameter(self, name: str, own: int) -> int:
+        """The index's value of a layout parameter, set to `own` if it has none (`SET NX`, no
+        expiry: it must outlive every generation)."""
+        key = f"{self._prefix}:{name}"
         await self._client.set(key, own, nx=True)
         stored = await self._client.get(key)
         try:
-            length = int(stored) if stored is not None else own
+            value = int(stored) if stored is not None else own
         except ValueError:
-            length = own
-        if length <= 0:
-            length = own
-        if length != own:
+            value = own
+        return value if value > 0 else own
+
+    async def _load_index(self) -> None:
+        """Read the index's generation length and bucket count (or set them to this worker's).
+
+        Key names carry the generation *number* and the bucket, so a worker that counted
+        generations of another length, or spread fields over another number of buckets, would
+        read and write other hashes: a changed NEWSWORKER_DEDUP_WINDOW_SECONDS or
+        NEWSWORKER_REDIS_BUCKETS would forget the whole index, silently, and during a rolling
+        update two workers would each own the same claim. So both are the index's, set once by
+        its first worker. The window only says how many generations back are read (enough to
+        reach `window` into the past) and when written hashes expire; a bucket count applies to
+        a new index (another key prefix).
+        """
+        own_generation, own_buckets = self._generation, self._buckets
+        length = await self._index_parameter(GENERATION_KEY, own_generation)
+        buckets = await self._index_parameter(BUCKETS_KEY, own_buckets)
+        if length != own_generation:
             log.warning(
                 "the dedup index counts generations of %d s (set when it began, with a window of "
                 "%d s); this worker's window (NEWSWORKER_DEDUP_WINDOW_SECONDS=%d) reads it as it is",
                 length, 2 * length, self._window,
             )
+        if buckets != own_buckets:
+            log.warning(
+                "the dedup index under %s was built with %d buckets, not the %d of "
+                "NEWSWORKER_REDIS_BUCKETS: using %d (a bucket count applies to a new index, under "
+                "another NEWSWORKER_REDIS_KEY_PREFIX: deploy/README.md, Sizing)",
+                self._prefix, buckets, own_buckets, buckets,
+            )
         self._generation, self._back = length, max(1, -(-self._window // length))
+        self._buckets, self._shards = buckets, min(self._max_shards, buckets)
         self._keys_gen, self._keys = -1, {}
-        self._generation_loaded = True
+        self._index_loaded = True
 
     async def _run(self, ops: Sequence[_Op], operation: str) -> list[Any]:
         """Run ops (any order of fields) as one pipeline of per-shard scripts; results in order."""
         if not ops:
             return []
-        if not self._generation_loaded:
+        if not self._index_loaded:
             started = time.perf_counter()
             try:
-                await self._load_generation()
+                await self._load_index()
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
                 self._observed(operation, started, ok=False)
                 raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
