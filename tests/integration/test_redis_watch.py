@@ -60,6 +60,41 @@ def test_redis_watch_reports_lost_data_memory_and_an_index_bloating_config(
     asyncio.run(main())
 
 
+def test_after_a_loss_the_index_parameters_are_written_back(make_redis: Callable[..., EmbeddedRedis]) -> None:
+    """A FLUSHALL takes the index's generation length and bucket count with it; the watch of a
+    running worker writes its store's back, so a worker that starts next with other settings
+    joins this index (before, it would have set its own and split the index in two)."""
+    from prometheus_client import CollectorRegistry
+
+    from worker.dedup.decision import StoreItem, make_record
+    from worker.dedup.fingerprint import fingerprint
+    from worker.dedup.store import LAYOUT, RedisDedupStore, connect
+    from worker.service.metrics import Metrics
+    from worker.service.redis_watch import RedisWatch
+
+    server = make_redis()
+
+    async def main() -> tuple[int, int, list[bytes | None]]:
+        client = connect(server.url)
+        store = RedisDedupStore(client, prefix="tw", scheme_version="v1", window_seconds=7 * 86_400, buckets=256)
+        watch = RedisWatch.for_store(client, Metrics(CollectorRegistry()), prefix="tw", scheme_version="v1",
+                                     on_lost=store.replant_index)
+        await watch.start()
+        fp = fingerprint("a b c d e f g h i j", None)
+        await store.check_and_record([StoreItem("a", fp, make_record("a", fp))])
+        await client.flushall()
+        await watch.check()
+        kept = await client.mget([f"tw:v1:c{LAYOUT}:generation", f"tw:v1:c{LAYOUT}:buckets"])
+        later = RedisDedupStore(client, prefix="tw", scheme_version="v1", window_seconds=86_400, buckets=4096)
+        await later.check_and_record([StoreItem("b", fp, make_record("b", fp))])
+        await client.aclose()
+        return later._generation, later._buckets, kept
+
+    generation, buckets, kept = asyncio.run(main())
+    assert kept == [str(7 * 86_400 // 2).encode(), b"256"]
+    assert (generation, buckets) == (7 * 86_400 // 2, 256)
+
+
 def test_redis_watch_on_a_cluster_sees_one_primary_lose_its_data(
     redis_cluster: str, caplog: pytest.LogCaptureFixture,  # noqa: F811 (the imported fixture)
 ) -> None:

@@ -335,6 +335,13 @@ class RedisDedupStore:
         self._keys_gen, self._keys = -1, {}
         self._index_loaded = True
 
+    async def replant_index(self) -> None:
+        """Write the index's parameters back where they are gone (after Redis lost its data),
+        with the values this store uses: a worker that starts next joins this index."""
+        if self._index_loaded:
+            await self._client.set(f"{self._prefix}:{GENERATION_KEY}", self._generation, nx=True)
+            await self._client.set(f"{self._prefix}:{BUCKETS_KEY}", self._buckets, nx=True)
+
     async def _run(self, ops: Sequence[_Op], operation: str) -> list[Any]:
         """Run ops (any order of fields) as one pipeline of per-shard scripts; results in order."""
         if not ops:

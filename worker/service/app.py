@@ -153,7 +153,8 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     store = make_store(redis_client, settings, DEFAULT_SCHEME, observe=metrics.redis_call)
     # lost data, memory pressure, index-bloating config: worker/service/redis_watch.py
     watch = RedisWatch.for_store(
-        redis_client, metrics, prefix=settings.redis_key_prefix, scheme_version=DEFAULT_SCHEME.version
+        redis_client, metrics, prefix=settings.redis_key_prefix, scheme_version=DEFAULT_SCHEME.version,
+        on_lost=store.replant_index,
     )
     watching = False
     publisher = Publisher(

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
@@ -53,16 +54,26 @@ _MAX_TAG_TRIES = 4096
 class RedisWatch:
     """Sentinel, memory and config checks against the store's Redis (standalone or cluster)."""
 
-    def __init__(self, client: Any, metrics: Metrics, *, namespace: str) -> None:
+    def __init__(
+        self, client: Any, metrics: Metrics, *, namespace: str,
+        on_lost: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._client = client
         self._metrics = metrics
         self._base = f"{namespace}:sentinel"
+        #: Called once per loss seen: the store writes back what the index needs beside its
+        #: hashes (its generation length and bucket count), so that a worker starting after the
+        #: loss with other settings still joins this index instead of starting its own.
+        self._on_lost = on_lost
         self._tokens: dict[str, bytes] = {}  # sentinel key -> token this worker expects
         self._memory_warned = False
 
     @classmethod
-    def for_store(cls, client: Any, metrics: Metrics, *, prefix: str, scheme_version: str) -> RedisWatch:
-        return cls(client, metrics, namespace=f"{prefix}:{scheme_version}:c{LAYOUT}")
+    def for_store(
+        cls, client: Any, metrics: Metrics, *, prefix: str, scheme_version: str,
+        on_lost: Callable[[], Awaitable[None]] | None = None,
+    ) -> RedisWatch:
+        return cls(client, metrics, namespace=f"{prefix}:{scheme_version}:c{LAYOUT}", on_lost=on_lost)
 
     @property
     def _cluster(self) -> bool:
@@ -179,6 +190,11 @@ class RedisWatch:
                 "clean until the window refills; check Redis' persistence (docs/RELIABILITY.md)",
                 key, "is gone" if found is None else "was replaced",
             )
+            if self._on_lost is not None:
+                try:
+                    await self._on_lost()
+                except Exception as exc:  # best effort, like every call here
+                    log.debug("could not write the index's parameters back: %s", exc)
             if found is None and await self._client.set(key, token, nx=True):
                 continue
             self._tokens[key] = await self._client.get(key) or token  # another worker re-planted it
