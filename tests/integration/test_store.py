@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 import uuid
 from collections.abc import Callable
 
 import msgspec
+import pytest
 import redis.asyncio as aioredis
 from redis.cluster import key_slot
 
@@ -412,7 +414,9 @@ def test_a_record_left_pending_by_a_dead_worker_is_taken_over_and_its_worker_ado
     assert resumed == [Unique()] and again == [Unique()]  # adopted, though X repeats Z
 
 
-def test_a_changed_window_keeps_what_the_index_remembers(redis_server: EmbeddedRedis) -> None:
+def test_a_changed_window_keeps_what_the_index_remembers(
+    redis_server: EmbeddedRedis, caplog: pytest.LogCaptureFixture
+) -> None:
     """An operator shortens (or lengthens) NEWSWORKER_DEDUP_WINDOW_SECONDS, as the runbook of a
     full Redis suggests: the workers after the change still find what those before it recorded.
     Before the fix the generation length was the window's half, so the new workers computed
@@ -430,7 +434,7 @@ def test_a_changed_window_keeps_what_the_index_remembers(redis_server: EmbeddedR
             now[0] += 3600
             shorter = RedisDedupStore(client, prefix=prefix, window_seconds=day, clock=clock)
             seen_shorter = await decide_all(shorter, [item("a2", WORDS)])
-            longer = RedisDedupStore(client, prefix=prefix, window_seconds=2 * week, clock=clock)
+            longer = RedisDedupStore(client, prefix=prefix, window_seconds=3 * week, clock=clock)
             seen_longer = await decide_all(longer, [item("b2", [f"b{i}" for i in range(200)])])
             ttls = [await client.ttl(k) async for k in client.scan_iter(match=f"{prefix}:*:{{*")]
             # the generations stay the index's (half a week); past the shorter window and one
@@ -441,20 +445,20 @@ def test_a_changed_window_keeps_what_the_index_remembers(redis_server: EmbeddedR
         finally:
             await client.aclose()
 
-    seen_shorter, seen_longer, forgotten, min_ttl = asyncio.run(run())
+    with caplog.at_level(logging.WARNING, logger="worker.dedup.store"):
+        seen_shorter, seen_longer, forgotten, min_ttl = asyncio.run(run())
+    assert "reads 6 generations of the dedup index" in caplog.text  # three weeks over 3.5 days
     assert seen_shorter == [DuplicateOf("a", "exact", 1.0)]
     assert seen_longer == [DuplicateOf("b", "exact", 1.0)]
     assert forgotten == [Unique()]
     assert min_ttl > 0  # every hash written expires
 
 
-def test_the_bucket_count_is_the_index_s(redis_server: EmbeddedRedis, caplog: object) -> None:
+def test_the_bucket_count_is_the_index_s(redis_server: EmbeddedRedis, caplog: pytest.LogCaptureFixture) -> None:
     """A worker configured with another NEWSWORKER_REDIS_BUCKETS (a rolling update, or a change
     after going live) claims in the index's buckets, and says so. Before the fix it spread its
     claims over other hashes: nothing seen before was found, and two workers of different
     settings could each own the same claim."""
-    import logging
-
     prefix = f"t{uuid.uuid4().hex[:6]}"
 
     async def run() -> tuple[list[object], list[object]]:
@@ -470,8 +474,8 @@ def test_the_bucket_count_is_the_index_s(redis_server: EmbeddedRedis, caplog: ob
         finally:
             await client.aclose()
 
-    with caplog.at_level(logging.WARNING, logger="worker.dedup.store"):  # type: ignore[attr-defined]
+    with caplog.at_level(logging.WARNING, logger="worker.dedup.store"):
         seen, again = asyncio.run(run())
     assert seen == [DuplicateOf("a", "exact", 1.0), Unique()]
     assert again == [DuplicateOf("n", "exact", 1.0)]
-    assert "built with 4096 buckets, not the 64" in caplog.text  # type: ignore[attr-defined]
+    assert "built with 4096 buckets, not the 64" in caplog.text

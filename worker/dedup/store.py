@@ -86,6 +86,9 @@ PENDING_WAIT_SECONDS = sum(_PENDING_POLL_SECONDS)
 #: generation length in seconds, and its bucket count (`RedisDedupStore._load_index`).
 GENERATION_KEY = "generation"
 BUCKETS_KEY = "buckets"
+#: A window this many generations of the index long (or more) is read at a cost: each claim
+#: looks in every generation it reaches (4 for twice the window the index began with).
+_WARN_GENERATIONS_BACK = 4
 
 #: Hash tags across which claims are spread. 64 slots are enough to spread load over any
 #: realistic cluster while keeping a batch at <= 64 script calls.
@@ -331,6 +334,13 @@ class RedisDedupStore:
                 self._prefix, buckets, own_buckets, buckets,
             )
         self._generation, self._back = length, max(1, -(-self._window // length))
+        if self._back > _WARN_GENERATIONS_BACK:
+            log.warning(
+                "NEWSWORKER_DEDUP_WINDOW_SECONDS=%d reads %d generations of the dedup index (of %d s) "
+                "per claim, not 2: Redis' CPU per article grows with them. A new index (another "
+                "NEWSWORKER_REDIS_KEY_PREFIX) would count generations of half this window",
+                self._window, self._back, length,
+            )
         self._buckets, self._shards = buckets, min(self._max_shards, buckets)
         self._keys_gen, self._keys = -1, {}
         self._index_loaded = True
