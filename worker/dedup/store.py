@@ -43,9 +43,10 @@ worker's pending record: polls for it, and after `PENDING_WAIT_SECONDS` one take
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import hiredis
@@ -357,18 +358,8 @@ class RedisDedupStore:
         if not ops:
             return []
         if not self._index_loaded:
-            started = time.perf_counter()
-            try:
+            with self._errors_mapped(operation, time.perf_counter()):
                 await self._load_index()
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
-                self._observed(operation, started, ok=False)
-                raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
-            except redis.exceptions.ResponseError as exc:
-                self._observed(operation, started, ok=False)
-                kind = refusal_kind(exc)
-                if kind is not None:
-                    raise DedupStoreRefused(kind, f"Redis refused {operation} ({kind}): {exc}") from exc
-                raise
         now = self._clock()
         gen = int(now // self._generation)
         expire_at = (gen + 1) * self._generation + self._window + self._generation
@@ -403,7 +394,7 @@ class RedisDedupStore:
             self._cluster_ready = True
         calls = list(per_shard.values())
         order = [positions for _, _, _, positions in calls]
-        try:
+        with self._errors_mapped(operation, started):
             if isinstance(self._client, RedisCluster):
                 # Cluster pipelines refuse EVALSHA; the per-shard calls go out concurrently instead,
                 # each to the node owning its slot: still one round trip of wall-clock time.
@@ -415,20 +406,27 @@ class RedisDedupStore:
                     for _, key_list, args, _ in calls:
                         await self._script(keys=key_list, args=args, client=pipe)
                     replies = await pipe.execute()
+        self._observed(operation, started, ok=True)
+        for positions, reply in zip(order, replies, strict=True):
+            for position, value in zip(positions, reply, strict=True):
+                results[position] = value
+        return results
+
+    @contextlib.contextmanager
+    def _errors_mapped(self, operation: str, started: float) -> Iterator[None]:
+        """redis-py's errors as the store's: an outage (`DedupStoreUnavailable`), a refusal
+        (`DedupStoreRefused`: Redis is there but refuses for now), or, raised as it is, a bug."""
+        try:
+            yield
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
             self._observed(operation, started, ok=False)
             raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
         except redis.exceptions.ResponseError as exc:
             self._observed(operation, started, ok=False)
             kind = refusal_kind(exc)
-            if kind is not None:  # Redis is there but refuses for now: an outage, not a bug
+            if kind is not None:
                 raise DedupStoreRefused(kind, f"Redis refused {operation} ({kind}): {exc}") from exc
             raise
-        self._observed(operation, started, ok=True)
-        for positions, reply in zip(order, replies, strict=True):
-            for position, value in zip(positions, reply, strict=True):
-                results[position] = value
-        return results
 
     def _observed(self, operation: str, started: float, *, ok: bool) -> None:
         if self._observe is not None:
