@@ -86,6 +86,18 @@ def log_of(worker: Any) -> str:
     return Path(worker.log_path).read_text(errors="replace")
 
 
+def assert_paused_by_refusal(worker: Any, kind: str, waiting_for: str) -> None:
+    """Redis refuses the worker's claims (`kind`): it counts them, stays up, is not ready, and
+    says so in its log (what an operator sees before fixing the cause)."""
+    port = worker.metrics_port
+    wait_until(lambda: metric(scrape(port)[1], f'newsworker_redis_refused_total{{kind="{kind}"}}') >= 2, 120,
+               waiting_for, lambda: log_of(worker))
+    assert worker.proc.poll() is None, f"exited {worker.proc.returncode}\n{log_of(worker)[-3000:]}"
+    status, body = scrape(port, "/readyz")
+    assert status == 503 and "redis" in body
+    assert f"Redis refused the dedup ({kind})" in log_of(worker)
+
+
 # --- item 1: Ctrl-C ------------------------------------------------------------------------------
 
 
@@ -175,12 +187,7 @@ def test_a_full_redis_pauses_the_worker_instead_of_crash_looping_it(
     worker = start_worker(topics, redis_url=server.url)
     asyncio.run(produce(kafka.bootstrap, topics[0], values, max_request_size=8 * 1024 * 1024))
     port = worker.metrics_port
-    wait_until(lambda: metric(scrape(port)[1], 'newsworker_redis_refused_total{kind="oom"}') >= 2, 120,
-               "the worker to see Redis refuse writes", lambda: log_of(worker))
-    assert worker.proc.poll() is None, f"exited {worker.proc.returncode}\n{log_of(worker)[-3000:]}"
-    status, body = scrape(port, "/readyz")
-    assert status == 503 and "redis" in body
-    assert "Redis refused the dedup (oom)" in log_of(worker)
+    assert_paused_by_refusal(worker, "oom", "the worker to see Redis refuse writes")
     assert metric(scrape(port)[1], "newsworker_redis_errors_total") > 0
     tree = process_tree(worker.proc.pid)
 
@@ -221,12 +228,7 @@ def test_a_redis_acl_that_denies_the_keys_pauses_the_worker_until_fixed(
                           redis_password=password, redis_key_prefix=prefix)
     asyncio.run(produce(kafka.bootstrap, topics[0], values, max_request_size=8 * 1024 * 1024))
     port = worker.metrics_port
-    wait_until(lambda: metric(scrape(port)[1], 'newsworker_redis_refused_total{kind="noperm"}') >= 2, 120,
-               "the worker to see Redis deny the keys", lambda: log_of(worker))
-    assert worker.proc.poll() is None, f"exited {worker.proc.returncode}\n{log_of(worker)[-3000:]}"
-    status, body = scrape(port, "/readyz")
-    assert status == 503 and "redis" in body
-    assert "Redis refused the dedup (noperm)" in log_of(worker)
+    assert_paused_by_refusal(worker, "noperm", "the worker to see Redis deny the keys")
     assert count_outputs(kafka.bootstrap, topics) == 0
 
     # the operator applies the documented ACL; from now on nothing may be denied

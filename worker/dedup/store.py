@@ -294,10 +294,14 @@ class RedisDedupStore:
         gens = (gen, gen + 1, *range(gen - 1, gen - self._back - 1, -1))
         return [f"{self._prefix}:{{{shard}}}:{bucket}:{g}" for g in gens]
 
+    def _index_key(self, name: str) -> str:
+        """Where a layout parameter of the index lives (beside its hashes, no hash tag)."""
+        return f"{self._prefix}:{name}"
+
     async def _index_parameter(self, name: str, own: int) -> int:
         """The index's value of a layout parameter, set to `own` if it has none (`SET NX`, no
         expiry: it must outlive every generation)."""
-        key = f"{self._prefix}:{name}"
+        key = self._index_key(name)
         await self._client.set(key, own, nx=True)
         stored = await self._client.get(key)
         try:
@@ -350,8 +354,8 @@ class RedisDedupStore:
         """Write the index's parameters back where they are gone (after Redis lost its data),
         with the values this store uses: a worker that starts next joins this index."""
         if self._index_loaded:
-            await self._client.set(f"{self._prefix}:{GENERATION_KEY}", self._generation, nx=True)
-            await self._client.set(f"{self._prefix}:{BUCKETS_KEY}", self._buckets, nx=True)
+            await self._client.set(self._index_key(GENERATION_KEY), self._generation, nx=True)
+            await self._client.set(self._index_key(BUCKETS_KEY), self._buckets, nx=True)
 
     async def _run(self, ops: Sequence[_Op], operation: str) -> list[Any]:
         """Run ops (any order of fields) as one pipeline of per-shard scripts; results in order."""
