@@ -6,7 +6,8 @@ the old and the current rule split them (docs/DEDUP.md, "The rule and its number
 Positives: every labelled duplicate of `newsworker eval`'s stream (worker.tools.variants) built
 from the first N articles of ../shared/data/ant-dev.jsonl.gz, against its story's first record.
 Negatives that must not be dropped, built from the articles after those N: follow-ups (a
-30-80-word lead of another article over 70-100 % of an article's paragraphs), siblings (two
+30-80-word lead of another article over 70-100 % of an article's paragraphs; the same opening
+with the earlier article's first 5-8 words, with and without its lead paragraph), siblings (two
 articles' first halves plus the same two background paragraphs of a third), and rewrites
 (../shared/data/semeval-train.jsonl.gz pairs with `overall` <= 1.5 in one language).
 Prints, per kind, the share called a duplicate by each rule and the share linked (current).
@@ -68,6 +69,13 @@ def pairs(n: int) -> dict[str, list[Signals]]:
         keep = max(1, round(len(pa) * rng.uniform(0.7, 1.0)))
         follow_up = {"title": b.get("title"), "text": "\n".join([lead, *pa[:keep]])}
         out["keep: follow-up"].append(signals(follow_up, a))
+        # the same, opening with the earlier article's first words (a formula, a kicker): its
+        # opening agrees in place up to there, then holds the new lead (`lead_split`'s risk)
+        opener = " ".join(str(a["text"]).split()[: rng.randint(5, 8)])
+        same_start = {"title": b.get("title"), "text": "\n".join([f"{opener} {lead}", *pa[:keep]])}
+        out["keep: follow-up, same first words"].append(signals(same_start, a))
+        old_lead_dropped = {"title": b.get("title"), "text": "\n".join([f"{opener} {lead}", *pa[1:keep]])}
+        out["keep: follow-up, same first words, old lead dropped"].append(signals(old_lead_dropped, a))
         background = _paragraphs(c)[:2]
         one = {"title": a.get("title"), "text": "\n".join([*pa[: max(1, len(pa) // 2)], *background])}
         two = {"title": b.get("title"), "text": "\n".join([*pb[: max(1, len(pb) // 2)], *background])}
@@ -90,10 +98,10 @@ def main() -> int:
         "duplicate": lambda s: is_duplicate(s, t),
         "linked": lambda s: not is_duplicate(s, t) and is_related(s, t),
     }
-    print(f"{'kind':22} {'pairs':>6} " + " ".join(f"{name:>10}" for name in rules))
+    print(f"{'kind':52} {'pairs':>6} " + " ".join(f"{name:>10}" for name in rules))
     for kind, values in sorted(pairs(args.articles).items()):
         shares = [sum(rule(v) for v in values) / len(values) for rule in rules.values()]
-        print(f"{kind:22} {len(values):6} " + " ".join(f"{s:10.3f}" for s in shares))
+        print(f"{kind:52} {len(values):6} " + " ".join(f"{s:10.3f}" for s in shares))
     return 0
 
 

@@ -229,8 +229,9 @@ def _print_explanation(console: Console, e: Explanation) -> None:
         table.add_row(s.name, f"{s.value:.3f}", f">= {s.threshold:g}", "✓" if s.passed else "✗", s.meaning)
     console.print(table)
     console.print(
-        "duplicate = containment >= bar and (opening in place, moved or cut >= bar, or Jaccard >= bar), "
-        "or the same URL revised; same story = containment (story) and Jaccard (story) met"
+        "duplicate = containment >= bar and (opening in place, moved, cut or split >= bar, "
+        "or Jaccard >= bar), or the same URL revised; same story = containment (story) and "
+        "Jaccard (story) met"
     )
     if not e.candidate:
         console.print("note: no LSH band or URL in common: the worker would not compare these two at all")

@@ -129,6 +129,7 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     exact = bool(a.fp.exact) and a.fp.exact == b.fp.exact
     sig = similarity(b.fp, a.record)
     jac, cont, lead, moved, inside = sig.jaccard, sig.containment, sig.lead, sig.moved_lead, sig.inside
+    split = sig.split
     same_url = a.record.url is not None and a.record.url == b.record.url
     shared_bands = _shared_bands(a.record, b.record)
     signals = (
@@ -150,6 +151,10 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             "the later one begins inside the earlier (its first sentences cut, nothing new in front)",
         ),
         Signal(
+            "opening split", split, t.dup_split, split >= t.dup_split,
+            "the same first words, then the same opening on: a sentence added or removed after them",
+        ),
+        Signal(
             "containment (story)", cont, t.link_containment, cont >= t.link_containment,
             "enough shared text to be one story",
         ),
@@ -165,6 +170,8 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             why = "the same opening, moved by a sentence"
         elif inside >= t.dup_inside:
             why = "the later one's first sentences cut away"
+        elif split >= t.dup_split:
+            why = "the same opening, a sentence added or removed after its first words"
         else:
             why = "nearly all of the text alike"
         verdict, reason = "duplicate", f"the shorter is inside the longer, with {why}"

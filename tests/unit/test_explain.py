@@ -60,6 +60,20 @@ def test_a_follow_up_is_the_same_story_with_the_reused_body_side_by_side() -> No
     assert e.passages  # the reused body, beside the original's
 
 
+def test_a_sentence_removed_after_the_first_words_is_shown_as_a_split_opening() -> None:
+    """The later one kept its first words and lost the long sentence after them: neither the
+    opening in place nor moved agrees, the split one does, and the reason says so."""
+    words = " ".join(synthetic_article(5, paragraphs=8)["text"].split())
+    tokens = words.split()
+    earlier = {"id": "earlier", "url": "https://example.org/a", "text": words}
+    later = {"id": "later", "url": "https://example.org/b", "text": " ".join(tokens[:10] + tokens[45:])}
+    e = explain(article_from_value(_value(earlier)), article_from_value(_value(later)))
+    by_name = {s.name: s for s in e.signals}
+    assert e.verdict == "duplicate" and "after its first words" in e.reason, e
+    assert by_name["opening split"].passed and by_name["opening split"].threshold == Thresholds().dup_split
+    assert not by_name["opening in place"].passed and not by_name["opening moved"].passed
+
+
 def test_from_remembered_records_the_explanation_says_it_has_no_text() -> None:
     original = article_from_value(_value(synthetic_article(5)))
     copy = article_from_value(_value({**synthetic_article(5), "id": "copy"}))

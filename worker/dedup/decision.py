@@ -51,6 +51,7 @@ from worker.dedup.fingerprint import (
     estimate_containment,
     estimate_jaccard,
     lead_inside,
+    lead_split,
     opening_agreement,
     pack_opening,
     unpack_opening,
@@ -167,6 +168,10 @@ class Thresholds:
     #: were cut and nothing was put in their place: it adds nothing in front, which is what a
     #: follow-up does. 0.7, the moved bar (chance is ~1e-10 at the 16 shingles it needs).
     dup_inside: float = 0.7
+    #: ... or the opening agrees in place up to a point and on from there at another place
+    #: (`lead_split`): a sentence added or removed inside the lead, after its first words,
+    #: further than the moved search goes. 0.7, the moved bar.
+    dup_split: float = 0.7
     #: A candidate (one that shared a band or the URL) this much contained is the same story:
     #: linked. Siblings sharing two background paragraphs are at a median of 0.41 (p05 0.21),
     #: follow-ups >= 0.58.
@@ -258,6 +263,7 @@ class Signals:
     lead: float  # the opening agreeing in place
     moved_lead: float  # ... or at its best shift (>= lead)
     inside: float = 0.0  # the later one's lead found past that shift: its front cut away
+    split: float = 0.0  # the opening in place up to a point, then at another place
 
 
 def similarity(
@@ -282,17 +288,27 @@ def similarity(
     theirs = unpack_opening(other.opening)
     if t is None:
         lead, moved = opening_agreement(fp.opening, theirs)
-        return Signals(jac, cont, lead, moved, lead_inside(fp.opening, theirs))
+        inside, split = lead_inside(fp.opening, theirs), lead_split(fp.opening, theirs)
+        return Signals(jac, cont, lead, moved, inside, split)
     lead, _ = opening_agreement(fp.opening, theirs, moved=False)
     if lead < t.dup_lead and jac < t.dup_jaccard and cont >= t.dup_containment:
         lead, moved = opening_agreement(fp.opening, theirs)
-        inside = lead_inside(fp.opening, theirs) if moved < t.dup_moved_lead else 0.0
-        return Signals(jac, cont, lead, moved, inside)
+        inside = split = 0.0
+        if moved < t.dup_moved_lead:
+            inside = lead_inside(fp.opening, theirs)
+            if inside < t.dup_inside:
+                split = lead_split(fp.opening, theirs)
+        return Signals(jac, cont, lead, moved, inside, split)
     return Signals(jac, cont, lead, lead)
 
 
 def same_opening(s: Signals, t: Thresholds) -> bool:
-    return s.lead >= t.dup_lead or s.moved_lead >= t.dup_moved_lead or s.inside >= t.dup_inside
+    return (
+        s.lead >= t.dup_lead
+        or s.moved_lead >= t.dup_moved_lead
+        or s.inside >= t.dup_inside
+        or s.split >= t.dup_split
+    )
 
 
 def is_duplicate(s: Signals, t: Thresholds) -> bool:

@@ -366,34 +366,51 @@ _SPREAD: Final = range(-_STRAY, _STRAY + 1)
 _PAD: Final = b"\xff" * _STRAY  # never equal to a value (< 64)
 
 
-def _in_place(lead: bytes, other: bytes) -> int:
-    """How many of `lead`'s shingles agree with `other`'s at the same place (within `_STRAY`).
+def _agree_in_place(lead: bytes, other: bytes) -> int:
+    """Which of `lead`'s shingles agree with `other`'s at the same place (within `_STRAY`): the
+    high bit of byte i is set when shingle i does.
 
     Byte-parallel on Python ints: for each offset, the XOR of the two is zero in the bytes that
-    agree; `_zero_bytes` marks them, and a popcount of the union counts them."""
+    agree; `_zero_bytes` marks them, and the union of the marks is the answer."""
     n = len(lead)
     x = int.from_bytes(lead, "little")
     padded = _PAD + other + b"\xff" * (n + _STRAY)
     agree = 0
     for k in _SPREAD:
         agree |= _zero_bytes(x ^ int.from_bytes(padded[_STRAY + k : _STRAY + k + n], "little"), n)
-    return agree.bit_count()
+    return agree
 
 
-def _shift_votes(lead: bytes, other: bytes, lo: int, hi: int, *, in_window: bool = False) -> dict[int, int]:
-    """For each shift d in [lo, hi]: how many of `lead`'s shingles agree with `other`'s at their
-    place + d (within `_STRAY`). `in_window`: count shingle i only where i + d lies in `other`
-    (not by a stray match at its edge), so a count can be set against what `other` holds there."""
+def _in_place(lead: bytes, other: bytes) -> int:
+    """How many of `lead`'s shingles agree with `other`'s at the same place (within `_STRAY`)."""
+    return _agree_in_place(lead, other).bit_count()
+
+
+def _prefix_in_place(lead: bytes, other: bytes) -> int:
+    """How many of `lead`'s first shingles agree with `other`'s in place without a break."""
+    n = len(lead)
+    high = _HIGH & ((1 << 8 * n) - 1) if n <= _WIDTH else int.from_bytes(b"\x80" * n, "little")
+    broken = ~_agree_in_place(lead, other) & high  # the high bit of every shingle that disagrees
+    return n if not broken else ((broken & -broken).bit_length() - 1) // 8
+
+
+def _shift_votes(
+    lead: bytes, other: bytes, lo: int, hi: int, *, in_window: bool = False, start: int = 0
+) -> dict[int, int]:
+    """For each shift d in [lo, hi]: how many of `lead`'s shingles (from `start` on) agree with
+    `other`'s at their place + d (within `_STRAY`). `in_window`: count shingle i only where
+    i + d lies in `other` (not by a stray match at its edge), so a count can be set against what
+    `other` holds there."""
     places: dict[int, list[int]] = {}
     for j, value in enumerate(other):
         places.setdefault(value, []).append(j)
     size = len(other)
     votes: dict[int, int] = {}
-    for i, value in enumerate(lead):
+    for i, value in enumerate(lead[start:], start):
         found = places.get(value)
         if found:
             for d in {j - i + k for j in found for k in _SPREAD}:
-                if lo <= d <= hi and (not in_window or d + i < size):
+                if lo <= d <= hi and (not in_window or 0 <= d + i < size):
                     votes[d] = votes.get(d, 0) + 1
     return votes
 
@@ -449,6 +466,48 @@ def lead_inside(later: bytes, earlier: bytes) -> float:
         return 0.0
     votes = _shift_votes(lead, earlier, _MAX_SHIFT + 1, size - _MIN_INSIDE, in_window=True)
     return max((agree / min(len(lead), size - d) for d, agree in votes.items()), default=0.0)
+
+
+#: The split search (`lead_split`) needs the lead to agree in place over at least its first
+#: `_MIN_PREFIX` shingles without a break (five words: by chance ~4e-4), then at least
+#: `_MIN_REST` of the rest agreeing at one other place, and at that place as often as the
+#: whole must (`_REST_SHARE`), over `_MIN_SPLIT` shingles counted in all. Six of eight values
+#: agree by chance at one of ~80 shifts with p ~ 4e-4 (~5/64 each, within the stray).
+_MIN_PREFIX: Final = 3
+_MIN_REST: Final = 6
+_REST_SHARE: Final = 0.7
+_MIN_SPLIT: Final = 12
+
+
+def lead_split(later: bytes, earlier: bytes) -> float:
+    """The opening agreeing in place up to a point and from there on at another place: a
+    sentence removed from or added to the lead after its first words (a title line or a first
+    clause kept, the sentence after it gone or a new one put there).
+
+    Counted over the in-place prefix and those of the rest whose place at the shift lies in the
+    other opening; the best shift's share, whichever lead is looked for in the other opening.
+    Directional, as `lead_inside`: text the later article *lost* is looked for at any distance
+    the window shows (it adds nothing), text it *gained* at most a lead's length, as the moved
+    search does (further, the gain is a paragraph: a follow-up that happens to open with the
+    same words, then a new paragraph, then the earlier article). The rest must agree on its own
+    as well as the whole must, so that a shared first paragraph (two stories opening with the
+    same background) with chance agreements after it does not count."""
+    best = 0.0
+    # (lead, other, sign): the later lost text where a shingle of the lead sits further on
+    # (`sign` * d > 0) in the other opening
+    for lead, other, sign in ((later[:_LEAD_SHINGLES], earlier, 1), (earlier[:_LEAD_SHINGLES], later, -1)):
+        n, size = len(lead), len(other)
+        k = _prefix_in_place(lead, other)
+        if k < _MIN_PREFIX or k >= n:
+            continue
+        for d, agree in _shift_votes(lead, other, -n, size, in_window=True, start=k).items():
+            rest = min(n, size - d) - max(k, -d)  # shingles i >= k with i + d inside `other`
+            if abs(d) <= _STRAY or agree < max(_MIN_REST, _REST_SHARE * rest) or k + rest < _MIN_SPLIT:
+                continue
+            if sign * d < 0 and -sign * d > _MAX_SHIFT:  # gained more than a lead's length
+                continue
+            best = max(best, (k + agree) / (k + rest))
+    return best
 
 
 def estimate_containment(jaccard: float, size_a: int, size_b: int) -> float:

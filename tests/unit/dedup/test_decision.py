@@ -171,6 +171,16 @@ def test_an_article_that_lost_its_first_long_sentence_is_a_duplicate() -> None:
     assert isinstance(decide(full, view, {ref(cut): make_record("cut", cut)}, T), Related)
 
 
+def test_a_sentence_added_after_the_first_words_is_a_duplicate_a_paragraph_is_not() -> None:
+    """A re-crawl that kept its first words (a title line) and gained a 25-word sentence after
+    them is the same article; with a 40-word paragraph there it may carry news: linked."""
+    full = fp_of(WORDS)
+    for size, expected in ((25, DuplicateOf), (40, Related)):
+        later = fp_of(WORDS[:6] + [f"s{i}" for i in range(size)] + WORDS[6:])
+        view = _view_for(later, {i: ref(full) for i in range(len(later.bands))})
+        assert isinstance(decide(later, view, {ref(full): make_record("full", full)}, T), expected)
+
+
 def test_a_follow_up_whose_new_lead_is_short_is_still_related() -> None:
     """A one-line new lead over the earlier body, its first 40 words dropped: the later lead is
     new text, so it is not found inside the earlier opening."""

@@ -117,6 +117,38 @@ def test_a_lead_found_past_the_moved_reach_counts_only_one_way() -> None:
     assert lead_inside(b"", full) == lead_inside(full, b"") == 0.0
 
 
+def test_a_sentence_added_or_removed_after_the_first_words_splits_the_opening() -> None:
+    """`lead_split`: the opening agrees in place for its first words (a title line, a first
+    clause), then on at another place: a sentence added there (up to a lead's length: more is a
+    new paragraph) or removed (at any distance the window shows: the later one adds nothing).
+    Neither the in-place nor the moved search sees these; chance and shared first paragraphs
+    stay far below."""
+    from worker.dedup.fingerprint import lead_split
+
+    full = _opening(WORDS)
+    sentence = [f"s{i}" for i in range(40)]
+    for size in (12, 24):  # gained after the 12th word
+        later = _opening(WORDS[:12] + sentence[:size] + WORDS[12:])
+        assert lead_split(later, full) > 0.85
+    in_place, moved = opening_agreement(full, later)
+    assert in_place < 0.45 and moved < 0.7  # 24 words: what the other searches cannot see
+    for size in (12, 30, 40):  # lost after the 9th word
+        later = _opening(WORDS[:9] + WORDS[9 + size :])
+        assert lead_split(later, full) > 0.8
+    assert max(opening_agreement(full, later)) < 0.7
+    # gained more than a lead's length after the first words: a new paragraph, not a sentence
+    assert lead_split(_opening(WORDS[:12] + sentence + WORDS[12:]), full) < 0.5
+    # two stories opening with the same 20 words of background, then each its own text
+    intro = [f"i{i}" for i in range(20)]
+    for k in range(20):
+        a = _opening(intro + [f"a{k}-{i}" for i in range(80)])
+        b = _opening(intro + [f"b{k}-{i}" for i in range(80)])
+        assert lead_split(a, b) < 0.7 and lead_split(b, a) < 0.7
+        c = _opening([f"c{k}-{i}" for i in range(80)])
+        assert lead_split(a, c) == lead_split(c, a) == 0.0  # no prefix in place
+    assert lead_split(b"", full) == lead_split(full, b"") == 0.0
+
+
 def test_two_articles_sharing_a_third_of_their_text_mostly_share_a_full_band() -> None:
     """Scheme v7: half the full-text bands are one value, so a story link at Jaccard ~0.3 (a
     follow-up, a sibling) is a candidate with p ~ 0.84 (two values a band: ~0.53); an unrelated
