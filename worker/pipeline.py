@@ -47,7 +47,7 @@ from worker.dedup.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme
 from worker.errors import PoisonInput
 from worker.events import CleanArticle, DeadLetter, DuplicateEvent, Fingerprints, RawArticle
 from worker.normalize.language import detect_language
-from worker.normalize.text import NormalizedText, normalize_text
+from worker.normalize.text import NormalizedText, normalize_text, word_count
 from worker.normalize.timestamps import parse_published
 from worker.normalize.urls import canonicalize_url
 from worker.validate import decode_article
@@ -281,7 +281,7 @@ def build_clean(
         language=language,
         published_at=published,
         ingested_at=utc_iso(now),
-        word_count=len(text.text.split()),
+        word_count=word_count(text.paragraphs),
         fingerprints=Fingerprints(
             scheme=scheme.version, exact=fp.exact_hex, near=fp.sketch.hex(), tokens=fp.tokens
         ),

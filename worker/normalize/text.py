@@ -63,6 +63,14 @@ class NormalizedText:
     warnings: tuple[str, ...]
 
 
+def word_count(paragraphs: tuple[str, ...]) -> int:
+    """``len("\n\n".join(paragraphs).split())`` of normalized paragraphs, without a string per
+    word (~1 µs instead of ~20 on an article): their words are separated by single spaces, with
+    none at a paragraph's edges and no other whitespace (`_lines` collapses every kind, the
+    spacing rules keep it so; property-tested)."""
+    return sum(p.count(" ") for p in paragraphs) + len(paragraphs)
+
+
 # Warning codes (stable strings: dashboards and tests use them).
 W_MOJIBAKE: Final = "mojibake_repaired"
 W_HTML: Final = "html_extracted"

@@ -65,6 +65,7 @@ def test_normalize_text_never_raises_and_is_idempotent(title: str | None, text: 
     assert all(p and p == p.strip() and "\n" not in p for p in out.paragraphs)
     assert out.title is None or (out.title and "\n" not in out.title)
     assert out.match_key == match_key(boilerplate.story_text(out.paragraphs))
+    assert normalize.word_count(out.paragraphs) == len(out.text.split())
     again = _renormalized(out)
     assert (again.title, again.paragraphs, again.match_key) == (out.title, out.paragraphs, out.match_key)
 
@@ -73,6 +74,7 @@ def test_normalize_text_never_raises_and_is_idempotent(title: str | None, text: 
 @given(title=st.one_of(st.none(), _SENTENCES), text=_SENTENCES)
 def test_sentence_shaped_text_is_idempotent(title: str | None, text: str) -> None:
     out = normalize_text(title=title, text=text, html=None)
+    assert normalize.word_count(out.paragraphs) == len(out.text.split())
     again = _renormalized(out)
     assert (again.title, again.paragraphs, again.match_key) == (out.title, out.paragraphs, out.match_key)
 
