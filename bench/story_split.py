@@ -4,7 +4,8 @@ the old and the current rule split them (docs/DEDUP.md, "The rule and its number
     python bench/story_split.py [--articles 5000]
 
 Positives: every labelled duplicate of `newsworker eval`'s stream (worker.tools.variants) built
-from the first N articles of ../shared/data/ant-dev.jsonl.gz, against its story's first record.
+from the first N articles of ../shared/data/ant-dev.jsonl.gz, against its story's first record,
+and 400 feed items (a title and the first 20-50 words of an article of >= 150 words).
 Negatives that must not be dropped, built from the articles after those N: follow-ups (a
 30-80-word lead of another article over 70-100 % of an article's paragraphs; the same opening
 with the earlier article's first 5-8 words, with and without its lead paragraph), siblings (two
@@ -62,6 +63,13 @@ def pairs(n: int) -> dict[str, list[Signals]]:
             out[f"copy: {record.kind}"].append(signals(record.article, first[record.group]))
     rng = random.Random(3)
     pool = [a for a in articles[n : n + 4000] if len(a["text"].split()) >= 150 and "\n" in a["text"]]
+    # a feed item: the title and the first 20-50 words of a long article (the teaser kind of
+    # the stream keeps 30-60 % of the words; an RSS description is much shorter than that)
+    rss = random.Random(5)
+    for a in pool[:400]:
+        lead = " ".join(str(a["text"]).split()[: rss.randint(20, 50)])
+        item = {"title": a.get("title"), "text": f"{lead} ..."}
+        out["copy: feed item"].append(signals(item, a))
     for _ in range(400):
         a, b, c = rng.sample(pool, 3)
         pa, pb = _paragraphs(a), _paragraphs(b)

@@ -47,12 +47,14 @@ from typing import Final
 import msgspec
 
 from worker.dedup.fingerprint import (
+    OPENING_SHINGLES,
     ArticleFingerprints,
     estimate_containment,
     estimate_jaccard,
     lead_inside,
     lead_split,
     opening_agreement,
+    opening_containment,
     pack_opening,
     unpack_opening,
 )
@@ -283,9 +285,16 @@ def similarity(
     jac = estimate_jaccard(fp.sketch, other.sketch)
     cont = estimate_containment(jac, fp.shingles, other.shingles)
     t = thresholds
+    theirs: bytes | None = None
+    bar = t.dup_containment if t is not None else 1.0
+    if cont < bar and min(fp.shingles, other.shingles) * bar <= OPENING_SHINGLES:
+        # a text short enough that its opening could hold the duplicate bar's share of it
+        theirs = unpack_opening(other.opening)
+        cont = max(cont, opening_containment(fp.opening, theirs, fp.shingles, other.shingles))
     if t is not None and cont < t.dup_containment and not same_url:
         return Signals(jac, cont, 0.0, 0.0)
-    theirs = unpack_opening(other.opening)
+    if theirs is None:
+        theirs = unpack_opening(other.opening)
     if t is None:
         lead, moved = opening_agreement(fp.opening, theirs)
         inside, split = lead_inside(fp.opening, theirs), lead_split(fp.opening, theirs)

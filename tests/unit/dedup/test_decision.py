@@ -181,6 +181,16 @@ def test_a_sentence_added_after_the_first_words_is_a_duplicate_a_paragraph_is_no
         assert isinstance(decide(later, view, {ref(full): make_record("full", full)}, T), expected)
 
 
+def test_a_short_teaser_of_a_long_article_is_a_duplicate_whatever_its_sketch_says() -> None:
+    """The first 30 words of a 400-word article (an RSS item): its containment from the
+    sketches is ~0.4 here, its openings count it wholly inside: dropped, not merely linked."""
+    words = [f"w1-{i}" for i in range(400)]
+    full, teaser = fp_of(words), fp_of(words[:30])
+    view = _view_for(teaser, {i: ref(full) for i in range(len(teaser.bands))})
+    decision = decide(teaser, view, {ref(full): make_record("full", full)}, T)
+    assert isinstance(decision, DuplicateOf) and decision.canonical_id == "full"
+
+
 def test_a_follow_up_whose_new_lead_is_short_is_still_related() -> None:
     """A one-line new lead over the earlier body, its first 40 words dropped: the later lead is
     new text, so it is not found inside the earlier opening."""

@@ -149,6 +149,35 @@ def test_a_sentence_added_or_removed_after_the_first_words_splits_the_opening() 
     assert lead_split(b"", full) == lead_split(full, b"") == 0.0
 
 
+def test_a_short_text_is_counted_inside_another_on_the_openings() -> None:
+    """`opening_containment`: a teaser of 30-45 words (an RSS item: the first sentences of a
+    long article) lies wholly in the long one's opening, so the count is exact (1.0) where the
+    sketch estimate, Jaccard times a size ratio, is far off; texts that only open alike, or do
+    not at all, stay low."""
+    from worker.dedup.fingerprint import opening_containment
+
+    words = [f"w1-{i}" for i in range(400)]
+    full = fingerprint(" ".join(words), None)
+    for n in (30, 45):
+        teaser = fingerprint(" ".join(words[:n]), None)
+        sketched = estimate_containment(
+            estimate_jaccard(full.sketch, teaser.sketch), full.shingles, teaser.shingles
+        )
+        assert sketched < 0.8  # this pair's sketches put it under the duplicate bar
+        assert opening_containment(teaser.opening, full.opening, teaser.shingles, full.shingles) == 1.0
+        assert opening_containment(full.opening, teaser.opening, full.shingles, teaser.shingles) == 1.0
+    longer = fingerprint(" ".join(words[:70]), None)  # 68 shingles, 56 of them in the opening
+    assert 0.8 < opening_containment(longer.opening, full.opening, longer.shingles, full.shingles) < 0.85
+    for k in range(20):
+        shared = [f"s{k}-{i}" for i in range(20)]
+        a = fingerprint(" ".join(shared + [f"a{k}-{i}" for i in range(40)]), None)
+        b = fingerprint(" ".join(shared + [f"b{k}-{i}" for i in range(200)]), None)
+        assert opening_containment(a.opening, b.opening, a.shingles, b.shingles) < 0.45  # 18 of 58
+        c = fingerprint(" ".join(f"c{k}-{i}" for i in range(60)), None)
+        assert opening_containment(a.opening, c.opening, a.shingles, c.shingles) < 0.15  # chance
+    assert opening_containment(b"", full.opening, 0, full.shingles) == 0.0
+
+
 def test_two_articles_sharing_a_third_of_their_text_mostly_share_a_full_band() -> None:
     """Scheme v7: half the full-text bands are one value, so a story link at Jaccard ~0.3 (a
     follow-up, a sibling) is a candidate with p ~ 0.84 (two values a band: ~0.53); an unrelated
