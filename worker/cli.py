@@ -226,12 +226,13 @@ def _print_explanation(console: Console, e: Explanation) -> None:
     for column in ("signal", "value", "threshold", "", "what it tells"):
         table.add_column(column)
     for s in e.signals:
-        table.add_row(s.name, f"{s.value:.3f}", f">= {s.threshold:g}", "✓" if s.passed else "✗", s.meaning)
+        bar = f"< {s.threshold:g}" if s.below else f">= {s.threshold:g}"
+        table.add_row(s.name, f"{s.value:.3f}", bar, "✓" if s.passed else "✗", s.meaning)
     console.print(table)
     console.print(
-        "duplicate = containment >= bar and (opening in place, moved, cut or split >= bar, "
-        "or Jaccard >= bar), or the same URL revised; same story = containment (story) and "
-        "Jaccard (story) met"
+        "duplicate = containment >= bar, text of its own < bar and (opening in place, moved, cut "
+        "or split >= bar, or Jaccard >= bar), or the same URL revised; same story = containment "
+        "(story) and Jaccard (story) met"
     )
     if not e.candidate:
         console.print("note: no LSH band or URL in common: the worker would not compare these two at all")

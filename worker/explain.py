@@ -30,6 +30,7 @@ import msgspec
 
 from worker.dedup.decision import (
     REF_BYTES,
+    Signals,
     StoredRecord,
     Thresholds,
     decode_record,
@@ -73,6 +74,7 @@ class Signal:
     threshold: float
     passed: bool
     meaning: str
+    below: bool = False  # the threshold is an upper bound: passed when the value is under it
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,7 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     exact = bool(a.fp.exact) and a.fp.exact == b.fp.exact
     sig = similarity(b.fp, a.record)
     jac, cont, lead, moved, inside = sig.jaccard, sig.containment, sig.lead, sig.moved_lead, sig.inside
-    split = sig.split
+    split, added = sig.split, sig.added
     same_url = a.record.url is not None and a.record.url == b.record.url
     shared_bands = _shared_bands(a.record, b.record)
     signals = (
@@ -155,6 +157,11 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             "the same first words, then the same opening on: a sentence added or removed after them",
         ),
         Signal(
+            "text of its own", added, t.dup_added, added < t.dup_added,
+            "the later one's share not in the earlier: as much as the bar, it is a fuller article",
+            below=True,
+        ),
+        Signal(
             "containment (story)", cont, t.link_containment, cont >= t.link_containment,
             "enough shared text to be one story",
         ),
@@ -178,7 +185,7 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     elif same_url and is_revision(sig, t):
         verdict, reason = "duplicate", "the same canonical URL, revised (the texts still overlap)"
     elif is_related(sig, t):
-        verdict, reason = "same story", _story_reason(cont, t)
+        verdict, reason = "same story", _story_reason(sig, t)
     else:
         verdict, reason = "unrelated", "too little shared text"
     note = None
@@ -191,7 +198,10 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     )
 
 
-def _story_reason(cont: float, t: Thresholds) -> str:
+def _story_reason(sig: Signals, t: Thresholds) -> str:
+    cont = sig.containment
+    if cont >= t.dup_containment and sig.added >= t.dup_added:
+        return "the earlier one is inside it, but it has as much text again of its own: a fuller article"
     if cont >= t.dup_containment:
         return "much of one is in the other, but it opens differently: its own article (a follow-up?)"
     return "they share passages, but each has much of its own: two articles of one story"

@@ -74,6 +74,22 @@ def test_a_sentence_removed_after_the_first_words_is_shown_as_a_split_opening() 
     assert not by_name["opening in place"].passed and not by_name["opening moved"].passed
 
 
+def test_a_fuller_article_after_a_short_one_is_the_same_story_with_its_own_text() -> None:
+    """The earlier one is the first sentences of the later: contained and opening alike, but the
+    later one has as much text again of its own, which the explanation says."""
+    full = synthetic_article(6, paragraphs=10)
+    words = full["text"].split()
+    item = {"id": "item", "url": "https://example.org/item", "text": " ".join(words[:30])}
+    e = explain(article_from_value(_value(item)), article_from_value(_value(full)))
+    by_name = {s.name: s for s in e.signals}
+    assert e.verdict == "same story" and "fuller article" in e.reason, e
+    assert by_name["containment"].passed and by_name["opening in place"].passed
+    own = by_name["text of its own"]
+    assert not own.passed and own.below and own.value >= Thresholds().dup_added
+    e = explain(article_from_value(_value(full)), article_from_value(_value(item)))  # the item second
+    assert e.verdict == "duplicate" and {s.name: s for s in e.signals}["text of its own"].passed
+
+
 def test_from_remembered_records_the_explanation_says_it_has_no_text() -> None:
     original = article_from_value(_value(synthetic_article(5)))
     copy = article_from_value(_value({**synthetic_article(5), "id": "copy"}))

@@ -191,6 +191,20 @@ def test_a_short_teaser_of_a_long_article_is_a_duplicate_whatever_its_sketch_say
     assert isinstance(decision, DuplicateOf) and decision.canonical_id == "full"
 
 
+def test_the_full_article_after_its_teaser_is_published_linked_not_dropped() -> None:
+    """A feed item (the first 30 words) first, its 400-word article second: the article holds
+    the item whole and far more of its own, so dropping it would leave consumers the item only.
+    It is published, linked to the item's story; the other way round the item is the copy."""
+    words = [f"w1-{i}" for i in range(400)]
+    full, teaser = fp_of(words), fp_of(words[:30])
+    view = _view_for(full, {i: ref(teaser) for i in range(len(full.bands))})
+    decision = decide(full, view, {ref(teaser): make_record("item", teaser)}, T)
+    assert isinstance(decision, Related) and decision.related_to == "item" and decision.story_id == "item"
+    half = fp_of(words[:240])  # a teaser of 60 %: the article adds 40 %, an edit's share at most twice
+    view = _view_for(full, {i: ref(half) for i in range(len(full.bands))})
+    assert isinstance(decide(full, view, {ref(half): make_record("half", half)}, T), DuplicateOf)
+
+
 def test_a_follow_up_whose_new_lead_is_short_is_still_related() -> None:
     """A one-line new lead over the earlier body, its first 40 words dropped: the later lead is
     new text, so it is not found inside the earlier opening."""
