@@ -48,3 +48,31 @@ def test_a_follow_up_is_published_with_its_story_and_a_copy_is_a_duplicate(
     assert 0 < follow_up["similarity"] < 1
     copy = out[(dups, "copy")]
     assert copy["duplicate_of"] == "original" and copy["kind"] == "near"
+
+
+def test_the_full_article_after_its_feed_item_is_published_linked(
+    kafka: EmbeddedKafka,
+    seeds_dir: Path,
+    topic_names: Callable[..., list[str]],
+    start_worker: Callable[..., object],
+) -> None:
+    """A feed item (the first 30 words) first, then its article: the article holds the item and
+    far more of its own, so it is published linked to the item's story, not dropped as its
+    copy; the item posted again is the copy."""
+    raw, clean, dups, dlq = topics = topic_names()
+    body = (seeds_dir / "astana-talks.raw.txt").read_text(encoding="utf-8")
+    item = " ".join(body.split()[:30]) + " ..."
+    inputs = [
+        {"id": "item", "url": "https://feed.example/item", "text": item},
+        {"id": "article", "url": "https://news.example/article", "text": body},
+        {"id": "item-again", "url": "https://other.example/item", "text": item},
+    ]
+    start_worker(topics)
+    asyncio.run(produce(kafka.bootstrap, raw, [msgspec.json.encode(a) for a in inputs]))
+    records = asyncio.run(consume_all(kafka.bootstrap, [clean, dups, dlq], len(inputs), timeout=60, settle=1.0))
+    out = {(r.topic, json.loads(r.value)["id"]): json.loads(r.value) for r in records}
+    assert len(records) == len(inputs) == len(out), sorted(out)
+    assert out[(clean, "item")]["story_id"] == "item"
+    article = out[(clean, "article")]
+    assert article["story_id"] == "item" and article["related_to"] == "item"
+    assert out[(dups, "item-again")]["duplicate_of"] == "item"
