@@ -230,9 +230,9 @@ def _print_explanation(console: Console, e: Explanation) -> None:
         table.add_row(s.name, f"{s.value:.3f}", bar, "✓" if s.passed else "✗", s.meaning)
     console.print(table)
     console.print(
-        "duplicate = containment >= bar, text of its own < bar and (opening in place, moved, cut "
-        "or split >= bar, or Jaccard >= bar), or the same URL revised; same story = containment "
-        "(story) and Jaccard (story) met"
+        "duplicate = containment >= bar (or >= its lower bar with the whole opening in place), "
+        "text of its own < bar and (opening in place, moved, cut or split >= bar, or Jaccard >= "
+        "bar), or the same URL revised; same story = containment (story) and Jaccard (story) met"
     )
     if not e.candidate:
         console.print("note: no LSH band or URL in common: the worker would not compare these two at all")

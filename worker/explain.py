@@ -131,7 +131,7 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     exact = bool(a.fp.exact) and a.fp.exact == b.fp.exact
     sig = similarity(b.fp, a.record)
     jac, cont, lead, moved, inside = sig.jaccard, sig.containment, sig.lead, sig.moved_lead, sig.inside
-    split, added = sig.split, sig.added
+    split, added, whole = sig.split, sig.added, sig.whole
     same_url = a.record.url is not None and a.record.url == b.record.url
     shared_bands = _shared_bands(a.record, b.record)
     signals = (
@@ -139,6 +139,11 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
         Signal(
             "containment", cont, t.dup_containment, cont >= t.dup_containment,
             "the shorter text inside the longer",
+        ),
+        Signal(
+            "whole opening in place", whole, t.dup_whole_opening, whole >= t.dup_whole_opening,
+            f"the shorter one begins with the longer's first ~58 words: containment "
+            f">= {t.dup_containment_whole:g} is then enough",
         ),
         Signal(
             "opening in place", lead, t.dup_lead, lead >= t.dup_lead,

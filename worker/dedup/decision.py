@@ -57,6 +57,7 @@ from worker.dedup.fingerprint import (
     opening_containment,
     pack_opening,
     unpack_opening,
+    whole_opening,
 )
 from worker.events import DuplicateKind
 
@@ -151,6 +152,13 @@ class Thresholds:
     #: measured were 0.46-0.77 (0.6, the old bar, dropped them). 0.85 would cost teasers that
     #: gained a dateline (combo recall 0.956 -> 0.951).
     dup_containment: float = 0.8
+    #: ... or this much, when the smaller text's whole opening (its first 56 shingles, ~58
+    #: words) agrees in place with the larger's at `dup_whole_opening`: the same first two or
+    #: three sentences word for word. Containment from the sketches is Jaccard times a size
+    #: ratio, +-0.15 for a 100-word teaser of a 500-word article, so 1 in 10 of those fell under
+    #: 0.8; two outlets' rewrites of one wire report keep its first sentence, not three.
+    dup_containment_whole: float = 0.7
+    dup_whole_opening: float = 0.9
     #: ... and the openings agree (`opening_agreement`): the lead (its first 28 shingles) found
     #: in the other's opening *in place* this much: what tells a teaser or an edit (median 1.0)
     #: from a follow-up, whose new lead paragraph puts it near chance (~0.1). 0.45: an edit
@@ -273,6 +281,7 @@ class Signals:
     inside: float = 0.0  # the later one's lead found past that shift: its front cut away
     split: float = 0.0  # the opening in place up to a point, then at another place
     added: float = 0.0  # the share of the later one's text not in the earlier one
+    whole: float = 0.0  # the smaller one's whole opening (56 values) in place in the larger's
 
 
 def similarity(
@@ -306,24 +315,36 @@ def similarity(
     # what the later one has of its own: its shingles less those in common (containment is
     # the smaller one's share in the larger)
     added = max(0.0, 1.0 - cont * min(fp.shingles, other.shingles) / fp.shingles) if fp.shingles else 0.0
-    if t is not None and cont < t.dup_containment and not same_url:
-        return Signals(jac, cont, 0.0, 0.0, added=added)
+    whole = 0.0
+    if cont < bar and (t is None or cont >= t.dup_containment_whole):
+        theirs = unpack_opening(other.opening) if theirs is None else theirs
+        whole = whole_opening(fp.opening, theirs, fp.shingles, other.shingles)
+    if t is not None and not contained(cont, whole, t) and not same_url:
+        return Signals(jac, cont, 0.0, 0.0, added=added, whole=whole)
     if theirs is None:
         theirs = unpack_opening(other.opening)
     if t is None:
         lead, moved = opening_agreement(fp.opening, theirs)
         inside, split = lead_inside(fp.opening, theirs), lead_split(fp.opening, theirs)
-        return Signals(jac, cont, lead, moved, inside, split, added)
+        return Signals(jac, cont, lead, moved, inside, split, added, whole)
     lead, _ = opening_agreement(fp.opening, theirs, moved=False)
-    if lead < t.dup_lead and jac < t.dup_jaccard and cont >= t.dup_containment:
+    if lead < t.dup_lead and jac < t.dup_jaccard and contained(cont, whole, t):
         lead, moved = opening_agreement(fp.opening, theirs)
         inside = split = 0.0
         if moved < t.dup_moved_lead:
             inside = lead_inside(fp.opening, theirs)
             if inside < t.dup_inside:
                 split = lead_split(fp.opening, theirs)
-        return Signals(jac, cont, lead, moved, inside, split, added)
-    return Signals(jac, cont, lead, lead, added=added)
+        return Signals(jac, cont, lead, moved, inside, split, added, whole)
+    return Signals(jac, cont, lead, lead, added=added, whole=whole)
+
+
+def contained(containment: float, whole: float, t: Thresholds) -> bool:
+    """The shorter text (almost) inside the longer: by the duplicate bar, or a lower one when
+    the two begin with the same ~58 words (`Thresholds.dup_containment_whole`)."""
+    return containment >= t.dup_containment or (
+        whole >= t.dup_whole_opening and containment >= t.dup_containment_whole
+    )
 
 
 def same_opening(s: Signals, t: Thresholds) -> bool:
@@ -339,7 +360,7 @@ def is_duplicate(s: Signals, t: Thresholds) -> bool:
     """The same article: the shorter inside the longer, with the same opening (in place, moved
     by a sentence, or the later one's front cut away) or nearly all alike."""
     return (
-        s.containment >= t.dup_containment
+        contained(s.containment, s.whole, t)
         and s.added < t.dup_added
         and (same_opening(s, t) or s.jaccard >= t.dup_jaccard)
     )

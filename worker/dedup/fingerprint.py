@@ -534,6 +534,16 @@ def opening_containment(a: bytes, b: bytes, size_a: int, size_b: int) -> float:
     return max(0.0, min(1.0, found / n_small))
 
 
+def whole_opening(a: bytes, b: bytes, size_a: int, size_b: int) -> float:
+    """The share of the smaller text's whole opening (all `OPENING_SHINGLES` values) found in
+    place in the larger one's: ~1.0 when the two begin with the same ~58 words; 0.0 when the
+    smaller one's opening is not full (a text that short is counted by `opening_containment`)."""
+    small, large = (a, b) if size_a <= size_b else (b, a)
+    if len(small) < OPENING_SHINGLES or not large:
+        return 0.0
+    return _in_place(small, large) / len(small)
+
+
 def estimate_containment(jaccard: float, size_a: int, size_b: int) -> float:
     """How much of the smaller shingle set lies in the larger, from Jaccard and the set sizes."""
     small = min(size_a, size_b)

@@ -205,6 +205,24 @@ def test_the_full_article_after_its_teaser_is_published_linked_not_dropped() -> 
     assert isinstance(decide(full, view, {ref(half): make_record("half", half)}, T), DuplicateOf)
 
 
+def test_a_teaser_under_the_bar_by_its_sketch_is_a_duplicate_by_its_whole_opening() -> None:
+    """The first 100 words of a 500-word article: its sketches put it at containment 0.77,
+    under the 0.8 bar, but its whole opening (58 words) stands where the article's does, and
+    0.7 is then enough. Two stories sharing one 30-word sentence do not get that."""
+    from worker.dedup.decision import similarity
+
+    words = [f"w64-{i}" for i in range(500)]
+    full, teaser = fp_of(words), fp_of(words[:100])
+    sig = similarity(teaser, make_record("full", full), T)
+    assert T.dup_containment_whole <= sig.containment < T.dup_containment and sig.whole == 1.0
+    view = _view_for(teaser, {i: ref(full) for i in range(len(teaser.bands))})
+    decision = decide(teaser, view, {ref(full): make_record("full", full)}, T)
+    assert isinstance(decision, DuplicateOf) and decision.canonical_id == "full"
+    shared = [f"s-{i}" for i in range(30)]
+    one, two = fp_of(shared + WORDS[:60]), fp_of(shared + WORDS[100:300])
+    assert similarity(one, make_record("two", two), T).whole < T.dup_whole_opening
+
+
 def test_a_follow_up_whose_new_lead_is_short_is_still_related() -> None:
     """A one-line new lead over the earlier body, its first 40 words dropped: the later lead is
     new text, so it is not found inside the earlier opening."""

@@ -178,6 +178,25 @@ def test_a_short_text_is_counted_inside_another_on_the_openings() -> None:
     assert opening_containment(b"", full.opening, 0, full.shingles) == 0.0
 
 
+def test_the_whole_opening_in_place_is_measured_only_on_full_openings() -> None:
+    """`whole_opening`: a 100-word teaser begins as its article does (1.0, whichever side is
+    given first); two stories that share only a 30-word first sentence agree on half of it;
+    a text too short for a full opening is left to `opening_containment` (0.0)."""
+    from worker.dedup.fingerprint import whole_opening
+
+    words = [f"w2-{i}" for i in range(500)]
+    full, teaser = fingerprint(" ".join(words), None), fingerprint(" ".join(words[:100]), None)
+    assert whole_opening(teaser.opening, full.opening, teaser.shingles, full.shingles) == 1.0
+    assert whole_opening(full.opening, teaser.opening, full.shingles, teaser.shingles) == 1.0
+    for k in range(20):
+        shared = [f"s{k}-{i}" for i in range(30)]
+        a = fingerprint(" ".join(shared + [f"a{k}-{i}" for i in range(100)]), None)
+        b = fingerprint(" ".join(shared + [f"b{k}-{i}" for i in range(300)]), None)
+        assert 0.45 < whole_opening(a.opening, b.opening, a.shingles, b.shingles) < 0.65
+    short = fingerprint(" ".join(words[:40]), None)
+    assert whole_opening(short.opening, full.opening, short.shingles, full.shingles) == 0.0
+
+
 def test_two_articles_sharing_a_third_of_their_text_mostly_share_a_full_band() -> None:
     """Scheme v7: half the full-text bands are one value, so a story link at Jaccard ~0.3 (a
     follow-up, a sibling) is a candidate with p ~ 0.84 (two values a band: ~0.53); an unrelated
