@@ -70,7 +70,10 @@ class Scheme:
     #: v8: the match key keeps the first sentence of an untitled article in scripts whose
     #: sentences end in other marks (``。``, ``।``, ``۔``, ...): it had been taken for a title
     #: (worker/normalize/text.py, `_NOT_TITLE_ENDINGS`). Nothing else changes.
-    version: str = "v8"
+    #: v9: the match key folds traditional Chinese characters to simplified ones (OpenCC's
+    #: ``t2s`` tables, per character: worker/normalize/chinese.py), so the same article in both
+    #: scripts is one key; Japanese kanji fold the same way. Keys without an ideograph unchanged.
+    version: str = "v9"
     shingle: int = 3
     num_perm: int = 128
     full_bands: int = 8

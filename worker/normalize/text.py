@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from worker.normalize import arabic, boilerplate
+from worker.normalize.chinese import fold_chinese
 from worker.normalize.html_text import extract as extract_html
 
 log = logging.getLogger(__name__)
@@ -755,14 +756,16 @@ def _key_once(s: str) -> tuple[str, bool]:
     key = _key_cp1256(s)
     if key is not None:
         return key, True
-    return _join_tokens(_key_chars(s)), False
+    # windows-1256 text holds no ideograph: only this path folds Chinese (worker/normalize/chinese.py)
+    return fold_chinese(_join_tokens(_key_chars(s))), False
 
 
 def match_key(text: str) -> str:
     """The aggressive, lossy comparison key of any string: NFKC (with CAMeL's fixes), case
     folded, Arabic diacritics and tatweel removed, alef/alef maqsura/teh marbuta and Persian
-    yeh/keheh unified, digits of every script to ASCII, punctuation, symbols and invisible
-    characters dropped, tokens joined by single spaces. ``match_key(match_key(s)) ==
+    yeh/keheh unified, traditional Chinese characters in their simplified forms, digits of every
+    script to ASCII, punctuation, symbols and invisible characters dropped, tokens joined by
+    single spaces. ``match_key(match_key(s)) ==
     match_key(s)``."""
     key, nfkc = _key_once(text)
     # Dropping an invisible character can, in contrived inputs, bring a letter and a combining

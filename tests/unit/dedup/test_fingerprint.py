@@ -437,6 +437,7 @@ GOLDEN_DIGESTS = {
     "v6": "81ce9382b8aadd33e2862be90aa2b80badb71e3643862b22d2390f7bfd334c22",
     "v7": "3f79cd3f84d26093d2a47278bf915b72e2ab5b42ee89550fa192bcdc9621e1e1",
     "v8": "09e2d2fbfc9a6011234b41f2b6439533ed97d4542126db026f1f68dc09a3dec7",
+    "v9": "6478da9a8d4ef002d2785d1f0cc4e24f4b1ac9d20cfca8bfde87cdb8990397f2",
 }
 
 #: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.
@@ -461,6 +462,11 @@ GOLDEN_TEXTS: dict[str, tuple[str, str | None]] = {
         "https://新闻.例子.中国/世界/会谈",
     ),
     "mixed": ("苹果公司CEO库克2024年在上海表示，iPhone销量增长了15%。", "https://faß.de/a"),
+    # v9: the "chinese" text in traditional characters: the same match key
+    "chinese_traditional": (
+        "特使週一表示，會談將於下週在日內瓦恢復。他告訴記者，各方同意了一項四點議程，此前一輪會談未能達成協議。",
+        None,
+    ),
     "japanese": (
         "特使は月曜日、協議が来週ジュネーブで再開されると述べた。各当事者は四項目の議題に合意した。",
         None,
@@ -533,6 +539,12 @@ def test_golden_fingerprints_of_the_current_scheme() -> None:
         )
 
 
+def test_the_same_chinese_text_in_either_script_has_one_key() -> None:
+    values = golden_values()["values"]
+    assert values["chinese_traditional"]["match_key"] == values["chinese"]["match_key"]  # type: ignore[index]
+    assert values["chinese_traditional"]["exact"] == values["chinese"]["exact"]  # type: ignore[index]
+
+
 def test_recorded_golden_versions_are_sealed() -> None:
     recorded = json.loads(GOLDEN_FILE.read_text(encoding="utf-8"))
     assert set(recorded) == set(GOLDEN_DIGESTS)
@@ -550,7 +562,7 @@ if __name__ == "__main__":
 
 
 #: The dependencies whose output becomes a fingerprint (hashes, MinHash, match key, URL key).
-FINGERPRINT_DEPENDENCIES = ("rensa", "xxhash", "selectolax", "ftfy", "idna")
+FINGERPRINT_DEPENDENCIES = ("rensa", "xxhash", "selectolax", "ftfy", "idna", "opencc")
 
 
 def test_dependencies_that_feed_fingerprints_are_capped() -> None:

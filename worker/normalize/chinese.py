@@ -1,0 +1,57 @@
+"""Chinese in the match key: traditional characters folded to simplified ones.
+
+The same Chinese article is published in both scripts: mainland wire copy republished in Hong
+Kong or Taiwan, and back. To the key, two scripts are as different as two alphabets unless they
+are folded, as the Arabic letter variants are (worker/normalize/arabic.py). Folding is per
+character, from OpenCC's traditional-to-simplified tables (``t2s``: characters and their
+variants; a well-kept library made for this), built once per process on the first key that
+holds an ideograph: ~10 ms, paid only by processes that meet Chinese (or Japanese kanji, which
+fold the same way on both sides of a comparison). OpenCC's own phrase-level conversion is not
+used: a comparison key needs no idiomatic choice between readings, and one that depended on
+word boundaries could fold a character differently in a teaser than in its article.
+
+Only the match key is folded; the readable text keeps the script the outlet used. The table is
+part of the fingerprints (``opencc`` is capped in pyproject.toml; a change of the table needs a
+new fingerprint scheme, and the golden values hold a traditional text).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Final
+
+#: CJK unified ideographs (with extension A, the compatibility block, and the supplementary
+#: planes' extensions B-H): what the fold looks at.
+_IDEOGRAPH_RANGES: Final = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x323AF))
+_IDEOGRAPH_RE: Final = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _IDEOGRAPH_RANGES) + "]")
+
+
+@functools.cache
+def fold_table() -> dict[int, str]:
+    """Code point -> its simplified form, for every ideograph OpenCC's ``t2s`` changes on its own
+    (one character each); applied to its own output, the table changes nothing more."""
+    import opencc
+
+    converter = opencc.OpenCC("t2s")
+    chars = [chr(c) for a, b in _IDEOGRAPH_RANGES for c in range(a, b + 1)]
+    folded = converter.convert("\n".join(chars)).split("\n")
+    if len(folded) != len(chars):  # a conversion that joined or split lines: no table is safer
+        raise RuntimeError("opencc t2s changed the line count of the ideograph list")
+    table = {ord(a): b for a, b in zip(chars, folded, strict=True) if a != b and len(b) == 1}
+    # a fixed point, so that folding a folded key changes nothing (the key is idempotent)
+    for code, target in table.items():
+        seen = {code}
+        while (nxt := table.get(ord(target))) is not None and ord(target) not in seen:
+            seen.add(ord(target))
+            target = nxt
+        table[code] = target
+    return table
+
+
+def fold_chinese(key: str) -> str:
+    """``key`` with its traditional Chinese characters in their simplified forms; a key without
+    an ideograph is returned as it is (one regular-expression search)."""
+    if _IDEOGRAPH_RE.search(key) is None:
+        return key
+    return key.translate(fold_table())
