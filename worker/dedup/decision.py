@@ -296,8 +296,11 @@ def similarity(
     With `thresholds`, only what can change the verdict is computed: the openings are compared
     when the containment reaches the duplicate bar (or the URL is the same), and the moved lead
     is searched (the dearer half) only when neither the lead in place nor Jaccard decides, and
-    the later lead inside the earlier opening only when the moved one does not either. A signal
-    not computed is 0.0 (the moved lead: the lead in place)."""
+    the later lead inside the earlier opening only when the moved one does not either, the split
+    opening last. A short text's containment is also counted on the openings (the larger of the
+    two is kept, `opening_containment`), and the whole opening is compared only between the
+    lower and the duplicate containment bar. A signal not computed is 0.0 (the moved lead: the
+    lead in place)."""
     jac = estimate_jaccard(fp.sketch, other.sketch)
     cont = estimate_containment(jac, fp.shingles, other.shingles)
     t = thresholds
