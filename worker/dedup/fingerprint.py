@@ -44,6 +44,8 @@ from typing import Final
 import rensa
 import xxhash
 
+from worker.normalize.chinese import IDEOGRAPH_RANGES
+
 _SEED = 0x6E657773  # "news": fixed forever for a given scheme version
 
 
@@ -138,10 +140,7 @@ _UNSPACED_CLASS: Final = _ranges(
     (0x3005, 0x3007),
     (0x3040, 0x30FF),
     (0x31F0, 0x31FF),
-    (0x3400, 0x4DBF),
-    (0x4E00, 0x9FFF),
-    (0xF900, 0xFAFF),
-    (0x20000, 0x323AF),
+    *IDEOGRAPH_RANGES,
 )
 #: Combining marks of those scripts (Thai vowel and tone marks, Khmer and Myanmar vowel signs,
 #: kana voicing marks); a mark belongs to the unit of the letter it sits on.

@@ -22,9 +22,10 @@ import re
 from typing import Final
 
 #: CJK unified ideographs (with extension A, the compatibility block, and the supplementary
-#: planes' extensions B-H): what the fold looks at.
-_IDEOGRAPH_RANGES: Final = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x323AF))
-_IDEOGRAPH_RE: Final = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _IDEOGRAPH_RANGES) + "]")
+#: planes' extensions B-H): what the fold looks at (and, in worker/dedup/fingerprint.py, part of
+#: the scripts written without spaces).
+IDEOGRAPH_RANGES: Final = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x323AF))
+_IDEOGRAPH_RE: Final = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in IDEOGRAPH_RANGES) + "]")
 
 
 @functools.cache
@@ -34,7 +35,7 @@ def fold_table() -> dict[int, str]:
     import opencc
 
     converter = opencc.OpenCC("t2s")
-    chars = [chr(c) for a, b in _IDEOGRAPH_RANGES for c in range(a, b + 1)]
+    chars = [chr(c) for a, b in IDEOGRAPH_RANGES for c in range(a, b + 1)]
     folded = converter.convert("\n".join(chars)).split("\n")
     if len(folded) != len(chars):  # a conversion that joined or split lines: no table is safer
         raise RuntimeError("opencc t2s changed the line count of the ideograph list")
