@@ -185,8 +185,9 @@ class Thresholds:
     #: ... and the later one brings less text of its own than this share of it: a later article
     #: that holds an earlier one whole and as much again (the full article after its teaser or
     #: feed item, an update with new paragraphs) is published, linked; dropping it would leave
-    #: consumers only the shorter text. 0.4: an edit adds at most ~20 %, a teaser keeps at most
-    #: 60 % of its article.
+    #: consumers only the shorter text. 0.5: an edit adds at most ~20 % (a long donor sentence
+    #: more: 0.4 cost 2-4 labelled edits), and a feed item or short teaser leaves its article far
+    #: more than half its own (docs/EVALUATION.md).
     dup_added: float = 0.5
     #: A candidate (one that shared a band or the URL) this much contained is the same story:
     #: linked. Siblings sharing two background paragraphs are at a median of 0.41 (p05 0.21),

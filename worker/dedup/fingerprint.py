@@ -338,14 +338,18 @@ _HIGH: Final = int.from_bytes(b"\x80" * _WIDTH, "little")
 _LOW7: Final = int.from_bytes(b"\x7f" * _WIDTH, "little")
 
 
+def _byte_masks(n: int) -> tuple[int, int]:
+    """0x80 and 0x7f in each of the low `n` bytes of a number."""
+    if n <= _WIDTH:
+        mask = (1 << 8 * n) - 1
+        return _HIGH & mask, _LOW7 & mask
+    return int.from_bytes(b"\x80" * n, "little"), int.from_bytes(b"\x7f" * n, "little")
+
+
 def _zero_bytes(y: int, n: int) -> int:
     """The high bit of every zero byte among the low `n` bytes of `y`, others clear: the classic
     exact zero-byte test, byte-parallel on a Python int."""
-    if n <= _WIDTH:
-        mask = (1 << 8 * n) - 1
-        high, low7 = _HIGH & mask, _LOW7 & mask
-    else:
-        high, low7 = int.from_bytes(b"\x80" * n, "little"), int.from_bytes(b"\x7f" * n, "little")
+    high, low7 = _byte_masks(n)
     return ~(((y & low7) + low7) | y) & high
 
 
@@ -391,8 +395,7 @@ def _in_place(lead: bytes, other: bytes) -> int:
 def _prefix_in_place(lead: bytes, other: bytes) -> int:
     """How many of `lead`'s first shingles agree with `other`'s in place without a break."""
     n = len(lead)
-    high = _HIGH & ((1 << 8 * n) - 1) if n <= _WIDTH else int.from_bytes(b"\x80" * n, "little")
-    broken = ~_agree_in_place(lead, other) & high  # the high bit of every shingle that disagrees
+    broken = ~_agree_in_place(lead, other) & _byte_masks(n)[0]  # the high bit of each that disagrees
     return n if not broken else ((broken & -broken).bit_length() - 1) // 8
 
 
@@ -506,7 +509,7 @@ def lead_split(later: bytes, earlier: bytes) -> float:
             rest = min(n, size - d) - max(k, -d)  # shingles i >= k with i + d inside `other`
             if abs(d) <= _STRAY or agree < max(_MIN_REST, _REST_SHARE * rest) or k + rest < _MIN_SPLIT:
                 continue
-            if sign * d < 0 and -sign * d > _MAX_SHIFT:  # gained more than a lead's length
+            if -sign * d > _MAX_SHIFT:  # gained more than a lead's length
                 continue
             best = max(best, (k + agree) / (k + rest))
     return best
