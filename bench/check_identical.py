@@ -15,7 +15,7 @@ Runs what ``worker.pipeline`` does to one message before the dedup store (``deco
   combining marks, odd line breaks and spaces, other digits, shouted Latin, seeded junk).
 
 It writes one line per article: its key, then a short xxhash of each output field (title, text,
-paragraphs, match_key, warnings, canonical_url, exact, sketch, opening, bands, tokens,
+paragraphs, match_key, warnings, canonical_url, exact, sketch, opening, sequence, bands, tokens,
 shingles, language, published) and one of all of them together. ``--compare`` names the articles
 and fields that differ. Deterministic: one seeded generator, inputs in a fixed order.
 """
@@ -62,6 +62,7 @@ FIELDS = (
     "exact",
     "sketch",
     "opening",
+    "sequence",
     "bands",
     "tokens",
     "shingles",
@@ -112,6 +113,7 @@ def outputs(payload: bytes, limits: Limits) -> dict[str, object]:
         "exact": fp.exact,
         "sketch": fp.sketch,
         "opening": fp.opening,
+        "sequence": fp.sequence,
         "bands": fp.bands,
         "tokens": fp.tokens,
         "shingles": fp.shingles,

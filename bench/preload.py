@@ -32,7 +32,7 @@ def synthetic_item(rng: random.Random, number: int, scheme: Scheme = DEFAULT_SCH
         tokens=300,
         shingles=298,
         sketch=rng.randbytes(scheme.num_perm),
-        opening=bytes(rng.randrange(64) for _ in range(scheme.opening_tokens - scheme.shingle + 1)),
+        opening=bytes(rng.randrange(64) for _ in range(scheme.opening_values)),
         bands=tuple(rng.randbytes(8) for _ in range(bands)),
         url=rng.randbytes(8),
     )

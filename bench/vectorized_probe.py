@@ -92,7 +92,7 @@ def python_path(keys: list[str]) -> None:
         full = fp._shingles(tokens, 3)
         fp._minhash(full, 128)
         len(set(full))
-        fp._opening(full[:56])
+        fp._sequence(full, fp.DEFAULT_SCHEME)
 
 
 def numpy_path(hasher: Hasher, keys: list[bytes]) -> None:

@@ -40,7 +40,14 @@ from worker.dedup.decision import (
     make_record,
     similarity,
 )
-from worker.dedup.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme, fingerprint, unpack_opening
+from worker.dedup.fingerprint import (
+    DEFAULT_SCHEME,
+    KEPT,
+    ArticleFingerprints,
+    Scheme,
+    fingerprint,
+    unpack_opening,
+)
 from worker.errors import PoisonInput
 from worker.normalize.text import NormalizedText, match_key, normalize_text
 from worker.normalize.urls import canonicalize_url
@@ -109,15 +116,21 @@ def article_from_value(value: bytes, scheme: Scheme = DEFAULT_SCHEME, *, origin:
 
 
 def article_from_record(record: StoredRecord) -> Article:
-    """An article remembered in the window: sketches only (no text, no exact hash)."""
+    """An article remembered in the window: sketches only (no text, no exact hash). As the later
+    of two, its `sequence` is what the record keeps: the lead's shingles, then only the kept
+    ones after it, one place each (which lead shingles are kept is not stored, so a cut of its
+    front deeper than the earlier lead is not seen from records alone)."""
+    opening = unpack_opening(record.opening)
+    lead = DEFAULT_SCHEME.lead_tokens - DEFAULT_SCHEME.shingle + 1
     fp = ArticleFingerprints(
         exact=b"",
         tokens=0,
         shingles=record.shingles,
         sketch=record.sketch,
-        opening=unpack_opening(record.opening),
+        opening=opening,
         bands=(),
         url=None,
+        sequence=opening[:lead] + bytes(value | KEPT for value in opening[lead:]),
     )
     return Article(record.id, fp, record)
 
@@ -196,6 +209,8 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     note = None
     if a.text is None or b.text is None:
         note = "explained from the remembered sketches: the window keeps no text, so no passages"
+        if b.text is None:
+            note += " (and of the later one only its stored opening: a front cut past its lead is not seen)"
     passages = shared_passages(a.text, b.text) if a.text is not None and b.text is not None else []
     candidate = exact or same_url or shared_bands > 0
     return Explanation(

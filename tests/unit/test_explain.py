@@ -52,12 +52,18 @@ def test_a_follow_up_is_the_same_story_with_the_reused_body_side_by_side() -> No
     lead = synthetic_article(4, paragraphs=1)["text"]
     text = f"{lead}\n\n{original['text']}"
     follow_up = {**original, "id": "follow-up", "url": "https://example.org/follow-up", "text": text}
-    e = explain(article_from_value(_value(follow_up)), article_from_value(_value(original)))
+    e = explain(article_from_value(_value(original)), article_from_value(_value(follow_up)))
     assert e.verdict == "same story", e
     by_name = {s.name: s for s in e.signals}
     assert by_name["containment"].passed  # the whole original is in it ...
-    assert not by_name["opening in place"].passed and not by_name["opening moved"].passed  # ... under a new lead
+    assert (
+        not by_name["opening in place"].passed and not by_name["opening moved"].passed
+    )  # ... under a new lead
     assert e.passages  # the reused body, beside the original's
+    # the other way round, the original after its follow-up begins inside it and adds nothing:
+    # a front cut (scheme v10's opening reaches past the follow-up's new lead paragraph)
+    late = explain(article_from_value(_value(follow_up)), article_from_value(_value(original)))
+    assert late.verdict == "duplicate" and {s.name: s for s in late.signals}["opening cut"].passed
 
 
 def test_a_sentence_removed_after_the_first_words_is_shown_as_a_split_opening() -> None:
@@ -97,6 +103,11 @@ def test_from_remembered_records_the_explanation_says_it_has_no_text() -> None:
     found = find_records(entries, [original.id])
     e = explain(article_from_record(found[original.id]), copy)
     assert e.verdict == "duplicate" and not e.passages and e.note and "sketches" in e.note
+    # both remembered: the later one's opening is what its record keeps, compared all the same
+    both = explain(article_from_record(original.record), article_from_record(copy.record))
+    by_name = {s.name: s for s in both.signals}
+    assert both.verdict == "duplicate" and by_name["opening in place"].value == 1.0
+    assert "front cut" in (both.note or "")
 
 
 def test_the_command_prints_the_verdict_and_the_thresholds(

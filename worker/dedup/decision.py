@@ -310,7 +310,7 @@ def similarity(
     if cont < bar and min(fp.shingles, other.shingles) * bar <= OPENING_SHINGLES:
         # a text short enough that its opening could hold the duplicate bar's share of it
         theirs = unpack_opening(other.opening)
-        counted = opening_containment(fp.opening, theirs, fp.shingles, other.shingles)
+        counted = opening_containment(fp.sequence, theirs, fp.shingles, other.shingles)
         if counted > cont:
             # a lower bound of the intersection, so of the Jaccard too
             small, large = sorted((fp.shingles, other.shingles))
@@ -322,23 +322,23 @@ def similarity(
     whole = 0.0
     if cont < bar and (t is None or cont >= t.dup_containment_whole):
         theirs = unpack_opening(other.opening) if theirs is None else theirs
-        whole = whole_opening(fp.opening, theirs, fp.shingles, other.shingles)
+        whole = whole_opening(fp.sequence, theirs, fp.shingles, other.shingles)
     if t is not None and not contained(cont, whole, t) and not same_url:
         return Signals(jac, cont, 0.0, 0.0, added=added, whole=whole)
     if theirs is None:
         theirs = unpack_opening(other.opening)
     if t is None:
-        lead, moved = opening_agreement(fp.opening, theirs)
-        inside, split = lead_inside(fp.opening, theirs), lead_split(fp.opening, theirs)
+        lead, moved = opening_agreement(fp.sequence, theirs)
+        inside, split = lead_inside(fp.sequence, theirs), lead_split(fp.sequence, theirs)
         return Signals(jac, cont, lead, moved, inside, split, added, whole)
-    lead, _ = opening_agreement(fp.opening, theirs, moved=False)
+    lead, _ = opening_agreement(fp.sequence, theirs, moved=False)
     if lead < t.dup_lead and jac < t.dup_jaccard and contained(cont, whole, t):
-        lead, moved = opening_agreement(fp.opening, theirs)
+        lead, moved = opening_agreement(fp.sequence, theirs)
         inside = split = 0.0
         if moved < t.dup_moved_lead:
-            inside = lead_inside(fp.opening, theirs)
+            inside = lead_inside(fp.sequence, theirs)
             if inside < t.dup_inside:
-                split = lead_split(fp.opening, theirs)
+                split = lead_split(fp.sequence, theirs)
         return Signals(jac, cont, lead, moved, inside, split, added, whole)
     return Signals(jac, cont, lead, lead, added=added, whole=whole)
 

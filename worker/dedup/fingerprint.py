@@ -23,13 +23,18 @@ What is computed, and why:
   with its original but the same lead, so lead bands find it.
 - `sketch`: the low byte of every full MinHash value (b-bit MinHash, Li & König 2010): 128 bytes
   that estimate Jaccard to about +-0.045 when verifying a candidate fetched from Redis.
-- `opening`: 6 bits per shingle of the first `opening_tokens` tokens, in text order (the low
-  bits of its xxh3 hash; packed four in three bytes in a record). It tells a teaser or an edit
-  of the same article (the opening agrees, in place or moved by a sentence added or removed in
-  front) from a follow-up or a different story that merely shares a block (containment alone
-  would fire on those): see `opening_agreement`. Order is what makes 6 bits enough: a chance
-  agreement must also fall at the right place (about 8% per shingle), where a set of 56 such
-  values would hold a given one by chance more often than not.
+- `opening`: 6 bits per shingle of the text's start, in text order: every shingle of the lead
+  (the first `lead_tokens` tokens, 28 shingles), then one shingle in three after it, chosen by
+  another byte of the same hash (content-defined: the same text keeps the same choice wherever
+  it stands), 56 values in all reaching ~110 words. It tells a teaser or an edit of the same
+  article (the opening agrees, in place, moved by a sentence added or removed in front, or
+  found further on where the later one's first sentences were cut) from a follow-up or a
+  different story that merely shares a block (containment alone would fire on those): see
+  `opening_agreement`. Order is what makes 6 bits enough: a chance agreement must also fall at
+  the right place (about 8% per value), where a set of 56 such values would hold a given one
+  by chance more often than not. The article in hand also keeps `sequence` (every shingle's
+  value and whether the opening keeps it, never stored), so the comparisons map its text onto
+  a remembered opening's places exactly.
 """
 
 from __future__ import annotations
@@ -75,7 +80,11 @@ class Scheme:
     #: v9: the match key folds traditional Chinese characters to simplified ones (OpenCC's
     #: ``t2s`` tables, per character: worker/normalize/chinese.py), so the same article in both
     #: scripts is one key; Japanese kanji fold the same way. Keys without an ideograph unchanged.
-    version: str = "v9"
+    #: v10: the opening keeps every shingle of the lead, then one in three (by a hash byte), so
+    #: its 56 values reach ~110 words instead of 58: an article whose first sentence or two
+    #: (30-80 words) were cut is found inside its earlier version, where the window used to end
+    #: first. The lead's 28 values are v9's.
+    version: str = "v10"
     shingle: int = 3
     num_perm: int = 128
     full_bands: int = 8
@@ -87,10 +96,12 @@ class Scheme:
     lead_perm: int = 32
     lead_bands: int = 4
     lead_rows: int = 2
-    #: Tokens of the opening kept in order (`opening`): 56 shingles of 6 bits, 43 bytes with
-    #: their count (8 bits each would have put a remembered article over its 512 B). The lead
-    #: (`lead_tokens`) is its start; the rest is where a lead moved by a sentence is found.
-    opening_tokens: int = 58
+    #: Values of the opening (`opening`): 56 of 6 bits, 43 bytes with their count (8 bits each
+    #: would have put a remembered article over its 512 B). The lead (`lead_tokens`: every
+    #: shingle) is its start; the rest, where a lead moved or cut is found, keeps one shingle in
+    #: `opening_sample`.
+    opening_values: int = 56
+    opening_sample: int = 2
 
 
 DEFAULT_SCHEME = Scheme()
@@ -104,9 +115,12 @@ class ArticleFingerprints:
     tokens: int  # match-key token count
     shingles: int  # distinct shingle count of the full text (for containment estimates)
     sketch: bytes  # b-bit full MinHash, num_perm bytes; empty when there are no tokens
-    opening: bytes  # 6 bits (a byte each) per shingle of the first opening_tokens tokens, in order
+    opening: bytes  # 6 bits (a byte each) per shingle of the lead, then per kept shingle, in order
     bands: tuple[bytes, ...]  # LSH claim keys (8 bytes each), full bands then lead bands
     url: bytes | None  # 8-byte hash of the canonical URL
+    #: Never stored: the value of every shingle the opening reaches, in order, with `KEPT` set
+    #: where the opening keeps it (past the lead). Empty for an article known by its record only.
+    sequence: bytes = b""
 
     @property
     def exact_hex(self) -> str:
@@ -226,12 +240,46 @@ _OPENING_MASK: Final = (1 << OPENING_BITS) - 1
 _LOW_BITS: Final = bytes(b & _OPENING_MASK for b in range(256))
 
 
-def _opening(shingles: list[bytes], seed: int = _SEED) -> bytes:
-    """The low 6 bits of each shingle's xxh3 hash, one byte each, in text order (the last byte
-    of a big-endian digest is the hash's low byte: one C-level pass, no Python loop)."""
-    return b"".join(map(xxhash.xxh3_64_digest, shingles, repeat(seed, len(shingles))))[7::8].translate(
-        _LOW_BITS
-    )
+#: Flag of a `sequence` byte whose shingle the opening keeps (past the lead).
+KEPT: Final = 0x40
+
+
+#: A hash's second byte -> `KEPT` for 1 in `rate` of them (`bytes.translate`), per rate.
+_KEEP: Final = {rate: bytes(KEPT if b < 256 // rate else 0 for b in range(256)) for rate in (1, 2, 3, 4)}
+
+
+def _sequence(shingles: list[bytes], scheme: Scheme, seed: int = _SEED) -> bytes:
+    """Each shingle's value (the low 6 bits of its xxh3 hash) with `KEPT` set when the hash's
+    second byte falls in the kept share, in text order, as far as the opening reaches (a little
+    further, as a rule). C-level passes only: bytes 7 and 6 of a big-endian digest are the
+    hash's low two."""
+    lead = scheme.lead_tokens - scheme.shingle + 1
+    rest = scheme.opening_values - lead
+    keep = _KEEP[scheme.opening_sample]
+    # enough shingles to fill the opening but for ~1 text in 100; then as many again, if needed
+    first = lead + rest * scheme.opening_sample + rest // 2
+    out = b""
+    for start, stop in ((0, first), (first, 2 * first)):
+        part = shingles[start:stop]
+        if not part:
+            break
+        digests = b"".join(map(xxhash.xxh3_64_digest, part, repeat(seed, len(part))))
+        values = int.from_bytes(digests[7::8].translate(_LOW_BITS), "little")
+        flags = int.from_bytes(digests[6::8].translate(keep), "little")
+        out += (values | flags).to_bytes(len(part), "little")
+        if len(out[lead:].translate(None, _UNFLAGGED)) >= rest:
+            break
+    return out
+
+
+#: The bytes of a `sequence` without `KEPT` (`bytes.translate` deletes them).
+_UNFLAGGED: Final = bytes(b for b in range(256) if not b & KEPT)
+
+
+def opening_of(sequence: bytes, lead: int, values: int) -> bytes:
+    """The stored opening of a `sequence`: the values of its first `lead` shingles, then those
+    of the kept ones after them, `values` in all."""
+    return (sequence[:lead] + sequence[lead:].translate(None, _UNFLAGGED)).translate(_LOW_BITS)[:values]
 
 
 def _lanes(mask: int) -> int:
@@ -297,6 +345,7 @@ def fingerprint(
     else:
         lead = _shingles(tokens[: scheme.lead_tokens], scheme.shingle)
     full_packed = _packed(_minhash(full, scheme.num_perm))
+    sequence = _sequence(full, scheme)
     lead_packed = _packed(_minhash(lead, scheme.lead_perm))
     single = scheme.full_single  # one-value bands first, then the two-value ones (4 bytes a value)
     bands = _bands(full_packed, single, 1, 1)
@@ -307,9 +356,10 @@ def fingerprint(
         tokens=len(tokens),
         shingles=len(set(full)),
         sketch=full_packed[::4],  # the low byte of each little-endian value
-        opening=_opening(full[: max(1, scheme.opening_tokens - scheme.shingle + 1)]),
+        opening=opening_of(sequence, scheme.lead_tokens - scheme.shingle + 1, scheme.opening_values),
         bands=tuple(bands),
         url=url,
+        sequence=sequence,
     )
 
 
@@ -353,8 +403,11 @@ def _zero_bytes(y: int, n: int) -> int:
     return ~(((y & low7) + low7) | y) & high
 
 
-#: Lead shingles compared (the opening's first ones: `lead_tokens` - 2), and how far (in
-#: shingles) a match may stray from the shift it counts for: a word or two added or dropped.
+#: Lead shingles compared (the opening's first ones, every one kept: `lead_tokens` - 2), and
+#: how far (in shingles) a match may stray from the shift it counts for: a word or two added or
+#: dropped. Past the lead, where one shingle in `opening_sample` is kept, kept values are
+#: compared in their order (each side counts the kept shingles it holds), one place either way
+#: (`_SPREAD_KEPT`) where an edit may have changed what is kept.
 _LEAD_SHINGLES: Final = DEFAULT_SCHEME.lead_tokens - DEFAULT_SCHEME.shingle + 1
 _STRAY: Final = 2
 #: A lead this short is compared in place only: a moved match of a few bytes could be chance.
@@ -364,9 +417,14 @@ _MIN_MOVED: Final = 8
 #: 30-40 words over the whole earlier article was dropped 11 times in 100 with no limit, 3 with
 #: this one (bench/story_split.py), at the price of edits that added a longer sentence.
 _MAX_SHIFT: Final = _LEAD_SHINGLES
+#: The earlier opening's consecutive window the later lead is compared with (v9's opening).
+_WINDOW: Final = 2 * _LEAD_SHINGLES
 
 
 _SPREAD: Final = range(-_STRAY, _STRAY + 1)
+#: Past the lead, a kept value is looked for one place either way too: an edit may make a
+#: shingle kept on one side and not on the other.
+_SPREAD_KEPT: Final = range(-1, 2)
 
 
 _PAD: Final = b"\xff" * _STRAY  # never equal to a value (< 64)
@@ -425,8 +483,98 @@ def _moved(lead: bytes, other: bytes) -> int:
     return max(_shift_votes(lead, other, -_MAX_SHIFT, _MAX_SHIFT).values(), default=0)
 
 
-def opening_agreement(a: bytes, b: bytes, *, moved: bool = True) -> tuple[float, float]:
-    """How well two articles' openings (`ArticleFingerprints.opening`) agree: (in place, moved).
+# --- the article in hand against a remembered opening ---------------------------------------
+# A remembered opening holds the values of its first `_LEAD_SHINGLES` shingles, then those of
+# its kept shingles only. The article in hand knows every shingle's value and whether it is
+# kept (`sequence`), so where its text lies past the other's lead it knows which of the other's
+# kept values it must meet: the kept ones of its own, in the same order.
+
+
+def _values(sequence: bytes) -> bytes:
+    return sequence.translate(_LOW_BITS)
+
+
+def _mapped(sequence: bytes, other: bytes, d: int, start: int = 0, *, resync: bool = True) -> tuple[int, int]:
+    """The article in hand (`sequence`, from shingle `start` on) laid over a remembered opening
+    (`other`) with its shingle i at the other's shingle i + d: (agreeing, compared), counted in
+    shingles. Within the other's lead every shingle is compared (within `_STRAY`); past it the
+    kept ones, in the order of this side's kept shingles, each standing for itself and the
+    shingles not kept before it, which count as agreeing only when it and the kept one before
+    it both agree: new text weighs its length however few of its shingles are kept, and a
+    chance agreement in it does not carry the gap before it. It holds only where the two texts
+    agree from the other's lead's end on (needs `start` <= `_LEAD_SHINGLES` - d). Where this
+    side ends first, the shingles after its last kept one go with that one. `resync`: a kept
+    value found one place off (an edit made a shingle kept on one side only) sets the places
+    from there on."""
+    head, tail = other[:_LEAD_SHINGLES], other[_LEAD_SHINGLES:]
+    lo = max(start, -d)
+    hi = min(len(sequence), len(head) - d)  # this side's shingles that fall in the other's lead
+    agree = compared = 0
+    if hi > lo:
+        compared = hi - lo
+        agree = _in_place(sequence[lo:hi].translate(_LOW_BITS), head[lo + d :])
+    past = max(start, _LEAD_SHINGLES - d)
+    # the shingles before the first kept one agree as the last one compared in the lead did
+    rank, since = 0, past
+    last = hi > lo and bool(_agree_in_place(sequence[hi - 1 : hi].translate(_LOW_BITS), head[hi - 1 + d :]))
+    for i in range(past, len(sequence)):
+        byte = sequence[i]
+        if byte & KEPT:
+            if rank >= len(tail):
+                break
+            value = byte & _OPENING_MASK
+            found = tail[rank] == value
+            if not found and resync:  # kept on one side only (an edit): one place off from here on
+                for k in (-1, 1):
+                    if 0 <= rank + k < len(tail) and tail[rank + k] == value:
+                        rank, found = rank + k, True
+                        break
+            # the shingles not kept before this one agree if it and the one before agree
+            compared += i + 1 - since
+            agree += found * (i + 1 - since if last else 1)
+            rank, since, last = rank + 1, i + 1, found
+    else:
+        if rank:  # the shingles after this side's last kept one go with it
+            compared += len(sequence) - since
+            agree += (len(sequence) - since) * last
+    return agree, compared
+
+
+def _kept_votes(
+    sequence: bytes, other: bytes, *, start: int = 0, stop: int = _LEAD_SHINGLES, anchored: bool = False
+) -> dict[int, tuple[int, int]]:
+    """The kept shingles of `sequence` from `start` to `stop` looked for among the remembered
+    opening's kept values, in order, from an unknown place on (text the article in hand does not
+    have lies between): for each offset b of its first kept value there, (agreeing, compared),
+    counted in shingles as `_mapped` counts them (each kept one standing for those not kept
+    before it, agreeing when it and the one before agree). A value may stray one place
+    (`_SPREAD_KEPT`). `anchored`: only the offsets at which that first value agrees."""
+    tail = other[_LEAD_SHINGLES:]
+    places: dict[int, list[int]] = {}
+    for j, value in enumerate(tail):
+        places.setdefault(value, []).append(j)
+    weights: list[int] = []
+    votes: dict[int, int] = {}
+    matched: dict[int, int] = {}  # offset -> the last kept shingle found there
+    since = start
+    for i in range(start, min(stop, len(sequence))):
+        byte = sequence[i]
+        if not byte & KEPT:
+            continue
+        r, weight = len(weights), i + 1 - since
+        weights.append(weight)
+        since = i + 1
+        for b in {j - r + k for j in places.get(byte & _OPENING_MASK, ()) for k in _SPREAD_KEPT}:
+            if b >= 0 and r + b < len(tail) and (r == 0 or not anchored or b in votes):
+                # the shingles not kept before this one agree if the one before agrees too
+                votes[b] = votes.get(b, 0) + (weight if matched.get(b) == r - 1 else 1)
+                matched[b] = r
+    return {b: (agree, sum(weights[: len(tail) - b])) for b, agree in votes.items()}
+
+
+def opening_agreement(later: bytes, earlier: bytes, *, moved: bool = True) -> tuple[float, float]:
+    """How well two articles' openings agree: (in place, moved). `later` is the article in
+    hand's `sequence`, `earlier` a remembered `opening`.
 
     *In place*: the share of one lead's shingles found at the same place in the other's opening
     (the larger of the two ways): a teaser, an edit of a word or a figure, added chrome.
@@ -436,41 +584,48 @@ def opening_agreement(a: bytes, b: bytes, *, moved: bool = True) -> tuple[float,
     further than that, so neither finds the other. `moved=False` skips
     that search (the dearer half) and returns the in-place share twice.
 
-    Symmetric; at least as large moved as in place. A chance agreement needs a value to match at
-    the right place (p ~ 5/64 per shingle): 28 lead shingles agree by chance at ~0.1 in place,
-    and up to ~0.35 at the best of the ~100 shifts tried."""
-    if not a or not b:
+    At least as large moved as in place. A chance agreement needs a value to match at the right
+    place (p ~ 5/64 per shingle): 28 lead shingles agree by chance at ~0.1 in place, and up to
+    ~0.35 at the best of the ~100 shifts tried."""
+    if not later or not earlier:
         return 0.0, 0.0
-    in_place = best = 0.0
-    for lead, other in ((a[:_LEAD_SHINGLES], b), (b[:_LEAD_SHINGLES], a)):
-        in_place = max(in_place, _in_place(lead, other) / len(lead))
-        if moved and len(lead) >= _MIN_MOVED:
-            best = max(best, _moved(lead, other) / len(lead))
-    return in_place, max(in_place, best)
+    mine = _values(later[:_WINDOW])
+    lead, theirs = mine[:_LEAD_SHINGLES], earlier[:_LEAD_SHINGLES]
+    in_place = max(_in_place(lead, theirs) / len(lead), _in_place(theirs, mine) / len(theirs))
+    if not moved:
+        return in_place, in_place
+    best = in_place
+    if len(theirs) >= _MIN_MOVED:  # the earlier lead in this text: any shift, every shingle known
+        best = max(best, _moved(theirs, mine) / len(theirs))
+    if len(lead) >= _MIN_MOVED:  # this lead in the earlier opening, moved forward or back
+        for d in range(-_MAX_SHIFT, _MAX_SHIFT + 1):
+            agree, compared = _mapped(later[:_LEAD_SHINGLES], earlier, d, resync=False)
+            # shifted back, the shingles before the earlier's start count as not found
+            if compared >= _MIN_MOVED:
+                best = max(best, agree / (len(lead) if d < 0 else compared))
+    return in_place, best
 
 
-#: The front-cut search compares at least this many of the later lead's shingles (what the
-#: earlier opening's window still holds past the shift): 16 values agreeing at >= 0.7 by chance
-#: is ~1e-10 (p ~ 5/64 each), while an article that lost a first sentence of up to 40 words
-#: still shows that much of its lead.
+#: The front-cut search compares the later article's lead, over at least this many shingles
+#: (what the earlier opening still holds past the place found), by its kept ones: the first
+#: agreeing and 70 % of ~8 more at one of ~30 places is ~1e-7 by chance (p ~ 3/64 each).
 _MIN_INSIDE: Final = 16
 
 
 def lead_inside(later: bytes, earlier: bytes) -> float:
-    """The later article's lead found *further into* the earlier one's opening than the moved
-    search reaches (a shift past `_MAX_SHIFT`): the later one begins inside the earlier, its first
-    sentence or two cut away. Counted over the part of the lead the window still holds there
-    (at least `_MIN_INSIDE` shingles), at the one shift where most agree.
+    """The later article's lead (`later`: its `sequence`) found *further into* the earlier one's
+    opening than the moved search reaches, past the earlier lead: the later one begins inside
+    the earlier, its first sentence or two cut away. Counted over the lead's kept shingles the
+    earlier opening still holds there (at least `_MIN_INSIDE`), at the place where most agree.
 
     Directional on purpose: the later article adds nothing in front, so it is not a follow-up,
-    whose lead is new text. The other way round (the earlier lead found deep in the later
-    article: a new paragraph put over the whole earlier one) stays a moved-search question."""
-    lead = later[:_LEAD_SHINGLES]
-    size = len(earlier)
-    if len(lead) < _MIN_INSIDE or size - _MAX_SHIFT - 1 < _MIN_INSIDE:
+    whose lead is new text: its first kept value must agree at the place counted. The other way
+    round (the earlier lead found deep in the later article: a new paragraph put over the whole
+    earlier one) stays a moved-search question."""
+    if len(earlier) <= _LEAD_SHINGLES:
         return 0.0
-    votes = _shift_votes(lead, earlier, _MAX_SHIFT + 1, size - _MIN_INSIDE, in_window=True)
-    return max((agree / min(len(lead), size - d) for d, agree in votes.items()), default=0.0)
+    votes = _kept_votes(later, earlier, anchored=True)
+    return max((agree / n for agree, n in votes.values() if n >= _MIN_INSIDE), default=0.0)
 
 
 #: The split search (`lead_split`) needs the lead to agree in place over at least its first
@@ -484,69 +639,104 @@ _REST_SHARE: Final = 0.7
 _MIN_SPLIT: Final = 12
 
 
+def _split_share(k: int, agree: int, rest: int) -> float:
+    if agree < max(_MIN_REST, _REST_SHARE * rest) or k + rest < _MIN_SPLIT:
+        return 0.0
+    return (k + agree) / (k + rest)
+
+
 def lead_split(later: bytes, earlier: bytes) -> float:
     """The opening agreeing in place up to a point and from there on at another place: a
     sentence removed from or added to the lead after its first words (a title line or a first
-    clause kept, the sentence after it gone or a new one put there).
+    clause kept, the sentence after it gone or a new one put there). `later` is the article in
+    hand's `sequence`, `earlier` a remembered `opening`.
 
-    Counted over the in-place prefix and those of the rest whose place at the shift lies in the
-    other opening; the best shift's share, whichever lead is looked for in the other opening.
-    Directional, as `lead_inside`: text the later article *lost* is looked for at any distance
-    the window shows (it adds nothing), text it *gained* at most a lead's length, as the moved
-    search does (further, the gain is a paragraph: a follow-up that happens to open with the
-    same words, then a new paragraph, then the earlier article). The rest must agree on its own
-    as well as the whole must, so that a shared first paragraph (two stories opening with the
-    same background) with chance agreements after it does not count."""
+    Counted over the in-place prefix and those of the rest found at the shift; the best shift's
+    share, whichever lead is looked for in the other opening. Directional, as `lead_inside`:
+    text the later article *lost* is looked for as far as the earlier opening reaches (it adds
+    nothing), text it *gained* at most a lead's length, as the moved search does (further, the
+    gain is a paragraph: a follow-up that happens to open with the same words, then a new
+    paragraph, then the earlier article). The rest must agree on its own as well as the whole
+    must, so that a shared first paragraph (two stories opening with the same background) with
+    chance agreements after it does not count."""
+    if not later or not earlier:
+        return 0.0
     best = 0.0
-    # (lead, other, sign): the later lost text where a shingle of the lead sits further on
-    # (`sign` * d > 0) in the other opening
-    for lead, other, sign in ((later[:_LEAD_SHINGLES], earlier, 1), (earlier[:_LEAD_SHINGLES], later, -1)):
-        n, size = len(lead), len(other)
-        k = _prefix_in_place(lead, other)
-        if k < _MIN_PREFIX or k >= n:
-            continue
-        for d, agree in _shift_votes(lead, other, -n, size, in_window=True, start=k).items():
-            rest = min(n, size - d) - max(k, -d)  # shingles i >= k with i + d inside `other`
-            if abs(d) <= _STRAY or agree < max(_MIN_REST, _REST_SHARE * rest) or k + rest < _MIN_SPLIT:
-                continue
-            if -sign * d > _MAX_SHIFT:  # gained more than a lead's length
-                continue
-            best = max(best, (k + agree) / (k + rest))
+    mine = _values(later[:_WINDOW])
+    # the later lost text after its first k shingles: its rest lies further on in the earlier
+    lead = later[:_LEAD_SHINGLES]
+    k = _prefix_in_place(_values(lead), earlier[:_LEAD_SHINGLES])
+    n = len(lead)
+    if _MIN_PREFIX <= k < n:
+        for d in range(_STRAY + 1, _LEAD_SHINGLES - k + 1):  # places counted on this side
+            agree, rest = _mapped(lead, earlier, d, start=k)
+            best = max(best, _split_share(k, agree, rest))
+        for agree, rest in _kept_votes(later, earlier, start=k).values():  # past that: kept ones
+            best = max(best, _split_share(k, agree, rest))
+    # the later gained text after the earlier's first k shingles: at most a lead's length
+    theirs = earlier[:_LEAD_SHINGLES]
+    n, size = len(theirs), len(mine)
+    k = _prefix_in_place(theirs, mine)
+    if _MIN_PREFIX <= k < n:
+        for d, agree in _shift_votes(theirs, mine, -n, _MAX_SHIFT, in_window=True, start=k).items():
+            rest = min(n, size - d) - max(k, -d)  # shingles i >= k with i + d inside `mine`
+            if abs(d) > _STRAY:
+                best = max(best, _split_share(k, agree, rest))
     return best
 
 
-#: Shingles an opening holds (`Scheme.opening_tokens` - `Scheme.shingle` + 1).
-OPENING_SHINGLES: Final = DEFAULT_SCHEME.opening_tokens - DEFAULT_SCHEME.shingle + 1
-#: How often a value agrees in place (within `_STRAY`) by chance: one of 5 places, 6 bits each.
+#: Shingles an opening stands for: its lead, then `opening_sample` for each kept value.
+OPENING_SHINGLES: Final = (
+    _LEAD_SHINGLES + (DEFAULT_SCHEME.opening_values - _LEAD_SHINGLES) * DEFAULT_SCHEME.opening_sample
+)
+#: How often a value agrees in place by chance: one of 5 places (within the lead), or of 3 (past
+#: it: its place, or after a miss one either way), 6 bits each.
 _CHANCE_IN_PLACE: Final = 1 - (1 - 2**-OPENING_BITS) ** (2 * _STRAY + 1)
+_CHANCE_KEPT: Final = 1 - (1 - 2**-OPENING_BITS) ** len(_SPREAD_KEPT)
 
 
-def opening_containment(a: bytes, b: bytes, size_a: int, size_b: int) -> float:
-    """How much of the smaller text lies in the larger, counted on their openings: the smaller
-    one's opening values found in place in the larger one's (less the chance agreements
-    expected among the rest), over the smaller one's distinct shingles.
+def _mapped_zones(sequence: bytes, other: bytes) -> tuple[int, int, int, int]:
+    """`_mapped` at shift 0, split by zone: (agreeing, compared) within the other's lead, then
+    past it."""
+    a1, n1 = _mapped(sequence[:_LEAD_SHINGLES], other, 0)
+    a, n = _mapped(sequence, other, 0)
+    return a1, n1, a - a1, n - n1
 
-    A lower bound (text past the openings is not looked at), but an exact count where the sketch
-    estimate is noisiest: a teaser or a short text whose opening is all or most of it. Its
-    containment from the sketches is Jaccard times a size ratio, so at Jaccard 0.3 the 128
-    sampled values put it at +-0.13, and a teaser that is wholly the other's lead could fall
-    under the duplicate bar. `size_a` and `size_b` are the distinct shingle counts."""
-    small, large, n_small = (a, b, size_a) if size_a <= size_b else (b, a, size_b)
-    if not small or not large or n_small <= 0:
+
+def opening_containment(later: bytes, earlier: bytes, size_later: int, size_earlier: int) -> float:
+    """How much of the smaller text lies in the larger, counted on the openings in place: the
+    later article's shingles (`later`: its `sequence`) against the earlier's opening, over the
+    part both reach, less the chance agreements expected, as the share of the smaller text.
+
+    A lower bound where the smaller text is longer than what is compared, but a count where the
+    sketch estimate is noisiest: a teaser or a short text that is all or most of an article's
+    opening. Its containment from the sketches is Jaccard times a size ratio, so at Jaccard 0.3
+    the 128 sampled values put it at +-0.13, and a teaser that is wholly the other's lead could
+    fall under the duplicate bar. The sizes are the distinct shingle counts."""
+    small = min(size_later, size_earlier)
+    if not later or not earlier or small <= 0:
         return 0.0
-    n = len(small)
-    found = (_in_place(small, large) - _CHANCE_IN_PLACE * n) / (1 - _CHANCE_IN_PLACE)
-    return max(0.0, min(1.0, found / n_small))
+    a1, n1, a2, n2 = _mapped_zones(later, earlier)
+    # past the lead, the counts are in shingles already (`_mapped`), chance agreements only at
+    # the kept ones: about one in `opening_sample` of those compared
+    found = (a1 - _CHANCE_IN_PLACE * n1) / (1 - _CHANCE_IN_PLACE)
+    found += (a2 - _CHANCE_KEPT * n2) / (1 - _CHANCE_KEPT)
+    return max(0.0, min(1.0, found / small))
 
 
-def whole_opening(a: bytes, b: bytes, size_a: int, size_b: int) -> float:
-    """The share of the smaller text's whole opening (all `OPENING_SHINGLES` values) found in
-    place in the larger one's: ~1.0 when the two begin with the same ~58 words; 0.0 when the
-    smaller one's opening is not full (a text that short is counted by `opening_containment`)."""
-    small, large = (a, b) if size_a <= size_b else (b, a)
-    if len(small) < OPENING_SHINGLES or not large:
+#: The whole opening compared by `whole_opening`: its first ~56 shingles (~58 words).
+_WHOLE: Final = _WINDOW
+
+
+def whole_opening(later: bytes, earlier: bytes, size_later: int, size_earlier: int) -> float:
+    """The share of the two texts' first `_WHOLE` shingles (~58 words) that agree in place,
+    `later` being the article in hand's `sequence`, `earlier` a remembered opening: ~1.0 when
+    the two begin with the same ~58 words; 0.0 when the smaller one is shorter than that (a
+    text that short is counted by `opening_containment`)."""
+    if min(size_later, size_earlier) < _WHOLE or len(later) < _WHOLE or len(earlier) <= _LEAD_SHINGLES:
         return 0.0
-    return _in_place(small, large) / len(small)
+    agree, compared = _mapped(later[:_WHOLE], earlier, 0)
+    return agree / compared if compared else 0.0
 
 
 def estimate_containment(jaccard: float, size_a: int, size_b: int) -> float:

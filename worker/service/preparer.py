@@ -156,7 +156,7 @@ def _prepare_remote(
 
 
 def _fp_wire(fp: ArticleFingerprints) -> tuple[object, ...]:
-    return (fp.exact, fp.tokens, fp.shingles, fp.sketch, fp.opening, fp.bands, fp.url)
+    return (fp.exact, fp.tokens, fp.shingles, fp.sketch, fp.opening, fp.bands, fp.url, fp.sequence)
 
 
 def _from_wire(messages: Sequence[Message], wires: list[_PreparedWire | DeadLettered]) -> Staged:
