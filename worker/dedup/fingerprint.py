@@ -24,9 +24,9 @@ What is computed, and why:
 - `sketch`: the low byte of every full MinHash value (b-bit MinHash, Li & König 2010): 128 bytes
   that estimate Jaccard to about +-0.045 when verifying a candidate fetched from Redis.
 - `opening`: 6 bits per shingle of the text's start, in text order: every shingle of the lead
-  (the first `lead_tokens` tokens, 28 shingles), then one shingle in three after it, chosen by
+  (the first `lead_tokens` tokens, 28 shingles), then one shingle in two after it, chosen by
   another byte of the same hash (content-defined: the same text keeps the same choice wherever
-  it stands), 56 values in all reaching ~110 words. It tells a teaser or an edit of the same
+  it stands), 56 values in all reaching ~84 shingles. It tells a teaser or an edit of the same
   article (the opening agrees, in place, moved by a sentence added or removed in front, or
   found further on where the later one's first sentences were cut) from a follow-up or a
   different story that merely shares a block (containment alone would fire on those): see
@@ -80,9 +80,9 @@ class Scheme:
     #: v9: the match key folds traditional Chinese characters to simplified ones (OpenCC's
     #: ``t2s`` tables, per character: worker/normalize/chinese.py), so the same article in both
     #: scripts is one key; Japanese kanji fold the same way. Keys without an ideograph unchanged.
-    #: v10: the opening keeps every shingle of the lead, then one in three (by a hash byte), so
-    #: its 56 values reach ~110 words instead of 58: an article whose first sentence or two
-    #: (30-80 words) were cut is found inside its earlier version, where the window used to end
+    #: v10: the opening keeps every shingle of the lead, then one in two (by a hash byte), so
+    #: its 56 values reach ~84 shingles instead of 56: an article whose first sentence or two
+    #: (30-60 words) were cut is found inside its earlier version, where the window used to end
     #: first. The lead's 28 values are v9's.
     version: str = "v10"
     shingle: int = 3
@@ -417,7 +417,8 @@ _MIN_MOVED: Final = 8
 #: 30-40 words over the whole earlier article was dropped 11 times in 100 with no limit, 3 with
 #: this one (bench/story_split.py), at the price of edits that added a longer sentence.
 _MAX_SHIFT: Final = _LEAD_SHINGLES
-#: The earlier opening's consecutive window the later lead is compared with (v9's opening).
+#: How many of the article in hand's values, consecutive, the earlier lead is looked for in (as
+#: far as v9's opening reached: the moved search needs no further).
 _WINDOW: Final = 2 * _LEAD_SHINGLES
 
 
