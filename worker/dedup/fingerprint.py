@@ -511,13 +511,13 @@ def _mapped(sequence: bytes, other: bytes, d: int, start: int = 0, *, resync: bo
     lo = max(start, -d)
     hi = min(len(sequence), len(head) - d)  # this side's shingles that fall in the other's lead
     agree = compared = 0
+    last = False  # the shingles before the first kept one agree as the last one compared did
     if hi > lo:
         compared = hi - lo
-        agree = _in_place(sequence[lo:hi].translate(_LOW_BITS), head[lo + d :])
+        found = _agree_in_place(sequence[lo:hi].translate(_LOW_BITS), head[lo + d :])
+        agree, last = found.bit_count(), bool(found >> (8 * compared - 1) & 1)
     past = max(start, _LEAD_SHINGLES - d)
-    # the shingles before the first kept one agree as the last one compared in the lead did
     rank, since = 0, past
-    last = hi > lo and bool(_agree_in_place(sequence[hi - 1 : hi].translate(_LOW_BITS), head[hi - 1 + d :]))
     for i in range(past, len(sequence)):
         byte = sequence[i]
         if byte & KEPT:
