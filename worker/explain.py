@@ -42,10 +42,10 @@ from worker.dedup.decision import (
 )
 from worker.dedup.fingerprint import (
     DEFAULT_SCHEME,
-    KEPT,
     ArticleFingerprints,
     Scheme,
     fingerprint,
+    sequence_of,
     unpack_opening,
 )
 from worker.errors import PoisonInput
@@ -117,11 +117,8 @@ def article_from_value(value: bytes, scheme: Scheme = DEFAULT_SCHEME, *, origin:
 
 def article_from_record(record: StoredRecord) -> Article:
     """An article remembered in the window: sketches only (no text, no exact hash). As the later
-    of two, its `sequence` is what the record keeps: the lead's shingles, then only the kept
-    ones after it, one place each (which lead shingles are kept is not stored, so a cut of its
-    front deeper than the earlier lead is not seen from records alone)."""
+    of two, its `sequence` is what its stored opening gives (`sequence_of`)."""
     opening = unpack_opening(record.opening)
-    lead = DEFAULT_SCHEME.lead_tokens - DEFAULT_SCHEME.shingle + 1
     fp = ArticleFingerprints(
         exact=b"",
         tokens=0,
@@ -130,7 +127,7 @@ def article_from_record(record: StoredRecord) -> Article:
         opening=opening,
         bands=(),
         url=None,
-        sequence=opening[:lead] + bytes(value | KEPT for value in opening[lead:]),
+        sequence=sequence_of(opening),
     )
     return Article(record.id, fp, record)
 

@@ -103,6 +103,11 @@ class Scheme:
     opening_values: int = 56
     opening_sample: int = 2
 
+    @property
+    def lead_shingles(self) -> int:
+        """Shingles of the lead (`lead_tokens` tokens): the opening keeps every one of them."""
+        return self.lead_tokens - self.shingle + 1
+
 
 DEFAULT_SCHEME = Scheme()
 
@@ -242,6 +247,8 @@ _LOW_BITS: Final = bytes(b & _OPENING_MASK for b in range(256))
 
 #: Flag of a `sequence` byte whose shingle the opening keeps (past the lead).
 KEPT: Final = 0x40
+#: The bytes of a `sequence` without `KEPT` (`bytes.translate` deletes them).
+_UNFLAGGED: Final = bytes(b for b in range(256) if not b & KEPT)
 
 
 #: A hash's second byte -> `KEPT` for 1 in `rate` of them (`bytes.translate`), per rate.
@@ -253,7 +260,7 @@ def _sequence(shingles: list[bytes], scheme: Scheme, seed: int = _SEED) -> bytes
     second byte falls in the kept share, in text order, as far as the opening reaches (a little
     further, as a rule). C-level passes only: bytes 7 and 6 of a big-endian digest are the
     hash's low two."""
-    lead = scheme.lead_tokens - scheme.shingle + 1
+    lead = scheme.lead_shingles
     rest = scheme.opening_values - lead
     keep = _KEEP[scheme.opening_sample]
     # enough shingles to fill the opening but for ~1 text in 100; then as many again, if needed
@@ -272,14 +279,21 @@ def _sequence(shingles: list[bytes], scheme: Scheme, seed: int = _SEED) -> bytes
     return out
 
 
-#: The bytes of a `sequence` without `KEPT` (`bytes.translate` deletes them).
-_UNFLAGGED: Final = bytes(b for b in range(256) if not b & KEPT)
+
+def opening_of(sequence: bytes, scheme: Scheme = DEFAULT_SCHEME) -> bytes:
+    """The stored opening of a `sequence`: the values of its lead's shingles, then those of the
+    kept ones after them, `scheme.opening_values` in all."""
+    lead = scheme.lead_shingles
+    kept = sequence[lead:].translate(None, _UNFLAGGED)
+    return (sequence[:lead] + kept).translate(_LOW_BITS)[: scheme.opening_values]
 
 
-def opening_of(sequence: bytes, lead: int, values: int) -> bytes:
-    """The stored opening of a `sequence`: the values of its first `lead` shingles, then those
-    of the kept ones after them, `values` in all."""
-    return (sequence[:lead] + sequence[lead:].translate(None, _UNFLAGGED)).translate(_LOW_BITS)[:values]
+def sequence_of(opening: bytes, scheme: Scheme = DEFAULT_SCHEME) -> bytes:
+    """The nearest `sequence` a stored opening gives, for an article known by its record only:
+    its lead's values, then its kept ones, one place each (which lead shingles are kept is not
+    stored, so a cut of its front past the other's lead is not seen from it)."""
+    lead = scheme.lead_shingles
+    return opening[:lead] + bytes(value | KEPT for value in opening[lead:])
 
 
 def _lanes(mask: int) -> int:
@@ -341,7 +355,7 @@ def fingerprint(
     full = _shingles(tokens, scheme.shingle)
     if scheme.lead_tokens > scheme.shingle:
         # the lead's shingles are the first ones of the full text (all of them for a short text)
-        lead = full[: scheme.lead_tokens - scheme.shingle + 1]
+        lead = full[: scheme.lead_shingles]
     else:
         lead = _shingles(tokens[: scheme.lead_tokens], scheme.shingle)
     full_packed = _packed(_minhash(full, scheme.num_perm))
@@ -356,7 +370,7 @@ def fingerprint(
         tokens=len(tokens),
         shingles=len(set(full)),
         sketch=full_packed[::4],  # the low byte of each little-endian value
-        opening=opening_of(sequence, scheme.lead_tokens - scheme.shingle + 1, scheme.opening_values),
+        opening=opening_of(sequence, scheme),
         bands=tuple(bands),
         url=url,
         sequence=sequence,
@@ -408,7 +422,7 @@ def _zero_bytes(y: int, n: int) -> int:
 #: dropped. Past the lead, where one shingle in `opening_sample` is kept, kept values are
 #: compared in their order (each side counts the kept shingles it holds), one place either way
 #: (`_SPREAD_KEPT`) where an edit may have changed what is kept.
-_LEAD_SHINGLES: Final = DEFAULT_SCHEME.lead_tokens - DEFAULT_SCHEME.shingle + 1
+_LEAD_SHINGLES: Final = DEFAULT_SCHEME.lead_shingles
 _STRAY: Final = 2
 #: A lead this short is compared in place only: a moved match of a few bytes could be chance.
 _MIN_MOVED: Final = 8

@@ -30,7 +30,7 @@ def test_sketch_sizes_and_bands() -> None:
     assert max(fp.opening) < 64
     assert len(pack_opening(fp.opening)) == 1 + 56 * 6 // 8  # a count, then 6 bits per value
     # the lead's 28 shingles all, then the kept ones (about one in two) of those after
-    lead = DEFAULT_SCHEME.lead_tokens - DEFAULT_SCHEME.shingle + 1
+    lead = DEFAULT_SCHEME.lead_shingles
     assert fp.opening[:lead] == bytes(b & 63 for b in fp.sequence[:lead])
     assert fp.opening[lead:] == bytes(b & 63 for b in fp.sequence[lead:] if b & KEPT)[: 56 - lead]
     kept = sum(1 for b in fp.sequence if b & KEPT) / len(fp.sequence)
