@@ -176,7 +176,7 @@ class Thresholds:
     #: ... or the later article *begins inside* the earlier one (`lead_inside`): its lead found
     #: further into the earlier opening than the moved search goes, so a first sentence or two
     #: were cut and nothing was put in their place: it adds nothing in front, which is what a
-    #: follow-up does. 0.7, the moved bar (chance is ~1e-10 at the 16 shingles it needs).
+    #: follow-up does. 0.7, the moved bar (by chance ~1e-7: `fingerprint._MIN_INSIDE`).
     dup_inside: float = 0.7
     #: ... or the opening agrees in place up to a point and on from there at another place
     #: (`lead_split`): a sentence added or removed inside the lead, after its first words,
@@ -282,7 +282,7 @@ class Signals:
     inside: float = 0.0  # the later one's lead found past that shift: its front cut away
     split: float = 0.0  # the opening in place up to a point, then at another place
     added: float = 0.0  # the share of the later one's text not in the earlier one
-    whole: float = 0.0  # the smaller one's whole opening (56 values) in place in the larger's
+    whole: float = 0.0  # the two texts' first 56 shingles in place (`whole_opening`)
 
 
 def similarity(
