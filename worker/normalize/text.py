@@ -622,13 +622,15 @@ def _drop_title_repeats(title: str, paragraphs: list[str], notes: _Notes) -> lis
             title_key = match_key(title)
         return bool(title_key) and match_key(p) == title_key
 
-    removed = False
-    while len(paragraphs) > 1 and repeats_title(paragraphs[0]):
-        paragraphs.pop(0)
-        removed = True
-    while len(paragraphs) > 1 and repeats_title(paragraphs[-1]):
-        paragraphs.pop()
-        removed = True
+    # indices, not pops from the front: a body of thousands of title lines stays linear
+    first, end = 0, len(paragraphs)
+    while end - first > 1 and repeats_title(paragraphs[first]):
+        first += 1
+    while end - first > 1 and repeats_title(paragraphs[end - 1]):
+        end -= 1
+    removed = (first, end) != (0, len(paragraphs))
+    if removed:
+        paragraphs = paragraphs[first:end]
     last = paragraphs[-1] if paragraphs else ""
     if title.count(" ") >= 2 and len(last) > len(title) and last.endswith(title):
         head = last[: -len(title)].rstrip()
