@@ -311,7 +311,8 @@ ROWS: list[tuple[str, list[Panel]]] = [
             Panel(
                 "Prepare pool restarts",
                 "Prepare pools killed and replaced per second, by reason (died, timeout, "
-                "interrupted); the batch is prepared inline each time: NewsworkerPrepareRestarts.",
+                "interrupted); the batch is prepared again one message at a time: "
+                "NewsworkerPrepareRestarts.",
                 [Q(f"sum by (reason) ({rate('newsworker_prepare_restarts_total')})", "{{reason}}")],
                 unit="ops",
                 width=6,

@@ -54,10 +54,11 @@ TOPIC_ROLES: Final = frozenset({"clean", "duplicates", "dlq"})
 #: Why a prepare pool was replaced (worker/service/preparer.py `RESTART_REASONS`).
 PREPARE_RESTART_REASONS: Final = ("died", "timeout", "interrupted")
 
-#: Dead-letter reason classes the pipeline emits: the decoder's closed set, and `internal_error`
-#: for a message that triggered a bug. Created at zero up front; a class the pipeline grows later
-#: is still admitted (see `_BoundedLabel`).
-KNOWN_DEAD_LETTER_REASONS: Final = (*DECODE_REASONS, "internal_error")
+#: Dead-letter reason classes the pipeline emits: the decoder's closed set, `internal_error` for
+#: a message that triggered a bug, and the two of a message that killed or outlasted a prepare
+#: process on its own (`worker.service.preparer.ISOLATION_REASONS`). Created at zero up front; a
+#: class the pipeline grows later is still admitted (see `_BoundedLabel`).
+KNOWN_DEAD_LETTER_REASONS: Final = (*DECODE_REASONS, "internal_error", "prepare_crashed", "prepare_timeout")
 
 #: How many distinct values a free-ish label (dead-letter reason, Redis operation) may take.
 #: Each value is one time series per worker (times the histogram's buckets for Redis operations),

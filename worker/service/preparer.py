@@ -17,7 +17,13 @@ thread blocked in `recv()` forever and raises nothing, so every wait for a batch
 `SUPERVISE_TICK_SECONDS` and checks that the pool's processes are alive and the batch is within
 its time limit (`timeout_seconds` + `TIMEOUT_SECONDS_PER_MIB` of input). On a death, a time-out,
 or a `KeyboardInterrupt`/`SystemExit` coming back as the batch's result, the pool is killed and
-replaced, the batch is prepared inline (nothing is lost), and `on_restart(reason)` is told.
+replaced and `on_restart(reason)` is told. The batch is then prepared again one message at a
+time in a process of its own (`Preparer._isolate`), never inline: if an input is what killed or
+hung the process (a crash in native code, a parse that does not end), the event loop's process
+would die or stall on it too, and the worker crash-loop on the redelivery. The one message that
+kills or outlasts its process alone becomes a dead letter (`prepare_crashed`, `prepare_timeout`)
+and every other message is prepared as usual: nothing is lost, nothing wedges. (An interrupt is
+no input's doing: that batch is prepared inline.)
 
 Signals: the prepare processes ignore SIGINT and SIGTERM (the parent owns shutdown; a terminal's
 Ctrl-C reaches the whole process group) and get SIGKILL when the parent dies.
@@ -53,6 +59,7 @@ from worker.pipeline import (
     Message,
     Prepared,
     StageObserver,
+    dead_letter,
     prepare_batch,
 )
 from worker.service.lifecycle import die_with_parent, settle_after_start
@@ -95,6 +102,13 @@ def chunks(
 
 #: `on_restart` reasons, a closed set (a metric label).
 RESTART_REASONS = ("died", "timeout", "interrupted")
+
+#: Dead-letter reasons of a message that killed or outlasted a prepare process on its own.
+ISOLATION_REASONS = ("prepare_crashed", "prepare_timeout")
+
+#: How long a new process may take to start (spawn, imports, the language model) before the
+#: isolation gives up on processes and prepares the rest inline.
+START_LIMIT_SECONDS = 120.0
 
 
 class _Recorder:
@@ -185,6 +199,7 @@ class Preparer:
         events: bool = True,
         timeout_seconds: float = 60.0,
         on_restart: Callable[[str], None] | None = None,
+        remote: Callable[..., tuple[list[Any], list[tuple[str, float]]]] | None = None,
     ) -> None:
         if processes < 0:
             raise ValueError("processes must be >= 0")
@@ -196,17 +211,13 @@ class Preparer:
         self._scheme = scheme
         self._pool: ProcessPoolExecutor | None = None
         self._warming: list[concurrent.futures.Future[float]] = []
+        # what a process runs for a chunk (a module-level function: it is pickled by name)
+        self._remote = remote or _prepare_remote
+        self._isolating: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            # spawn, not fork: the parent runs an event loop and client threads that a forked
-            # child would inherit in an undefined state.
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_process,
-                initargs=(os.getpid(),),
-            )
+            self._pool = _new_pool(self.processes)
         return self._pool
 
     def start(self) -> None:
@@ -227,8 +238,8 @@ class Preparer:
         return [p.pid for p in list(processes.values()) if p.pid is not None and p.is_alive()]
 
     def _still_warming(self) -> bool:
-        """True while the processes started by `start` are still starting (~1 s): batches are
-        then prepared inline rather than queued behind the start-up."""
+        """True while the processes started by `start` are still starting (~1 s): batches of
+        small messages are then prepared inline rather than queued behind the start-up."""
         if self._warming and all(f.done() for f in self._warming):
             self._warming = []
         return bool(self._warming)
@@ -236,39 +247,44 @@ class Preparer:
     async def prepare(
         self, messages: Sequence[Message], *, now: float, observer: StageObserver | None = None
     ) -> Staged:
-        if not self.processes or not messages or self._still_warming():
+        if not self.processes or not messages or (self._still_warming() and _small(messages)):
             return self._inline(messages, now, observer)
         pool = self._ensure_pool()
-        remote = functools.partial(
-            _prepare_remote, limits=self._limits, scheme=self._scheme, now=now, events=self._events
-        )
+        remote = self._bound_remote(now)
         parts = chunks(messages, self.processes)
         try:
             futures = [pool.submit(remote, [_to_wire(m) for m in part]) for part in parts]
         except (BrokenProcessPool, RuntimeError):  # broken, or shut down by another batch's recovery
-            return self._recover(pool, "died", messages, now, observer)
+            return await self._recover(pool, "died", messages, now, observer)
         staged: Staged = []
         for part, future in zip(parts, futures, strict=True):
             reason = await self._supervise(pool, future, self._time_limit(part))
             if reason is not None:
                 for other in futures:
                     other.cancel()
-                return self._recover(pool, reason, messages, now, observer)
-            wires, seen = future.result()
-            if observer is not None:
-                for stage, seconds in seen:
-                    observer.observe_stage(stage, seconds)
-            staged.extend(_from_wire(part, wires))
+                return await self._recover(pool, reason, messages, now, observer)
+            staged.extend(_received(part, future, observer))
         return staged
+
+    def _bound_remote(self, now: float) -> Callable[..., Any]:
+        return functools.partial(
+            self._remote, limits=self._limits, scheme=self._scheme, now=now, events=self._events
+        )
 
     def _time_limit(self, messages: Sequence[Message]) -> float:
         mib = sum(len(m.value) for m in messages) / 1_048_576
         return self.timeout_seconds + TIMEOUT_SECONDS_PER_MIB * mib
 
     async def _supervise(
-        self, pool: ProcessPoolExecutor, future: concurrent.futures.Future[Any], limit: float
+        self,
+        pool: ProcessPoolExecutor,
+        future: concurrent.futures.Future[Any],
+        limit: float,
+        *,
+        own: bool = False,
     ) -> str | None:
         """Wait for `future`; None once it has a usable result, else why the pool must go.
+        `own`: a pool of the caller's own (the isolation's), which no other batch replaces.
 
         The future is never awaited through asyncio: a KeyboardInterrupt set as its exception
         would be re-raised by the event loop itself. A done callback only wakes this wait.
@@ -290,7 +306,7 @@ class Preparer:
             await asyncio.wait({woken}, timeout=SUPERVISE_TICK_SECONDS)
             if future.done():
                 break
-            if self._pool is not pool:
+            if not own and self._pool is not pool:
                 return "died"  # another batch's wait found the pool broken and replaced it
             if not _all_alive(pool):
                 return "died"
@@ -307,7 +323,7 @@ class Preparer:
             return "interrupted"
         raise exc  # a bug in the pure stages: the caller's handling of bugs applies
 
-    def _recover(
+    async def _recover(
         self,
         pool: ProcessPoolExecutor,
         reason: str,
@@ -317,18 +333,82 @@ class Preparer:
     ) -> Staged:
         if self._pool is pool:  # several batches may find the same broken pool: replace it once
             log.error(
-                "prepare pool failed (%s: %s); killing and replacing it, preparing the batch of %d inline",
+                "prepare pool failed (%s: %s); killing and replacing it, preparing the batch of %d %s",
                 reason,
                 {"died": "a prepare process died or stopped answering",
                  "timeout": "a batch exceeded its time limit",
                  "interrupted": "a prepare process was interrupted"}[reason],
                 len(messages),
+                "inline" if reason == "interrupted" else "again one message at a time",
             )
             self.kill()
             self.start()  # the new processes start now; batches are prepared inline meanwhile
             if self._on_restart is not None:
                 self._on_restart(reason)
-        return self._inline(messages, now, observer)
+        if reason == "interrupted":  # no input's doing
+            return self._inline(messages, now, observer)
+        return await self._isolate(messages, now, observer)
+
+    async def _isolate(
+        self, messages: Sequence[Message], now: float, observer: StageObserver | None
+    ) -> Staged:
+        """Prepare `messages` one at a time in a process of their own, after a pool failure.
+
+        A message whose process dies or outlasts the message's time limit is the failure's
+        cause, alone: it becomes a dead letter, and a fresh process takes the next message.
+        One isolation at a time (batches that met the same failure wait their turn), in a
+        one-process pool no other batch uses, so a death is always the message's own."""
+        loop = asyncio.get_running_loop()
+        if self._isolating is None or self._isolating[0] is not loop:
+            self._isolating = (loop, asyncio.Lock())
+        remote = self._bound_remote(now)
+        staged: Staged = []
+        async with self._isolating[1]:
+            pool: ProcessPoolExecutor | None = None
+            try:
+                for at, message in enumerate(messages):
+                    if pool is None:
+                        pool = _new_pool(1)
+                        if await self._supervise(pool, pool.submit(time.time), START_LIMIT_SECONDS, own=True):
+                            log.error("no prepare process would start; preparing the rest inline")
+                            staged.extend(self._inline(messages[at:], now, observer))
+                            break
+                    limit = self._time_limit([message])
+                    future = pool.submit(remote, [_to_wire(message)])
+                    reason = await self._supervise(pool, future, limit, own=True)
+                    if reason is None:
+                        staged.extend(_received([message], future, observer))
+                        continue
+                    _kill_pool(pool)
+                    pool = None
+                    if reason == "interrupted":  # no input's doing
+                        staged.extend(self._inline([message], now, observer))
+                        continue
+                    staged.append(self._set_aside(message, reason, limit, now))
+            finally:
+                if pool is not None:
+                    _kill_pool(pool)
+        return staged
+
+    def _set_aside(self, message: Message, reason: str, limit: float, now: float) -> DeadLettered:
+        if reason == "timeout":
+            kind = "prepare_timeout"
+            error = (
+                f"preparing this message alone took longer than its time limit ({limit:.0f} s: "
+                "NEWSWORKER_PREPARE_TIMEOUT_SECONDS + 5 s per MiB); set aside so that the stream goes on"
+            )
+        else:
+            kind = "prepare_crashed"
+            error = (
+                "the prepare process died while preparing this message alone (a crash in native code "
+                "on this input?); set aside so that the stream goes on; please report it"
+            )
+        log.error(
+            "message %s set aside as a dead letter: %s", message.origin, error,
+            extra={"topic": message.topic, "partition": message.partition, "offset": message.offset,
+                   "reason": kind},
+        )  # fmt: skip
+        return dead_letter(message, kind, error, now, self._limits)
 
     def _inline(self, messages: Sequence[Message], now: float, observer: StageObserver | None) -> Staged:
         return prepare_batch(
@@ -342,34 +422,69 @@ class Preparer:
 
     def kill(self) -> None:
         """Kill the worker processes now and drop the pool (a new one starts on the next batch).
-
-        Safe from any thread and on a wedged pool: after the kill, the parent's end of the
-        result pipe is closed too, so a manager thread blocked in `recv()` on a half-written
-        result gets EOF and ends instead of blocking the interpreter's exit forever.
-        """
+        Safe from any thread and on a wedged pool (`_kill_pool`)."""
         pool, self._pool = self._pool, None
         self._warming = []
-        if pool is None:
-            return
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        result_queue = getattr(pool, "_result_queue", None)
-        for process in processes:
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                process.kill()
-        for process in processes:
-            with contextlib.suppress(OSError, ValueError, AttributeError, AssertionError):
-                process.join(1.0)
-        writer = getattr(result_queue, "_writer", None)
-        if writer is not None:
-            with contextlib.suppress(OSError):
-                writer.close()
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:
+            _kill_pool(pool)
 
     def close(self) -> None:
         """Stop the worker processes (waits for the batch they are on)."""
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: While the processes start, a batch is prepared inline only if none of its messages is larger
+#: than this: the time a pathological input takes grows with its size (an HTML element with
+#: thousands of attributes: 0.1 s at 100 KB, 16 s at 1.2 MB), and inline it would stall the event
+#: loop, where a process is watched and, past its time limit, replaced (`_isolate`).
+INLINE_WHILE_STARTING_BYTES = 64 * 1024
+
+
+def _small(messages: Sequence[Message]) -> bool:
+    return all(len(m.value) <= INLINE_WHILE_STARTING_BYTES for m in messages)
+
+
+def _new_pool(processes: int) -> ProcessPoolExecutor:
+    # spawn, not fork: the parent runs an event loop and client threads that a forked child
+    # would inherit in an undefined state.
+    return ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_process,
+        initargs=(os.getpid(),),
+    )
+
+
+def _received(
+    part: Sequence[Message], future: concurrent.futures.Future[Any], observer: StageObserver | None
+) -> Staged:
+    """A chunk's prepared results, its stage timings replayed into `observer`."""
+    wires, seen = future.result()
+    if observer is not None:
+        for stage, seconds in seen:
+            observer.observe_stage(stage, seconds)
+    return _from_wire(part, wires)
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    """Kill a pool's processes now. After the kill, the parent's end of the result pipe is
+    closed too, so a manager thread blocked in `recv()` on a half-written result gets EOF and
+    ends instead of blocking the interpreter's exit forever."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    result_queue = getattr(pool, "_result_queue", None)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError, AssertionError):
+            process.join(1.0)
+    writer = getattr(result_queue, "_writer", None)
+    if writer is not None:
+        with contextlib.suppress(OSError):
+            writer.close()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _all_alive(pool: ProcessPoolExecutor) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from worker.service.metrics import (
+    KNOWN_DEAD_LETTER_REASONS,
     MAX_FREE_LABEL_VALUES,
     OTHER,
     PREPARE_RESTART_REASONS,
@@ -279,7 +280,7 @@ def test_prepare_process_collector_reads_cpu_and_memory_of_live_processes() -> N
 
 
 def test_refusals_restarts_and_redis_health(make_metrics, registry) -> None:
-    from worker.service.preparer import RESTART_REASONS
+    from worker.service.preparer import ISOLATION_REASONS, RESTART_REASONS
 
     metrics = make_metrics()
     assert value(registry, "newsworker_redis_refused_total", kind="oom") == 0  # precreated
@@ -288,6 +289,7 @@ def test_refusals_restarts_and_redis_health(make_metrics, registry) -> None:
     assert value(registry, "newsworker_redis_refused_total", kind="oom") == 1
     assert value(registry, "newsworker_redis_refused_total", kind=OTHER) == 1
     assert RESTART_REASONS == PREPARE_RESTART_REASONS
+    assert set(ISOLATION_REASONS) <= set(KNOWN_DEAD_LETTER_REASONS)  # precreated at zero
     metrics.prepare_restart("died")
     assert value(registry, "newsworker_prepare_restarts_total", reason="died") == 1
     assert value(registry, "newsworker_prepare_restarts_total", reason="timeout") == 0

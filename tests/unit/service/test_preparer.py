@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import SHARED_DIR
 from worker.config import Settings
 from worker.pipeline import DeadLettered, Message, Prepared, limits_of, outcomes_of, prepare_batch
-from worker.service.preparer import MIN_CHUNK_MESSAGES, Preparer, chunks
+from worker.service.preparer import INLINE_WHILE_STARTING_BYTES, MIN_CHUNK_MESSAGES, Preparer, chunks
 
 NOW = 1_795_000_000.0
 SEEDS = SHARED_DIR / "seeds"
@@ -149,6 +149,33 @@ def test_batches_are_prepared_inline_while_the_processes_start() -> None:
     finally:
         preparer.close()
     assert early == late == prepare_batch(msgs, limits=limits, now=NOW)
+
+
+def test_only_small_messages_are_prepared_inline_while_the_processes_start() -> None:
+    """A large input may be a pathological one (its time grows with its size): inline it would
+    stall the event loop, so it waits for a process, where a crash or a hang is contained."""
+    from tests.support.poison import CRASH, prepare_or_break
+
+    def marked(size: int) -> Message:
+        text = f"An article {CRASH.decode()} " + "with words " * (size // 11)
+        return Message(value=msgspec.json.encode({"id": f"big-{size}", "text": text}), origin=f"raw:0:{size}")
+
+    small, large = marked(1_000), marked(INLINE_WHILE_STARTING_BYTES)
+    preparer = Preparer(processes=1, limits=limits_of(Settings()), remote=prepare_or_break)
+
+    async def main() -> tuple[Any, Any]:
+        preparer.start()
+        assert preparer._still_warming()
+        inline = await preparer.prepare([small], now=NOW)  # the marker means nothing inline
+        assert preparer._still_warming()
+        return inline, await preparer.prepare([large], now=NOW)
+
+    try:
+        [inline], [pooled] = asyncio.run(main())
+    finally:
+        preparer.close()
+    assert isinstance(inline, Prepared)
+    assert isinstance(pooled, DeadLettered) and pooled.record.error_type == "prepare_crashed"
 
 
 def test_pids_name_the_live_prepare_processes() -> None:
@@ -335,3 +362,68 @@ def test_chunks_split_in_order_evenly_and_never_too_small(count: int, parts: int
     assert max(sizes) - min(sizes) <= 1
     if len(out) > 1:
         assert min(sizes) >= MIN_CHUNK_MESSAGES
+
+
+def _poisoned(*markers: bytes) -> tuple[list[Message], list[int]]:
+    """The usual messages with one article per marker put among them; and where those are."""
+    msgs = messages()
+    spots = []
+    for n, marker in enumerate(markers):
+        at = (n + 1) * len(msgs) // (len(markers) + 1)
+        value = msgspec.json.encode({"id": f"poison-{n}", "text": f"An article {marker.decode()} like any other."})
+        msgs.insert(at, Message(value=value, origin=f"raw:1:{n}", topic="raw", partition=1, offset=n))
+        spots.append(at)
+    return msgs, spots
+
+
+def test_a_message_that_crashes_its_prepare_process_is_set_aside_and_the_rest_prepared() -> None:
+    """Prepared inline after the crash, the same input would kill the event loop's process, and
+    the worker crash-loop on its redelivery: the batch is prepared again a message at a time,
+    each in a process of its own, and only the one that kills its process alone is set aside."""
+    from tests.support.poison import CRASH, prepare_or_break
+
+    msgs, [spot] = _poisoned(CRASH)
+    restarts: list[str] = []
+    limits = limits_of(Settings())
+    preparer = Preparer(processes=2, limits=limits, on_restart=restarts.append, remote=prepare_or_break)
+
+    async def main() -> tuple[Any, Any]:
+        staged = await asyncio.wait_for(preparer.prepare(msgs, now=NOW), 120)
+        clean = [m for i, m in enumerate(msgs) if i != spot]
+        return staged, await preparer.prepare(clean, now=NOW)  # the pool, replaced, works
+
+    try:
+        staged, after = asyncio.run(main())
+    finally:
+        preparer.close()
+    expected = prepare_batch([m for i, m in enumerate(msgs) if i != spot], limits=limits, now=NOW)
+    assert len(staged) == len(msgs)
+    set_aside = staged.pop(spot)
+    assert isinstance(set_aside, DeadLettered) and set_aside.message is msgs[spot]
+    assert set_aside.record.error_type == "prepare_crashed"
+    assert b"poison-0" in msgspec.json.encode(set_aside.record)  # the original bytes are kept
+    assert staged == expected and after == expected
+    assert restarts == ["died"]
+
+
+def test_messages_that_hang_or_crash_are_set_aside_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.poison import CRASH, HANG, prepare_or_break
+    from worker.service import preparer as preparer_module
+
+    monkeypatch.setattr(preparer_module, "TIMEOUT_SECONDS_PER_MIB", 0.0)
+    msgs, spots = _poisoned(HANG, CRASH)
+    restarts: list[str] = []
+    limits = limits_of(Settings())
+    preparer = Preparer(
+        processes=1, limits=limits, on_restart=restarts.append, remote=prepare_or_break, timeout_seconds=2.0
+    )
+    try:
+        staged = asyncio.run(asyncio.wait_for(preparer.prepare(msgs, now=NOW), 120))
+    finally:
+        preparer.close()
+    reasons = {i: s.record.error_type for i, s in enumerate(staged) if isinstance(s, DeadLettered)}
+    expected = prepare_batch(msgs, limits=limits, now=NOW)
+    assert [s.message for s in staged] == msgs
+    assert {i: r for i, r in reasons.items() if i in spots} == {spots[0]: "prepare_timeout", spots[1]: "prepare_crashed"}
+    assert [s for i, s in enumerate(staged) if i not in spots] == [s for i, s in enumerate(expected) if i not in spots]
+    assert restarts == ["timeout"]  # the hang comes first in the batch
