@@ -84,7 +84,11 @@ class Scheme:
     #: its 56 values reach ~84 shingles instead of 56: an article whose first sentence or two
     #: (30-60 words) were cut is found inside its earlier version, where the window used to end
     #: first. The lead's 28 values are v9's.
-    version: str = "v10"
+    #: v11: a page that names no headline but its `<title>` (a tab's text, often the site's name)
+    #: has its body's first short line taken for the headline, as an untitled text has: the same
+    #: article as text and as such a page has one match key (worker/normalize/text.py). Keys of
+    #: text, and of pages with an ``<h1>`` or ``og:title``, unchanged.
+    version: str = "v11"
     shingle: int = 3
     num_perm: int = 128
     full_bands: int = 8

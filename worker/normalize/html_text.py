@@ -10,7 +10,8 @@ inside a block is collapsed (HTML whitespace is not significant), except inside 
 The article is the ``<article>`` (the one with most text when there are several), else the
 ``itemprop=articleBody`` element, else ``<main>``/``role=main``, else the densest block of
 running text. The title is the article's ``<h1>``, else ``og:title``, else the page's first
-``<h1>``, else ``<title>``; the headline is not repeated in the body. Pages nested deeper than
+``<h1>``, else ``<title>`` (marked: the normalizer prefers the body's first line when it is a
+headline, as for text); the headline is not repeated in the body. Pages nested deeper than
 ``MAX_DEPTH`` or holding more than ``MAX_TAGS`` tags are flattened to their text instead of
 parsed (HTML5 tree building is superlinear in depth).
 
@@ -99,6 +100,9 @@ class ExtractedHtml:
     text: str
     #: True when the page nested too deeply to parse and was reduced to its tag-free text.
     flattened: bool = False
+    #: True when `title` is only the page's ``<title>`` (a browser tab's text: often the site's
+    #: name, or the headline with it), the page naming no headline of its own.
+    tab_title: bool = False
 
 
 def _too_deep(html: str) -> bool:
@@ -242,9 +246,9 @@ def _clean(text: str | None) -> str:
     return _WS_RE.sub(" ", text or "").strip()
 
 
-def _title(tree: LexborHTMLParser, root: LexborNode | None) -> str | None:
+def _title(tree: LexborHTMLParser, root: LexborNode | None) -> tuple[str | None, bool]:
     """The headline: ``<h1>`` in the article, else ``og:title``, else the page's first
-    ``<h1>`` (often the site logo, hence not first), else ``<title>``."""
+    ``<h1>`` (often the site logo, hence not first), else ``<title>`` (then True)."""
     candidates: list[str] = []
     if root is not None:
         h1 = root.css_first("h1")
@@ -253,9 +257,11 @@ def _title(tree: LexborHTMLParser, root: LexborNode | None) -> str | None:
     candidates.append(_clean(meta.attributes.get("content")) if meta is not None else "")
     h1 = tree.css_first("h1")
     candidates.append(_clean(h1.text(deep=True)) if h1 is not None else "")
+    headline = next((c for c in candidates if c), None)
+    if headline is not None:
+        return headline, False
     node = tree.css_first("title")
-    candidates.append(_clean(node.text(deep=True)) if node is not None else "")
-    return next((c for c in candidates if c), None)
+    return (_clean(node.text(deep=True)) or None) if node is not None else None, True
 
 
 def _render(root: LexborNode) -> str:
@@ -283,9 +289,9 @@ def extract(html: str) -> ExtractedHtml:
         return ExtractedHtml(None, _flatten(html), flattened=True)
     tree = LexborHTMLParser(html)
     root = _pick_root(tree)
-    title = _title(tree, root)
+    title, tab = _title(tree, root)
     if root is None:
-        return ExtractedHtml(title, "")
+        return ExtractedHtml(title, "", tab_title=tab)
     for node in root.css(",".join(DROP_TAGS)):
         node.decompose()
     for node in root.css("[class],[id],[role],[hidden],[aria-hidden],[style]"):
@@ -299,4 +305,4 @@ def extract(html: str) -> ExtractedHtml:
             if _clean(node.text(deep=True)) == title:
                 node.decompose()
                 break
-    return ExtractedHtml(title, _render(root))
+    return ExtractedHtml(title, _render(root), tab_title=tab)

@@ -785,6 +785,7 @@ def match_key(text: str) -> str:
 def _normalize_once(title: str | None, text: str | None, html: str | None) -> tuple[NormalizedText, bool]:
     notes = _Notes([])
     clean_title = _clean_title(title, notes) if title and title.strip() else None
+    tab_title: str | None = None
     if text is not None and text.strip():
         body = text
     elif html is not None and html.strip():
@@ -792,12 +793,20 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
         body = page.text
         notes.warn(W_HTML_FLATTENED if page.flattened else W_HTML)
         if clean_title is None and page.title:
-            clean_title = _clean_title(page.title, notes)
+            if page.tab_title:
+                tab_title = page.title
+            else:
+                clean_title = _clean_title(page.title, notes)
     else:
         body = ""
     paragraphs = _paragraphs(_clean_chars(body, notes))
     if clean_title is None and len(paragraphs) >= 2 and _looks_like_title(paragraphs[0]):
+        # An untitled text's first short line is its headline; so is a page's, when the page
+        # names none but its `<title>` (a tab's text, often the site's name): the same article
+        # as text and as a page then has the same body and match key.
         clean_title = paragraphs.pop(0)
+    if clean_title is None and tab_title is not None:
+        clean_title = _clean_title(tab_title, notes)
     if clean_title is not None and paragraphs:
         paragraphs = _drop_title_repeats(clean_title, paragraphs, notes)
     joined = "\n\n".join(paragraphs)

@@ -449,6 +449,7 @@ GOLDEN_DIGESTS = {
     "v8": "09e2d2fbfc9a6011234b41f2b6439533ed97d4542126db026f1f68dc09a3dec7",
     "v9": "6478da9a8d4ef002d2785d1f0cc4e24f4b1ac9d20cfca8bfde87cdb8990397f2",
     "v10": "bcb71dc7bdde2b38341e52d4975c05acbeadee7fcecf41b11d7db74a0df47dd7",
+    "v11": "3d84634e32db1187f449289e370c032dcb0dc50eff45a3ba64bcd4c2c1f54b29",
 }
 
 #: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.
@@ -488,14 +489,19 @@ GOLDEN_TEXTS: dict[str, tuple[str, str | None]] = {
     # v8: two paragraphs and no title; the first is a sentence (before v8, taken for a title)
     "chinese_untitled": ("特使周一表示，会谈将于下周在日内瓦恢复。\n各方同意了一项四点议程。", None),
     "html": ("", "https://example.com/a"),
+    # v11: a page naming no headline but its <title> (a site's name): the first line is the headline
+    "html_tab_title": ("", None),
     # v10: long enough for the opening's kept shingles past the lead (and the sequence's flags)
     "long": (" ".join(f"item{i} of part {i % 7}" for i in range(60)), None),
 }
-_GOLDEN_HTML = (
-    "<html><head><title>Talks</title><script>var a=1;</script></head><body><nav>Home</nav>"
+_GOLDEN_PAGES = {
+    "html": "<html><head><title>Talks</title><script>var a=1;</script></head><body><nav>Home</nav>"
     "<article><h1>Talks resume</h1><p>The envoy said talks would resume in Geneva next week.</p>"
-    "<p>The parties agreed on a four-point agenda.</p></article></body></html>"
-)
+    "<p>The parties agreed on a four-point agenda.</p></article></body></html>",
+    "html_tab_title": "<html><head><title>Example News</title></head><body><article><p>Talks resume</p>"
+    "<p>The envoy said talks would resume in Geneva next week.</p>"
+    "<p>The parties agreed on a four-point agenda.</p></article></body></html>",
+}
 
 
 def golden_values() -> dict[str, object]:
@@ -507,7 +513,7 @@ def golden_values() -> dict[str, object]:
 
     out: dict[str, object] = {}
     for name, (text, url) in GOLDEN_TEXTS.items():
-        html = _GOLDEN_HTML if name == "html" else None
+        html = _GOLDEN_PAGES.get(name)
         norm = normalize_text(title=None, text=text or None, html=html)
         canonical = canonicalize_url(url)
         fp = fingerprint(norm.match_key, canonical)

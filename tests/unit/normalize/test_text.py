@@ -309,6 +309,24 @@ def test_body_that_is_only_the_title_is_kept() -> None:
     assert norm("عنوان الخبر", title="عنوان الخبر").paragraphs == ("عنوان الخبر",)
 
 
+def test_a_page_naming_only_a_tab_title_has_the_text_versions_headline_and_key() -> None:
+    text = "阿格尼科首席执行官谈继任计划\n一个 0\n真正忠于县令的臣民，既不会劝告，也不会屈服于武断的措施。"
+    page = "<html><head><title>news</title></head><body><article>" + "".join(
+        f"<p>{line}</p>" for line in text.split("\n")
+    ) + "</article></body></html>"
+    as_text, as_page = norm(text), normalize_text(title=None, text=None, html=page)
+    assert as_page.title == as_text.title == "阿格尼科首席执行官谈继任计划"
+    assert as_page.paragraphs == as_text.paragraphs and as_page.match_key == as_text.match_key
+    # a first line that is a sentence is body: the tab's text is the title then
+    page = "<title>Example News</title><article><p>The envoy spoke on Monday.</p><p>Talks resume.</p></article>"
+    out = normalize_text(title=None, text=None, html=page)
+    assert out.title == "Example News" and out.paragraphs == ("The envoy spoke on Monday.", "Talks resume.")
+    # a headline of the page's own (h1, og:title) is still the title
+    page = "<title>Site</title><article><h1>Talks</h1><p>Short line</p><p>x.</p></article>"
+    out = normalize_text(title=None, text=None, html=page)
+    assert out.title == "Talks" and out.paragraphs == ("Short line", "x.")
+
+
 def test_a_body_of_thousands_of_title_lines_keeps_one() -> None:
     # 490,000 of them took 13 s when each was popped from the front of the list (bench/adversarial.py)
     out = norm("x\n" * 200_000 + "y.\n" + "x\n" * 200_000)
