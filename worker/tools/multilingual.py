@@ -99,12 +99,21 @@ def _change_unspaced(sentence: str, rng: random.Random, donor: str) -> str:
     return "".join(chars)
 
 
+#: A line that ends like a sentence (a headline line does not).
+_ENDS_SENTENCE = re.compile(r"[.!?؟。！？][\"'”’»)\]]*\s*$")
+
+
 def ml_edit(text: str, rng: random.Random, donors: Sequence[str]) -> str:
     """Re-crawled after an edit: 5-20% of sentences changed, added (from another text of the same
-    language) or removed; digits updated or a few words (characters) rewritten."""
+    language) or removed; digits updated or a few words (characters) rewritten. A sentence added
+    at an untitled text's headline line (its first line, when it does not end like a sentence)
+    opens the body instead: a re-crawl does not glue body text into its headline (the Arabic
+    `edit` never touches the title either). Until session 15 it was glued there."""
     unspaced = is_unspaced(text)
     joiner = "" if unspaced else " "
     paragraphs = [_sentences(p) for p in text.split("\n") if p.strip()]
+    headline = len(paragraphs) >= 2 and len(paragraphs[0]) == 1
+    headline = headline and not _ENDS_SENTENCE.search(paragraphs[0][0])
     places = [(i, j) for i, p in enumerate(paragraphs) for j in range(len(p))]
     donor_sentences = [s for d in donors for p in d.split("\n") for s in _sentences(p)] or ["."]
     for _ in range(max(1, round(len(places) * rng.uniform(0.05, 0.2)))):
@@ -120,7 +129,10 @@ def ml_edit(text: str, rng: random.Random, donors: Sequence[str]) -> str:
             else:
                 paragraphs[i][j] = _change_sentence(s, rng, donor_sentences)
         elif op == "add":
-            paragraphs[i].insert(j + rng.randint(0, 1), rng.choice(donor_sentences))
+            at, added = j + rng.randint(0, 1), rng.choice(donor_sentences)
+            if i == 0 and headline:
+                i, at = 1, 0
+            paragraphs[i].insert(at, added)
         else:
             del paragraphs[i][j]
     return "\n".join(joiner.join(p) for p in paragraphs if p)

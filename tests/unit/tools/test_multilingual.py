@@ -41,6 +41,19 @@ def test_edit_of_chinese_changes_a_few_characters_and_keeps_most() -> None:
     assert len(trigrams(text) & trigrams(edited)) > 0.7 * len(trigrams(text))
 
 
+def test_edit_never_glues_a_sentence_into_an_untitled_texts_headline_line() -> None:
+    body = " ".join(f"Sentence number {i} of the body says something." for i in range(12))
+    text = "A headline without a full stop\n" + body
+    donor = "Another text's sentence is here. And one more."
+    for seed in range(60):
+        edited = ml.ml_edit(text, random.Random(seed), [donor])
+        for line in edited.split("\n"):  # a word of it may change, or it may go: nothing is glued to it
+            assert not ("headline" in line and "sentence" in line.lower()), (seed, line)
+    # a first line that is a sentence is body: a sentence may be added beside it
+    seen = {ml.ml_edit("A first sentence.\n" + body, random.Random(s), [donor]).split("\n")[0] for s in range(60)}
+    assert any("text's sentence" in line for line in seen)
+
+
 def test_stream_labels_rewrites_variants_and_originals() -> None:
     pairs = synthetic_pairs(60)
     stream = ml.build_multilingual_stream(pairs, seed=1)
