@@ -146,3 +146,34 @@ def test_every_bad_message_gets_an_actionable_outcome_and_the_worker_keeps_runni
     for name in ("mixed scripts", "deeply nested html", "broken html"):
         assert "harbour authority" in seen[name][1]["text"], name
     assert worker.proc.poll() is None, "the worker stopped"
+
+
+def slow_page(attributes: int) -> str:
+    """An HTML element with `attributes` distinct attributes: lexbor checks each against those
+    before it on the element, so parsing takes the square of their count (85,000: ~15 s; fewer than 1M characters, the field limit)."""
+    return "<p " + " ".join(f'a{i}="1"' for i in range(attributes)) + ">" + body("slow") + "</p>"
+
+
+def test_a_message_that_outlasts_the_prepare_time_limit_is_set_aside_and_the_rest_flow(
+    kafka: EmbeddedKafka, topic_names: Callable[..., list[str]], start_worker: Callable[..., Any]
+) -> None:
+    """Before session 15 the batch was prepared again inline, in the event loop's process, which
+    then parsed the page for as long as it takes (an 8 MB one: ~15 min) with nothing answering."""
+    raw, clean, dups, dlq = topics = topic_names()
+    values = [article(f"ok{i}", text=body(f"ok{i}")) for i in range(6)]
+    values.insert(3, article("slow", html=slow_page(85_000)))  # ~15 s here, its limit ~5.5 s
+    # a 1 s limit (+5 s per MiB): the page takes longer alone, an ordinary batch far less
+    worker = start_worker(topics, batch_size="4", prepare_timeout_seconds="1")
+    sent = asyncio.run(produce(kafka.bootstrap, raw, values, max_request_size=8 * 1024 * 1024))
+    records = asyncio.run(consume_all(kafka.bootstrap, [clean, dups, dlq], len(values), timeout=120, settle=1.0))
+    log = worker.log_path.read_text(errors="replace")[-4000:]
+    assert len(records) == len(values), log  # count in == count out
+    outcomes = {}
+    for record in records:
+        event = json.loads(record.value)
+        key = f"dlq:{event['error_type']}:{event['offset']}" if record.topic == dlq else f"{record.topic}:{event['id']}"
+        outcomes[key] = event
+    assert f"dlq:prepare_timeout:{sent[3].offset}" in outcomes, sorted(outcomes)
+    assert {k for k in outcomes if k.startswith(clean)} == {f"{clean}:ok{i}" for i in range(6)}
+    assert "set aside" in worker.log_path.read_text(errors="replace")
+    assert worker.proc.poll() is None, "the worker stopped"
