@@ -150,7 +150,8 @@ def test_every_bad_message_gets_an_actionable_outcome_and_the_worker_keeps_runni
 
 def slow_page(attributes: int) -> str:
     """An HTML element with `attributes` distinct attributes: lexbor checks each against those
-    before it on the element, so parsing takes the square of their count (85,000: ~15 s; fewer than 1M characters, the field limit)."""
+    before it on the element, so parsing takes the square of their count (85,000: ~15 s, in
+    fewer than the field limit's 1M characters)."""
     return "<p " + " ".join(f'a{i}="1"' for i in range(attributes)) + ">" + body("slow") + "</p>"
 
 
