@@ -479,3 +479,33 @@ def test_the_bucket_count_is_the_index_s(redis_server: EmbeddedRedis, caplog: py
     assert seen == [DuplicateOf("a", "exact", 1.0), Unique()]
     assert again == [DuplicateOf("n", "exact", 1.0)]
     assert "built with 4096 buckets, not the 64" in caplog.text
+
+
+def test_records_that_cannot_be_read_are_taken_as_expired_not_as_a_bug(redis_server: EmbeddedRedis) -> None:
+    """Damaged bytes under the worker's prefix (another program writing there, a hand edit) used
+    to raise from the decoder: a bug, so the worker exited and crashed again on the same batch
+    after every restart. Such a record is now as good as expired: the article is decided anyway."""
+
+    async def run() -> tuple[list[object], list[object], list[object]]:
+        client, store = make_store(redis_server.url)
+        try:
+            first = await decide_all(store, [item("a", WORDS), item("b", [f"z{i}" for i in range(300)])])
+            damaged = 0
+            async for key in client.scan_iter(match=f"{store._prefix}*"):
+                if await client.type(key) == b"hash":
+                    for field in await client.hkeys(key):
+                        await client.hset(key, field, b"\xc1 not a record")
+                        damaged += 1
+            assert damaged
+            edit = [f"z{i}" for i in range(298)]
+            copies = await decide_all(store, [item("a-copy", WORDS), item("b-edit", edit)])
+            other = [f"y{i}" for i in range(300)]
+            fresh = await decide_all(store, [item("c", other), item("c-copy", other)])
+            return first, copies, fresh
+        finally:
+            await client.aclose()
+
+    first, copies, fresh = asyncio.run(run())
+    assert first == [Unique(), Unique()]
+    assert copies == [Unique(), Unique()]  # what they copy can no longer be read: published
+    assert fresh[0] == Unique() and fresh[1] == DuplicateOf("c", "exact", 1.0)  # the store works on

@@ -50,6 +50,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import hiredis
+import msgspec
 import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
@@ -75,6 +76,30 @@ from worker.errors import DedupStoreRefused, DedupStoreUnavailable
 LAYOUT = "3"
 
 log = logging.getLogger(__name__)
+
+#: At most one warning this often about records that cannot be read.
+_UNREADABLE_LOG_SECONDS = 60.0
+_unreadable = {"count": 0, "logged_at": float("-inf")}
+
+
+def _record_of(raw: bytes) -> StoredRecord | None:
+    """A stored record, or None (as if it had expired) where the bytes are not one: written by
+    something else under the worker's prefix, or damaged. Taking it for a bug would stop the
+    worker on every restart (the same batch comes back); an unreadable record can only cost a
+    duplicate found, never an article."""
+    try:
+        return decode_record(raw)
+    except msgspec.DecodeError as exc:
+        _unreadable["count"] += 1
+        now = time.monotonic()
+        if now - _unreadable["logged_at"] >= _UNREADABLE_LOG_SECONDS:
+            _unreadable["logged_at"] = now
+            log.warning(
+                "%d dedup record(s) in Redis could not be read and were taken as expired (last: %s); "
+                "is something else writing under NEWSWORKER_REDIS_KEY_PREFIX?",
+                _unreadable["count"], exc,
+            )
+        return None
 
 #: How long an article waits for a pending record it depends on (another worker's article in
 #: flight between its record and its decision, normally milliseconds) before taking it over.
@@ -452,7 +477,7 @@ class RedisDedupStore:
         ops: list[_Op] = []
         layout: list[tuple[int, int, int]] = []  # (first op, has url, band count) per item
         for item, raw in zip(items, replies, strict=True):
-            record = None if raw is None else decode_record(raw)
+            record = None if raw is None else _record_of(raw)
             mine = record is not None and record.id == item.article_id  # this article again
             owners.append(None if record is None or mine else record)
             owns.append(record if mine else None)
@@ -492,7 +517,8 @@ class RedisDedupStore:
     async def fetch(self, refs: Sequence[bytes]) -> dict[bytes, StoredRecord]:
         """The records stored under these refs (those that still exist)."""
         fetched = await self._run([(ref, b"", b"g") for ref in refs], "fetch")
-        return {ref: decode_record(raw) for ref, raw in zip(refs, fetched, strict=True) if raw is not None}
+        records = {ref: _record_of(raw) for ref, raw in zip(refs, fetched, strict=True) if raw is not None}
+        return {ref: record for ref, record in records.items() if record is not None}
 
     async def await_decided(self, refs: Sequence[bytes]) -> dict[bytes, StoredRecord]:
         """The decided records of these pending articles (another worker's batch in flight).
@@ -518,7 +544,8 @@ class RedisDedupStore:
                 "taking over %d records still pending after %.1f s", len(waiting), PENDING_WAIT_SECONDS
             )
             taken = await self._run([(ref, b"", b"t") for ref in waiting], "takeover")
-            result.update({ref: decode_record(raw) for ref, raw in zip(waiting, taken, strict=True) if raw})
+            taken_over = {ref: _record_of(raw) for ref, raw in zip(waiting, taken, strict=True) if raw}
+            result.update({ref: record for ref, record in taken_over.items() if record is not None})
         return result
 
     async def record_decisions(
@@ -534,7 +561,7 @@ class RedisDedupStore:
             for item, record in decided
         ]
         replies = await self._run(ops, "decide")
-        return [None if raw is None else decode_record(raw) for raw in replies]
+        return [None if raw is None else _record_of(raw) for raw in replies]
 
 
 def _only_state_changes(pending: StoredRecord, decided: StoredRecord) -> bool:
