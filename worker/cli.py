@@ -321,6 +321,20 @@ def _settings_problems(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
+#: Exit status of a command whose Redis cannot be reached (sysexits' EX_UNAVAILABLE).
+EXIT_UNAVAILABLE = 69
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """Redis down or unreachable, as the store reports it or as redis-py raises it."""
+    from worker.errors import TransientError
+
+    if isinstance(exc, TransientError):
+        return True
+    kind = type(exc)
+    return kind.__module__.startswith("redis.") and kind.__name__ in ("ConnectionError", "TimeoutError")
+
+
 def main(argv: list[str] | None = None) -> int:
     from worker.errors import ConfigurationError
 
@@ -340,6 +354,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    except Exception as exc:
+        if not _unavailable(exc):
+            raise
+        print(f"newsworker {args.command}: Redis is unavailable ({exc})", file=sys.stderr)
+        return EXIT_UNAVAILABLE
 
 
 if __name__ == "__main__":

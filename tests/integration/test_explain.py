@@ -26,3 +26,14 @@ def test_explain_two_articles_remembered_in_a_redis_window(seeds_dir: Path, redi
     assert "duplicate" in result.stdout and "sketches" in result.stdout
     missing = run_cli("explain", "--redis-url", url, "--id", "astana-talks.raw", "--id", "never-seen")
     assert missing.returncode == 1 and "never-seen" in missing.stdout
+
+
+def test_commands_whose_redis_is_down_say_so_in_a_line(seeds_dir: Path) -> None:
+    from worker.tools.embedded import find_free_port
+
+    url = f"redis://127.0.0.1:{find_free_port()}"  # nothing listens there
+    for args in (["explain", "--redis-url", url, "--id", "a", "--id", "b"],
+                 ["dedup", "--input", str(seeds_dir), "--output", "-", "--redis-url", url]):
+        result = run_cli(*args)
+        assert result.returncode == 69, result.stderr  # EX_UNAVAILABLE, not a traceback
+        assert "Redis is unavailable" in result.stderr and "Traceback" not in result.stderr, result.stderr
