@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from worker.service.preparer import _prepare_remote
@@ -16,6 +17,9 @@ from worker.service.preparer import _prepare_remote
 CRASH = b"@@crash-the-prepare-process@@"
 #: In a message's bytes: the process preparing it never finishes.
 HANG = b"@@hang-the-prepare-process@@"
+#: In a message's bytes, before "N:<a file's path>@@": the process preparing it dies the first N
+#: times (as one the kernel's OOM killer picked would); the file counts the deaths.
+CRASH_TIMES = b"@@crash-times:"
 
 
 def prepare_or_break(wires: list[Any], **kwargs: Any) -> Any:
@@ -25,4 +29,10 @@ def prepare_or_break(wires: list[Any], **kwargs: Any) -> Any:
         if HANG in value:
             while True:
                 time.sleep(1)
+        if CRASH_TIMES in value:
+            times, path = value.split(CRASH_TIMES, 1)[1].split(b"@@", 1)[0].decode().split(":", 1)
+            died = int(Path(path).read_text()) if Path(path).exists() else 0
+            if died < int(times):
+                Path(path).write_text(str(died + 1))
+                os.kill(os.getpid(), signal.SIGSEGV)
     return _prepare_remote(wires, **kwargs)

@@ -354,8 +354,9 @@ class Preparer:
     ) -> Staged:
         """Prepare `messages` one at a time in a process of their own, after a pool failure.
 
-        A message whose process dies or outlasts the message's time limit is the failure's
-        cause, alone: it becomes a dead letter, and a fresh process takes the next message.
+        A message whose process dies (twice: a process killed for the machine's want of memory
+        may be any) or outlasts the message's time limit is the failure's cause, alone: it
+        becomes a dead letter, and a fresh process takes the next message.
         One isolation at a time (batches that met the same failure wait their turn), in a
         one-process pool no other batch uses, so a death is always the message's own."""
         loop = asyncio.get_running_loop()
@@ -367,24 +368,29 @@ class Preparer:
             pool: ProcessPoolExecutor | None = None
             try:
                 for at, message in enumerate(messages):
-                    if pool is None:
-                        pool = _new_pool(1)
-                        if await self._supervise(pool, pool.submit(time.time), START_LIMIT_SECONDS, own=True):
-                            log.error("no prepare process would start; preparing the rest inline")
-                            staged.extend(self._inline(messages[at:], now, observer))
-                            break
                     limit = self._time_limit([message])
-                    future = pool.submit(remote, [_to_wire(message)])
-                    reason = await self._supervise(pool, future, limit, own=True)
-                    if reason is None:
-                        staged.extend(_received([message], future, observer))
-                        continue
-                    _kill_pool(pool)
-                    pool = None
-                    if reason == "interrupted":  # no input's doing
-                        staged.extend(self._inline([message], now, observer))
-                        continue
-                    staged.append(self._set_aside(message, reason, limit, now))
+                    for attempt in (1, 2):
+                        if pool is None:
+                            pool = _new_pool(1)
+                            started = pool.submit(time.time)
+                            if await self._supervise(pool, started, START_LIMIT_SECONDS, own=True):
+                                log.error("no prepare process would start; preparing the rest inline")
+                                staged.extend(self._inline(messages[at:], now, observer))
+                                return staged
+                        future = pool.submit(remote, [_to_wire(message)])
+                        reason = await self._supervise(pool, future, limit, own=True)
+                        if reason is None:
+                            staged.extend(_received([message], future, observer))
+                            break
+                        _kill_pool(pool)
+                        pool = None
+                        if reason == "interrupted":  # no input's doing
+                            staged.extend(self._inline([message], now, observer))
+                            break
+                        if reason == "died" and attempt == 1:
+                            continue  # once more: the kernel's OOM killer may have picked it at random
+                        staged.append(self._set_aside(message, reason, limit, now))
+                        break
             finally:
                 if pool is not None:
                     _kill_pool(pool)
@@ -400,8 +406,9 @@ class Preparer:
         else:
             kind = "prepare_crashed"
             error = (
-                "the prepare process died while preparing this message alone (a crash in native code "
-                "on this input?); set aside so that the stream goes on; please report it"
+                "the prepare process died twice while preparing this message alone (a crash in native "
+                "code on this input, or memory it exhausts?); set aside so that the stream goes on; "
+                "please report it"
             )
         log.error(
             "message %s set aside as a dead letter: %s", message.origin, error,

@@ -427,3 +427,22 @@ def test_messages_that_hang_or_crash_are_set_aside_one_by_one(monkeypatch: pytes
     assert {i: r for i, r in reasons.items() if i in spots} == {spots[0]: "prepare_timeout", spots[1]: "prepare_crashed"}
     assert [s for i, s in enumerate(staged) if i not in spots] == [s for i, s in enumerate(expected) if i not in spots]
     assert restarts == ["timeout"]  # the hang comes first in the batch
+
+
+def test_a_message_whose_process_dies_once_alone_is_prepared_on_its_second_try(tmp_path: Path) -> None:
+    """Under memory pressure the kernel kills some process, maybe the one preparing an innocent
+    message alone: a message is set aside only when its process dies twice."""
+    from tests.support.poison import CRASH_TIMES, prepare_or_break
+
+    deaths = tmp_path / "deaths"
+    msgs, _ = _poisoned(CRASH_TIMES + f"2:{deaths}".encode() + b"@@")  # in the batch, then alone once
+    limits = limits_of(Settings())
+    restarts: list[str] = []
+    preparer = Preparer(processes=1, limits=limits, on_restart=restarts.append, remote=prepare_or_break)
+    try:
+        staged = asyncio.run(asyncio.wait_for(preparer.prepare(msgs, now=NOW), 120))
+    finally:
+        preparer.close()
+    assert deaths.read_text() == "2"
+    assert staged == prepare_batch(msgs, limits=limits, now=NOW)  # and nothing was set aside
+    assert restarts == ["died"]
