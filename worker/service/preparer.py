@@ -106,9 +106,13 @@ RESTART_REASONS = ("died", "timeout", "interrupted")
 #: Dead-letter reasons of a message that killed or outlasted a prepare process on its own.
 ISOLATION_REASONS = ("prepare_crashed", "prepare_timeout")
 
-#: How long a new process may take to start (spawn, imports, the language model) before the
-#: isolation gives up on processes and prepares the rest inline.
+#: How long a new process may take to start (spawn, imports, the language model), and how many
+#: starts the isolation tries, before it gives up on processes and prepares the rest inline.
 START_LIMIT_SECONDS = 120.0
+ISOLATION_STARTS = 3
+#: Deaths of its process under one message alone that make it a dead letter: a crash of its own
+#: repeats every time, a kill from outside (the OOM killer picks any process) rarely twice.
+ISOLATION_DEATHS = 3
 
 
 class _Recorder:
@@ -354,11 +358,12 @@ class Preparer:
     ) -> Staged:
         """Prepare `messages` one at a time in a process of their own, after a pool failure.
 
-        A message whose process dies (twice: a process killed for the machine's want of memory
-        may be any) or outlasts the message's time limit is the failure's cause, alone: it
-        becomes a dead letter, and a fresh process takes the next message.
-        One isolation at a time (batches that met the same failure wait their turn), in a
-        one-process pool no other batch uses, so a death is always the message's own."""
+        A message that outlasts its time limit alone, or whose process dies under it
+        `ISOLATION_DEATHS` times (a process may also be killed from outside: by the kernel's OOM
+        killer, which may pick any, or by hand), is the failure's cause: it becomes a dead letter,
+        and a fresh process takes the next message. One isolation at a time (batches that met the
+        same failure wait their turn), in a one-process pool no other batch uses, so a death is
+        the message's own or the outside's, never another batch's."""
         loop = asyncio.get_running_loop()
         if self._isolating is None or self._isolating[0] is not loop:
             self._isolating = (loop, asyncio.Lock())
@@ -369,11 +374,11 @@ class Preparer:
             try:
                 for at, message in enumerate(messages):
                     limit = self._time_limit([message])
-                    for attempt in (1, 2):
+                    deaths: list[int | None] = []
+                    while True:
                         if pool is None:
-                            pool = _new_pool(1)
-                            started = pool.submit(time.time)
-                            if await self._supervise(pool, started, START_LIMIT_SECONDS, own=True):
+                            pool = await self._quarantine()
+                            if pool is None:
                                 log.error("no prepare process would start; preparing the rest inline")
                                 staged.extend(self._inline(messages[at:], now, observer))
                                 return staged
@@ -382,21 +387,34 @@ class Preparer:
                         if reason is None:
                             staged.extend(_received([message], future, observer))
                             break
+                        if reason == "died":
+                            deaths.append(_exit_status(pool))
                         _kill_pool(pool)
                         pool = None
                         if reason == "interrupted":  # no input's doing
                             staged.extend(self._inline([message], now, observer))
                             break
-                        if reason == "died" and attempt == 1:
-                            continue  # once more: the kernel's OOM killer may have picked it at random
-                        staged.append(self._set_aside(message, reason, limit, now))
-                        break
+                        if reason == "timeout" or len(deaths) >= ISOLATION_DEATHS:
+                            staged.append(self._set_aside(message, reason, limit, deaths, now))
+                            break
             finally:
                 if pool is not None:
                     _kill_pool(pool)
         return staged
 
-    def _set_aside(self, message: Message, reason: str, limit: float, now: float) -> DeadLettered:
+    async def _quarantine(self) -> ProcessPoolExecutor | None:
+        """A started one-process pool, or None if none would start in `ISOLATION_STARTS` tries
+        (its start-up is no message's doing: a process killed from outside meanwhile)."""
+        for _ in range(ISOLATION_STARTS):
+            pool = _new_pool(1)
+            if not await self._supervise(pool, pool.submit(time.time), START_LIMIT_SECONDS, own=True):
+                return pool
+            _kill_pool(pool)
+        return None
+
+    def _set_aside(
+        self, message: Message, reason: str, limit: float, deaths: Sequence[int | None], now: float
+    ) -> DeadLettered:
         if reason == "timeout":
             kind = "prepare_timeout"
             error = (
@@ -405,10 +423,11 @@ class Preparer:
             )
         else:
             kind = "prepare_crashed"
+            how = ", ".join(_death_name(code) for code in deaths)
             error = (
-                "the prepare process died twice while preparing this message alone (a crash in native "
-                "code on this input, or memory it exhausts?); set aside so that the stream goes on; "
-                "please report it"
+                f"the prepare process died {len(deaths)} times while preparing this message alone ({how}: "
+                "a crash in native code on this input, or memory it exhausts?); set aside so that the "
+                "stream goes on; please report it"
             )
         log.error(
             "message %s set aside as a dead letter: %s", message.origin, error,
@@ -492,6 +511,26 @@ def _kill_pool(pool: ProcessPoolExecutor) -> None:
         with contextlib.suppress(OSError):
             writer.close()
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _exit_status(pool: ProcessPoolExecutor) -> int | None:
+    """The exit status of a one-process pool's process that died (-N: killed by signal N)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(1.0)
+        code: int | None = process.exitcode
+        return code
+    return None
+
+
+def _death_name(code: int | None) -> str:
+    if code is None:
+        return "gone"
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return signal.Signals(-code).name
+        return f"signal {-code}"
+    return f"exit {code}"
 
 
 def _all_alive(pool: ProcessPoolExecutor) -> bool:
