@@ -204,6 +204,7 @@ class Preparer:
         timeout_seconds: float = 60.0,
         on_restart: Callable[[str], None] | None = None,
         remote: Callable[..., tuple[list[Any], list[tuple[str, float]]]] | None = None,
+        inline_while_starting: bool = True,
     ) -> None:
         if processes < 0:
             raise ValueError("processes must be >= 0")
@@ -218,6 +219,10 @@ class Preparer:
         # what a process runs for a chunk (a module-level function: it is pickled by name)
         self._remote = remote or _prepare_remote
         self._isolating: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        # Batches of small messages prepared here while the processes start: the offline command
+        # gains (its first batches do not wait ~1 s); the worker does not, because an input that
+        # crashes a process would crash it here, and again on every redelivery after its restart.
+        self._inline_while_starting = inline_while_starting
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -251,7 +256,8 @@ class Preparer:
     async def prepare(
         self, messages: Sequence[Message], *, now: float, observer: StageObserver | None = None
     ) -> Staged:
-        if not self.processes or not messages or (self._still_warming() and _small(messages)):
+        starting = self._inline_while_starting and self._still_warming()
+        if not self.processes or not messages or (starting and _small(messages)):
             return self._inline(messages, now, observer)
         pool = self._ensure_pool()
         remote = self._bound_remote(now)

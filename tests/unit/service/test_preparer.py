@@ -178,6 +178,28 @@ def test_only_small_messages_are_prepared_inline_while_the_processes_start() -> 
     assert isinstance(pooled, DeadLettered) and pooled.record.error_type == "prepare_crashed"
 
 
+def test_the_worker_never_prepares_inline_while_the_processes_start() -> None:
+    """Inline, a small input that crashes a process would crash the worker, and again after every
+    restart (the batch is redelivered): the worker's batches wait for a process instead."""
+    from tests.support.poison import CRASH, prepare_or_break
+
+    msgs, [spot] = _poisoned(CRASH)
+    preparer = Preparer(
+        processes=1, limits=limits_of(Settings()), remote=prepare_or_break, inline_while_starting=False
+    )
+
+    async def main() -> Any:
+        preparer.start()
+        assert preparer._still_warming()
+        return await asyncio.wait_for(preparer.prepare(msgs, now=NOW), 120)
+
+    try:
+        staged = asyncio.run(main())
+    finally:
+        preparer.close()
+    assert isinstance(staged[spot], DeadLettered) and staged[spot].record.error_type == "prepare_crashed"
+
+
 def test_pids_name_the_live_prepare_processes() -> None:
     preparer = Preparer(processes=2, limits=limits_of(Settings()))
     assert preparer.pids() == []
