@@ -166,6 +166,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         timeout_seconds=settings.prepare_timeout_seconds,
         on_restart=metrics.prepare_restart,
         inline_while_starting=False,  # an input that crashes a process must never reach this one
+        on_isolated=readiness.progress.finished,
     )
     metrics.track_prepare_processes(preparer.pids)
     on_hard_exit(preparer.kill)  # no exit path leaves the prepare processes running

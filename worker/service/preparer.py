@@ -205,6 +205,7 @@ class Preparer:
         on_restart: Callable[[str], None] | None = None,
         remote: Callable[..., tuple[list[Any], list[tuple[str, float]]]] | None = None,
         inline_while_starting: bool = True,
+        on_isolated: Callable[[], None] | None = None,
     ) -> None:
         if processes < 0:
             raise ValueError("processes must be >= 0")
@@ -223,6 +224,9 @@ class Preparer:
         # gains (its first batches do not wait ~1 s); the worker does not, because an input that
         # crashes a process would crash it here, and again on every redelivery after its restart.
         self._inline_while_starting = inline_while_starting
+        # told after each message the isolation resolves: slow, but progress (the worker's
+        # stuck detector must not take it for a wedge and have the process restarted into it)
+        self._on_isolated = on_isolated or (lambda: None)
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -392,6 +396,7 @@ class Preparer:
                         reason = await self._supervise(pool, future, limit, own=True)
                         if reason is None:
                             staged.extend(_received([message], future, observer))
+                            self._on_isolated()
                             break
                         if reason == "died":
                             deaths.append(_exit_status(pool))
@@ -402,6 +407,7 @@ class Preparer:
                             break
                         if reason == "timeout" or len(deaths) >= ISOLATION_DEATHS:
                             staged.append(self._set_aside(message, reason, limit, deaths, now))
+                            self._on_isolated()
                             break
             finally:
                 if pool is not None:

@@ -436,9 +436,11 @@ def test_messages_that_hang_or_crash_are_set_aside_one_by_one(monkeypatch: pytes
     monkeypatch.setattr(preparer_module, "TIMEOUT_SECONDS_PER_MIB", 0.0)
     msgs, spots = _poisoned(HANG, CRASH)
     restarts: list[str] = []
+    resolved: list[None] = []  # the worker's stuck detector hears of each: slow, but progress
     limits = limits_of(Settings())
     preparer = Preparer(
-        processes=1, limits=limits, on_restart=restarts.append, remote=prepare_or_break, timeout_seconds=2.0
+        processes=1, limits=limits, on_restart=restarts.append, remote=prepare_or_break, timeout_seconds=2.0,
+        on_isolated=lambda: resolved.append(None),
     )
     try:
         staged = asyncio.run(asyncio.wait_for(preparer.prepare(msgs, now=NOW), 120))
@@ -450,6 +452,7 @@ def test_messages_that_hang_or_crash_are_set_aside_one_by_one(monkeypatch: pytes
     assert {i: r for i, r in reasons.items() if i in spots} == {spots[0]: "prepare_timeout", spots[1]: "prepare_crashed"}
     assert [s for i, s in enumerate(staged) if i not in spots] == [s for i, s in enumerate(expected) if i not in spots]
     assert restarts == ["timeout"]  # the hang comes first in the batch
+    assert len(resolved) == len(msgs)
 
 
 def test_a_message_whose_process_dies_under_it_twice_alone_is_prepared_on_its_third_try(tmp_path: Path) -> None:
