@@ -88,11 +88,23 @@ def pairs(n: int) -> dict[str, list[Signals]]:
         one = {"title": a.get("title"), "text": "\n".join([*pa[: max(1, len(pa) // 2)], *background])}
         two = {"title": b.get("title"), "text": "\n".join([*pb[: max(1, len(pb) // 2)], *background])}
         out["keep: sibling"].append(signals(two, one))
+    chinese: set[str] = set()
     with gzip.open(DATA / "semeval-train.jsonl.gz", "rt", encoding="utf-8") as fh:
         for line in fh:
             p = json.loads(line)
             if p["overall"] <= 1.5 and p["lang1"] == p["lang2"]:
                 out["keep: rewrite"].append(signals({"text": p["text2"]}, {"text": p["text1"]}))
+            chinese.update(p[f"text{k}"] for k in "12" if p[f"lang{k}"] == "zh" and len(p[f"text{k}"]) >= 250)
+    # Chinese follow-ups: a new lead of 60-160 characters (as many words' worth as the Arabic
+    # ones' 30-80 words) from another text, over the earlier text under its title line
+    zh = sorted(chinese)
+    for _ in range(400):
+        a, b = rng.sample(zh, 2)
+        lines = [line for line in a.split("\n") if line.strip()]
+        title = lines[0] + "\n" if len(lines) > 1 and len(lines[0]) < 60 else ""
+        body = "\n".join(lines[1:]) if title else a
+        lead = max(b.split("\n"), key=len)[: rng.randint(60, 160)].rstrip("。") + "。"
+        out["keep: follow-up (Chinese)"].append(signals({"text": f"{title}{lead}\n{body}"}, {"text": a}))
     return out
 
 

@@ -88,7 +88,11 @@ class Scheme:
     #: has its body's first short line taken for the headline, as an untitled text has: the same
     #: article as text and as such a page has one match key (worker/normalize/text.py). Keys of
     #: text, and of pages with an ``<h1>`` or ``og:title``, unchanged.
-    version: str = "v11"
+    #: v12: in a text mostly of scripts written without spaces (`_mostly_unspaced`) the opening
+    #: keeps one shingle in three past the lead, not two, reaching ~112 characters: a first
+    #: sentence of Chinese is 40-120 of them, so one cut or added was past the reach. The lead,
+    #: and every text mostly of spaced scripts, as in v11.
+    version: str = "v12"
     shingle: int = 3
     num_perm: int = 128
     full_bands: int = 8
@@ -103,9 +107,11 @@ class Scheme:
     #: Values of the opening (`opening`): 56 of 6 bits, 43 bytes with their count (8 bits each
     #: would have put a remembered article over its 512 B). The lead (`lead_tokens`: every
     #: shingle) is its start; the rest, where a lead moved or cut is found, keeps one shingle in
-    #: `opening_sample`.
+    #: `opening_sample` (`opening_sample_unspaced` in a text mostly of scripts written without
+    #: spaces, whose shingles are characters: a sentence there is 40-120 of them, not 20-30).
     opening_values: int = 56
     opening_sample: int = 2
+    opening_sample_unspaced: int = 3
 
     @property
     def lead_shingles(self) -> int:
@@ -217,6 +223,15 @@ def _tokens(match_key: str, key_bytes: bytes) -> list[bytes]:
     return key_bytes.split()
 
 
+def _mostly_unspaced(match_key: str, key_bytes: bytes) -> bool:
+    """Whether runs of scripts written without spaces hold at least half the key's characters
+    (spaces aside). A key without such a script (most) is answered from its bytes alone."""
+    if not any(lead in key_bytes for lead in _UNSPACED_LEADS):
+        return False
+    in_runs = sum(map(len, _RUN_RE.findall(match_key)))
+    return 2 * in_runs >= len(match_key) - match_key.count(" ")
+
+
 def _shingles(tokens: list[bytes], k: int) -> list[bytes]:
     """Word k-shingles, each its tokens joined by one space, in text order.
 
@@ -259,16 +274,17 @@ _UNFLAGGED: Final = bytes(b for b in range(256) if not b & KEPT)
 _KEEP: Final = {rate: bytes(KEPT if b < 256 // rate else 0 for b in range(256)) for rate in (1, 2, 3, 4)}
 
 
-def _sequence(shingles: list[bytes], scheme: Scheme, seed: int = _SEED) -> bytes:
+def _sequence(shingles: list[bytes], scheme: Scheme, seed: int = _SEED, *, unspaced: bool = False) -> bytes:
     """Each shingle's value (the low 6 bits of its xxh3 hash) with `KEPT` set when the hash's
     second byte falls in the kept share, in text order, as far as the opening reaches (a little
     further, as a rule). C-level passes only: bytes 7 and 6 of a big-endian digest are the
     hash's low two."""
     lead = scheme.lead_shingles
     rest = scheme.opening_values - lead
-    keep = _KEEP[scheme.opening_sample]
+    sample = scheme.opening_sample_unspaced if unspaced else scheme.opening_sample
+    keep = _KEEP[sample]
     # enough shingles to fill the opening but for ~1 text in 100; then as many again, if needed
-    first = lead + rest * scheme.opening_sample + rest // 2
+    first = lead + rest * sample + rest // 2
     out = b""
     for start, stop in ((0, first), (first, 2 * first)):
         part = shingles[start:stop]
@@ -363,7 +379,7 @@ def fingerprint(
     else:
         lead = _shingles(tokens[: scheme.lead_tokens], scheme.shingle)
     full_packed = _packed(_minhash(full, scheme.num_perm))
-    sequence = _sequence(full, scheme)
+    sequence = _sequence(full, scheme, unspaced=_mostly_unspaced(match_key, key_bytes))
     lead_packed = _packed(_minhash(lead, scheme.lead_perm))
     single = scheme.full_single  # one-value bands first, then the two-value ones (4 bytes a value)
     bands = _bands(full_packed, single, 1, 1)

@@ -132,6 +132,30 @@ def test_a_lead_found_past_the_moved_reach_counts_only_one_way() -> None:
     assert lead_inside(b"", full.opening) == lead_inside(full.sequence, b"") == 0.0
 
 
+def test_in_unspaced_text_the_opening_reaches_past_a_cut_first_sentence() -> None:
+    """Scheme v12: a text mostly of scripts written without spaces keeps one shingle in three
+    past the lead (~112 characters), spaced text one in two (~84 shingles): a Chinese first
+    sentence of ~90 characters cut is found inside the earlier opening."""
+    from tests.support.pairs import han_text
+    from worker.dedup.fingerprint import KEPT, fingerprint, lead_inside
+
+    def kept_share(fp: object) -> float:
+        past = fp.sequence[DEFAULT_SCHEME.lead_shingles :]  # type: ignore[attr-defined]
+        return sum(1 for b in past if b & KEPT) / len(past)
+
+    chinese = han_text(11, 900)
+    whole = fingerprint(chinese, None)
+    assert 0.25 < kept_share(whole) < 0.42 and 0.4 < kept_share(_fp(WORDS)) < 0.6
+    cut = chinese.index("。", 80) + 1  # the text from its first sentence end past 80 characters
+    assert 80 < cut < 115
+    assert lead_inside(fingerprint(chinese[cut:], None).sequence, whole.opening) > 0.7
+    # a few Latin words in a Chinese text keep it unspaced; a few characters in English do not
+    mixed = fingerprint("iphone 15 " + chinese, None)
+    assert 0.25 < kept_share(mixed) < 0.42
+    english = fingerprint(" ".join(WORDS[:200]) + " 中文", None)
+    assert 0.4 < kept_share(english) < 0.6
+
+
 def test_a_sentence_added_or_removed_after_the_first_words_splits_the_opening() -> None:
     """`lead_split`: the opening agrees in place for its first words (a title line, a first
     clause), then on at another place: a sentence added there (up to a lead's length: more is a
@@ -450,6 +474,7 @@ GOLDEN_DIGESTS = {
     "v9": "6478da9a8d4ef002d2785d1f0cc4e24f4b1ac9d20cfca8bfde87cdb8990397f2",
     "v10": "bcb71dc7bdde2b38341e52d4975c05acbeadee7fcecf41b11d7db74a0df47dd7",
     "v11": "3d84634e32db1187f449289e370c032dcb0dc50eff45a3ba64bcd4c2c1f54b29",
+    "v12": "fcb01895a9b31de0cbc13e47c151a633f157172f2ca8ca1c5d3f2a0330523686",
 }
 
 #: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.
