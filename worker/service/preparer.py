@@ -385,14 +385,20 @@ class Preparer:
                 for at, message in enumerate(messages):
                     limit = self._time_limit([message])
                     deaths: list[int | None] = []
+                    lost = 0  # processes gone before the message reached them: none of its doing
                     while True:
                         if pool is None:
-                            pool = await self._quarantine()
+                            pool = await self._quarantine() if lost < ISOLATION_STARTS else None
                             if pool is None:
                                 log.error("no prepare process would start; preparing the rest inline")
                                 staged.extend(self._inline(messages[at:], now, observer))
                                 return staged
-                        future = pool.submit(remote, [_to_wire(message)])
+                        try:
+                            future = pool.submit(remote, [_to_wire(message)])
+                        except (BrokenProcessPool, RuntimeError):  # its process died since it started
+                            _kill_pool(pool)
+                            pool, lost = None, lost + 1
+                            continue
                         reason = await self._supervise(pool, future, limit, own=True)
                         if reason is None:
                             staged.extend(_received([message], future, observer))

@@ -473,3 +473,40 @@ def test_a_message_whose_process_dies_under_it_twice_alone_is_prepared_on_its_th
     assert deaths.read_text() == "3"
     assert staged == prepare_batch(msgs, limits=limits, now=NOW)  # and nothing was set aside
     assert restarts == ["died"]
+
+
+def test_a_process_killed_before_the_isolated_message_reaches_it_is_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A kill from outside between an isolating process' start and the next message's hand-off:
+    `submit` on its broken pool raised out of the isolation, and the worker exited mid-stream (the
+    process-kill fault test, once in CI). The process is replaced; the message was never in it."""
+    from tests.support.poison import CRASH, prepare_or_break
+
+    msgs, [spot] = _poisoned(CRASH)
+    limits = limits_of(Settings())
+    preparer = Preparer(processes=1, limits=limits, remote=prepare_or_break)
+    original = Preparer._quarantine
+    killed: list[int] = []
+
+    async def quarantine_then_kill(self: Preparer) -> Any:
+        pool = await original(self)
+        if pool is not None and len(killed) < 2:  # the first two started are killed at once
+            [process] = list(pool._processes.values())  # type: ignore[attr-defined]
+            os.kill(process.pid, signal.SIGKILL)
+            killed.append(process.pid)
+            for _ in range(1000):  # until the executor notices
+                if pool._broken:  # type: ignore[attr-defined]
+                    break
+                await asyncio.sleep(0.01)
+        return pool
+
+    monkeypatch.setattr(Preparer, "_quarantine", quarantine_then_kill)
+    try:
+        staged = asyncio.run(asyncio.wait_for(preparer.prepare(msgs, now=NOW), 120))
+    finally:
+        preparer.close()
+    assert len(killed) == 2
+    expected = prepare_batch(msgs, limits=limits, now=NOW)
+    assert [s for i, s in enumerate(staged) if i != spot] == [s for i, s in enumerate(expected) if i != spot]
+    assert isinstance(staged[spot], DeadLettered) and staged[spot].record.error_type == "prepare_crashed"
