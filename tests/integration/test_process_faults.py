@@ -49,6 +49,11 @@ from worker.tools.embedded import EmbeddedKafka, EmbeddedRedis
 
 CORPUS = SHARED_DIR / "data" / "ant-dev.jsonl.gz"
 
+#: Past the tests' own deadlines (240 s to read the outputs, and the waits before it): a worker
+#: that stops or wedges then fails the test's assertion, which prints its log, rather than
+#: pytest-timeout's default, which printed only where the test was waiting (seen in CI).
+pytestmark = pytest.mark.timeout(480)
+
 
 def real_articles(n: int, *, offset: int = 0) -> tuple[list[bytes], list[str]]:
     """`n` real Arabic articles as raw messages, and their ids (unique in the corpus' first 22k)."""
