@@ -380,45 +380,54 @@ class Preparer:
         remote = self._bound_remote(now)
         staged: Staged = []
         async with self._isolating[1]:
-            pool: ProcessPoolExecutor | None = None
+            alone = _Alone(self)
             try:
                 for at, message in enumerate(messages):
-                    limit = self._time_limit([message])
-                    deaths: list[int | None] = []
-                    lost = 0  # processes gone before the message reached them: none of its doing
-                    while True:
-                        if pool is None:
-                            pool = await self._quarantine() if lost < ISOLATION_STARTS else None
-                            if pool is None:
-                                log.error("no prepare process would start; preparing the rest inline")
-                                staged.extend(self._inline(messages[at:], now, observer))
-                                return staged
-                        try:
-                            future = pool.submit(remote, [_to_wire(message)])
-                        except (BrokenProcessPool, RuntimeError):  # its process died since it started
-                            _kill_pool(pool)
-                            pool, lost = None, lost + 1
-                            continue
-                        reason = await self._supervise(pool, future, limit, own=True)
-                        if reason is None:
-                            staged.extend(_received([message], future, observer))
-                            self._on_isolated()
-                            break
-                        if reason == "died":
-                            deaths.append(_exit_status(pool))
-                        _kill_pool(pool)
-                        pool = None
-                        if reason == "interrupted":  # no input's doing
-                            staged.extend(self._inline([message], now, observer))
-                            break
-                        if reason == "timeout" or len(deaths) >= ISOLATION_DEATHS:
-                            staged.append(self._set_aside(message, reason, limit, deaths, now))
-                            self._on_isolated()
-                            break
+                    outcome = await self._prepare_alone(alone, message, remote, now, observer)
+                    if outcome is None:
+                        log.error("no prepare process would start; preparing the rest inline")
+                        staged.extend(self._inline(messages[at:], now, observer))
+                        break
+                    staged.extend(outcome)
             finally:
-                if pool is not None:
-                    _kill_pool(pool)
+                alone.drop()
         return staged
+
+    async def _prepare_alone(
+        self,
+        alone: _Alone,
+        message: Message,
+        remote: Callable[..., Any],
+        now: float,
+        observer: StageObserver | None,
+    ) -> Staged | None:
+        """One message in `alone`'s process, until it is prepared or set aside (None: no process
+        would start)."""
+        limit = self._time_limit([message])
+        deaths: list[int | None] = []
+        lost = 0  # processes gone before the message reached them: none of its doing
+        while True:
+            pool = await alone.pool() if lost < ISOLATION_STARTS else None
+            if pool is None:
+                return None
+            try:
+                future = pool.submit(remote, [_to_wire(message)])
+            except (BrokenProcessPool, RuntimeError):  # its process died since it started
+                alone.drop()
+                lost += 1
+                continue
+            reason = await self._supervise(pool, future, limit, own=True)
+            if reason is None:
+                self._on_isolated()
+                return _received([message], future, observer)
+            if reason == "died":
+                deaths.append(_exit_status(pool))
+            alone.drop()
+            if reason == "interrupted":  # no input's doing
+                return self._inline([message], now, observer)
+            if reason == "timeout" or len(deaths) >= ISOLATION_DEATHS:
+                self._on_isolated()
+                return [self._set_aside(message, reason, limit, deaths, now)]
 
     async def _quarantine(self) -> ProcessPoolExecutor | None:
         """A started one-process pool, or None if none would start in `ISOLATION_STARTS` tries
@@ -477,6 +486,25 @@ class Preparer:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Alone:
+    """The one-process pool an isolation prepares its messages in, started when first needed
+    (`Preparer._quarantine`) and replaced after each failure (`drop`)."""
+
+    def __init__(self, preparer: Preparer) -> None:
+        self._preparer = preparer
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def pool(self) -> ProcessPoolExecutor | None:
+        if self._pool is None:
+            self._pool = await self._preparer._quarantine()
+        return self._pool
+
+    def drop(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            _kill_pool(pool)
 
 
 #: While the processes start, a batch is prepared inline only if none of its messages is larger
