@@ -208,26 +208,27 @@ def _split_run(m: re.Match[str]) -> str:
     return " " + " ".join(units) + " "
 
 
-def _tokens(match_key: str, key_bytes: bytes) -> list[bytes]:
+def _has_unspaced(key_bytes: bytes) -> bool:
+    """Whether the key may hold a script written without spaces (a lead byte of one is in it)."""
+    return any(lead in key_bytes for lead in _UNSPACED_LEADS)
+
+
+def _tokens(match_key: str, key_bytes: bytes, unspaced: bool | None = None) -> list[bytes]:
     """The key's tokens, UTF-8 encoded (what rensa hashes): its words (``match_key.split()``),
-    with runs of unspaced scripts cut into units (see the module docstring)."""
-    for lead in _UNSPACED_LEADS:
-        if lead in key_bytes:
-            if _RUN_RE.search(match_key) is None:
-                break
-            # str.split: any Unicode space separates, as on the word path
-            return " ".join(_RUN_RE.sub(_split_run, match_key).split()).encode("utf-8").split()
+    with runs of unspaced scripts cut into units (see the module docstring). `unspaced`:
+    `_has_unspaced(key_bytes)`, when the caller knows it already."""
+    if (_has_unspaced(key_bytes) if unspaced is None else unspaced) and _RUN_RE.search(match_key):
+        # str.split: any Unicode space separates, as on the word path
+        return " ".join(_RUN_RE.sub(_split_run, match_key).split()).encode("utf-8").split()
     for lead in _STR_ONLY_SPACE_BYTES:
         if lead in key_bytes:
             return [token.encode("utf-8") for token in match_key.split()]
     return key_bytes.split()
 
 
-def _mostly_unspaced(match_key: str, key_bytes: bytes) -> bool:
+def _mostly_unspaced(match_key: str) -> bool:
     """Whether runs of scripts written without spaces hold at least half the key's characters
-    (spaces aside). A key without such a script (most) is answered from its bytes alone."""
-    if not any(lead in key_bytes for lead in _UNSPACED_LEADS):
-        return False
+    (spaces aside). Asked only of a key that `_has_unspaced`."""
     in_runs = sum(map(len, _RUN_RE.findall(match_key)))
     return 2 * in_runs >= len(match_key) - match_key.count(" ")
 
@@ -368,7 +369,8 @@ def fingerprint(
     """Fingerprints of one article's match key (tokens separated by single spaces)."""
     key_bytes = match_key.encode("utf-8")
     exact = xxhash.xxh3_128(key_bytes, seed=_SEED).digest()
-    tokens = _tokens(match_key, key_bytes)
+    unspaced = _has_unspaced(key_bytes)
+    tokens = _tokens(match_key, key_bytes, unspaced)
     url = xxhash.xxh3_64(canonical_url.encode("utf-8"), seed=_SEED).digest() if canonical_url else None
     if not tokens:
         return ArticleFingerprints(exact, 0, 0, b"", b"", (), url)
@@ -379,7 +381,7 @@ def fingerprint(
     else:
         lead = _shingles(tokens[: scheme.lead_tokens], scheme.shingle)
     full_packed = _packed(_minhash(full, scheme.num_perm))
-    sequence = _sequence(full, scheme, unspaced=_mostly_unspaced(match_key, key_bytes))
+    sequence = _sequence(full, scheme, unspaced=unspaced and _mostly_unspaced(match_key))
     lead_packed = _packed(_minhash(lead, scheme.lead_perm))
     single = scheme.full_single  # one-value bands first, then the two-value ones (4 bytes a value)
     bands = _bands(full_packed, single, 1, 1)
