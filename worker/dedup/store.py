@@ -101,6 +101,14 @@ def _record_of(raw: bytes) -> StoredRecord | None:
             )
         return None
 
+
+def _readable(refs: Sequence[bytes], raws: Sequence[bytes | None]) -> dict[bytes, StoredRecord]:
+    """The records among `raws` (None or empty: no record under that ref), by ref; unreadable
+    ones left out."""
+    records = {ref: _record_of(raw) for ref, raw in zip(refs, raws, strict=True) if raw}
+    return {ref: record for ref, record in records.items() if record is not None}
+
+
 #: How long an article waits for a pending record it depends on (another worker's article in
 #: flight between its record and its decision, normally milliseconds) before taking it over.
 #: Long enough for a batch on a loaded machine, short enough that a dead worker costs others
@@ -517,8 +525,7 @@ class RedisDedupStore:
     async def fetch(self, refs: Sequence[bytes]) -> dict[bytes, StoredRecord]:
         """The records stored under these refs (those that still exist)."""
         fetched = await self._run([(ref, b"", b"g") for ref in refs], "fetch")
-        records = {ref: _record_of(raw) for ref, raw in zip(refs, fetched, strict=True) if raw is not None}
-        return {ref: record for ref, record in records.items() if record is not None}
+        return _readable(refs, fetched)
 
     async def await_decided(self, refs: Sequence[bytes]) -> dict[bytes, StoredRecord]:
         """The decided records of these pending articles (another worker's batch in flight).
@@ -544,8 +551,7 @@ class RedisDedupStore:
                 "taking over %d records still pending after %.1f s", len(waiting), PENDING_WAIT_SECONDS
             )
             taken = await self._run([(ref, b"", b"t") for ref in waiting], "takeover")
-            taken_over = {ref: _record_of(raw) for ref, raw in zip(waiting, taken, strict=True) if raw}
-            result.update({ref: record for ref, record in taken_over.items() if record is not None})
+            result.update(_readable(waiting, taken))
         return result
 
     async def record_decisions(
