@@ -326,13 +326,13 @@ EXIT_UNAVAILABLE = 69
 
 
 def _unavailable(exc: BaseException) -> bool:
-    """Redis down or unreachable, as the store reports it or as redis-py raises it."""
+    """Redis down or unreachable, as the store reports it or as redis-py raises it (imported
+    here: only a failing command pays for it)."""
+    import redis.exceptions
+
     from worker.errors import TransientError
 
-    if isinstance(exc, TransientError):
-        return True
-    kind = type(exc)
-    return kind.__module__.startswith("redis.") and kind.__name__ in ("ConnectionError", "TimeoutError")
+    return isinstance(exc, (TransientError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
 
 
 def main(argv: list[str] | None = None) -> int:
