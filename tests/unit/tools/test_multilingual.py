@@ -54,6 +54,27 @@ def test_edit_never_glues_a_sentence_into_an_untitled_texts_headline_line() -> N
     assert any("text's sentence" in line for line in seen)
 
 
+def test_edit_adds_and_removes_at_most_a_quarter_of_a_text_of_long_sentences() -> None:
+    # Three "sentences" of 30-50 words joined by commas, as many Arabic texts of the data set
+    # are: one added or removed sentence would be a third of the text or more
+    long = [" ".join(f"w{k}x{i}" for i in range(n)) + "." for k, n in enumerate((50, 30, 40))]
+    text = " ".join(long)
+    donor = " ".join(f"d{i}" for i in range(45)) + ". Short donor sentence."
+    sizes = set()
+    for seed in range(80):
+        edited = ml.ml_edit(text, random.Random(seed), [donor])
+        before, after = text.split(), edited.split()
+        removed = len(set(before) - set(after))
+        added = len([w for w in after if w.startswith("d") or w in ("Short", "donor", "sentence.")])
+        assert removed + added <= len(before) / 4 + 3, (seed, removed, added)  # + a change's words
+        sizes.add(edited != text)
+    assert sizes == {True}  # every edit changes something
+    # the budget does not stop an edit of many short sentences from adding or removing them
+    short = " ".join(f"Sentence {i} is short here." for i in range(30))
+    counts = {len(ml.ml_edit(short, random.Random(s), ["A donor line."]).split(".")) for s in range(40)}
+    assert min(counts) < 31 < max(counts)
+
+
 def test_stream_labels_rewrites_variants_and_originals() -> None:
     pairs = synthetic_pairs(60)
     stream = ml.build_multilingual_stream(pairs, seed=1)
