@@ -71,10 +71,11 @@ def _with_children(pid: int) -> Iterator[psutil.Process]:
     yield from process.children(recursive=True)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds the process and its live children have used so far."""
+def cpu_seconds(pid: int, children: bool = True) -> float:
+    """User + system CPU seconds the process and (unless `children` is false) its live children
+    have used so far."""
     total = 0.0
-    for p in _with_children(pid):
+    for p in _with_children(pid) if children else iter((psutil.Process(pid),)):
         with contextlib.suppress(psutil.NoSuchProcess):
             times = p.cpu_times()
             total += times.user + times.system

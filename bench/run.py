@@ -218,13 +218,14 @@ class Bench:
             [topics["clean"], topics["duplicates"], topics["dlq"]] if kind == "worker" else [topics["clean"]]
         )
         try:
-            reader, cpu_per_article = asyncio.run(self._drain(proc, outputs, len(records)))
+            reader, cpu_per_article, own_cpu = asyncio.run(self._drain(proc, outputs, len(records)))
             result: dict[str, Any] = {
                 "articles": len(records),
                 "outputs": reader.total,
                 "per_topic": {k.rsplit(".", 1)[-1]: v for k, v in reader.counts.items()},
                 "articles_per_s": stats.steady_throughput(reader.all_timestamps),
                 "cpu_us_per_article": cpu_per_article * 1e6,
+                "main_cpu_us_per_article": own_cpu * 1e6,
                 "rss_mb": round(probes.rss_bytes(proc.pid) / 2**20, 1) if proc.alive() else None,
             }
             if kind == "worker":
@@ -242,19 +243,21 @@ class Bench:
 
     async def _drain(
         self, proc: probes.BenchProcess, outputs: list[str], expected: int
-    ) -> tuple[kafka_io.TopicReader, float]:
+    ) -> tuple[kafka_io.TopicReader, float, float]:
         """Read until every output is there; also the process' CPU seconds per article after the
-        warm-up share (CPU time is much less disturbed by other load on the machine than wall time).
+        warm-up share (CPU time is much less disturbed by other load on the machine than wall time),
+        with its children and of its own process alone (the event loop's, for the worker).
         """
         reader = await kafka_io.TopicReader(self.kafka.bootstrap, outputs).start()
         try:
             first = await reader.wait_for(max(1, int(expected * stats.WARMUP_SHARE)), timeout=120)
-            cpu0 = probes.cpu_seconds(proc.pid)
+            cpu0, own0 = probes.cpu_seconds(proc.pid), probes.cpu_seconds(proc.pid, children=False)
             last = await reader.wait_for(expected, timeout=300)
-            cpu1 = probes.cpu_seconds(proc.pid)
+            cpu1, own1 = probes.cpu_seconds(proc.pid), probes.cpu_seconds(proc.pid, children=False)
         finally:
             await reader.stop()
-        return reader, (cpu1 - cpu0) / max(last - first, 1)
+        done = max(last - first, 1)
+        return reader, (cpu1 - cpu0) / done, (own1 - own0) / done
 
     def section_stream(self) -> None:
         plan = self.plan
@@ -267,7 +270,8 @@ class Bench:
                 runs[kind].append(result)
                 log(
                     f"  stream run {run} {kind:24s}: {result['articles_per_s']:7.0f} articles/s, "
-                    f"{result['cpu_us_per_article']:5.0f} us CPU/article ({result['outputs']} out"
+                    f"{result['cpu_us_per_article']:5.0f} us CPU/article "
+                    f"({result['main_cpu_us_per_article']:.0f} in the main process, {result['outputs']} out"
                     + (f", mean batch {result['mean_batch_articles']:.0f})" if kind == "worker" else ")")
                 )
         pt = [r["articles_per_s"] for r in runs["passthrough"]]
