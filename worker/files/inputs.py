@@ -17,6 +17,9 @@ from pathlib import Path
 import msgspec
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".txt", ".html", ".htm")
+#: The UTF-8 byte order mark some editors put at the start of a file (RFC 8259 lets a reader
+#: ignore it); dropped there only: inside a file or a Kafka message it is a producer's error.
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ def _check_json(line: bytes) -> str | None:
         except UnicodeDecodeError:
             return "not valid UTF-8"
         return f"invalid JSON: {exc}"
+    except RecursionError:  # msgspec's nesting limit: `[[[[...`, as the worker's decoder says too
+        return "invalid JSON: nested too deeply"
     if not isinstance(value, dict):
         return "not a JSON object"
     return None
@@ -66,11 +71,13 @@ def read_records(paths: Iterable[Path]) -> Iterator[InputRecord]:
             with opener(path, "rb") as fh:
                 for number, line in enumerate(fh, 1):
                     line = line.rstrip(b"\r\n")
+                    if number == 1:  # a file saved as "UTF-8 with BOM" (the mark is the file's)
+                        line = line.removeprefix(_BOM)
                     if not line.strip():
                         continue
                     yield InputRecord(line, f"{path}:{number}", _check_json(line))
         elif suffix == ".json":
-            data = path.read_bytes()
+            data = path.read_bytes().removeprefix(_BOM)
             yield InputRecord(data, f"{path}:1", _check_json(data))
         else:
             data = path.read_bytes()

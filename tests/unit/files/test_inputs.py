@@ -29,7 +29,13 @@ def test_every_shape_is_read_in_order_with_its_origin(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("line", "problem"),
-    [(b"{not json", "invalid JSON"), (b"[1, 2]", "not a JSON object"), (b'{"text": "\xff"}', "not valid UTF-8")],
+    [
+        (b"{not json", "invalid JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"text": "\xff"}', "not valid UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),  # was a RecursionError out of the command
+        (b'{"metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    ],
 )
 def test_a_bad_line_is_flagged_and_the_rest_still_read(tmp_path: Path, line: bytes, problem: str) -> None:
     good = json.dumps({"id": "ok", "text": "t"}).encode()
@@ -38,6 +44,16 @@ def test_a_bad_line_is_flagged_and_the_rest_still_read(tmp_path: Path, line: byt
     assert [r.problem is None for r in records] == [True, False, True]
     assert problem in (records[1].problem or "") and records[1].origin.endswith(":2")
     assert records[1].value == line  # kept as it is, for its dead letter
+
+
+def test_a_byte_order_mark_at_a_files_start_is_dropped_and_nowhere_else(tmp_path: Path) -> None:
+    good = json.dumps({"id": "ok", "text": "t"}).encode()
+    (tmp_path / "a.jsonl").write_bytes(b"\xef\xbb\xbf" + good + b"\n\xef\xbb\xbf" + good + b"\n")
+    (tmp_path / "b.json").write_bytes(b"\xef\xbb\xbf" + good)
+    records = list(read_records([tmp_path]))
+    assert [r.value for r in records[::2]] == [good, good]  # line 1 and the .json file
+    assert [r.problem is None for r in records] == [True, False, True]
+    assert records[1].value.startswith(b"\xef\xbb\xbf")  # line 2: kept as it is, for its dead letter
 
 
 def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
