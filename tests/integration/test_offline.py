@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -58,6 +59,22 @@ def test_dedup_reports_every_record_in_order_including_bad_ones(tmp_path: Path, 
     out2 = tmp_path / "out2.jsonl"
     assert main(["dedup", "--input", str(src), "--output", str(out2), "--redis-url", redis_server.url]) == 0  # type: ignore[attr-defined]
     assert out2.read_text() == out.read_text()
+
+
+def test_a_truncated_gzip_input_is_read_to_where_it_breaks_and_the_rest_is_a_dead_letter(
+    tmp_path: Path, redis_server: object
+) -> None:
+    lines = [json.dumps({"id": f"t{i}", "text": f"Story {i}: " + " ".join(f"w{i}x{k}" for k in range(30))}) for i in range(3000)]
+    data = gzip.compress("\n".join(lines).encode() + b"\n")
+    src = tmp_path / "in.jsonl.gz"
+    src.write_bytes(data[: len(data) * 2 // 3])
+    out = tmp_path / "out.jsonl"
+    assert main(["dedup", "--input", str(src), "--output", str(out), "--redis-url", redis_server.url]) == 0  # type: ignore[attr-defined]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows[-1]["status"] == "dead_letter" and rows[-1]["reason"].startswith(f"unreadable_file: {src}:")
+    assert 0 < len(rows) - 1 < len(lines)
+    assert [r["id"] for r in rows[:-2]] == [f"t{i}" for i in range(len(rows) - 2)]  # every line before it
+    assert all(r["status"] == "clean" for r in rows[:-2])
 
 
 def test_unknown_input_path_is_a_clear_error(tmp_path: Path) -> None:

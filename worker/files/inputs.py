@@ -10,6 +10,7 @@ from a new article.
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,9 @@ class InputRecord:
     value: bytes  # the message as it would travel on Kafka
     origin: str  # "path:line" (line 1 for single-article files)
     problem: str | None = None  # why the worker will dead-letter it, when known here
+    #: Not an article but the rest of a file that cannot be read (a truncated or corrupt
+    #: `.jsonl.gz`): `value` is empty and `problem` says why. Never sent; a dead letter offline.
+    unreadable: bool = False
 
 
 def _suffix(path: Path) -> str:
@@ -62,20 +66,32 @@ def _check_json(line: bytes) -> str | None:
     return None
 
 
+def _read_lines(path: Path, *, compressed: bool) -> Iterator[InputRecord]:
+    """A JSON-lines file's records; if the file cannot be read to its end (a `.gz` cut short by
+    a copy or a full disk, or not gzip at all), every line before that, then one `unreadable`
+    record naming where it stopped."""
+    number = 0
+    try:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as fh:
+            for number, line in enumerate(fh, 1):
+                line = line.rstrip(b"\r\n")
+                if number == 1:  # a file saved as "UTF-8 with BOM" (the mark is the file's)
+                    line = line.removeprefix(_BOM)
+                if not line.strip():
+                    continue
+                yield InputRecord(line, f"{path}:{number}", _check_json(line))
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        where = f"after line {number}" if number else "at its start"
+        problem = f"the file cannot be read {where} ({exc}): truncated or not gzip?"
+        yield InputRecord(b"", f"{path}:{number + 1}", problem, unreadable=True)
+
+
 def read_records(paths: Iterable[Path]) -> Iterator[InputRecord]:
     """Every article of every file, in order. Never stops at a bad record: it flags it."""
     for path in iter_files(paths):
         suffix = _suffix(path)
         if suffix in (".jsonl", ".jsonl.gz"):
-            opener = gzip.open if suffix == ".jsonl.gz" else open
-            with opener(path, "rb") as fh:
-                for number, line in enumerate(fh, 1):
-                    line = line.rstrip(b"\r\n")
-                    if number == 1:  # a file saved as "UTF-8 with BOM" (the mark is the file's)
-                        line = line.removeprefix(_BOM)
-                    if not line.strip():
-                        continue
-                    yield InputRecord(line, f"{path}:{number}", _check_json(line))
+            yield from _read_lines(path, compressed=suffix == ".jsonl.gz")
         elif suffix == ".json":
             data = path.read_bytes().removeprefix(_BOM)
             yield InputRecord(data, f"{path}:1", _check_json(data))

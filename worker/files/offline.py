@@ -78,6 +78,12 @@ def result_of(staged: Prepared | DeadLettered, decision: Decision | None) -> Off
     return OfflineResult(id=staged.article_id, status="clean", story_id=staged.article_id)
 
 
+def _unreadable(record: InputRecord) -> OfflineResult:
+    """The rest of a file that could not be read: a dead letter, so that it is counted and seen."""
+    reason = f"unreadable_file: {record.origin}: {record.problem}"
+    return OfflineResult(id=None, status="dead_letter", reason=reason)
+
+
 @dataclass
 class Summary:
     total: int = 0
@@ -156,7 +162,7 @@ async def dedup_records(
             staged = await preparing
             decisions = await decide_batch(staged, store, thresholds=thresholds)
             for record, s, decision in zip(batch, staged, decisions, strict=True):
-                result = result_of(s, decision)
+                result = result_of(s, decision) if not record.unreadable else _unreadable(record)
                 summary.add(result)
                 on_result(record, result)
     finally:

@@ -54,7 +54,7 @@ async def produce_records(
     try:
         pending: list[asyncio.Future[object]] = []
         for record in records:
-            if record.problem and not send_invalid:
+            if record.problem and (record.unreadable or not send_invalid):
                 report.skipped.append((record.origin, record.problem))
                 continue
             pending.append(await producer.send(topic, record.value))

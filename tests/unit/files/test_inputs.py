@@ -56,6 +56,23 @@ def test_a_byte_order_mark_at_a_files_start_is_dropped_and_nowhere_else(tmp_path
     assert records[1].value.startswith(b"\xef\xbb\xbf")  # line 2: kept as it is, for its dead letter
 
 
+def test_a_gzip_file_cut_short_yields_its_lines_then_one_unreadable_record(tmp_path: Path) -> None:
+    lines = [json.dumps({"id": f"a{i}", "text": f"article {i}"}).encode() for i in range(2000)]
+    data = gzip.compress(b"\n".join(lines) + b"\n")
+    (tmp_path / "cut.jsonl.gz").write_bytes(data[: len(data) // 2])  # a copy that stopped halfway
+    (tmp_path / "plain.jsonl.gz").write_bytes(lines[0] + b"\n")  # named .gz, not gzip
+    (tmp_path / "z.jsonl").write_bytes(lines[1] + b"\n")  # the files after them are still read
+    records = list(read_records([tmp_path]))
+    cut = [r for r in records if "cut.jsonl.gz" in r.origin]
+    assert 0 < len(cut) - 1 < len(lines) and cut[-1].unreadable and not any(r.unreadable for r in cut[:-1])
+    assert [r.value for r in cut[:-2]] == lines[: len(cut) - 2]  # in order; the last line may be cut
+    assert cut[-1].value == b"" and "truncated or not gzip" in (cut[-1].problem or "")
+    assert cut[-1].origin.endswith(f":{len(cut)}")  # the line it stopped at
+    plain = [r for r in records if "plain.jsonl.gz" in r.origin]
+    assert len(plain) == 1 and plain[0].unreadable and plain[0].origin.endswith(":1")
+    assert records[-1].value == lines[1] and not records[-1].unreadable
+
+
 def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such file"):
         list(iter_files([tmp_path / "nope"]))

@@ -77,3 +77,17 @@ def test_run_produce_with_an_empty_input_exits_0(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(produce, "read_records", lambda paths: iter(()))
     status = produce.run_produce("127.0.0.1:1", "t", [tmp_path], send_invalid=False, console=quiet())
     assert status == 0
+
+
+def test_run_produce_never_sends_an_unreadable_files_rest(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def reader(paths: list[Path]) -> Iterator[InputRecord]:
+        yield InputRecord(b'{"text": "x"}', "in.jsonl.gz:1")
+        yield InputRecord(b"", "in.jsonl.gz:2", "the file cannot be read after line 1", unreadable=True)
+
+    monkeypatch.setattr(RecordingProducer, "sent", [])
+    monkeypatch.setattr(produce, "AIOKafkaProducer", RecordingProducer)
+    monkeypatch.setattr(produce, "read_records", reader)
+    out = io.StringIO()
+    status = produce.run_produce("127.0.0.1:1", "t", [tmp_path], send_invalid=True, console=Console(file=out))
+    assert status == 0 and RecordingProducer.sent == [b'{"text": "x"}']  # not even with --send-invalid
+    assert "skipped" in out.getvalue() and "in.jsonl.gz:2" in out.getvalue()
