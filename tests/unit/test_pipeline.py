@@ -318,3 +318,18 @@ def test_clean_text_splits_back_into_its_paragraphs(body: str) -> None:
     if isinstance(result, Prepared):
         parts = result.clean.text.split("\n\n")
         assert all(p.strip() and not any(ch in p for ch in "\n\r\u2028\u2029\x85\x0b\x0c") for p in parts)
+
+
+def test_a_page_its_scripts_fill_in_is_published_from_its_json_ld_not_dead_lettered() -> None:
+    ld = {"@type": "NewsArticle", "headline": "Council approves budget", "articleBody": "The council approved it."}
+    html = (
+        '<html><head><title>Site</title><script type="application/ld+json">'
+        + json.dumps(ld)
+        + '</script></head><body><div id="app"></div></body></html>'
+    )
+    result = prepared(msgspec.json.encode({"id": "spa", "html": html}))
+    assert isinstance(result, Prepared), result
+    assert result.clean.title == "Council approves budget" and result.clean.text == "The council approved it."
+    # without the JSON-LD the same page has no text: a dead letter, as before
+    empty = prepared(msgspec.json.encode({"id": "spa", "html": html.replace("articleBody", "x")}))
+    assert isinstance(empty, DeadLettered) and empty.reason == "empty_text"

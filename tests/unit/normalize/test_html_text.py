@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from hypothesis import given, settings
@@ -174,3 +175,44 @@ def test_site_logo_h1_outside_the_article_does_not_win_over_og_title() -> None:
     head = "<meta property='og:title' content='عنوان الخبر'>"
     html = page("<article><p>نص.</p></article>", head=head, before="<header><h1>اسم الموقع</h1></header>")
     assert extract(html).title == "عنوان الخبر"
+
+
+def ld(document: object) -> str:
+    return f'<script type="application/ld+json">{json.dumps(document, ensure_ascii=False)}</script>'
+
+
+ARTICLE_LD = {
+    "@context": "https://schema.org",
+    "@type": "NewsArticle",
+    "headline": "أقر المجلس الميزانية",
+    "articleBody": "أقر مجلس المدينة الميزانية الجديدة يوم الاثنين.\n\nوترفع الخطة الإنفاق على المدارس.",
+}
+
+
+def test_a_page_its_scripts_fill_in_gives_its_json_ld_article() -> None:
+    html = page('<div id="root"></div>', head="<title>الموقع</title>" + ld(ARTICLE_LD), before="<nav>الرئيسية</nav>")
+    got = extract(html)
+    assert got.title == "أقر المجلس الميزانية" and not got.tab_title
+    assert lines(got.text) == ["أقر مجلس المدينة الميزانية الجديدة يوم الاثنين.", "وترفع الخطة الإنفاق على المدارس."]
+
+
+def test_json_ld_in_a_graph_inside_the_body_with_html_in_its_body_is_found() -> None:
+    document = {
+        "@context": "https://schema.org",
+        "@graph": [
+            {"@type": "WebSite", "name": "Site", "articleBody": "short"},  # the longest body wins
+            {"@type": ["NewsArticle"], "headline": "A &amp; B", "articleBody": "<p>First &amp; one.</p><p>Second.</p>"},
+        ],
+    }
+    got = extract(page(f"<article>{ld(document)}</article>", head="<meta property='og:title' content='Own'>"))
+    assert lines(got.text) == ["First & one.", "Second."]
+    assert got.title == "Own"  # the page's own headline is kept; JSON-LD's only fills a gap
+    assert extract(page(f"<article>{ld(document)}</article>")).title == "A & B"
+
+
+def test_visible_text_wins_over_json_ld_and_bad_json_ld_is_ignored() -> None:
+    visible = page("<article><p>The visible text of the page.</p></article>", head=ld(ARTICLE_LD))
+    assert lines(extract(visible).text) == ["The visible text of the page."]  # unchanged by the fallback
+    for bad in ('{"articleBody": [[[[', "[" * 50_000 + "]" * 50_000, '{"articleBody": 7}', '"text"', ""):
+        got = extract(page("<div></div>", head=f'<script type="application/ld+json">{bad}</script>'))
+        assert got.text.strip() == ""
