@@ -138,7 +138,11 @@ def _format(dt: datetime) -> str:
 
 def _finish(dt: datetime, raw: object) -> tuple[str | None, str | None]:
     note = None
-    if dt.tzinfo is None or dt.utcoffset() is None:
+    try:
+        offset = dt.utcoffset() if dt.tzinfo is not None else None
+    except ValueError:  # dateutil reads "+99:00" as a zone; Python refuses offsets of a day or more
+        return None, f"published_at {raw!r} has an impossible time zone offset; ignored"
+    if offset is None:
         dt = dt.replace(tzinfo=UTC)
         note = f"published_at {raw!r} has no time zone; assumed UTC"
     if not EARLIEST <= dt < LATEST:

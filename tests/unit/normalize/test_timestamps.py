@@ -70,6 +70,21 @@ def test_unreadable_time_is_a_warning_not_an_error(value: object) -> None:
     assert warning is not None and "published_at" in warning
 
 
+@pytest.mark.parametrize("value", ["2024-05-01T10:00:00+99:00", "2024-05-01 10:00 -2400", "May 1 2024 10:00 +48:30"])
+def test_an_impossible_zone_offset_is_a_warning_not_an_internal_error(value: str) -> None:
+    # dateutil reads these as zones; Python's datetime raised ValueError on their offset (the
+    # article was a dead letter, internal_error)
+    iso, warning = parse_published(value)
+    assert iso is None and warning is not None and "offset" in warning
+
+
+@given(st.datetimes(timezones=st.none()), st.integers(-99, 99), st.integers(0, 59))
+def test_never_raises_on_any_offset(moment: object, hours: int, minutes: int) -> None:
+    sign = "-" if hours < 0 else "+"
+    iso, warning = parse_published(f"{moment:%Y-%m-%dT%H:%M:%S}{sign}{abs(hours):02d}:{minutes:02d}")
+    assert iso is None or (abs(hours) < 24 and warning is None)
+
+
 def test_out_of_range_years_are_rejected() -> None:
     assert parse_published("1850-01-01T00:00:00Z")[0] is None
     assert parse_published("2150-01-01T00:00:00Z")[0] is None
