@@ -34,6 +34,7 @@ REASONS = (
 )
 
 _decoder = msgspec.json.Decoder(RawArticle)
+_BOM: Final = b"\xef\xbb\xbf"
 
 #: Longest run of combining marks accepted in one field (when the field is not NFC already).
 #: Unicode normalization (NFC, which the normalizer applies) sorts each run of marks by combining
@@ -146,6 +147,11 @@ def decode_article(
     max_id_chars: int = 96,
 ) -> RawArticle:
     """Parse and validate one message. Raises `PoisonInput` with an actionable message."""
+    if payload[:3] == _BOM:
+        # A UTF-8 byte order mark before the JSON (some encoders write one, e.g. .NET's
+        # `new UTF8Encoding(true)`): RFC 8259 section 8.1 lets a parser ignore it, and every
+        # article of such a producer would otherwise be a dead letter.
+        payload = payload[3:]
     if len(payload) > max_bytes:
         raise PoisonInput(
             "too_large",

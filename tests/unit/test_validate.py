@@ -28,6 +28,14 @@ def test_html_only_article_is_valid() -> None:
     assert raw.html == "<p>hello</p>" and raw.text is None
 
 
+def test_a_byte_order_mark_before_the_json_is_ignored() -> None:
+    # RFC 8259 8.1: a parser may ignore it; .NET's UTF8Encoding(true) writes one
+    raw = decode_article(b"\xef\xbb\xbf" + encode(make_article()), **LIMITS)
+    assert raw.id == "a-1"
+    assert reason_of(b"\xef\xbb\xbf\xef\xbb\xbf" + encode(make_article())) == "invalid_json"  # one mark only
+    assert reason_of(b"\xef\xbb\xbf") == "invalid_json"
+
+
 def test_unknown_fields_are_ignored() -> None:
     assert decode_article(encode(make_article(extra_field=1)), **LIMITS).id == "a-1"
 

@@ -19,7 +19,8 @@ import msgspec
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".txt", ".html", ".htm")
 #: The UTF-8 byte order mark some editors put at the start of a file (RFC 8259 lets a reader
-#: ignore it); dropped there only: inside a file or a Kafka message it is a producer's error.
+#: ignore it): dropped before a line's or a file's JSON, so `produce` sends JSON without it (the
+#: worker ignores one before a message's JSON too).
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -74,9 +75,8 @@ def _read_lines(path: Path, *, compressed: bool) -> Iterator[InputRecord]:
     try:
         with gzip.open(path, "rb") if compressed else open(path, "rb") as fh:
             for number, line in enumerate(fh, 1):
-                line = line.rstrip(b"\r\n")
-                if number == 1:  # a file saved as "UTF-8 with BOM" (the mark is the file's)
-                    line = line.removeprefix(_BOM)
+                # a file saved as "UTF-8 with BOM", or lines joined from such files
+                line = line.rstrip(b"\r\n").removeprefix(_BOM)
                 if not line.strip():
                     continue
                 yield InputRecord(line, f"{path}:{number}", _check_json(line))

@@ -46,14 +46,16 @@ def test_a_bad_line_is_flagged_and_the_rest_still_read(tmp_path: Path, line: byt
     assert records[1].value == line  # kept as it is, for its dead letter
 
 
-def test_a_byte_order_mark_at_a_files_start_is_dropped_and_nowhere_else(tmp_path: Path) -> None:
+def test_a_byte_order_mark_before_the_json_is_dropped(tmp_path: Path) -> None:
     good = json.dumps({"id": "ok", "text": "t"}).encode()
+    # a file saved as "UTF-8 with BOM", and a second such file appended to it
     (tmp_path / "a.jsonl").write_bytes(b"\xef\xbb\xbf" + good + b"\n\xef\xbb\xbf" + good + b"\n")
     (tmp_path / "b.json").write_bytes(b"\xef\xbb\xbf" + good)
+    (tmp_path / "c.jsonl").write_bytes(b'{"id": "\xef\xbb\xbf", "text": "t"}\n')  # inside the JSON: data
     records = list(read_records([tmp_path]))
-    assert [r.value for r in records[::2]] == [good, good]  # line 1 and the .json file
-    assert [r.problem is None for r in records] == [True, False, True]
-    assert records[1].value.startswith(b"\xef\xbb\xbf")  # line 2: kept as it is, for its dead letter
+    assert [r.value for r in records[:3]] == [good, good, good]
+    assert all(r.problem is None for r in records)
+    assert msgspec.json.decode(records[3].value)["id"] == "\ufeff"
 
 
 def test_a_gzip_file_cut_short_yields_its_lines_then_one_unreadable_record(tmp_path: Path) -> None:
