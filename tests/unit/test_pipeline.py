@@ -330,6 +330,7 @@ def test_a_page_its_scripts_fill_in_is_published_from_its_json_ld_not_dead_lette
     result = prepared(msgspec.json.encode({"id": "spa", "html": html}))
     assert isinstance(result, Prepared), result
     assert result.clean.title == "Council approves budget" and result.clean.text == "The council approved it."
+    assert "html_json_ld_body" in result.clean.warnings  # where the text came from
     # without the JSON-LD the same page has no text: a dead letter, as before
     empty = prepared(msgspec.json.encode({"id": "spa", "html": html.replace("articleBody", "x")}))
     assert isinstance(empty, DeadLettered) and empty.reason == "empty_text"

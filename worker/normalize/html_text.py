@@ -106,6 +106,8 @@ class ExtractedHtml:
     #: True when `title` is only the page's ``<title>`` (a browser tab's text: often the site's
     #: name, or the headline with it), the page naming no headline of its own.
     tab_title: bool = False
+    #: True when the page showed no text and `text` is its JSON-LD ``articleBody``.
+    from_json_ld: bool = False
 
 
 def _too_deep(html: str) -> bool:
@@ -355,8 +357,8 @@ def extract(html: str) -> ExtractedHtml:
         return extracted
     headline, body = article
     if headline is not None and (extracted.title is None or extracted.tab_title):
-        return ExtractedHtml(headline, body)
-    return ExtractedHtml(extracted.title, body, tab_title=extracted.tab_title)
+        return ExtractedHtml(headline, body, from_json_ld=True)
+    return ExtractedHtml(extracted.title, body, tab_title=extracted.tab_title, from_json_ld=True)
 
 
 def _extract(tree: LexborHTMLParser, root: LexborNode | None, title: str | None, tab: bool) -> ExtractedHtml:

@@ -76,6 +76,8 @@ def word_count(paragraphs: tuple[str, ...]) -> int:
 W_MOJIBAKE: Final = "mojibake_repaired"
 W_HTML: Final = "html_extracted"
 W_HTML_FLATTENED: Final = "html_too_deep_flattened"
+#: The page showed no text; the article is its JSON-LD ``articleBody`` (with "html_extracted").
+W_HTML_JSON_LD: Final = "html_json_ld_body"
 W_TITLE_REPEAT: Final = "title_repeated_in_body_removed"
 W_FAILED: Final = "normalization_failed"
 W_MARKS_CAPPED: Final = "combining_marks_capped"
@@ -792,6 +794,8 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
         page = extract_html(html)
         body = page.text
         notes.warn(W_HTML_FLATTENED if page.flattened else W_HTML)
+        if page.from_json_ld:
+            notes.warn(W_HTML_JSON_LD)
         if clean_title is None and page.title:
             if page.tab_title:
                 tab_title = page.title

@@ -192,7 +192,7 @@ ARTICLE_LD = {
 def test_a_page_its_scripts_fill_in_gives_its_json_ld_article() -> None:
     html = page('<div id="root"></div>', head="<title>الموقع</title>" + ld(ARTICLE_LD), before="<nav>الرئيسية</nav>")
     got = extract(html)
-    assert got.title == "أقر المجلس الميزانية" and not got.tab_title
+    assert got.title == "أقر المجلس الميزانية" and not got.tab_title and got.from_json_ld
     assert lines(got.text) == ["أقر مجلس المدينة الميزانية الجديدة يوم الاثنين.", "وترفع الخطة الإنفاق على المدارس."]
 
 
@@ -213,6 +213,7 @@ def test_json_ld_in_a_graph_inside_the_body_with_html_in_its_body_is_found() -> 
 def test_visible_text_wins_over_json_ld_and_bad_json_ld_is_ignored() -> None:
     visible = page("<article><p>The visible text of the page.</p></article>", head=ld(ARTICLE_LD))
     assert lines(extract(visible).text) == ["The visible text of the page."]  # unchanged by the fallback
+    assert not extract(visible).from_json_ld
     for bad in ('{"articleBody": [[[[', "[" * 50_000 + "]" * 50_000, '{"articleBody": 7}', '"text"', ""):
         got = extract(page("<div></div>", head=f'<script type="application/ld+json">{bad}</script>'))
         assert got.text.strip() == ""
