@@ -251,6 +251,16 @@ def _print_explanation(console: Console, e: Explanation) -> None:
         console.print("no shared passages")
 
 
+def _redis_url(value: str) -> str:
+    """`--redis-url`, checked as NEWSWORKER_REDIS_URL is (argparse reports a bad one: exit 2)."""
+    from worker.config import redis_url_problem
+
+    problem = redis_url_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newsworker", description=__doc__)
     p.add_argument("--version", action="version", version=f"newsworker {__version__}")
@@ -277,14 +287,20 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("dedup", help="offline dedup of files; one JSON line per input record")
     s.add_argument("--input", required=True, type=Path, nargs="+")
     s.add_argument("--output", required=True, type=Path, help="JSON lines of results; - for stdout")
-    s.add_argument("--redis-url", help="use this Redis (default: an embedded one, from the [embedded] extra)")
+    s.add_argument(
+        "--redis-url",
+        type=_redis_url,
+        help="use this Redis (default: an embedded one, from the [embedded] extra)",
+    )
     s.set_defaults(func=cmd_dedup)
 
     s = sub.add_parser("explain", help="why two articles are one article, one story, or unrelated")
     s.add_argument(
         "paths", nargs="*", type=Path, help="two articles, the earlier first: files as `produce` reads them"
     )
-    s.add_argument("--redis-url", help="explain two articles remembered in this Redis window instead")
+    s.add_argument(
+        "--redis-url", type=_redis_url, help="explain two articles remembered in this Redis window instead"
+    )
     s.add_argument("--id", action="append", help="with --redis-url: an article id (twice, the earlier first)")
     s.set_defaults(func=cmd_explain)
 
@@ -297,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser("eval", help="near-duplicate accuracy on a labelled stream (docs/EVALUATION.md)")
         s.add_argument("--data", type=Path, help="articles, .jsonl[.gz] (default: ../shared/data/)")
         s.add_argument("--limit", type=int, default=None)
-        s.add_argument("--redis-url")
+        s.add_argument("--redis-url", type=_redis_url)
         s.add_argument("--no-baselines", action="store_true")
         s.add_argument("--seed", type=int, default=7)
         s.add_argument("--offset", type=int, default=0, help="skip this many corpus articles (held-out part)")
@@ -335,6 +351,16 @@ def _unavailable(exc: BaseException) -> bool:
     return isinstance(exc, (TransientError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
 
 
+def _refused(exc: BaseException) -> bool:
+    """An error reply of Redis to a command's connection or first call (a database index the
+    server does not have, a user without the rights), as redis-py or the store raise it."""
+    import redis.exceptions
+
+    from worker.errors import DedupStoreRefused
+
+    return isinstance(exc, (DedupStoreRefused, redis.exceptions.ResponseError))
+
+
 def main(argv: list[str] | None = None) -> int:
     from worker.errors import ConfigurationError
 
@@ -355,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     except Exception as exc:
+        if _refused(exc):  # an error reply: "DB index is out of range", an ACL denial, ...
+            print(f"newsworker {args.command}: Redis refused ({exc})", file=sys.stderr)
+            return EXIT_UNAVAILABLE
         if not _unavailable(exc):
             raise
         print(f"newsworker {args.command}: Redis is unavailable ({exc})", file=sys.stderr)

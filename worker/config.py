@@ -16,6 +16,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DAY_SECONDS = 86_400
 
 
+def redis_url_problem(url: str) -> str | None:
+    """What is wrong with a Redis URL's shape, or None; names the scheme only (the URL may hold
+    a password). Also `--redis-url` of the commands (worker/cli.py)."""
+    scheme = url.split("://", 1)[0] if "://" in url else "no"
+    if scheme not in ("redis", "rediss", "unix"):
+        return f"the URL must start with redis://, rediss:// or unix:// (got {scheme} scheme)"
+    return None
+
+
 class Settings(BaseSettings):
     """Every tunable of the worker. Environment: `NEWSWORKER_<NAME>` (case-insensitive)."""
 
@@ -199,10 +208,9 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: SecretStr) -> SecretStr:
         # Checked here so that a typo ("redis:/host", "http://...") fails at start, not at the
         # first batch; the message names the scheme only, since the URL may hold a password.
-        url = value.get_secret_value()
-        scheme = url.split("://", 1)[0] if "://" in url else "no"
-        if scheme not in ("redis", "rediss", "unix"):
-            raise ValueError(f"the URL must start with redis://, rediss:// or unix:// (got {scheme} scheme)")
+        problem = redis_url_problem(value.get_secret_value())
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @property

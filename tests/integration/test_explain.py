@@ -37,3 +37,14 @@ def test_commands_whose_redis_is_down_say_so_in_a_line(seeds_dir: Path) -> None:
         result = run_cli(*args)
         assert result.returncode == 69, result.stderr  # EX_UNAVAILABLE, not a traceback
         assert "Redis is unavailable" in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_commands_given_a_wrong_redis_url_say_so_in_a_line(seeds_dir: Path, redis_server: object) -> None:
+    url = redis_server.url  # type: ignore[attr-defined]
+    no_such_db = url.rstrip("/").rsplit("/", 1)[0] + "/99" if url.count("/") > 2 else url + "/99"
+    for command in (["explain", "--id", "a", "--id", "b"], ["dedup", "--input", str(seeds_dir), "--output", "-"]):
+        bad_scheme = run_cli(*command, "--redis-url", "localhost:6379")  # a typo, no scheme
+        assert bad_scheme.returncode == 2 and "redis://" in bad_scheme.stderr, bad_scheme.stderr
+        refused = run_cli(*command, "--redis-url", no_such_db)  # a server with 16 databases
+        assert refused.returncode == 69, refused.stderr
+        assert "DB index is out of range" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
