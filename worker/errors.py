@@ -41,8 +41,9 @@ class DedupStoreRefused(DedupStoreUnavailable):
     `noeviction`), a read-only replica after a failover (`readonly`), still loading its data
     (`loading`), busy with a long script (`busy`), failing to persist (`misconf`), a cluster
     reconfiguring (`cluster`), an ACL that denies the worker's user a command or its keys
-    (`noperm`). It passes once an operator or the server fixes the cause, so it is retried like
-    an outage; `kind` (one of `REFUSAL_KINDS`) says which, for metrics and logs.
+    (`noperm`), a database number in the Redis URL that the server does not have (`db`). It
+    passes once an operator or the server fixes the cause, so it is retried like an outage;
+    `kind` (one of `REFUSAL_KINDS`) says which, for metrics and logs.
     """
 
     def __init__(self, kind: str, message: str) -> None:
@@ -51,7 +52,7 @@ class DedupStoreRefused(DedupStoreUnavailable):
 
 
 #: The `DedupStoreRefused.kind` values (a closed set: a metric label).
-REFUSAL_KINDS = ("oom", "readonly", "loading", "busy", "misconf", "cluster", "noperm")
+REFUSAL_KINDS = ("oom", "readonly", "loading", "busy", "misconf", "cluster", "noperm", "db")
 
 
 class PublishFailed(TransientError):

@@ -250,6 +250,29 @@ def test_a_redis_acl_that_denies_the_keys_pauses_the_worker_until_fixed(
     admin.close()
 
 
+def test_a_redis_url_naming_a_database_the_server_lacks_pauses_the_worker_not_crash_loops(
+    kafka: EmbeddedKafka, redis_server: EmbeddedRedis, topic_names: Callable[..., list[str]],
+    start_worker: Callable[..., Any], unique_group: str,
+) -> None:
+    """An operator's typo: NEWSWORKER_REDIS_URL ends in /99 on a server of 16 databases. Every
+    connection's SELECT is refused ("DB index is out of range", a `ResponseError`): before the
+    fix the first batch called it a bug, exit 70, and the same after every restart. Now the worker
+    waits, not ready, counting the refusal; fixed and restarted, it decides every article once."""
+    topics = topic_names(partitions=2)
+    values, ids = real_articles(200)
+    wrong = redis_server.url.rstrip("/").rsplit("/", 1)[0] + "/99" if redis_server.url.count("/") > 2 \
+        else redis_server.url + "/99"
+    worker = start_worker(topics, app_id=unique_group, redis_url=wrong, shutdown_grace_seconds="2")
+    asyncio.run(produce(kafka.bootstrap, topics[0], values, max_request_size=8 * 1024 * 1024))
+    assert_paused_by_refusal(worker, "db", "the worker to see Redis refuse its database")
+    assert "NEWSWORKER_REDIS_URL names a database number" in log_of(worker)
+    assert count_outputs(kafka.bootstrap, topics) == 0
+    assert worker.stop() is not None  # the operator fixes the URL and restarts it
+    again = start_worker(topics, app_id=unique_group)
+    records = read_outputs(kafka.bootstrap, topics, len(ids), timeout=240)
+    assert_every_input_decided_once(records, topics, ids, log_of(again))
+
+
 # --- item 4: the grace is enforced ---------------------------------------------------------------------
 
 

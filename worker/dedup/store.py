@@ -215,6 +215,10 @@ _REFUSAL_CODES = {
 }  # fmt: skip
 
 
+#: How Redis refuses the URL's database number on every new connection (`SELECT`): no such database
+#: (its `databases` setting; a cluster has only 0), or not a number.
+_DB_REFUSALS = ("DB index is out of range", "invalid DB index", "SELECT is not allowed in cluster mode")
+
 #: How Redis words an ACL denial raised inside a script (`scriptCall`, Redis 7.0-7.2; 6.2 says
 #: "The user executing the script can't run this command or subcommand" too).
 _SCRIPT_ACL_DENIAL = "The user executing the script can't run this command or subcommand"
@@ -234,6 +238,8 @@ def refusal_kind(exc: redis.exceptions.ResponseError) -> str | None:
     text = str(exc).rpartition("caused error: ")[2].lstrip("('\" ")
     if text.startswith(_SCRIPT_ACL_DENIAL):
         return "noperm"
+    if text.startswith(_DB_REFUSALS):
+        return "db"
     return _REFUSAL_CODES.get(text.split(" ", 1)[0])
 
 

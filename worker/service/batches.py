@@ -80,6 +80,8 @@ _REFUSAL_HINTS = {
     "cluster": "the Redis cluster is down or resharding",
     "noperm": "the Redis ACL denies the worker's user a command or a key it needs: grant what "
     "deploy/README.md, \"A Redis user for the worker\", lists (keys under NEWSWORKER_REDIS_KEY_PREFIX)",
+    "db": "NEWSWORKER_REDIS_URL names a database number (its /N) the server does not have (its "
+    "`databases` setting, 16 by default; a Redis Cluster has only 0): fix the URL and restart",
 }
 
 

@@ -68,6 +68,9 @@ def test_custom_encoding_keeps_redis_py_packer() -> None:
             "Command # 1 (EVALSHA 349b 4 aclnw:v8:c3:{5}:965:5940...) of pipeline caused error: (\"The "
             "user executing the script can't run this command or subcommand script: 349b, on "
             "@user_script:15.\",)"), "noperm"),
+        # NEWSWORKER_REDIS_URL's /N beyond the server's `databases` (what every connection's SELECT gets)
+        (redis.exceptions.ResponseError("DB index is out of range"), "db"),
+        (redis.exceptions.ResponseError("invalid DB index"), "db"),
         (redis.exceptions.ResponseError("ERR Error running script: attempt to compare nil"), None),
         (redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind"), None),
         # a refusal code appearing among the command's arguments is not the reply's code
