@@ -351,14 +351,22 @@ def _unavailable(exc: BaseException) -> bool:
     return isinstance(exc, (TransientError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
 
 
-def _refused(exc: BaseException) -> bool:
-    """An error reply of Redis to a command's connection or first call (a database index the
-    server does not have, a user without the rights), as redis-py or the store raise it."""
+def _refused(exc: BaseException) -> str | None:
+    """For an error reply of Redis (a database index the server does not have, a user without
+    the rights, a cluster node taken for a single server), as redis-py or the store raise it:
+    what to do about it (": ..." or ""); None for any other exception."""
     import redis.exceptions
 
-    from worker.errors import DedupStoreRefused
+    from worker.dedup.store import refusal_kind
+    from worker.errors import REFUSAL_HINTS, DedupStoreRefused
 
-    return isinstance(exc, (DedupStoreRefused, redis.exceptions.ResponseError))
+    if isinstance(exc, DedupStoreRefused):
+        kind: str | None = exc.kind
+    elif isinstance(exc, redis.exceptions.ResponseError):
+        kind = refusal_kind(exc)
+    else:
+        return None
+    return f": {REFUSAL_HINTS[kind]}" if kind in REFUSAL_HINTS else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -381,8 +389,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     except Exception as exc:
-        if _refused(exc):  # an error reply: "DB index is out of range", an ACL denial, ...
-            print(f"newsworker {args.command}: Redis refused ({exc})", file=sys.stderr)
+        hint = _refused(exc)  # an error reply: "DB index is out of range", an ACL denial, ...
+        if hint is not None:
+            print(f"newsworker {args.command}: Redis refused ({exc}){hint}", file=sys.stderr)
             return EXIT_UNAVAILABLE
         if not _unavailable(exc):
             raise

@@ -40,10 +40,11 @@ class DedupStoreRefused(DedupStoreUnavailable):
     """Redis answered but refused the command for now: full (`oom`: `maxmemory` reached under
     `noeviction`), a read-only replica after a failover (`readonly`), still loading its data
     (`loading`), busy with a long script (`busy`), failing to persist (`misconf`), a cluster
-    reconfiguring (`cluster`), an ACL that denies the worker's user a command or its keys
-    (`noperm`), a database number in the Redis URL that the server does not have (`db`). It
-    passes once an operator or the server fixes the cause, so it is retried like an outage;
-    `kind` (one of `REFUSAL_KINDS`) says which, for metrics and logs.
+    reconfiguring, or a cluster node taken for a single server (`cluster`), an ACL that denies
+    the worker's user a command or its keys (`noperm`), a database number in the Redis URL that
+    the server does not have (`db`). It passes once an operator or the server fixes the cause,
+    so it is retried like an outage; `kind` (one of `REFUSAL_KINDS`) says which, for metrics
+    and logs.
     """
 
     def __init__(self, kind: str, message: str) -> None:
@@ -53,6 +54,23 @@ class DedupStoreRefused(DedupStoreUnavailable):
 
 #: The `DedupStoreRefused.kind` values (a closed set: a metric label).
 REFUSAL_KINDS = ("oom", "readonly", "loading", "busy", "misconf", "cluster", "noperm", "db")
+
+#: What an operator does about each kind of refusal (`DedupStoreRefused.kind`), for the log line.
+REFUSAL_HINTS: dict[str, str] = {
+    "oom": "Redis is full (used_memory reached maxmemory under noeviction): raise maxmemory "
+    "(CONFIG SET works live); a shorter NEWSWORKER_DEDUP_WINDOW_SECONDS frees memory only as "
+    "older generations expire (docs/DEDUP.md sizes the index)",
+    "readonly": "Redis is a read-only replica (a failover?): point NEWSWORKER_REDIS_URL at the primary",
+    "loading": "Redis is loading its data set",
+    "busy": "Redis is busy running a script",
+    "misconf": "Redis cannot persist to disk and refuses writes (stop-writes-on-bgsave-error)",
+    "cluster": "the Redis cluster is down or resharding; or (MOVED) NEWSWORKER_REDIS_URL names a node of "
+    "a Redis Cluster and NEWSWORKER_REDIS_CLUSTER is not true: set it and restart",
+    "noperm": "the Redis ACL denies the worker's user a command or a key it needs: grant what "
+    "deploy/README.md, \"A Redis user for the worker\", lists (keys under NEWSWORKER_REDIS_KEY_PREFIX)",
+    "db": "NEWSWORKER_REDIS_URL names a database number (its /N) the server does not have (its "
+    "`databases` setting, 16 by default; a Redis Cluster has only 0): fix the URL and restart",
+}
 
 
 class PublishFailed(TransientError):

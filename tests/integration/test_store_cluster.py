@@ -78,3 +78,27 @@ def test_store_decides_on_a_cluster(redis_cluster: str) -> None:
     assert first == Unique() and other == Unique()
     assert copy == DuplicateOf("a0", "exact", 1.0)
     assert isinstance(edit, DuplicateOf) and edit.canonical_id == "a0"
+
+
+def test_a_cluster_node_taken_for_a_single_server_is_a_refusal_not_a_bug(redis_cluster: str) -> None:
+    """NEWSWORKER_REDIS_CLUSTER left false for a cluster's URL: the node redirects (MOVED) every
+    key it does not serve. Before: a `MovedError` out of the store, which the worker took for a
+    bug (exit 70 at every restart); now a refusal the worker waits on, saying what to set."""
+    from worker.errors import REFUSAL_HINTS, DedupStoreRefused
+
+    async def run() -> DedupStoreRefused:
+        client = connect(redis_cluster, cluster=False)
+        try:
+            store = RedisDedupStore(client, prefix="cluster-moved")
+            items = []
+            for i in range(40):  # 40 articles' keys: some live on the other two nodes
+                fp = fingerprint(" ".join(f"w{i}x{k}" for k in range(60)), None)
+                items.append(StoreItem(f"m{i}", fp, make_record(f"m{i}", fp)))
+            with pytest.raises(DedupStoreRefused) as refused:
+                await decide_items(items, store, Thresholds())
+            return refused.value
+        finally:
+            await client.aclose()
+
+    refused = asyncio.run(run())
+    assert refused.kind == "cluster" and "NEWSWORKER_REDIS_CLUSTER" in REFUSAL_HINTS[refused.kind]

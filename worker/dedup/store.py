@@ -207,11 +207,14 @@ _REFUSAL_CLASSES: tuple[tuple[type[redis.exceptions.RedisError], str], ...] = (
     (redis.exceptions.TryAgainError, "cluster"),
     (redis.exceptions.ClusterDownError, "cluster"),
     (redis.exceptions.NoPermissionError, "noperm"),
+    # a cluster node's redirection, which only a client not in cluster mode sees (MovedError
+    # is an AskError): NEWSWORKER_REDIS_CLUSTER is not set for a cluster
+    (redis.exceptions.AskError, "cluster"),
 )
 _REFUSAL_CODES = {
     "OOM": "oom", "READONLY": "readonly", "MASTERDOWN": "readonly", "NOREPLICAS": "readonly",
     "LOADING": "loading", "BUSY": "busy", "MISCONF": "misconf", "TRYAGAIN": "cluster",
-    "CLUSTERDOWN": "cluster", "NOPERM": "noperm",
+    "CLUSTERDOWN": "cluster", "MOVED": "cluster", "ASK": "cluster", "NOPERM": "noperm",
 }  # fmt: skip
 
 

@@ -41,7 +41,7 @@ from typing import Any
 from worker.config import Settings
 from worker.dedup.decision import Thresholds
 from worker.dedup.fingerprint import DEFAULT_SCHEME, Scheme
-from worker.errors import Action, DedupStoreRefused, action_for
+from worker.errors import REFUSAL_HINTS, Action, DedupStoreRefused, action_for
 from worker.pipeline import (
     Clean,
     DeadLettered,
@@ -67,23 +67,6 @@ RETRY_FIRST_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
 
 __all__ = ["EXIT_BUG", "BatchHandler"]
-
-#: What an operator does about each kind of refusal (`DedupStoreRefused.kind`), for the log line.
-_REFUSAL_HINTS = {
-    "oom": "Redis is full (used_memory reached maxmemory under noeviction): raise maxmemory "
-    "(CONFIG SET works live); a shorter NEWSWORKER_DEDUP_WINDOW_SECONDS frees memory only as "
-    "older generations expire (docs/DEDUP.md sizes the index)",
-    "readonly": "Redis is a read-only replica (a failover?): point NEWSWORKER_REDIS_URL at the primary",
-    "loading": "Redis is loading its data set",
-    "busy": "Redis is busy running a script",
-    "misconf": "Redis cannot persist to disk and refuses writes (stop-writes-on-bgsave-error)",
-    "cluster": "the Redis cluster is down or resharding",
-    "noperm": "the Redis ACL denies the worker's user a command or a key it needs: grant what "
-    "deploy/README.md, \"A Redis user for the worker\", lists (keys under NEWSWORKER_REDIS_KEY_PREFIX)",
-    "db": "NEWSWORKER_REDIS_URL names a database number (its /N) the server does not have (its "
-    "`databases` setting, 16 by default; a Redis Cluster has only 0): fix the URL and restart",
-}
-
 
 @dataclass(slots=True)
 class _Batch:
@@ -269,7 +252,7 @@ class BatchHandler:
                     self._metrics.redis_refused(exc.kind)
                     log.error(
                         "Redis refused the %s (%s), retrying in %.1fs: %s. %s", what, exc.kind, delay, exc,
-                        _REFUSAL_HINTS.get(exc.kind, ""), extra={"stage": what, "reason": exc.kind},
+                        REFUSAL_HINTS.get(exc.kind, ""), extra={"stage": what, "reason": exc.kind},
                     )
                 else:
                     log.warning(

@@ -70,6 +70,10 @@ def test_custom_encoding_keeps_redis_py_packer() -> None:
             "@user_script:15.\",)"), "noperm"),
         # NEWSWORKER_REDIS_URL's /N beyond the server's `databases` (what every connection's SELECT gets)
         (redis.exceptions.ResponseError("DB index is out of range"), "db"),
+        # a cluster node's redirection, seen by a client not in cluster mode
+        (redis.exceptions.MovedError("5556 127.0.0.1:7102"), "cluster"),
+        (redis.exceptions.AskError("5556 127.0.0.1:7102"), "cluster"),
+        (redis.exceptions.ResponseError("MOVED 5556 127.0.0.1:7102"), "cluster"),
         (redis.exceptions.ResponseError("invalid DB index"), "db"),
         (redis.exceptions.ResponseError("ERR Error running script: attempt to compare nil"), None),
         (redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind"), None),
