@@ -348,7 +348,10 @@ def _unavailable(exc: BaseException) -> bool:
 
     from worker.errors import TransientError
 
-    return isinstance(exc, (TransientError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
+    errors = redis.exceptions
+    # RedisClusterException: a cluster client that reached no node to learn the slots from
+    unreachable = (errors.ConnectionError, errors.TimeoutError, errors.RedisClusterException)
+    return isinstance(exc, (TransientError, *unreachable))
 
 
 def _refused(exc: BaseException) -> str | None:
@@ -364,6 +367,8 @@ def _refused(exc: BaseException) -> str | None:
         kind: str | None = exc.kind
     elif isinstance(exc, redis.exceptions.ResponseError):
         kind = refusal_kind(exc)
+    elif isinstance(exc, redis.exceptions.RedisClusterException) and "mode is not enabled" in str(exc):
+        kind = "cluster"  # NEWSWORKER_REDIS_CLUSTER for a single server
     else:
         return None
     return f": {REFUSAL_HINTS[kind]}" if kind in REFUSAL_HINTS else ""

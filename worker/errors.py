@@ -64,8 +64,9 @@ REFUSAL_HINTS: dict[str, str] = {
     "loading": "Redis is loading its data set",
     "busy": "Redis is busy running a script",
     "misconf": "Redis cannot persist to disk and refuses writes (stop-writes-on-bgsave-error)",
-    "cluster": "the Redis cluster is down or resharding; or (MOVED) NEWSWORKER_REDIS_URL names a node of "
-    "a Redis Cluster and NEWSWORKER_REDIS_CLUSTER is not true: set it and restart",
+    "cluster": "the Redis cluster is down or resharding; or NEWSWORKER_REDIS_CLUSTER does not match the "
+    "server: true for a Redis Cluster (its nodes answer MOVED), false for a single server (\"cluster "
+    "mode is not enabled\"); set it and restart",
     "noperm": "the Redis ACL denies the worker's user a command or a key it needs: grant what "
     "deploy/README.md, \"A Redis user for the worker\", lists (keys under NEWSWORKER_REDIS_KEY_PREFIX)",
     "db": "NEWSWORKER_REDIS_URL names a database number (its /N) the server does not have (its "

@@ -509,3 +509,29 @@ def test_records_that_cannot_be_read_are_taken_as_expired_not_as_a_bug(redis_ser
     assert first == [Unique(), Unique()]
     assert copies == [Unique(), Unique()]  # what they copy can no longer be read: published
     assert fresh[0] == Unique() and fresh[1] == DuplicateOf("c", "exact", 1.0)  # the store works on
+
+
+def test_a_cluster_client_on_a_single_server_is_a_refusal_and_on_no_server_an_outage(
+    redis_server: EmbeddedRedis,
+) -> None:
+    """NEWSWORKER_REDIS_CLUSTER=true: the cluster client raises its own `RedisClusterException`
+    when it cannot learn the slots, which the worker took for a bug (exit 70 at every restart),
+    for a server that is not a cluster and for a cluster that is down at start alike."""
+    from worker.dedup.store import connect
+    from worker.errors import DedupStoreRefused, DedupStoreUnavailable
+    from worker.tools.embedded import find_free_port
+
+    async def attempt(url: str) -> Exception:
+        client = connect(url, cluster=True)
+        try:
+            await decide_all(RedisDedupStore(client, prefix="cluster-mode"), [item("c1", WORDS)])
+        except Exception as exc:
+            return exc
+        finally:
+            await client.aclose()
+        raise AssertionError("a cluster client decided on a single server")
+
+    refused = asyncio.run(attempt(redis_server.url))
+    assert isinstance(refused, DedupStoreRefused) and refused.kind == "cluster", repr(refused)
+    down = asyncio.run(attempt(f"redis://127.0.0.1:{find_free_port()}"))
+    assert isinstance(down, DedupStoreUnavailable) and not isinstance(down, DedupStoreRefused), repr(down)

@@ -467,6 +467,14 @@ class RedisDedupStore:
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
             self._observed(operation, started, ok=False)
             raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
+        except redis.exceptions.RedisClusterException as exc:
+            # The cluster client's own error: no node reachable to learn the slots from (an
+            # outage, as for one server), or the server is not a cluster (a refusal: the
+            # settings say NEWSWORKER_REDIS_CLUSTER for a single server).
+            self._observed(operation, started, ok=False)
+            if "cluster mode is not enabled" in str(exc).lower():
+                raise DedupStoreRefused("cluster", f"Redis refused {operation} (cluster): {exc}") from exc
+            raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
         except redis.exceptions.ResponseError as exc:
             self._observed(operation, started, ok=False)
             kind = refusal_kind(exc)
