@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 import urllib.error
@@ -18,6 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.integration.conftest import consume_all, produce
@@ -77,9 +79,14 @@ def test_with_every_topic_there_the_worker_starts_and_processes(
     assert len(records) == 1 and worker.proc.poll() is None, worker.log_path.read_text()[-3000:]
 
 
-def test_an_unreachable_broker_is_no_verdict() -> None:
-    """No answer is not "missing": the worker starts and waits for the broker (see below)."""
-    assert asyncio.run(missing_topics("127.0.0.1:1", [("INPUT_TOPIC", "news.raw")])) is None
+def test_an_unreachable_broker_is_no_verdict(caplog: pytest.LogCaptureFixture) -> None:
+    """No answer is not "missing": the worker starts and waits for the broker (see below). The
+    log says where it looked and what happened (aiokafka's errors often have no message: the
+    line read "could not list the broker's topics ()")."""
+    with caplog.at_level(logging.WARNING):
+        assert asyncio.run(missing_topics("127.0.0.1:1", [("INPUT_TOPIC", "news.raw")])) is None
+    line = next(r.getMessage() for r in caplog.records if "could not list" in r.getMessage())
+    assert "127.0.0.1:1" in line and "()" not in line and "Error" in line, line
 
 
 def http_get(port: int, path: str) -> tuple[int, str]:

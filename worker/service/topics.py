@@ -70,7 +70,10 @@ async def missing_topics(
     try:
         return await _missing_topics(bootstrap, wanted, client_kwargs)
     except (KafkaError, OSError, TimeoutError) as exc:
-        log.warning("could not list the broker's topics (%s); waiting for the broker", exc)
+        # aiokafka's errors often carry no message (a KafkaConnectionError, a timeout): the
+        # class name then says what happened; the address says where it was looked for.
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        log.warning("could not list the topics of the broker at %s (%s); waiting for it", bootstrap, reason)
         return None
 
 
