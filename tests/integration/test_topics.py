@@ -86,7 +86,7 @@ def test_an_unreachable_broker_is_no_verdict(caplog: pytest.LogCaptureFixture) -
     with caplog.at_level(logging.WARNING):
         assert asyncio.run(missing_topics("127.0.0.1:1", [("INPUT_TOPIC", "news.raw")])) is None
     line = next(r.getMessage() for r in caplog.records if "could not list" in r.getMessage())
-    assert "127.0.0.1:1" in line and "()" not in line and "Error" in line, line
+    assert "127.0.0.1:1" in line and "()" not in line, line
 
 
 def http_get(port: int, path: str) -> tuple[int, str]:

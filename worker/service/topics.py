@@ -63,6 +63,13 @@ def worker_topics(settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
+def _reason(exc: BaseException) -> str:
+    """An error for a log line. A timeout has no message, and an exception is always true, so
+    `exc or name` printed nothing ("(); waiting"): the class name says what happened."""
+    name, text = type(exc).__name__, str(exc)
+    return f"{name}: {text}" if text and text != name else name
+
+
 async def missing_topics(
     bootstrap: str, wanted: Sequence[tuple[str, str]], client_kwargs: dict[str, Any] | None = None
 ) -> list[tuple[str, str]] | None:
@@ -70,10 +77,7 @@ async def missing_topics(
     try:
         return await _missing_topics(bootstrap, wanted, client_kwargs)
     except (KafkaError, OSError, TimeoutError) as exc:
-        # aiokafka's errors often carry no message (a KafkaConnectionError, a timeout): the
-        # class name then says what happened; the address says where it was looked for.
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        log.warning("could not list the topics of the broker at %s (%s); waiting for it", bootstrap, reason)
+        log.warning("could not list the topics of the broker at %s (%s); waiting", bootstrap, _reason(exc))
         return None
 
 
@@ -124,13 +128,13 @@ async def wait_for_broker(
                 first_failure = reported = now
                 log.warning(
                     "broker %s not reachable (%s); waiting for it, /readyz says 'broker' meanwhile",
-                    settings.kafka_bootstrap, exc or type(exc).__name__,
+                    settings.kafka_bootstrap, _reason(exc),
                 )
             elif now - reported >= REPORT_EVERY_SECONDS:
                 reported = now
                 log.warning(
                     "broker %s still not reachable after %.0f s (%s)",
-                    settings.kafka_bootstrap, now - first_failure, exc or type(exc).__name__,
+                    settings.kafka_bootstrap, now - first_failure, _reason(exc),
                 )
             on_waiting(now - first_failure)
             await asyncio.sleep(delay)

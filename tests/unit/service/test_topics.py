@@ -80,6 +80,21 @@ def test_a_long_wait_logs_once_a_minute_not_once_an_attempt(
     assert 4 <= len(still) <= 7, messages  # one per minute of a ~6 minute wait
 
 
+def test_an_error_without_a_message_is_named_by_its_class(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Silent(Broker):  # a timeout says nothing
+        async def missing(self, _bootstrap: str, wanted: Sequence[tuple[str, str]], _kwargs: Any) -> list[Any]:
+            self.attempts += 1
+            if self.attempts <= self.failures:
+                raise TimeoutError()
+            return []
+
+    with caplog.at_level(logging.WARNING, logger=topics.log.name):
+        run(Silent(1, []), settings, monkeypatch)
+    assert "(TimeoutError)" in caplog.records[0].getMessage(), caplog.records[0].getMessage()
+
+
 def test_the_topics_the_broker_lacks_are_returned_once_it_answers(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
