@@ -58,3 +58,35 @@ def test_seeds_and_bad_messages_end_to_end(
     assert letters[2]["error_type"] == "invalid_json" and letters[2]["original"] == inputs[2].decode()
     assert letters[3]["error_type"] == "not_utf8" and letters[3]["original_encoding"] == "base64"
     assert all(d["error"] and d["topic"] == raw for d in letters.values())
+
+
+def test_input_compressed_by_the_producer_with_every_kafka_codec_is_read(
+    kafka: EmbeddedKafka, topic_names: Callable[..., list[str]], start_worker: Callable[..., object]
+) -> None:
+    """Producers compress record batches (`compression.type` gzip, snappy, lz4, zstd: the Java
+    client's, librdkafka's, Kafka Connect's setting). aiokafka decodes the last three with
+    cramjam; without it the first zstd batch crashed the consumer (UnsupportedCodecError), and
+    the worker exited at every restart."""
+    from aiokafka import AIOKafkaProducer
+
+    raw, clean, dups, dlq = topics = topic_names()
+    codecs = ("gzip", "snappy", "lz4", "zstd")
+
+    async def send() -> None:
+        for codec in codecs:
+            producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, compression_type=codec, acks="all")
+            await producer.start()
+            try:
+                for i in range(5):
+                    words = " ".join(f"{codec}{i}w{k}" for k in range(40))
+                    await producer.send(raw, msgspec.json.encode({"id": f"{codec}-{i}", "text": words}))
+                await producer.flush()
+            finally:
+                await producer.stop()
+
+    asyncio.run(send())
+    worker = start_worker(topics)
+    records = asyncio.run(consume_all(kafka.bootstrap, [clean, dups, dlq], 20, timeout=60, settle=1.0))
+    ids = sorted(json.loads(r.value)["id"] for r in records if r.topic == clean)
+    assert ids == sorted(f"{c}-{i}" for c in codecs for i in range(5)), worker.log_path.read_text()[-3000:]  # type: ignore[attr-defined]
+    assert len(records) == 20
