@@ -158,7 +158,10 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     )
     watching = False
     publisher = Publisher(
-        app, Topics(settings.clean_topic, settings.duplicates_topic, settings.dlq_topic), metrics
+        app,
+        Topics(settings.clean_topic, settings.duplicates_topic, settings.dlq_topic),
+        metrics,
+        limits_of(settings),
     )
     preparer = Preparer(
         processes=settings.prepare_processes,

@@ -208,7 +208,8 @@ class BatchHandler:
         m = self._metrics
         outcomes = batch.outcomes or []
         started = time.perf_counter()
-        await self._retrying("publish", lambda: self._publisher.publish(outcomes))
+        # as delivered: an article whose event the broker refused as too large is its dead letter
+        outcomes = await self._retrying("publish", lambda: self._publisher.publish(outcomes))
         m.observe_stage("publish", time.perf_counter() - started)
         now = time.time()
         for outcome in outcomes:

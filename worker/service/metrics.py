@@ -58,7 +58,9 @@ PREPARE_RESTART_REASONS: Final = ("died", "timeout", "interrupted")
 #: a message that triggered a bug, and the two of a message that killed or outlasted a prepare
 #: process on its own (`worker.service.preparer.ISOLATION_REASONS`). Created at zero up front; a
 #: class the pipeline grows later is still admitted (see `_BoundedLabel`).
-KNOWN_DEAD_LETTER_REASONS: Final = (*DECODE_REASONS, "internal_error", "prepare_crashed", "prepare_timeout")
+KNOWN_DEAD_LETTER_REASONS: Final = (
+    *DECODE_REASONS, "internal_error", "prepare_crashed", "prepare_timeout", "output_too_large"
+)
 
 #: How many distinct values a free-ish label (dead-letter reason, Redis operation) may take.
 #: Each value is one time series per worker (times the histogram's buckets for Redis operations),

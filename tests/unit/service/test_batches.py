@@ -25,6 +25,8 @@ from worker.service.health import Readiness
 from worker.service.metrics import Metrics
 from worker.service.preparer import Preparer
 
+LIMITS = limits_of(Settings())
+
 #: Stages that raised (a bug): the real worker exits; here the test fails (`no_bugs`).
 BUGS: list[int] = []
 
@@ -46,13 +48,14 @@ class RecordingPublisher:
         self.fail_first = fail_first
         self.calls = 0
 
-    async def publish(self, outcomes: Sequence[Outcome]) -> None:
+    async def publish(self, outcomes: Sequence[Outcome]) -> list[Outcome]:
         self.calls += 1
         await self.gate.wait()
         if self.fail_first:
             self.fail_first -= 1
             raise TransientError("broker down (test)")
         self.delivered += [outcome.message.origin for outcome in outcomes]
+        return list(outcomes)
 
 
 class CountingStore(InMemoryStore):
@@ -275,3 +278,34 @@ def test_exit_on_a_bug_kills_the_prepare_processes_first(monkeypatch: pytest.Mon
         preparer.close()
     assert exits == [70]
     assert pids and not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
+
+
+def test_outcomes_are_counted_as_the_publisher_delivered_them() -> None:
+    """An article whose event the broker refused as too large is delivered as its dead letter
+    (worker/service/publisher.py): it is counted as one, so in = clean + duplicates + dead letters."""
+    from worker.pipeline import dead_letter
+
+    class SettingAside(RecordingPublisher):
+        async def publish(self, outcomes: Sequence[Outcome]) -> list[Outcome]:
+            delivered = await super().publish(outcomes)
+            first = delivered[0]
+            delivered[0] = dead_letter(first.message, "output_too_large", "too large (test)", 0.0, LIMITS)
+            return delivered
+
+    async def main() -> CollectorRegistry:
+        registry = CollectorRegistry()
+        handler, _ = make_handler(SettingAside(), InMemoryStore(), metrics=Metrics(registry))
+        await handler.submit(batch(0, 6), lambda: None)
+        await asyncio.wait_for(handler.drained(), 5)
+        await handler.stop()
+        return registry
+
+    registry = asyncio.run(main())
+
+    def processed(outcome: str) -> float:
+        return registry.get_sample_value("newsworker_articles_processed_total", {"outcome": outcome, "source": "other"}) or 0.0
+
+    assert (processed("clean"), processed("dead_letter")) == (5.0, 1.0)
+    assert registry.get_sample_value(
+        "newsworker_dead_letters_total", {"reason": "output_too_large", "source": "other"}
+    ) == 1.0

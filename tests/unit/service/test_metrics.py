@@ -290,6 +290,9 @@ def test_refusals_restarts_and_redis_health(make_metrics, registry) -> None:
     assert value(registry, "newsworker_redis_refused_total", kind=OTHER) == 1
     assert RESTART_REASONS == PREPARE_RESTART_REASONS
     assert set(ISOLATION_REASONS) <= set(KNOWN_DEAD_LETTER_REASONS)  # precreated at zero
+    from worker.service.publisher import OUTPUT_TOO_LARGE
+
+    assert OUTPUT_TOO_LARGE in KNOWN_DEAD_LETTER_REASONS
     metrics.prepare_restart("died")
     assert value(registry, "newsworker_prepare_restarts_total", reason="died") == 1
     assert value(registry, "newsworker_prepare_restarts_total", reason="timeout") == 0
