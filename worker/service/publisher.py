@@ -120,12 +120,16 @@ class Publisher:
             await self._deliver(topic, key, value)
             return outcome
         except Exception as exc:
-            if not _too_large(exc):
-                self._metrics.kafka_send_error(role)
-                raise TransientError(f"output to {topic!r} not delivered: {exc!r}") from exc
             self._metrics.kafka_send_error(role)
+            if not _too_large(exc):
+                raise TransientError(f"output to {topic!r} not delivered: {exc!r}") from exc
             refusal = exc
-        article_id = outcome.article.id if isinstance(outcome, Clean) else outcome.event.id  # type: ignore[union-attr]
+        if isinstance(outcome, Clean):
+            article_id: str | None = outcome.article.id
+        elif isinstance(outcome, Duplicate):
+            article_id = outcome.event.id
+        else:  # a dead letter is never set aside (`publish` retries it)
+            raise TransientError(f"dead letter refused as too large for {topic!r}: {refusal!r}")
         dead = dead_letter(
             outcome.message,
             OUTPUT_TOO_LARGE,
