@@ -92,7 +92,11 @@ class Scheme:
     #: keeps one shingle in three past the lead, not two, reaching ~112 characters: a first
     #: sentence of Chinese is 40-120 of them, so one cut or added was past the reach. The lead,
     #: and every text mostly of spaced scripts, as in v11.
-    version: str = "v12"
+    #: v13: a `text` field holding HTML markup (two tags of common elements or more: an RSS
+    #: item's description, a CMS API's rendered body) is read as the HTML fragment it is, so its
+    #: tags are neither in the clean text nor words of the key (worker/normalize/text.py). Every
+    #: other text, and every page, as in v12.
+    version: str = "v13"
     shingle: int = 3
     num_perm: int = 128
     full_bands: int = 8

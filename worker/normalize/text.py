@@ -72,12 +72,35 @@ def word_count(paragraphs: tuple[str, ...]) -> int:
     return sum(p.count(" ") for p in paragraphs) + len(paragraphs)
 
 
+#: Tags of HTML's common elements, opening or closing (``<p>``, ``</a>``, ``<br/>``, ``<a href=...>``):
+#: two or more in a `text` field make it an HTML fragment. A "<" in prose (``x < y``, ``<<``)
+#: is no tag: the name must follow it at once and be one of these.
+_HTML_TAG_RE: Final = re.compile(
+    r"</?(?:p|br|div|span|a|b|i|u|em|strong|small|ul|ol|li|dl|dt|dd|h[1-6]|blockquote|q|cite|"
+    r"figure|figcaption|img|picture|source|video|audio|iframe|table|thead|tbody|tr|td|th|section|"
+    r"article|aside|header|footer|nav|main|hr|pre|code|sup|sub|script|style|noscript)"
+    r"(?:\s[^<>]{0,2000})?/?>",
+    re.IGNORECASE,
+)
+
+
+def _is_html_fragment(text: str) -> bool:
+    """Does `text` hold HTML markup (two tags of common elements or more)? A scan for "<"
+    only, in text without it (most articles)."""
+    if "<" not in text:
+        return False
+    tags = _HTML_TAG_RE.finditer(text)
+    return next(tags, None) is not None and next(tags, None) is not None
+
+
 # Warning codes (stable strings: dashboards and tests use them).
 W_MOJIBAKE: Final = "mojibake_repaired"
 W_HTML: Final = "html_extracted"
 W_HTML_FLATTENED: Final = "html_too_deep_flattened"
 #: The page showed no text; the article is its JSON-LD ``articleBody`` (with "html_extracted").
 W_HTML_JSON_LD: Final = "html_json_ld_body"
+#: The `text` field held HTML markup and was read as an HTML fragment (with "html_extracted").
+W_HTML_IN_TEXT: Final = "html_in_text"
 W_TITLE_REPEAT: Final = "title_repeated_in_body_removed"
 W_FAILED: Final = "normalization_failed"
 W_MARKS_CAPPED: Final = "combining_marks_capped"
@@ -788,6 +811,11 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
     notes = _Notes([])
     clean_title = _clean_title(title, notes) if title and title.strip() else None
     tab_title: str | None = None
+    if text is not None and text.strip() and _is_html_fragment(text):
+        # An HTML fragment sent as text (an RSS item's description, a CMS API's rendered body):
+        # read as the page it is, or its tags would be the clean text's and the key's words.
+        text, html = None, text
+        notes.warn(W_HTML_IN_TEXT)
     if text is not None and text.strip():
         body = text
     elif html is not None and html.strip():
@@ -814,6 +842,10 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
     if clean_title is not None and paragraphs:
         paragraphs = _drop_title_repeats(clean_title, paragraphs, notes)
     joined = "\n\n".join(paragraphs)
+    if "<" in joined and _is_html_fragment(joined):
+        # Tags that were escaped (``&lt;p&gt;``) are tags now: normalizing this output again
+        # would read them as HTML, so it is done here (``_normalize``), and the result is stable.
+        notes.suspicious = True
     result = NormalizedText(
         title=clean_title,
         paragraphs=tuple(paragraphs),

@@ -475,6 +475,7 @@ GOLDEN_DIGESTS = {
     "v10": "bcb71dc7bdde2b38341e52d4975c05acbeadee7fcecf41b11d7db74a0df47dd7",
     "v11": "3d84634e32db1187f449289e370c032dcb0dc50eff45a3ba64bcd4c2c1f54b29",
     "v12": "fcb01895a9b31de0cbc13e47c151a633f157172f2ca8ca1c5d3f2a0330523686",
+    "v13": "dfe1dd90f0196ec53ae0fcda6adbaeda4da9bb975f31356b733a528f254a6843",
 }
 
 #: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.
@@ -516,6 +517,12 @@ GOLDEN_TEXTS: dict[str, tuple[str, str | None]] = {
     "html": ("", "https://example.com/a"),
     # v11: a page naming no headline but its <title> (a site's name): the first line is the headline
     "html_tab_title": ("", None),
+    # v13: HTML markup sent as text (an RSS item's description): read as the fragment it is
+    "text_markup": (
+        "<p>The envoy said talks would <a href=\"/geneva\">resume in Geneva</a> next week.</p>"
+        "<p>The parties agreed on a <strong>four-point</strong> agenda.<br/>No date was set.</p>",
+        None,
+    ),
     # v10: long enough for the opening's kept shingles past the lead (and the sequence's flags)
     "long": (" ".join(f"item{i} of part {i % 7}" for i in range(60)), None),
 }
