@@ -340,12 +340,14 @@ def _json_ld_article(html: str) -> tuple[str | None, str] | None:
     return best
 
 
-def extract(html: str) -> ExtractedHtml:
-    """Title and article text (one block per line) of an HTML page or fragment."""
+def extract(html: str, *, whole: bool = False) -> ExtractedHtml:
+    """Title and article text (one block per line) of an HTML page or fragment. `whole`: the
+    fragment is all article (markup sent as an article's text: no page around it), so all of
+    its body is read, not the block a page's article would be chosen as."""
     if _too_deep(html):
         return ExtractedHtml(None, _flatten(html), flattened=True)
     tree = LexborHTMLParser(html)
-    root = _pick_root(tree)
+    root = (tree.body or _pick_root(tree)) if whole else _pick_root(tree)
     title, tab = _title(tree, root)
     extracted = _extract(tree, root, title, tab)
     if extracted.text.strip() or "ld+json" not in html:

@@ -811,15 +811,16 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
     notes = _Notes([])
     clean_title = _clean_title(title, notes) if title and title.strip() else None
     tab_title: str | None = None
+    whole = False
     if text is not None and text.strip() and _is_html_fragment(text):
         # An HTML fragment sent as text (an RSS item's description, a CMS API's rendered body):
-        # read as the page it is, or its tags would be the clean text's and the key's words.
-        text, html = None, text
+        # read as HTML, all of it, or its tags would be the clean text's and the key's words.
+        text, html, whole = None, text, True
         notes.warn(W_HTML_IN_TEXT)
     if text is not None and text.strip():
         body = text
     elif html is not None and html.strip():
-        page = extract_html(html)
+        page = extract_html(html, whole=whole)
         body = page.text
         notes.warn(W_HTML_FLATTENED if page.flattened else W_HTML)
         if page.from_json_ld:

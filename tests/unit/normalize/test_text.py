@@ -495,3 +495,36 @@ def test_the_one_pass_character_classes_equal_their_definitions() -> None:
     assert digit_set == frozenset(definitions["digit"])
     assert {c for c in bmp if text._OTHER_SPACE_RE.fullmatch(c)} == definitions["space"]
     assert "\u0661" in text._DIGIT_SET and "\u064b" in definitions["combining"]
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<p>The envoy said talks would resume.</p><p>The parties agreed on an agenda.</p>",
+        "<P>The envoy said talks would resume.</P>\n<P>The parties agreed on an agenda.</P>",
+        "The envoy said talks would resume.<br/>The parties agreed on an agenda.<br>",
+        '<div class="body"><span>The envoy said talks would resume.</span></div><p>The parties agreed on an agenda.</p>',
+        # escaped once more (a feed that escapes its description): tags once decoded
+        "&lt;p&gt;The envoy said talks would resume.&lt;/p&gt;&lt;p&gt;The parties agreed on an agenda.&lt;/p&gt;",
+    ],
+)
+def test_html_markup_sent_as_text_is_read_as_html(markup: str) -> None:
+    plain = normalize_text(title=None, text="The envoy said talks would resume.\nThe parties agreed on an agenda.", html=None)
+    got = normalize_text(title=None, text=markup, html=None)
+    assert "<" not in got.text and ">" not in got.text
+    assert (got.title, got.paragraphs, got.match_key) == (plain.title, plain.paragraphs, plain.match_key)
+    again = normalize_text(title=got.title, text=got.text, html=None)
+    assert (again.title, again.paragraphs) == (got.title, got.paragraphs)  # idempotent
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "Inflation fell below 3%, so x < y and y > z held for the quarter.",
+        "A browser bug in how the <div> element is drawn was fixed.",  # one tag: a story about it
+        "Shares rose <5% while bonds fell >2% in the session.",
+    ],
+)
+def test_prose_with_angle_brackets_stays_text(prose: str) -> None:
+    got = normalize_text(title=None, text=prose, html=None)
+    assert got.text == prose and "html_in_text" not in got.warnings
