@@ -94,8 +94,9 @@ class Scheme:
     #: and every text mostly of spaced scripts, as in v11.
     #: v13: a `text` field holding HTML markup (two tags of common elements or more: an RSS
     #: item's description, a CMS API's rendered body) is read as the HTML fragment it is, so its
-    #: tags are neither in the clean text nor words of the key (worker/normalize/text.py). Every
-    #: other text, and every page, as in v12.
+    #: tags are neither in the clean text nor words of the key (worker/normalize/text.py); a
+    #: CDATA wrapper around a text or page is unwrapped, and a title loses its markup (a title
+    #: repeated in the body is left out of the key). Every other text, and every page, as in v12.
     version: str = "v13"
     shingle: int = 3
     num_perm: int = 128

@@ -583,8 +583,18 @@ def _paragraphs(body: str) -> list[str]:
     return [line for line in text.split("\n") if line]
 
 
+#: A CDATA section left around a feed's title by a reader that did not unwrap it.
+_CDATA_RE: Final = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
+
+
 def _clean_title(title: str, notes: _Notes) -> str | None:
     cleaned = " ".join(_clean_chars(title, notes).split())
+    if "<" in cleaned:
+        # An RSS title with its CDATA wrapper or inline markup (``<b>Breaking</b>: ...``),
+        # escaped or not (entities are decoded by now): the words, not the tags.
+        cleaned = _CDATA_RE.sub(r"\1", cleaned)
+        if _HTML_TAG_RE.search(cleaned):
+            cleaned = " ".join(extract_html(cleaned, whole=True).text.split())
     cleaned = _fix_spacing(cleaned)
     cleaned = " ".join(cleaned.split())
     return cleaned or None
@@ -812,6 +822,12 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
     clean_title = _clean_title(title, notes) if title and title.strip() else None
     tab_title: str | None = None
     whole = False
+    # A feed reader that left the CDATA wrapper around an item's description: the wrapper is
+    # XML's, not the article's (in HTML it would start a comment and hide the text).
+    if text is not None and "<![CDATA[" in text:
+        text = _CDATA_RE.sub(r"\1", text)
+    if html is not None and "<![CDATA[" in html:
+        html = _CDATA_RE.sub(r"\1", html)
     if text is not None and text.strip() and _is_html_fragment(text):
         # An HTML fragment sent as text (an RSS item's description, a CMS API's rendered body):
         # read as HTML, all of it, or its tags would be the clean text's and the key's words.

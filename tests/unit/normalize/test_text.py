@@ -528,3 +528,32 @@ def test_html_markup_sent_as_text_is_read_as_html(markup: str) -> None:
 def test_prose_with_angle_brackets_stays_text(prose: str) -> None:
     got = normalize_text(title=None, text=prose, html=None)
     assert got.text == prose and "html_in_text" not in got.warnings
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("<b>Breaking</b>: Council approves budget", "Breaking: Council approves budget"),
+        ("&lt;b&gt;Breaking&lt;/b&gt;: Council approves budget", "Breaking: Council approves budget"),
+        ("<![CDATA[Council approves budget]]>", "Council approves budget"),
+        ("<![CDATA[<em>Council</em> approves budget]]>", "Council approves budget"),
+        ("AT&amp;T buys <i>Time</i>", "AT&T buys Time"),
+        ("Is x < y? Markets ask", "Is x < y? Markets ask"),  # a "<" in prose is no tag
+    ],
+)
+def test_a_feeds_title_loses_its_markup_and_cdata_wrapper(title: str, expected: str) -> None:
+    got = normalize_text(title=title, text="The council approved the budget on Monday after a long debate.", html=None)
+    assert got.title == expected
+    assert normalize_text(title=got.title, text=got.text, html=None).title == got.title  # idempotent
+
+
+def test_a_cdata_wrapper_around_a_description_is_unwrapped() -> None:
+    plain = normalize_text(title=None, text="The council approved the budget on Monday after a long debate.", html=None)
+    for text in (
+        "<![CDATA[The council approved the budget on Monday after a long debate.]]>",
+        "<![CDATA[<p>The council approved the budget on Monday after a long debate.</p><br/>]]>",
+    ):
+        got = normalize_text(title=None, text=text, html=None)
+        assert (got.text, got.match_key) == (plain.text, plain.match_key), text
+    page = "<html><body><article><![CDATA[<p>The council approved the budget on Monday after a long debate.</p>]]></article></body></html>"
+    assert normalize_text(title=None, text=None, html=page).text == plain.text  # not a comment hiding it
