@@ -296,7 +296,8 @@ _MAX_JSON_LD_OBJECTS: Final = 1000
 
 
 def _ld_objects(value: object) -> list[dict[str, object]]:
-    """The objects of a JSON-LD block: itself, a list of them, or a `@graph`, one level deep."""
+    """The objects of a JSON-LD block: itself, the lists it is, and its `@graph`s, at most
+    `_MAX_JSON_LD_OBJECTS` (the block is at most `MAX_JSON_LD_CHARS`, its nesting msgspec's)."""
     found: list[dict[str, object]] = []
     todo = [value]
     while todo and len(found) < _MAX_JSON_LD_OBJECTS:
