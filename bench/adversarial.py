@@ -47,6 +47,12 @@ def texts(n: int) -> dict[str, str]:
         "ellipses": "…" * n,
         "sentence marks": ". " * (n // 2),
         "1,000-letter words": ("x" * 1000 + " ") * (n // 1001),
+        # read as HTML since scheme v13 (markup sent as text), CDATA wrappers unwrapped
+        "markup: paragraphs": "<p>word</p>" * (n // 11),
+        "markup: unclosed tags": "<p " * (n // 3),
+        "markup: attributes on one element": "<p " + " ".join(f'a{i}="1"' for i in range(n // 12))
+        + ">x</p><br>",
+        "CDATA openings": "<![CDATA[" * (n // 9),
     }
 
 

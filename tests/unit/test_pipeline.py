@@ -219,7 +219,10 @@ PATHOLOGICAL = {
     "cp1256 mojibake": "\u0637\u00a7\u0638\u201e" * 40_000,
     "brackets": "( [ { " * 30_000,
     "newlines": "a\n\n" * 60_000,
-    "html tags": "<b>" * 60_000,
+    "html tags": "<b>" * 60_000,  # read as HTML since scheme v13 (markup sent as text)
+    "cdata openings": "<![CDATA[" * 30_000,  # a regex unwrapping CDATA was quadratic on these
+    "unclosed tags": "<p " * 60_000,
+    "markup paragraphs": "<p>x</p>" * 30_000,
 }
 
 
