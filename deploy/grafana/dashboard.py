@@ -154,6 +154,14 @@ ROWS: list[tuple[str, list[Panel]]] = [
                 stack=True,
             ),
             Panel(
+                "Clean articles with warnings",
+                "Clean articles per second published with a warning, by warning: mojibake repaired, "
+                "HTML read from a text field or a page's JSON-LD, a publication time ignored, a title "
+                "repeated in the body... A producer that changes shape shows here first.",
+                [Q(f"sum by (warning) ({rate('newsworker_clean_warnings_total')})", "{{warning}}")],
+                unit="ops",
+            ),
+            Panel(
                 "Bytes in",
                 "Input bytes per second consumed from the input topic.",
                 [Q(f"sum({rate('newsworker_consumed_bytes_total')})", "bytes in")],

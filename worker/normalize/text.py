@@ -104,6 +104,11 @@ W_HTML_IN_TEXT: Final = "html_in_text"
 W_TITLE_REPEAT: Final = "title_repeated_in_body_removed"
 W_FAILED: Final = "normalization_failed"
 W_MARKS_CAPPED: Final = "combining_marks_capped"
+#: Every code above (a metric's label values: worker/service/metrics.py).
+WARNING_CODES: Final = (
+    W_MOJIBAKE, W_HTML, W_HTML_FLATTENED, W_HTML_JSON_LD, W_HTML_IN_TEXT,
+    W_TITLE_REPEAT, W_FAILED, W_MARKS_CAPPED,
+)
 
 
 @dataclass(slots=True)

@@ -215,6 +215,8 @@ class BatchHandler:
         for outcome in outcomes:
             if isinstance(outcome, Clean):
                 m.outcome("clean", source=outcome.article.source)
+                if outcome.article.warnings:
+                    m.warned(outcome.article.warnings)
             elif isinstance(outcome, Duplicate):
                 m.outcome("duplicate", kind=outcome.event.kind, source=outcome.event.source)
             elif isinstance(outcome, DeadLettered):

@@ -42,6 +42,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.metrics import MetricWrapperBase
 
 from worker.errors import REFUSAL_KINDS
+from worker.normalize.text import WARNING_CODES
 from worker.validate import REASONS as DECODE_REASONS
 
 PREFIX: Final = "newsworker"
@@ -61,6 +62,11 @@ PREPARE_RESTART_REASONS: Final = ("died", "timeout", "interrupted")
 KNOWN_DEAD_LETTER_REASONS: Final = (
     *DECODE_REASONS, "internal_error", "prepare_crashed", "prepare_timeout", "output_too_large"
 )
+
+#: Labels of `newsworker_clean_warnings_total`: the normalizer's codes, and `published_at` for
+#: every note on the publication time (ignored, or read as UTC): their text names the value.
+WARNING_LABELS: Final = (*WARNING_CODES, "published_at")
+_WARNING_SET: Final = frozenset(WARNING_CODES)
 
 #: How many distinct values a free-ish label (dead-letter reason, Redis operation) may take.
 #: Each value is one time series per worker (times the histogram's buckets for Redis operations),
@@ -225,6 +231,12 @@ class Metrics:
             ["reason", "source"],
             registry=r,
         )
+        self._warnings = Counter(
+            f"{PREFIX}_clean_warnings",
+            "Clean articles published with a warning (what the normalizer noticed or repaired), by warning",
+            ["warning"],
+            registry=r,
+        )
         self._stage = Histogram(
             f"{PREFIX}_stage_duration_seconds",
             "Time spent in one pipeline stage, per article or per batch as the stage runs",
@@ -360,6 +372,8 @@ class Metrics:
                 self._duplicates.labels(kind, source)
         for reason in KNOWN_DEAD_LETTER_REASONS:
             self._dead_letters.labels(reason, OTHER)
+        for warning in WARNING_LABELS:
+            self._warnings.labels(warning)
         for role in sorted(TOPIC_ROLES):
             self._send_errors.labels(role)
         for stage in STAGES:
@@ -402,6 +416,15 @@ class Metrics:
             self._duplicates.labels(kind if kind in DUPLICATE_KINDS else OTHER, label).inc()
         elif outcome == "dead_letter":
             self._dead_letters.labels(self._reason(reason), label).inc()
+
+    def warned(self, warnings: Iterable[str]) -> None:
+        """A clean article was published with these warnings (`CleanArticle.warnings`)."""
+        for warning in warnings:
+            if warning in _WARNING_SET:
+                label = warning
+            else:
+                label = "published_at" if warning.startswith("published_at") else OTHER
+            self._warnings.labels(label).inc()
 
     def observe_stage(self, stage: str, seconds: float) -> None:
         if stage not in STAGES:

@@ -309,3 +309,19 @@ def test_outcomes_are_counted_as_the_publisher_delivered_them() -> None:
     assert registry.get_sample_value(
         "newsworker_dead_letters_total", {"reason": "output_too_large", "source": "other"}
     ) == 1.0
+
+
+def test_warnings_of_published_clean_articles_are_counted() -> None:
+    async def main() -> CollectorRegistry:
+        registry = CollectorRegistry()
+        handler, _ = make_handler(RecordingPublisher(), InMemoryStore(), metrics=Metrics(registry))
+        markup = msgspec.json.encode({"id": "m1", "text": "<p>" + " ".join(f"m{i}" for i in range(40)) + "</p><p>end.</p>"})
+        messages = [*batch(0, 3), Message(value=markup, origin="raw:0:3", topic="raw", partition=0, offset=3)]
+        await handler.submit(messages, lambda: None)
+        await asyncio.wait_for(handler.drained(), 5)
+        await handler.stop()
+        return registry
+
+    registry = asyncio.run(main())
+    assert registry.get_sample_value("newsworker_clean_warnings_total", {"warning": "html_in_text"}) == 1.0
+    assert registry.get_sample_value("newsworker_clean_warnings_total", {"warning": "mojibake_repaired"}) == 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -315,3 +316,35 @@ def test_pipeline_stalled_is_read_at_scrape_time(make_metrics, registry) -> None
     stalled[0] = 61.0
     assert value(registry, "newsworker_pipeline_stalled_seconds") == 61
     assert value(registry, "newsworker_pipeline_stalled") == 1
+
+
+def test_clean_articles_warnings_are_counted_by_a_bounded_label() -> None:
+    from worker.service.metrics import WARNING_LABELS
+
+    registry = CollectorRegistry()
+    m = Metrics(registry)
+
+    def count(label: str) -> float | None:
+        return registry.get_sample_value("newsworker_clean_warnings_total", {"warning": label})
+
+    assert all(count(label) == 0.0 for label in WARNING_LABELS)  # precreated: panels read 0, not no data
+    m.warned(["html_in_text", "html_extracted", "published_at 'yesterday' is not a recognized time format; ignored"])
+    m.warned(["published_at '2024-01-01 10:00' has no time zone; assumed UTC", "something new"])
+    assert (count("html_in_text"), count("html_extracted"), count("published_at"), count("other")) == (1, 1, 2, 1)
+
+
+def test_every_warning_the_normalizer_writes_is_a_known_code() -> None:
+    """A new `notes.warn(W_...)` must be in WARNING_CODES, or the metric would call it "other"."""
+    import ast
+
+    import worker.normalize.text as text
+
+    tree = ast.parse(Path(text.__file__).read_text(encoding="utf-8"))
+    written = {
+        name.id
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "warn"
+        for name in ast.walk(call)
+        if isinstance(name, ast.Name) and name.id.startswith("W_")
+    }
+    assert written and {getattr(text, name) for name in written} <= set(text.WARNING_CODES)
