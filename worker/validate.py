@@ -7,6 +7,7 @@ original bytes, so a person can fix the producer and replay. Reasons are a small
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import json
 import re
@@ -34,7 +35,6 @@ REASONS = (
 )
 
 _decoder = msgspec.json.Decoder(RawArticle)
-_BOM: Final = b"\xef\xbb\xbf"
 
 #: Longest run of combining marks accepted in one field (when the field is not NFC already).
 #: Unicode normalization (NFC, which the normalizer applies) sorts each run of marks by combining
@@ -147,11 +147,11 @@ def decode_article(
     max_id_chars: int = 96,
 ) -> RawArticle:
     """Parse and validate one message. Raises `PoisonInput` with an actionable message."""
-    if payload[:3] == _BOM:
+    if payload.startswith(codecs.BOM_UTF8):
         # A UTF-8 byte order mark before the JSON (some encoders write one, e.g. .NET's
         # `new UTF8Encoding(true)`): RFC 8259 section 8.1 lets a parser ignore it, and every
         # article of such a producer would otherwise be a dead letter.
-        payload = payload[3:]
+        payload = payload[len(codecs.BOM_UTF8) :]
     if len(payload) > max_bytes:
         raise PoisonInput(
             "too_large",

@@ -9,6 +9,7 @@ from a new article.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import zlib
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,7 @@ SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".txt", ".html", ".htm")
 #: The UTF-8 byte order mark some editors put at the start of a file (RFC 8259 lets a reader
 #: ignore it): dropped before a line's or a file's JSON, so `produce` sends JSON without it (the
 #: worker ignores one before a message's JSON too).
-_BOM = b"\xef\xbb\xbf"
+_BOM = codecs.BOM_UTF8
 
 
 @dataclass(frozen=True, slots=True)
