@@ -365,10 +365,10 @@ def _refused(exc: BaseException) -> str | None:
 
     if isinstance(exc, DedupStoreRefused):
         kind: str | None = exc.kind
-    elif isinstance(exc, redis.exceptions.ResponseError):
+    elif isinstance(exc, (redis.exceptions.ResponseError, redis.exceptions.RedisClusterException)):
         kind = refusal_kind(exc)
-    elif isinstance(exc, redis.exceptions.RedisClusterException) and "mode is not enabled" in str(exc):
-        kind = "cluster"  # NEWSWORKER_REDIS_CLUSTER for a single server
+        if kind is None and isinstance(exc, redis.exceptions.RedisClusterException):
+            return None  # no node reachable: unavailable, not refused
     else:
         return None
     return f": {REFUSAL_HINTS[kind]}" if kind in REFUSAL_HINTS else ""

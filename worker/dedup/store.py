@@ -227,14 +227,20 @@ _DB_REFUSALS = ("DB index is out of range", "invalid DB index", "SELECT is not a
 _SCRIPT_ACL_DENIAL = "The user executing the script can't run this command or subcommand"
 
 
-def refusal_kind(exc: redis.exceptions.ResponseError) -> str | None:
+def refusal_kind(exc: redis.exceptions.ResponseError | redis.exceptions.RedisClusterException) -> str | None:
     """The `DedupStoreRefused.kind` of an error reply, or None for a genuine error (a bug).
+
+    The cluster client's own `RedisClusterException` is a refusal (`cluster`) when the server is
+    not a cluster (NEWSWORKER_REDIS_CLUSTER set for a single server); None otherwise (no node
+    reachable: an outage, which the caller tells apart).
 
     In a pipeline, redis-py wraps the reply's text ("Command # 2 (EVALSHA ...) of pipeline
     caused error: ...") but keeps its class; an error raised inside a script keeps its code,
     except an ACL denial of a command the script calls, which Redis 7.0 and 7.2 report as a
     plain ERR ("The user executing the script can't run this command or subcommand").
     """
+    if isinstance(exc, redis.exceptions.RedisClusterException):
+        return "cluster" if "cluster mode is not enabled" in str(exc).lower() else None
     for cls, kind in _REFUSAL_CLASSES:
         if isinstance(exc, cls):
             return kind
@@ -472,7 +478,7 @@ class RedisDedupStore:
             # outage, as for one server), or the server is not a cluster (a refusal: the
             # settings say NEWSWORKER_REDIS_CLUSTER for a single server).
             self._observed(operation, started, ok=False)
-            if "cluster mode is not enabled" in str(exc).lower():
+            if refusal_kind(exc) is not None:
                 raise DedupStoreRefused("cluster", f"Redis refused {operation} (cluster): {exc}") from exc
             raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
         except redis.exceptions.ResponseError as exc:
