@@ -42,6 +42,12 @@ def _too_large(exc: BaseException) -> bool:
     return isinstance(exc, _TOO_LARGE) or isinstance(exc.__cause__, _TOO_LARGE)
 
 
+def _set_aside(outcome: Outcome, exc: BaseException) -> bool:
+    """Is this failure an article's event refused as too large (a dead letter is never set aside:
+    nothing smaller could replace it)?"""
+    return _too_large(exc) and not isinstance(outcome, DeadLettered)
+
+
 @dataclass(frozen=True, slots=True)
 class Topics:
     clean: str
@@ -79,16 +85,15 @@ class Publisher:
     async def publish(self, outcomes: Sequence[Outcome]) -> list[Outcome]:
         """Deliver every outcome; return them as delivered (an article whose event the broker
         refuses as too large, as its dead letter)."""
-        producer = self._app.producer
         pending: list[tuple[int, str, Any]] = []
         refused: list[int] = []  # articles whose event was refused as too large
         for i, outcome in enumerate(outcomes):
             role, topic, key, value = self._route(outcome)
             try:
-                fut = await producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
+                fut = await self._send(topic, key, value)
             except (ProducerSendError, KafkaError) as exc:
                 self._metrics.kafka_send_error(role)
-                if _too_large(exc) and not isinstance(outcome, DeadLettered):
+                if _set_aside(outcome, exc):
                     refused.append(i)
                     continue
                 # Raised before delivery, e.g. the topic is unknown or refused by the broker. It is
@@ -101,7 +106,7 @@ class Publisher:
         errors: list[Exception] = []  # failures other than a too-large article's event
         for i, role, error in failed:
             self._metrics.kafka_send_error(role)
-            if _too_large(error) and not isinstance(outcomes[i], DeadLettered):
+            if _set_aside(outcomes[i], error):
                 refused.append(i)
             else:
                 errors.append(error)
@@ -149,6 +154,9 @@ class Publisher:
             raise TransientError(f"dead letter of a too-large output not delivered: {exc!r}") from exc
         return dead
 
+    async def _send(self, topic: str, key: bytes | None, value: bytes) -> Any:
+        """Hand one output to the producer; returns the future of its delivery."""
+        return await self._app.producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
+
     async def _deliver(self, topic: str, key: bytes | None, value: bytes) -> None:
-        fut = await self._app.producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
-        await fut
+        await (await self._send(topic, key, value))
