@@ -879,7 +879,7 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
     if clean_title is not None and paragraphs:
         paragraphs = _drop_title_repeats(clean_title, paragraphs, notes)
     joined = "\n\n".join(paragraphs)
-    if "<" in joined and _is_html_fragment(joined):
+    if _is_html_fragment(joined):
         # Tags that were escaped (``&lt;p&gt;``) are tags now: normalizing this output again
         # would read them as HTML, so it is done here (``_normalize``), and the result is stable.
         notes.suspicious = True
