@@ -24,6 +24,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -222,7 +223,17 @@ def _natural_labels(
     postings: dict[int, list[int]] = {}  # shingle -> earlier texts holding it
     out: list[tuple[float, int, Labelled]] = []
     entangled: set[str] = set()
+    # A text that opens its group and repeats an earlier one takes that one's group, and so do
+    # the records of its group after it (another outlet's rewrite of it is a rewrite of the
+    # story it repeats): otherwise the rewrite would open a group of its own, with nothing
+    # earlier of its story to be linked to.
+    moved: dict[int, int] = {}
+    opened: set[int] = set()
     for i, (at, serial, r) in enumerate(placed):
+        if r.group in moved:
+            r = replace(r, group=moved[r.group])
+        opens = r.group not in opened
+        opened.add(r.group)
         # shingles in very many texts (set phrases, site chrome) only slow the candidate search
         shared: Counter[int] = Counter(
             j for h in sets[i] if len(posting := postings.get(h, ())) <= _MAX_POSTING for j in posting
@@ -242,6 +253,8 @@ def _natural_labels(
             other = out[j][2]
             entangled.update((str(r.article["text"]), str(other.article["text"])))
             if best[1] >= COPY_JACCARD:
+                if opens and other.group != r.group:
+                    moved[r.group] = other.group
                 r = Labelled(r.article, True, "recrawl", other.group, lang=r.lang)
             elif not (r.related and other.group == r.group):
                 r = Labelled(r.article, None, "related", r.group, lang=r.lang)

@@ -115,3 +115,27 @@ def test_texts_of_the_data_set_are_labelled_by_their_own_overlap() -> None:
     # whichever of the two crawls comes first is the original, the other its duplicate
     assert sorted([kinds[body], kinds["Another title\n" + body]]) == [("original", False), ("recrawl", True)]
     assert kinds[synthetic_article(74)["text"] + "\n" + body] == ("related", None)
+
+
+def test_a_rewrite_of_a_recrawled_text_belongs_to_the_story_it_repeats() -> None:
+    body = synthetic_article(80)["text"]
+    rewrite = synthetic_article(82)["text"]
+    pairs = [
+        {"pair_id": "0", "lang1": "en", "lang2": "en", "text1": body, "text2": synthetic_article(81)["text"],
+         "overall": 4.0},
+        # the same article crawled again, and another outlet's rewrite of it
+        {"pair_id": "1", "lang1": "en", "lang2": "en", "text1": "Another title\n" + body, "text2": rewrite,
+         "overall": 1.0},
+    ]  # fmt: skip
+    for seed in range(8):  # either pair may come first
+        stream = ml.build_multilingual_stream(pairs, seed=seed, variant_rate=0.0)
+        first_of_group: dict[int, int] = {}
+        for i, r in enumerate(stream):
+            first_of_group.setdefault(r.group, i)
+        (i,) = (i for i, r in enumerate(stream) if r.article["text"] == rewrite)
+        r = stream[i]
+        assert r.kind == "rewrite" and r.related
+        # its story opens earlier, with one of the two crawls it rewrites (not with itself: a
+        # story link opening its own group has nothing to be linked to and cannot be scored)
+        j = first_of_group[r.group]
+        assert j < i and stream[j].article["text"] in (body, "Another title\n" + body)
