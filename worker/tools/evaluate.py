@@ -557,6 +557,19 @@ TARGET_DROP_PRECISION = 0.998
 TARGET_COPY_RECALL = 0.99
 TARGET_SHAPE_RECALL = 0.95
 TARGET_LINK_RATE = 0.90
+#: The story links the link target counts, together: "at least 90% of follow-ups and rewrites that
+#: share text carry `related_to` an article of their story". Siblings are scored and shown (they
+#: must never be dropped: a wrong drop is a miss of the precision target) but their link rate is
+#: not a target of the issue.
+TARGET_LINK_KINDS = ("followup", "rewrite")
+
+
+def pooled_link_rate(
+    links: Mapping[str, LinkScores], kinds: Sequence[str] = TARGET_LINK_KINDS
+) -> tuple[int, int]:
+    """Of the story links of `kinds` that share text with their story: (linked, all)."""
+    scored = [links[kind] for kind in kinds if kind in links]
+    return sum(s.sharing_linked for s in scored), sum(s.sharing for s in scored)
 
 
 def check_targets(
@@ -576,10 +589,12 @@ def check_targets(
         if rate is not None and rate < TARGET_SHAPE_RECALL:
             missed.append(f"{kind} recall {rate:.3f} < {TARGET_SHAPE_RECALL}")
     missed.extend(f"F1 not above {b.system}" for b in baselines if s.f1 <= b.f1)
-    for kind, link in (links or {}).items():
-        rate = link.link_rate
-        if rate is not None and rate < TARGET_LINK_RATE:
-            missed.append(f"{kind} linked {rate:.3f} < {TARGET_LINK_RATE} (of those sharing text)")
+    linked, sharing = pooled_link_rate(links or {})
+    if sharing and linked / sharing < TARGET_LINK_RATE:
+        missed.append(
+            f"{' and '.join(TARGET_LINK_KINDS)} linked {linked / sharing:.3f} < {TARGET_LINK_RATE}"
+            f" ({linked} of the {sharing} sharing text)"
+        )
     if languages is not None:
         if languages.precision < TARGET_DROP_PRECISION:
             missed.append(f"multilingual drop precision {languages.precision:.4f} < {TARGET_DROP_PRECISION}")
@@ -719,6 +734,13 @@ def main(args: argparse.Namespace) -> int:
     links = dict(news.links)
     if languages is not None:
         links.update(languages.links)
+    console.print(
+        "story links sharing text, linked: "
+        + ", ".join(f"{kind} {s.sharing_linked} of {s.sharing}" for kind, s in links.items())
+        + "; {} together {} of {} (the link target counts these)".format(
+            " and ".join(TARGET_LINK_KINDS), *pooled_link_rate(links)
+        )
+    )
     missed = check_targets(
         news.results[0], news.results[1:], links, languages.results[0] if languages is not None else None
     )

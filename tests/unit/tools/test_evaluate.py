@@ -80,5 +80,18 @@ def test_targets_name_what_is_missed() -> None:
     missed = ev.check_targets(s, [], links)
     assert any("drop precision" in m for m in missed)
     assert any("teaser recall" in m for m in missed)
-    assert any("followup linked 0.800" in m for m in missed)
+    assert any("followup and rewrite linked 0.800 < 0.9 (8 of the 10 sharing text)" in m for m in missed)
     assert not any("copy recall" in m for m in missed)
+
+
+def test_the_link_target_counts_follow_ups_and_rewrites_together() -> None:
+    s = ev.Scores("newsworker", tp=1000, fp=0, fn=0)
+    links = {
+        "followup": ev.LinkScores(records=20, sharing=20, sharing_linked=19),
+        "rewrite": ev.LinkScores(records=2, sharing=1, sharing_linked=0),
+        "sibling": ev.LinkScores(records=10, sharing=10, sharing_linked=5),  # shown, not a target
+    }
+    assert ev.pooled_link_rate(links) == (19, 21)
+    assert ev.check_targets(s, [], links) == []
+    links["rewrite"] = ev.LinkScores(records=4, sharing=4, sharing_linked=1)  # 20 of 24
+    assert ev.check_targets(s, [], links) == ["followup and rewrite linked 0.833 < 0.9 (20 of the 24 sharing text)"]
