@@ -106,6 +106,16 @@ def cmd_dedup(args: argparse.Namespace) -> int:
             f"dead letter {summary.dead_letter} in {summary.seconds:.1f}s ({rate:.0f}/s) -> {args.output}",
             file=sys.stderr,
         )
+        if summary.evicting:
+            from worker.service.redis_watch import Eviction, evicting_warning
+
+            print(f"warning: {evicting_warning(Eviction((summary.evicting,), 0))}", file=sys.stderr)
+        if summary.evicted_keys:
+            print(
+                f"warning: Redis evicted {summary.evicted_keys} key(s) during the run: dedup entries "
+                "among them were forgotten, so copies of those articles may have come out clean",
+                file=sys.stderr,
+            )
         return 0
 
     if args.redis_url:

@@ -304,14 +304,20 @@ ROWS: list[tuple[str, list[Panel]]] = [
             ),
             Panel(
                 "Redis refusals and lost data",
-                "Dedup calls Redis refused per second, by kind (oom, readonly, ...), and losses "
-                "of the dedup index seen (FLUSHALL, restart without persistence): "
-                "NewsworkerRedisRefusingWrites, NewsworkerRedisDataLost.",
+                "Dedup calls Redis refused per second, by kind (oom, readonly, ...), losses "
+                "of the dedup index seen (FLUSHALL, restart without persistence), and keys Redis "
+                "evicted (it forgets without an error): NewsworkerRedisRefusingWrites, "
+                "NewsworkerRedisDataLost, NewsworkerRedisEvictedKeys.",
                 [
                     Q(f"sum by (kind) ({rate('newsworker_redis_refused_total')})", "refused {{kind}}"),
                     Q(
                         f"sum(increase(newsworker_redis_data_lost_total{{{SEL}}}[{RI}]))",
                         "index lost",
+                    ),
+                    # every worker counts the same server's evictions: the largest count, not the sum
+                    Q(
+                        f"max(increase(newsworker_redis_evicted_keys_total{{{SEL}}}[{RI}]))",
+                        "keys evicted",
                     ),
                 ],
                 width=6,

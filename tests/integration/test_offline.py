@@ -150,3 +150,29 @@ def test_an_article_that_lost_its_long_first_sentence_is_dropped_and_the_other_w
     assert rows["cut"]["status"] == "duplicate" and rows["cut"]["duplicate_of"] == "full"
     assert rows["short-first"]["status"] == "clean"
     assert rows["long-later"]["status"] == "clean" and rows["long-later"]["related_to"] == "short-first"
+
+
+def test_a_redis_that_evicts_is_named_and_what_it_evicted_during_the_run_is_told(
+    tmp_path: Path, make_redis: object, redis_server: object, capsys: object
+) -> None:
+    """An evicting Redis (a shared cache's allkeys-lru, too small) forgets earlier articles
+    without an error: every record still gets its answer, and the run says what happened."""
+    import pytest
+
+    assert isinstance(capsys, pytest.CaptureFixture)
+    lines = [
+        json.dumps({"id": f"e{i}", "text": f"Story {i}: " + " ".join(f"w{i}x{k}" for k in range(60))})
+        for i in range(6000)
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    small = make_redis(extra_args=["--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"])  # type: ignore[operator]
+    assert main(["dedup", "--input", str(src), "--output", str(out), "--redis-url", small.url]) == 0
+    err = capsys.readouterr().err
+    assert len(out.read_text().splitlines()) == len(lines)
+    assert "maxmemory-policy allkeys-lru" in err and "noeviction" in err
+    assert "Redis evicted" in err and "key(s) during the run" in err
+    # the deployed setting (noeviction) and room enough: nothing to say
+    assert main(["dedup", "--input", str(src), "--output", str(out), "--redis-url", redis_server.url]) == 0  # type: ignore[attr-defined]
+    assert "warning" not in capsys.readouterr().err

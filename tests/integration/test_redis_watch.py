@@ -126,3 +126,71 @@ def test_redis_watch_on_a_cluster_sees_one_primary_lose_its_data(
         await client.aclose()
 
     asyncio.run(main())
+
+
+def test_redis_watch_says_when_redis_evicts_and_counts_what_it_evicted(
+    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Redis that makes room by evicting (a managed service's default `volatile-lru` takes the
+    dedup keys: they all expire) forgets articles without an error: said at once, and counted."""
+    from prometheus_client import CollectorRegistry
+
+    server = make_redis(extra_args=["--maxmemory", "4mb", "--maxmemory-policy", "volatile-lru"])
+    registry = CollectorRegistry()
+    value = registry.get_sample_value
+
+    async def main() -> None:
+        watch, client = watch_against(server, registry)
+        await watch.start()
+        assert value("newsworker_redis_evicting") == 1
+        assert "maxmemory-policy volatile-lru" in caplog.text and "noeviction" in caplog.text
+        assert value("newsworker_redis_evicted_keys_total") == 0
+        # keys with a time to live, as the dedup index's, past maxmemory
+        for start in range(0, 20_000, 1_000):
+            async with client.pipeline(transaction=False) as pipe:
+                for i in range(start, start + 1_000):
+                    pipe.set(f"other:{i}", b"x" * 400, ex=3600)
+                await pipe.execute()
+        evicted = int((await client.info("stats"))["evicted_keys"])
+        assert evicted > 0
+        caplog.clear()
+        await watch.check()
+        assert value("newsworker_redis_evicted_keys_total") == evicted
+        assert f"Redis evicted {evicted} key(s)" in caplog.text
+        caplog.clear()
+        await watch.check()  # nothing new: nothing counted, nothing said
+        assert value("newsworker_redis_evicted_keys_total") == evicted
+        assert "evict" not in caplog.text
+        await client.config_set("maxmemory-policy", "noeviction")  # the fix, live
+        await watch.check()
+        assert value("newsworker_redis_evicting") == 0
+        await client.config_set("maxmemory-policy", "allkeys-lru")  # and broken again: said again
+        caplog.clear()
+        await watch.check()
+        assert value("newsworker_redis_evicting") == 1 and "maxmemory-policy allkeys-lru" in caplog.text
+        await client.aclose()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "args", [["--maxmemory", "64mb", "--maxmemory-policy", "noeviction"], ["--maxmemory-policy", "allkeys-lru"]],
+    ids=["noeviction", "no-maxmemory"],
+)
+def test_a_redis_that_never_evicts_is_not_flagged(
+    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture, args: list[str],
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    server = make_redis(extra_args=args)
+    registry = CollectorRegistry()
+
+    async def main() -> None:
+        watch, client = watch_against(server, registry)
+        await watch.start()
+        await watch.check()
+        await client.aclose()
+
+    asyncio.run(main())
+    assert registry.get_sample_value("newsworker_redis_evicting") == 0
+    assert "evict" not in caplog.text

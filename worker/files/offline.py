@@ -36,6 +36,7 @@ from worker.files.inputs import InputRecord
 from worker.pipeline import DeadLettered, Message, Prepared, decide_batch, limits_of
 from worker.service.lifecycle import settle_after_start
 from worker.service.preparer import Preparer, Staged
+from worker.service.redis_watch import Eviction, read_eviction
 from worker.service.security import redis_connection
 
 #: Records per batch: one round of Redis calls each (1,000 measured 3-7 % faster than 500).
@@ -91,10 +92,24 @@ class Summary:
     duplicate: int = 0
     dead_letter: int = 0
     seconds: float = 0.0
+    #: The Redis' eviction policy when it evicts once full (worker/service/redis_watch.py), and
+    #: the keys it evicted during the run: dedup entries among them were forgotten. None: the
+    #: server would not say (INFO refused).
+    evicting: str | None = None
+    evicted_keys: int | None = None
 
     def add(self, r: OfflineResult) -> None:
         self.total += 1
         setattr(self, r.status, getattr(self, r.status) + 1)
+
+
+async def _eviction(client: Any) -> Eviction | None:
+    """The Redis' eviction policy and count, or None where INFO is refused (best effort: the
+    dedup calls report a Redis that is down)."""
+    try:
+        return await read_eviction(client)
+    except Exception:
+        return None
 
 
 def _batches(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRecord]]:
@@ -150,6 +165,7 @@ async def dedup_records(
     pending: deque[tuple[list[InputRecord], asyncio.Future[Staged]]] = deque()
     batches = itertools.chain(head, batches)
     try:
+        before = await _eviction(client)
         store = make_store(client, settings, scheme)
         thresholds = thresholds or Thresholds()
         while True:
@@ -165,6 +181,10 @@ async def dedup_records(
                 result = result_of(s, decision) if not record.unreadable else _unreadable(record)
                 summary.add(result)
                 on_result(record, result)
+        after = await _eviction(client)
+        if before is not None and after is not None:
+            summary.evicting = after.policy or before.policy or None
+            summary.evicted_keys = max(0, after.evicted_keys - before.evicted_keys)
     finally:
         for _, preparing in pending:
             preparing.cancel()

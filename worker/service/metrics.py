@@ -305,6 +305,18 @@ class Metrics:
             "under noeviction",
             registry=r,
         )
+        self._redis_evicting = Gauge(
+            f"{PREFIX}_redis_evicting",
+            "1 when Redis evicts keys once full (maxmemory set and maxmemory-policy not noeviction, "
+            "on some cluster primary): evicted dedup entries are forgotten without an error",
+            registry=r,
+        )
+        self._redis_evicted_keys = Counter(
+            f"{PREFIX}_redis_evicted_keys",
+            "Keys Redis evicted (INFO stats evicted_keys, all of the server's keys, summed over "
+            "cluster primaries) while this worker watched it",
+            registry=r,
+        )
         self._redis_listpack_value = Gauge(
             f"{PREFIX}_redis_hash_max_listpack_value_bytes",
             "Redis' hash-max-listpack-value (smallest over the nodes) as read at start; -1 when "
@@ -467,6 +479,12 @@ class Metrics:
         self._redis_memory_used.set(used)
         self._redis_memory_max.set(maximum)
         self._redis_memory_ratio.set(used / maximum if maximum > 0 else 0.0)
+
+    def set_redis_evicting(self, evicting: bool) -> None:
+        self._redis_evicting.set(1 if evicting else 0)
+
+    def redis_evicted(self, keys: int) -> None:
+        self._redis_evicted_keys.inc(keys)
 
     def set_redis_listpack_value(self, value: int | None) -> None:
         """hash-max-listpack-value as read at start; None when the server would not say."""

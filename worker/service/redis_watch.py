@@ -14,6 +14,13 @@ nothing else looks wrong (issue #14, item 7: 1,851 of 3,000 copies after a FLUSH
   Missing at *start* cannot be told from a first start; it is logged as a warning only.
 - **Memory.** `INFO memory`: `used_memory` / `maxmemory` as `newsworker_redis_memory_used_ratio`
   (alert `NewsworkerRedisMemoryHigh` before Redis refuses writes at 1.0 under `noeviction`).
+- **Eviction.** `INFO memory`'s `maxmemory_policy`: with a `maxmemory` set and any policy but
+  `noeviction` (managed Redis services default to `volatile-lru`, which takes the dedup keys:
+  they all expire), a full Redis makes room by deleting keys, dedup entries among them, and says
+  nothing: copies of the forgotten articles come out clean. A warning when seen (again after it
+  was fixed and came back), `newsworker_redis_evicting` 1; and `INFO stats`' `evicted_keys`,
+  whose growth while the worker watches is counted (`newsworker_redis_evicted_keys_total`, alert
+  `NewsworkerRedisEvicting`) and logged as an ERROR at most once a minute.
 - **Index size.** `CONFIG GET hash-max-listpack-value` (Redis 7; `hash-max-ziplist-value`
   before) at start: below `REQUIRED_LISTPACK_VALUE` a bucket hash holding an article record
   (msgpack, ~100-400 B) is stored as a real hash table, and a remembered article costs ~1,500 B
@@ -30,13 +37,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio.cluster import RedisCluster
 
 from worker.dedup.store import LAYOUT
-from worker.service.metrics import Metrics
+
+if TYPE_CHECKING:
+    from worker.service.metrics import Metrics
 
 log = logging.getLogger("newsworker")
 
@@ -46,9 +57,69 @@ REQUIRED_LISTPACK_VALUE = 512
 #: Above this share of maxmemory the worker logs a warning (once per crossing).
 MEMORY_WARNING_RATIO = 0.9
 
+#: At most one ERROR line about evictions in this many seconds (they come in floods).
+EVICTION_LOG_SECONDS = 60.0
+
 #: Hash tags tried to find one that lands on each cluster primary (16384 slots over a handful of
 #: primaries: a few tries each).
 _MAX_TAG_TRIES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Eviction:
+    """What Redis does when full, and what it evicted so far (summed over cluster primaries)."""
+
+    #: The maxmemory-policy of every primary that has a maxmemory and evicts (not noeviction).
+    policies: tuple[str, ...]
+    evicted_keys: int
+
+    @property
+    def evicting(self) -> bool:
+        return bool(self.policies)
+
+    @property
+    def policy(self) -> str:
+        return ", ".join(sorted(set(self.policies)))
+
+
+def _evicting_policy(memory: dict[str, Any]) -> str | None:
+    """The primary's eviction policy from its `INFO memory`, when it evicts (None under
+    noeviction, or with no maxmemory: then Redis never evicts)."""
+    policy = _text(memory.get("maxmemory_policy", "noeviction"))
+    return policy if int(memory.get("maxmemory", 0)) > 0 and policy != "noeviction" else None
+
+
+async def per_primary(client: Any, *args: Any) -> list[Any]:
+    """A command's reply from the Redis, or from every primary of a cluster."""
+    if not isinstance(client, RedisCluster):
+        return [await client.execute_command(*args)]
+    await client.initialize()  # no-op once the client knows the cluster's nodes
+    replies = []
+    for node in client.get_primaries():
+        reply = await client.execute_command(*args, target_nodes=node)
+        # redis-py keys a multi-node reply by node name even when one node was asked
+        if isinstance(reply, dict) and node.name in reply and len(reply) == 1:
+            reply = reply[node.name]
+        replies.append(reply)
+    return replies
+
+
+async def read_eviction(client: Any) -> Eviction:
+    """Whether the Redis (any cluster primary) evicts when full, and how many keys it has evicted
+    since it started (INFO memory and INFO stats, allowed where CONFIG is not)."""
+    policies = [p for info in await per_primary(client, "INFO", "memory") if (p := _evicting_policy(info))]
+    evicted = sum(int(info.get("evicted_keys", 0)) for info in await per_primary(client, "INFO", "stats"))
+    return Eviction(tuple(policies), evicted)
+
+
+def evicting_warning(eviction: Eviction) -> str:
+    """What to tell an operator whose Redis evicts."""
+    return (
+        f"Redis evicts keys when full (maxmemory-policy {eviction.policy}): the dedup entries it "
+        "evicts are forgotten without an error, and copies of those articles come out clean; set "
+        "maxmemory-policy noeviction (deploy/redis/redis.conf): a full Redis then refuses writes, "
+        "which is reported, instead of forgetting"
+    )
 
 
 class RedisWatch:
@@ -67,6 +138,9 @@ class RedisWatch:
         self._on_lost = on_lost
         self._tokens: dict[str, bytes] = {}  # sentinel key -> token this worker expects
         self._memory_warned = False
+        self._eviction_warned = False
+        self._evicted: int | None = None  # evicted_keys at the last check
+        self._evictions_logged: float | None = None  # when the last ERROR line about them was
 
     @classmethod
     def for_store(
@@ -99,18 +173,7 @@ class RedisWatch:
         return sorted(keys.values())
 
     async def _per_primary(self, *args: Any) -> list[Any]:
-        if not self._cluster:
-            return [await self._client.execute_command(*args)]
-        client: RedisCluster = self._client
-        await client.initialize()  # no-op once the client knows the cluster's nodes
-        replies = []
-        for node in client.get_primaries():
-            reply = await client.execute_command(*args, target_nodes=node)
-            # redis-py keys a multi-node reply by node name even when one node was asked
-            if isinstance(reply, dict) and node.name in reply and len(reply) == 1:
-                reply = reply[node.name]
-            replies.append(reply)
-        return replies
+        return await per_primary(self._client, *args)
 
     # -- start ----------------------------------------------------------------------------------
 
@@ -177,6 +240,10 @@ class RedisWatch:
             await self._check_memory()
         except Exception as exc:
             log.debug("Redis memory check failed: %s", exc)
+        try:
+            await self._check_evictions()
+        except Exception as exc:
+            log.debug("Redis eviction check failed: %s", exc)
 
     async def _check_sentinels(self) -> None:
         for key, token in list(self._tokens.items()):
@@ -216,6 +283,29 @@ class RedisWatch:
                 ratio * 100, used, maximum,
             )
         self._memory_warned = ratio >= MEMORY_WARNING_RATIO
+
+
+    async def _check_evictions(self) -> None:
+        eviction = await read_eviction(self._client)
+        self._metrics.set_redis_evicting(eviction.evicting)
+        if eviction.evicting and not self._eviction_warned:
+            log.warning(evicting_warning(eviction))
+        self._eviction_warned = eviction.evicting
+        last, self._evicted = self._evicted, eviction.evicted_keys
+        # the first look is the baseline; a smaller count is a restarted Redis (or CONFIG RESETSTAT)
+        if last is None or eviction.evicted_keys <= last:
+            return
+        grown = eviction.evicted_keys - last
+        self._metrics.redis_evicted(grown)
+        now = time.monotonic()
+        if self._evictions_logged is None or now - self._evictions_logged >= EVICTION_LOG_SECONDS:
+            self._evictions_logged = now
+            log.error(
+                "Redis evicted %d key(s) since the last check (maxmemory-policy %s): dedup entries "
+                "among them are forgotten, and copies of those articles come out clean; set "
+                "maxmemory-policy noeviction and size maxmemory for the window (deploy/README.md)",
+                grown, eviction.policy or "noeviction now",
+            )
 
 
 def _pairs(reply: Any) -> dict[str, str]:

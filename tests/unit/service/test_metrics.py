@@ -306,6 +306,12 @@ def test_refusals_restarts_and_redis_health(make_metrics, registry) -> None:
     assert value(registry, "newsworker_redis_hash_max_listpack_value_bytes") == -1  # not read yet
     metrics.set_redis_listpack_value(64)
     assert value(registry, "newsworker_redis_hash_max_listpack_value_bytes") == 64
+    assert value(registry, "newsworker_redis_evicting") == 0
+    assert value(registry, "newsworker_redis_evicted_keys_total") == 0  # precreated
+    metrics.set_redis_evicting(True)
+    metrics.redis_evicted(40)
+    assert value(registry, "newsworker_redis_evicting") == 1
+    assert value(registry, "newsworker_redis_evicted_keys_total") == 40
 
 
 def test_pipeline_stalled_is_read_at_scrape_time(make_metrics, registry) -> None:
