@@ -75,6 +75,57 @@ _COMBINING_RUN_RE = re.compile(f"[{_combining_class()}]{{{MAX_COMBINING_RUN + 1}
 FIELD_LIMITS: dict[str, int] = {"url": 8192, "source": 256, "language": 35}
 
 
+#: Confluent Schema Registry's wire format: a magic byte 0 and a 4-byte big-endian schema id
+#: before the serialized value. Its JSON Schema serializer (and Kafka Connect's
+#: JsonSchemaConverter) put it before plain JSON; no JSON document starts with a NUL.
+_SCHEMA_REGISTRY_MAGIC: Final = b"\x00"
+_SCHEMA_REGISTRY_HEADER: Final = 5
+
+
+class _ConnectEnvelope(msgspec.Struct, frozen=True):
+    """Kafka Connect's JsonConverter with `schemas.enable=true` (its default) wraps each value:
+    ``{"schema": {...}, "payload": <the value>}``; the value is the article, or a string holding
+    its JSON (a connector that reads lines as strings)."""
+
+    schema: msgspec.Raw
+    payload: RawArticle | str | None = None
+
+
+_envelope_decoder = msgspec.json.Decoder(_ConnectEnvelope)
+
+
+def _unframe(payload: bytes) -> bytes:
+    """The JSON inside a Schema Registry wire-format header, or `PoisonInput` when what follows
+    the header is not JSON (Avro and Protobuf serializers use the same header)."""
+    body = payload[_SCHEMA_REGISTRY_HEADER:]
+    if not body.lstrip(b" \t\r\n").startswith((b"{", b"[", b'"')):
+        schema_id = int.from_bytes(payload[1:_SCHEMA_REGISTRY_HEADER], "big")
+        raise PoisonInput(
+            "invalid_json",
+            f"message is in Confluent Schema Registry's wire format (magic byte 0, schema id {schema_id}) "
+            "and what follows is not JSON (Avro or Protobuf?): newsworker reads JSON articles; "
+            "produce them with the JSON Schema serializer or as plain JSON",
+        )
+    return body
+
+
+def _from_envelope(payload: bytes) -> RawArticle | None:
+    """The article inside a Kafka Connect envelope, or None when the message is not one."""
+    try:
+        envelope = _envelope_decoder.decode(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    if isinstance(envelope.payload, str):
+        try:
+            return _decoder.decode(envelope.payload.encode("utf-8", "surrogatepass"))
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError, RecursionError):
+            raise PoisonInput(
+                "invalid_json",
+                "message is a Kafka Connect envelope whose `payload` string is not a JSON article",
+            ) from None
+    return envelope.payload
+
+
 class _NonStandardNumber(float):
     """Marks where stdlib's JSON parser met NaN / Infinity / -Infinity (msgspec refuses them)."""
 
@@ -98,6 +149,15 @@ def _non_standard_numbers(value: object, path: str = "$") -> list[tuple[str, str
         for index, item in enumerate(value):
             found += _non_standard_numbers(item, f"{path}[{index}]")
     return found
+
+
+def _holds_json_object(payload: bytes) -> bool:
+    """Whether a JSON string message holds a JSON object's text."""
+    try:
+        inner = msgspec.json.decode(payload)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return isinstance(inner, str) and inner.lstrip().startswith("{")
 
 
 def _explain_decode_error(payload: bytes) -> PoisonInput:
@@ -152,6 +212,8 @@ def decode_article(
         # `new UTF8Encoding(true)`): RFC 8259 section 8.1 lets a parser ignore it, and every
         # article of such a producer would otherwise be a dead letter.
         payload = payload[len(codecs.BOM_UTF8) :]
+    elif payload.startswith(_SCHEMA_REGISTRY_MAGIC) and len(payload) > _SCHEMA_REGISTRY_HEADER:
+        payload = _unframe(payload)
     if len(payload) > max_bytes:
         raise PoisonInput(
             "too_large",
@@ -166,6 +228,11 @@ def decode_article(
         text = str(exc)
         # Only a top-level mismatch has no path; "Expected `object` ... - at `$.metadata`" is a field.
         if text.startswith("Expected `object`") and " - at `$" not in text:
+            if text.endswith("got `str`") and _holds_json_object(payload):
+                raise PoisonInput(
+                    "not_an_object",
+                    "message is a JSON string holding a JSON object (encoded twice?): send the object itself",
+                ) from None
             raise PoisonInput(
                 "not_an_object", f"message must be a JSON object with `text` or `html`: {text}"
             ) from None
@@ -174,6 +241,8 @@ def decode_article(
         raise _explain_decode_error(payload) from None
     except RecursionError:  # msgspec's nesting limit (e.g. `[[[[...` in metadata)
         raise PoisonInput("invalid_json", "message nests JSON too deeply; flatten `metadata`") from None
+    if article.text is None and article.html is None and b'"payload"' in payload:
+        article = _from_envelope(payload) or article
     try:
         return validate_article(
             article, max_text_chars=max_text_chars, max_title_chars=max_title_chars, max_id_chars=max_id_chars

@@ -26,11 +26,17 @@ def test_seeds_and_bad_messages_end_to_end(
     raw, clean, dups, dlq = topics = topic_names()
     first = seeds_dir / "astana-talks.raw.txt"
     second = seeds_dir / "astana-talks.paragraphs.txt"
+    envelope = {  # Kafka Connect's JsonConverter with schemas.enable=true
+        "schema": {"type": "struct", "optional": False, "fields": []},
+        "payload": {"id": "connect-1", "text": "Harbour workers ended a three-day strike on Friday after a pay deal."},
+    }
     inputs = [
         seed_article(first),
-        seed_article(second),
+        # Confluent's JSON Schema serializer: a Schema Registry header (magic 0, schema id 7) first
+        b"\x00\x00\x00\x00\x07" + seed_article(second),
         b'{"id": "broken", "text": "no end',
         b"\xff\xfe\x00latin-1 \xe9t\xe9",
+        json.dumps(envelope).encode(),
     ]
     worker = start_worker(topics)
     asyncio.run(produce(kafka.bootstrap, raw, inputs))
@@ -45,7 +51,10 @@ def test_seeds_and_bad_messages_end_to_end(
         worker.log_path.read_text()[-3000:],
     )  # count in == count out
 
-    [article] = by_topic[clean]
+    published = {a["id"]: a for a in by_topic[clean]}
+    assert sorted(published) == ["astana-talks.raw", "connect-1"]
+    article, connect = published["astana-talks.raw"], published["connect-1"]
+    assert connect["text"].startswith("Harbour workers")
     assert article["id"] == "astana-talks.raw"
     assert article["schema_version"] == 3 and article["word_count"] > 300
     assert article["story_id"] == article["id"] and article["related_to"] is None

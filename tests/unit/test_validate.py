@@ -36,6 +36,51 @@ def test_a_byte_order_mark_before_the_json_is_ignored() -> None:
     assert reason_of(b"\xef\xbb\xbf") == "invalid_json"
 
 
+def test_a_schema_registry_header_before_the_json_is_skipped() -> None:
+    # Confluent's JSON Schema serializer: magic byte 0, a 4-byte schema id, then the JSON
+    for schema_id in (1, 255, 2**31 + 7):
+        header = b"\x00" + schema_id.to_bytes(4, "big")
+        assert decode_article(header + encode(make_article()), **LIMITS).id == "a-1"
+    # the same header before Avro or Protobuf bytes: said so, not "not valid JSON"
+    with pytest.raises(PoisonInput) as info:
+        decode_article(b"\x00\x00\x00\x01\x07\x02\x06a-1\x02T", **LIMITS)
+    assert info.value.reason == "invalid_json"
+    assert "Schema Registry" in info.value.message and "schema id 263" in info.value.message
+    assert reason_of(b"\x00") == "invalid_json"  # too short to be a header: just not JSON
+    framed = b"\x00\x00\x00\x00\x01" + encode(make_article(text=...))
+    assert reason_of(framed) == "missing_text"  # what is inside is checked as any article
+
+
+def test_a_kafka_connect_envelope_is_opened() -> None:
+    # JsonConverter with schemas.enable=true (its default): {"schema": ..., "payload": value}
+    article = make_article()
+    envelope = {"schema": {"type": "struct", "fields": [], "optional": False}, "payload": article}
+    assert decode_article(msgspec.json.encode(envelope), **LIMITS).id == "a-1"
+    # a connector that reads its records as strings: the payload is the article's JSON text
+    as_string = {"schema": {"type": "string", "optional": False}, "payload": encode(article).decode()}
+    assert decode_article(msgspec.json.encode(as_string), **LIMITS).id == "a-1"
+    # what is inside is checked like any article
+    assert reason_of(msgspec.json.encode({"schema": None, "payload": make_article(text="x" * 60_000)})) == (
+        "text_too_long"
+    )
+    assert reason_of(msgspec.json.encode({"schema": None, "payload": None})) == "missing_text"
+    with pytest.raises(PoisonInput) as info:
+        decode_article(msgspec.json.encode({"schema": None, "payload": "plain words"}), **LIMITS)
+    assert info.value.reason == "invalid_json" and "Kafka Connect envelope" in info.value.message
+    # not an envelope without its schema: a field named payload is just another field
+    assert reason_of(msgspec.json.encode({"payload": article})) == "missing_text"
+    assert decode_article(msgspec.json.encode({"payload": "p", "text": "words"}), **LIMITS).text == "words"
+
+
+def test_an_article_encoded_twice_is_named() -> None:
+    with pytest.raises(PoisonInput) as info:
+        decode_article(msgspec.json.encode(encode(make_article()).decode()), **LIMITS)
+    assert info.value.reason == "not_an_object" and "encoded twice" in info.value.message
+    with pytest.raises(PoisonInput) as info:
+        decode_article(b'"just words"', **LIMITS)
+    assert info.value.reason == "not_an_object" and "encoded twice" not in info.value.message
+
+
 def test_unknown_fields_are_ignored() -> None:
     assert decode_article(encode(make_article(extra_field=1)), **LIMITS).id == "a-1"
 
