@@ -32,15 +32,25 @@ class RawArticle(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
     produce` turns it into `{"id": <file name without extension>, "text": <contents>}`.
     """
 
-    id: Annotated[str | None, _d("Producer's id; a stable id is derived from the content when absent")] = None
+    id: Annotated[
+        str | int | None,
+        _d(
+            "Producer's id (a string, or an integer: a database key, read as its decimal digits); "
+            "a stable id is derived from the content when absent"
+        ),
+    ] = None
     url: Annotated[str | None, _d("Where the article was published")] = None
     source: Annotated[str | None, _d("Outlet or feed name")] = None
     title: Annotated[str | None, _d("Headline")] = None
     text: Annotated[str | None, _d("Plain text body")] = None
     html: Annotated[str | None, _d("HTML page or fragment; used when `text` is absent")] = None
     published_at: Annotated[
-        str | int | float | None,
-        _d("Publication time: ISO-8601, RFC 2822, or epoch seconds/milliseconds"),
+        Any,
+        _d(
+            "Publication time: ISO-8601, RFC 2822, epoch seconds/milliseconds, or MongoDB extended "
+            'JSON ({"$date": ...}). A value that is none of these is ignored, with a warning on the '
+            "clean article: the article is not refused for it"
+        ),
     ] = None
     language: Annotated[str | None, _d("ISO 639-1 code, if the producer knows it")] = None
     metadata: Annotated[dict[str, Any], _d("Free-form producer metadata, passed through")] = {}

@@ -51,7 +51,7 @@ from worker.dedup.fingerprint import (
 from worker.errors import PoisonInput
 from worker.normalize.text import NormalizedText, match_key, normalize_text
 from worker.normalize.urls import canonicalize_url
-from worker.validate import decode_article
+from worker.validate import article_id_of, decode_article
 
 Verdict = Literal["duplicate", "same story", "unrelated"]
 
@@ -111,7 +111,7 @@ def article_from_value(value: bytes, scheme: Scheme = DEFAULT_SCHEME, *, origin:
     if not text.text.strip():
         raise PoisonInput("empty_text", f"{origin or 'article'} has no readable text after cleaning")
     fp = fingerprint(text.match_key or text.text, canonicalize_url(raw.url), scheme)
-    article_id = raw.id or origin or "article"
+    article_id = article_id_of(raw) or origin or "article"
     return Article(article_id, fp, make_record(article_id, fp), text)
 
 

@@ -50,7 +50,7 @@ from worker.normalize.language import detect_language
 from worker.normalize.text import NormalizedText, normalize_text, word_count
 from worker.normalize.timestamps import parse_published
 from worker.normalize.urls import canonicalize_url
-from worker.validate import decode_article
+from worker.validate import article_id_of, decode_article
 
 if TYPE_CHECKING:  # the prepare processes need no settings parser (pydantic-settings: ~0.25 s)
     from worker.config import Settings
@@ -219,7 +219,7 @@ def prepare(
             max_title_chars=limits.max_title_chars,
             max_id_chars=limits.max_id_chars,
         )
-        article_id = raw.id if raw.id else derive_id(raw)
+        article_id = article_id_of(raw) or derive_id(raw)
         t1 = time.perf_counter()
         obs.observe_stage("decode", t1 - t0)
         text = normalize_text(title=raw.title, text=raw.text, html=raw.html)

@@ -98,15 +98,17 @@ def _unframe(payload: bytes) -> bytes:
     """The JSON inside a Schema Registry wire-format header, or `PoisonInput` when what follows
     the header is not JSON (Avro and Protobuf serializers use the same header)."""
     body = payload[_SCHEMA_REGISTRY_HEADER:]
-    if not body.lstrip(b" \t\r\n").startswith((b"{", b"[", b'"')):
-        schema_id = int.from_bytes(payload[1:_SCHEMA_REGISTRY_HEADER], "big")
-        raise PoisonInput(
-            "invalid_json",
-            f"message is in Confluent Schema Registry's wire format (magic byte 0, schema id {schema_id}) "
-            "and what follows is not JSON (Avro or Protobuf?): newsworker reads JSON articles; "
-            "produce them with the JSON Schema serializer or as plain JSON",
-        )
-    return body
+    if body.lstrip(b" \t\r\n").startswith((b"{", b"[", b'"')):
+        return body
+    if body.startswith(b"\x00"):  # zero bytes on: not a header, just not JSON
+        return payload
+    schema_id = int.from_bytes(payload[1:_SCHEMA_REGISTRY_HEADER], "big")
+    raise PoisonInput(
+        "invalid_json",
+        "message is not valid JSON: it starts as Confluent Schema Registry's wire format does (a "
+        f"zero byte, then schema id {schema_id}), but what follows is not JSON (Avro or Protobuf?): "
+        "newsworker reads JSON articles; produce them with the JSON Schema serializer or as plain JSON",
+    )
 
 
 def _from_envelope(payload: bytes) -> RawArticle | None:
@@ -149,6 +151,19 @@ def _non_standard_numbers(value: object, path: str = "$") -> list[tuple[str, str
         for index, item in enumerate(value):
             found += _non_standard_numbers(item, f"{path}[{index}]")
     return found
+
+
+def _readable_id(payload: bytes, max_chars: int) -> str | None:
+    """The `id` of a message refused for another field's type, for its dead letter (so the
+    producer can find the article), when it is a string or an integer of at most `max_chars`."""
+    try:
+        document = msgspec.json.decode(payload)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    found = document.get("id") if isinstance(document, dict) else None
+    if isinstance(found, int) and not isinstance(found, bool):
+        found = str(found)
+    return found if isinstance(found, str) and len(found) <= max_chars else None
 
 
 def _holds_json_object(payload: bytes) -> bool:
@@ -212,14 +227,14 @@ def decode_article(
         # `new UTF8Encoding(true)`): RFC 8259 section 8.1 lets a parser ignore it, and every
         # article of such a producer would otherwise be a dead letter.
         payload = payload[len(codecs.BOM_UTF8) :]
-    elif payload.startswith(_SCHEMA_REGISTRY_MAGIC) and len(payload) > _SCHEMA_REGISTRY_HEADER:
-        payload = _unframe(payload)
     if len(payload) > max_bytes:
         raise PoisonInput(
             "too_large",
             f"message is {len(payload):,} bytes, over the limit of {max_bytes:,} "
             "(NEWSWORKER_MAX_MESSAGE_BYTES); split or trim the article before producing it",
         )
+    if payload.startswith(_SCHEMA_REGISTRY_MAGIC) and len(payload) > _SCHEMA_REGISTRY_HEADER:
+        payload = _unframe(payload)
     try:
         # msgspec checks UTF-8 and refuses unpaired surrogate escapes while it parses, so the
         # happy path reads the payload once; the failure paths below say which rule was broken.
@@ -236,7 +251,9 @@ def decode_article(
             raise PoisonInput(
                 "not_an_object", f"message must be a JSON object with `text` or `html`: {text}"
             ) from None
-        raise PoisonInput("invalid_field", f"wrong field type: {text}") from None
+        raise PoisonInput(
+            "invalid_field", f"wrong field type: {text}", article_id=_readable_id(payload, max_id_chars)
+        ) from None
     except (msgspec.DecodeError, UnicodeDecodeError):
         raise _explain_decode_error(payload) from None
     except RecursionError:  # msgspec's nesting limit (e.g. `[[[[...` in metadata)
@@ -249,15 +266,24 @@ def decode_article(
         )
     except PoisonInput as exc:
         # An over-long id is not carried into the dead letter (it would make that huge too).
-        if article.id is None or len(article.id) <= max_id_chars:
-            exc.article_id = article.id
+        article_id = article_id_of(article)
+        if article_id is None or len(article_id) <= max_id_chars:
+            exc.article_id = article_id
         raise
+
+
+def article_id_of(article: RawArticle) -> str | None:
+    """The producer's id as events carry it: a string (an integer id as its decimal digits)."""
+    return str(article.id) if isinstance(article.id, int) else article.id
 
 
 def validate_article(
     article: RawArticle, *, max_text_chars: int, max_title_chars: int = 2000, max_id_chars: int = 96
 ) -> RawArticle:
-    """Checks on the parsed article that its types alone cannot express."""
+    """Checks on the parsed article that its types alone cannot express. An integer `id` (a
+    database key) becomes its decimal digits: every event carries ids as strings."""
+    if isinstance(article.id, int):
+        article = msgspec.structs.replace(article, id=article_id_of(article))
     limits = {
         "id": (max_id_chars, "NEWSWORKER_MAX_ID_CHARS"),
         "title": (max_title_chars, "NEWSWORKER_MAX_TITLE_CHARS"),

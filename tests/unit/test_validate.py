@@ -81,6 +81,29 @@ def test_an_article_encoded_twice_is_named() -> None:
     assert info.value.reason == "not_an_object" and "encoded twice" not in info.value.message
 
 
+def test_an_integer_id_is_read_as_its_digits() -> None:
+    # a database key: WordPress post ids, RSS items numbered by their feed
+    assert decode_article(encode(make_article(id=4711)), **LIMITS).id == "4711"
+    assert decode_article(encode(make_article(id=0)), **LIMITS).id == "0"
+    assert decode_article(encode(make_article(id=-2**70)), **LIMITS).id == str(-2**70)
+    assert reason_of(encode(make_article(id=10**100))) == "field_too_long"  # 101 digits > 96
+    assert reason_of(encode(make_article(id=1.5))) == "invalid_field"
+    assert reason_of(encode(make_article(id=True))) == "invalid_field"
+
+
+def test_a_published_at_of_any_type_is_not_a_reason_to_refuse_the_article() -> None:
+    # it is a hint: the normalizer ignores what is not a time, with a warning (test_timestamps.py)
+    for value in (True, {"$date": "2024-05-01T10:00:00Z"}, [1, 2], {"nested": {"deep": [1]}}):
+        assert decode_article(encode(make_article(published_at=value)), **LIMITS).published_at == value
+
+
+def test_a_dead_letter_for_a_wrong_field_type_keeps_the_id() -> None:
+    for article_id, expected in (("a-9", "a-9"), (12, "12"), ("x" * 500, None), (None, None)):
+        with pytest.raises(PoisonInput) as info:
+            decode_article(encode(make_article(id=article_id, url=12)), **LIMITS)
+        assert info.value.reason == "invalid_field" and info.value.article_id == expected
+
+
 def test_unknown_fields_are_ignored() -> None:
     assert decode_article(encode(make_article(extra_field=1)), **LIMITS).id == "a-1"
 

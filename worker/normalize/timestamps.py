@@ -31,7 +31,7 @@ import email.utils
 import re
 import warnings
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Final
+from typing import Any, Final
 
 from dateutil import parser as dateutil_parser
 
@@ -204,12 +204,31 @@ def _dateutil(s: str) -> datetime | None:
     return parsed
 
 
-def parse_published(value: str | int | float | None) -> tuple[str | None, str | None]:
+def _mongo_date(value: dict[Any, Any]) -> object:
+    """The time inside MongoDB extended JSON's ``{"$date": ...}`` (an ISO string, epoch
+    milliseconds, or ``{"$numberLong": "<ms>"}``), as epoch milliseconds or a string; the value
+    itself when it is not one."""
+    if len(value) != 1 or "$date" not in value:
+        return value
+    inner = value["$date"]
+    if isinstance(inner, dict) and len(inner) == 1 and isinstance(inner.get("$numberLong"), str):
+        try:
+            return int(inner["$numberLong"])
+        except ValueError:
+            return value
+    # relaxed mode writes epoch milliseconds as a plain number; `_from_epoch` reads the unit
+    return inner if isinstance(inner, (str, int, float)) and not isinstance(inner, bool) else value
+
+
+def parse_published(value: object) -> tuple[str | None, str | None]:
     """``(utc_iso or None, warning or None)``; see the module docstring. Never raises."""
     if value is None:
         return None, None
+    if isinstance(value, dict):
+        value = _mongo_date(value)
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return None, f"published_at {value!r} is not a time; ignored"
+        shown = repr(value)
+        return None, f"published_at {shown[:60] + '...' if len(shown) > 60 else shown} is not a time; ignored"
     if isinstance(value, (int, float)):
         if value != value or value in (float("inf"), float("-inf")):  # NaN, infinities
             return None, f"published_at {value!r} is not a time; ignored"

@@ -70,6 +70,27 @@ def test_unreadable_time_is_a_warning_not_an_error(value: object) -> None:
     assert warning is not None and "published_at" in warning
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"$date": "2024-05-01T10:00:00Z"},  # MongoDB extended JSON, relaxed: ISO
+        {"$date": 1714557600000},  # relaxed: epoch milliseconds
+        {"$date": {"$numberLong": "1714557600000"}},  # canonical
+    ],
+)
+def test_mongodb_extended_json_dates(value: object) -> None:
+    assert parse_published(value) == ("2024-05-01T10:00:00Z", None)
+
+
+@pytest.mark.parametrize(
+    "value", [True, [2024, 5, 1], {"$date": True}, {"date": "2024-05-01"}, {"$date": {"$numberLong": "x"}}]
+)
+def test_a_value_of_another_type_is_a_warning(value: object) -> None:
+    published, warning = parse_published(value)
+    assert published is None and warning is not None and warning.startswith("published_at ")
+    assert len(parse_published({"$date": "x" * 500})[1] or "") < 200  # the warning stays short
+
+
 @pytest.mark.parametrize("value", ["2024-05-01T10:00:00+99:00", "2024-05-01 10:00 -2400", "May 1 2024 10:00 +48:30"])
 def test_an_impossible_zone_offset_is_a_warning_not_an_internal_error(value: str) -> None:
     # dateutil reads these as zones; Python's datetime raised ValueError on their offset (the
