@@ -175,8 +175,26 @@ def _holds_json_object(payload: bytes) -> bool:
     return isinstance(inner, str) and inner.lstrip().startswith("{")
 
 
+#: Leading bytes of data a producer compressed itself (not Kafka's batch compression, which the
+#: consumer undoes), and what each is.
+_COMPRESSED_MAGIC: Final = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"\x04\x22\x4d\x18", "lz4 frame"),
+    (b"\xff\x06\x00\x00sNaPpY", "snappy frame"),
+)
+
+
 def _explain_decode_error(payload: bytes) -> PoisonInput:
     """A precise reason for JSON msgspec refused (its messages are terse; stdlib's name the spot)."""
+    for magic, name in _COMPRESSED_MAGIC:
+        if payload.startswith(magic):
+            return PoisonInput(
+                "not_utf8",
+                f"message is {name}-compressed data, not JSON: send the JSON itself and let the "
+                f"producer compress its batches (Kafka's compression.type={name.split()[0]}), which "
+                "newsworker reads",
+            )
     try:
         payload.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -72,6 +72,18 @@ def test_a_kafka_connect_envelope_is_opened() -> None:
     assert decode_article(msgspec.json.encode({"payload": "p", "text": "words"}), **LIMITS).text == "words"
 
 
+def test_a_payload_the_producer_compressed_itself_is_named() -> None:
+    import gzip
+
+    with pytest.raises(PoisonInput) as info:
+        decode_article(gzip.compress(encode(make_article())), **LIMITS)
+    assert info.value.reason == "not_utf8" and "gzip-compressed" in info.value.message
+    assert "compression.type=gzip" in info.value.message
+    with pytest.raises(PoisonInput) as info:
+        decode_article(b"\x28\xb5\x2f\xfd" + bytes(range(200)), **LIMITS)
+    assert "zstd-compressed" in info.value.message
+
+
 def test_an_article_encoded_twice_is_named() -> None:
     with pytest.raises(PoisonInput) as info:
         decode_article(msgspec.json.encode(encode(make_article()).decode()), **LIMITS)
