@@ -194,3 +194,45 @@ def test_a_redis_that_never_evicts_is_not_flagged(
     asyncio.run(main())
     assert registry.get_sample_value("newsworker_redis_evicting") == 0
     assert "evict" not in caplog.text
+
+
+def test_redis_watch_measures_this_host_s_clock_against_redis(
+    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Generations and their expiry come from each worker's clock: a host whose time sync broke
+    is said, against Redis' TIME (the clock all workers share)."""
+    import time
+
+    from prometheus_client import CollectorRegistry
+
+    from worker.dedup.store import connect
+    from worker.service.metrics import Metrics
+    from worker.service.redis_watch import RedisWatch
+
+    server = make_redis()
+    registry = CollectorRegistry()
+    skew = [0.0]
+
+    async def main() -> None:
+        client = connect(server.url)
+        watch = RedisWatch.for_store(
+            client, Metrics(registry), prefix="tc", scheme_version="v1", clock=lambda: time.time() + skew[0]
+        )
+        await watch.start()
+        offset = registry.get_sample_value("newsworker_clock_offset_seconds")
+        assert offset is not None and abs(offset) < 5  # the same machine
+        assert "clock" not in caplog.text
+        skew[0] = -3 * 3600.0  # three hours behind
+        await watch.check()
+        offset = registry.get_sample_value("newsworker_clock_offset_seconds")
+        assert offset is not None and abs(offset + 3 * 3600) < 5
+        assert "clock is 10800 s behind Redis'" in caplog.text
+        caplog.clear()
+        await watch.check()  # said once per crossing
+        assert "clock" not in caplog.text
+        skew[0] = 0.0
+        await watch.check()
+        assert abs(registry.get_sample_value("newsworker_clock_offset_seconds") or 99) < 5
+        await client.aclose()
+
+    asyncio.run(main())

@@ -317,6 +317,12 @@ class Metrics:
             "cluster primaries) while this worker watched it",
             registry=r,
         )
+        self._clock_offset = Gauge(
+            f"{PREFIX}_clock_offset_seconds",
+            "This host's clock minus Redis' (TIME), the clock every worker shares; generations "
+            "and ingested_at use this host's clock",
+            registry=r,
+        )
         self._redis_listpack_value = Gauge(
             f"{PREFIX}_redis_hash_max_listpack_value_bytes",
             "Redis' hash-max-listpack-value (smallest over the nodes) as read at start; -1 when "
@@ -479,6 +485,9 @@ class Metrics:
         self._redis_memory_used.set(used)
         self._redis_memory_max.set(maximum)
         self._redis_memory_ratio.set(used / maximum if maximum > 0 else 0.0)
+
+    def set_clock_offset(self, seconds: float) -> None:
+        self._clock_offset.set(seconds)
 
     def set_redis_evicting(self, evicting: bool) -> None:
         self._redis_evicting.set(1 if evicting else 0)

@@ -21,6 +21,12 @@ nothing else looks wrong (issue #14, item 7: 1,851 of 3,000 copies after a FLUSH
   was fixed and came back), `newsworker_redis_evicting` 1; and `INFO stats`' `evicted_keys`,
   whose growth while the worker watches is counted (`newsworker_redis_evicted_keys_total`, alert
   `NewsworkerRedisEvicting`) and logged as an ERROR at most once a minute.
+- **Clock.** Generations (and so what is remembered, and when it expires) come from each
+  worker's own clock, and so do the events' `ingested_at`: Redis' `TIME` is the one clock every
+  worker shares, so this host's offset from it is exported (`newsworker_clock_offset_seconds`,
+  alert `NewsworkerClockSkew`) and a warning logged past `CLOCK_WARNING_SECONDS` (a host whose
+  NTP is broken). The index tolerates workers half a generation apart; a clock behind by more
+  than the window writes hashes whose expiry has passed already.
 - **Index size.** `CONFIG GET hash-max-listpack-value` (Redis 7; `hash-max-ziplist-value`
   before) at start: below `REQUIRED_LISTPACK_VALUE` a bucket hash holding an article record
   (msgpack, ~100-400 B) is stored as a real hash table, and a remembered article costs ~1,500 B
@@ -56,6 +62,9 @@ REQUIRED_LISTPACK_VALUE = 512
 
 #: Above this share of maxmemory the worker logs a warning (once per crossing).
 MEMORY_WARNING_RATIO = 0.9
+
+#: A clock this far (seconds) from Redis' is logged as a warning (once per crossing).
+CLOCK_WARNING_SECONDS = 60.0
 
 #: At most one ERROR line about evictions in this many seconds (they come in floods).
 EVICTION_LOG_SECONDS = 60.0
@@ -128,9 +137,12 @@ class RedisWatch:
     def __init__(
         self, client: Any, metrics: Metrics, *, namespace: str,
         on_lost: Callable[[], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._metrics = metrics
+        self._clock = clock  # the store's clock (generations, expiry)
+        self._clock_warned = False
         self._base = f"{namespace}:sentinel"
         #: Called once per loss seen: the store writes back what the index needs beside its
         #: hashes (its generation length and bucket count), so that a worker starting after the
@@ -145,9 +157,11 @@ class RedisWatch:
     @classmethod
     def for_store(
         cls, client: Any, metrics: Metrics, *, prefix: str, scheme_version: str,
-        on_lost: Callable[[], Awaitable[None]] | None = None,
+        on_lost: Callable[[], Awaitable[None]] | None = None, clock: Callable[[], float] = time.time,
     ) -> RedisWatch:
-        return cls(client, metrics, namespace=f"{prefix}:{scheme_version}:c{LAYOUT}", on_lost=on_lost)
+        return cls(
+            client, metrics, namespace=f"{prefix}:{scheme_version}:c{LAYOUT}", on_lost=on_lost, clock=clock
+        )
 
     @property
     def _cluster(self) -> bool:
@@ -244,6 +258,10 @@ class RedisWatch:
             await self._check_evictions()
         except Exception as exc:
             log.debug("Redis eviction check failed: %s", exc)
+        try:
+            await self._check_clock()
+        except Exception as exc:
+            log.debug("clock check against Redis' TIME failed: %s", exc)
 
     async def _check_sentinels(self) -> None:
         for key, token in list(self._tokens.items()):
@@ -284,6 +302,23 @@ class RedisWatch:
             )
         self._memory_warned = ratio >= MEMORY_WARNING_RATIO
 
+
+    async def _check_clock(self) -> None:
+        before = self._clock()
+        seconds, micros = await self._client.time()
+        after = self._clock()
+        # the middle of the round trip stands for the moment Redis read its clock
+        offset = (before + after) / 2 - (int(seconds) + int(micros) / 1e6)
+        self._metrics.set_clock_offset(offset)
+        off = abs(offset) > CLOCK_WARNING_SECONDS
+        if off and not self._clock_warned:
+            log.warning(
+                "this host's clock is %.0f s %s Redis' (TIME): fix its time sync (NTP). Workers "
+                "apart by more than half a dedup generation miss each other's articles, and a "
+                "clock behind by more than the window writes index hashes that expire at once",
+                abs(offset), "ahead of" if offset > 0 else "behind",
+            )
+        self._clock_warned = off
 
     async def _check_evictions(self) -> None:
         eviction = await read_eviction(self._client)

@@ -312,6 +312,8 @@ def test_refusals_restarts_and_redis_health(make_metrics, registry) -> None:
     metrics.redis_evicted(40)
     assert value(registry, "newsworker_redis_evicting") == 1
     assert value(registry, "newsworker_redis_evicted_keys_total") == 40
+    metrics.set_clock_offset(-3600.5)
+    assert value(registry, "newsworker_clock_offset_seconds") == -3600.5
 
 
 def test_pipeline_stalled_is_read_at_scrape_time(make_metrics, registry) -> None:
