@@ -145,7 +145,9 @@ class Settings(BaseSettings):
         7 * DAY_SECONDS, ge=60, description="How long an article is remembered for dedup"
     )
     redis_key_prefix: str = Field(
-        "nw", min_length=1, description="Prefix of every Redis key (scheme version follows it)"
+        "nw",
+        min_length=1,
+        description="Prefix of every Redis key (scheme version follows it); no braces, no spaces",
     )
     redis_buckets: int = Field(
         4096, ge=1, description="Hash buckets per generation; see docs/DEDUP.md for sizing"
@@ -211,6 +213,19 @@ class Settings(BaseSettings):
         problem = redis_url_problem(value.get_secret_value())
         if problem is not None:
             raise ValueError(problem)
+        return value
+
+    @field_validator("redis_key_prefix")
+    @classmethod
+    def _plain_prefix(cls, value: str) -> str:
+        # Braces are Redis Cluster hash tags: `{x}` in the prefix puts every key of the index on
+        # one node (its 64 shards are tags of their own); spaces or control characters are typos.
+        if "{" in value or "}" in value:
+            raise ValueError(
+                "braces are Redis Cluster hash tags (every key would land on one node); leave them out"
+            )
+        if any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError("spaces and control characters are not allowed")
         return value
 
     @property

@@ -50,6 +50,8 @@ def test_settings_come_from_prefixed_variables(monkeypatch: pytest.MonkeyPatch) 
         ("INPUT_TOPIC", ""),
         ("APP_ID", ""),
         ("REDIS_KEY_PREFIX", ""),
+        ("REDIS_KEY_PREFIX", "news{prod}"),  # a hash tag: every key of the index on one cluster node
+        ("REDIS_KEY_PREFIX", "nw "),
         ("KAFKA_BOOTSTRAP", "kafka-1"),  # no port
         ("KAFKA_BOOTSTRAP", "a:1, b:2"),  # a space faust would keep in the host name
         ("KAFKA_SECURITY_PROTOCOL", "TLS"),
