@@ -115,7 +115,7 @@ def _from_envelope(payload: bytes) -> RawArticle | None:
     """The article inside a Kafka Connect envelope, or None when the message is not one."""
     try:
         envelope = _envelope_decoder.decode(payload)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
         return None
     if isinstance(envelope.payload, str):
         try:
@@ -158,7 +158,7 @@ def _readable_id(payload: bytes, max_chars: int) -> str | None:
     producer can find the article), when it is a string or an integer of at most `max_chars`."""
     try:
         document = msgspec.json.decode(payload)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     found = document.get("id") if isinstance(document, dict) else None
     if isinstance(found, int) and not isinstance(found, bool):
@@ -170,7 +170,7 @@ def _holds_json_object(payload: bytes) -> bool:
     """Whether a JSON string message holds a JSON object's text."""
     try:
         inner = msgspec.json.decode(payload)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # msgspec checks the type first
         return False
     return isinstance(inner, str) and inner.lstrip().startswith("{")
 

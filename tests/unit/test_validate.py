@@ -136,6 +136,10 @@ def test_unknown_fields_are_ignored() -> None:
         (b"x" * 100_001, "too_large"),
         (b'{"id": "s", "text": "bad \\ud800 surrogate"}', "invalid_unicode"),
         (b"", "invalid_json"),
+        # found by fuzzing: msgspec names the type (a string) before it checks the string's UTF-8
+        (b'"\xff{\xffext":\x00{\x0b\x00\x00\x00:', "not_an_object"),
+        (b'"\xff"', "not_an_object"),
+        (b'{"id": 5, "text": 7, "x": "\xff"}', "invalid_field"),
     ],
 )
 def test_bad_input_gets_a_reason(payload: bytes, reason: str) -> None:
