@@ -13,14 +13,14 @@ from tests.integration.test_store_cluster import redis_cluster  # noqa: F401 (a 
 from worker.tools.embedded import EmbeddedRedis
 
 
-def watch_against(server: EmbeddedRedis, registry: Any) -> tuple[Any, Any]:
+def watch_against(server: EmbeddedRedis, registry: Any, **kwargs: Any) -> tuple[Any, Any]:
     from worker.dedup.store import connect
     from worker.service.metrics import Metrics
     from worker.service.redis_watch import RedisWatch
 
     metrics = Metrics(registry)
     client = connect(server.url)
-    return RedisWatch.for_store(client, metrics, prefix="tw", scheme_version="v1"), client
+    return RedisWatch.for_store(client, metrics, prefix="tw", scheme_version="v1", **kwargs), client
 
 
 def test_redis_watch_reports_lost_data_memory_and_an_index_bloating_config(
@@ -205,19 +205,12 @@ def test_redis_watch_measures_this_host_s_clock_against_redis(
 
     from prometheus_client import CollectorRegistry
 
-    from worker.dedup.store import connect
-    from worker.service.metrics import Metrics
-    from worker.service.redis_watch import RedisWatch
-
     server = make_redis()
     registry = CollectorRegistry()
     skew = [0.0]
 
     async def main() -> None:
-        client = connect(server.url)
-        watch = RedisWatch.for_store(
-            client, Metrics(registry), prefix="tc", scheme_version="v1", clock=lambda: time.time() + skew[0]
-        )
+        watch, client = watch_against(server, registry, clock=lambda: time.time() + skew[0])
         await watch.start()
         offset = registry.get_sample_value("newsworker_clock_offset_seconds")
         assert offset is not None and abs(offset) < 5  # the same machine

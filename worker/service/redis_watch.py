@@ -243,25 +243,19 @@ class RedisWatch:
     # -- periodic ---------------------------------------------------------------------------------
 
     async def check(self) -> None:
-        """Sentinels and memory; call every few seconds. Never raises."""
+        """Sentinels, memory, eviction and clock; call every few seconds. Never raises."""
         if not self._tokens:
             await self._plant()
-        try:
-            await self._check_sentinels()
-        except Exception as exc:
-            log.debug("dedup index sentinel check failed: %s", exc)
-        try:
-            await self._check_memory()
-        except Exception as exc:
-            log.debug("Redis memory check failed: %s", exc)
-        try:
-            await self._check_evictions()
-        except Exception as exc:
-            log.debug("Redis eviction check failed: %s", exc)
-        try:
-            await self._check_clock()
-        except Exception as exc:
-            log.debug("clock check against Redis' TIME failed: %s", exc)
+        for step, what in (
+            (self._check_sentinels, "dedup index sentinel check"),
+            (self._check_memory, "Redis memory check"),
+            (self._check_evictions, "Redis eviction check"),
+            (self._check_clock, "clock check against Redis' TIME"),
+        ):
+            try:
+                await step()
+            except Exception as exc:  # best effort, each apart: one refused command skips only its own
+                log.debug("%s failed: %s", what, exc)
 
     async def _check_sentinels(self) -> None:
         for key, token in list(self._tokens.items()):
