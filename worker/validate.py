@@ -185,8 +185,31 @@ _COMPRESSED_MAGIC: Final = (
 )
 
 
+#: Byte order marks of the encodings JSON may not be sent in (UTF-32 first: its little-endian
+#: mark begins with UTF-16's).
+_OTHER_ENCODINGS: Final = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
 def _explain_decode_error(payload: bytes) -> PoisonInput:
     """A precise reason for JSON msgspec refused (its messages are terse; stdlib's name the spot)."""
+    if not payload:
+        return PoisonInput(
+            "invalid_json",
+            "message is empty (a null value: a tombstone on a compacted topic, or a producer that sent "
+            "no body): there is no article to read",
+        )
+    for bom, name in _OTHER_ENCODINGS:
+        if payload.startswith(bom):
+            return PoisonInput(
+                "not_utf8",
+                f"message is {name} (its byte order mark says so), not UTF-8: producers must send UTF-8 "
+                "JSON (RFC 8259 section 8.1)",
+            )
     for magic, name in _COMPRESSED_MAGIC:
         if payload.startswith(magic):
             return PoisonInput(

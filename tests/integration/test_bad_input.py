@@ -66,7 +66,7 @@ def cases() -> list[Case]:
     return [
         Case("malformed json", b'{"id": "m1", "text": "no closing quote', "invalid_json", "line 1"),
         Case("trailing garbage", b'{"id": "m2", "text": "x"} trailing', "invalid_json", "JSON"),
-        Case("empty message", b"", "invalid_json", "JSON"),
+        Case("empty message (a tombstone)", b"", "invalid_json", "tombstone"),
         Case("json nested 100k deep", b'{"id": "d1", "text": "x", "metadata": {"a": ' + b"[" * 100_000
              + b"]" * 100_000 + b"}}", "invalid_json", "deeply"),
         Case("not utf-8", b'{"id": "u1", "text": "caf\xe9 cr\xe8me"}', "not_utf8", "UTF-8"),

@@ -84,6 +84,17 @@ def test_a_payload_the_producer_compressed_itself_is_named() -> None:
     assert "zstd-compressed" in info.value.message
 
 
+def test_an_empty_message_and_other_unicode_encodings_are_named() -> None:
+    with pytest.raises(PoisonInput) as info:
+        decode_article(b"", **LIMITS)  # a tombstone: the worker reads a null value as no bytes
+    assert info.value.reason == "invalid_json" and "tombstone" in info.value.message
+    for encoding, name in (("utf-16", "UTF-16"), ("utf-32", "UTF-32")):  # Python writes the mark
+        payload = encode(make_article()).decode().encode(encoding)
+        with pytest.raises(PoisonInput) as info:
+            decode_article(payload, **LIMITS)
+        assert info.value.reason == "not_utf8" and f"message is {name}" in info.value.message
+
+
 def test_an_article_encoded_twice_is_named() -> None:
     with pytest.raises(PoisonInput) as info:
         decode_article(msgspec.json.encode(encode(make_article()).decode()), **LIMITS)
