@@ -229,3 +229,39 @@ def test_redis_watch_measures_this_host_s_clock_against_redis(
         await client.aclose()
 
     asyncio.run(main())
+
+
+def test_redis_that_comes_back_without_its_newest_writes_is_said(
+    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Redis that restarts from an older snapshot (or fails over to a replica that was behind)
+    keeps the sentinel, written long ago, and forgets only what came after the snapshot: the
+    sentinel's counter, incremented at every check, goes back."""
+    from prometheus_client import CollectorRegistry
+
+    server = make_redis()
+    registry = CollectorRegistry()
+    value = registry.get_sample_value
+
+    async def main() -> None:
+        watch, client = watch_against(server, registry)
+        await watch.start()
+        await watch.check()
+        await client.save()  # the snapshot Redis will come back from (sentinel and counter in it)
+        for _ in range(3):  # writes after it: lost in the crash
+            await watch.check()
+        assert value("newsworker_redis_data_lost_total") == 0
+        server.kill()
+        server.start()  # same port and directory: loads the snapshot
+        await watch.check()  # a step may meet the connection the restart broke; the client reconnects
+        await watch.check()
+        assert value("newsworker_redis_data_lost_total") == 1
+        assert "Redis lost its most recent writes" in caplog.text
+        assert "Redis lost the dedup index" not in caplog.text  # the sentinel came back: only the newest went
+        caplog.clear()
+        for _ in range(3):  # from the new baseline on, nothing more to say
+            await watch.check()
+        assert value("newsworker_redis_data_lost_total") == 1 and "lost" not in caplog.text
+        await client.aclose()
+
+    asyncio.run(main())

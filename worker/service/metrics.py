@@ -288,7 +288,8 @@ class Metrics:
         self._redis_data_lost = Counter(
             f"{PREFIX}_redis_data_lost",
             "Times the dedup index's sentinel key vanished or was replaced while the worker ran "
-            "(FLUSHALL, a restart without persistence, failover to an empty replica)",
+            "(FLUSHALL, a restart without persistence, failover to an empty replica), or Redis lost "
+            "its most recent writes (the sentinel's counter went back: a replica that was behind)",
             registry=r,
         )
         self._redis_memory_used = Gauge(

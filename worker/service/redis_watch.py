@@ -12,6 +12,12 @@ nothing else looks wrong (issue #14, item 7: 1,851 of 3,000 copies after a FLUSH
   written again so that the next loss is seen too. Copies of articles seen before the loss come
   out clean until the window refills; nothing can bring those verdicts back.
   Missing at *start* cannot be told from a first start; it is logged as a warning only.
+  Beside each sentinel a counter (`<sentinel>:seq`) is incremented at every check: Redis that
+  comes back with *some* of its data (a failover to a replica that was behind, a restart from an
+  older snapshot or with the last second of AOF lost) keeps the sentinel but forgets the newest
+  writes, and the counter goes back below what this worker last got from it. Counted and logged
+  the same way ("lost its most recent writes"). Every worker of the group increments the same
+  counter; the one that wrote the lost increments sees the step back.
 - **Memory.** `INFO memory`: `used_memory` / `maxmemory` as `newsworker_redis_memory_used_ratio`
   (alert `NewsworkerRedisMemoryHigh` before Redis refuses writes at 1.0 under `noeviction`).
 - **Eviction.** `INFO memory`'s `maxmemory_policy`: with a `maxmemory` set and any policy but
@@ -149,6 +155,7 @@ class RedisWatch:
         #: loss with other settings still joins this index instead of starting its own.
         self._on_lost = on_lost
         self._tokens: dict[str, bytes] = {}  # sentinel key -> token this worker expects
+        self._counts: dict[str, int] = {}  # sentinel key -> what its counter last gave this worker
         self._memory_warned = False
         self._eviction_warned = False
         self._evicted: int | None = None  # evicted_keys at the last check
@@ -261,7 +268,9 @@ class RedisWatch:
         for key, token in list(self._tokens.items()):
             found = await self._client.get(key)
             if found == token:
+                await self._check_count(key)
                 continue
+            self._counts.pop(key, None)  # a new index: its counter starts again
             self._metrics.redis_data_lost()
             log.error(
                 "Redis lost the dedup index (sentinel %s %s): FLUSHALL, a restart without "
@@ -277,6 +286,24 @@ class RedisWatch:
             if found is None and await self._client.set(key, token, nx=True):
                 continue
             self._tokens[key] = await self._client.get(key) or token  # another worker re-planted it
+
+    async def _check_count(self, key: str) -> None:
+        """Increment the sentinel's counter (same hash tag: same cluster slot); lower than what it
+        gave this worker last time means Redis lost writes newer than its sentinel."""
+        # INCR itself (redis-py's `incr` sends INCRBY, which the documented ACL does not grant)
+        count = int(await self._client.execute_command("INCR", f"{key}:seq"))
+        last = self._counts.get(key)
+        self._counts[key] = count
+        if last is None or count > last:
+            return
+        self._metrics.redis_data_lost()
+        log.error(
+            "Redis lost its most recent writes (the dedup index's counter %s went back from %d to "
+            "%d): a failover to a replica that was behind, or a restart from an older snapshot or "
+            "without the last of its AOF? Articles decided in that time may come out clean again; "
+            "check Redis' persistence and replication (docs/RELIABILITY.md)",
+            f"{key}:seq", last, count,
+        )
 
     async def _check_memory(self) -> None:
         worst: tuple[float, int, int] | None = None
