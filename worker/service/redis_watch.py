@@ -1,4 +1,5 @@
-"""Redis as the worker sees it: lost data, memory pressure, and settings that bloat the index.
+"""Redis as the worker sees it: lost data, memory pressure, eviction, clock skew, and settings
+that bloat the index.
 
 Dedup that has forgotten is silent by nature: an article already seen comes out clean, and
 nothing else looks wrong (issue #14, item 7: 1,851 of 3,000 copies after a FLUSHALL). So:
@@ -25,8 +26,9 @@ nothing else looks wrong (issue #14, item 7: 1,851 of 3,000 copies after a FLUSH
   they all expire), a full Redis makes room by deleting keys, dedup entries among them, and says
   nothing: copies of the forgotten articles come out clean. A warning when seen (again after it
   was fixed and came back), `newsworker_redis_evicting` 1; and `INFO stats`' `evicted_keys`,
-  whose growth while the worker watches is counted (`newsworker_redis_evicted_keys_total`, alert
-  `NewsworkerRedisEvicting`) and logged as an ERROR at most once a minute.
+  whose growth while the worker watches is counted (`newsworker_redis_evicted_keys_total`) and
+  logged as an ERROR at most once a minute; alerts `NewsworkerRedisMayEvict` (the policy) and
+  `NewsworkerRedisEvictedKeys` (the evictions).
 - **Clock.** Generations (and so what is remembered, and when it expires) come from each
   worker's own clock, and so do the events' `ingested_at`: Redis' `TIME` is the one clock every
   worker shares, so this host's offset from it is exported (`newsworker_clock_offset_seconds`,
@@ -138,7 +140,8 @@ def evicting_warning(eviction: Eviction) -> str:
 
 
 class RedisWatch:
-    """Sentinel, memory and config checks against the store's Redis (standalone or cluster)."""
+    """Sentinel, memory, eviction, clock and config checks against the store's Redis
+    (standalone or cluster)."""
 
     def __init__(
         self, client: Any, metrics: Metrics, *, namespace: str,
