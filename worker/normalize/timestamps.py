@@ -199,7 +199,9 @@ def _dateutil(s: str) -> datetime | None:
                 yearfirst=year_first,
                 tzinfos=TZINFOS,
             )
-        except (ValueError, OverflowError, dateutil_parser.UnknownTimezoneWarning):
+        # ArithmeticError: dateutil's Decimal arithmetic on a long run of digits after a colon
+        # ("6:66666666666666666660000") raises decimal.InvalidOperation (found by fuzzing)
+        except (ValueError, ArithmeticError, dateutil_parser.UnknownTimezoneWarning):
             return None
     return parsed
 

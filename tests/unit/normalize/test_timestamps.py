@@ -62,7 +62,11 @@ def test_naive_time_is_read_as_utc_with_a_warning() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["hello", "Feb 31 2018", "10:30", "10 XYZ 2018 10:00 FOO", "x" * 500, True, float("nan"), 10**30]
+    "value",
+    [
+        "hello", "Feb 31 2018", "10:30", "10 XYZ 2018 10:00 FOO", "x" * 500, True, float("nan"), 10**30,
+        "6:6666666666666666666000000000000000",  # dateutil: decimal.InvalidOperation (found by fuzzing)
+    ],
 )
 def test_unreadable_time_is_a_warning_not_an_error(value: object) -> None:
     iso, warning = parse_published(value)  # type: ignore[arg-type]
