@@ -107,9 +107,9 @@ def cmd_dedup(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         if summary.evicting:
-            from worker.service.redis_watch import Eviction, evicting_warning
+            from worker.service.redis_watch import evicting_warning
 
-            print(f"warning: {evicting_warning(Eviction((summary.evicting,), 0))}", file=sys.stderr)
+            print(f"warning: {evicting_warning(summary.evicting)}", file=sys.stderr)
         if summary.evicted_keys:
             print(
                 f"warning: Redis evicted {summary.evicted_keys} key(s) during the run: dedup entries "

@@ -175,23 +175,32 @@ def _holds_json_object(payload: bytes) -> bool:
     return isinstance(inner, str) and inner.lstrip().startswith("{")
 
 
-#: Leading bytes of data a producer compressed itself (not Kafka's batch compression, which the
-#: consumer undoes), and what each is.
-_COMPRESSED_MAGIC: Final = (
-    (b"\x1f\x8b", "gzip"),
-    (b"\x28\xb5\x2f\xfd", "zstd"),
-    (b"\x04\x22\x4d\x18", "lz4 frame"),
-    (b"\xff\x06\x00\x00sNaPpY", "snappy frame"),
-)
+def _compressed(name: str) -> str:
+    return (
+        f"message is {name}-compressed data, not JSON: send the JSON itself and let the producer "
+        f"compress its batches (Kafka's compression.type={name.split()[0]}), which newsworker reads"
+    )
 
 
-#: Byte order marks of the encodings JSON may not be sent in (UTF-32 first: its little-endian
-#: mark begins with UTF-16's).
-_OTHER_ENCODINGS: Final = (
-    (codecs.BOM_UTF32_LE, "UTF-32"),
-    (codecs.BOM_UTF32_BE, "UTF-32"),
-    (codecs.BOM_UTF16_LE, "UTF-16"),
-    (codecs.BOM_UTF16_BE, "UTF-16"),
+def _other_encoding(name: str) -> str:
+    return (
+        f"message is {name} (its byte order mark says so), not UTF-8: producers must send UTF-8 JSON "
+        "(RFC 8259 section 8.1)"
+    )
+
+
+#: Leading bytes of messages that are not UTF-8 JSON, and what to tell their producer: byte order
+#: marks of other Unicode encodings (UTF-32 first: its little-endian mark begins with UTF-16's),
+#: and data the producer compressed itself (not Kafka's batch compression, which the consumer undoes).
+_NOT_UTF8_PREFIXES: Final = (
+    (codecs.BOM_UTF32_LE, _other_encoding("UTF-32")),
+    (codecs.BOM_UTF32_BE, _other_encoding("UTF-32")),
+    (codecs.BOM_UTF16_LE, _other_encoding("UTF-16")),
+    (codecs.BOM_UTF16_BE, _other_encoding("UTF-16")),
+    (b"\x1f\x8b", _compressed("gzip")),
+    (b"\x28\xb5\x2f\xfd", _compressed("zstd")),
+    (b"\x04\x22\x4d\x18", _compressed("lz4 frame")),
+    (b"\xff\x06\x00\x00sNaPpY", _compressed("snappy frame")),
 )
 
 
@@ -203,21 +212,9 @@ def _explain_decode_error(payload: bytes) -> PoisonInput:
             "message is empty (a null value: a tombstone on a compacted topic, or a producer that sent "
             "no body): there is no article to read",
         )
-    for bom, name in _OTHER_ENCODINGS:
-        if payload.startswith(bom):
-            return PoisonInput(
-                "not_utf8",
-                f"message is {name} (its byte order mark says so), not UTF-8: producers must send UTF-8 "
-                "JSON (RFC 8259 section 8.1)",
-            )
-    for magic, name in _COMPRESSED_MAGIC:
-        if payload.startswith(magic):
-            return PoisonInput(
-                "not_utf8",
-                f"message is {name}-compressed data, not JSON: send the JSON itself and let the "
-                f"producer compress its batches (Kafka's compression.type={name.split()[0]}), which "
-                "newsworker reads",
-            )
+    for prefix, message in _NOT_UTF8_PREFIXES:
+        if payload.startswith(prefix):
+            return PoisonInput("not_utf8", message)
     try:
         payload.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -121,18 +121,21 @@ async def per_primary(client: Any, *args: Any) -> list[Any]:
     return replies
 
 
-async def read_eviction(client: Any) -> Eviction:
+async def read_eviction(client: Any, memory: list[dict[str, Any]] | None = None) -> Eviction:
     """Whether the Redis (any cluster primary) evicts when full, and how many keys it has evicted
-    since it started (INFO memory and INFO stats, allowed where CONFIG is not)."""
-    policies = [p for info in await per_primary(client, "INFO", "memory") if (p := _evicting_policy(info))]
+    since it started (INFO memory and INFO stats, allowed where CONFIG is not). `memory`: the
+    primaries' INFO memory replies, when the caller has read them already."""
+    if memory is None:
+        memory = await per_primary(client, "INFO", "memory")
+    policies = [p for info in memory if (p := _evicting_policy(info))]
     evicted = sum(int(info.get("evicted_keys", 0)) for info in await per_primary(client, "INFO", "stats"))
     return Eviction(tuple(policies), evicted)
 
 
-def evicting_warning(eviction: Eviction) -> str:
-    """What to tell an operator whose Redis evicts."""
+def evicting_warning(policy: str) -> str:
+    """What to tell an operator whose Redis evicts under `policy`."""
     return (
-        f"Redis evicts keys when full (maxmemory-policy {eviction.policy}): the dedup entries it "
+        f"Redis evicts keys when full (maxmemory-policy {policy}): the dedup entries it "
         "evicts are forgotten without an error, and copies of those articles come out clean; set "
         "maxmemory-policy noeviction (deploy/redis/redis.conf): a full Redis then refuses writes, "
         "which is reported, instead of forgetting"
@@ -258,8 +261,7 @@ class RedisWatch:
             await self._plant()
         for step, what in (
             (self._check_sentinels, "dedup index sentinel check"),
-            (self._check_memory, "Redis memory check"),
-            (self._check_evictions, "Redis eviction check"),
+            (self._check_memory, "Redis memory and eviction check"),
             (self._check_clock, "clock check against Redis' TIME"),
         ):
             try:
@@ -309,8 +311,13 @@ class RedisWatch:
         )
 
     async def _check_memory(self) -> None:
+        memory = await self._per_primary("INFO", "memory")
+        self._check_fill(memory)
+        await self._check_evictions(memory)
+
+    def _check_fill(self, memory: list[dict[str, Any]]) -> None:
         worst: tuple[float, int, int] | None = None
-        for info in await self._per_primary("INFO", "memory"):
+        for info in memory:
             used, maximum = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
             ratio = used / maximum if maximum > 0 else 0.0
             if worst is None or ratio > worst[0] or (ratio == worst[0] and used > worst[1]):
@@ -344,11 +351,11 @@ class RedisWatch:
             )
         self._clock_warned = off
 
-    async def _check_evictions(self) -> None:
-        eviction = await read_eviction(self._client)
+    async def _check_evictions(self, memory: list[dict[str, Any]]) -> None:
+        eviction = await read_eviction(self._client, memory)
         self._metrics.set_redis_evicting(eviction.evicting)
         if eviction.evicting and not self._eviction_warned:
-            log.warning(evicting_warning(eviction))
+            log.warning(evicting_warning(eviction.policy))
         self._eviction_warned = eviction.evicting
         last, self._evicted = self._evicted, eviction.evicted_keys
         # the first look is the baseline; a smaller count is a restarted Redis (or CONFIG RESETSTAT)
