@@ -25,12 +25,18 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_PREFER_BINARY=1 \
     PATH=/opt/venv/bin:$PATH
 
-# Every dependency ships wheels for linux x86_64 and aarch64, so no compiler is installed. Debian's
-# python3 keeps venv's ensurepip in a separate package; the official image has it built in.
-RUN python3 -c 'import ensurepip' 2>/dev/null || { \
-      apt-get update \
-      && apt-get install -y --no-install-recommends python3-venv \
-      && rm -rf /var/lib/apt/lists/*; } \
+# Every dependency ships wheels for linux x86_64 and aarch64; the compiler is for newsworker's own
+# C extension (worker/dedup/_shingles.c: the fingerprints' shingle hashing), which needs xxHash's
+# header and the Python headers too. This stage only: the runtime stage gets the built virtualenv.
+# The official image has the Python headers and venv's ensurepip built in; Debian's python3 keeps
+# them in python3-dev and python3-venv.
+RUN pkgs="gcc libc6-dev libxxhash-dev" \
+ && { python3 -c 'import ensurepip' 2>/dev/null || pkgs="$pkgs python3-venv"; } \
+ && { python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_path("include") + "/Python.h"))' \
+      || pkgs="$pkgs python3-dev"; } \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends $pkgs \
+ && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/venv
 
 WORKDIR /src
@@ -43,12 +49,14 @@ RUN python3 -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb")
  && pip install -c constraints.txt -r requirements.txt
 
 # Then the project itself, without touching the pinned dependencies; `pip check` fails the build
-# if the pins no longer satisfy pyproject.toml. Bytecode stays compiled: the root filesystem is
+# if the pins no longer satisfy pyproject.toml, the import if the C extension was not built (it is
+# optional to pip, which would only warn). Bytecode stays compiled: the root filesystem is
 # read-only at run time, so nothing imported could be cached later. pip and setuptools (which venv
 # puts in) are not needed to run: nothing imports pkg_resources.
 COPY README.md ./
 COPY worker ./worker
 RUN pip install --no-deps . \
+ && python3 -I -c 'import worker.dedup._shingles' \
  && pip check \
  && pip uninstall --yes --quiet setuptools pip
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Set up a fresh machine for newsworker: system packages (tests only), a virtualenv, the package.
-#   scripts/setup.sh run    runtime only (the demo needs nothing from apt: Tansu and redis-server
-#                           ship in wheels; Debian's redis-server is used when present)
+# Set up a fresh machine for newsworker: system packages, a virtualenv, the package.
+#   scripts/setup.sh run    runtime only (the demo needs nothing else from apt: Tansu and redis-server
+#                           ship in wheels; Debian's redis-server is used when present); the C
+#                           extension's build packages if apt can install them
 #   scripts/setup.sh test   + redis-server, prometheus/promtool, buildah, debootstrap (Debian) and
 #                           the test extras
 # Idempotent: a second run only checks. VENV (default .venv) and PYTHON (default python3) may be set.
@@ -22,11 +23,21 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The fingerprints' compiled shingle hashing (worker/dedup/_shingles.c) needs a C compiler, xxHash's
+# header and the Python headers. Without them pip installs newsworker without it (a warning only)
+# and the same fingerprints are computed in Python, with more CPU per article.
+build_deps=(gcc libc6-dev libxxhash-dev)
+"$PYTHON" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_path("include") + "/Python.h"))' \
+  || build_deps+=(python3-dev)
+
 if [ "$mode" = "test" ]; then
   # buildah + debootstrap: tests/container builds and runs the real image without a Docker engine.
-  apt_install redis-server redis-tools prometheus docker-compose buildah debootstrap
+  apt_install redis-server redis-tools prometheus docker-compose buildah debootstrap "${build_deps[@]}"
   # The Debian packages start services on install where an init system runs; tests start their own.
   systemctl stop redis-server prometheus >/dev/null 2>&1 || true
+else
+  apt_install "${build_deps[@]}" \
+    || echo "setup: could not install ${build_deps[*]}: fingerprints will be hashed in Python (slower)" >&2
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

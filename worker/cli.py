@@ -81,6 +81,13 @@ def _installed(module: str) -> bool:
         return False
 
 
+def _hashing() -> str:
+    """How this installation hashes the fingerprints' shingles (the same values either way)."""
+    if _installed("worker.dedup._shingles"):
+        return "fingerprints: compiled"
+    return "fingerprints: Python, not compiled (install gcc, python3-dev, libxxhash-dev and reinstall)"
+
+
 def cmd_dedup(args: argparse.Namespace) -> int:
     import msgspec
 
@@ -273,7 +280,7 @@ def _redis_url(value: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newsworker", description=__doc__)
-    p.add_argument("--version", action="version", version=f"newsworker {__version__}")
+    p.add_argument("--version", action="version", version=f"newsworker {__version__} ({_hashing()})")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("worker", help="run the production worker (settings from NEWSWORKER_* env)")

@@ -42,6 +42,7 @@ from __future__ import annotations
 import re
 import struct
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Final
@@ -50,6 +51,15 @@ import rensa
 import xxhash
 
 from worker.normalize.chinese import IDEOGRAPH_RANGES
+
+try:  # the shingling and hashing in C (worker/dedup/_shingles.c), where it was built
+    from worker.dedup import _shingles as _compiled
+except ImportError:  # no compiler or headers where this was installed: the same values in Python
+    _compiled = None  # type: ignore[assignment]
+
+#: Whether the fingerprints are computed by the compiled shingle hashing (the same bytes either
+#: way; ~25 % less CPU per article compiled, docs/BENCHMARKS.md).
+COMPILED: Final = _compiled is not None
 
 _SEED = 0x6E657773  # "news": fixed forever for a given scheme version
 
@@ -222,13 +232,20 @@ def _tokens(match_key: str, key_bytes: bytes, unspaced: bool | None = None) -> l
     """The key's tokens, UTF-8 encoded (what rensa hashes): its words (``match_key.split()``),
     with runs of unspaced scripts cut into units (see the module docstring). `unspaced`:
     `_has_unspaced(key_bytes)`, when the caller knows it already."""
+    tokens = _token_source(match_key, key_bytes, unspaced)
+    return tokens.split() if isinstance(tokens, bytes) else tokens
+
+
+def _token_source(match_key: str, key_bytes: bytes, unspaced: bool | None = None) -> list[bytes] | bytes:
+    """`_tokens`, or the key's bytes where ``key_bytes.split()`` gives them (most texts: the
+    compiled hashing splits them itself)."""
     if (_has_unspaced(key_bytes) if unspaced is None else unspaced) and _RUN_RE.search(match_key):
         # str.split: any Unicode space separates, as on the word path
         return " ".join(_RUN_RE.sub(_split_run, match_key).split()).encode("utf-8").split()
     for lead in _STR_ONLY_SPACE_BYTES:
         if lead in key_bytes:
             return [token.encode("utf-8") for token in match_key.split()]
-    return key_bytes.split()
+    return key_bytes
 
 
 def _mostly_unspaced(match_key: str) -> bool:
@@ -285,25 +302,41 @@ def _sequence(shingles: list[bytes], scheme: Scheme, seed: int = _SEED, *, unspa
     second byte falls in the kept share, in text order, as far as the opening reaches (a little
     further, as a rule). C-level passes only: bytes 7 and 6 of a big-endian digest are the
     hash's low two."""
+
+    def hashed(start: int, stop: int) -> tuple[bytes, bytes]:
+        part = shingles[start:stop]
+        digests = b"".join(map(xxhash.xxh3_64_digest, part, repeat(seed, len(part))))
+        return digests[7::8], digests[6::8]
+
+    return _assembled(hashed, scheme, unspaced)
+
+
+def _assembled(hashed: Callable[[int, int], tuple[bytes, bytes]], scheme: Scheme, unspaced: bool) -> bytes:
+    """`_sequence` from `hashed(start, stop)`: the low and second-lowest bytes of the xxh3 hashes
+    of shingles start..stop (fewer at the text's end)."""
     lead = scheme.lead_shingles
     rest = scheme.opening_values - lead
-    sample = scheme.opening_sample_unspaced if unspaced else scheme.opening_sample
-    keep = _KEEP[sample]
-    # enough shingles to fill the opening but for ~1 text in 100; then as many again, if needed
-    first = lead + rest * sample + rest // 2
+    keep = _KEEP[scheme.opening_sample_unspaced if unspaced else scheme.opening_sample]
+    first = _first_part(scheme, unspaced)
     out = b""
     for start, stop in ((0, first), (first, 2 * first)):
-        part = shingles[start:stop]
-        if not part:
+        low, second = hashed(start, stop)
+        if not low:
             break
-        digests = b"".join(map(xxhash.xxh3_64_digest, part, repeat(seed, len(part))))
-        values = int.from_bytes(digests[7::8].translate(_LOW_BITS), "little")
-        flags = int.from_bytes(digests[6::8].translate(keep), "little")
-        out += (values | flags).to_bytes(len(part), "little")
+        values = int.from_bytes(low.translate(_LOW_BITS), "little")
+        flags = int.from_bytes(second.translate(keep), "little")
+        out += (values | flags).to_bytes(len(low), "little")
         if len(out[lead:].translate(None, _UNFLAGGED)) >= rest:
             break
     return out
 
+
+def _first_part(scheme: Scheme, unspaced: bool) -> int:
+    """Shingles that fill the opening but for ~1 text in 100 (`_assembled` takes as many again
+    when they do not)."""
+    rest = scheme.opening_values - scheme.lead_shingles
+    sample = scheme.opening_sample_unspaced if unspaced else scheme.opening_sample
+    return scheme.lead_shingles + rest * sample + rest // 2
 
 
 def opening_of(sequence: bytes, scheme: Scheme = DEFAULT_SCHEME) -> bytes:
@@ -372,36 +405,74 @@ def fingerprint(
     match_key: str, canonical_url: str | None, scheme: Scheme = DEFAULT_SCHEME
 ) -> ArticleFingerprints:
     """Fingerprints of one article's match key (tokens separated by single spaces)."""
+    return _fingerprint(match_key, canonical_url, scheme, compiled=COMPILED)
+
+
+def _fingerprint(
+    match_key: str, canonical_url: str | None, scheme: Scheme, *, compiled: bool
+) -> ArticleFingerprints:
     key_bytes = match_key.encode("utf-8")
     exact = xxhash.xxh3_128(key_bytes, seed=_SEED).digest()
     unspaced = _has_unspaced(key_bytes)
-    tokens = _tokens(match_key, key_bytes, unspaced)
     url = xxhash.xxh3_64(canonical_url.encode("utf-8"), seed=_SEED).digest() if canonical_url else None
-    if not tokens:
-        return ArticleFingerprints(exact, 0, 0, b"", b"", (), url)
-    full = _shingles(tokens, scheme.shingle)
-    if scheme.lead_tokens > scheme.shingle:
-        # the lead's shingles are the first ones of the full text (all of them for a short text)
-        lead = full[: scheme.lead_shingles]
+    mostly_unspaced = unspaced and _mostly_unspaced(match_key)
+    if compiled and scheme.lead_tokens > scheme.shingle:
+        hashed = _hashed_in_c(_token_source(match_key, key_bytes, unspaced), scheme, mostly_unspaced)
+        if hashed is None:
+            return ArticleFingerprints(exact, 0, 0, b"", b"", (), url)
+        count, full_packed, lead_packed, shingles, sequence = hashed
     else:
-        lead = _shingles(tokens[: scheme.lead_tokens], scheme.shingle)
-    full_packed = _packed(_minhash(full, scheme.num_perm))
-    sequence = _sequence(full, scheme, unspaced=unspaced and _mostly_unspaced(match_key))
-    lead_packed = _packed(_minhash(lead, scheme.lead_perm))
+        tokens = _tokens(match_key, key_bytes, unspaced)
+        if not tokens:
+            return ArticleFingerprints(exact, 0, 0, b"", b"", (), url)
+        count = len(tokens)
+        full = _shingles(tokens, scheme.shingle)
+        if scheme.lead_tokens > scheme.shingle:
+            # the lead's shingles are the first ones of the full text (all of them for a short text)
+            lead = full[: scheme.lead_shingles]
+        else:
+            lead = _shingles(tokens[: scheme.lead_tokens], scheme.shingle)
+        full_packed = _packed(_minhash(full, scheme.num_perm))
+        sequence = _sequence(full, scheme, unspaced=mostly_unspaced)
+        lead_packed = _packed(_minhash(lead, scheme.lead_perm))
+        shingles = len(set(full))
     single = scheme.full_single  # one-value bands first, then the two-value ones (4 bytes a value)
     bands = _bands(full_packed, single, 1, 1)
     bands += _bands(full_packed[4 * single :], scheme.full_bands - single, scheme.full_rows, 3)
     bands += _bands(lead_packed, scheme.lead_bands, scheme.lead_rows, 2)
     return ArticleFingerprints(
         exact=exact,
-        tokens=len(tokens),
-        shingles=len(set(full)),
+        tokens=count,
+        shingles=shingles,
         sketch=full_packed[::4],  # the low byte of each little-endian value
         opening=opening_of(sequence, scheme),
         bands=tuple(bands),
         url=url,
         sequence=sequence,
     )
+
+
+def _hashed_in_c(
+    tokens: list[bytes] | bytes, scheme: Scheme, unspaced: bool
+) -> tuple[int, bytes, bytes, int, bytes] | None:
+    """The token count, the full and lead MinHash values (packed), the distinct shingle count
+    and the `sequence`, from the compiled shingle hashing (None for a key without tokens):
+    rensa's hash of every shingle, given to rensa's MinHash as the hashes it would compute
+    itself (the same digest as `RMinHash.update` over the shingles)."""
+    if _compiled is None:
+        raise RuntimeError("the compiled shingle hashing is not built")
+    packed_hashes, distinct, low, second, count = _compiled.shingle_hashes(
+        tokens, scheme.shingle, _SEED, 2 * _first_part(scheme, unspaced)
+    )
+    if not count:
+        return None
+    hashes = memoryview(packed_hashes).cast("Q")  # native u64s
+    digest = rensa.RMinHash.digest_matrix_from_flat_token_hashes
+    full = digest(hashes, [0, len(hashes)], scheme.num_perm, _SEED).to_rows()[0]
+    lead_hashes = hashes[: scheme.lead_shingles]
+    lead = digest(lead_hashes, [0, len(lead_hashes)], scheme.lead_perm, _SEED).to_rows()[0]
+    sequence = _assembled(lambda start, stop: (low[start:stop], second[start:stop]), scheme, unspaced)
+    return count, _packed(full), _packed(lead), distinct, sequence
 
 
 def estimate_jaccard(a: bytes, b: bytes) -> float:

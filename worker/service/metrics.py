@@ -203,8 +203,9 @@ class Metrics:
 
         self._build_info = Gauge(
             f"{PREFIX}_build_info",
-            "Always 1; labels carry the worker version and the fingerprint scheme version",
-            ["version", "fingerprint_scheme", "worker_id"],
+            "Always 1; labels carry the worker version, the fingerprint scheme version and whether "
+            "the fingerprints' shingle hashing is compiled (`compiled`) or Python (`python`: slower)",
+            ["version", "fingerprint_scheme", "fingerprint_hashing", "worker_id"],
             registry=r,
         )
         self._consumed = Counter(
@@ -407,9 +408,11 @@ class Metrics:
 
     # --- identity ------------------------------------------------------------------------------
 
-    def set_build_info(self, *, version: str, fingerprint_scheme: str) -> None:
+    def set_build_info(
+        self, *, version: str, fingerprint_scheme: str, fingerprint_hashing: str = "compiled"
+    ) -> None:
         self._build_info.clear()
-        self._build_info.labels(version, fingerprint_scheme, self.worker_id).set(1)
+        self._build_info.labels(version, fingerprint_scheme, fingerprint_hashing, self.worker_id).set(1)
 
     # --- articles ------------------------------------------------------------------------------
 

@@ -216,10 +216,11 @@ def test_consumer_lag_per_partition(make_metrics, registry) -> None:
 def test_build_info(make_metrics, registry) -> None:
     metrics = make_metrics(worker_id="w-1")
     metrics.set_build_info(version="0.1.0", fingerprint_scheme="v1")
-    metrics.set_build_info(version="0.1.0", fingerprint_scheme="v2")
+    metrics.set_build_info(version="0.1.0", fingerprint_scheme="v2", fingerprint_hashing="python")
     info = "newsworker_build_info"
-    assert value(registry, info, version="0.1.0", fingerprint_scheme="v2", worker_id="w-1") == 1
-    assert value(registry, info, version="0.1.0", fingerprint_scheme="v1", worker_id="w-1") is None
+    labels = {"version": "0.1.0", "worker_id": "w-1"}
+    assert value(registry, info, fingerprint_scheme="v2", fingerprint_hashing="python", **labels) == 1
+    assert value(registry, info, fingerprint_scheme="v1", fingerprint_hashing="compiled", **labels) is None
 
 
 def test_process_metrics_are_exported(make_metrics, registry) -> None:

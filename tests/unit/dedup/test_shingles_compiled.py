@@ -1,0 +1,133 @@
+"""The compiled shingle hashing (worker/dedup/_shingles.c) gives the Python path's fingerprints.
+
+Both paths are run on the same keys and compared whole (`ArticleFingerprints`, every field):
+generated keys that mix scripts, whitespace of every kind and repeated shingles, and rensa's own
+hashing of the tokens at the lengths where its hash changes branch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import rensa
+import xxhash
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from worker.dedup import fingerprint as fp_module
+from worker.dedup.fingerprint import DEFAULT_SCHEME, Scheme
+
+compiled = pytest.importorskip("worker.dedup._shingles", reason="not built (see pyproject.toml)")
+
+
+def test_the_compiled_hashing_is_what_fingerprint_uses() -> None:
+    # scripts/setup.sh installs what the build needs (gcc, libxxhash-dev): a test machine without
+    # the module has a broken build, which pip reports only as a warning (the extension is optional)
+    assert fp_module.COMPILED
+
+
+def _both(key: str, scheme: Scheme = DEFAULT_SCHEME, url: str | None = "https://example.com/a") -> None:
+    python = fp_module._fingerprint(key, url, scheme, compiled=False)
+    in_c = fp_module._fingerprint(key, url, scheme, compiled=True)
+    assert in_c == python, [
+        f.name for f in dataclasses.fields(python) if getattr(python, f.name) != getattr(in_c, f.name)
+    ]
+
+
+#: Words of several scripts, runs written without spaces, and every kind of space: ASCII ones
+#: (``bytes.split`` splits on them), and the ones only ``str.split`` splits on.
+_WORDS = st.sampled_from(
+    [
+        "سوريا", "وأعلن", "المبعوث", "news", "a", "bb", "ccccccc", "dddddddd", "eeeeeeeeeeeeeeeee",
+        "x" * 40, "苹果公司", "今天发布了新手机", "สวัสดีครับ", "東京", "2024年", "ceo", "Ελλάδα", "Москва",
+    ]
+)
+_SPACES = st.sampled_from([" ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\xa0", "\u2003", "\u3000"])
+
+
+@st.composite
+def _keys(draw: st.DrawFn) -> str:
+    words = draw(st.lists(_WORDS, max_size=120))
+    out = [draw(st.sampled_from(["", " ", "\n"]))]
+    for word in words:
+        out += [word, draw(_SPACES)]
+    return "".join(out)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_keys())
+def test_generated_keys_fingerprint_the_same_both_ways(key: str) -> None:
+    _both(key)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 5, 27, 28, 29, 30, 31, 97, 98, 99, 196, 197, 600])
+def test_every_length_around_the_lead_and_the_opening_parts(count: int) -> None:
+    # the lead (28 shingles), the opening's first part (98) and its second (196) end here
+    _both(" ".join(f"w{i % 37}" for i in range(count)))
+    _both(" ".join(["same"] * count))  # one distinct shingle however long
+
+
+def test_keys_of_the_other_token_paths() -> None:
+    _both("苹果公司今天发布了新的手机产品 iphone 16 售价 5999元")  # unspaced runs cut into units
+    _both("word\u00a0another word here and\u2009there")  # a space str.split knows, bytes.split not
+    _both("")
+    _both("   \t\n ")
+
+
+def test_another_scheme_fingerprints_the_same_both_ways() -> None:
+    for scheme in (
+        Scheme(version="t1", shingle=2, lead_tokens=10, lead_perm=16, opening_values=20),
+        Scheme(version="t2", shingle=5, num_perm=64, full_bands=4),
+        Scheme(version="t3", shingle=3, lead_tokens=3),  # lead no longer than a shingle: Python only
+    ):
+        _both(" ".join(f"w{i % 53}" for i in range(150)), scheme)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(min_size=1, max_size=40).filter(lambda b: b.split() == [b]), max_size=40))
+def test_shingle_hashes_are_rensas_own(tokens: list[bytes]) -> None:
+    # rensa's hash branches at 4, 8 and 16 bytes: arbitrary bytes of every length up to 40
+    k = 3
+    shingles = fp_module._shingles(tokens, k)
+    hashes, distinct, low, second, count = compiled.shingle_hashes(tokens, k, 7, 10)
+    assert count == len(tokens)
+    assert distinct == len(set(shingles))
+    assert len(hashes) == 8 * len(shingles)
+    if shingles:
+        mh = rensa.RMinHash(num_perm=16, seed=7)
+        mh.update(shingles)
+        flat = memoryview(hashes).cast("Q")
+        digest = rensa.RMinHash.digest_matrix_from_flat_token_hashes(flat, [0, len(flat)], 16, 7)
+        assert digest.to_rows()[0] == mh.digest()
+    digests = [xxhash.xxh3_64_digest(s, seed=7) for s in shingles[:10]]
+    assert low == bytes(d[7] for d in digests)
+    assert second == bytes(d[6] for d in digests)
+
+
+def test_a_key_is_split_as_bytes_split_splits_it() -> None:
+    key = b" \t a\x0bbb\x0c\r\nccc \x1c d\xc2\xa0e  "
+    *_, count = compiled.shingle_hashes(key, 3, 1, 0)
+    assert count == len(key.split()) == 5  # \x1c and NBSP are not ASCII whitespace
+
+
+def test_bad_arguments_are_refused_not_crashed_on() -> None:
+    with pytest.raises(TypeError):
+        compiled.shingle_hashes(["a", "b"], 3, 1, 0)
+    with pytest.raises(TypeError):
+        compiled.shingle_hashes(("a",), 3, 1, 0)
+    with pytest.raises(ValueError):
+        compiled.shingle_hashes([b"a"], 0, 1, 0)
+    assert compiled.shingle_hashes([], 3, 1, -5) == (b"", 0, b"", b"", 0)
+
+
+def test_a_long_key_of_long_tokens() -> None:
+    _both(" ".join(("y" * (i % 300)) + str(i) for i in range(20_000)))
+
+
+def test_the_golden_texts_fingerprint_the_same_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.unit.dedup.test_fingerprint import golden_values
+
+    in_c = golden_values()
+    monkeypatch.setattr(fp_module, "COMPILED", False)
+    assert golden_values() == in_c

@@ -1,0 +1,5 @@
+# The compiled shingle hashing (worker/dedup/_shingles.c); see worker/dedup/fingerprint.py.
+
+def shingle_hashes(
+    tokens: list[bytes] | bytes, k: int, seed: int, sequence_count: int, /
+) -> tuple[bytes, int, bytes, bytes, int]: ...
