@@ -32,17 +32,16 @@ from worker.tools.embedded import EmbeddedKafka, EmbeddedRedis, create_topics, f
 
 #: Areas by file path, first match wins: what a sample's innermost known frame belongs to.
 AREAS = (
-    (
-        "normalize (urls, html, arabic, language)",
-        r"worker/(normalize|html_text|arabic|urls|language|timestamps)\.py|fasttext|selectolax|ftfy",
-    ),
-    ("fingerprint", r"worker/fingerprint\.py|rensa"),
-    ("decode", r"worker/decode\.py"),
-    ("dedup decision", r"worker/dedup\.py"),
-    ("store (ours)", r"worker/store\.py"),
+    ("normalize (urls, html, arabic, language)", r"worker/normalize/|fasttext|selectolax|ftfy"),
+    ("fingerprint", r"worker/dedup/fingerprint\.py|rensa"),
+    ("decode", r"worker/validate\.py"),
+    ("dedup decision", r"worker/dedup/decision\.py"),
+    ("store (ours)", r"worker/dedup/store\.py"),
     ("pipeline glue / build outputs", r"worker/pipeline\.py|msgspec"),
-    ("publish (ours)", r"worker/agents\.py"),
-    ("metrics", r"worker/metrics\.py|prometheus_client"),
+    ("publish (ours)", r"worker/service/publisher\.py"),
+    ("prepare hand-off (pool, pipes, pickling)", r"worker/service/preparer\.py|multiprocessing/|futures/"),
+    ("batching and agent (ours)", r"worker/service/(batches|batching|app)\.py"),
+    ("metrics", r"worker/service/metrics\.py|prometheus_client"),
     ("redis client", r"site-packages/redis/|hiredis"),
     ("kafka client (aiokafka)", r"site-packages/aiokafka/"),
     ("faust / mode", r"site-packages/(faust|mode)/"),

@@ -616,10 +616,14 @@ class Bench:
         r = self.report
         t: dict[str, Any] = {}
         if r.stream:
-            t["worker >= 0.8x passthrough (same producer settings)"] = (
+            # issue 16's: the stream ratio and the CPU per article summed over the worker's processes
+            t["worker >= 0.6x passthrough (same producer settings)"] = (
                 round(r.stream["ratio_median"], 3),
-                r.stream["ratio_median"] >= 0.8,
+                r.stream["ratio_median"] >= 0.6,
             )
+            cpu = r.stream["cpu_us_per_article"]["worker"]
+            t["worker CPU per article, all its processes, <= 250 us"] = (round(cpu), cpu <= 250)
+            # the first benchmark issue's, against Faust's own producer defaults
             t["worker >= 0.8x passthrough with Faust's default producer batching"] = (
                 round(r.stream["default_ratio_median"], 3),
                 r.stream["default_ratio_median"] >= 0.8,
