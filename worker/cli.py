@@ -104,9 +104,9 @@ def cmd_dedup(args: argparse.Namespace) -> int:
             def write(_record, result) -> None:  # type: ignore[no-untyped-def]
                 out.write(encoder.encode(result) + b"\n")
 
-            summary = asyncio.run(
-                dedup_records(read_records(args.input), redis_url, settings, on_result=write, secure=secure)
-            )
+            # the prepare stage decodes every line and dead-letters a bad one with its reason
+            records = read_records(args.input, check=False)
+            summary = asyncio.run(dedup_records(records, redis_url, settings, on_result=write, secure=secure))
         rate = summary.total / summary.seconds if summary.seconds else 0.0
         print(
             f"{summary.total} record(s): clean {summary.clean}, duplicate {summary.duplicate}, "

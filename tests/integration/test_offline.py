@@ -27,6 +27,19 @@ def test_dedup_output_dash_is_stdout(seeds_dir: Path) -> None:
     assert not (ROOT / "-").exists()
 
 
+def test_dedup_dead_letters_lines_only_the_worker_decodes(tmp_path: Path, redis_server: object) -> None:
+    # `newsworker dedup` leaves JSON to the prepare stage (read_records(check=False)): a line
+    # nested too deeply or not UTF-8 is still a dead letter with its reason, and the rest flows
+    src = tmp_path / "in.jsonl"
+    good = json.dumps({"id": "ok", "text": "The harbour reopened after a week of storms, the council said."})
+    src.write_bytes(b"\n".join([b"[" * 100_000 + b"]" * 100_000, b'{"text": "\xff"}', b"[1, 2]", good.encode()]) + b"\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["dedup", "--input", str(src), "--output", str(out), "--redis-url", redis_server.url]) == 0  # type: ignore[attr-defined]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["dead_letter", "dead_letter", "dead_letter", "clean"], rows
+    assert [r["reason"].split(":")[0] for r in rows[:3]] == ["not_an_object", "not_utf8", "not_an_object"], rows
+
+
 def test_dedup_reports_every_record_in_order_including_bad_ones(tmp_path: Path, redis_server: object) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text(

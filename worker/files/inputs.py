@@ -68,10 +68,10 @@ def _check_json(line: bytes) -> str | None:
     return None
 
 
-def _read_lines(path: Path, *, compressed: bool) -> Iterator[InputRecord]:
+def _read_lines(path: Path, *, compressed: bool, check: bool = True) -> Iterator[InputRecord]:
     """A JSON-lines file's records; if the file cannot be read to its end (a `.gz` cut short by
     a copy or a full disk, or not gzip at all), every line before that, then one `unreadable`
-    record naming where it stopped."""
+    record naming where it stopped. `check`: see `read_records`."""
     number = 0
     try:
         with gzip.open(path, "rb") if compressed else open(path, "rb") as fh:
@@ -80,22 +80,26 @@ def _read_lines(path: Path, *, compressed: bool) -> Iterator[InputRecord]:
                 line = line.rstrip(b"\r\n").removeprefix(_BOM)
                 if not line.strip():
                     continue
-                yield InputRecord(line, f"{path}:{number}", _check_json(line))
+                yield InputRecord(line, f"{path}:{number}", _check_json(line) if check else None)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         where = f"after line {number}" if number else "at its start"
         problem = f"the file cannot be read {where} ({exc}): truncated or not gzip?"
         yield InputRecord(b"", f"{path}:{number + 1}", problem, unreadable=True)
 
 
-def read_records(paths: Iterable[Path]) -> Iterator[InputRecord]:
-    """Every article of every file, in order. Never stops at a bad record: it flags it."""
+def read_records(paths: Iterable[Path], *, check: bool = True) -> Iterator[InputRecord]:
+    """Every article of every file, in order. Never stops at a bad record: it flags it.
+
+    `check=False` leaves JSON unparsed here (`problem` is then set only for what is not JSON
+    text at all): for a caller that runs the records through the worker's own decoding, which
+    dead-letters a bad one with its reason, a parse here would only be done twice."""
     for path in iter_files(paths):
         suffix = _suffix(path)
         if suffix in (".jsonl", ".jsonl.gz"):
-            yield from _read_lines(path, compressed=suffix == ".jsonl.gz")
+            yield from _read_lines(path, compressed=suffix == ".jsonl.gz", check=check)
         elif suffix == ".json":
             data = path.read_bytes().removeprefix(_BOM)
-            yield InputRecord(data, f"{path}:1", _check_json(data))
+            yield InputRecord(data, f"{path}:1", _check_json(data) if check else None)
         else:
             data = path.read_bytes()
             field = "html" if suffix in (".html", ".htm") else "text"

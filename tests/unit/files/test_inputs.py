@@ -78,3 +78,11 @@ def test_a_gzip_file_cut_short_yields_its_lines_then_one_unreadable_record(tmp_p
 def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such file"):
         list(iter_files([tmp_path / "nope"]))
+
+
+def test_unchecked_lines_are_read_as_they_are_for_the_worker_to_decode(tmp_path: Path) -> None:
+    lines = [b'{"id": "ok", "text": "t"}', b"{not json", b"[" * 1000 + b"]" * 1000, b'{"text": "\xff"}']
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    records = list(read_records([tmp_path / "in.jsonl"], check=False))
+    assert [r.value for r in records] == lines
+    assert all(r.problem is None and not r.unreadable for r in records)
