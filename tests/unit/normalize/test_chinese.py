@@ -34,3 +34,12 @@ def test_match_key_stays_idempotent_with_the_fold() -> None:
     for text in (TRADITIONAL, SIMPLIFIED, "特使は月曜日、協議が来週ジュネーブで再開されると述べた。", "蘋果CEO庫克2024年"):
         key = match_key(text)
         assert match_key(key) == key
+
+
+def test_a_key_with_no_traditional_character_is_returned_as_it_is_and_one_with_a_single_one_folds() -> None:
+    assert fold_chinese(SIMPLIFIED) is SIMPLIFIED
+    # one traditional character in simplified text (a name, a quotation) is still folded
+    mixed = SIMPLIFIED.replace("台湾", "臺湾")
+    assert fold_chinese(mixed) == SIMPLIFIED
+    for text in (TRADITIONAL, SIMPLIFIED, mixed, "特使は月曜日、協議が来週ジュネーブで再開された"):
+        assert fold_chinese(text) == text.translate(fold_table())
