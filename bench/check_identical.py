@@ -9,6 +9,7 @@ Runs what ``worker.pipeline`` does to one message before the dedup store (``deco
 
 - every line of ``../shared/data/ant-dev.jsonl.gz`` (real Arabic news, as producers send it);
 - the files of ``../shared/seeds/`` (as plain-text articles);
+- both texts of every pair of ``../shared/data/semeval-train.jsonl.gz`` (ten languages);
 - adversarial variants of a sample of the corpus: the generator's reshapings
   (``worker/tools/variants.py``: html page, diacritics, reflow, syndicated, teaser, combo) and
   character-level damage made here (mojibake, entities, presentation forms, invisible and
@@ -51,6 +52,7 @@ from worker.validate import decode_article
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "data" / "ant-dev.jsonl.gz"
 SEEDS = ROOT.parent / "shared" / "seeds"
+MULTILINGUAL = ROOT.parent / "shared" / "data" / "semeval-train.jsonl.gz"
 
 FIELDS = (
     "title",
@@ -248,6 +250,18 @@ def variant_articles(articles: list[dict[str, Any]]) -> Iterator[tuple[str, dict
         yield f"{article['id']}~html_only", {**base, "html": f"<p>{html.escape(text)}</p>", "title": None}
 
 
+def multilingual_texts() -> Iterator[tuple[str, str]]:
+    """Both texts of every pair of ``../shared/data/semeval-train.jsonl.gz`` (news in ten
+    languages, Chinese among them: the paths the Arabic corpus never takes), if it is there."""
+    if not MULTILINGUAL.exists():
+        return
+    with gzip.open(MULTILINGUAL, "rb") as fh:
+        for line in fh:
+            pair = msgspec.json.decode(line)
+            for side in ("1", "2"):
+                yield f"{pair['pair_id']}:{side}:{pair['lang' + side]}", str(pair["text" + side])
+
+
 def inputs() -> Iterator[tuple[str, bytes]]:
     articles: list[dict[str, Any]] = []
     for n, line in enumerate(corpus_lines()):
@@ -259,6 +273,8 @@ def inputs() -> Iterator[tuple[str, bytes]]:
         yield f"seed:{path.name}", _ENCODER.encode({"id": path.stem, "text": text})
     for key, article in variant_articles(articles):
         yield f"variant:{key}", _ENCODER.encode(article)
+    for key, text in multilingual_texts():
+        yield f"multilingual:{key}", _ENCODER.encode({"id": key, "text": text})
     for path in sorted((ROOT / "tests" / "fuzz" / "corpus").iterdir()):
         yield f"fuzz:{path.name}", path.read_bytes()
 
