@@ -39,6 +39,7 @@ What is computed, and why:
 
 from __future__ import annotations
 
+import logging
 import re
 import struct
 import unicodedata
@@ -57,9 +58,7 @@ try:  # the shingling and hashing in C (worker/dedup/_shingles.c), where it was 
 except ImportError:  # no compiler or headers where this was installed: the same values in Python
     _compiled = None  # type: ignore[assignment]
 
-#: Whether the fingerprints are computed by the compiled shingle hashing (the same bytes either
-#: way; ~25 % less CPU per article compiled, docs/BENCHMARKS.md).
-COMPILED: Final = _compiled is not None
+log = logging.getLogger(__name__)
 
 _SEED = 0x6E657773  # "news": fixed forever for a given scheme version
 
@@ -473,6 +472,37 @@ def _hashed_in_c(
     lead = digest(lead_hashes, [0, len(lead_hashes)], scheme.lead_perm, _SEED).to_rows()[0]
     sequence = _assembled(lambda start, stop: (low[start:stop], second[start:stop]), scheme, unspaced)
     return count, _packed(full), _packed(lead), distinct, sequence
+
+
+def _compiled_agrees() -> bool:
+    """Whether the compiled hashing gives what the Python path gives on probe shingles: it
+    reproduces rensa's token hash, which a rensa release could change (pyproject.toml caps it;
+    this is the guard for an install that does not follow the pins)."""
+    if _compiled is None:
+        return False
+    tokens = [b"a", b"bb", b"ccccccccc", "سوريا".encode(), b"x" * 40, "新闻".encode()]
+    hashes, distinct, low, second, count = _compiled.shingle_hashes(tokens, 2, _SEED, 3)
+    shingles = _shingles(tokens, 2)
+    flat = memoryview(hashes).cast("Q")
+    in_c = rensa.RMinHash.digest_matrix_from_flat_token_hashes(flat, [0, len(flat)], 16, _SEED).to_rows()[0]
+    digests = [xxhash.xxh3_64_digest(s, seed=_SEED) for s in shingles[:3]]
+    agrees = (
+        in_c == _minhash(shingles, 16)
+        and (distinct, count) == (len(set(shingles)), len(tokens))
+        and (low, second) == (bytes(d[7] for d in digests), bytes(d[6] for d in digests))
+    )
+    if not agrees:
+        log.warning(
+            "the compiled shingle hashing disagrees with rensa %s: fingerprints computed in Python "
+            "(slower); install the rensa version pyproject.toml allows",
+            getattr(rensa, "__version__", "(unknown version)"),
+        )
+    return agrees
+
+
+#: Whether the fingerprints are computed by the compiled shingle hashing (the same bytes either
+#: way; about half the fingerprint stage's CPU compiled, docs/BENCHMARKS.md).
+COMPILED: Final = _compiled_agrees()
 
 
 def estimate_jaccard(a: bytes, b: bytes) -> float:

@@ -131,3 +131,20 @@ def test_the_golden_texts_fingerprint_the_same_both_ways(monkeypatch: pytest.Mon
     in_c = golden_values()
     monkeypatch.setattr(fp_module, "COMPILED", False)
     assert golden_values() == in_c
+
+
+def test_a_compiled_hashing_that_disagrees_with_rensa_is_not_used(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # what an install that does not follow the pins would meet: a rensa whose token hash changed
+    assert fp_module._compiled_agrees()
+
+    class Drifted:
+        @staticmethod
+        def shingle_hashes(*args: object) -> tuple[bytes, int, bytes, bytes, int]:
+            hashes, distinct, low, second, count = compiled.shingle_hashes(*args)
+            return bytes(b ^ 1 for b in hashes), distinct, low, second, count
+
+    monkeypatch.setattr(fp_module, "_compiled", Drifted)
+    assert not fp_module._compiled_agrees()
+    assert "disagrees with rensa" in caplog.text
