@@ -336,9 +336,12 @@ def _clean_pass(s: str, notes: _Notes) -> tuple[str, bool]:
     # then costs this scan and the NFC check only.
     unusual = set(_UNUSUAL_RE.findall(s))
     maybe_mojibake = not unusual.isdisjoint(_LATIN_LEADS) or not unusual.isdisjoint(_CP1256_MARKERS)
+    clean_of_mojibake: str | None = None  # `s` as `_has_mojibake` last found it: clean
     if unusual:
         repaired = False
-        if maybe_mojibake and _has_mojibake(s):
+        if maybe_mojibake and not _has_mojibake(s):
+            clean_of_mojibake = s
+        elif maybe_mojibake:
             notes.suspicious = True
             # Spaces as the later rules leave them (single, plain): ftfy reads a space after
             # "Ã" as a lost NBSP byte, so its verdict must not depend on which space it was.
@@ -372,7 +375,8 @@ def _clean_pass(s: str, notes: _Notes) -> tuple[str, bool]:
     # Removing junk can bring mojibake bytes together that were apart (``Î\x1f¡``), and ftfy
     # may have declined a run: either way the text still looks broken, and another pass (and
     # another round from the output, see ``_normalize``) is worth its cost.
-    if maybe_mojibake and _has_mojibake(s):
+    # (Unless nothing changed since the first look: most text, where that look found none.)
+    if maybe_mojibake and s != clean_of_mojibake and _has_mojibake(s):
         notes.suspicious = True
         unstable = True
     return s, unstable

@@ -55,6 +55,14 @@ def test_mojibake_utf8_read_as_windows_1256_is_repaired() -> None:
     assert W_MOJIBAKE in out.warnings
 
 
+def test_mojibake_brought_together_by_removing_junk_is_repaired() -> None:
+    # "Ã" then a control character then "©": no mojibake until the junk goes, so the check
+    # after the rules must look again at the text they changed
+    out = norm("Das Caf\u00c3\x1f\u00a9 am Markt ist heute geschlossen, sagte der Besitzer.")
+    assert out.text == "Das Café am Markt ist heute geschlossen, sagte der Besitzer."
+    assert W_MOJIBAKE in out.warnings
+
+
 def test_clean_text_gets_no_mojibake_warning() -> None:
     assert norm("فقط، وضغط؟ «نعم» café").warnings == ()
 
