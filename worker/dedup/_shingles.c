@@ -95,6 +95,17 @@ static int same_shingle(const char *const *ptrs, const Py_ssize_t *lens, Py_ssiz
     return 1;
 }
 
+/* The distinct count's table is indexed by Python's own hash of the shingle's bytes (SipHash, keyed
+ * by the process' random hash secret), as a Python set of the shingles would be: rensa's hash is
+ * not keyed, and input built to collide in it must not turn the count quadratic. */
+static inline Py_hash_t keyed_hash(const unsigned char *bytes, size_t len) {
+#if PY_VERSION_HEX >= 0x030E0000
+    return Py_HashBuffer(bytes, (Py_ssize_t)len);
+#else
+    return _Py_HashBytes(bytes, (Py_ssize_t)len);
+#endif
+}
+
 static PyObject *shingle_hashes(PyObject *self, PyObject *args) {
     PyObject *tokens;
     Py_ssize_t k, sequence_count;
@@ -120,6 +131,7 @@ static PyObject *shingle_hashes(PyObject *self, PyObject *args) {
     unsigned char *buf = NULL;
     Py_ssize_t *table = NULL;
     uint64_t *values = NULL;
+    Py_hash_t *keyed = NULL;
     Py_ssize_t count = 0;
 
     if (PyBytes_Check(tokens)) {
@@ -180,11 +192,12 @@ static PyObject *shingle_hashes(PyObject *self, PyObject *args) {
         goto done;
     buf = PyMem_Malloc((size_t)(longest ? longest : 1));
     values = PyMem_Malloc(sizeof(*values) * (size_t)(n ? n : 1));
+    keyed = PyMem_Malloc(sizeof(*keyed) * (size_t)(n ? n : 1));
     /* open addressing over shingle indices (-1: empty), at most half full */
     Py_ssize_t slots = 1;
     while (slots < 2 * n) slots <<= 1;
     table = PyMem_Malloc(sizeof(*table) * (size_t)slots);
-    if (buf == NULL || values == NULL || table == NULL) {
+    if (buf == NULL || values == NULL || keyed == NULL || table == NULL) {
         PyErr_NoMemory();
         goto done;
     }
@@ -209,7 +222,9 @@ static PyObject *shingle_hashes(PyObject *self, PyObject *args) {
             lows[s] = (unsigned char)x;
             seconds[s] = (unsigned char)(x >> 8);
         }
-        Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)(slots - 1));
+        Py_hash_t kh = keyed_hash(buf, size);
+        keyed[s] = kh;
+        Py_ssize_t slot = (Py_ssize_t)((size_t)kh & (size_t)(slots - 1));
         for (;;) {
             Py_ssize_t other = table[slot];
             if (other < 0) {
@@ -217,7 +232,7 @@ static PyObject *shingle_hashes(PyObject *self, PyObject *args) {
                 distinct++;
                 break;
             }
-            if (values[other] == h && same_shingle(ptrs, lens, other, s, width))
+            if (keyed[other] == kh && values[other] == h && same_shingle(ptrs, lens, other, s, width))
                 break;
             slot = (slot + 1) & (slots - 1);
         }
@@ -230,6 +245,7 @@ done:
     PyMem_Free(buf);
     PyMem_Free(table);
     PyMem_Free(values);
+    PyMem_Free(keyed);
     Py_XDECREF(hashes);
     Py_XDECREF(low);
     Py_XDECREF(second);
