@@ -8,12 +8,19 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from tests.integration.test_store_cluster import redis_cluster  # noqa: F401 (a fixture)
 from worker.tools.embedded import EmbeddedRedis
 
 
-def watch_against(server: EmbeddedRedis, registry: Any, **kwargs: Any) -> tuple[Any, Any]:
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    """A metrics registry of the test's own, the watch's gauges read from it."""
+    return CollectorRegistry()
+
+
+def watch_against(server: EmbeddedRedis, registry: CollectorRegistry, **kwargs: Any) -> tuple[Any, Any]:
     from worker.dedup.store import connect
     from worker.service.metrics import Metrics
     from worker.service.redis_watch import RedisWatch
@@ -24,13 +31,10 @@ def watch_against(server: EmbeddedRedis, registry: Any, **kwargs: Any) -> tuple[
 
 
 def test_redis_watch_reports_lost_data_memory_and_an_index_bloating_config(
-    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture,
+    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture, registry: CollectorRegistry,
 ) -> None:
-    from prometheus_client import CollectorRegistry
-
     # Redis' defaults for hash-max-listpack-value (64), and a memory limit to measure against
     server = make_redis(extra_args=["--maxmemory", "64mb", "--hash-max-listpack-value", "64"])
-    registry = CollectorRegistry()
     value = registry.get_sample_value
 
     async def main() -> None:
@@ -64,8 +68,6 @@ def test_after_a_loss_the_index_parameters_are_written_back(make_redis: Callable
     """A FLUSHALL takes the index's generation length and bucket count with it; the watch of a
     running worker writes its store's back, so a worker that starts next with other settings
     joins this index (before, it would have set its own and split the index in two)."""
-    from prometheus_client import CollectorRegistry
-
     from worker.dedup.decision import StoreItem, make_record
     from worker.dedup.fingerprint import fingerprint
     from worker.dedup.store import LAYOUT, RedisDedupStore, connect
@@ -96,16 +98,15 @@ def test_after_a_loss_the_index_parameters_are_written_back(make_redis: Callable
 
 
 def test_redis_watch_on_a_cluster_sees_one_primary_lose_its_data(
-    redis_cluster: str, caplog: pytest.LogCaptureFixture,  # noqa: F811 (the imported fixture)
+    redis_cluster: str,  # noqa: F811 (the imported fixture)
+    caplog: pytest.LogCaptureFixture,
+    registry: CollectorRegistry,
 ) -> None:
     """One sentinel per primary: a single node flushed (or failed over empty) is seen too."""
-    from prometheus_client import CollectorRegistry
-
     from worker.dedup.store import connect
     from worker.service.metrics import Metrics
     from worker.service.redis_watch import RedisWatch
 
-    registry = CollectorRegistry()
     value = registry.get_sample_value
 
     async def main() -> None:
@@ -129,14 +130,11 @@ def test_redis_watch_on_a_cluster_sees_one_primary_lose_its_data(
 
 
 def test_redis_watch_says_when_redis_evicts_and_counts_what_it_evicted(
-    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture,
+    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture, registry: CollectorRegistry,
 ) -> None:
     """A Redis that makes room by evicting (a managed service's default `volatile-lru` takes the
     dedup keys: they all expire) forgets articles without an error: said at once, and counted."""
-    from prometheus_client import CollectorRegistry
-
     server = make_redis(extra_args=["--maxmemory", "4mb", "--maxmemory-policy", "volatile-lru"])
-    registry = CollectorRegistry()
     value = registry.get_sample_value
 
     async def main() -> None:
@@ -179,11 +177,9 @@ def test_redis_watch_says_when_redis_evicts_and_counts_what_it_evicted(
 )
 def test_a_redis_that_never_evicts_is_not_flagged(
     make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture, args: list[str],
+    registry: CollectorRegistry,
 ) -> None:
-    from prometheus_client import CollectorRegistry
-
     server = make_redis(extra_args=args)
-    registry = CollectorRegistry()
 
     async def main() -> None:
         watch, client = watch_against(server, registry)
@@ -197,16 +193,13 @@ def test_a_redis_that_never_evicts_is_not_flagged(
 
 
 def test_redis_watch_measures_this_host_s_clock_against_redis(
-    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture,
+    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture, registry: CollectorRegistry,
 ) -> None:
     """Generations and their expiry come from each worker's clock: a host whose time sync broke
     is said, against Redis' TIME (the clock all workers share)."""
     import time
 
-    from prometheus_client import CollectorRegistry
-
     server = make_redis()
-    registry = CollectorRegistry()
     skew = [0.0]
 
     async def main() -> None:
@@ -232,15 +225,12 @@ def test_redis_watch_measures_this_host_s_clock_against_redis(
 
 
 def test_redis_that_comes_back_without_its_newest_writes_is_said(
-    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture,
+    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture, registry: CollectorRegistry,
 ) -> None:
     """A Redis that restarts from an older snapshot (or fails over to a replica that was behind)
     keeps the sentinel, written long ago, and forgets only what came after the snapshot: the
     sentinel's counter, incremented at every check, goes back."""
-    from prometheus_client import CollectorRegistry
-
     server = make_redis()
-    registry = CollectorRegistry()
     value = registry.get_sample_value
 
     async def main() -> None:
