@@ -417,24 +417,11 @@ def _fingerprint(
     mostly_unspaced = unspaced and _mostly_unspaced(match_key)
     if compiled and scheme.lead_tokens > scheme.shingle:
         hashed = _hashed_in_c(_token_source(match_key, key_bytes, unspaced), scheme, mostly_unspaced)
-        if hashed is None:
-            return ArticleFingerprints(exact, 0, 0, b"", b"", (), url)
-        count, full_packed, lead_packed, shingles, sequence = hashed
     else:
-        tokens = _tokens(match_key, key_bytes, unspaced)
-        if not tokens:
-            return ArticleFingerprints(exact, 0, 0, b"", b"", (), url)
-        count = len(tokens)
-        full = _shingles(tokens, scheme.shingle)
-        if scheme.lead_tokens > scheme.shingle:
-            # the lead's shingles are the first ones of the full text (all of them for a short text)
-            lead = full[: scheme.lead_shingles]
-        else:
-            lead = _shingles(tokens[: scheme.lead_tokens], scheme.shingle)
-        full_packed = _packed(_minhash(full, scheme.num_perm))
-        sequence = _sequence(full, scheme, unspaced=mostly_unspaced)
-        lead_packed = _packed(_minhash(lead, scheme.lead_perm))
-        shingles = len(set(full))
+        hashed = _hashed_in_python(_tokens(match_key, key_bytes, unspaced), scheme, mostly_unspaced)
+    if hashed is None:
+        return ArticleFingerprints(exact, 0, 0, b"", b"", (), url)
+    count, full_packed, lead_packed, shingles, sequence = hashed
     single = scheme.full_single  # one-value bands first, then the two-value ones (4 bytes a value)
     bands = _bands(full_packed, single, 1, 1)
     bands += _bands(full_packed[4 * single :], scheme.full_bands - single, scheme.full_rows, 3)
@@ -451,13 +438,30 @@ def _fingerprint(
     )
 
 
-def _hashed_in_c(
-    tokens: list[bytes] | bytes, scheme: Scheme, unspaced: bool
-) -> tuple[int, bytes, bytes, int, bytes] | None:
-    """The token count, the full and lead MinHash values (packed), the distinct shingle count
-    and the `sequence`, from the compiled shingle hashing (None for a key without tokens):
-    rensa's hash of every shingle, given to rensa's MinHash as the hashes it would compute
-    itself (the same digest as `RMinHash.update` over the shingles)."""
+#: What the shingle hashing gives `_fingerprint`: the token count, the full and lead MinHash
+#: values (packed), the distinct shingle count and the `sequence`; None for a key without tokens.
+_Hashed = tuple[int, bytes, bytes, int, bytes] | None
+
+
+def _hashed_in_python(tokens: list[bytes], scheme: Scheme, unspaced: bool) -> _Hashed:
+    """`_Hashed` from the shingles as Python objects (rensa and xxhash hash each one)."""
+    if not tokens:
+        return None
+    full = _shingles(tokens, scheme.shingle)
+    if scheme.lead_tokens > scheme.shingle:
+        # the lead's shingles are the first ones of the full text (all of them for a short text)
+        lead = full[: scheme.lead_shingles]
+    else:
+        lead = _shingles(tokens[: scheme.lead_tokens], scheme.shingle)
+    full_packed = _packed(_minhash(full, scheme.num_perm))
+    sequence = _sequence(full, scheme, unspaced=unspaced)
+    return len(tokens), full_packed, _packed(_minhash(lead, scheme.lead_perm)), len(set(full)), sequence
+
+
+def _hashed_in_c(tokens: list[bytes] | bytes, scheme: Scheme, unspaced: bool) -> _Hashed:
+    """`_Hashed` from the compiled shingle hashing: rensa's hash of every shingle, given to
+    rensa's MinHash as the hashes it would compute itself (the same digest as `RMinHash.update`
+    over the shingles)."""
     if _compiled is None:
         raise RuntimeError("the compiled shingle hashing is not built")
     packed_hashes, distinct, low, second, count = _compiled.shingle_hashes(
@@ -474,22 +478,21 @@ def _hashed_in_c(
     return count, _packed(full), _packed(lead), distinct, sequence
 
 
+#: Keys both hashing paths fingerprint at import: words of several lengths and scripts, repeated
+#: (split by the compiled code itself), and a run written without spaces (cut into units first).
+_PROBE_KEYS: Final = ("a bb ccccccccc سوريا " + "x" * 40 + " a bb ccccccccc news", "新闻发布会 today 今天")
+
+
 def _compiled_agrees() -> bool:
-    """Whether the compiled hashing gives what the Python path gives on probe shingles: it
+    """Whether the compiled hashing fingerprints the probe keys as the Python path does: it
     reproduces rensa's token hash, which a rensa release could change (pyproject.toml caps it;
     this is the guard for an install that does not follow the pins)."""
     if _compiled is None:
         return False
-    tokens = [b"a", b"bb", b"ccccccccc", "سوريا".encode(), b"x" * 40, "新闻".encode()]
-    hashes, distinct, low, second, count = _compiled.shingle_hashes(tokens, 2, _SEED, 3)
-    shingles = _shingles(tokens, 2)
-    flat = memoryview(hashes).cast("Q")
-    in_c = rensa.RMinHash.digest_matrix_from_flat_token_hashes(flat, [0, len(flat)], 16, _SEED).to_rows()[0]
-    digests = [xxhash.xxh3_64_digest(s, seed=_SEED) for s in shingles[:3]]
-    agrees = (
-        in_c == _minhash(shingles, 16)
-        and (distinct, count) == (len(set(shingles)), len(tokens))
-        and (low, second) == (bytes(d[7] for d in digests), bytes(d[6] for d in digests))
+    agrees = all(
+        _fingerprint(key, None, DEFAULT_SCHEME, compiled=True)
+        == _fingerprint(key, None, DEFAULT_SCHEME, compiled=False)
+        for key in _PROBE_KEYS
     )
     if not agrees:
         log.warning(
