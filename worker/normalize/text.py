@@ -683,22 +683,48 @@ def _drop_title_repeats(title: str, paragraphs: list[str], notes: _Notes) -> lis
 
     # indices, not pops from the front: a body of thousands of title lines stays linear
     first, end = 0, len(paragraphs)
-    while end - first > 1 and repeats_title(paragraphs[first]):
-        first += 1
-    while end - first > 1 and repeats_title(paragraphs[end - 1]):
-        end -= 1
-    removed = (first, end) != (0, len(paragraphs))
+    last: str | None = None  # the last paragraph, once its tail lost a repeat
+    # To a fixed point, or normalizing the output again would remove more: a tail cut can leave
+    # the title as the last paragraph (``P`` / ``T. T.``), whose own repeats then go too.
+    while True:
+        while end - first > 1 and repeats_title(paragraphs[first]):
+            first += 1
+        while end - first > 1 and repeats_title(last if last is not None else paragraphs[end - 1]):
+            end -= 1
+            last = None
+        tail = paragraphs[end - 1] if last is None and end > first else last
+        cut = _tail_without_title(tail, title) if tail is not None else None
+        if cut is None:
+            break
+        last = cut
+    removed = (first, end) != (0, len(paragraphs)) or last is not None
     if removed:
         paragraphs = paragraphs[first:end]
-    last = paragraphs[-1] if paragraphs else ""
-    if title.count(" ") >= 2 and len(last) > len(title) and last.endswith(title):
-        head = last[: -len(title)].rstrip()
-        if head and head.rstrip(_CLOSERS).endswith((".", "!", "?", "؟")) and last[len(head)] == " ":
-            paragraphs[-1] = head
-            removed = True
-    if removed:
+        if last is not None:
+            paragraphs[-1] = last
         notes.warn(W_TITLE_REPEAT)
     return paragraphs
+
+
+def _tail_without_title(last: str, title: str) -> str | None:
+    """``last`` without the title it repeats after its final sentence (``… ends. Title``), as
+    many times as it does; None when it does not. Indices, not slices: linear in the repeats."""
+    if title.count(" ") < 2:
+        return None
+    size, cut = len(title), len(last)
+    while cut > size and last.startswith(title, cut - size):
+        head = cut - size
+        while head > 0 and last[head - 1].isspace():
+            head -= 1
+        if head == cut - size or last[head] != " ":  # the title does not start a word
+            break
+        end = head
+        while end > 0 and last[end - 1] in _CLOSERS:
+            end -= 1
+        if end == 0 or last[end - 1] not in ".!?؟":  # not after a sentence's end
+            break
+        cut = head
+    return last[:cut] if cut < len(last) else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -313,6 +313,30 @@ def test_title_glued_to_the_end_of_the_body_is_removed() -> None:
     assert out.paragraphs == ("Talks began late.",)
 
 
+def test_every_repeat_of_the_title_at_the_end_goes_at_once() -> None:
+    # One repeat at a time left the output to lose another each time it was normalized again
+    # (found by test_a_clean_article_sent_again_normalizes_to_itself): the repeats all go, and a
+    # last paragraph that is then the title goes too.
+    title = "The council approved the plan on Tuesday."
+    out = norm(f"{title} {title} {title}", title=title)
+    assert out.paragraphs == (title,)
+    again = norm(out.text, title=out.title)
+    assert (again.title, again.paragraphs, again.match_key) == (out.title, out.paragraphs, out.match_key)
+    out = norm("Para one is here.\n\nAstana talks end now. Astana talks end now", title="Astana talks end now")
+    assert out.paragraphs == ("Para one is here.",)
+    again = norm(out.text, title=out.title)
+    assert (again.title, again.paragraphs, again.match_key) == (out.title, out.paragraphs, out.match_key)
+    # only after a sentence's end: a title run into itself is not cut
+    body = "Talks began late. Astana talks end" + " Astana talks end" * 3
+    assert norm(body, title="Astana talks end").paragraphs == (body,)
+
+
+def test_thousands_of_title_repeats_at_the_end_go_in_linear_time() -> None:
+    title = "انتهاء اجتماع أستانا."
+    out = norm("وبدأت المحادثات متأخرة." + f" {title}" * 100_000, title=title)
+    assert out.paragraphs == ("وبدأت المحادثات متأخرة.",)
+
+
 def test_body_that_is_only_the_title_is_kept() -> None:
     assert norm("عنوان الخبر", title="عنوان الخبر").paragraphs == ("عنوان الخبر",)
 
