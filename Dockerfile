@@ -49,14 +49,14 @@ RUN python3 -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb")
  && pip install -c constraints.txt -r requirements.txt
 
 # Then the project itself, without touching the pinned dependencies; `pip check` fails the build
-# if the pins no longer satisfy pyproject.toml, the import if the C extension was not built (it is
+# if the pins no longer satisfy pyproject.toml, the import if a C extension was not built (it is
 # optional to pip, which would only warn). Bytecode stays compiled: the root filesystem is
 # read-only at run time, so nothing imported could be cached later. pip and setuptools (which venv
 # puts in) are not needed to run: nothing imports pkg_resources.
 COPY README.md ./
 COPY worker ./worker
 RUN pip install --no-deps . \
- && python3 -I -c 'import worker.dedup._shingles' \
+ && python3 -I -c 'import worker.dedup._shingles, worker.normalize._spacing' \
  && pip check \
  && pip uninstall --yes --quiet setuptools pip
 

@@ -23,9 +23,10 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The fingerprints' compiled shingle hashing (worker/dedup/_shingles.c) needs a C compiler, xxHash's
-# header and the Python headers. Without them pip installs newsworker without it (a warning only)
-# and the same fingerprints are computed in Python, with more CPU per article.
+# The C extensions (worker/dedup/_shingles.c: the fingerprints' shingle hashing;
+# worker/normalize/_spacing.c: normalize passes) need a C compiler and the Python headers, the first
+# also xxHash's header. Without them pip installs newsworker without them (a warning only) and the
+# same output is computed in Python, with more CPU per article.
 build_deps=(gcc libc6-dev libxxhash-dev)
 "$PYTHON" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_path("include") + "/Python.h"))' \
   || build_deps+=(python3-dev)
@@ -37,7 +38,7 @@ if [ "$mode" = "test" ]; then
   systemctl stop redis-server prometheus >/dev/null 2>&1 || true
 else
   apt_install "${build_deps[@]}" \
-    || echo "setup: could not install ${build_deps[*]}: fingerprints will be hashed in Python (slower)" >&2
+    || echo "setup: could not install ${build_deps[*]}: fingerprints and text passes will run in Python (slower)" >&2
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -54,7 +55,9 @@ constraints=()
 # Test tools are pinned too: a fresh resolve once paired a new check-jsonschema with an older click.
 [ "$mode" = "test" ] && [ -f constraints-test.txt ] && constraints+=(-c constraints-test.txt)
 stamp="$VENV/.newsworker-$mode.stamp"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ] || [ constraints-test.txt -nt "$stamp" ]; then
+# (also when a C extension's source changed: the installed module is built from it)
+changed_c=$(find worker -name '*.c' -newer "$stamp" 2>/dev/null | head -1)
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ] || [ constraints-test.txt -nt "$stamp" ] || [ -n "$changed_c" ]; then
   echo "setup: installing newsworker$extras into $VENV"
   "$VENV/bin/python" -m pip install -q -e ".$extras" "${constraints[@]}"
   touch "$stamp"

@@ -82,10 +82,13 @@ def _installed(module: str) -> bool:
 
 
 def _hashing() -> str:
-    """How this installation hashes the fingerprints' shingles (the same values either way)."""
-    if _installed("worker.dedup._shingles"):
-        return "fingerprints: compiled"
-    return "fingerprints: Python, not compiled (install gcc, python3-dev, libxxhash-dev and reinstall)"
+    """Whether this installation's fingerprint hashing and normalize passes are compiled (the
+    same output either way)."""
+    modules = (("fingerprints", "worker.dedup._shingles"), ("text passes", "worker.normalize._spacing"))
+    parts = [f"{what}: compiled" if _installed(m) else f"{what}: Python, not compiled" for what, m in modules]
+    if not all(part.endswith(": compiled") for part in parts):
+        parts.append("install gcc, python3-dev, libxxhash-dev and reinstall")
+    return "; ".join(parts)
 
 
 def cmd_dedup(args: argparse.Namespace) -> int:

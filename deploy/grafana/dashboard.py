@@ -392,8 +392,9 @@ ROWS: list[tuple[str, list[Panel]]] = [
                 "Build info",
                 "Version and fingerprint scheme of each worker. Two fingerprint schemes at once "
                 "means a rollout in progress: entries of different schemes never match. "
-                "fingerprint_hashing=python: an install that could not build the compiled shingle "
-                "hashing (same fingerprints, more CPU per article: docs/BENCHMARKS.md).",
+                "fingerprint_hashing=python or text_passes=python: an install that could not build the "
+                "compiled shingle hashing or normalize passes (same output, more CPU per article: "
+                "docs/BENCHMARKS.md).",
                 [Q(f"newsworker_build_info{{{SEL}}}", instant=True)],
                 kind="table",
                 width=24,

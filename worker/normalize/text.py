@@ -33,12 +33,18 @@ import html as html_lib
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 from worker.normalize import arabic, boilerplate
 from worker.normalize.chinese import fold_chinese
 from worker.normalize.html_text import extract as extract_html
+
+try:  # three of the character passes in C (worker/normalize/_spacing.c), where it was built
+    from worker.normalize import _spacing as _compiled
+except ImportError:  # no compiler or headers where this was installed: the same passes in Python
+    _compiled = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -532,7 +538,7 @@ def _sentence_break(m: re.Match[str]) -> str:
     return term + closers + "\n"
 
 
-def _fix_spacing(s: str) -> str:
+def _fix_spacing_python(s: str) -> str:
     """Punctuation spacing on collapsed lines (no double spaces, no spaces at line edges)."""
     # A one-character ``in`` is a memchr; a two-character one costs ~2 µs here, so the rarer
     # character is looked for first.
@@ -582,8 +588,18 @@ def _lines(s: str) -> list[str]:
     return out
 
 
+def _collapsed_python(s: str) -> str:
+    """``_lines``, joined by ``"\n"``."""
+    return "\n".join(_lines(s))
+
+
+#: ``_collapsed_python`` and ``_fix_spacing_python``, compiled where they agree (below).
+_collapsed: Callable[[str], str] = _collapsed_python
+_fix_spacing: Callable[[str], str] = _fix_spacing_python
+
+
 def _paragraphs(body: str) -> list[str]:
-    text = "\n".join(_lines(body))
+    text = _collapsed(body)
     text = _fix_spacing(text)
     if "." in text or "!" in text or "?" in text or "؟" in text:
         text = _BREAK_RE.sub(_sentence_break, text)
@@ -823,7 +839,7 @@ def _cp1256_key_table() -> tuple[bytes, bytes]:
 _CP1256_KEY_TABLE, _CP1256_KEY_DELETE = _cp1256_key_table()
 
 
-def _key_cp1256(s: str) -> str | None:
+def _key_cp1256_python(s: str) -> str | None:
     """``_join_tokens(_key_chars(s))`` by one table for NFKC text that fits windows-1256, else
     ``None``."""
     try:
@@ -831,6 +847,43 @@ def _key_cp1256(s: str) -> str | None:
     except UnicodeEncodeError:
         return None
     return b" ".join(raw.translate(_CP1256_KEY_TABLE, _CP1256_KEY_DELETE).split()).decode(_KEY_CODEC)
+
+
+#: What the compiled ``_key_cp1256`` reads: per BMP code point (two bytes, little-endian), the
+#: character ``_key_cp1256_python`` makes of it, or one of these (never a windows-1256 character).
+_IMAGE_NONE: Final = 0xFFFF  # not in windows-1256: the text has no key by this table
+_IMAGE_DELETE: Final = 0xFFFE  # removed
+_IMAGE_SEPARATOR: Final = 0xFFFD  # a space between tokens (``bytes.split``'s whitespace)
+
+
+def _cp1256_key_image() -> bytes:
+    image = bytearray(_IMAGE_NONE.to_bytes(2, "little")) * 0x10000
+    deleted = set(_CP1256_KEY_DELETE)
+    for byte in range(256):
+        ch = bytes([byte]).decode(_KEY_CODEC)
+        if len(ch) != 1 or ch.encode(_KEY_CODEC) != bytes([byte]):
+            raise RuntimeError(f"match key: {_KEY_CODEC} byte {byte} does not round-trip")
+        to = bytes([_CP1256_KEY_TABLE[byte]])
+        if byte in deleted:
+            value = _IMAGE_DELETE
+        elif to.isspace():
+            value = _IMAGE_SEPARATOR
+        else:
+            value = ord(to.decode(_KEY_CODEC))
+            if value >= _IMAGE_SEPARATOR:
+                raise RuntimeError(f"match key: {_KEY_CODEC} maps to {value:#x}, a marker of the image")
+        image[2 * ord(ch) : 2 * ord(ch) + 2] = value.to_bytes(2, "little")
+    return bytes(image)
+
+
+_CP1256_KEY_IMAGE: Final = _cp1256_key_image()
+
+
+def _key_cp1256_compiled(s: str) -> str | None:
+    return _compiled.cp1256_key(s, _CP1256_KEY_IMAGE)
+
+
+_key_cp1256: Callable[[str], str | None] = _key_cp1256_python
 
 
 def _key_once(s: str) -> tuple[str, bool]:
@@ -860,6 +913,40 @@ def match_key(text: str) -> str:
     if not nfkc and not key.isascii() and not unicodedata.is_normalized("NFKC", key):
         key, _ = _key_once(key)
     return key
+
+
+#: Texts both paths of the compiled passes run at import: every rule's marks, spaces of several
+#: kinds, lines, and characters of each width (Latin-1, Arabic, CJK, outside the BMP).
+_PROBE_TEXTS: Final = (
+    "  قال ، وأضاف؛وقال :  ( نص )  [ a ]{ b } x , y . z ؟\n\n\u00a0سوريا.وأعلن Paris,London ٣,٥ a_,b\r\n",
+    "مستورا:وقف 1,000 (  ) ،كلمة ؛\u200fكلمة \u3000新闻 , 𝐀𝐁 .\n \n\tend ,",
+    "café , naïve . \x85next\u2028line",
+    "قَالَ الرئيـــس «نعم»، 2018; Café ü œ — ‘x’ … ‰ ™ ¬ \u200c\u200f _a_ ِ\t\x0bّ",  # windows-1256 only
+)
+
+
+def _compiled_agrees() -> bool:
+    """Whether the compiled passes give the Python ones' output on the probe texts (an extension
+    built from an older source would not: then the Python passes run)."""
+    if _compiled is None:
+        return False
+    pairs = (
+        (_compiled.collapse_lines, _collapsed_python),
+        (_compiled.fix_spacing, _fix_spacing_python),
+        (_key_cp1256_compiled, _key_cp1256_python),
+    )
+    texts = (*_PROBE_TEXTS, *(" ".join(t.split()) for t in _PROBE_TEXTS))
+    agrees = all(native(t) == python(t) for native, python in pairs for t in texts)
+    if not agrees:
+        log.warning("the compiled character passes disagree with text.py: normalizing in Python (slower)")
+    return agrees
+
+
+#: Whether the spacing passes and the Arabic match key run compiled (the same text either way).
+COMPILED: Final = _compiled_agrees()
+if COMPILED:
+    _collapsed, _fix_spacing = _compiled.collapse_lines, _compiled.fix_spacing
+    _key_cp1256 = _key_cp1256_compiled
 
 
 # ---------------------------------------------------------------------------------------------

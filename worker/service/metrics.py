@@ -204,8 +204,9 @@ class Metrics:
         self._build_info = Gauge(
             f"{PREFIX}_build_info",
             "Always 1; labels carry the worker version, the fingerprint scheme version and whether "
-            "the fingerprints' shingle hashing is compiled (`compiled`) or Python (`python`: slower)",
-            ["version", "fingerprint_scheme", "fingerprint_hashing", "worker_id"],
+            "the fingerprints' shingle hashing and the normalize stage's spacing and match-key passes "
+            "are compiled (`compiled`) or Python (`python`: the same output, slower)",
+            ["version", "fingerprint_scheme", "fingerprint_hashing", "text_passes", "worker_id"],
             registry=r,
         )
         self._consumed = Counter(
@@ -409,10 +410,17 @@ class Metrics:
     # --- identity ------------------------------------------------------------------------------
 
     def set_build_info(
-        self, *, version: str, fingerprint_scheme: str, fingerprint_hashing: str = "compiled"
+        self,
+        *,
+        version: str,
+        fingerprint_scheme: str,
+        fingerprint_hashing: str = "compiled",
+        text_passes: str = "compiled",
     ) -> None:
         self._build_info.clear()
-        self._build_info.labels(version, fingerprint_scheme, fingerprint_hashing, self.worker_id).set(1)
+        self._build_info.labels(
+            version, fingerprint_scheme, fingerprint_hashing, text_passes, self.worker_id
+        ).set(1)
 
     # --- articles ------------------------------------------------------------------------------
 

@@ -216,11 +216,15 @@ def test_consumer_lag_per_partition(make_metrics, registry) -> None:
 def test_build_info(make_metrics, registry) -> None:
     metrics = make_metrics(worker_id="w-1")
     metrics.set_build_info(version="0.1.0", fingerprint_scheme="v1")
-    metrics.set_build_info(version="0.1.0", fingerprint_scheme="v2", fingerprint_hashing="python")
+    metrics.set_build_info(
+        version="0.1.0", fingerprint_scheme="v2", fingerprint_hashing="python", text_passes="python"
+    )
     info = "newsworker_build_info"
     labels = {"version": "0.1.0", "worker_id": "w-1"}
-    assert value(registry, info, fingerprint_scheme="v2", fingerprint_hashing="python", **labels) == 1
-    assert value(registry, info, fingerprint_scheme="v1", fingerprint_hashing="compiled", **labels) is None
+    built = {"fingerprint_hashing": "python", "text_passes": "python"}
+    assert value(registry, info, fingerprint_scheme="v2", **built, **labels) == 1
+    compiled = {"fingerprint_hashing": "compiled", "text_passes": "compiled"}
+    assert value(registry, info, fingerprint_scheme="v1", **compiled, **labels) is None
 
 
 def test_process_metrics_are_exported(make_metrics, registry) -> None:

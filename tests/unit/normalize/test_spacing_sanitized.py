@@ -1,0 +1,49 @@
+"""The compiled normalize passes under AddressSanitizer and UndefinedBehaviorSanitizer
+(tests/support/sanitized.py): random text of each storage width (Latin-1, BMP, outside the BMP),
+dense in the marks the rules act on, empty and long text, a table of the wrong size, bad
+arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.sanitized import ROOT, run_sanitized
+
+SOURCE = ROOT / "worker" / "normalize" / "_spacing.c"
+
+WORKLOAD = r"""
+rng = random.Random(20261206)
+marks = " \n\t\r\u00a0\u3000،؛؟,.:()[]{}_a5٣سي\u0651é新𝐀"
+image = bytes(rng.getrandbits(8) for _ in range(2 * 65536))
+for i in range(20000):
+    s = "".join(rng.choice(marks) for _ in range(rng.randrange(0, 120)))
+    if rng.random() < 0.2:
+        s += chr(rng.randrange(0x10000, 0x110000))
+    for f in (m.collapse_lines, m.fix_spacing):
+        out = f(s)
+        assert isinstance(out, str) and len(out) <= 2 * len(s)
+    out = m.cp1256_key(s, image)
+    assert out is None or len(out) <= len(s)
+long = "،كلمة , x ( y ) :" * 50_000
+m.fix_spacing(long); m.collapse_lines(long + "\n" * 1000); m.cp1256_key(long, image)
+for bad in (None, 3, b"bytes"):
+    for f in (m.collapse_lines, m.fix_spacing):
+        try:
+            f(bad)
+        except TypeError:
+            pass
+        else:
+            raise AssertionError(bad)
+for args in (("a", b"short"), (b"a", image), ("a",)):
+    try:
+        m.cp1256_key(*args)
+    except (TypeError, ValueError):
+        pass
+    else:
+        raise AssertionError(args)
+print("sanitized ok")
+"""
+
+
+def test_the_normalize_passes_are_clean_under_address_and_ub_sanitizers(tmp_path: Path) -> None:
+    run_sanitized(SOURCE, "_spacing", WORKLOAD, tmp_path)

@@ -1,0 +1,302 @@
+/*
+ * worker.normalize._spacing: three character passes of worker/normalize/text.py, compiled.
+ *
+ * Each function returns exactly what its Python counterpart in text.py returns, for any str
+ * (tests/unit/normalize/test_spacing_compiled.py compares them on generated text, and
+ * bench/check_identical.py on whole corpora); text.py uses them only when they agree on its
+ * probe texts at import (an extension left over from an older source would not).
+ *
+ * collapse_lines(s)
+ *     "\n".join(" ".join(line.split()) for line in s.split("\n") if line.split()):
+ *     the text's non-empty lines, each with its whitespace runs (str.split's: Py_UNICODE_ISSPACE)
+ *     collapsed to one space and stripped (`_lines`, joined).
+ *
+ * fix_spacing(s)
+ *     `_fix_spacing`: its rules in its order, each pass over the previous pass' output:
+ *       1. delete a space right before "،", "؛" or "؟";
+ *       2. " ," followed by whitespace or the end -> ",";  3. the same for " .";
+ *       4. delete every space of a run of spaces that follows "(", "[" or "{" or precedes ")",
+ *          "]" or "}" (the Python loops replace to a fixed point);
+ *       5. a space after "،" or "؛" before a word character (re's \w: Py_UNICODE_ISALNUM or "_"),
+ *          after "," between two letters (re's [^\W\d_]: alphanumeric, not a decimal digit) and
+ *          after ":" between two Arabic letters (U+0621-U+064A). These look at the pass' input
+ *          only, as one re.sub does, and cannot affect each other: a space is only inserted
+ *          before a letter, and none of them looks at a letter's left neighbour but ",", ":".
+ *     Rules 1 to 3 each only delete a space before their mark: deleting one never makes or
+ *     unmakes a match of another mark of the same rule, so each rule is one pass; rules 2 and 3
+ *     stay two passes (" . , x": rule 2 changes what follows the period).
+ *
+ * cp1256_key(s, image)
+ *     `_key_cp1256`'s b" ".join(s.encode("cp1256").translate(table, delete).split())
+ *     .decode("cp1256") in one pass, or None where s does not encode. `image` (bytes, two per
+ *     BMP code point, little-endian) says per character: not encodable (0xFFFF), deleted
+ *     (0xFFFE), a separator (0xFFFD: what the translation maps to bytes whitespace), else the
+ *     character it becomes. text.py builds it from the codec and the translation at import.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define IMAGE_NONE 0xFFFF
+#define IMAGE_DELETE 0xFFFE
+#define IMAGE_SEPARATOR 0xFFFD
+
+/* A working copy of a str: its characters as UCS-4, and a second buffer of the same room. */
+typedef struct {
+    Py_UCS4 *a;
+    Py_UCS4 *b;
+    Py_ssize_t n;
+} Work;
+
+static PyObject *from_ucs4(const Py_UCS4 *buf, Py_ssize_t n) {
+    return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, n);
+}
+
+static PyObject *collapse_lines(PyObject *self, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "collapse_lines() expects a str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    /* the output is never longer than the input and holds only its characters, " " and "\n":
+       a buffer of the input's kind fits it (PyUnicode_FromKindAndData narrows if it can) */
+    void *out = PyMem_Malloc(n > 0 ? (size_t)n * (size_t)kind : 1);
+    if (out == NULL) return PyErr_NoMemory();
+    Py_ssize_t len = 0;
+    int any_line = 0;      /* a line was written: the next one starts with "\n" */
+    int in_line = 0;       /* this line has a word written */
+    int pending = 0;       /* whitespace after a word of this line */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '\n') {
+            in_line = pending = 0;
+        } else if (Py_UNICODE_ISSPACE(c)) {
+            pending = in_line;
+        } else {
+            if (!in_line) {
+                if (any_line) {
+                    PyUnicode_WRITE(kind, out, len, '\n');
+                    len++;
+                }
+                any_line = in_line = 1;
+            } else if (pending) {
+                PyUnicode_WRITE(kind, out, len, ' ');
+                len++;
+            }
+            pending = 0;
+            PyUnicode_WRITE(kind, out, len, c);
+            len++;
+        }
+    }
+    PyObject *result = PyUnicode_FromKindAndData(kind, out, len);
+    PyMem_Free(out);
+    return result;
+}
+
+static inline int is_word(Py_UCS4 c) { return Py_UNICODE_ISALNUM(c) || c == '_'; }
+
+static inline int is_letter(Py_UCS4 c) { return Py_UNICODE_ISALNUM(c) && !Py_UNICODE_ISDECIMAL(c); }
+
+static inline int is_arabic_letter(Py_UCS4 c) { return c >= 0x0621 && c <= 0x064A; }
+
+static inline int is_opener(Py_UCS4 c) { return c == '(' || c == '[' || c == '{'; }
+
+static inline int is_closer(Py_UCS4 c) { return c == ')' || c == ']' || c == '}'; }
+
+#define AR_COMMA 0x060C
+#define AR_SEMICOLON 0x061B
+#define AR_QUESTION 0x061F
+
+/* The pass' output becomes the next pass' input. */
+static void swap(Work *w, Py_ssize_t len) {
+    Py_UCS4 *t = w->a;
+    w->a = w->b;
+    w->b = t;
+    w->n = len;
+}
+
+/* rule 1: no space before the Arabic comma, semicolon, question mark */
+static void space_before_arabic(Work *w) {
+    const Py_UCS4 *a = w->a;
+    Py_ssize_t n = w->n, len = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (a[i] == ' ' && i + 1 < n &&
+            (a[i + 1] == AR_COMMA || a[i + 1] == AR_SEMICOLON || a[i + 1] == AR_QUESTION))
+            continue;
+        w->b[len++] = a[i];
+    }
+    swap(w, len);
+}
+
+/* rules 2 and 3: " ," (" .") followed by whitespace or the end loses its space */
+static void space_before_mark(Work *w, Py_UCS4 mark) {
+    const Py_UCS4 *a = w->a;
+    Py_ssize_t n = w->n, len = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (a[i] == ' ' && i + 1 < n && a[i + 1] == mark && (i + 2 == n || Py_UNICODE_ISSPACE(a[i + 2]))) {
+            w->b[len++] = mark;
+            i++;
+            continue;
+        }
+        w->b[len++] = a[i];
+    }
+    swap(w, len);
+}
+
+/* rule 4: no spaces inside brackets (whole runs, as the replace-to-a-fixed-point loops do) */
+static void space_in_brackets(Work *w) {
+    const Py_UCS4 *a = w->a;
+    Py_ssize_t n = w->n, len = 0;
+    for (Py_ssize_t i = 0; i < n;) {
+        if (a[i] != ' ') {
+            w->b[len++] = a[i++];
+            continue;
+        }
+        Py_ssize_t end = i;
+        while (end < n && a[end] == ' ') end++;
+        int drop = (i > 0 && is_opener(a[i - 1])) || (end < n && is_closer(a[end]));
+        if (!drop)
+            for (Py_ssize_t j = i; j < end; j++) w->b[len++] = ' ';
+        i = end;
+    }
+    swap(w, len);
+}
+
+/* rule 5: the spaces inserted after "،", "؛", "," and ":" */
+static void space_after(Work *w) {
+    const Py_UCS4 *a = w->a;
+    Py_ssize_t n = w->n, len = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = a[i];
+        w->b[len++] = c;
+        if (i + 1 >= n) continue;
+        Py_UCS4 next = a[i + 1];
+        if (c == AR_COMMA || c == AR_SEMICOLON) {
+            if (is_word(next)) w->b[len++] = ' ';
+        } else if (c == ',') {
+            if (i > 0 && is_letter(a[i - 1]) && is_letter(next)) w->b[len++] = ' ';
+        } else if (c == ':') {
+            if (i > 0 && is_arabic_letter(a[i - 1]) && is_arabic_letter(next)) w->b[len++] = ' ';
+        }
+    }
+    swap(w, len);
+}
+
+static PyObject *fix_spacing(PyObject *self, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "fix_spacing() expects a str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    /* which rules can act: their marks are never added or removed by another rule */
+    int space = 0, ar_before = 0, comma = 0, period = 0, brackets = 0, after = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80) {
+            switch (c) {
+            case ' ': space = 1; break;
+            case ',': comma = after = 1; break;
+            case '.': period = 1; break;
+            case ':': after = 1; break;
+            case '(': case '[': case '{': case ')': case ']': case '}': brackets = 1; break;
+            default: break;
+            }
+        } else if (c == AR_COMMA || c == AR_SEMICOLON) {
+            ar_before = after = 1;
+        } else if (c == AR_QUESTION) {
+            ar_before = 1;
+        }
+    }
+    int any_rule = space && (ar_before || comma || period || brackets);
+    if (!any_rule && !after) {
+        Py_INCREF(arg);
+        return arg;
+    }
+    /* rule 5 inserts at most one character per input character */
+    Py_ssize_t room = after ? 2 * n : n;
+    Work w;
+    w.a = PyMem_Malloc(sizeof(Py_UCS4) * (size_t)(room > 0 ? room : 1));
+    w.b = PyMem_Malloc(sizeof(Py_UCS4) * (size_t)(room > 0 ? room : 1));
+    if (w.a == NULL || w.b == NULL) {
+        PyMem_Free(w.a);
+        PyMem_Free(w.b);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) w.a[i] = PyUnicode_READ(kind, data, i);
+    w.n = n;
+    if (space) {
+        if (ar_before) space_before_arabic(&w);
+        if (comma) space_before_mark(&w, ',');
+        if (period) space_before_mark(&w, '.');
+        if (brackets) space_in_brackets(&w);
+    }
+    if (after) space_after(&w);
+    PyObject *result = from_ucs4(w.a, w.n);
+    PyMem_Free(w.a);
+    PyMem_Free(w.b);
+    return result;
+}
+
+static PyObject *cp1256_key(PyObject *self, PyObject *args) {
+    PyObject *s;
+    Py_buffer image;
+    if (!PyArg_ParseTuple(args, "Uy*:cp1256_key", &s, &image)) return NULL;
+    if (image.len != 2 * 65536) {
+        PyBuffer_Release(&image);
+        PyErr_SetString(PyExc_ValueError, "cp1256_key(): the image holds two bytes per BMP code point");
+        return NULL;
+    }
+    const unsigned char *map = image.buf;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    Py_UCS2 *out = PyMem_Malloc(sizeof(Py_UCS2) * (size_t)(n > 0 ? n : 1));
+    if (out == NULL) {
+        PyBuffer_Release(&image);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t len = 0;
+    int pending = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c > 0xFFFF) goto not_encodable;
+        Py_UCS4 to = (Py_UCS4)map[2 * c] | (Py_UCS4)map[2 * c + 1] << 8;
+        if (to == IMAGE_NONE) goto not_encodable;
+        if (to == IMAGE_DELETE) continue;
+        if (to == IMAGE_SEPARATOR) {
+            pending = len > 0;
+            continue;
+        }
+        if (pending) out[len++] = ' ';
+        pending = 0;
+        out[len++] = (Py_UCS2)to;
+    }
+    PyBuffer_Release(&image);
+    PyObject *result = PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, out, len);
+    PyMem_Free(out);
+    return result;
+not_encodable:
+    PyBuffer_Release(&image);
+    PyMem_Free(out);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"collapse_lines", collapse_lines, METH_O,
+     "collapse_lines(s) -> str\n\nThe non-empty lines of `s`, whitespace collapsed, joined by \"\\n\"."},
+    {"fix_spacing", fix_spacing, METH_O, "fix_spacing(s) -> str\n\nworker/normalize/text.py's _fix_spacing."},
+    {"cp1256_key", cp1256_key, METH_VARARGS,
+     "cp1256_key(s, image) -> str | None\n\nworker/normalize/text.py's _key_cp1256, by a per-character image."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_spacing", "Character passes of the normalize stage, compiled.", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__spacing(void) { return PyModule_Create(&module); }
