@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import msgspec
 import xxhash
@@ -104,10 +104,54 @@ class Limits:
     max_id_chars: int = 96  # as Settings.max_id_chars
 
 
+#: How a clean event's JSON ends before its story link is known: its last three fields, null.
+_UNLINKED_TAIL: Final = b',"story_id":null,"related_to":null,"similarity":null}'
+_json_encode = msgspec.json.Encoder().encode
+_decode_clean_json = msgspec.json.Decoder(CleanArticle).decode
+
+
+@dataclass(frozen=True, slots=True)
+class CleanDraft:
+    """A clean event before its story link: its JSON up to the link's three fields (the last of
+    its encoding), and the fields the worker itself reads. Made where the article is prepared
+    (a prepare process), so the event loop's process only appends the link (`linked`): it
+    neither decodes nor encodes the article again."""
+
+    head: bytes
+    id: str
+    source: str | None
+    url: str | None
+    title: str | None
+    warnings: tuple[str, ...]
+
+    @property
+    def event(self) -> CleanArticle:
+        """The whole event, unlinked (decoded: for tests and rare paths)."""
+        return _decode_clean_json(self.head + _UNLINKED_TAIL)
+
+
+def draft_of(event: CleanArticle) -> CleanDraft:
+    """An unlinked clean event as a draft."""
+    encoded = _json_encode(event)
+    if not encoded.endswith(_UNLINKED_TAIL):  # a linked event, or a changed field order
+        raise ValueError(f"clean event {event.id!r} does not end unlinked")
+    return CleanDraft(
+        encoded[: -len(_UNLINKED_TAIL)], event.id, event.source, event.url, event.title, tuple(event.warnings)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Clean:
-    article: CleanArticle
+    """A clean article's outcome: its event as published (`value`, JSON, linked to its story)."""
+
+    value: bytes
+    draft: CleanDraft
     message: Message
+
+    @property
+    def article(self) -> CleanArticle:
+        """The published event, decoded (for tests and rare paths)."""
+        return _decode_clean_json(self.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +182,7 @@ class Prepared:
     fp: ArticleFingerprints
     #: The event published for it if it is not a duplicate (built here: it needs no decision);
     #: None when prepared with `events=False`.
-    clean: CleanArticle | None
+    clean: CleanDraft | None
 
 
 @functools.lru_cache(maxsize=8)  # a batch's articles share one `now`
@@ -234,7 +278,9 @@ def prepare(
         fp = fingerprint(text.match_key or text.text, canonical_url, scheme)
         t3 = time.perf_counter()
         obs.observe_stage("fingerprint", t3 - t2)
-        clean = build_clean(raw, article_id, text, canonical_url, fp, now, scheme) if events else None
+        clean = None
+        if events:
+            clean = draft_of(build_clean(raw, article_id, text, canonical_url, fp, now, scheme))
         # One observation per article: the clean event (language, publication date) is part of
         # cleaning the article up, though it needs the fingerprints and so comes after them.
         obs.observe_stage("normalize", (t2 - t1) + (time.perf_counter() - t3))
@@ -290,7 +336,7 @@ def build_clean(
     )
 
 
-def _event_of(p: Prepared) -> CleanArticle:
+def _event_of(p: Prepared) -> CleanDraft:
     if p.clean is None:
         raise ValueError(f"{p.message.origin} was prepared without events (events=False)")
     return p.clean
@@ -454,17 +500,23 @@ def outcomes_of(
         elif isinstance(decision, DuplicateOf):
             outcomes.append(Duplicate(build_duplicate(s, decision, now), s.message))
         else:
-            outcomes.append(Clean(linked(_event_of(s), decision), s.message))
+            draft = _event_of(s)
+            outcomes.append(Clean(linked(draft, decision), draft, s.message))
     return outcomes
 
 
-def linked(event: CleanArticle, decision: Decision | None) -> CleanArticle:
-    """The clean event with its story link: its own story, or the story of what it matched."""
+def linked(draft: CleanDraft, decision: Decision | None) -> bytes:
+    """The clean event with its story link (its own story, or the story of what it matched), as
+    published: the bytes `msgspec.json.encode` gives the event with those three fields set."""
     if isinstance(decision, Related):
-        return msgspec.structs.replace(
-            event, story_id=decision.story_id, related_to=decision.related_to, similarity=decision.similarity
-        )
-    return msgspec.structs.replace(event, story_id=event.id)
+        link = (
+            b',"story_id":' + _json_encode(decision.story_id)
+            + b',"related_to":' + _json_encode(decision.related_to)
+            + b',"similarity":' + _json_encode(decision.similarity)
+        )  # fmt: skip
+    else:
+        link = b',"story_id":' + _json_encode(draft.id) + b',"related_to":null,"similarity":null'
+    return draft.head + link + b"}"
 
 
 async def process_batch(

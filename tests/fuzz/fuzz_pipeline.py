@@ -65,7 +65,7 @@ def check(data: bytes) -> None:
         assert result.record.error and result.record.original_size == len(value)
         return
     assert isinstance(result, Prepared)
-    assert result.article_id and result.clean.text.strip(), "a prepared article has an id and text"
+    assert result.article_id and result.clean.event.text.strip(), "a prepared article has an id and text"
     assert len(result.fp.exact) == 16
 
 

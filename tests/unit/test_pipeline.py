@@ -27,9 +27,10 @@ from hypothesis import strategies as st
 
 from tests.support.fakes import InMemoryStore
 from worker.dedup.decision import (
+    Related,
     Thresholds,
 )
-from worker.pipeline import DeadLettered, Limits, Message, Prepared, prepare, process_batch
+from worker.pipeline import DeadLettered, Limits, Message, Prepared, draft_of, linked, prepare, process_batch
 
 LIMITS = Limits(max_message_bytes=256 * 1024, max_text_chars=100_000, dead_letter_preview_bytes=4096)
 NOW = 1_795_000_000.0
@@ -108,7 +109,7 @@ def test_prepare_never_raises_on_any_bytes(value: bytes) -> None:
 def test_prepare_never_raises_on_any_json_article(article: dict[str, object]) -> None:
     result = prepared(to_json(article))
     if isinstance(result, Prepared):
-        assert result.clean.text.strip() and result.article_id
+        assert result.clean.event.text.strip() and result.article_id
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -139,10 +140,10 @@ def test_a_clean_article_sent_again_normalizes_to_itself(article: dict[str, obje
     first = prepared(to_json(article))
     if not isinstance(first, Prepared):
         return
-    again = prepared(msgspec.json.encode({"title": first.clean.title, "text": first.clean.text}))
+    again = prepared(msgspec.json.encode({"title": first.clean.event.title, "text": first.clean.event.text}))
     assert isinstance(again, Prepared)
-    assert again.clean.text == first.clean.text
-    assert again.clean.title == first.clean.title
+    assert again.clean.event.text == first.clean.event.text
+    assert again.clean.event.title == first.clean.event.title
     assert again.fp.exact == first.fp.exact
 
 
@@ -319,7 +320,7 @@ def test_clean_text_splits_back_into_its_paragraphs(body: str) -> None:
     so no paragraph may hold a line break of any kind or be empty."""
     result = prepared(msgspec.json.encode({"title": "t", "text": body}))
     if isinstance(result, Prepared):
-        parts = result.clean.text.split("\n\n")
+        parts = result.clean.event.text.split("\n\n")
         assert all(p.strip() and not any(ch in p for ch in "\n\r\u2028\u2029\x85\x0b\x0c") for p in parts)
 
 
@@ -332,8 +333,54 @@ def test_a_page_its_scripts_fill_in_is_published_from_its_json_ld_not_dead_lette
     )
     result = prepared(msgspec.json.encode({"id": "spa", "html": html}))
     assert isinstance(result, Prepared), result
-    assert result.clean.title == "Council approves budget" and result.clean.text == "The council approved it."
-    assert "html_json_ld_body" in result.clean.warnings  # where the text came from
+    assert result.clean.event.title == "Council approves budget" and result.clean.event.text == "The council approved it."
+    assert "html_json_ld_body" in result.clean.event.warnings  # where the text came from
     # without the JSON-LD the same page has no text: a dead letter, as before
     empty = prepared(msgspec.json.encode({"id": "spa", "html": html.replace("articleBody", "x")}))
     assert isinstance(empty, DeadLettered) and empty.reason == "empty_text"
+
+
+# -- the clean event's draft: linked in the event loop's process without decoding it ----------
+
+_LINKS = st.one_of(
+    st.none(),
+    st.builds(
+        Related,
+        story_id=st.text(max_size=40),
+        related_to=st.text(max_size=40),
+        similarity=st.floats(min_value=0.0, max_value=1.0) | st.sampled_from([0.1 + 0.2, 1e-300, 5e-324, 2 / 3]),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.fixed_dictionaries(
+        {"title": st.text(max_size=40), "text": st.text(min_size=1, max_size=300), "source": st.text(max_size=10)},
+        optional={"metadata": st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3)},
+    ),
+    _LINKS,
+)
+def test_a_linked_draft_is_the_bytes_of_the_linked_event(article: dict[str, object], link: Related | None) -> None:
+    result = prepared(msgspec.json.encode({"id": "a-1", **article}))
+    if not isinstance(result, Prepared):
+        return  # a dead letter: no event
+    assert result.clean is not None
+    event = result.clean.event
+    if isinstance(link, Related):
+        expected = msgspec.structs.replace(
+            event, story_id=link.story_id, related_to=link.related_to, similarity=link.similarity
+        )
+    else:
+        expected = msgspec.structs.replace(event, story_id=event.id)
+    assert linked(result.clean, link) == msgspec.json.encode(expected)
+    assert draft_of(event) == result.clean
+    assert (result.clean.id, result.clean.source, result.clean.title) == (event.id, event.source, event.title)
+    assert list(result.clean.warnings) == event.warnings
+
+
+def test_a_linked_event_is_not_taken_for_a_draft() -> None:
+    result = prepared(msgspec.json.encode({"id": "a-1", "text": "Talks resumed in Geneva."}))
+    assert isinstance(result, Prepared) and result.clean is not None
+    with pytest.raises(ValueError, match="unlinked"):
+        draft_of(msgspec.structs.replace(result.clean.event, story_id="a-1"))

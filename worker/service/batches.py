@@ -214,9 +214,9 @@ class BatchHandler:
         now = time.time()
         for outcome in outcomes:
             if isinstance(outcome, Clean):
-                m.outcome("clean", source=outcome.article.source)
-                if outcome.article.warnings:
-                    m.warned(outcome.article.warnings)
+                m.outcome("clean", source=outcome.draft.source)
+                if outcome.draft.warnings:
+                    m.warned(outcome.draft.warnings)
             elif isinstance(outcome, Duplicate):
                 m.outcome("duplicate", kind=outcome.event.kind, source=outcome.event.source)
             elif isinstance(outcome, DeadLettered):

@@ -48,12 +48,10 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-import msgspec
-
 from worker.dedup.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme
-from worker.events import CleanArticle
 from worker.normalize.language import warm_up
 from worker.pipeline import (
+    CleanDraft,
     DeadLettered,
     Limits,
     Message,
@@ -147,11 +145,8 @@ def _init_process(parent_pid: int) -> None:
 #: A message as sent to a worker process: a plain tuple pickles ~10x faster than the dataclass.
 _MessageWire = tuple[bytes, str, str | None, int | None, int | None, float | None]
 #: A prepared article as sent back: the parent re-attaches the message it already holds, the
-#: fingerprints travel as a tuple and the clean event as msgpack (decoded by msgspec in C).
-_PreparedWire = tuple[str, tuple[object, ...], bytes]
-
-_encode_clean = msgspec.msgpack.Encoder().encode
-_decode_clean = msgspec.msgpack.Decoder(CleanArticle).decode
+#: fingerprints and the clean event's draft (its JSON, worker/pipeline.py) travel as tuples.
+_PreparedWire = tuple[str, tuple[object, ...], tuple[object, ...] | None]
 
 
 def _to_wire(m: Message) -> _MessageWire:
@@ -165,7 +160,7 @@ def _prepare_remote(
     messages = [Message(*w) for w in wires]
     staged = prepare_batch(messages, limits=limits, scheme=scheme, now=now, observer=recorder, events=events)
     out: list[_PreparedWire | DeadLettered] = [
-        (s.article_id, _fp_wire(s.fp), _encode_clean(s.clean) if s.clean is not None else b"")
+        (s.article_id, _fp_wire(s.fp), _draft_wire(s.clean) if s.clean is not None else None)
         if isinstance(s, Prepared)
         else s
         for s in staged
@@ -177,6 +172,10 @@ def _fp_wire(fp: ArticleFingerprints) -> tuple[object, ...]:
     return (fp.exact, fp.tokens, fp.shingles, fp.sketch, fp.opening, fp.bands, fp.url, fp.sequence)
 
 
+def _draft_wire(d: CleanDraft) -> tuple[object, ...]:
+    return (d.head, d.id, d.source, d.url, d.title, d.warnings)
+
+
 def _from_wire(messages: Sequence[Message], wires: list[_PreparedWire | DeadLettered]) -> Staged:
     staged: Staged = []
     for message, w in zip(messages, wires, strict=True):
@@ -186,7 +185,7 @@ def _from_wire(messages: Sequence[Message], wires: list[_PreparedWire | DeadLett
             article_id, fp, clean = w
             fingerprints = ArticleFingerprints(*fp)  # type: ignore[arg-type]
             staged.append(
-                Prepared(message, article_id, fingerprints, _decode_clean(clean) if clean else None)
+                Prepared(message, article_id, fingerprints, CleanDraft(*clean) if clean else None)  # type: ignore[arg-type]
             )
     return staged
 

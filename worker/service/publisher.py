@@ -69,8 +69,8 @@ class Publisher:
             return (
                 "clean",
                 self._topics.clean,
-                outcome.article.id.encode(),
-                _encode(outcome.article),
+                outcome.draft.id.encode(),
+                outcome.value,
             )
         if isinstance(outcome, Duplicate):
             return (
@@ -130,7 +130,7 @@ class Publisher:
                 raise TransientError(f"output to {topic!r} not delivered: {exc!r}") from exc
             refusal = exc
         if isinstance(outcome, Clean):
-            article_id: str | None = outcome.article.id
+            article_id: str | None = outcome.draft.id
         elif isinstance(outcome, Duplicate):
             article_id = outcome.event.id
         else:  # a dead letter is never set aside (`publish` retries it)
