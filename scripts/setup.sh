@@ -56,7 +56,10 @@ constraints=()
 [ "$mode" = "test" ] && [ -f constraints-test.txt ] && constraints+=(-c constraints-test.txt)
 stamp="$VENV/.newsworker-$mode.stamp"
 # (also when a C extension's source changed: the installed module is built from it)
-changed_c=$(find worker -name '*.c' -newer "$stamp" 2>/dev/null | head -1)
+changed_c=""
+if [ -f "$stamp" ]; then
+  changed_c=$(find worker -name '*.c' -newer "$stamp")
+fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ] || [ constraints-test.txt -nt "$stamp" ] || [ -n "$changed_c" ]; then
   echo "setup: installing newsworker$extras into $VENV"
   "$VENV/bin/python" -m pip install -q -e ".$extras" "${constraints[@]}"
