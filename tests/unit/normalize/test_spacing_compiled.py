@@ -56,7 +56,7 @@ def _texts(draw: st.DrawFn) -> str:
     return "".join(draw(st.lists(_PIECES, max_size=80)))
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_texts())
 def test_generated_text_gives_the_same_output_both_ways(s: str) -> None:
     for name in PAIRS:
