@@ -1,5 +1,5 @@
 /*
- * worker.normalize._spacing: three character passes of worker/normalize/text.py, compiled.
+ * worker.normalize._spacing: four character passes of worker/normalize/text.py, compiled.
  *
  * Each function returns exactly what its Python counterpart in text.py returns, for any str
  * (tests/unit/normalize/test_spacing_compiled.py compares them on generated text, and
@@ -25,6 +25,11 @@
  *     Rules 1 to 3 each only delete a space before their mark: deleting one never makes or
  *     unmakes a match of another mark of the same rule, so each rule is one pass; rules 2 and 3
  *     stay two passes (" . , x": rule 2 changes what follows the period).
+ *
+ * chars_in(s, bits)
+ *     set(CLASS.findall(s)) for a one-character class that `bits` (one bit per BMP code point,
+ *     built at import by running the class over every BMP character) holds: `_clean_pass`'s scan
+ *     for the characters its rules act on.
  *
  * cp1256_key(s, image)
  *     `_key_cp1256`'s b" ".join(s.encode("cp1256").translate(table, delete).split())
@@ -355,12 +360,58 @@ static PyObject *cp1256_key(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* The distinct characters of `s` whose bit is set in `bits` (one bit per BMP code point; none
+   outside the BMP is ever set), as a set of one-character strings. */
+ALWAYS_INLINE int chars_in_k(int kind, const void *data, Py_ssize_t n, const unsigned char *bits, PyObject *found) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x10000 && (bits[c >> 3] >> (c & 7)) & 1) {
+            PyObject *ch = PyUnicode_FromOrdinal((int)c);
+            if (ch == NULL) return -1;
+            int added = PySet_Add(found, ch);
+            Py_DECREF(ch);
+            if (added < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *chars_in(PyObject *self, PyObject *args) {
+    PyObject *s;
+    Py_buffer bits;
+    if (!PyArg_ParseTuple(args, "Uy*:chars_in", &s, &bits)) return NULL;
+    if (bits.len != 0x10000 / 8) {
+        PyBuffer_Release(&bits);
+        PyErr_SetString(PyExc_ValueError, "chars_in(): the bitmap holds one bit per BMP code point");
+        return NULL;
+    }
+    PyObject *found = PySet_New(NULL);
+    if (found == NULL) {
+        PyBuffer_Release(&bits);
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    const unsigned char *map = bits.buf;
+    int failed = DISPATCH(kind, chars_in_k(1, data, n, map, found), chars_in_k(2, data, n, map, found),
+                          chars_in_k(4, data, n, map, found));
+    PyBuffer_Release(&bits);
+    if (failed) {
+        Py_DECREF(found);
+        return NULL;
+    }
+    return found;
+}
+
 static PyMethodDef methods[] = {
     {"collapse_lines", collapse_lines, METH_O,
      "collapse_lines(s) -> str\n\nThe non-empty lines of `s`, whitespace collapsed, joined by \"\\n\"."},
     {"fix_spacing", fix_spacing, METH_O, "fix_spacing(s) -> str\n\nworker/normalize/text.py's _fix_spacing."},
     {"cp1256_key", cp1256_key, METH_VARARGS,
      "cp1256_key(s, image) -> str | None\n\nworker/normalize/text.py's _key_cp1256, by a per-character image."},
+    {"chars_in", chars_in, METH_VARARGS,
+     "chars_in(s, bits) -> set[str]\n\nThe distinct characters of `s` whose bit is set (one bit per BMP code point)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -277,6 +277,15 @@ _UNUSUAL_RE: Final = re.compile(
 )
 
 
+def _unusual_python(s: str) -> set[str]:
+    """The characters of `s` some character rule acts on."""
+    return set(_UNUSUAL_RE.findall(s))
+
+
+#: ``_unusual_python``, compiled where it agrees (below).
+_unusual: Callable[[str], set[str]] = _unusual_python
+
+
 def _repair_cp1256(s: str) -> str:
     def fix(m: re.Match[str]) -> str:
         run = m.group()
@@ -340,7 +349,7 @@ def _clean_pass(s: str, notes: _Notes) -> tuple[str, bool]:
             s = unescaped
     # One scan finds every character some rule below acts on; clean text (most articles)
     # then costs this scan and the NFC check only.
-    unusual = set(_UNUSUAL_RE.findall(s))
+    unusual = _unusual(s)
     maybe_mojibake = not unusual.isdisjoint(_LATIN_LEADS) or not unusual.isdisjoint(_CP1256_MARKERS)
     clean_of_mojibake: str | None = None  # `s` as `_has_mojibake` last found it: clean
     if unusual:
@@ -925,6 +934,25 @@ _PROBE_TEXTS: Final = (
 )
 
 
+def _bmp_bits(pattern: re.Pattern[str]) -> bytes:
+    """One bit per BMP code point, set where `pattern` (one character class) matches it: what
+    the compiled ``_unusual`` reads. The pattern itself decides, run over every BMP character."""
+    units = bytearray(4 * 0x10000)  # the BMP in order, as UTF-32 (surrogates too)
+    units[0::4] = bytes(range(256)) * 256
+    units[1::4] = b"".join(bytes([high]) * 256 for high in range(256))
+    bits = bytearray(0x10000 // 8)
+    for ch in pattern.findall(units.decode("utf-32-le", "surrogatepass")):
+        bits[ord(ch) >> 3] |= 1 << (ord(ch) & 7)
+    return bytes(bits)
+
+
+_UNUSUAL_BITS: Final = _bmp_bits(_UNUSUAL_RE) if _compiled is not None else b""
+
+
+def _unusual_compiled(s: str) -> set[str]:
+    return _compiled.chars_in(s, _UNUSUAL_BITS)
+
+
 def _compiled_agrees() -> bool:
     """Whether the compiled passes give the Python ones' output on the probe texts (an extension
     built from an older source would not: then the Python passes run)."""
@@ -934,6 +962,7 @@ def _compiled_agrees() -> bool:
         (_compiled.collapse_lines, _collapsed_python),
         (_compiled.fix_spacing, _fix_spacing_python),
         (_key_cp1256_compiled, _key_cp1256_python),
+        (_unusual_compiled, _unusual_python),
     )
     texts = (*_PROBE_TEXTS, *(" ".join(t.split()) for t in _PROBE_TEXTS))
     agrees = all(native(t) == python(t) for native, python in pairs for t in texts)
@@ -942,11 +971,12 @@ def _compiled_agrees() -> bool:
     return agrees
 
 
-#: Whether the spacing passes and the Arabic match key run compiled (the same text either way).
+#: Whether the spacing passes, the Arabic match key and the scan for unusual characters run
+#: compiled (the same text either way).
 COMPILED: Final = _compiled_agrees()
 if COMPILED:
     _collapsed, _fix_spacing = _compiled.collapse_lines, _compiled.fix_spacing
-    _key_cp1256 = _key_cp1256_compiled
+    _key_cp1256, _unusual = _key_cp1256_compiled, _unusual_compiled
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ PAIRS = {
     "collapse_lines": (compiled.collapse_lines, text_module._collapsed_python),
     "fix_spacing": (compiled.fix_spacing, text_module._fix_spacing_python),
     "cp1256_key": (text_module._key_cp1256_compiled, text_module._key_cp1256_python),
+    "unusual": (text_module._unusual_compiled, text_module._unusual_python),
 }
 
 
@@ -31,6 +32,7 @@ def test_the_compiled_passes_are_what_normalize_uses() -> None:
     assert text_module._fix_spacing is compiled.fix_spacing
     assert text_module._collapsed is compiled.collapse_lines
     assert text_module._key_cp1256 is text_module._key_cp1256_compiled
+    assert text_module._unusual is text_module._unusual_compiled
 
 
 def _same(name: str, s: str) -> None:
@@ -76,10 +78,14 @@ def test_any_text_gives_the_same_output_both_ways(s: str) -> None:
 
 def test_every_bmp_character_alone_and_beside_the_marks() -> None:
     native, python = PAIRS["cp1256_key"]
+    unusual_native, unusual_python = PAIRS["unusual"]
     for cp in range(0x10000):
         ch = chr(cp)
         assert native(ch) == python(ch), hex(cp)
         assert native(f"a{ch}b {ch}") == python(f"a{ch}b {ch}"), hex(cp)
+        assert unusual_native(f"a{ch}") == unusual_python(f"a{ch}"), hex(cp)
+    for cp in (0x10000, 0x1F600, 0x10FFFF):  # outside the BMP: never in the class
+        assert unusual_native(chr(cp)) == unusual_python(chr(cp)) == set()
     for cp in range(0, 0x10000, 7):  # the spacing rules' character classes, sampled densely
         ch = chr(cp)
         for around in (f",{ch}", f"a,{ch}", f"{ch},a", f"،{ch}", f"؛{ch}", f"س:{ch}", f"{ch}:س", f" ,{ch}", f" .{ch}"):
@@ -100,6 +106,8 @@ def test_bad_arguments_raise_not_crash() -> None:
         compiled.fix_spacing(None)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         compiled.cp1256_key("abc", b"short")
+    with pytest.raises(ValueError):
+        compiled.chars_in("abc", b"short")
 
 
 def test_normalized_articles_are_the_same_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,6 +120,7 @@ def test_normalized_articles_are_the_same_both_ways(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(text_module, "_collapsed", text_module._collapsed_python)
     monkeypatch.setattr(text_module, "_fix_spacing", text_module._fix_spacing_python)
     monkeypatch.setattr(text_module, "_key_cp1256", text_module._key_cp1256_python)
+    monkeypatch.setattr(text_module, "_unusual", text_module._unusual_python)
     in_python = [normalize_text(title=t, text=b, html=None) for t, b in articles]
     assert with_c == in_python
 
@@ -120,6 +129,7 @@ def test_a_disagreeing_extension_is_not_used(monkeypatch: pytest.MonkeyPatch) ->
     class Stale:
         collapse_lines = staticmethod(compiled.collapse_lines)
         cp1256_key = staticmethod(compiled.cp1256_key)
+        chars_in = staticmethod(compiled.chars_in)
 
         @staticmethod
         def fix_spacing(s: str) -> str:  # a rule missing, as in an extension built from older source

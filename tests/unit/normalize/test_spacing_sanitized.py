@@ -24,8 +24,9 @@ for i in range(6000):
         assert isinstance(out, str) and len(out) <= 2 * len(s)
     out = m.cp1256_key(s, image)
     assert out is None or len(out) <= len(s)
+    assert m.chars_in(s, image[:8192]) <= set(s)
 long = "،كلمة , x ( y ) :" * 50_000
-m.fix_spacing(long); m.collapse_lines(long + "\n" * 1000); m.cp1256_key(long, image)
+m.fix_spacing(long); m.collapse_lines(long + "\n" * 1000); m.cp1256_key(long, image); m.chars_in(long, image[:8192])
 for bad in (None, 3, b"bytes"):
     for f in (m.collapse_lines, m.fix_spacing):
         try:
@@ -34,13 +35,14 @@ for bad in (None, 3, b"bytes"):
             pass
         else:
             raise AssertionError(bad)
-for args in (("a", b"short"), (b"a", image), ("a",)):
-    try:
-        m.cp1256_key(*args)
-    except (TypeError, ValueError):
-        pass
-    else:
-        raise AssertionError(args)
+for f in (m.cp1256_key, m.chars_in):
+    for args in (("a", b"short"), (b"a", image), ("a",)):
+        try:
+            f(*args)
+        except (TypeError, ValueError):
+            pass
+        else:
+            raise AssertionError(args)
 print("sanitized ok")
 """
 
