@@ -41,7 +41,7 @@ from worker.normalize import arabic, boilerplate
 from worker.normalize.chinese import fold_chinese
 from worker.normalize.html_text import extract as extract_html
 
-try:  # three of the character passes in C (worker/normalize/_spacing.c), where it was built
+try:  # four of the character passes in C (worker/normalize/_spacing.c), where it was built
     from worker.normalize import _spacing as _compiled
 except ImportError:  # no compiler or headers where this was installed: the same passes in Python
     _compiled = None  # type: ignore[assignment]
