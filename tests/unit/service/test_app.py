@@ -39,6 +39,36 @@ def test_app_has_one_agent_on_the_input_topic() -> None:
     assert app.conf.id == "test.app"
 
 
+def test_an_install_without_the_compiled_passes_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from worker.normalize import text as text_module
+    from worker.service import app as app_module
+
+    registry = CollectorRegistry()
+    build_app(Settings(prepare_processes=0), registry=registry)
+    compiled = {"fingerprint_hashing": "compiled", "text_passes": "compiled"}
+    labels = {"version": app_module.__version__, "fingerprint_scheme": app_module.DEFAULT_SCHEME.version}
+    assert registry.get_sample_value("newsworker_build_info", {**labels, **compiled, "worker_id": _worker_id(registry)}) == 1
+    assert "in Python" not in caplog.text
+
+    monkeypatch.setattr(app_module, "COMPILED", False)
+    monkeypatch.setattr(text_module, "COMPILED", False)
+    registry = CollectorRegistry()
+    build_app(Settings(prepare_processes=0), registry=registry)
+    python = {"fingerprint_hashing": "python", "text_passes": "python"}
+    assert registry.get_sample_value("newsworker_build_info", {**labels, **python, "worker_id": _worker_id(registry)}) == 1
+    assert "shingles hashed in Python" in caplog.text
+    assert "match-key passes run in Python" in caplog.text
+
+
+def _worker_id(registry: CollectorRegistry) -> str:
+    for metric in registry.collect():
+        if metric.name == "newsworker_build_info":
+            return str(metric.samples[0].labels["worker_id"])
+    raise AssertionError("no build info")
+
+
 @pytest.mark.parametrize("value", [b'{"id": "x"}', "{\"id\": \"\ud800\"}", None])
 def test_message_of_keeps_bytes_and_origin(value: object) -> None:
     event = SimpleNamespace(
