@@ -50,3 +50,44 @@ def test_eval_finds_the_corpus_beside_the_checkout() -> None:
     # ../shared beside the repository, as the README and docs/EVALUATION.md say (the default
     # pointed one directory too high and `newsworker eval` refused to start from a checkout)
     assert CHECKOUT_CORPUS == SHARED_DIR / "data" / "ant-dev.jsonl.gz"
+
+
+def test_an_install_without_the_c_extensions_says_so_and_prepares_the_same_articles(tmp_path: Path) -> None:
+    """Where gcc or the headers were missing, pip installs newsworker without its C extensions (a
+    warning only): `--version` says so, and the same articles come out of the pure stages."""
+    package = tmp_path / "worker"
+    shutil.copytree(ROOT / "worker", package, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def run(code: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", WITHOUT_CHECKOUT.replace("from worker.cli import main; sys.exit(main(sys.argv[1:]))", code)],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
+        )  # fmt: skip
+
+    version = run("from worker.cli import main; sys.exit(main(['--version']))")
+    shown = " ".join(version.stdout.split())  # argparse wraps it to the terminal's width
+    assert "fingerprints: Python, not compiled; text passes: Python, not compiled; install gcc" in shown, version
+    prepare = (
+        "import json, worker; from worker.pipeline import Message, Limits, prepare; "
+        "from worker.dedup import fingerprint; from worker.normalize import text; "
+        "print(worker.__file__, fingerprint.COMPILED, text.COMPILED); "
+        "lines = open(sys.argv[1], 'rb').read().splitlines(); "
+        "out = [prepare(Message(value=v, origin='x'), limits=Limits(), now=1.8e9) for v in lines]; "
+        "print(json.dumps([[p.article_id, p.fp.exact.hex(), p.fp.sketch.hex(), p.clean.head.decode()] "
+        "if hasattr(p, 'fp') else p.reason for p in out]))"
+    )
+    samples = str(ROOT / "worker" / "samples" / "articles.jsonl")
+    without = subprocess.run(
+        [sys.executable, "-c", WITHOUT_CHECKOUT.split("from worker.cli")[0] + prepare, samples],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    first, _, rest = without.stdout.partition("\n")
+    assert first == f"{package / '__init__.py'} False False", without.stderr[-2000:]
+    with_c = subprocess.run(
+        [sys.executable, "-c", "import sys; " + prepare, samples], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    first_c, _, rest_c = with_c.stdout.partition("\n")
+    assert first_c.endswith("True True"), with_c.stderr[-2000:]
+    assert rest and rest == rest_c, without.stderr[-2000:]
+    assert '"sample-' in rest and "missing_text" in rest  # articles, and a dead letter too
