@@ -24,7 +24,7 @@ apt_install() {
 }
 
 # The C extensions (worker/dedup/_shingles.c: the fingerprints' shingle hashing;
-# worker/normalize/_spacing.c: normalize passes) need a C compiler and the Python headers, the first
+# worker/normalize/_text_passes.c: normalize passes) need a C compiler and the Python headers, the first
 # also xxHash's header. Without them pip installs newsworker without them (a warning only) and the
 # same output is computed in Python, with more CPU per article.
 build_deps=(gcc libc6-dev libxxhash-dev)

@@ -81,10 +81,10 @@ def _installed(module: str) -> bool:
         return False
 
 
-def _hashing() -> str:
+def _compiled_parts() -> str:
     """Whether this installation's fingerprint hashing and normalize passes are compiled (the
     same output either way)."""
-    modules = (("fingerprints", "worker.dedup._shingles"), ("text passes", "worker.normalize._spacing"))
+    modules = (("fingerprints", "worker.dedup._shingles"), ("text passes", "worker.normalize._text_passes"))
     parts = [f"{what}: compiled" if _installed(m) else f"{what}: Python, not compiled" for what, m in modules]
     if not all(part.endswith(": compiled") for part in parts):
         parts.append("install gcc, python3-dev, libxxhash-dev and reinstall")
@@ -283,7 +283,7 @@ def _redis_url(value: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newsworker", description=__doc__)
-    p.add_argument("--version", action="version", version=f"newsworker {__version__} ({_hashing()})")
+    p.add_argument("--version", action="version", version=f"newsworker {__version__} ({_compiled_parts()})")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("worker", help="run the production worker (settings from NEWSWORKER_* env)")

@@ -41,8 +41,8 @@ from worker.normalize import arabic, boilerplate
 from worker.normalize.chinese import fold_chinese
 from worker.normalize.html_text import extract as extract_html
 
-try:  # four of the character passes in C (worker/normalize/_spacing.c), where it was built
-    from worker.normalize import _spacing as _compiled
+try:  # four of the character passes in C (worker/normalize/_text_passes.c), where it was built
+    from worker.normalize import _text_passes as _compiled
 except ImportError:  # no compiler or headers where this was installed: the same passes in Python
     _compiled = None  # type: ignore[assignment]
 
@@ -706,6 +706,8 @@ def _drop_title_repeats(title: str, paragraphs: list[str], notes: _Notes) -> lis
             title_key = match_key(title)
         return bool(title_key) and match_key(p) == title_key
 
+    if not paragraphs:
+        return paragraphs
     # indices, not pops from the front: a body of thousands of title lines stays linear
     first, end = 0, len(paragraphs)
     last: str | None = None  # the last paragraph, once its tail lost a repeat
@@ -714,11 +716,10 @@ def _drop_title_repeats(title: str, paragraphs: list[str], notes: _Notes) -> lis
     while True:
         while end - first > 1 and repeats_title(paragraphs[first]):
             first += 1
-        while end - first > 1 and repeats_title(last if last is not None else paragraphs[end - 1]):
+        while end - first > 1 and repeats_title(paragraphs[end - 1] if last is None else last):
             end -= 1
             last = None
-        tail = paragraphs[end - 1] if last is None and end > first else last
-        cut = _tail_without_title(tail, title) if tail is not None else None
+        cut = _tail_without_title(paragraphs[end - 1] if last is None else last, title)
         if cut is None:
             break
         last = cut
@@ -923,6 +924,10 @@ def match_key(text: str) -> str:
         key, _ = _key_once(key)
     return key
 
+
+# ---------------------------------------------------------------------------------------------
+# Compiled passes (worker/normalize/_text_passes.c): used where they give the Python ones' output
+# ---------------------------------------------------------------------------------------------
 
 #: Texts both paths of the compiled passes run at import: every rule's marks, spaces of several
 #: kinds, lines, and characters of each width (Latin-1, Arabic, CJK, outside the BMP).

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.support.sanitized import ROOT, run_sanitized
 
-SOURCE = ROOT / "worker" / "normalize" / "_spacing.c"
+SOURCE = ROOT / "worker" / "normalize" / "_text_passes.c"
 
 WORKLOAD = r"""
 rng = random.Random(20261206)
@@ -48,4 +48,4 @@ print("sanitized ok")
 
 
 def test_the_normalize_passes_are_clean_under_address_and_ub_sanitizers(tmp_path: Path) -> None:
-    run_sanitized(SOURCE, "_spacing", WORKLOAD, tmp_path)
+    run_sanitized(SOURCE, "_text_passes", WORKLOAD, tmp_path)

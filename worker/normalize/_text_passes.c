@@ -1,8 +1,8 @@
 /*
- * worker.normalize._spacing: four character passes of worker/normalize/text.py, compiled.
+ * worker.normalize._text_passes: four character passes of worker/normalize/text.py, compiled.
  *
  * Each function returns exactly what its Python counterpart in text.py returns, for any str
- * (tests/unit/normalize/test_spacing_compiled.py compares them on generated text, and
+ * (tests/unit/normalize/test_text_passes_compiled.py compares them on generated text, and
  * bench/check_identical.py on whole corpora); text.py uses them only when they agree on its
  * probe texts at import (an extension left over from an older source would not).
  *
@@ -416,10 +416,10 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_spacing", "Character passes of the normalize stage, compiled.", -1, methods,
+    PyModuleDef_HEAD_INIT, "_text_passes", "Character passes of the normalize stage, compiled.", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__spacing(void) {
+PyMODINIT_FUNC PyInit__text_passes(void) {
     fill_space_bits();
     return PyModule_Create(&module);
 }

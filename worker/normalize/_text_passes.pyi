@@ -1,4 +1,4 @@
-# Character passes of the normalize stage, compiled (worker/normalize/_spacing.c); see
+# Character passes of the normalize stage, compiled (worker/normalize/_text_passes.c); see
 # worker/normalize/text.py.
 
 def collapse_lines(s: str, /) -> str: ...

@@ -1,4 +1,4 @@
-"""The compiled character passes (worker/normalize/_spacing.c) give text.py's Python passes' output.
+"""The compiled character passes (worker/normalize/_text_passes.c) give text.py's Python passes' output.
 
 Both are run on the same strings and compared: generated text dense in what the rules act on
 (every mark, bracket and kind of space, letters and digits of several scripts, combining marks,
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from worker.normalize import text as text_module
 from worker.normalize.text import normalize_text
 
-compiled = pytest.importorskip("worker.normalize._spacing", reason="not built (see pyproject.toml)")
+compiled = pytest.importorskip("worker.normalize._text_passes", reason="not built (see pyproject.toml)")
 
 PAIRS = {
     "collapse_lines": (compiled.collapse_lines, text_module._collapsed_python),
