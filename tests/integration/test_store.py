@@ -160,6 +160,39 @@ def test_keys_are_cluster_safe(redis_server: EmbeddedRedis) -> None:
     assert all(len(s) == 1 for s in by_tag.values())
 
 
+def test_the_claim_script_unpacks_any_field_and_value_into_the_layout_s_hashes(
+    redis_server: EmbeddedRedis,
+) -> None:
+    """The claims travel packed in one argument per shard call and the script names their
+    hashes itself: every byte value, empty and long values, and a field read back in another
+    call come back as stored, from the hash the key layout names (`_key`), which other readers
+    of the index use."""
+    rng = random.Random(7)
+    fields = [bytes(rng.randrange(256) for _ in range(6)) for _ in range(300)]
+    fields += [b"\0" * 6, b"\xff" * 6, b":{}\r\n$", bytes(range(6))]
+    values = [bytes(rng.randrange(256) for _ in range(rng.choice((0, 1, 6, 255, 256, 70_000)))) for _ in fields]
+    values = [v or b"x" for v in values]  # a claim stores its value; an empty one is a read
+
+    async def run() -> tuple[list[object], list[object], list[bool]]:
+        client, store = make_store(redis_server.url)
+        try:
+            first = await store._run([(f, v, b"c") for f, v in zip(fields, values, strict=True)], "claim")
+            again = await store._run([(f, b"", b"g") for f in reversed(fields)], "fetch")
+            gen = int(time.time() // store._generation)
+            placed = []
+            for f, v in zip(fields, values, strict=True):
+                bucket = int.from_bytes(f[:4], "little") % store._buckets
+                placed.append(await client.hget(store._key(bucket % store._shards, bucket, gen), f) == v)
+            return first, again, placed
+        finally:
+            await client.aclose()
+
+    first, again, placed = asyncio.run(run())
+    assert first == [None] * len(fields)  # all new: each claimed
+    assert again == list(reversed(values))
+    assert all(placed)
+
+
 def test_a_decision_after_a_generation_change_updates_the_record_where_it_lives(
     redis_server: EmbeddedRedis,
 ) -> None:
