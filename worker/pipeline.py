@@ -252,55 +252,120 @@ def prepare(
 
     `events=False` skips building the clean event (offline dedup reports verdicts only).
     """
+    [outcome] = prepare_batch(
+        [message], limits=limits, scheme=scheme, now=now, observer=observer, events=events
+    )
+    return outcome
+
+
+class _Work:
+    """One message on its way through `prepare_batch`'s stages: what each stage made of it, and
+    its outcome once it has one (a dead letter at any stage, else `Prepared` after the last)."""
+
+    __slots__ = ("article_id", "canonical_url", "cleaning", "fp", "message", "outcome", "raw", "text")
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self.article_id: str | None = None
+        self.raw: RawArticle
+        self.text: NormalizedText
+        self.canonical_url: str | None
+        self.fp: ArticleFingerprints
+        self.cleaning = 0.0  # seconds in the normalize stage so far (the clean event is part of it)
+        self.outcome: Prepared | DeadLettered | None = None
+
+
+def prepare_batch(
+    messages: Sequence[Message],
+    *,
+    limits: Limits,
+    scheme: Scheme = DEFAULT_SCHEME,
+    now: float,
+    observer: StageObserver | None = None,
+    events: bool = True,
+) -> list[Prepared | DeadLettered]:
+    """The pure stages for a batch, in input order (CPU only: no I/O, never raises).
+
+    Stage by stage over the whole batch, not message by message: each stage's code and tables
+    stay in the CPU's caches while it runs over every article (~15 % less CPU per article than
+    all stages one article at a time, docs/BENCHMARKS.md, session 20). Each article's outcome
+    is the same either way: the stages are pure, and an article that fails a stage becomes its
+    dead letter there and skips the rest.
+    """
     obs = observer or _NoObserver()
-    t0 = time.perf_counter()
-    article_id: str | None = None
-    try:
-        raw = decode_article(
-            message.value,
+    work = [_Work(m) for m in messages]
+    clock = time.perf_counter
+
+    def decode(w: _Work) -> None:
+        t0 = clock()
+        w.raw = raw = decode_article(
+            w.message.value,
             max_bytes=limits.max_message_bytes,
             max_text_chars=limits.max_text_chars,
             max_title_chars=limits.max_title_chars,
             max_id_chars=limits.max_id_chars,
         )
-        article_id = article_id_of(raw) or derive_id(raw)
-        t1 = time.perf_counter()
-        obs.observe_stage("decode", t1 - t0)
-        text = normalize_text(title=raw.title, text=raw.text, html=raw.html)
+        w.article_id = article_id_of(raw) or derive_id(raw)
+        obs.observe_stage("decode", clock() - t0)
+
+    def normalize(w: _Work) -> None:
+        t0 = clock()
+        raw = w.raw
+        w.text = text = normalize_text(title=raw.title, text=raw.text, html=raw.html)
         if not text.text.strip():
             raise PoisonInput(
                 "empty_text", "article has no readable text after cleaning (markup or symbols only)"
             )
-        canonical_url = canonicalize_url(raw.url)
-        t2 = time.perf_counter()
+        w.canonical_url = canonicalize_url(raw.url)
+        w.cleaning = clock() - t0
+
+    def fingerprinted(w: _Work) -> None:
+        t0 = clock()
         # An article whose match key is empty (symbols only) is fingerprinted on its readable
         # text instead, so that such articles are not all "exact duplicates" of each other.
-        fp = fingerprint(text.match_key or text.text, canonical_url, scheme)
-        t3 = time.perf_counter()
-        obs.observe_stage("fingerprint", t3 - t2)
+        w.fp = fingerprint(w.text.match_key or w.text.text, w.canonical_url, scheme)
+        obs.observe_stage("fingerprint", clock() - t0)
+
+    def finish(w: _Work) -> None:
+        t0 = clock()
+        article_id = w.article_id or ""  # set by `decode`
         clean = None
         if events:
-            clean = draft_of(build_clean(raw, article_id, text, canonical_url, fp, now, scheme))
+            clean = draft_of(build_clean(w.raw, article_id, w.text, w.canonical_url, w.fp, now, scheme))
         # One observation per article: the clean event (language, publication date) is part of
         # cleaning the article up, though it needs the fingerprints and so comes after them.
-        obs.observe_stage("normalize", (t2 - t1) + (time.perf_counter() - t3))
-    except PoisonInput as exc:
-        return dead_letter(message, exc.reason, exc.message, now, limits, article_id or exc.article_id)
-    except Exception as exc:  # a bug, triggered by this message: never stop the stream for it
-        log.exception(
-            "internal error while preparing message %s", message.origin,
-            extra={"topic": message.topic, "partition": message.partition, "offset": message.offset,
-                   "article_id": article_id, "reason": "internal_error"},
-        )
-        return dead_letter(
-            message,
-            "internal_error",
-            f"internal error ({type(exc).__name__}: {exc}); please report it",
-            now,
-            limits,
-            article_id,
-        )
-    return Prepared(message, article_id, fp, clean)
+        obs.observe_stage("normalize", w.cleaning + (clock() - t0))
+        w.outcome = Prepared(w.message, article_id, w.fp, clean)
+
+    for stage in (decode, normalize, fingerprinted, finish):
+        for w in work:
+            if w.outcome is None:
+                try:
+                    stage(w)
+                except PoisonInput as exc:
+                    article_id = w.article_id or exc.article_id
+                    w.outcome = dead_letter(w.message, exc.reason, exc.message, now, limits, article_id)
+                except Exception as exc:  # a bug, triggered by this message: never stop the stream for it
+                    w.outcome = _internal_error(w, exc, now, limits)
+    # every article has its outcome by now; were one missing, it would be a dead letter, not lost
+    return [w.outcome or _internal_error(w, RuntimeError("no outcome"), now, limits) for w in work]
+
+
+def _internal_error(w: _Work, exc: Exception, now: float, limits: Limits) -> DeadLettered:
+    message = w.message
+    log.exception(
+        "internal error while preparing message %s", message.origin,
+        extra={"topic": message.topic, "partition": message.partition, "offset": message.offset,
+               "article_id": w.article_id, "reason": "internal_error"},
+    )
+    return dead_letter(
+        message,
+        "internal_error",
+        f"internal error ({type(exc).__name__}: {exc}); please report it",
+        now,
+        limits,
+        w.article_id,
+    )
 
 
 def build_clean(
@@ -354,21 +419,6 @@ def build_duplicate(p: Prepared, decision: DuplicateOf, now: float) -> Duplicate
         url=clean.url,
         title=clean.title,
     )
-
-
-def prepare_batch(
-    messages: Sequence[Message],
-    *,
-    limits: Limits,
-    scheme: Scheme = DEFAULT_SCHEME,
-    now: float,
-    observer: StageObserver | None = None,
-    events: bool = True,
-) -> list[Prepared | DeadLettered]:
-    """The pure stages for a batch, in input order (CPU only: no I/O, never raises)."""
-    return [
-        prepare(m, limits=limits, scheme=scheme, now=now, observer=observer, events=events) for m in messages
-    ]
 
 
 async def decide_batch(

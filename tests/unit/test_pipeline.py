@@ -26,10 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.fakes import InMemoryStore
+from worker import pipeline
 from worker.dedup.decision import (
     Related,
     Thresholds,
 )
+from worker.dedup.fingerprint import ArticleFingerprints, Scheme
 from worker.pipeline import DeadLettered, Limits, Message, Prepared, draft_of, linked, prepare, process_batch
 
 LIMITS = Limits(max_message_bytes=256 * 1024, max_text_chars=100_000, dead_letter_preview_bytes=4096)
@@ -129,6 +131,53 @@ def test_process_batch_gives_one_outcome_per_message_in_order(values: list[bytes
         assert type(a) is type(b), "a replayed message must get the same outcome"
         if isinstance(a, DeadLettered):
             assert a.reason != "internal_error", a.record.error
+
+
+def _outcome_key(outcome: Prepared | DeadLettered) -> tuple[object, ...]:
+    if isinstance(outcome, DeadLettered):
+        return ("dead", outcome.message, outcome.record)
+    return ("prepared", outcome.message, outcome.article_id, outcome.fp, outcome.clean)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            *[st.fixed_dictionaries({"title": mixed_text, "text": mixed_text}).map(to_json)] * 3,
+            article_dicts.map(to_json),
+            st.binary(max_size=200),
+        ),
+        max_size=25,
+    ),
+    st.lists(st.booleans(), min_size=25, max_size=25),
+)
+def test_a_batch_prepared_stage_by_stage_is_each_message_prepared_alone(
+    values: list[bytes], broken: list[bool]
+) -> None:
+    """`prepare_batch` runs each stage over the whole batch: an article that fails one (bad
+    input, or a bug: the fingerprint stage raises on its `broken` calls here, which reach the
+    same articles either way) becomes its dead letter there, the others go on, and every
+    outcome is the one it gets alone."""
+    messages = [Message(value=v, origin=f"t:0:{i}") for i, v in enumerate(values)]
+    real = pipeline.fingerprint
+    calls = [0]
+
+    def fingerprint(key: str, url: str | None, scheme: Scheme) -> ArticleFingerprints:
+        calls[0] += 1
+        if broken[calls[0] - 1]:
+            raise RuntimeError("a bug in one article's fingerprint")
+        return real(key, url, scheme)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "fingerprint", fingerprint)
+        alone = [prepare(m, limits=LIMITS, now=NOW) for m in messages]
+        fingerprinted, calls[0] = calls[0], 0
+        together = pipeline.prepare_batch(messages, limits=LIMITS, now=NOW)
+    assert calls[0] == fingerprinted
+    assert [_outcome_key(o) for o in together] == [_outcome_key(o) for o in alone]
+    assert [o.message for o in together] == messages  # count in = count out, in order
+    bugs = [o for o in together if isinstance(o, DeadLettered) and o.reason == "internal_error"]
+    assert len(bugs) == sum(broken[:fingerprinted])
 
 
 # --- idempotence ---------------------------------------------------------------------------------
