@@ -293,7 +293,6 @@ def prepare_batch(
     dead letter there and skips the rest.
     """
     obs = observer or _NoObserver()
-    work = [_Work(m) for m in messages]
     clock = time.perf_counter
 
     def decode(w: _Work) -> None:
@@ -337,18 +336,44 @@ def prepare_batch(
         obs.observe_stage("normalize", w.cleaning + (clock() - t0))
         w.outcome = Prepared(w.message, article_id, w.fp, clean)
 
-    for stage in (decode, normalize, fingerprinted, finish):
-        for w in work:
-            if w.outcome is None:
-                try:
-                    stage(w)
-                except PoisonInput as exc:
-                    article_id = w.article_id or exc.article_id
-                    w.outcome = dead_letter(w.message, exc.reason, exc.message, now, limits, article_id)
-                except Exception as exc:  # a bug, triggered by this message: never stop the stream for it
-                    w.outcome = _internal_error(w, exc, now, limits)
-    # every article has its outcome by now; were one missing, it would be a dead letter, not lost
-    return [w.outcome or _internal_error(w, RuntimeError("no outcome"), now, limits) for w in work]
+    outcomes: list[Prepared | DeadLettered] = []
+    for part in _slices(messages, _SLICE_BYTES):
+        work = [_Work(m) for m in part]
+        for stage in (decode, normalize, fingerprinted, finish):
+            for w in work:
+                if w.outcome is None:
+                    try:
+                        stage(w)
+                    except PoisonInput as exc:
+                        article_id = w.article_id or exc.article_id
+                        w.outcome = dead_letter(w.message, exc.reason, exc.message, now, limits, article_id)
+                    except Exception as exc:  # a bug, triggered by this message: never stop the stream
+                        w.outcome = _internal_error(w, exc, now, limits)
+        # every article has its outcome by now; were one missing, it would be a dead letter, not lost
+        outcomes += [w.outcome or _internal_error(w, RuntimeError("no outcome"), now, limits) for w in work]
+    return outcomes
+
+
+#: Input bytes whose articles go through the stages together (`prepare_batch`): a batch of real
+#: articles (~3 KB each) is one slice, while large ones go a few at a time, so that what the
+#: stages make of them (decoded, normalized, keyed: a few times the input) is held for a few
+#: articles at once, not for a whole batch of them.
+_SLICE_BYTES: Final = 4 * 1024 * 1024
+
+
+def _slices(messages: Sequence[Message], limit: int) -> list[Sequence[Message]]:
+    """`messages` in consecutive slices of at most `limit` bytes of input (at least one message
+    each); joined in order they are `messages` again."""
+    out: list[Sequence[Message]] = []
+    start = size = 0
+    for end, m in enumerate(messages):
+        if end > start and size + len(m.value) > limit:
+            out.append(messages[start:end])
+            start, size = end, 0
+        size += len(m.value)
+    if start < len(messages):
+        out.append(messages[start:])
+    return out
 
 
 def _internal_error(w: _Work, exc: Exception, now: float, limits: Limits) -> DeadLettered:

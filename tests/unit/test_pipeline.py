@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import itertools
 import json
 import re
 import time
@@ -150,14 +151,15 @@ def _outcome_key(outcome: Prepared | DeadLettered) -> tuple[object, ...]:
         max_size=25,
     ),
     st.lists(st.booleans(), min_size=25, max_size=25),
+    st.integers(1, 600),
 )
 def test_a_batch_prepared_stage_by_stage_is_each_message_prepared_alone(
-    values: list[bytes], broken: list[bool]
+    values: list[bytes], broken: list[bool], slice_bytes: int
 ) -> None:
     """`prepare_batch` runs each stage over the whole batch: an article that fails one (bad
     input, or a bug: the fingerprint stage raises on its `broken` calls here, which reach the
     same articles either way) becomes its dead letter there, the others go on, and every
-    outcome is the one it gets alone."""
+    outcome is the one it gets alone; also when the batch goes through in slices of its bytes."""
     messages = [Message(value=v, origin=f"t:0:{i}") for i, v in enumerate(values)]
     real = pipeline.fingerprint
     calls = [0]
@@ -173,11 +175,26 @@ def test_a_batch_prepared_stage_by_stage_is_each_message_prepared_alone(
         alone = [prepare(m, limits=LIMITS, now=NOW) for m in messages]
         fingerprinted, calls[0] = calls[0], 0
         together = pipeline.prepare_batch(messages, limits=LIMITS, now=NOW)
-    assert calls[0] == fingerprinted
+        assert calls[0] == fingerprinted
+        calls[0] = 0
+        patch.setattr(pipeline, "_SLICE_BYTES", slice_bytes)  # several slices of the batch
+        sliced = pipeline.prepare_batch(messages, limits=LIMITS, now=NOW)
     assert [_outcome_key(o) for o in together] == [_outcome_key(o) for o in alone]
+    assert [_outcome_key(o) for o in sliced] == [_outcome_key(o) for o in alone]
     assert [o.message for o in together] == messages  # count in = count out, in order
     bugs = [o for o in together if isinstance(o, DeadLettered) and o.reason == "internal_error"]
     assert len(bugs) == sum(broken[:fingerprinted])
+
+
+@given(st.lists(st.integers(0, 50), max_size=30), st.integers(1, 120))
+def test_slices_keep_every_message_in_order_within_the_byte_limit(sizes: list[int], limit: int) -> None:
+    messages = [Message(value=b"x" * n, origin=f"t:0:{i}") for i, n in enumerate(sizes)]
+    slices = pipeline._slices(messages, limit)
+    assert [m for part in slices for m in part] == messages
+    for part in slices:
+        assert part and (len(part) == 1 or sum(len(m.value) for m in part) <= limit)
+    for part, after in itertools.pairwise(slices):  # none could have taken the next one
+        assert sum(len(m.value) for m in part) + len(after[0].value) > limit
 
 
 # --- idempotence ---------------------------------------------------------------------------------
