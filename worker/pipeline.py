@@ -262,7 +262,9 @@ class _Work:
     """One message on its way through `prepare_batch`'s stages: what each stage made of it, and
     its outcome once it has one (a dead letter at any stage, else `Prepared` after the last)."""
 
-    __slots__ = ("article_id", "canonical_url", "cleaning", "fp", "message", "outcome", "raw", "text")
+    __slots__ = (
+        "article_id", "canonical_url", "cleaning", "fp", "language", "message", "outcome", "raw", "text"
+    )
 
     def __init__(self, message: Message) -> None:
         self.message = message
@@ -271,6 +273,7 @@ class _Work:
         self.text: NormalizedText
         self.canonical_url: str | None
         self.fp: ArticleFingerprints
+        self.language: str | None = None
         self.cleaning = 0.0  # seconds in the normalize stage so far (the clean event is part of it)
         self.outcome: Prepared | DeadLettered | None = None
 
@@ -329,12 +332,18 @@ def prepare_batch(
         w.fp = fingerprint(w.text.match_key or w.text.text, w.canonical_url, scheme)
         obs.observe_stage("fingerprint", clock() - t0)
 
+    def language(w: _Work) -> None:  # the language model's tables, for every article in a row
+        t0 = clock()
+        w.language = language_of(w.raw, w.text)
+        w.cleaning += clock() - t0
+
     def finish(w: _Work) -> None:
         t0 = clock()
         article_id = w.article_id or ""  # set by `decode`
         clean = None
         if events:
-            clean = draft_of(build_clean(w.raw, article_id, w.text, w.canonical_url, w.fp, now, scheme))
+            event = build_clean(w.raw, article_id, w.text, w.canonical_url, w.fp, now, scheme, w.language)
+            clean = draft_of(event)
         # One observation per article: the clean event (language, publication date) is part of
         # cleaning the article up, though it needs the fingerprints and so comes after them.
         obs.observe_stage("normalize", w.cleaning + (clock() - t0))
@@ -343,7 +352,8 @@ def prepare_batch(
     outcomes: list[Prepared | DeadLettered] = []
     for part in _slices(messages, _SLICE_BYTES):
         work = [_Work(m) for m in part]
-        for stage in (decode, normalize, canonical, fingerprinted, finish):
+        stages = (decode, normalize, canonical, fingerprinted, language, finish)
+        for stage in stages if events else (decode, normalize, canonical, fingerprinted, finish):
             for w in work:
                 if w.outcome is None:
                     try:
@@ -406,12 +416,13 @@ def build_clean(
     fp: ArticleFingerprints,
     now: float,
     scheme: Scheme,
+    language: str | None,
 ) -> CleanArticle:
+    """The clean event (`language`: `language_of` the article)."""
     warnings = list(text.warnings)
     published, warning = parse_published(raw.published_at)
     if warning:
         warnings.append(warning)
-    language = raw.language or detect_language(text.text[:LANGUAGE_SAMPLE_CHARS])
     return CleanArticle(
         id=article_id,
         source=raw.source,
@@ -429,6 +440,11 @@ def build_clean(
         warnings=warnings,
         metadata=raw.metadata,
     )
+
+
+def language_of(raw: RawArticle, text: NormalizedText) -> str | None:
+    """The article's language: the producer's, else detected from its readable text."""
+    return raw.language or detect_language(text.text[:LANGUAGE_SAMPLE_CHARS])
 
 
 def _event_of(p: Prepared) -> CleanDraft:
