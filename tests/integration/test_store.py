@@ -163,10 +163,9 @@ def test_keys_are_cluster_safe(redis_server: EmbeddedRedis) -> None:
 def test_the_claim_script_unpacks_any_field_and_value_into_the_layout_s_hashes(
     redis_server: EmbeddedRedis,
 ) -> None:
-    """The claims travel packed in one argument per shard call and the script names their
-    hashes itself: every byte value, empty and long values, and a field read back in another
-    call come back as stored, from the hash the key layout names (`_key`), which other readers
-    of the index use."""
+    """The claims travel packed in one argument per shard call, each with the index of its hashes
+    among the call's keys: every byte value, empty and long values, and a field read back in
+    another call come back as stored, from the hash the key layout names (`_key`)."""
     rng = random.Random(7)
     fields = [bytes(rng.randrange(256) for _ in range(6)) for _ in range(300)]
     fields += [b"\0" * 6, b"\xff" * 6, b":{}\r\n$", bytes(range(6))]

@@ -129,13 +129,12 @@ _WARN_GENERATIONS_BACK = 4
 #: realistic cluster while keeping a batch at <= 64 script calls.
 DEFAULT_SHARDS = 64
 
-# KEYS: one hash of the call's shard (for routing: every hash a call touches shares its hash tag).
-# ARGV: expire-at of write keys, generations per claim (G), the shard's key prefix, the G
-#   generations (write generation first), then the claims packed in one string, each
-#   ">I4 c1 B field I4 value": bucket, mode, the field's length and the field, the value's
-#   length and the value. A claim's G keys are prefix .. bucket .. ':' .. generation. (Packed,
-#   a batch's ~7,000 claims and ~13,000 key names are not ~50,000 arguments for the client to
-#   pack and Redis to parse: docs/BENCHMARKS.md, session 20.)
+# KEYS: the distinct hashes this call touches, G per bucket (write generation first).
+# ARGV: expire-at of write keys, generations per claim (G), then the claims packed in one string,
+#   each ">I4 c1 B field I4 value": the index of its G keys in KEYS, mode, the field's length and
+#   the field, the value's length and the value. (Packed, a batch's ~7,000 claims are one argument
+#   per call, not ~28,000 for the client to pack and Redis to parse: docs/BENCHMARKS.md, session
+#   20. The hash names stay arguments: Redis wants every key a script touches declared.)
 # mode c: return the value stored under field in any of its G keys, else store value in the
 #         write key and return false.  g: only return.
 #         d (record a decision): where the field's record is still pending (its state byte,
@@ -152,60 +151,51 @@ DEFAULT_SHARDS = 64
 # EXPIREAT once per key per call.
 _CLAIM_LUA = """
 local G = tonumber(ARGV[2])
-local prefix = ARGV[3]
-local blob = ARGV[4 + G]
+local blob = ARGV[3]
 local out = {}
 local expiring = {}
-local keys_of = {}
 local pos = 1
 local i = 0
 local size = #blob
 while pos <= size do
-  local bucket, mode, field, value
-  bucket, mode, field, value, pos = struct.unpack('>I4c1Bc0I4c0', blob, pos)
+  local base, mode, field, value
+  base, mode, field, value, pos = struct.unpack('>I4c1Bc0I4c0', blob, pos)
   i = i + 1
-  local keys = keys_of[bucket]
-  if not keys then
-    keys = {}
-    local head = prefix .. bucket .. ':'
-    for g = 1, G do keys[g] = head .. ARGV[3 + g] end
-    keys_of[bucket] = keys
-  end
   local found = false
-  local where = 1
+  local where = base
   local wrote = false
-  for j = 2, G do
-    local v = redis.call('HGET', keys[j], field)
-    if v then found = v; where = j; break end
+  for j = 1, G - 1 do
+    local v = redis.call('HGET', KEYS[base + j], field)
+    if v then found = v; where = base + j; break end
   end
   if not found and mode ~= 'c' then
-    found = redis.call('HGET', keys[1], field)
+    found = redis.call('HGET', KEYS[base], field)
   end
   if mode == 'c' then
     if not found then
-      if redis.call('HSETNX', keys[1], field, value) == 1 then
+      if redis.call('HSETNX', KEYS[base], field, value) == 1 then
         wrote = true
       else
-        found = redis.call('HGET', keys[1], field)
+        found = redis.call('HGET', KEYS[base], field)
       end
     end
   elseif mode == 'd' then
     if not found then
-      if value ~= '' then redis.call('HSET', keys[1], field, value); wrote = true end
+      if value ~= '' then redis.call('HSET', KEYS[base], field, value); wrote = true end
     elseif string.byte(found, 2) == 0 then
       if value == '' then value = string.sub(found, 1, 1) .. '\\1' .. string.sub(found, 3) end
-      redis.call('HSET', keys[where], field, value)
+      redis.call('HSET', KEYS[where], field, value)
       found = false
     end
   elseif mode == 't' then
     if found and string.byte(found, 2) == 0 then
       found = string.sub(found, 1, 1) .. '\\1' .. string.sub(found, 3)
-      redis.call('HSET', keys[where], field, found)
+      redis.call('HSET', KEYS[where], field, found)
     end
   end
-  if wrote and not expiring[bucket] then
-    redis.call('EXPIREAT', keys[1], ARGV[1])
-    expiring[bucket] = true
+  if wrote and not expiring[base] then
+    redis.call('EXPIREAT', KEYS[base], ARGV[1])
+    expiring[base] = true
   end
   out[i] = found
 end
@@ -309,8 +299,8 @@ def _pack_with_hiredis(pool: aioredis.ConnectionPool) -> None:
 
 #: One field operation: (field, value, mode). A plain tuple: a batch makes ~3,000 of them.
 _Op = tuple[bytes, bytes, bytes]
-#: An op as the claim script reads it (`_CLAIM_LUA`): bucket, mode and the field's length, then
-#: the field, the value's length and the value.
+#: An op as the claim script reads it (`_CLAIM_LUA`): the index of its keys in KEYS, mode and the
+#: field's length, then the field, the value's length and the value.
 _OP_HEAD = struct.Struct(">IcB")
 _OP_LENGTH = struct.Struct(">I")
 
@@ -349,21 +339,22 @@ class RedisDedupStore:
         self._observe = observe
         self._script = client.register_script(_CLAIM_LUA)
         self._cluster_ready = False
+        # key names per bucket for the current generation: built once, not ~3,000 times a batch
+        self._keys_gen = -1
+        self._keys: dict[int, list[str]] = {}
 
     # -- key layout -------------------------------------------------------------------------
 
-    def _generations(self, gen: int) -> list[str]:
-        """The generations a claim reads: the write generation first, then one ahead (clock skew
-        between workers), then those behind it that the window reaches into (two when the window
-        is the index's two generations)."""
-        return [str(g) for g in (gen, gen + 1, *range(gen - 1, gen - self._back - 1, -1))]
-
-    def _shard_prefix(self, shard: int) -> str:
-        return f"{self._prefix}:{{{shard}}}:"
+    def _bucket_keys(self, shard: int, bucket: int, gen: int) -> list[str]:
+        """The hashes a claim of this bucket reads: the write generation first, then one ahead
+        (clock skew between workers), then those behind it that the window reaches into (two
+        when the window is the index's two generations)."""
+        gens = (gen, gen + 1, *range(gen - 1, gen - self._back - 1, -1))
+        return [self._key(shard, bucket, g) for g in gens]
 
     def _key(self, shard: int, bucket: int, gen: int) -> str:
-        """The hash of a bucket in a generation (the claim script builds the same names)."""
-        return f"{self._shard_prefix(shard)}{bucket}:{gen}"
+        """The hash of a bucket in a generation."""
+        return f"{self._prefix}:{{{shard}}}:{bucket}:{gen}"
 
     def _index_key(self, name: str) -> str:
         """Where a layout parameter of the index lives (beside its hashes, no hash tag)."""
@@ -418,6 +409,7 @@ class RedisDedupStore:
                 self._window, self._back, length,
             )
         self._buckets, self._shards = buckets, min(self._max_shards, buckets)
+        self._keys_gen, self._keys = -1, {}
         self._index_loaded = True
 
     async def replant_index(self) -> None:
@@ -437,9 +429,12 @@ class RedisDedupStore:
         now = self._clock()
         gen = int(now // self._generation)
         expire_at = (gen + 1) * self._generation + self._window + self._generation
-        # per shard: the packed claims' parts, the positions of its ops, its first op's bucket
-        per_shard: dict[int, tuple[list[bytes], list[int], int]] = {}
+        # per shard: (bucket -> index of its first key, KEYS, the packed claims' parts, positions of its ops)
+        per_shard: dict[int, tuple[dict[int, int], list[str], list[bytes], list[int]]] = {}
         buckets, shards = self._buckets, self._shards
+        if gen != self._keys_gen:
+            self._keys_gen, self._keys = gen, {}
+        keys = self._keys
         from_bytes = int.from_bytes
         head, length = _OP_HEAD.pack, _OP_LENGTH.pack
         for index, (field, value, mode) in enumerate(ops):
@@ -447,17 +442,21 @@ class RedisDedupStore:
             shard = bucket % shards
             entry = per_shard.get(shard)
             if entry is None:
-                entry = per_shard[shard] = ([], [], bucket)
-            entry[0].extend((head(bucket, mode, len(field)), field, length(len(value)), value))
-            entry[1].append(index)
-        generations = self._generations(gen)
-        calls: list[tuple[list[str], list[bytes | str | int], list[int]]] = [
-            (
-                [self._key(shard, first, gen)],  # the write hash of its first claim: routes the call
-                [expire_at, len(generations), self._shard_prefix(shard), *generations, b"".join(parts)],
-                positions,
-            )
-            for shard, (parts, positions, first) in per_shard.items()
+                entry = per_shard[shard] = ({}, [], [], [])
+            bucket_base, key_list, parts, positions = entry
+            base = bucket_base.get(bucket)
+            if base is None:
+                base = bucket_base[bucket] = len(key_list) + 1  # Lua is 1-based
+                bucket_keys = keys.get(bucket)
+                if bucket_keys is None:
+                    bucket_keys = keys[bucket] = self._bucket_keys(shard, bucket, gen)
+                key_list.extend(bucket_keys)
+            parts.extend((head(base, mode, len(field)), field, length(len(value)), value))
+            positions.append(index)
+        reads = self._back + 2
+        calls: list[tuple[list[str], list[bytes | int], list[int]]] = [
+            (key_list, [expire_at, reads, b"".join(parts)], positions)
+            for _, key_list, parts, positions in per_shard.values()
         ]
         results: list[Any] = [None] * len(ops)
         started = time.perf_counter()
