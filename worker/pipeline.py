@@ -349,20 +349,22 @@ def prepare_batch(
         obs.observe_stage("normalize", w.cleaning + (clock() - t0))
         w.outcome = Prepared(w.message, article_id, w.fp, clean)
 
+    # the language is the clean event's only: offline dedup (events=False) skips it
+    stages = (decode, normalize, canonical, fingerprinted, *([language] if events else []), finish)
     outcomes: list[Prepared | DeadLettered] = []
     for part in _slices(messages, _SLICE_BYTES):
         work = [_Work(m) for m in part]
-        stages = (decode, normalize, canonical, fingerprinted, language, finish)
-        for stage in stages if events else (decode, normalize, canonical, fingerprinted, finish):
+        for stage in stages:
             for w in work:
-                if w.outcome is None:
-                    try:
-                        stage(w)
-                    except PoisonInput as exc:
-                        article_id = w.article_id or exc.article_id
-                        w.outcome = dead_letter(w.message, exc.reason, exc.message, now, limits, article_id)
-                    except Exception as exc:  # a bug, triggered by this message: never stop the stream
-                        w.outcome = _internal_error(w, exc, now, limits)
+                if w.outcome is not None:
+                    continue  # a dead letter since an earlier stage
+                try:
+                    stage(w)
+                except PoisonInput as exc:
+                    article_id = w.article_id or exc.article_id
+                    w.outcome = dead_letter(w.message, exc.reason, exc.message, now, limits, article_id)
+                except Exception as exc:  # a bug, triggered by this message: never stop the stream for it
+                    w.outcome = _internal_error(w, exc, now, limits)
         # every article has its outcome by now; were one missing, it would be a dead letter, not lost
         outcomes += [w.outcome or _internal_error(w, RuntimeError("no outcome"), now, limits) for w in work]
     return outcomes
