@@ -8,10 +8,12 @@ demo:
 	scripts/setup.sh run
 	$(VENV)/bin/newsworker demo --once
 
-## Install everything the tests need (apt packages too) and run the whole suite.
+## Install everything the tests need (apt packages too) and run the whole suite, on two pytest-xdist
+## workers: most of the suite waits on real processes (brokers, Redis, the image build), so two
+## halve its time on two cores. --dist loadfile: a file's tests share a worker (one image build).
 test:
 	scripts/setup.sh test
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
 
 lint:
 	$(VENV)/bin/ruff check worker tests bench

@@ -24,6 +24,11 @@ suite=bookworm
 include=python3
 export BUILDAH_ISOLATION=chroot
 bh=(buildah --root "$root/storage" --runroot "$root/run" --storage-driver vfs)
+# One build at a time per storage (two test workers, two terminals): a second waits, then finds
+# the first one's layers and only re-tags.
+mkdir -p "$root"
+exec 9>"$root/build.lock"
+flock -n 9 || { echo "build-image: another build holds $root/build.lock; waiting" >&2; flock 9; }
 
 # The Debian mirror apt uses here (deb822 sources or a one-line sources.list), for the same suite.
 mirror() {

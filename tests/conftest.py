@@ -16,6 +16,22 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
+#: A test's `user_properties` under this name are lines printed in a section of that name at the end
+#: of the run (the image's size and build time). Reports carry them back from pytest-xdist workers,
+#: and this conftest is one the controller loads too.
+SUMMARY_SECTION = "newsworker image"
+_SUMMARY: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _SUMMARY.extend(str(value) for name, value in report.user_properties if name == SUMMARY_SECTION)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if _SUMMARY:
+        terminalreporter.section(SUMMARY_SECTION)
+        for line in _SUMMARY:
+            terminalreporter.write_line(line)
 
 
 def skip_or_fail(message: str) -> NoReturn:

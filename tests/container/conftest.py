@@ -21,14 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, skip_or_fail
+from tests.conftest import REPO_ROOT, SUMMARY_SECTION, skip_or_fail
 from tests.integration.conftest import kafka, redis_server, topic_names  # noqa: F401 - the shared fixtures
 
 HERE = Path(__file__).resolve().parent
 STORAGE = Path(os.environ.get("NEWSWORKER_IMAGE_ROOT", "/var/lib/newsworker-image"))
 BUILDAH = ["buildah", "--root", str(STORAGE / "storage"), "--runroot", str(STORAGE / "run"), "--storage-driver", "vfs"]
 TAG = "localhost/newsworker:test"
-#: Printed at the end of the run (pytest_terminal_summary): size, what takes it, build time.
+#: Lines a test or the build adds for the end of the run: size, what takes it, build time. They
+#: travel in the test's report as `user_properties` named `SUMMARY_SECTION`, which tests/conftest.py
+#: prints at the end, so that they reach the terminal from a pytest-xdist worker too.
 REPORT: list[str] = []
 
 
@@ -38,11 +40,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.container)
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
-    if REPORT:
-        terminalreporter.section("newsworker image")
-        for line in REPORT:
-            terminalreporter.write_line(line)
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    if REPORT and item.get_closest_marker("container") is not None:
+        outcome.get_result().user_properties.extend((SUMMARY_SECTION, line) for line in REPORT)
+        REPORT.clear()
 
 
 def buildah(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
