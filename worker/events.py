@@ -53,7 +53,10 @@ class RawArticle(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
         ),
     ] = None
     language: Annotated[str | None, _d("ISO 639-1 code, if the producer knows it")] = None
-    metadata: Annotated[dict[str, Any], _d("Free-form producer metadata, passed through")] = {}
+    metadata: Annotated[
+        dict[str, Any] | None,
+        _d("Free-form producer metadata, passed through (null reads as {}, as when absent)"),
+    ] = {}
 
 
 class Fingerprints(msgspec.Struct, kw_only=True, frozen=True):

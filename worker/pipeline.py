@@ -440,7 +440,7 @@ def build_clean(
             scheme=scheme.version, exact=fp.exact_hex, near=fp.sketch.hex(), tokens=fp.tokens
         ),
         warnings=warnings,
-        metadata=raw.metadata,
+        metadata=raw.metadata or {},  # null read as {} by validate_article
     )
 
 

@@ -319,9 +319,12 @@ def validate_article(
     article: RawArticle, *, max_text_chars: int, max_title_chars: int = 2000, max_id_chars: int = 96
 ) -> RawArticle:
     """Checks on the parsed article that its types alone cannot express. An integer `id` (a
-    database key) becomes its decimal digits: every event carries ids as strings."""
-    if isinstance(article.id, int):
-        article = msgspec.structs.replace(article, id=article_id_of(article))
+    database key) becomes its decimal digits: every event carries ids as strings. A null
+    `metadata` (many producers write null for an absent object) becomes {}, as when absent."""
+    if isinstance(article.id, int) or article.metadata is None:
+        article = msgspec.structs.replace(
+            article, id=article_id_of(article), metadata={} if article.metadata is None else article.metadata
+        )
     limits = {
         "id": (max_id_chars, "NEWSWORKER_MAX_ID_CHARS"),
         "title": (max_title_chars, "NEWSWORKER_MAX_TITLE_CHARS"),

@@ -98,6 +98,12 @@ def to_json(article: dict[str, object]) -> bytes:
     return json.dumps(article, ensure_ascii=True).encode()
 
 
+def test_an_article_with_null_metadata_comes_out_clean_with_empty_metadata() -> None:
+    result = prepared(b'{"id": "m", "text": "A short body of a real article.", "metadata": null}')
+    assert isinstance(result, Prepared), result
+    assert result.clean is not None and result.clean.event.metadata == {}
+
+
 # --- never raises, count in = count out -------------------------------------------------------------
 
 

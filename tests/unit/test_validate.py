@@ -23,6 +23,15 @@ def test_valid_article_decodes_and_keeps_fields() -> None:
     assert raw.id == "a-1" and raw.metadata == {"feed": "rss"}
 
 
+def test_a_null_metadata_reads_as_none_given_and_a_wrong_type_is_still_refused() -> None:
+    # Many producers write null for an absent object; every other optional field takes null too.
+    raw = decode_article(b'{"id": 7, "text": "body", "metadata": null}', **LIMITS)
+    assert raw.metadata == {} and raw.id == "7"
+    assert decode_article(b'{"id": "x", "text": "body"}', **LIMITS).metadata == {}
+    for wrong in (b"[]", b'"feed"', b"1"):
+        assert reason_of(b'{"id": "x", "text": "body", "metadata": ' + wrong + b"}") == "invalid_field"
+
+
 def test_html_only_article_is_valid() -> None:
     raw = decode_article(encode(make_article(text=..., html="<p>hello</p>")), **LIMITS)
     assert raw.html == "<p>hello</p>" and raw.text is None
