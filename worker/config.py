@@ -123,6 +123,17 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="Larger messages are dead-lettered unread"
     )
+    # Counts bound faust's buffer and the batches; this bounds their bytes (worker/service/budget.py).
+    # 64 MiB twice (the stream buffer, and what is taken but not delivered) kept a worker fed with
+    # 3.5 MB articles at 869 MB for all its processes (128 MiB: 938), within the Kubernetes
+    # manifest's 1 GiB; ordinary articles (500 of a few KB a batch) never reach it.
+    max_buffered_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Bytes of input held at once in faust's stream buffer, and again in the taken, "
+        "gathered and in-flight batches: large articles make smaller batches instead of exhausting "
+        "memory (a message larger than this passes alone)",
+    )
     max_text_chars: int = Field(1_000_000, ge=1000, description="Longer article text is dead-lettered")
     # A headline is a sentence or two; 2,000 characters is ten times the longest real ones, and a
     # title is copied into the clean and the duplicate event (a 4.3M-character "title" once made

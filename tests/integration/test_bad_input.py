@@ -178,3 +178,38 @@ def test_a_message_that_outlasts_the_prepare_time_limit_is_set_aside_and_the_res
     assert {k for k in outcomes if k.startswith(clean)} == {f"{clean}:ok{i}" for i in range(6)}
     assert "set aside" in worker.log_path.read_text(errors="replace")
     assert worker.proc.poll() is None, "the worker stopped"
+
+
+def test_a_backlog_of_large_articles_is_taken_by_bytes_not_by_count(
+    kafka: EmbeddedKafka, topic_names: Callable[..., list[str]], start_worker: Callable[..., Any]
+) -> None:
+    # Counts alone let 200 articles of 3.5 MB take the worker to 1.4 GB (over the manifest's 1 GiB,
+    # and a worker killed for memory gets them all again: a crash loop). With a byte budget the
+    # same backlog goes through in small batches, and one article larger than the budget alone.
+    from tests.integration.test_faults import metric, scrape
+
+    rng = random.Random(11)
+    words = ["harbour", "strike", "council", "budget", "river", "talks", "market", "storm", "court"]
+
+    def article(i: int, chars: int) -> bytes:
+        text = " ".join(rng.choice(words) + str(rng.randrange(10**6)) for _ in range(chars // 14))
+        return json.dumps({"id": f"big-{i}", "text": text[:chars]}).encode()
+
+    big = json.dumps({"id": "huge", "text": "\u0645\u0646 " * 190_000}, ensure_ascii=True).encode()
+    inputs = [article(i, 300_000) for i in range(12)] + [big]
+    assert len(big) > 1024 * 1024  # over the budget below on its own
+    raw, clean, dups, dlq = topics = topic_names()
+    # the whole backlog is there before the worker starts: without the budget its first take
+    # holds all 13
+    asyncio.run(produce(kafka.bootstrap, raw, inputs, max_request_size=4 * 1024 * 1024))
+    worker = start_worker(topics, max_buffered_bytes=1024 * 1024)
+    records = asyncio.run(consume_all(kafka.bootstrap, [clean, dups, dlq], len(inputs), timeout=90, settle=1.0))
+    assert sorted(json.loads(r.value)["id"] for r in records) == sorted(
+        [f"big-{i}" for i in range(12)] + ["huge"]
+    ), worker.log_path.read_text()[-3000:]
+    assert {r.topic for r in records} == {clean}
+    _, text = scrape(worker.metrics_port)
+    batches = metric(text, "newsworker_batch_size_articles_count")
+    # 1 MiB holds three articles of 300 KB at most, taken, gathered and in flight together
+    at_most_three = metric(text, 'newsworker_batch_size_articles_bucket{le="5.0"}')
+    assert batches >= 13 / 3 and at_most_three == batches, text

@@ -27,6 +27,7 @@ from worker.normalize import text as normalize_text_module
 from worker.pipeline import Message, limits_of
 from worker.service.batches import BatchHandler
 from worker.service.batching import BUSY_BATCHES, BatchWindow
+from worker.service.budget import ByteBoundedQueue, ByteBudget, message_bytes
 from worker.service.health import MetricsServer, Progress, Readiness
 from worker.service.lifecycle import (
     EXIT_BUG,
@@ -96,10 +97,28 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+class _App(faust.App):
+    """faust's app whose stream buffers are also bounded in bytes (worker/service/budget.py)."""
+
+    _newsworker_buffer_bytes: int | None = None
+
+    def FlowControlQueue(  # faust's name
+        self, maxsize: int | None = None, *, clear_on_resume: bool = False
+    ) -> ByteBoundedQueue:
+        return ByteBoundedQueue(
+            maxsize=maxsize,
+            flow_control=self.flow_control,
+            clear_on_resume=clear_on_resume,
+            byte_limit=self._newsworker_buffer_bytes or 2**62,
+        )
+
+
 def new_faust_app(settings: Settings, options: dict[str, Any] | None = None) -> faust.App:
     """`faust.App` with `faust_options(settings)` (or `options`) and what faust has no option for:
-    the consumer's fetch wait, `NEWSWORKER_CONSUMER_FETCH_MAX_WAIT_MS` (see `_install_fetch_wait_patch`)."""
-    app = faust.App(settings.app_id, **(options if options is not None else faust_options(settings)))
+    the consumer's fetch wait, `NEWSWORKER_CONSUMER_FETCH_MAX_WAIT_MS` (see `_install_fetch_wait_patch`),
+    and stream buffers bounded in bytes, `NEWSWORKER_MAX_BUFFERED_BYTES`."""
+    app = _App(settings.app_id, **(options if options is not None else faust_options(settings)))
+    app._newsworker_buffer_bytes = settings.max_buffered_bytes
     _install_fetch_wait_patch()
     app._newsworker_fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms  # type: ignore[attr-defined]
     return app
@@ -211,12 +230,22 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
             settle_after_start()
             settled = True
         loop = asyncio.get_running_loop()
+        # What is taken and not yet delivered, in bytes (worker/service/budget.py): the stream
+        # admits an event only while there is room; `release` gives the bytes back on delivery.
+        budget = ByteBudget(settings.max_buffered_bytes)
+
+        async def admit(value: Any) -> Any:
+            await budget.acquire(message_bytes(stream.current_event))
+            return value
+
+        stream.add_processor(admit)
         # Short takes; the window makes them full batches while the pipeline is busy
-        # (worker/service/batching.py).
+        # (worker/service/batching.py), or at once when the byte budget is spent.
         window: BatchWindow[Any] = BatchWindow(
             size=settings.batch_size,
             timeout_seconds=settings.batch_timeout_seconds,
             busy=lambda: handler.in_flight >= BUSY_BATCHES,
+            full=lambda: budget.exhausted,
             clock=loop.time,
         )
         takes = stream.take_events(
@@ -235,6 +264,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
                 def release(held: Sequence[Any] = events) -> None:
                     for event in held:
                         event.ack()
+                    budget.release(sum(message_bytes(event) for event in held))
 
                 submitting = asyncio.ensure_future(handler.submit([message_of(e) for e in events], release))
                 await asyncio.shield(submitting)
@@ -283,6 +313,11 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         except Exception:
             log.critical("bug while processing a batch; exiting without commit", exc_info=True)
             hard_exit(EXIT_BUG)
+        finally:
+            # as faust's take_events does with its own: a stream this agent runs on again gets a
+            # new budget and processor, never two (an old budget may hold bytes never given back)
+            with contextlib.suppress(ValueError):
+                stream._processors.remove(admit)
 
     server: MetricsServer | None = None
 

@@ -8,7 +8,8 @@ requests: with a fixed 50 ms window the worker forwarded 2,490 articles/s agains
 `BatchWindow` decides what to do with them:
 
 - the pipeline is idle (fewer than `busy_batches` batches in flight): hand them on at once;
-- it is busy: keep gathering until `size` events or `timeout_seconds` after the first one.
+- it is busy: keep gathering until `size` events or `timeout_seconds` after the first one,
+  or until `full()` says no more may come (the byte budget is spent: worker/service/budget.py).
 
 A worker that is behind therefore takes full batches, one that keeps up takes what a short wait
 brought. Pure: the clock and the "busy" test are injected; the agent (worker/service/app.py)
@@ -35,6 +36,7 @@ class BatchWindow(Generic[T]):
         size: int,
         timeout_seconds: float,
         busy: Callable[[], bool],
+        full: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if size < 1:
@@ -42,6 +44,7 @@ class BatchWindow(Generic[T]):
         self.size = size
         self.timeout_seconds = timeout_seconds
         self._busy = busy
+        self._full = full
         self._clock = clock
         self._pending: list[T] = []
         self._first_at = 0.0
@@ -58,7 +61,12 @@ class BatchWindow(Generic[T]):
         """True when the gathered events should go now (see the module)."""
         if not self._pending:
             return False
-        return len(self._pending) >= self.size or not self._busy() or self.wait_seconds() == 0.0
+        return (
+            len(self._pending) >= self.size
+            or not self._busy()
+            or self._full()
+            or self.wait_seconds() == 0.0
+        )
 
     def wait_seconds(self) -> float | None:
         """How long the gathered events may still wait; None when there are none."""

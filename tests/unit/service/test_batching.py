@@ -80,3 +80,15 @@ def test_order_is_kept_and_nothing_is_lost_over_many_takes() -> None:
 def test_size_must_be_positive() -> None:
     with pytest.raises(ValueError):
         BatchWindow(size=0, timeout_seconds=1, busy=lambda: False)
+
+
+def test_a_busy_pipeline_hands_on_at_once_when_no_more_may_come() -> None:
+    # the byte budget is spent (worker/service/budget.py): waiting for more would only wait out
+    # the timeout, since nothing more is admitted until a batch is delivered
+    clock, busy, full = Clock(), [True], [False]
+    w = BatchWindow(size=5, timeout_seconds=0.2, busy=lambda: busy[0], full=lambda: full[0], clock=clock)
+    w.add([1, 2])
+    assert not w.due()
+    full[0] = True
+    assert w.due() and w.take() == [1, 2]
+    assert not w.due()  # nothing gathered: nothing due, full or not
