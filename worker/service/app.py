@@ -234,8 +234,13 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         # admits an event only while there is room; `release` gives the bytes back on delivery.
         budget = ByteBudget(settings.max_buffered_bytes)
 
-        async def admit(value: Any) -> Any:
-            await budget.acquire(message_bytes(stream.current_event))
+        def admit(value: Any) -> Any:
+            # plain when there is room (every ordinary message): faust awaits only what is awaitable
+            size = message_bytes(stream.current_event)
+            return value if budget.try_acquire(size) else _admitted(value, size)
+
+        async def _admitted(value: Any, size: int) -> Any:
+            await budget.acquire(size)
             return value
 
         stream.add_processor(admit)

@@ -54,6 +54,13 @@ class ByteBudget:
     def fits(self, size: int) -> bool:
         return self.held == 0 or self.held + size <= self.limit
 
+    def try_acquire(self, size: int) -> bool:
+        """Take `size` bytes if they fit now."""
+        if self.fits(size):
+            self.held += size
+            return True
+        return False
+
     async def acquire(self, size: int) -> None:
         """Take `size` bytes, waiting until they fit."""
         while not self.fits(size):

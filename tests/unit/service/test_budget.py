@@ -34,6 +34,8 @@ def test_the_budget_waits_for_room_and_always_admits_one_message() -> None:
         await asyncio.wait_for(second, 1)
         assert budget.held == 60
         budget.release(60)
+        assert budget.try_acquire(30) and not budget.try_acquire(80) and budget.held == 30
+        budget.release(30)
         await asyncio.wait_for(budget.acquire(500), 1)  # larger than the limit, but alone: passes
         assert budget.exhausted
         budget.release(500)
