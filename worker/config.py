@@ -93,10 +93,12 @@ class Settings(BaseSettings):
     metrics_host: str = Field("0.0.0.0", description="Bind address of the metrics server")  # noqa: S104
 
     # --- processing ---------------------------------------------------------------------------
-    # 500: the per-batch costs (64 claim scripts, Faust's wake-ups, produce requests) are shared by
-    # more articles; measured 2,681 vs 1,970 articles/s with 200 (docs/BENCHMARKS.md).
+    # 1000: the per-batch costs (64 claim scripts, Faust's wake-ups, produce requests) are shared by
+    # more articles; measured 2,681 vs 1,970 articles/s for 500 against 200, and -12 % CPU per
+    # article for 1000 against 500 (docs/BENCHMARKS.md, session 21). Idle, batches stay small
+    # (`batch_idle_seconds`); their bytes are bounded by `max_buffered_bytes`.
     batch_size: int = Field(
-        500, ge=1, description="Articles taken from the stream per batch (one Redis round trip each)"
+        1000, ge=1, description="Articles taken from the stream per batch (one Redis round trip each)"
     )
     # Batches adapt to the load (worker/service/batching.py): an idle pipeline takes what a short
     # wait brought (`batch_idle_seconds`), a busy one gathers up to `batch_size` or this timeout.
@@ -112,7 +114,7 @@ class Settings(BaseSettings):
         description="Processes that decode, normalize and fingerprint batches beside the event loop "
         "(0: in the worker's own process)",
     )
-    # A batch of 500 real articles takes ~0.1-0.5 s to prepare; 60 s (plus 5 s per MiB of input)
+    # A batch of 1,000 real articles takes ~0.2-1 s to prepare; 60 s (plus 5 s per MiB of input)
     # is only ever exceeded by a process that hangs or was stopped (docs/RELIABILITY.md).
     prepare_timeout_seconds: float = Field(
         60.0,
@@ -126,7 +128,7 @@ class Settings(BaseSettings):
     # Counts bound faust's buffer and the batches; this bounds their bytes (worker/service/budget.py).
     # 64 MiB twice (the stream buffer, and what is taken but not delivered) kept a worker fed with
     # 3.5 MB articles at 869 MB for all its processes (128 MiB: 938), within the Kubernetes
-    # manifest's 1 GiB; ordinary articles (500 of a few KB a batch) never reach it.
+    # manifest's 1 GiB; ordinary articles (1,000 of a few KB a batch) never reach it.
     max_buffered_bytes: int = Field(
         64 * 1024 * 1024,
         ge=1024 * 1024,
