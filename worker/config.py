@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     )
     # Counts bound faust's buffer and the batches; this bounds their bytes (worker/service/budget.py).
     # 64 MiB twice (the stream buffer, and what is taken but not delivered) kept a worker fed with
-    # 3.5 MB articles at 869 MB for all its processes (128 MiB: 938), within the Kubernetes
+    # 3.5 MB articles at 778-869 MB for all its processes (128 MiB: 938), within the Kubernetes
     # manifest's 1 GiB; ordinary articles (1,000 of a few KB a batch) never reach it.
     max_buffered_bytes: int = Field(
         64 * 1024 * 1024,

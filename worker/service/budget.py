@@ -43,13 +43,15 @@ class ByteBudget:
             raise ValueError("limit must be >= 1")
         self.limit = limit
         self.held = 0
+        self._waiting = 0
         self._room = asyncio.Event()
         self._room.set()
 
     @property
     def exhausted(self) -> bool:
-        """True when the next message waits for bytes to be given back."""
-        return self.held >= self.limit
+        """True when no more may come until bytes are given back: the limit is reached, or a
+        message waits for room (it did not fit beside what is held)."""
+        return self.held >= self.limit or self._waiting > 0
 
     def fits(self, size: int) -> bool:
         return self.held == 0 or self.held + size <= self.limit
@@ -63,9 +65,13 @@ class ByteBudget:
 
     async def acquire(self, size: int) -> None:
         """Take `size` bytes, waiting until they fit."""
-        while not self.fits(size):
-            self._room.clear()
-            await self._room.wait()
+        self._waiting += 1
+        try:
+            while not self.fits(size):
+                self._room.clear()
+                await self._room.wait()
+        finally:
+            self._waiting -= 1
         self.held += size
 
     def release(self, size: int) -> None:

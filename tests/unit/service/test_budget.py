@@ -27,12 +27,14 @@ def test_the_budget_waits_for_room_and_always_admits_one_message() -> None:
     async def scenario() -> None:
         budget = ByteBudget(100)
         await budget.acquire(60)
+        assert not budget.exhausted
         second = asyncio.ensure_future(budget.acquire(60))
         await asyncio.sleep(0)
         assert not second.done() and budget.held == 60  # 120 would be over: it waits
+        assert budget.exhausted  # under the limit, but nothing more may come: the batch may go
         budget.release(60)
         await asyncio.wait_for(second, 1)
-        assert budget.held == 60
+        assert budget.held == 60 and not budget.exhausted
         budget.release(60)
         assert budget.try_acquire(30) and not budget.try_acquire(80) and budget.held == 30
         budget.release(30)
