@@ -118,3 +118,20 @@ def test_the_consumer_fetch_wait_is_ours_not_fausts_hard_coded_1500_ms() -> None
         for thread in threads:  # each consumer thread made a loop of its own
             thread.thread_loop.close()
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
+
+
+def test_faust_keeps_a_stream_s_processors_where_the_agent_removes_its_own() -> None:
+    # The agent adds its byte-budget processor and removes it from `stream._processors` when it
+    # ends (as faust's take_events does with its own): an upgrade of faust that moves the list
+    # fails here, not as a second processor on a restarted stream.
+    app = build_app(Settings(app_id="processors-test"), registry=CollectorRegistry())
+    [agent] = app.agents.values()
+    stream = agent.stream()
+
+    def processor(value: object) -> object:
+        return value
+
+    stream.add_processor(processor)
+    assert processor in stream._processors
+    stream._processors.remove(processor)
+    assert processor not in stream._processors
