@@ -83,12 +83,15 @@ class ByteBoundedQueue(ThrowableQueue[Any]):
     """faust's flow-control queue (`App.FlowControlQueue`), also full at `limit` bytes of values."""
 
     def __init__(self, *args: Any, byte_limit: int, **kwargs: Any) -> None:
+        if byte_limit < 1:
+            raise ValueError("byte_limit must be >= 1")
         self.byte_limit = byte_limit
         self.bytes = 0
         super().__init__(*args, **kwargs)
 
     def full(self) -> bool:
-        return super().full() or (self.bytes >= self.byte_limit and self.qsize() > 0)
+        # bytes >= byte_limit >= 1 means at least one message is in: an empty queue takes one
+        return super().full() or self.bytes >= self.byte_limit
 
     def _put(self, item: Any) -> None:
         super()._put(item)  # type: ignore[misc]
