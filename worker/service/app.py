@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import CollectorRegistry
 
 from worker import __version__
@@ -28,6 +29,7 @@ from worker.pipeline import Message, limits_of
 from worker.service.batches import BatchHandler
 from worker.service.batching import BUSY_BATCHES, BatchWindow
 from worker.service.budget import ByteBoundedQueue, ByteBudget, message_bytes
+from worker.service.consumer import DrainingConsumer, LeanMonitor
 from worker.service.health import MetricsServer, Progress, Readiness
 from worker.service.lifecycle import (
     EXIT_BUG,
@@ -93,14 +95,25 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "stream_buffer_maxsize": max(settings.batch_size * 2, 100),
         "datadir": settings.data_dir,
         "broker_commit_interval": 1.0,
+        # faust's compiled stream iterator takes an event already in the buffer without awaiting
+        # the channel (as its pure-Python twin always did); off by default in faust 0.15
+        "cython_optimizations": True,
         **faust_security_options(settings),  # SASL/SCRAM and TLS (worker/service/security.py)
     }
 
 
 class _App(faust.App):
-    """faust's app whose stream buffers are also bounded in bytes (worker/service/budget.py)."""
+    """faust's app whose stream buffers are also bounded in bytes (worker/service/budget.py) and
+    whose Kafka consumer hands messages to the streams without four tasks each
+    (worker/service/consumer.py)."""
 
     _newsworker_buffer_bytes: int | None = None
+
+    def _new_transport(self) -> Any:
+        transport = super()._new_transport()
+        if isinstance(transport, faust_aiokafka.Transport):
+            transport.Consumer = DrainingConsumer  # type: ignore[misc]  # faust reads it per instance
+        return transport
 
     def FlowControlQueue(  # faust's name
         self, maxsize: int | None = None, *, clear_on_resume: bool = False
@@ -117,7 +130,11 @@ def new_faust_app(settings: Settings, options: dict[str, Any] | None = None) -> 
     """`faust.App` with `faust_options(settings)` (or `options`) and what faust has no option for:
     the consumer's fetch wait, `NEWSWORKER_CONSUMER_FETCH_MAX_WAIT_MS` (see `_install_fetch_wait_patch`),
     and stream buffers bounded in bytes, `NEWSWORKER_MAX_BUFFERED_BYTES`."""
-    app = _App(settings.app_id, **(options if options is not None else faust_options(settings)))
+    app = _App(
+        settings.app_id,
+        monitor=LeanMonitor(),  # no per-message bookkeeping for web views we do not serve
+        **(options if options is not None else faust_options(settings)),
+    )
     app._newsworker_buffer_bytes = settings.max_buffered_bytes
     _install_fetch_wait_patch()
     app._newsworker_fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms  # type: ignore[attr-defined]
@@ -190,7 +207,10 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     store = make_store(redis_client, settings, DEFAULT_SCHEME, observe=metrics.redis_call)
     # lost data, memory pressure, index-bloating config: worker/service/redis_watch.py
     watch = RedisWatch.for_store(
-        redis_client, metrics, prefix=settings.redis_key_prefix, scheme_version=DEFAULT_SCHEME.version,
+        redis_client,
+        metrics,
+        prefix=settings.redis_key_prefix,
+        scheme_version=DEFAULT_SCHEME.version,
         on_lost=store.replant_index,
     )
     watching = False
@@ -410,7 +430,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
 
 class _Worker(faust.Worker):
     """faust's Worker, with a hard deadline on every stop that a signal starts, serving HTTP from
-its first moment and waiting for the broker before faust starts."""
+    its first moment and waiting for the broker before faust starts."""
 
     def __init__(
         self,
@@ -460,6 +480,7 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
         if missing and settings.check_topics_at_start:  # the check the broker missed, now
             log.critical("%s", MissingTopics(missing))
             hard_exit(EXIT_CONFIGURATION)
+
     deadline = ShutdownDeadline(settings.shutdown_grace_seconds)
     # override_logging=False: keep the handler `worker.logs.configure` set (faust would install its
     # own colour handler and multi-line output); quiet and no spinner: nothing printed beside it.
