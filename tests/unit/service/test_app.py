@@ -135,3 +135,14 @@ def test_faust_keeps_a_stream_s_processors_where_the_agent_removes_its_own() -> 
     assert processor in stream._processors
     stream._processors.remove(processor)
     assert processor not in stream._processors
+
+
+def test_events_are_faust_s_own_built_without_a_settings_lookup_each() -> None:
+    from faust.types import Message
+
+    app = build_app(Settings(app_id="events-test", prepare_processes=0), registry=CollectorRegistry())
+    message = Message("in", 2, 41, 0.0, 0, None, None, b"k", b"v", None)
+    event = app.create_event(b"k", b"v", None, message)
+    assert type(event) is app.conf.Event
+    assert (event.key, event.value, event.message, event.app) == (b"k", b"v", message, app)
+    assert app.create_event(b"k2", b"v2", None, message).value == b"v2"  # the cached class, again
