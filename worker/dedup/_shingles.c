@@ -22,6 +22,12 @@
  * rensa's hash is `rensa::utils::calculate_hash_fast` (rensa 0.5: rustc-hash's byte hasher, then
  * a multiply and a rotation), reproduced below; pyproject.toml caps rensa below 0.6 for it.
  * xxh3 is xxHash's own code (libxxhash-dev's header, inlined: nothing to link at run time).
+ *
+ * `mapped(lead_shingles, stray, mask, kept, sequence, other, d, start=0, *, resync=True)` is
+ * fingerprint.py's `_mapped_in_python` (the article in hand's `sequence` laid over a remembered
+ * opening `other` at shift d: (agreeing, compared)), the same two ints for every input, without a
+ * Python int or slice per comparison; fingerprint.py binds the first four, its constants, with
+ * `functools.partial`. tests/unit/dedup/test_mapped_compiled.py checks it against the Python.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -252,15 +258,175 @@ done:
     return result;
 }
 
+/* An int argument as the "n" format converts it: its __index__, OverflowError past a Py_ssize_t. */
+static int as_ssize(PyObject *obj, Py_ssize_t *out) {
+    PyObject *index = PyNumber_Index(obj);
+    if (index == NULL)
+        return 0;
+    *out = PyLong_AsSsize_t(index);
+    Py_DECREF(index);
+    return !(*out == -1 && PyErr_Occurred());
+}
+
+/* fingerprint.py's `_mapped_in_python`, step for step (its docstring says what is counted and why).
+ * Its constants come in as arguments, so that they are defined once, in Python:
+ *   lead_shingles  `_LEAD_SHINGLES`: the other's lead (`other[:lead_shingles]`), compared shingle
+ *                  by shingle; its kept values follow (`other[lead_shingles:]`, the tail)
+ *   stray          `_STRAY`: how far a lead match may stray from its place (`_SPREAD`)
+ *   mask           `_OPENING_MASK`: a value's bits (`_LOW_BITS` is `b & mask` as a table)
+ *   kept           `KEPT`: the flag of a `sequence` shingle the opening keeps
+ * `_agree_in_place` pads the other's lead with 0xff bytes (`_PAD`), which a value (< 0xff: `mask`
+ * is checked) never equals: here the places outside it are simply not compared. Note that the
+ * lead part compares against `head[lo + d:]`, so a match may stray back no further than the
+ * first place compared, not to the head's start. Positions are 128-bit where d comes in: -d and
+ * lead_shingles - d overflow 64 bits for a d near its bounds. A negative `start` indexes as
+ * Python does (from the end, IndexError past it), as the Python path's slices and indexing do.
+ *
+ * METH_FASTCALL, its arguments parsed here: the comparisons call it some 60 times a candidate pair,
+ * through a functools.partial and mostly with `resync=` by keyword, where PyArg_ParseTupleAndKeywords
+ * (a tuple, a dict of the keywords, the partial's copy of it) made such a call on a 128-byte
+ * sequence 0.73 us, this 0.47 us; ~0.35 us a call on average over real pairs' calls. */
+static PyObject *mapped(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    Py_ssize_t lead_shingles, stray, mask, kept, d, start = 0;
+    PyObject *sequence, *other, *start_arg = NULL, *resync_arg = NULL;
+    int resync = 1;
+    (void)self;
+    if (nargs < 7 || nargs > 8) {
+        PyErr_Format(PyExc_TypeError, "mapped() takes 7 or 8 positional arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (nargs == 8)
+        start_arg = args[7];
+    Py_ssize_t keywords = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t i = 0; i < keywords; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i); /* a str: the interpreter checks */
+        PyObject **slot = PyUnicode_CompareWithASCIIString(name, "start") == 0    ? &start_arg
+                          : PyUnicode_CompareWithASCIIString(name, "resync") == 0 ? &resync_arg
+                                                                                   : NULL;
+        if (slot == NULL || *slot != NULL) {
+            PyErr_Format(PyExc_TypeError, "mapped() got %s argument '%U'",
+                         slot == NULL ? "an unexpected keyword" : "multiple values for", name);
+            return NULL;
+        }
+        *slot = args[nargs + i];
+    }
+    if (!as_ssize(args[0], &lead_shingles) || !as_ssize(args[1], &stray) || !as_ssize(args[2], &mask) ||
+        !as_ssize(args[3], &kept) || !as_ssize(args[6], &d) ||
+        (start_arg != NULL && !as_ssize(start_arg, &start)))
+        return NULL;
+    if (resync_arg != NULL && (resync = PyObject_IsTrue(resync_arg)) < 0)
+        return NULL;
+    sequence = args[4];
+    other = args[5];
+    if (!PyBytes_Check(sequence) || !PyBytes_Check(other)) {
+        PyErr_Format(PyExc_TypeError, "sequence and other must be bytes, not %.100s and %.100s",
+                     Py_TYPE(sequence)->tp_name, Py_TYPE(other)->tp_name);
+        return NULL;
+    }
+    if (lead_shingles < 0 || stray < 0 || mask < 0 || mask >= 0xff) {
+        PyErr_SetString(PyExc_ValueError, "lead_shingles and stray must be >= 0, mask in 0..0xfe");
+        return NULL;
+    }
+    const unsigned char *seq = (const unsigned char *)PyBytes_AS_STRING(sequence);
+    const unsigned char *oth = (const unsigned char *)PyBytes_AS_STRING(other);
+    Py_ssize_t n = PyBytes_GET_SIZE(sequence), size = PyBytes_GET_SIZE(other);
+    /* head, tail = other[:lead_shingles], other[lead_shingles:] */
+    Py_ssize_t head = size < lead_shingles ? size : lead_shingles;
+    const unsigned char *tail = oth + head;
+    Py_ssize_t tail_len = size - head;
+    Py_ssize_t agree = 0, compared = 0;
+    int last = 0; /* the shingles before the first kept one agree as the last one compared did */
+
+    /* within the other's lead: this side's shingles lo..hi-1, each agreeing when the other's
+     * lead holds its value at its place + d, within `stray` (`_agree_in_place`) */
+    __int128 lo = (__int128)start > -(__int128)d ? (__int128)start : -(__int128)d;
+    __int128 hi = (__int128)n < (__int128)head - d ? (__int128)n : (__int128)head - d;
+    if (hi > lo) {
+        compared = (Py_ssize_t)(hi - lo); /* <= head, as lo >= -d */
+        /* sequence[lo:hi] as Python slices it: fewer than `compared` where lo < 0 */
+        __int128 a = lo < 0 ? (lo + n < 0 ? 0 : lo + n) : lo;
+        __int128 b = hi < 0 ? (hi + n < 0 ? 0 : hi + n) : hi;
+        Py_ssize_t first = (Py_ssize_t)a, count = b > a ? (Py_ssize_t)(b - a) : 0;
+        Py_ssize_t base = (Py_ssize_t)(lo + d); /* head[lo + d:]: 0 <= base < head */
+        const unsigned char *h = oth + base;
+        Py_ssize_t h_len = head - base;
+        for (Py_ssize_t t = 0; t < count; t++) {
+            unsigned char value = (unsigned char)(seq[first + t] & mask);
+            Py_ssize_t j = t > stray ? t - stray : 0;
+            Py_ssize_t j_end = h_len - t <= stray ? h_len : t + stray + 1;
+            int found = 0;
+            for (; j < j_end; j++) {
+                if (h[j] == value) {
+                    found = 1;
+                    break;
+                }
+            }
+            agree += found;
+            if (t == compared - 1) /* the top bit of Python's `compared`-byte mask */
+                last = found;
+        }
+    }
+
+    /* past the other's lead: this side's kept shingles against the tail's values, in order */
+    __int128 past = (__int128)start > (__int128)lead_shingles - d ? (__int128)start
+                                                                  : (__int128)lead_shingles - d;
+    if (past < n) { /* range(past, len(sequence)) is not empty */
+        if (past < -(__int128)n) {
+            PyErr_SetString(PyExc_IndexError, "index out of range"); /* sequence[past] */
+            return NULL;
+        }
+        Py_ssize_t i = (Py_ssize_t)past, since = i, rank = 0;
+        int broke = 0;
+        for (; i < n; i++) {
+            unsigned char byte = seq[i < 0 ? i + n : i];
+            if (!(byte & kept))
+                continue;
+            if (rank >= tail_len) {
+                broke = 1;
+                break;
+            }
+            Py_ssize_t value = byte & mask;
+            int found = tail[rank] == value;
+            if (!found && resync) { /* kept on one side only (an edit): one place off from here on */
+                if (rank - 1 >= 0 && tail[rank - 1] == value) { /* rank - 1 first, as in Python */
+                    rank -= 1;
+                    found = 1;
+                } else if (rank + 1 < tail_len && tail[rank + 1] == value) {
+                    rank += 1;
+                    found = 1;
+                }
+            }
+            /* the shingles not kept before this one agree if it and the one before agree */
+            compared += i + 1 - since;
+            if (found)
+                agree += last ? i + 1 - since : 1;
+            rank += 1;
+            since = i + 1;
+            last = found;
+        }
+        if (!broke && rank) { /* the for's else: the shingles after this side's last kept one */
+            compared += n - since;
+            if (last)
+                agree += n - since;
+        }
+    }
+    return Py_BuildValue("nn", agree, compared);
+}
+
 static PyMethodDef methods[] = {
     {"shingle_hashes", shingle_hashes, METH_VARARGS,
      "shingle_hashes(tokens, k, seed, sequence_count) -> (hashes, distinct, low, second, count)\n\n"
      "Word k-shingles of `tokens` (bytes, joined by one space), hashed: see the module's source."},
+    {"mapped", (PyCFunction)(void (*)(void))mapped, METH_FASTCALL | METH_KEYWORDS,
+     "mapped(lead_shingles, stray, mask, kept, sequence, other, d, start=0, *, resync=True)"
+     " -> (agreeing, compared)\n\n"
+     "worker/dedup/fingerprint.py's `_mapped_in_python`, compiled: see the module's source."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_shingles", "The fingerprint stage's shingle hashing, compiled.", -1, methods,
+    PyModuleDef_HEAD_INIT, "_shingles",
+    "The fingerprint stage's shingle hashing and opening comparison, compiled.", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__shingles(void) { return PyModule_Create(&module); }

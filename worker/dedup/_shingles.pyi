@@ -3,3 +3,16 @@
 def shingle_hashes(
     tokens: list[bytes] | bytes, k: int, seed: int, sequence_count: int, /
 ) -> tuple[bytes, int, bytes, bytes, int]: ...
+def mapped(
+    lead_shingles: int,
+    stray: int,
+    mask: int,
+    kept: int,
+    sequence: bytes,
+    other: bytes,
+    d: int,
+    /,
+    start: int = 0,
+    *,
+    resync: bool = True,
+) -> tuple[int, int]: ...
