@@ -2,10 +2,11 @@
 
 Same Faust settings as the worker (`worker.service.app.faust_options` from the same `NEWSWORKER_*`
 environment), the same app class (`new_faust_app`: the worker's consumer hand-off and monitor,
-worker/service/consumer.py, and its fetch wait), same batching (`stream.take_events(batch_size, within=batch_timeout)`), same way
-of publishing (one `producer.send` per message, then every delivery of the batch awaited before
-the next batch is taken). It does no other work: each input message goes, key and value
-unchanged, to the clean topic. Whatever throughput it reaches is what Faust, aiokafka and the
+worker/service/consumer.py, and its fetch wait), same batching
+(`stream.take_events(batch_size, within=batch_timeout)`), same way of publishing (one
+`producer.send` per message, then every delivery of the batch awaited before the next batch is
+taken). It does no other work: each input message goes, key and value unchanged, to the clean
+topic. Whatever throughput it reaches is what Faust, aiokafka and the
 broker allow on this machine; the worker is measured as a share of it.
 
 Run as a process: `python bench/passthrough.py` (settings from the environment, as the worker).
