@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -212,15 +213,17 @@ class BatchHandler:
         outcomes = await self._retrying("publish", lambda: self._publisher.publish(outcomes))
         m.observe_stage("publish", time.perf_counter() - started)
         now = time.time()
+        # counted per label set, then added once each (a labelled child's lookup is ~2 µs)
+        tally: Counter[tuple[str, str | None, str | None, str | None]] = Counter()
         for outcome in outcomes:
             if isinstance(outcome, Clean):
-                m.outcome("clean", source=outcome.draft.source)
+                tally["clean", None, None, outcome.draft.source] += 1
                 if outcome.draft.warnings:
                     m.warned(outcome.draft.warnings)
             elif isinstance(outcome, Duplicate):
-                m.outcome("duplicate", kind=outcome.event.kind, source=outcome.event.source)
+                tally["duplicate", outcome.event.kind, None, outcome.event.source] += 1
             elif isinstance(outcome, DeadLettered):
-                m.outcome("dead_letter", reason=outcome.reason)
+                tally["dead_letter", None, outcome.reason, None] += 1
                 dead = outcome.record
                 log.warning(
                     "dead letter: %s", dead.error,
@@ -229,6 +232,8 @@ class BatchHandler:
                 )
             if outcome.message.timestamp:
                 m.observe_end_to_end(max(0.0, now - outcome.message.timestamp))
+        for (name, kind, reason, source), count in tally.items():
+            m.outcome(name, kind=kind, reason=reason, source=source, count=count)
         m.in_flight(-len(batch.messages))
         batch.release()
         self.progress.finished()

@@ -435,16 +435,18 @@ class Metrics:
         kind: str | None = None,
         reason: str | None = None,
         source: str | None = None,
+        count: int = 1,
     ) -> None:
-        """One article reached `outcome`; `kind` for duplicates, `reason` for dead letters."""
+        """`count` articles (one by default) reached `outcome`; `kind` for duplicates, `reason`
+        for dead letters."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
         label = self._source(source)
-        self._processed.labels(outcome, label).inc()
+        self._processed.labels(outcome, label).inc(count)
         if outcome == "duplicate":
-            self._duplicates.labels(kind if kind in DUPLICATE_KINDS else OTHER, label).inc()
+            self._duplicates.labels(kind if kind in DUPLICATE_KINDS else OTHER, label).inc(count)
         elif outcome == "dead_letter":
-            self._dead_letters.labels(self._reason(reason), label).inc()
+            self._dead_letters.labels(self._reason(reason), label).inc(count)
 
     def warned(self, warnings: Iterable[str]) -> None:
         """A clean article was published with these warnings (`CleanArticle.warnings`)."""

@@ -97,6 +97,20 @@ def test_outcome_labels(make_metrics, registry) -> None:
     assert value(registry, dead, reason="invalid_json", source=OTHER) == 1
 
 
+def test_outcomes_counted_together_add_up_as_one_by_one(make_metrics, registry) -> None:
+    metrics = make_metrics(tracked_sources=frozenset({"reuters"}))
+    metrics.outcome("clean", source="reuters", count=5)
+    metrics.outcome("clean", source="reuters")
+    metrics.outcome("duplicate", kind="exact", source="reuters", count=3)
+    metrics.outcome("dead_letter", reason="invalid_json", count=2)
+    processed = "newsworker_articles_processed_total"
+    assert value(registry, processed, outcome="clean", source="reuters") == 6
+    assert value(registry, processed, outcome="duplicate", source="reuters") == 3
+    assert value(registry, "newsworker_duplicates_total", kind="exact", source="reuters") == 3
+    assert value(registry, processed, outcome="dead_letter", source=OTHER) == 2
+    assert value(registry, "newsworker_dead_letters_total", reason="invalid_json", source=OTHER) == 2
+
+
 def test_unknown_outcome_is_a_bug(make_metrics) -> None:
     with pytest.raises(ValueError, match="unknown outcome"):
         make_metrics().outcome("maybe")
