@@ -56,7 +56,7 @@ RUN python3 -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb")
 COPY README.md ./
 COPY worker ./worker
 RUN pip install --no-deps . \
- && python3 -I -c 'import worker.dedup._shingles, worker.normalize._text_passes' \
+ && python3 -I -c 'import worker.dedup._shingles, worker.dedup._store_ops, worker.normalize._text_passes' \
  && pip check \
  && pip uninstall --yes --quiet setuptools pip
 

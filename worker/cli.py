@@ -82,9 +82,13 @@ def _installed(module: str) -> bool:
 
 
 def _compiled_parts() -> str:
-    """Whether this installation's fingerprint hashing and normalize passes are compiled (the
-    same output either way)."""
-    modules = (("fingerprints", "worker.dedup._shingles"), ("text passes", "worker.normalize._text_passes"))
+    """Whether this installation's fingerprint hashing, normalize passes and store packing are
+    compiled (the same output either way)."""
+    modules = (
+        ("fingerprints", "worker.dedup._shingles"),
+        ("text passes", "worker.normalize._text_passes"),
+        ("store packing", "worker.dedup._store_ops"),
+    )
     parts = [f"{what}: compiled" if _installed(m) else f"{what}: Python, not compiled" for what, m in modules]
     if not all(part.endswith(": compiled") for part in parts):
         parts.append("install gcc, python3-dev, libxxhash-dev and reinstall")

@@ -67,7 +67,10 @@ def test_an_install_without_the_c_extensions_says_so_and_prepares_the_same_artic
 
     version = run("from worker.cli import main; sys.exit(main(['--version']))")
     shown = " ".join(version.stdout.split())  # argparse wraps it to the terminal's width
-    assert "fingerprints: Python, not compiled; text passes: Python, not compiled; install gcc" in shown, version
+    assert (
+        "fingerprints: Python, not compiled; text passes: Python, not compiled; "
+        "store packing: Python, not compiled; install gcc"
+    ) in shown, version
     prepare = (
         "import json, worker; from worker.pipeline import Message, Limits, prepare; "
         "from worker.dedup import fingerprint; from worker.normalize import text; "
