@@ -116,7 +116,11 @@ def test_ctrl_c_to_the_process_group_mid_stream_exits_and_hands_the_partitions_o
     topics = topic_names(partitions=4)
     values, ids = real_articles(6000)
     grace = 10.0
-    worker = start_worker(topics, app_id=unique_group, shutdown_grace_seconds=str(grace))
+    # Batches of 100 (a stream buffer of 200): what the worker holds when the Ctrl-C comes, and
+    # drains, stays far below the 5,000 articles not yet decided, however fast the machine. With
+    # the default 1,000 (a buffer of 2,000, two batches in flight) a fast worker held and drained
+    # all of them, and the test found nothing left to hand over.
+    worker = start_worker(topics, app_id=unique_group, shutdown_grace_seconds=str(grace), batch_size="100")
     asyncio.run(produce(kafka.bootstrap, topics[0], values, max_request_size=8 * 1024 * 1024))
     # Well into the stream, so that the prepare processes are busy with batches (the first ones
     # are prepared inline while the processes start): a Ctrl-C then lands mid-batch.
