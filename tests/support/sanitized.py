@@ -20,12 +20,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: What a workload starts with: the sanitized build of the module, loaded from argv[1] as `m`.
+#: What a workload starts with: the sanitized build of the module, loaded from argv[1] as `m`,
+#: and `refused(call, *args, errors=...)`.
 PRELUDE = r"""
 import importlib.util, random, sys
 spec = importlib.util.spec_from_file_location(sys.argv[2], sys.argv[1])
 m = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(m)
+
+def refused(call, *args, errors=(TypeError, ValueError)):
+    # bad arguments must raise one of `errors`: not crash, not be accepted
+    try:
+        call(*args)
+    except errors:
+        return
+    raise AssertionError((call, args))
 """
 
 

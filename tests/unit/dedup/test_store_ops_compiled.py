@@ -81,12 +81,7 @@ for _ in range(400):
     out = m.pack_ops(ops, rng.choice([1, 2, 4096, 70000]), rng.choice([1, 3, 64, 500]), rng.choice([0, 1, 4]))
     assert sum(len(p) for _, _, p in out) == len(ops)
 for bad in ([(b"x" * 256, b"", b"c")], [(b"ab", b"", b"")], [("s", b"", b"c")], [(b"a",)]):
-    try:
-        m.pack_ops(bad, 10, 2, 4)
-    except (ValueError, TypeError):
-        pass
-    else:
-        raise AssertionError(bad)
+    refused(m.pack_ops, bad, 10, 2, 4)
 print("sanitized ok")
 """
 

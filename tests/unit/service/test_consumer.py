@@ -149,23 +149,33 @@ def test_the_worker_s_app_uses_the_draining_consumer() -> None:
     _consumer("draining-consumer")
 
 
+def _fetching(app_id: str, *, active: set[TP], paused: set[TP], records: Any) -> tuple[DrainingConsumer, list[Any]]:
+    """A consumer with these partitions active and paused (buffer full), whose fetch returns
+    `records` (None: a fetch fails the test), and the active partitions each fetch was given."""
+    consumer = _consumer(app_id)
+    fetched: list[Any] = []
+
+    async def getmany(active_partitions: Any, timeout: float) -> Any:  # noqa: ASYNC109 - faust's
+        if records is None:
+            raise AssertionError("fetched while every partition is paused")
+        fetched.append(set(active_partitions))
+        return records
+
+    consumer._getmany = getmany  # type: ignore[method-assign]
+    consumer._active_partitions = active
+    consumer._buffered_partitions = paused
+    return consumer, fetched
+
+
 def test_with_every_partition_paused_the_fetcher_resumes_when_a_buffer_drains() -> None:
     """faust pauses a partition whose stream buffer is full and, with none left to fetch, sleeps a
     whole second before looking again: a stall per full buffer under a backlog. Here the fetch
     resumes as soon as the buffer drains to its low mark."""
     tp = TP("in", 0)
-    fetched: list[Any] = []
 
     async def main() -> None:
-        consumer = _consumer("paused-partitions")
-
-        async def getmany(active_partitions: Any, timeout: float) -> Any:  # noqa: ASYNC109 - faust's
-            fetched.append(set(active_partitions))
-            return {tp: ["record"]}
-
-        consumer._getmany = getmany  # type: ignore[method-assign]
-        consumer._active_partitions = set()
-        consumer._buffered_partitions = {tp}  # paused: its buffer was full
+        # paused: its buffer was full
+        consumer, fetched = _fetching("paused-partitions", active=set(), paused={tp}, records={tp: ["record"]})
         # an hour: only the buffer's drain can end this wait within the test's 10 s
         waiting = asyncio.ensure_future(consumer._wait_next_records(3600.0))
         for _ in range(5):
@@ -183,14 +193,7 @@ def test_with_every_partition_still_paused_the_fetcher_fetches_nothing() -> None
     tp = TP("in", 0)
 
     async def main() -> None:
-        consumer = _consumer("still-paused")
-
-        async def getmany(active_partitions: Any, timeout: float) -> Any:  # noqa: ASYNC109 - faust's
-            raise AssertionError("fetched while every partition is paused")
-
-        consumer._getmany = getmany  # type: ignore[method-assign]
-        consumer._active_partitions = set()
-        consumer._buffered_partitions = {tp}
+        consumer, _ = _fetching("still-paused", active=set(), paused={tp}, records=None)
         assert await consumer._wait_next_records(0.01) == ({}, set())
         # a stop ends the wait too
         waiting = asyncio.ensure_future(consumer._wait_next_records(3600.0))
@@ -205,18 +208,9 @@ def test_an_active_partition_is_fetched_without_waiting() -> None:
     tp = TP("in", 0)
 
     async def main() -> None:
-        consumer = _consumer("active")
-
-        async def getmany(active_partitions: Any, timeout: float) -> Any:  # noqa: ASYNC109 - faust's
-            return {tp: ["record"]}
-
-        consumer._getmany = getmany  # type: ignore[method-assign]
-        consumer._active_partitions = {tp}
-        consumer._buffered_partitions = set()
-        assert await asyncio.wait_for(consumer._wait_next_records(3600.0), timeout=10) == (
-            {tp: ["record"]},
-            {tp},
-        )
+        consumer, _ = _fetching("active", active={tp}, paused=set(), records={tp: ["record"]})
+        waited = await asyncio.wait_for(consumer._wait_next_records(3600.0), timeout=10)
+        assert waited == ({tp: ["record"]}, {tp})
 
     run(main())
 
