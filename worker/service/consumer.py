@@ -21,6 +21,7 @@ faust that changes it fails there, to be merged by hand.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Coroutine, Generator
 from time import monotonic
 from typing import Any, cast
@@ -80,16 +81,13 @@ class DrainingConsumer(driver.Consumer):
     """faust's aiokafka consumer whose drain hands messages on eagerly, and whose fetcher resumes
     as soon as a paused partition may be fetched again (module doc)."""
 
-    _resumed: asyncio.Event | None = None
-
-    def _resumed_event(self) -> asyncio.Event:
-        if self._resumed is None:
-            self._resumed = asyncio.Event()
-        return self._resumed
+    @functools.cached_property
+    def _resumed(self) -> asyncio.Event:
+        return asyncio.Event()
 
     def on_buffer_drop(self, tp: Any) -> None:
         super().on_buffer_drop(tp)
-        self._resumed_event().set()
+        self._resumed.set()
 
     def _all_paused(self) -> bool:
         # every assigned partition paused because its stream's buffer is full
@@ -98,7 +96,7 @@ class DrainingConsumer(driver.Consumer):
     async def _wait_next_records(self, timeout: float) -> Any:  # noqa: ASYNC109 - faust's signature
         if self.flow_active and not self.app.client_only and self._all_paused():
             # faust sleeps a whole second here; wake when a buffer drains to its low mark instead
-            resumed = self._resumed_event()
+            resumed = self._resumed
             resumed.clear()
             await self.wait_for_stopped(resumed.wait(), timeout=timeout)
             if self._all_paused():
