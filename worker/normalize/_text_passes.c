@@ -1,5 +1,5 @@
 /*
- * worker.normalize._text_passes: four character passes of worker/normalize/text.py, compiled.
+ * worker.normalize._text_passes: character passes of worker/normalize/text.py, compiled.
  *
  * Each function returns exactly what its Python counterpart in text.py returns, for any str
  * (tests/unit/normalize/test_text_passes_compiled.py compares them on generated text, and
@@ -30,6 +30,14 @@
  *     set(CLASS.findall(s)) for a one-character class that `bits` (one bit per BMP code point,
  *     built at import by running the class over every BMP character) holds: `_clean_pass`'s scan
  *     for the characters its rules act on.
+ *
+ * may_break(s)
+ *     False where `_BREAK_RE` (text.py's sentence breaks) cannot match anywhere in `s`, so that
+ *     `_paragraphs` skips its scan (a regex that starts with a class of four characters reads
+ *     every character; ~4 in 100 real articles have a break). A match needs a terminator
+ *     (".", "!", "?", "؟"), any closing quotes or brackets after it, then a comma (spaces and
+ *     tabs may come first) or a character that is not whitespace, a decimal digit or another
+ *     terminator: True wherever that is so (a superset of the matches; the regex decides).
  *
  * cp1256_key(s, image)
  *     `_key_cp1256`'s b" ".join(s.encode("cp1256").translate(table, delete).split())
@@ -404,10 +412,48 @@ static PyObject *chars_in(PyObject *self, PyObject *args) {
     return found;
 }
 
+/* `_BREAK_RE`'s terminators and closers (text.py's _CLOSERS). */
+ALWAYS_INLINE int is_terminator(Py_UCS4 c) { return c == '.' || c == '!' || c == '?' || c == 0x061F; }
+ALWAYS_INLINE int is_quote_closer(Py_UCS4 c) {
+    return c == '"' || c == '\'' || c == 0x201D || c == 0x2019 || c == 0x00BB || c == ')' || c == ']';
+}
+
+ALWAYS_INLINE int may_break_k(int kind, const void *data, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!is_terminator(PyUnicode_READ(kind, data, i))) continue;
+        Py_ssize_t j = i + 1;
+        while (j < n && is_quote_closer(PyUnicode_READ(kind, data, j))) j++;
+        if (j >= n) continue;
+        Py_UCS4 c = PyUnicode_READ(kind, data, j);
+        if (c == ' ' || c == '\t') {
+            while (j < n && ((c = PyUnicode_READ(kind, data, j)) == ' ' || c == '\t')) j++;
+            if (j < n && c == ',') return 1;
+            continue;
+        }
+        if (c == '\n' || is_terminator(c) || Py_UNICODE_ISDECIMAL(c)) continue;
+        return 1;
+    }
+    return 0;
+}
+
+static PyObject *may_break(PyObject *self, PyObject *arg) {
+    (void)self;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "may_break() takes a str, not %.100s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    return PyBool_FromLong(DISPATCH(kind, may_break_k(1, data, n), may_break_k(2, data, n), may_break_k(4, data, n)));
+}
+
 static PyMethodDef methods[] = {
     {"collapse_lines", collapse_lines, METH_O,
      "collapse_lines(s) -> str\n\nThe non-empty lines of `s`, whitespace collapsed, joined by \"\\n\"."},
     {"fix_spacing", fix_spacing, METH_O, "fix_spacing(s) -> str\n\nworker/normalize/text.py's _fix_spacing."},
+    {"may_break", may_break, METH_O,
+     "may_break(s) -> bool\n\nFalse where worker/normalize/text.py's _BREAK_RE cannot match in `s`."},
     {"cp1256_key", cp1256_key, METH_VARARGS,
      "cp1256_key(s, image) -> str | None\n\nworker/normalize/text.py's _key_cp1256, by a per-character image."},
     {"chars_in", chars_in, METH_VARARGS,

@@ -41,7 +41,7 @@ from worker.normalize import arabic, boilerplate
 from worker.normalize.chinese import fold_chinese
 from worker.normalize.html_text import extract as extract_html
 
-try:  # four of the character passes in C (worker/normalize/_text_passes.c), where it was built
+try:  # the character passes in C (worker/normalize/_text_passes.c), where it was built
     from worker.normalize import _text_passes as _compiled
 except ImportError:  # no compiler or headers where this was installed: the same passes in Python
     _compiled = None  # type: ignore[assignment]
@@ -607,10 +607,26 @@ _collapsed: Callable[[str], str] = _collapsed_python
 _fix_spacing: Callable[[str], str] = _fix_spacing_python
 
 
+#: Where `_BREAK_RE` may match: a terminator, the closers after it (all of them), then a comma
+#: (after spaces or tabs) or a character that is neither a space, a tab, a line break, a
+#: decimal digit nor another terminator. Every match of `_BREAK_RE` starts with one of these,
+#: and ~96 in 100 real articles have none (their sentences end in a space or a line break).
+_MAY_BREAK_RE: Final = re.compile(r"[.!?؟][\"'”’»)\]]*+(?:[ \t]*,|[^ \t\n\d.!?؟])")
+
+
+def _may_break_python(s: str) -> bool:
+    return _MAY_BREAK_RE.search(s) is not None
+
+
+#: `_may_break_python`, compiled where it agrees (below): one pass over the text's characters
+#: where the regex engine tries its first class at each (~12 µs on a real article, ~1 compiled).
+_may_break: Callable[[str], bool] = _may_break_python
+
+
 def _paragraphs(body: str) -> list[str]:
     text = _collapsed(body)
     text = _fix_spacing(text)
-    if "." in text or "!" in text or "?" in text or "؟" in text:
+    if _may_break(text):
         text = _BREAK_RE.sub(_sentence_break, text)
     # Lines are already collapsed and stripped: the spacing rules never leave a space at a line
     # edge, and a break consumes the separator around it.
@@ -936,6 +952,7 @@ _PROBE_TEXTS: Final = (
     "مستورا:وقف 1,000 (  ) ،كلمة ؛\u200fكلمة \u3000新闻 , 𝐀𝐁 .\n \n\tend ,",
     "café , naïve . \x85next\u2028line",
     "قَالَ الرئيـــس «نعم»، 2018; Café ü œ — ‘x’ … ‰ ™ ¬ \u200c\u200f _a_ ِ\t\x0bّ",  # windows-1256 only
+    "انتهى.» \t, ثم 3.5 و٣.٥ end.\nnext!? done.)\n",  # sentence ends: the breaks' prefilter
 )
 
 
@@ -963,7 +980,11 @@ def _compiled_agrees() -> bool:
     built from an older source would not: then the Python passes run)."""
     if _compiled is None:
         return False
+    if getattr(_compiled, "may_break", None) is None:  # an extension built from older source
+        log.warning("the compiled character passes are out of date: normalizing in Python (slower)")
+        return False
     pairs = (
+        (_compiled.may_break, _may_break_python),
         (_compiled.collapse_lines, _collapsed_python),
         (_compiled.fix_spacing, _fix_spacing_python),
         (_key_cp1256_compiled, _key_cp1256_python),
@@ -981,6 +1002,7 @@ def _compiled_agrees() -> bool:
 COMPILED: Final = _compiled_agrees()
 if COMPILED:
     _collapsed, _fix_spacing = _compiled.collapse_lines, _compiled.fix_spacing
+    _may_break = _compiled.may_break
     _key_cp1256, _unusual = _key_cp1256_compiled, _unusual_compiled
 
 

@@ -18,6 +18,7 @@ from worker.normalize.text import normalize_text
 compiled = pytest.importorskip("worker.normalize._text_passes", reason="not built (see pyproject.toml)")
 
 PAIRS = {
+    "may_break": (compiled.may_break, text_module._may_break_python),
     "collapse_lines": (compiled.collapse_lines, text_module._collapsed_python),
     "fix_spacing": (compiled.fix_spacing, text_module._fix_spacing_python),
     "cp1256_key": (text_module._key_cp1256_compiled, text_module._key_cp1256_python),
@@ -33,6 +34,7 @@ def test_the_compiled_passes_are_what_normalize_uses() -> None:
     assert text_module._collapsed is compiled.collapse_lines
     assert text_module._key_cp1256 is text_module._key_cp1256_compiled
     assert text_module._unusual is text_module._unusual_compiled
+    assert text_module._may_break is compiled.may_break
 
 
 def _same(name: str, s: str) -> None:
@@ -48,7 +50,7 @@ _PIECES = st.sampled_from(
         " ", "  ", "\n", "\r\n", "\t", "\x0b", "\x0c", "\x1c", "\x85", "\xa0", "\u2003", "\u2028", "\u3000",
         "،", "؛", "؟", ",", ".", ":", "(", ")", "[", "]", "{", "}", "_", "²", "\u0651", "\u200f",
         "a", "Z", "é", "ß", "5", "٣", "سوريا", "وأعلن", "ا", "ي", "\u0640", "ۀ", "新闻", "ก", "𝐀", "\U0001f600",
-        "ڤ", "پ", "«", "»", "…", "œ", "™",
+        "ڤ", "پ", "«", "»", "…", "œ", "™", "!", "?", '"', "'", "”", "’", "“", "ab.", "قال.",
     ]
 )  # fmt: skip
 
@@ -76,6 +78,26 @@ def test_any_text_gives_the_same_output_both_ways(s: str) -> None:
         _same(name, s)
 
 
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_texts())
+def test_the_breaks_prefilter_passes_every_text_with_a_break(s: str) -> None:
+    # `_paragraphs` skips `_BREAK_RE` where `_may_break` says no: that must never hide a break
+    for text in (s, text_module._fix_spacing_python(text_module._collapsed_python(s))):
+        if text_module._BREAK_RE.search(text):
+            assert text_module._may_break_python(text), text
+            assert compiled.may_break(text), text
+
+
+def test_the_breaks_prefilter_says_no_to_plain_sentence_ends() -> None:
+    # what nearly every real article looks like: each sentence ends in a space or a line break
+    for text in ("قال الوزير. وأضاف أن 3.5 مليون!\nثم ماذا؟ انتهى.", "He said. Then: 2.5 m!\nWhy? \"End.\"", ""):
+        assert not compiled.may_break(text)
+        assert not text_module._may_break_python(text)
+    for text in ("سوريا.وأعلن", 'end."next', "word.» , next", "U.S.,Japan", "a.(b"):
+        assert compiled.may_break(text), text
+        assert text_module._may_break_python(text), text
+
+
 def test_every_bmp_character_alone_and_beside_the_marks() -> None:
     native, python = PAIRS["cp1256_key"]
     unusual_native, unusual_python = PAIRS["unusual"]
@@ -91,6 +113,10 @@ def test_every_bmp_character_alone_and_beside_the_marks() -> None:
         for around in (f",{ch}", f"a,{ch}", f"{ch},a", f"،{ch}", f"؛{ch}", f"س:{ch}", f"{ch}:س", f" ,{ch}", f" .{ch}"):
             _same("fix_spacing", around)
         _same("collapse_lines", f" a{ch}{ch}b {ch}\n{ch}")
+    for cp in range(0x10000):  # every character after a sentence end, its closers and spaces
+        ch = chr(cp)
+        for around in (f"ab.{ch}", f"ab؟»){ch}", f"ab! \t{ch}", f"ab.{ch},", f"{ch}.x"):
+            _same("may_break", around)
 
 
 def test_edges() -> None:
@@ -104,6 +130,8 @@ def test_bad_arguments_raise_not_crash() -> None:
         compiled.collapse_lines(b"bytes")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         compiled.fix_spacing(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        compiled.may_break(b"a.b")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         compiled.cp1256_key("abc", b"short")
     with pytest.raises(ValueError):
@@ -121,6 +149,7 @@ def test_normalized_articles_are_the_same_both_ways(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(text_module, "_fix_spacing", text_module._fix_spacing_python)
     monkeypatch.setattr(text_module, "_key_cp1256", text_module._key_cp1256_python)
     monkeypatch.setattr(text_module, "_unusual", text_module._unusual_python)
+    monkeypatch.setattr(text_module, "_may_break", text_module._may_break_python)
     in_python = [normalize_text(title=t, text=b, html=None) for t, b in articles]
     assert with_c == in_python
 
@@ -130,10 +159,22 @@ def test_a_disagreeing_extension_is_not_used(monkeypatch: pytest.MonkeyPatch) ->
         collapse_lines = staticmethod(compiled.collapse_lines)
         cp1256_key = staticmethod(compiled.cp1256_key)
         chars_in = staticmethod(compiled.chars_in)
+        may_break = staticmethod(compiled.may_break)
 
         @staticmethod
         def fix_spacing(s: str) -> str:  # a rule missing, as in an extension built from older source
             return s
 
     monkeypatch.setattr(text_module, "_compiled", Stale)
+    assert not text_module._compiled_agrees()
+
+
+def test_an_extension_without_a_pass_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Older:  # built from a source before the breaks' prefilter
+        collapse_lines = staticmethod(compiled.collapse_lines)
+        fix_spacing = staticmethod(compiled.fix_spacing)
+        cp1256_key = staticmethod(compiled.cp1256_key)
+        chars_in = staticmethod(compiled.chars_in)
+
+    monkeypatch.setattr(text_module, "_compiled", Older)
     assert not text_module._compiled_agrees()
