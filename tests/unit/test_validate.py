@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.support.factories import encode, make_article
 from worker.errors import PoisonInput
@@ -246,3 +248,34 @@ def test_the_combining_class_from_planes_0_and_1_is_that_of_the_whole_range() ->
 
     # planes 0-1 only, at import; a Unicode version that put a combining mark elsewhere fails here
     assert _combining_class() == _combining_class((range(0x110000),))
+
+
+_BMP_MARKS = "\u064e\u0651\u0301\u05b8"  # Arabic fatha and shadda, combining acute, Hebrew qamats
+_PLANE_1_MARKS = "\U0001d165\U0001d167\U00011046\U0001e8d0"  # musical stem and tremolo, Brahmi virama, Mende Kikakui
+
+
+@given(
+    st.lists(
+        st.sampled_from(["ب", "a", " ", "\U0001f600", "\U00020000", *_BMP_MARKS, *_PLANE_1_MARKS]), max_size=120
+    ),
+    st.integers(min_value=0, max_value=3),
+)
+def test_the_bmp_scan_for_mark_runs_finds_what_the_whole_class_finds(pieces: list[str], run_kind: int) -> None:
+    from worker.validate import _COMBINING_RUN_RE, MAX_COMBINING_RUN, _combining_run
+
+    marks = (_BMP_MARKS, _PLANE_1_MARKS, _BMP_MARKS + _PLANE_1_MARKS, "")[run_kind]
+    run = "".join(marks[i % len(marks)] for i in range(MAX_COMBINING_RUN + 1)) if marks else ""
+    value = "".join(pieces[: len(pieces) // 2]) + run + "".join(pieces[len(pieces) // 2 :])
+    expected = _COMBINING_RUN_RE.search(value)
+    found = _combining_run(value)
+    assert (found and found.span()) == (expected and expected.span())
+
+
+def test_a_run_of_marks_is_refused_with_or_without_characters_outside_the_bmp() -> None:
+    from worker.validate import MAX_COMBINING_RUN
+
+    long_run, short_run = "\u064e\u0651" * MAX_COMBINING_RUN, "\u064e\u0651" * (MAX_COMBINING_RUN // 4)
+    for text in (f"ب{long_run}", f"\U0001f600 ب{long_run}", f"ب{short_run}\U0001d165" * 2 + "x" + "\U0001d165" * 40):
+        assert poison_of(encode(make_article(text=text))).reason == "invalid_unicode", text
+    for text in (f"ب{short_run} ب{short_run}", f"\U0001f600 ب{short_run}"):
+        decode_article(encode(make_article(text=text)), **LIMITS)
