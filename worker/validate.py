@@ -18,6 +18,7 @@ import msgspec
 
 from worker.errors import PoisonInput
 from worker.events import RawArticle
+from worker.normalize.normal_forms import is_nfc
 
 #: Every reason `decode_article` can give; the metrics layer folds anything else into "other".
 REASONS = (
@@ -366,7 +367,7 @@ def validate_article(
     for name in ("text", "html", "title"):
         value = getattr(article, name)
         # The NFC quick check is linear and true for nearly all text; only the rest is scanned.
-        if value and not unicodedata.is_normalized("NFC", value) and (run := _combining_run(value)):
+        if value and not is_nfc(value) and (run := _combining_run(value)):
             raise PoisonInput(
                 "invalid_unicode",
                 f"`{name}` holds more than {MAX_COMBINING_RUN} combining marks in a row (at character "

@@ -2,6 +2,7 @@
 
 `text.normalize_text` is the stage; the other modules are its parts, one concern each:
 `arabic` (letter folding), `boilerplate` (syndication chrome), `html_text` (HTML to text),
-`urls` (canonical URLs), `timestamps` (publication times), `language` (language detection).
+`urls` (canonical URLs), `timestamps` (publication times), `language` (language detection),
+`normal_forms` (quick Unicode normal-form checks).
 Pure functions: no I/O, no clocks, no globals beyond tables built once.
 """

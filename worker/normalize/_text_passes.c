@@ -31,6 +31,11 @@
  *     built at import by running the class over every BMP character) holds: `_clean_pass`'s scan
  *     for the characters its rules act on.
  *
+ * surely_normal(s, table)
+ *     True where UAX #15's quick check says Yes from the tables given (below): `s` is then in the
+ *     normal form they were made for. False where it might not be: the full check decides
+ *     (worker/normalize/normal_forms.py).
+ *
  * may_break(s)
  *     False where `_BREAK_RE` (text.py's sentence breaks) cannot match anywhere in `s`, so that
  *     `_paragraphs` skips its scan (a regex that starts with a class of four characters reads
@@ -412,6 +417,45 @@ static PyObject *chars_in(PyObject *self, PyObject *args) {
     return found;
 }
 
+/* UAX #15's quick check, for a result of Yes only: every character in the BMP, none unsure, and
+   the canonical combining classes never decreasing within a run of marks. `table` holds a byte
+   per BMP code point: UNSURE (its Quick_Check is not Yes, or may not be), else its canonical
+   combining class (at most 240). */
+#define UNSURE 0xFF
+
+ALWAYS_INLINE int surely_normal_k(int kind, const void *data, Py_ssize_t n, const unsigned char *table) {
+    unsigned char last = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        unsigned char cls = table[c];
+        if (cls != 0 && (cls == UNSURE || cls < last)) return 0;
+        last = cls;
+    }
+    return 1;
+}
+
+static PyObject *surely_normal(PyObject *self, PyObject *args) {
+    PyObject *s;
+    Py_buffer table;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Uy*:surely_normal", &s, &table)) return NULL;
+    if (table.len != 0x10000) {
+        PyBuffer_Release(&table);
+        PyErr_SetString(PyExc_ValueError, "surely_normal(): the table holds one byte per BMP code point");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    const unsigned char *map = table.buf;
+    /* a four-byte string holds a character outside the BMP: not sure */
+    int sure = kind == PyUnicode_1BYTE_KIND   ? surely_normal_k(1, data, n, map)
+               : kind == PyUnicode_2BYTE_KIND ? surely_normal_k(2, data, n, map)
+                                              : 0;
+    PyBuffer_Release(&table);
+    return PyBool_FromLong(sure);
+}
+
 /* `_BREAK_RE`'s terminators and closers (text.py's _CLOSERS). */
 ALWAYS_INLINE int is_terminator(Py_UCS4 c) { return c == '.' || c == '!' || c == '?' || c == 0x061F; }
 ALWAYS_INLINE int is_quote_closer(Py_UCS4 c) {
@@ -452,6 +496,8 @@ static PyMethodDef methods[] = {
     {"collapse_lines", collapse_lines, METH_O,
      "collapse_lines(s) -> str\n\nThe non-empty lines of `s`, whitespace collapsed, joined by \"\\n\"."},
     {"fix_spacing", fix_spacing, METH_O, "fix_spacing(s) -> str\n\nworker/normalize/text.py's _fix_spacing."},
+    {"surely_normal", surely_normal, METH_VARARGS,
+     "surely_normal(s, table) -> bool\n\nUAX #15's quick check, True for a result of Yes (a byte per BMP code point)."},
     {"may_break", may_break, METH_O,
      "may_break(s) -> bool\n\nFalse where worker/normalize/text.py's _BREAK_RE cannot match in `s`."},
     {"cp1256_key", cp1256_key, METH_VARARGS,

@@ -40,6 +40,7 @@ from typing import Final
 from worker.normalize import arabic, boilerplate
 from worker.normalize.chinese import fold_chinese
 from worker.normalize.html_text import extract as extract_html
+from worker.normalize.normal_forms import is_nfc, is_nfkc
 
 try:  # the character passes in C (worker/normalize/_text_passes.c), where it was built
     from worker.normalize import _text_passes as _compiled
@@ -380,7 +381,7 @@ def _clean_pass(s: str, notes: _Notes) -> tuple[str, bool]:
             s = _JUNK_RE.sub("", s)  # a presentation-form tatweel (U+FE71 etc.) folds to U+0640
     unstable = False
     if not s.isascii():
-        if not unicodedata.is_normalized("NFC", s):
+        if not is_nfc(s):
             s = _cap_mark_runs(s, notes)
             s = unicodedata.normalize("NFC", s)
             unstable = True  # composition can create a mojibake lead (A + U+0303 -> Ã)
@@ -915,7 +916,7 @@ _key_cp1256: Callable[[str], str | None] = _key_cp1256_python
 def _key_once(s: str) -> tuple[str, bool]:
     """The key of ``s``, and whether it is NFKC for certain: a key made by the windows-1256 table
     is (its characters are NFKC starters that compose with none of each other; tested)."""
-    if not unicodedata.is_normalized("NFKC", s):
+    if not is_nfkc(s):
         s = arabic.normalize_unicode(_cap_mark_runs(s, None))
     elif "\ufdfc" in s or "\ufdfd" in s:
         s = arabic.normalize_unicode(s)

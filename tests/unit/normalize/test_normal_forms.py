@@ -1,0 +1,131 @@
+"""The quick normal-form checks (worker/normalize/normal_forms.py) answer as `unicodedata` does."""
+
+from __future__ import annotations
+
+import sys
+import types
+import unicodedata
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from worker.normalize import normal_forms
+
+compiled = pytest.importorskip("worker.normalize._text_passes", reason="not built (see pyproject.toml)")
+
+
+def test_the_generated_tables_are_this_pythons_unicode() -> None:
+    # A Python with another Unicode version fails here: `python -m worker.normalize.normal_forms`
+    # makes them again (until then the worker gives the same answers, from the full check only).
+    from worker.normalize import _normal_form_tables as tables
+
+    assert unicodedata.unidata_version == tables.UNIDATA_VERSION
+    assert normal_forms.derive_tables() == normal_forms._TABLES
+    assert normal_forms.QUICK
+
+
+def _unsure(form: str, ch: str) -> bool:
+    cp = ord(ch)
+    return cp >= 0x10000 or normal_forms._TABLES[form][cp] == normal_forms.UNSURE
+
+
+def test_what_makes_a_character_unsure() -> None:
+    for ch in ("\u0301", "\u0308", "\u0653", "\u0654"):  # marks that compose with a letter before them
+        assert _unsure("NFC", ch) and _unsure("NFKC", ch)
+    for ch in ("\u064b", "\u064e", "\u0651", "\u0652"):  # Arabic harakat: marks that compose with nothing
+        assert not _unsure("NFC", ch) and not _unsure("NFKC", ch)
+        assert normal_forms._TABLES["NFC"][ord(ch)] == unicodedata.combining(ch) > 0
+    for ch in ("\u212b", "\u0344"):  # changed by NFC on its own (a singleton, an exclusion)
+        assert _unsure("NFC", ch)
+    for ch in ("\ufefb", "\ufdfc", "\uff21", "\u00bd"):  # compatibility forms: NFKC only
+        assert _unsure("NFKC", ch) and not _unsure("NFC", ch)
+    for ch in ("\u1161", "\u11a8", "\u0b3e", "\u0cd5"):  # combine with what comes before (class 0)
+        assert _unsure("NFC", ch) and _unsure("NFKC", ch)
+    for ch in ("a", "Z", " ", "\n", "ا", "ب", "ة", "ى", "ي", "٣", "新", "ก", "é", "가"):
+        assert not _unsure("NFC", ch) and not _unsure("NFKC", ch), ch
+    assert _unsure("NFC", "\U0001f600")  # outside the BMP: always the full check
+
+
+_ALPHABET = st.sampled_from(
+    [
+        *"aAeE oOuU\nاأإآبةتيىوء٣3,.",
+        "\u0301", "\u0308", "\u064e", "\u0651", "\u0653", "\u0654", "\u0655",  # marks
+        "\u212b", "\u00c5", "\u00e9", "\ufefb", "\ufdfc", "\uff21",  # changed alone, precomposed
+        "\u1100", "\u1161", "\u11a8", "\uac00",  # Hangul jamo and a syllable
+        "\u0b47", "\u0b3e", "\u0cd5", "\u0cbf", "\u3099", "\u304b",  # vowel signs, kana voicing
+        "\U0001d15e", "\U0001d165", "\U0001f600",  # outside the BMP
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_ALPHABET, max_size=12).map("".join))
+def test_quick_answers_are_the_full_ones(s: str) -> None:
+    assert normal_forms.is_nfc(s) == unicodedata.is_normalized("NFC", s), ascii(s)
+    assert normal_forms.is_nfkc(s) == unicodedata.is_normalized("NFKC", s), ascii(s)
+
+
+def test_every_bmp_character_after_every_kind_of_starter() -> None:
+    starters = ("", "a", "A", "e", "o", "\u1100", "\uac00", "\u0627", "\u0648", "\u0b47", "\u0cbf", "\u304b", "\u00e9")
+    for cp in range(0x10000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        ch = chr(cp)
+        for before in starters:
+            s = before + ch
+            assert normal_forms.is_nfc(s) == unicodedata.is_normalized("NFC", s), hex(cp)
+            assert normal_forms.is_nfkc(s) == unicodedata.is_normalized("NFKC", s), hex(cp)
+        for around in (f"\u0628\u0651{ch}", f"\u0628\u064e{ch}\u0651", f"a\u0301{ch}\u0316", f"{ch}\u0651\u064e"):
+            assert normal_forms.is_nfc(around) == unicodedata.is_normalized("NFC", around), hex(cp)
+            assert normal_forms.is_nfkc(around) == unicodedata.is_normalized("NFKC", around), hex(cp)
+
+
+def test_arabic_marks_in_order_are_quick_and_out_of_order_are_not() -> None:
+    in_order, reordered = "\u0628\u064e\u0651", "\u0628\u0651\u064e"  # fatha (30) then shadda (33)
+    assert compiled.surely_normal(in_order, normal_forms._TABLES["NFC"])
+    assert not compiled.surely_normal(reordered, normal_forms._TABLES["NFC"])
+    assert normal_forms.is_nfc(in_order) and not normal_forms.is_nfc(reordered)
+
+
+@pytest.mark.parametrize(
+    "tables",
+    [
+        types.SimpleNamespace(UNIDATA_VERSION="1.0.0", TABLES={"NFC": "", "NFKC": ""}),  # another Unicode
+        types.SimpleNamespace(UNIDATA_VERSION=unicodedata.unidata_version, TABLES={"NFC": "zz"}),  # damaged
+        types.SimpleNamespace(UNIDATA_VERSION=unicodedata.unidata_version, TABLES={"NFC": "789c0300000001"}),
+        types.SimpleNamespace(),
+    ],
+)
+def test_tables_of_another_unicode_or_damaged_are_not_used(
+    monkeypatch: pytest.MonkeyPatch, tables: types.SimpleNamespace
+) -> None:
+    monkeypatch.setitem(sys.modules, "worker.normalize._normal_form_tables", tables)
+    assert normal_forms._loaded() == {}
+
+
+def test_without_tables_every_answer_is_the_full_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(normal_forms, "_TABLES", {})
+    check = normal_forms._checker("NFC")
+    assert check("abc") and not check("e\u0301") and check("\u00e9")
+
+
+def test_surely_normal() -> None:
+    table = bytearray(0x10000)
+    table[ord("x")] = normal_forms.UNSURE
+    table[ord("m")], table[ord("n")] = 10, 20  # two "marks"
+    check = lambda s: compiled.surely_normal(s, bytes(table))  # noqa: E731
+    assert check("") and check("abc قال") and check("amn") and check("amnb")
+    assert not check("abxc")  # unsure
+    assert not check("anm")  # marks out of order
+    assert check("anbm")  # a starter between them
+    assert not check("ab\U0001f600")  # outside the BMP
+    with pytest.raises(ValueError):
+        compiled.surely_normal("abc", b"short")
+    with pytest.raises(TypeError):
+        compiled.surely_normal(b"abc", bytes(table))  # type: ignore[arg-type]
+
+
+def test_an_extension_without_the_quick_check_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(normal_forms, "_compiled", types.SimpleNamespace())  # built from older source
+    assert normal_forms._loaded() == {}
