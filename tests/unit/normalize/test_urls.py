@@ -125,3 +125,33 @@ def test_path_escapes_skip_only_what_is_normal_already(path: str) -> None:
     if "%" in path:
         quoted = urls._STRAY_PERCENT_RE.sub("%25", urls._ESCAPE_RE.sub(urls._normalize_escape, quoted))
     assert urls._normalize_path(path) == (quoted or "/")
+
+
+_SCHEMES = ["http", "HTTP", "https", "hTTpS", "ftp", "httpx", "", "//"]
+_HOST_PIECES = ["a", "Z", "0", ".", "-", "_", "K", "\u212a", "ß", "ü", "example", "com", "xn--", ":80", ":8080", "@", "[", "]"]  # fmt: skip
+_URL_PATH_PIECES = [*_PATH_PIECES, "?", "#", "#!", "=", "&", "@", ":", "\\", "\x00", "\x7f", "\ud800", "é", "新", "\U0001f600", ""]  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.sampled_from(_SCHEMES),
+    st.lists(st.sampled_from(_HOST_PIECES), max_size=6).map("".join),
+    st.lists(st.sampled_from(_URL_PATH_PIECES), max_size=12).map("".join),
+)
+def test_the_plain_url_shortcut_gives_what_the_general_path_gives(scheme: str, host: str, path: str) -> None:
+    from worker.normalize import urls
+
+    url = (scheme if scheme in ("", "//") else scheme + "://") + host + ("/" + path if path else "")
+    stripped = url.strip()
+    expected = urls._canonical(stripped) if stripped and not any(c in stripped for c in " \t\r\n") else None
+    assert canonicalize_url(url) == expected, url
+
+
+def test_the_plain_url_shortcut_takes_the_common_shape_only() -> None:
+    from worker.normalize import urls
+
+    for url in ("http://www.alarabiya.net/ar/2012/10/11/فيلم-بن-لادن.html", "HTTPS://Example.COM.", "https://a.b/%d9%81?"[:-1]):
+        assert urls._PLAIN_URL_RE.fullmatch(url), url
+    for url in ("http://a.b/?q=1", "http://a.b/#x", "http://a.b:80/", "http://u@a.b/", "http://[::1]/", "http://\u212a.b/", "ftp://a.b/"):
+        assert not urls._PLAIN_URL_RE.fullmatch(url), url
+
