@@ -31,6 +31,13 @@
  *     built at import by running the class over every BMP character) holds: `_clean_pass`'s scan
  *     for the characters its rules act on.
  *
+ * fold_chars(s, image)
+ *     s.translate(table) for a table of single characters to one BMP character or to None, given
+ *     as an image of the code points below len(image) / 2 (two bytes each, little-endian: the
+ *     character itself where it is kept, DELETED (0xFFFF) where it goes, else what it becomes);
+ *     characters past the image are kept. `s` itself where nothing changes.
+ *     worker/normalize/arabic.py's fold_for_match.
+ *
  * surely_normal(s, table)
  *     True where UAX #15's quick check says Yes from the tables given (below): `s` is then in the
  *     normal form they were made for. False where it might not be: the full check decides
@@ -417,6 +424,67 @@ static PyObject *chars_in(PyObject *self, PyObject *args) {
     return found;
 }
 
+#define DELETED 0xFFFF
+
+ALWAYS_INLINE Py_ssize_t fold_first_change_k(int kind, const void *data, Py_ssize_t n, const unsigned char *image,
+                                            Py_ssize_t size) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if ((Py_ssize_t)c < size && (Py_UCS4)(image[2 * c] | image[2 * c + 1] << 8) != c) return i;
+    }
+    return n;
+}
+
+ALWAYS_INLINE Py_ssize_t fold_k(int kind, const void *data, Py_ssize_t n, const unsigned char *image, Py_ssize_t size,
+                                Py_ssize_t from, Py_UCS4 *out) {
+    Py_ssize_t len = 0;
+    for (Py_ssize_t i = 0; i < from; i++) out[len++] = PyUnicode_READ(kind, data, i);
+    for (Py_ssize_t i = from; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if ((Py_ssize_t)c < size) {
+            Py_UCS4 to = image[2 * c] | image[2 * c + 1] << 8;
+            if (to == DELETED) continue;
+            c = to;
+        }
+        out[len++] = c;
+    }
+    return len;
+}
+
+static PyObject *fold_chars(PyObject *self, PyObject *args) {
+    PyObject *s;
+    Py_buffer image;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Uy*:fold_chars", &s, &image)) return NULL;
+    if (image.len % 2 != 0 || image.len > 2 * 0x10000) {
+        PyBuffer_Release(&image);
+        PyErr_SetString(PyExc_ValueError, "fold_chars(): the image holds two bytes per code point, at most the BMP");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), size = image.len / 2;
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    const unsigned char *map = image.buf;
+    Py_ssize_t first = DISPATCH(kind, fold_first_change_k(1, data, n, map, size),
+                                fold_first_change_k(2, data, n, map, size), fold_first_change_k(4, data, n, map, size));
+    if (first == n) {
+        PyBuffer_Release(&image);
+        Py_INCREF(s);
+        return s;
+    }
+    Py_UCS4 *out = PyMem_Malloc(sizeof(Py_UCS4) * (size_t)n);
+    if (out == NULL) {
+        PyBuffer_Release(&image);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t len = DISPATCH(kind, fold_k(1, data, n, map, size, first, out), fold_k(2, data, n, map, size, first, out),
+                              fold_k(4, data, n, map, size, first, out));
+    PyBuffer_Release(&image);
+    PyObject *result = from_ucs4(out, len);
+    PyMem_Free(out);
+    return result;
+}
+
 /* UAX #15's quick check, for a result of Yes only: every character in the BMP, none unsure, and
    the canonical combining classes never decreasing within a run of marks. `table` holds a byte
    per BMP code point: UNSURE (its Quick_Check is not Yes, or may not be), else its canonical
@@ -496,6 +564,8 @@ static PyMethodDef methods[] = {
     {"collapse_lines", collapse_lines, METH_O,
      "collapse_lines(s) -> str\n\nThe non-empty lines of `s`, whitespace collapsed, joined by \"\\n\"."},
     {"fix_spacing", fix_spacing, METH_O, "fix_spacing(s) -> str\n\nworker/normalize/text.py's _fix_spacing."},
+    {"fold_chars", fold_chars, METH_VARARGS,
+     "fold_chars(s, image) -> str\n\ns.translate(table) for a table of one character to one BMP character or None, as an image."},
     {"surely_normal", surely_normal, METH_VARARGS,
      "surely_normal(s, table) -> bool\n\nUAX #15's quick check, True for a result of Yes (a byte per BMP code point)."},
     {"may_break", may_break, METH_O,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -83,6 +84,38 @@ def test_functions_equal_translate_with_their_tables(s: str) -> None:
     assert arabic.normalize_alef_maksura(s) == s.translate(arabic.ALEF_MAKSURA_TABLE)
     assert arabic.normalize_teh_marbuta(s) == s.translate(arabic.TEH_MARBUTA_TABLE)
     assert arabic.fold_for_match(s) == s.translate(arabic.MATCH_FOLD_TABLE)
+    assert arabic._fold_for_match_python(s) == s.translate(arabic.MATCH_FOLD_TABLE)
+
+
+# --- the compiled fold (worker/normalize/_text_passes.c) ------------------------------------------
+
+
+def test_the_compiled_fold_is_what_the_key_uses() -> None:
+    pytest.importorskip("worker.normalize._text_passes", reason="not built (see pyproject.toml)")
+    assert arabic.fold_for_match is arabic._fold_for_match_compiled
+
+
+@given(st.text(alphabet=st.one_of(_ARABIC_BLOCK, st.sampled_from("\u0640\u064e\u0651ةىإ"), st.characters()), max_size=200))
+def test_the_compiled_fold_is_the_table(s: str) -> None:
+    pytest.importorskip("worker.normalize._text_passes", reason="not built (see pyproject.toml)")
+    assert arabic._fold_for_match_compiled(s) == s.translate(arabic.MATCH_FOLD_TABLE)
+
+
+def test_the_compiled_fold_on_every_bmp_character() -> None:
+    compiled = pytest.importorskip("worker.normalize._text_passes", reason="not built (see pyproject.toml)")
+    everything = "".join(chr(cp) for cp in range(0x10000) if not 0xD800 <= cp < 0xE000)
+    assert arabic._fold_for_match_compiled(everything) == everything.translate(arabic.MATCH_FOLD_TABLE)
+    unchanged = "abc قال 新闻 \U0001f600"
+    assert compiled.fold_chars(unchanged, arabic._MATCH_FOLD_IMAGE) is unchanged
+    with pytest.raises(ValueError):
+        compiled.fold_chars("abc", b"odd")
+    with pytest.raises(TypeError):
+        compiled.fold_chars(b"abc", arabic._MATCH_FOLD_IMAGE)  # type: ignore[arg-type]
+
+
+def test_an_extension_without_the_fold_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(arabic, "_compiled", object())  # built from older source
+    assert arabic._compiled_fold() is None
 
 
 def test_tables_match_camel_definitions() -> None:
