@@ -1,4 +1,4 @@
-"""The compiled normalize passes under AddressSanitizer and UndefinedBehaviorSanitizer
+"""The compiled normalize passes (all of them) under AddressSanitizer and UndefinedBehaviorSanitizer
 (tests/support/sanitized.py): random text of each storage width (Latin-1, BMP, outside the BMP),
 dense in the marks the rules act on, empty and long text, a table of the wrong size, bad
 arguments."""
@@ -25,14 +25,22 @@ for i in range(6000):
     out = m.cp1256_key(s, image)
     assert out is None or len(out) <= len(s)
     assert m.chars_in(s, image[:8192]) <= set(s)
+    assert m.may_break(s) in (True, False)
+    assert m.surely_normal(s, image[:65536]) in (True, False)
+    cut = 2 * rng.randrange(0, 0x700)  # a fold image of any length up to the Arabic block
+    out = m.fold_chars(s, image[:cut])
+    assert isinstance(out, str) and len(out) <= len(s)
 long = "،كلمة , x ( y ) :" * 50_000
 m.fix_spacing(long); m.collapse_lines(long + "\n" * 1000); m.cp1256_key(long, image); m.chars_in(long, image[:8192])
+m.may_break(long + "قال.وأضاف"); m.surely_normal(long, image[:65536]); m.fold_chars(long, image[: 2 * 0x700])
 for bad in (None, 3, b"bytes"):
-    for f in (m.collapse_lines, m.fix_spacing):
+    for f in (m.collapse_lines, m.fix_spacing, m.may_break):
         refused(f, bad, errors=TypeError)
-for f in (m.cp1256_key, m.chars_in):
+for f in (m.cp1256_key, m.chars_in, m.surely_normal, m.fold_chars):
     for args in (("a", b"short"), (b"a", image), ("a",)):
         refused(f, *args)
+refused(m.fold_chars, "a", image + b"xx")  # past the BMP
+refused(m.fold_chars, "a", b"odd")
 print("sanitized ok")
 """
 
