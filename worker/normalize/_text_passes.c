@@ -38,6 +38,13 @@
  *     characters past the image are kept. `s` itself where nothing changes.
  *     worker/normalize/arabic.py's fold_for_match.
  *
+ * reorder_marks(s, table)
+ *     The form of `s` where every character is sure in it (below): each run of marks (combining
+ *     class not 0) sorted by class, stably (Unicode's canonical ordering; a sure character
+ *     composes with nothing and is not changed on its own, so ordering is all the form does to
+ *     such text). None where a character is unsure or outside the BMP, or a run is longer than
+ *     MAX_REORDERED_RUN: the full normalization decides.
+ *
  * surely_normal(s, table)
  *     True where UAX #15's quick check says Yes from the tables given (below): `s` is then in the
  *     normal form they were made for. False where it might not be: the full check decides
@@ -502,6 +509,66 @@ ALWAYS_INLINE int surely_normal_k(int kind, const void *data, Py_ssize_t n, cons
     return 1;
 }
 
+/* Longest run of marks reorder_marks sorts (insertion sort: quadratic in the run). */
+#define MAX_REORDERED_RUN 64
+
+ALWAYS_INLINE int reorder_k(int kind, const void *data, Py_ssize_t n, const unsigned char *table, Py_UCS4 *out) {
+    Py_ssize_t run = 0; /* marks so far in the current run, the last `run` entries of out[0..i) */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        unsigned char cls = table[c];
+        if (cls == UNSURE) return 0;
+        if (cls == 0) {
+            run = 0;
+            out[i] = c;
+            continue;
+        }
+        if (++run > MAX_REORDERED_RUN) return 0;
+        Py_ssize_t j = i; /* insert c after every mark of the run whose class is <= its own */
+        while (j > i - run + 1 && table[out[j - 1]] > cls) {
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = c;
+    }
+    return 1;
+}
+
+static PyObject *reorder_marks(PyObject *self, PyObject *args) {
+    PyObject *s;
+    Py_buffer table;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Uy*:reorder_marks", &s, &table)) return NULL;
+    if (table.len != 0x10000) {
+        PyBuffer_Release(&table);
+        PyErr_SetString(PyExc_ValueError, "reorder_marks(): the table holds one byte per BMP code point");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int kind = PyUnicode_KIND(s);
+    if (kind == PyUnicode_4BYTE_KIND) { /* holds a character outside the BMP */
+        PyBuffer_Release(&table);
+        Py_RETURN_NONE;
+    }
+    Py_UCS4 *out = PyMem_Malloc(sizeof(Py_UCS4) * (size_t)(n ? n : 1));
+    if (out == NULL) {
+        PyBuffer_Release(&table);
+        return PyErr_NoMemory();
+    }
+    const void *data = PyUnicode_DATA(s);
+    int done = kind == PyUnicode_1BYTE_KIND ? reorder_k(1, data, n, table.buf, out) : reorder_k(2, data, n, table.buf, out);
+    PyBuffer_Release(&table);
+    PyObject *result;
+    if (done) {
+        result = from_ucs4(out, n);
+    } else {
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+    PyMem_Free(out);
+    return result;
+}
+
 static PyObject *surely_normal(PyObject *self, PyObject *args) {
     PyObject *s;
     Py_buffer table;
@@ -566,6 +633,8 @@ static PyMethodDef methods[] = {
     {"fix_spacing", fix_spacing, METH_O, "fix_spacing(s) -> str\n\nworker/normalize/text.py's _fix_spacing."},
     {"fold_chars", fold_chars, METH_VARARGS,
      "fold_chars(s, image) -> str\n\ns.translate(table) for a table of one character to one BMP character or None, as an image."},
+    {"reorder_marks", reorder_marks, METH_VARARGS,
+     "reorder_marks(s, table) -> str | None\n\nThe normal form of text of sure characters: its runs of marks in canonical order."},
     {"surely_normal", surely_normal, METH_VARARGS,
      "surely_normal(s, table) -> bool\n\nUAX #15's quick check, True for a result of Yes (a byte per BMP code point)."},
     {"may_break", may_break, METH_O,

@@ -33,9 +33,10 @@ built (``_text_passes.fold_chars``: one pass, a lookup per character, ~0.3 µs).
 from __future__ import annotations
 
 import array
-import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Final
+
+from worker.normalize.normal_forms import is_nfkc, to_nfkc
 
 try:
     from worker.normalize import _text_passes as _compiled
@@ -115,9 +116,9 @@ def normalize_unicode(s: str) -> str:
     """CAMeL's ``normalize_unicode``: fix U+FDFC/U+FDFD, then NFKC (presentation forms and
     ligatures to plain letters, Arabic-Indic digits stay Arabic-Indic)."""
     s = _apply(s, _UNICODE_FIX_PAIRS)
-    if unicodedata.is_normalized("NFKC", s):
+    if is_nfkc(s):
         return s
-    return unicodedata.normalize("NFKC", s)
+    return to_nfkc(s)
 
 
 def dediacritize(s: str) -> str:

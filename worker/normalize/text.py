@@ -40,7 +40,7 @@ from typing import Final
 from worker.normalize import arabic, boilerplate
 from worker.normalize.chinese import fold_chinese
 from worker.normalize.html_text import extract as extract_html
-from worker.normalize.normal_forms import is_nfc, is_nfkc
+from worker.normalize.normal_forms import is_nfc, is_nfkc, to_nfc, to_nfkc
 
 try:  # the character passes in C (worker/normalize/_text_passes.c), where it was built
     from worker.normalize import _text_passes as _compiled
@@ -383,7 +383,7 @@ def _clean_pass(s: str, notes: _Notes) -> tuple[str, bool]:
     if not s.isascii():
         if not is_nfc(s):
             s = _cap_mark_runs(s, notes)
-            s = unicodedata.normalize("NFC", s)
+            s = to_nfc(s)
             unstable = True  # composition can create a mojibake lead (A + U+0303 -> Ã)
         if "\u200c" in s or "\u200d" in s:
             s = _ZW_EDGE_RE.sub("", s)
@@ -806,8 +806,8 @@ def _key_chars(s: str) -> str:
     broke it), invisible format characters dropped, digits of every script to ASCII, Arabic letters
     folded, common punctuation to spaces. Expects NFKC text."""
     s = s.casefold()
-    if not unicodedata.is_normalized("NFKC", s):
-        s = unicodedata.normalize("NFKC", s)
+    if not is_nfkc(s):
+        s = to_nfkc(s)
     if not s.isascii():
         unusual = set(_KEY_UNUSUAL_RE.findall(s))
         if unusual:
@@ -937,7 +937,7 @@ def match_key(text: str) -> str:
     key, nfkc = _key_once(text)
     # Dropping an invisible character can, in contrived inputs, bring a letter and a combining
     # mark together that NFKC then composes; one more pass reaches the fixed point.
-    if not nfkc and not key.isascii() and not unicodedata.is_normalized("NFKC", key):
+    if not nfkc and not key.isascii() and not is_nfkc(key):
         key, _ = _key_once(key)
     return key
 

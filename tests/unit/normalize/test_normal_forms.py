@@ -64,6 +64,52 @@ _ALPHABET = st.sampled_from(
 def test_quick_answers_are_the_full_ones(s: str) -> None:
     assert normal_forms.is_nfc(s) == unicodedata.is_normalized("NFC", s), ascii(s)
     assert normal_forms.is_nfkc(s) == unicodedata.is_normalized("NFKC", s), ascii(s)
+    assert normal_forms.to_nfc(s) == unicodedata.normalize("NFC", s), ascii(s)
+    assert normal_forms.to_nfkc(s) == unicodedata.normalize("NFKC", s), ascii(s)
+
+
+#: Marks of many classes (most compose with nothing: sure in both forms; the dagesh is unsure) and
+#: precomposed letters whose decompositions end in marks (sure too: é, أ, آ, ؤ, ئ, ḕ).
+_SURE_MARKS = "\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0670\u0316\u0317\u0334\u0591\u05b0\u05bc\u0e38\u0e48"
+_LETTERS = "ab\u0628\u0627\u00e9\u0623\u0622\u0624\u0626\u1e15\u1ea5\u01d6 \n"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_SURE_MARKS + _LETTERS), max_size=16).map("".join))
+def test_reordering_marks_is_the_normal_form_of_sure_text(s: str) -> None:
+    assert normal_forms.to_nfc(s) == unicodedata.normalize("NFC", s), ascii(s)
+    assert normal_forms.to_nfkc(s) == unicodedata.normalize("NFKC", s), ascii(s)
+    ordered = compiled.reorder_marks(s, normal_forms._TABLES["NFC"])
+    assert ordered is None or ordered == unicodedata.normalize("NFC", s), ascii(s)
+    if not set(s) - set("\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0670\u0628\u0627\u0623 \n"):
+        assert ordered is not None  # Arabic letters and harakat: always the quick way
+
+
+def test_every_sure_mark_after_every_sure_letter_and_mark() -> None:
+    for form in ("NFC", "NFKC"):
+        table = normal_forms._TABLES[form]
+        sure = [chr(cp) for cp in range(0x10000) if not 0xD800 <= cp < 0xE000 and table[cp] != normal_forms.UNSURE]
+        marks = [ch for ch in sure if table[ord(ch)]]
+        for ch in sure:  # every sure character between two marks out of order and after one
+            for s in (f"a\u0651{ch}\u064e", f"\u0628{ch}\u0651\u064e", f"{ch}\u0652\u0650"):
+                assert compiled.reorder_marks(s, table) == unicodedata.normalize(form, s), (form, hex(ord(ch)))
+        for m in marks:  # every sure mark against marks of other classes, both ways
+            for s in (f"\u0628{m}\u0651", f"\u0628\u0651{m}", f"\u00e9{m}\u0316", f"\u0623{m}\u064e"):
+                assert compiled.reorder_marks(s, table) == unicodedata.normalize(form, s), (form, hex(ord(m)))
+
+
+def test_what_reorder_marks_leaves_to_unicodedata() -> None:
+    table = normal_forms._TABLES["NFC"]
+    assert compiled.reorder_marks("e\u0301", table) is None  # composes
+    assert compiled.reorder_marks("\u212b", table) is None  # changed alone
+    assert compiled.reorder_marks("\u0628\U0001d165", table) is None  # outside the BMP
+    assert compiled.reorder_marks("\u0628" + "\u0651\u064e" * 32, table) is not None  # a run of 64
+    assert compiled.reorder_marks("\u0628" + "\u0651\u064e" * 32 + "\u0651", table) is None  # longer
+    assert compiled.reorder_marks("", table) == ""
+    with pytest.raises(ValueError):
+        compiled.reorder_marks("abc", b"short")
+    with pytest.raises(TypeError):
+        compiled.reorder_marks(b"abc", table)  # type: ignore[arg-type]
 
 
 def test_every_bmp_character_after_every_kind_of_starter() -> None:
@@ -108,6 +154,7 @@ def test_without_tables_every_answer_is_the_full_check(monkeypatch: pytest.Monke
     monkeypatch.setattr(normal_forms, "_TABLES", {})
     check = normal_forms._checker("NFC")
     assert check("abc") and not check("e\u0301") and check("\u00e9")
+    assert normal_forms._normalizer("NFC")("e\u0301") == "\u00e9"
 
 
 def test_surely_normal() -> None:
@@ -128,4 +175,6 @@ def test_surely_normal() -> None:
 
 def test_an_extension_without_the_quick_check_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(normal_forms, "_compiled", types.SimpleNamespace())  # built from older source
+    assert normal_forms._loaded() == {}
+    monkeypatch.setattr(normal_forms, "_compiled", types.SimpleNamespace(surely_normal=compiled.surely_normal))
     assert normal_forms._loaded() == {}
