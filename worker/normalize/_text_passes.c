@@ -1,10 +1,12 @@
 /*
- * worker.normalize._text_passes: character passes of worker/normalize/text.py, compiled.
+ * worker.normalize._text_passes: character passes of the normalize stage, compiled (used by
+ * worker/normalize/text.py, arabic.py and normal_forms.py).
  *
- * Each function returns exactly what its Python counterpart in text.py returns, for any str
- * (tests/unit/normalize/test_text_passes_compiled.py compares them on generated text, and
- * bench/check_identical.py on whole corpora); text.py uses them only when they agree on its
- * probe texts at import (an extension left over from an older source would not).
+ * Each function returns exactly what its Python counterpart returns, for any str
+ * (tests/unit/normalize/test_text_passes_compiled.py, test_arabic.py and test_normal_forms.py
+ * compare them on generated text and every BMP character, and bench/check_identical.py on whole
+ * corpora); each module uses them only when they agree on its probe texts at import, or exist
+ * (an extension left over from an older source falls back to the Python).
  *
  * collapse_lines(s)
  *     "\n".join(" ".join(line.split()) for line in s.split("\n") if line.split()):
@@ -93,6 +95,19 @@ static void fill_space_bits(void) {
 
 ALWAYS_INLINE int is_space(Py_UCS4 c) {
     return c < 0x10000 ? (space_bits[c >> 3] >> (c & 7)) & 1 : Py_UNICODE_ISSPACE(c);
+}
+
+/* Parses (s, table) for the functions that read a table of an exact size (`format`: "Uy*:name"):
+   0 with the buffer held (the caller releases it), or -1 with the error set and nothing held. */
+static int str_and_table(PyObject *args, const char *format, Py_ssize_t size, const char *refusal, PyObject **s,
+                         Py_buffer *table) {
+    if (!PyArg_ParseTuple(args, format, s, table)) return -1;
+    if (table->len != size) {
+        PyBuffer_Release(table);
+        PyErr_SetString(PyExc_ValueError, refusal);
+        return -1;
+    }
+    return 0;
 }
 
 /* A working copy of a str: its characters as UCS-4, and a second buffer of the same room. */
@@ -357,12 +372,9 @@ ALWAYS_INLINE Py_ssize_t key_k(int kind, const void *data, Py_ssize_t n, const u
 static PyObject *cp1256_key(PyObject *self, PyObject *args) {
     PyObject *s;
     Py_buffer image;
-    if (!PyArg_ParseTuple(args, "Uy*:cp1256_key", &s, &image)) return NULL;
-    if (image.len != 2 * 65536) {
-        PyBuffer_Release(&image);
-        PyErr_SetString(PyExc_ValueError, "cp1256_key(): the image holds two bytes per BMP code point");
+    if (str_and_table(args, "Uy*:cp1256_key", 2 * 0x10000, "cp1256_key(): the image holds two bytes per BMP code point",
+                      &s, &image) < 0)
         return NULL;
-    }
     const unsigned char *map = image.buf;
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     int kind = PyUnicode_KIND(s);
@@ -406,12 +418,9 @@ ALWAYS_INLINE int chars_in_k(int kind, const void *data, Py_ssize_t n, const uns
 static PyObject *chars_in(PyObject *self, PyObject *args) {
     PyObject *s;
     Py_buffer bits;
-    if (!PyArg_ParseTuple(args, "Uy*:chars_in", &s, &bits)) return NULL;
-    if (bits.len != 0x10000 / 8) {
-        PyBuffer_Release(&bits);
-        PyErr_SetString(PyExc_ValueError, "chars_in(): the bitmap holds one bit per BMP code point");
+    if (str_and_table(args, "Uy*:chars_in", 0x10000 / 8, "chars_in(): the bitmap holds one bit per BMP code point", &s,
+                      &bits) < 0)
         return NULL;
-    }
     PyObject *found = PySet_New(NULL);
     if (found == NULL) {
         PyBuffer_Release(&bits);
@@ -538,12 +547,9 @@ static PyObject *reorder_marks(PyObject *self, PyObject *args) {
     PyObject *s;
     Py_buffer table;
     (void)self;
-    if (!PyArg_ParseTuple(args, "Uy*:reorder_marks", &s, &table)) return NULL;
-    if (table.len != 0x10000) {
-        PyBuffer_Release(&table);
-        PyErr_SetString(PyExc_ValueError, "reorder_marks(): the table holds one byte per BMP code point");
+    if (str_and_table(args, "Uy*:reorder_marks", 0x10000, "reorder_marks(): the table holds one byte per BMP code point",
+                      &s, &table) < 0)
         return NULL;
-    }
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     int kind = PyUnicode_KIND(s);
     if (kind == PyUnicode_4BYTE_KIND) { /* holds a character outside the BMP */
@@ -573,12 +579,9 @@ static PyObject *surely_normal(PyObject *self, PyObject *args) {
     PyObject *s;
     Py_buffer table;
     (void)self;
-    if (!PyArg_ParseTuple(args, "Uy*:surely_normal", &s, &table)) return NULL;
-    if (table.len != 0x10000) {
-        PyBuffer_Release(&table);
-        PyErr_SetString(PyExc_ValueError, "surely_normal(): the table holds one byte per BMP code point");
+    if (str_and_table(args, "Uy*:surely_normal", 0x10000, "surely_normal(): the table holds one byte per BMP code point",
+                      &s, &table) < 0)
         return NULL;
-    }
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
