@@ -4,7 +4,8 @@ sentinel that vanishes), memory pressure, an index-bloating config, each primary
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -20,14 +21,19 @@ def registry() -> CollectorRegistry:
     return CollectorRegistry()
 
 
-def watch_against(server: EmbeddedRedis, registry: CollectorRegistry, **kwargs: Any) -> tuple[Any, Any]:
+@contextlib.asynccontextmanager
+async def watching(server: EmbeddedRedis, registry: CollectorRegistry, **kwargs: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """A watch over `server` and its client; the client is closed however the test ends (a
+    client left open by a failed assertion would warn, unclosed, in whichever test GC runs)."""
     from worker.dedup.store import connect
     from worker.service.metrics import Metrics
     from worker.service.redis_watch import RedisWatch
 
-    metrics = Metrics(registry)
     client = connect(server.url)
-    return RedisWatch.for_store(client, metrics, prefix="tw", scheme_version="v1", **kwargs), client
+    try:
+        yield RedisWatch.for_store(client, Metrics(registry), prefix="tw", scheme_version="v1", **kwargs), client
+    finally:
+        await client.aclose()
 
 
 def test_redis_watch_reports_lost_data_memory_and_an_index_bloating_config(
@@ -38,28 +44,27 @@ def test_redis_watch_reports_lost_data_memory_and_an_index_bloating_config(
     value = registry.get_sample_value
 
     async def main() -> None:
-        watch, client = watch_against(server, registry)
-        await watch.start()
-        assert value("newsworker_redis_hash_max_listpack_value_bytes") == 64
-        assert "hash-max-listpack-value is 64" in caplog.text
-        ratio = value("newsworker_redis_memory_used_ratio")
-        assert ratio is not None and 0 < ratio < 0.5
-        assert value("newsworker_redis_memory_max_bytes") == 64 * 1024 * 1024
-        await watch.check()
-        assert value("newsworker_redis_data_lost_total") == 0
-        await client.flushall()
-        await watch.check()
-        assert value("newsworker_redis_data_lost_total") == 1
-        assert "Redis lost the dedup index" in caplog.text
-        await watch.check()  # re-planted: one loss is counted once
-        assert value("newsworker_redis_data_lost_total") == 1
-        await client.flushall()
-        await watch.check()
-        assert value("newsworker_redis_data_lost_total") == 2
-        await client.config_set("hash-max-listpack-value", "512")
-        await watch.start()  # as a new worker would: a fine config reads as fine
-        assert value("newsworker_redis_hash_max_listpack_value_bytes") == 512
-        await client.aclose()
+        async with watching(server, registry) as (watch, client):
+            await watch.start()
+            assert value("newsworker_redis_hash_max_listpack_value_bytes") == 64
+            assert "hash-max-listpack-value is 64" in caplog.text
+            ratio = value("newsworker_redis_memory_used_ratio")
+            assert ratio is not None and 0 < ratio < 0.5
+            assert value("newsworker_redis_memory_max_bytes") == 64 * 1024 * 1024
+            await watch.check()
+            assert value("newsworker_redis_data_lost_total") == 0
+            await client.flushall()
+            await watch.check()
+            assert value("newsworker_redis_data_lost_total") == 1
+            assert "Redis lost the dedup index" in caplog.text
+            await watch.check()  # re-planted: one loss is counted once
+            assert value("newsworker_redis_data_lost_total") == 1
+            await client.flushall()
+            await watch.check()
+            assert value("newsworker_redis_data_lost_total") == 2
+            await client.config_set("hash-max-listpack-value", "512")
+            await watch.start()  # as a new worker would: a fine config reads as fine
+            assert value("newsworker_redis_hash_max_listpack_value_bytes") == 512
 
     asyncio.run(main())
 
@@ -77,19 +82,18 @@ def test_after_a_loss_the_index_parameters_are_written_back(make_redis: Callable
     server = make_redis()
 
     async def main() -> tuple[int, int, list[bytes | None]]:
-        client = connect(server.url)
-        store = RedisDedupStore(client, prefix="tw", scheme_version="v1", window_seconds=7 * 86_400, buckets=256)
-        watch = RedisWatch.for_store(client, Metrics(CollectorRegistry()), prefix="tw", scheme_version="v1",
-                                     on_lost=store.replant_index)
-        await watch.start()
-        fp = fingerprint("a b c d e f g h i j", None)
-        await store.check_and_record([StoreItem("a", fp, make_record("a", fp))])
-        await client.flushall()
-        await watch.check()
-        kept = await client.mget([f"tw:v1:c{LAYOUT}:generation", f"tw:v1:c{LAYOUT}:buckets"])
-        later = RedisDedupStore(client, prefix="tw", scheme_version="v1", window_seconds=86_400, buckets=4096)
-        await later.check_and_record([StoreItem("b", fp, make_record("b", fp))])
-        await client.aclose()
+        async with contextlib.aclosing(connect(server.url)) as client:
+            store = RedisDedupStore(client, prefix="tw", scheme_version="v1", window_seconds=7 * 86_400, buckets=256)
+            watch = RedisWatch.for_store(client, Metrics(CollectorRegistry()), prefix="tw", scheme_version="v1",
+                                         on_lost=store.replant_index)
+            await watch.start()
+            fp = fingerprint("a b c d e f g h i j", None)
+            await store.check_and_record([StoreItem("a", fp, make_record("a", fp))])
+            await client.flushall()
+            await watch.check()
+            kept = await client.mget([f"tw:v1:c{LAYOUT}:generation", f"tw:v1:c{LAYOUT}:buckets"])
+            later = RedisDedupStore(client, prefix="tw", scheme_version="v1", window_seconds=86_400, buckets=4096)
+            await later.check_and_record([StoreItem("b", fp, make_record("b", fp))])
         return later._generation, later._buckets, kept
 
     generation, buckets, kept = asyncio.run(main())
@@ -110,21 +114,20 @@ def test_redis_watch_on_a_cluster_sees_one_primary_lose_its_data(
     value = registry.get_sample_value
 
     async def main() -> None:
-        client = connect(redis_cluster, cluster=True)
-        watch = RedisWatch.for_store(client, Metrics(registry), prefix="twc", scheme_version="v1")
-        await watch.start()
-        keys = await watch._sentinel_keys()
-        assert len(keys) == 3 and len({client.get_node_from_key(k).name for k in keys}) == 3
-        assert value("newsworker_redis_hash_max_listpack_value_bytes") is not None
-        assert value("newsworker_redis_hash_max_listpack_value_bytes") > 0
-        assert value("newsworker_redis_memory_used_bytes") > 0
-        await watch.check()
-        assert value("newsworker_redis_data_lost_total") == 0
-        one = client.get_primaries()[1]
-        await client.execute_command("FLUSHALL", target_nodes=one)
-        await watch.check()
-        assert value("newsworker_redis_data_lost_total") == 1
-        await client.aclose()
+        async with contextlib.aclosing(connect(redis_cluster, cluster=True)) as client:
+            watch = RedisWatch.for_store(client, Metrics(registry), prefix="twc", scheme_version="v1")
+            await watch.start()
+            keys = await watch._sentinel_keys()
+            assert len(keys) == 3 and len({client.get_node_from_key(k).name for k in keys}) == 3
+            assert value("newsworker_redis_hash_max_listpack_value_bytes") is not None
+            assert value("newsworker_redis_hash_max_listpack_value_bytes") > 0
+            assert value("newsworker_redis_memory_used_bytes") > 0
+            await watch.check()
+            assert value("newsworker_redis_data_lost_total") == 0
+            one = client.get_primaries()[1]
+            await client.execute_command("FLUSHALL", target_nodes=one)
+            await watch.check()
+            assert value("newsworker_redis_data_lost_total") == 1
 
     asyncio.run(main())
 
@@ -138,35 +141,37 @@ def test_redis_watch_says_when_redis_evicts_and_counts_what_it_evicted(
     value = registry.get_sample_value
 
     async def main() -> None:
-        watch, client = watch_against(server, registry)
-        await watch.start()
-        assert value("newsworker_redis_evicting") == 1
-        assert "maxmemory-policy volatile-lru" in caplog.text and "noeviction" in caplog.text
-        assert value("newsworker_redis_evicted_keys_total") == 0
-        # keys with a time to live, as the dedup index's, past maxmemory
-        for start in range(0, 20_000, 1_000):
-            async with client.pipeline(transaction=False) as pipe:
-                for i in range(start, start + 1_000):
-                    pipe.set(f"other:{i}", b"x" * 400, ex=3600)
-                await pipe.execute()
-        evicted = int((await client.info("stats"))["evicted_keys"])
-        assert evicted > 0
-        caplog.clear()
-        await watch.check()
-        assert value("newsworker_redis_evicted_keys_total") == evicted
-        assert f"Redis evicted {evicted} key(s)" in caplog.text
-        caplog.clear()
-        await watch.check()  # nothing new: nothing counted, nothing said
-        assert value("newsworker_redis_evicted_keys_total") == evicted
-        assert "evict" not in caplog.text
-        await client.config_set("maxmemory-policy", "noeviction")  # the fix, live
-        await watch.check()
-        assert value("newsworker_redis_evicting") == 0
-        await client.config_set("maxmemory-policy", "allkeys-lru")  # and broken again: said again
-        caplog.clear()
-        await watch.check()
-        assert value("newsworker_redis_evicting") == 1 and "maxmemory-policy allkeys-lru" in caplog.text
-        await client.aclose()
+        async with watching(server, registry) as (watch, client):
+            await watch.start()
+            assert value("newsworker_redis_evicting") == 1
+            assert "maxmemory-policy volatile-lru" in caplog.text and "noeviction" in caplog.text
+            assert value("newsworker_redis_evicted_keys_total") == 0
+            # keys with a time to live, as the dedup index's, past maxmemory
+            for start in range(0, 20_000, 1_000):
+                async with client.pipeline(transaction=False) as pipe:
+                    for i in range(start, start + 1_000):
+                        pipe.set(f"other:{i}", b"x" * 400, ex=3600)
+                    await pipe.execute()
+            # Redis still over maxmemory goes on evicting (before each command, and in the
+            # background when an eviction ran out of time): room made, so the count stands still
+            await client.config_set("maxmemory", "64mb")
+            evicted = int((await client.info("stats"))["evicted_keys"])
+            assert evicted > 0
+            caplog.clear()
+            await watch.check()
+            assert value("newsworker_redis_evicted_keys_total") == evicted
+            assert f"Redis evicted {evicted} key(s)" in caplog.text
+            caplog.clear()
+            await watch.check()  # nothing new: nothing counted, nothing said
+            assert value("newsworker_redis_evicted_keys_total") == evicted
+            assert "evict" not in caplog.text
+            await client.config_set("maxmemory-policy", "noeviction")  # the fix, live
+            await watch.check()
+            assert value("newsworker_redis_evicting") == 0
+            await client.config_set("maxmemory-policy", "allkeys-lru")  # and broken again: said again
+            caplog.clear()
+            await watch.check()
+            assert value("newsworker_redis_evicting") == 1 and "maxmemory-policy allkeys-lru" in caplog.text
 
     asyncio.run(main())
 
@@ -182,10 +187,9 @@ def test_a_redis_that_never_evicts_is_not_flagged(
     server = make_redis(extra_args=args)
 
     async def main() -> None:
-        watch, client = watch_against(server, registry)
-        await watch.start()
-        await watch.check()
-        await client.aclose()
+        async with watching(server, registry) as (watch, _client):
+            await watch.start()
+            await watch.check()
 
     asyncio.run(main())
     assert registry.get_sample_value("newsworker_redis_evicting") == 0
@@ -203,23 +207,22 @@ def test_redis_watch_measures_this_host_s_clock_against_redis(
     skew = [0.0]
 
     async def main() -> None:
-        watch, client = watch_against(server, registry, clock=lambda: time.time() + skew[0])
-        await watch.start()
-        offset = registry.get_sample_value("newsworker_clock_offset_seconds")
-        assert offset is not None and abs(offset) < 5  # the same machine
-        assert "clock" not in caplog.text
-        skew[0] = -3 * 3600.0  # three hours behind
-        await watch.check()
-        offset = registry.get_sample_value("newsworker_clock_offset_seconds")
-        assert offset is not None and abs(offset + 3 * 3600) < 5
-        assert "clock is 10800 s behind Redis'" in caplog.text
-        caplog.clear()
-        await watch.check()  # said once per crossing
-        assert "clock" not in caplog.text
-        skew[0] = 0.0
-        await watch.check()
-        assert abs(registry.get_sample_value("newsworker_clock_offset_seconds") or 99) < 5
-        await client.aclose()
+        async with watching(server, registry, clock=lambda: time.time() + skew[0]) as (watch, _client):
+            await watch.start()
+            offset = registry.get_sample_value("newsworker_clock_offset_seconds")
+            assert offset is not None and abs(offset) < 5  # the same machine
+            assert "clock" not in caplog.text
+            skew[0] = -3 * 3600.0  # three hours behind
+            await watch.check()
+            offset = registry.get_sample_value("newsworker_clock_offset_seconds")
+            assert offset is not None and abs(offset + 3 * 3600) < 5
+            assert "clock is 10800 s behind Redis'" in caplog.text
+            caplog.clear()
+            await watch.check()  # said once per crossing
+            assert "clock" not in caplog.text
+            skew[0] = 0.0
+            await watch.check()
+            assert abs(registry.get_sample_value("newsworker_clock_offset_seconds") or 99) < 5
 
     asyncio.run(main())
 
@@ -234,24 +237,23 @@ def test_redis_that_comes_back_without_its_newest_writes_is_said(
     value = registry.get_sample_value
 
     async def main() -> None:
-        watch, client = watch_against(server, registry)
-        await watch.start()
-        await watch.check()
-        await client.save()  # the snapshot Redis will come back from (sentinel and counter in it)
-        for _ in range(3):  # writes after it: lost in the crash
+        async with watching(server, registry) as (watch, client):
+            await watch.start()
             await watch.check()
-        assert value("newsworker_redis_data_lost_total") == 0
-        server.kill()
-        server.start()  # same port and directory: loads the snapshot
-        await watch.check()  # a step may meet the connection the restart broke; the client reconnects
-        await watch.check()
-        assert value("newsworker_redis_data_lost_total") == 1
-        assert "Redis lost its most recent writes" in caplog.text
-        assert "Redis lost the dedup index" not in caplog.text  # the sentinel came back: only the newest went
-        caplog.clear()
-        for _ in range(3):  # from the new baseline on, nothing more to say
+            await client.save()  # the snapshot Redis will come back from (sentinel and counter in it)
+            for _ in range(3):  # writes after it: lost in the crash
+                await watch.check()
+            assert value("newsworker_redis_data_lost_total") == 0
+            server.kill()
+            server.start()  # same port and directory: loads the snapshot
+            await watch.check()  # a step may meet the connection the restart broke; the client reconnects
             await watch.check()
-        assert value("newsworker_redis_data_lost_total") == 1 and "lost" not in caplog.text
-        await client.aclose()
+            assert value("newsworker_redis_data_lost_total") == 1
+            assert "Redis lost its most recent writes" in caplog.text
+            assert "Redis lost the dedup index" not in caplog.text  # the sentinel came back: only the newest went
+            caplog.clear()
+            for _ in range(3):  # from the new baseline on, nothing more to say
+                await watch.check()
+            assert value("newsworker_redis_data_lost_total") == 1 and "lost" not in caplog.text
 
     asyncio.run(main())
