@@ -7,8 +7,11 @@ cannot turn the seed tests into silent skips.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
+import sys
+import warnings
 from pathlib import Path
 from typing import NoReturn
 
@@ -32,6 +35,30 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
         terminalreporter.section(SUMMARY_SECTION)
         for line in _SUMMARY:
             terminalreporter.write_line(line)
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    report: pytest.TestReport = yield
+    if report.failed:
+        item.stash[_FAILED] = True
+    return report
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """A test that failed may have left clients open (an assertion skipped its `aclose`), kept
+    alive by its traceback, which pytest holds in `sys.last_traceback` until the next test runs;
+    the garbage collector then finds them in whichever later test it happens to run, and their
+    "unclosed" warnings fail that test too. Collected here, they are reported on this one."""
+    if item.stash.get(_FAILED, False):
+        for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+            sys.__dict__.pop(name, None)  # pytest deletes them itself when the next test starts
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)  # as the suite's filters make it
+            gc.collect()
 
 
 def skip_or_fail(message: str) -> NoReturn:
