@@ -6,10 +6,12 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
 from tests.integration.conftest import consume_all, produce
+from tests.integration.test_faults import metric, scrape
 from worker.tools.embedded import EmbeddedKafka
 
 
@@ -99,3 +101,25 @@ def test_input_compressed_by_the_producer_with_every_kafka_codec_is_read(
     ids = sorted(json.loads(r.value)["id"] for r in records if r.topic == clean)
     assert ids == sorted(f"{c}-{i}" for c in codecs for i in range(5)), worker.log_path.read_text()[-3000:]  # type: ignore[attr-defined]
     assert len(records) == 20
+
+
+def test_a_backlog_already_in_the_partition_is_taken_in_full_batches(
+    kafka: EmbeddedKafka, topic_names: Callable[..., list[str]], start_worker: Callable[..., Any],
+) -> None:
+    """The events that fill a batch are in the partition already: the window gathers them even
+    while the pipeline is idle (worker/service/batching.py). With takes of a millisecond, a window
+    that only asked "is the pipeline busy?" handed on the first takes as they came, a few dozen
+    articles each. The timeout is a minute, so only the backlog rule can make a batch here."""
+    raw, clean, dups, dlq = topics = topic_names()
+    inputs = [
+        msgspec.json.encode({"id": f"b{i}", "text": f"Report {i}: the council met on day {i} and voted {i * 7} to {i}."})
+        for i in range(1_200)
+    ]
+    asyncio.run(produce(kafka.bootstrap, raw, inputs))
+    worker = start_worker(topics, batch_size=400, batch_timeout_seconds=60, batch_idle_seconds=0.001)
+    records = asyncio.run(consume_all(kafka.bootstrap, [clean, dups, dlq], len(inputs), timeout=90, settle=1.0))
+    assert len(records) == len(inputs), worker.log_path.read_text()[-3000:]
+    _, text = scrape(worker.metrics_port)
+    # three batches of 400: the only way to count 3 batches and 1,200 articles at 400 at most each
+    assert metric(text, "newsworker_batch_size_articles_count") == 3, text
+    assert metric(text, "newsworker_batch_size_articles_sum") == 1_200, text

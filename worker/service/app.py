@@ -28,7 +28,7 @@ from worker.dedup.store import connect, make_store
 from worker.normalize import text as normalize_text_module
 from worker.pipeline import Message, limits_of
 from worker.service.batches import BatchHandler
-from worker.service.batching import BUSY_BATCHES, BatchWindow
+from worker.service.batching import BUSY_BATCHES, Backlog, BatchWindow
 from worker.service.budget import ByteBoundedQueue, ByteBudget, message_bytes
 from worker.service.consumer import DrainingConsumer, LeanMonitor
 from worker.service.health import MetricsServer, Progress, Readiness
@@ -276,13 +276,16 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
             return value
 
         stream.add_processor(admit)
-        # Short takes; the window makes them full batches while the pipeline is busy
-        # (worker/service/batching.py), or at once when the byte budget is spent.
+        # Short takes; the window makes them full batches while the pipeline is busy or the
+        # partitions hold the rest of a batch already (worker/service/batching.py), or hands them
+        # on at once when the byte budget is spent.
+        backlog: Backlog[Any] = Backlog(app.consumer.highwater)
         window: BatchWindow[Any] = BatchWindow(
             size=settings.batch_size,
             timeout_seconds=settings.batch_timeout_seconds,
             busy=lambda: handler.in_flight >= BUSY_BATCHES,
             full=lambda: budget.exhausted,
+            backlog=backlog,
             clock=loop.time,
         )
         takes = stream.take_events(
@@ -323,6 +326,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
                     # reference keeps the offsets uncommitted until `release` (after delivery).
                     for event in events:
                         event.message.incref()
+                        backlog.taken(event.message.tp, event.message.offset)
                     window.add(events)
                     taking = asyncio.ensure_future(takes.__anext__())
                 await submit_due()

@@ -11,9 +11,18 @@ requests: with a fixed 50 ms window the worker forwarded 2,490 articles/s agains
 - it is busy: keep gathering until `size` events or `timeout_seconds` after the first one,
   or until `full()` says no more may come (the byte budget is spent: worker/service/budget.py).
 
+- the rest of a full batch already exists (`backlog()`: events in the partitions past those
+  taken, as far as the last fetch told): keep gathering until `size` events, whatever the
+  pipeline's state, up to `behind_timeout_seconds`. Those events are late whether they wait in
+  the broker or here, so waiting for them costs no latency, and a draining worker keeps full
+  batches: with the timeout alone, a worker whose prepare stage got faster had fewer batches in
+  flight, counted as idle, and drained in batches of ~600 of 1,000 (docs/BENCHMARKS.md).
+
 A worker that is behind therefore takes full batches, one that keeps up takes what a short wait
-brought. Pure: the clock and the "busy" test are injected; the agent (worker/service/app.py)
-drives it with faust's `take_events` and holds every gathered event (`incref`) as before.
+brought. Pure: the clock and the "busy" and backlog tests are injected; the agent
+(worker/service/app.py) drives it with faust's `take_events` and holds every gathered event
+(`incref`) as before. `Backlog` counts what is left in the partitions from the offsets taken and
+the consumer's high watermarks.
 """
 
 from __future__ import annotations
@@ -23,10 +32,44 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 #: In flight from this many batches on, the pipeline counts as busy (the stages overlap: one
 #: batch in flight is a pipeline keeping up, two or more one that is filling).
 BUSY_BATCHES = 2
+
+#: How long events may wait for the rest of a batch the backlog says exists. Longer than the
+#: timeout (a fetch of the rest takes a round trip or two), short enough that a fetch that stalls
+#: (a broker gone mid-drain) holds what was taken only briefly.
+BEHIND_TIMEOUT_SECONDS = 1.0
+
+
+class Backlog(Generic[P]):
+    """Events in the partitions past the last one taken, as the consumer last saw them: per
+    partition, its high watermark (the offset the next produced event gets) minus the offset
+    after the last event taken. Partitions the consumer cannot answer for (revoked, not fetched
+    yet) count 0: an unknown backlog is no reason to wait."""
+
+    def __init__(self, highwater: Callable[[P], int | None]) -> None:
+        self._highwater = highwater
+        self._next: dict[P, int] = {}
+
+    def taken(self, partition: P, offset: int) -> None:
+        self._next[partition] = offset + 1
+
+    def __call__(self) -> int:
+        total = 0
+        for partition, after in self._next.items():
+            highwater = self._known_highwater(partition)
+            if highwater is not None and highwater > after:
+                total += highwater - after
+        return total
+
+    def _known_highwater(self, partition: P) -> int | None:
+        try:
+            return self._highwater(partition)
+        except Exception:  # the consumer's own errors (a partition revoked, a consumer stopped)
+            return None
 
 
 class BatchWindow(Generic[T]):
@@ -37,14 +80,18 @@ class BatchWindow(Generic[T]):
         timeout_seconds: float,
         busy: Callable[[], bool],
         full: Callable[[], bool] = lambda: False,
+        backlog: Callable[[], int] = lambda: 0,
+        behind_timeout_seconds: float = BEHIND_TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if size < 1:
             raise ValueError("size must be >= 1")
         self.size = size
         self.timeout_seconds = timeout_seconds
+        self.behind_timeout_seconds = max(behind_timeout_seconds, timeout_seconds)
         self._busy = busy
         self._full = full
+        self._backlog = backlog
         self._clock = clock
         self._pending: list[T] = []
         self._first_at = 0.0
@@ -61,18 +108,22 @@ class BatchWindow(Generic[T]):
         """True when the gathered events should go now (see the module)."""
         if not self._pending:
             return False
-        return (
-            len(self._pending) >= self.size
-            or not self._busy()
-            or self._full()
-            or self.wait_seconds() == 0.0
-        )
+        if len(self._pending) >= self.size or self._full():
+            return True
+        if self._behind():
+            return self.wait_seconds() == 0.0
+        return not self._busy() or self.wait_seconds() == 0.0
 
     def wait_seconds(self) -> float | None:
         """How long the gathered events may still wait; None when there are none."""
         if not self._pending:
             return None
-        return max(0.0, self._first_at + self.timeout_seconds - self._clock())
+        limit = self.behind_timeout_seconds if self._behind() else self.timeout_seconds
+        return max(0.0, self._first_at + limit - self._clock())
+
+    def _behind(self) -> bool:
+        """The rest of a full batch exists already (see the module)."""
+        return self._backlog() >= self.size - len(self._pending)
 
     def take(self) -> list[T]:
         """The next batch: at most `size` of the gathered events, oldest first."""

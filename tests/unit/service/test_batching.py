@@ -1,10 +1,13 @@
-"""`BatchWindow`: idle hands on at once, busy gathers to a full batch or the timeout."""
+"""`BatchWindow`: idle hands on at once, busy gathers to a full batch or the timeout, and a batch
+whose rest is already in the partitions (`Backlog`) is gathered whole."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from worker.service.batching import BatchWindow
+from worker.service.batching import Backlog, BatchWindow
 
 
 class Clock:
@@ -92,3 +95,113 @@ def test_a_busy_pipeline_hands_on_at_once_when_no_more_may_come() -> None:
     full[0] = True
     assert w.due() and w.take() == [1, 2]
     assert not w.due()  # nothing gathered: nothing due, full or not
+
+
+def test_the_backlog_is_what_the_partitions_hold_past_the_last_event_taken() -> None:
+    highwaters: dict[str, int | None] = {"a": 100, "b": None, "c": 7}
+    backlog: Backlog[str] = Backlog(lambda tp: highwaters[tp])
+    assert backlog() == 0  # nothing taken yet: nothing known
+    backlog.taken("a", 9)
+    assert backlog() == 90  # offsets 10..99
+    backlog.taken("a", 10)
+    backlog.taken("b", 5)  # not fetched yet: unknown
+    assert backlog() == 89
+    backlog.taken("c", 6)  # the last one there
+    assert backlog() == 89
+    highwaters["c"] = 3  # a stale high watermark never counts below zero
+    assert backlog() == 89
+    highwaters["b"] = 56
+    assert backlog() == 89 + 50
+
+
+def test_a_partition_the_consumer_cannot_answer_for_counts_nothing() -> None:
+    def highwater(tp: str) -> int:
+        if tp == "revoked":
+            raise AssertionError("Partition is not assigned")  # aiokafka's answer
+        return 50
+
+    backlog: Backlog[str] = Backlog(highwater)
+    backlog.taken("revoked", 0)
+    backlog.taken("kept", 9)
+    assert backlog() == 40
+
+
+def behind_window(backlog: list[int], busy: list[bool], clock: Clock, size: int = 5) -> BatchWindow[int]:
+    return BatchWindow(
+        size=size, timeout_seconds=0.2, busy=lambda: busy[0], backlog=lambda: backlog[0],
+        behind_timeout_seconds=1.0, clock=clock,
+    )
+
+
+def test_events_whose_batch_is_still_in_the_partitions_wait_for_it_even_when_idle() -> None:
+    clock, busy, backlog = Clock(), [False], [3]
+    w = behind_window(backlog, busy, clock)
+    w.add([1, 2])
+    assert not w.due()  # idle, but the 3 events that make the batch full are there to take
+    assert w.wait_seconds() == pytest.approx(1.0)
+    clock.now += 0.5  # past the ordinary timeout: still waiting, the rest is on its way
+    assert not w.due() and w.wait_seconds() == pytest.approx(0.5)
+    w.add([3, 4, 5])
+    backlog[0] = 0
+    assert w.due() and w.take() == [1, 2, 3, 4, 5]
+
+
+def test_less_than_the_rest_of_a_batch_behind_is_no_reason_to_wait() -> None:
+    clock, busy, backlog = Clock(), [False], [2]
+    w = behind_window(backlog, busy, clock)
+    w.add([1, 2])
+    assert w.due()  # 2 + 2 < 5: idle hands on what it has
+    busy[0] = True
+    assert not w.due() and w.wait_seconds() == pytest.approx(0.2)
+
+
+def test_waiting_for_a_backlog_ends_at_its_own_timeout() -> None:
+    # a fetch that stalls (the broker gone mid-drain) holds what was taken only so long
+    clock, busy, backlog = Clock(), [False], [1_000]
+    w = behind_window(backlog, busy, clock)
+    w.add([1])
+    clock.now += 0.999
+    assert not w.due()
+    clock.now += 0.001
+    assert w.wait_seconds() == 0.0 and w.due() and w.take() == [1]
+
+
+def test_a_spent_byte_budget_hands_on_even_when_behind() -> None:
+    clock, full = Clock(), [False]
+    w = BatchWindow(size=5, timeout_seconds=0.2, busy=lambda: True, full=lambda: full[0],
+                    backlog=lambda: 1_000, clock=clock)
+    w.add([1, 2])
+    assert not w.due()
+    full[0] = True
+    assert w.due() and w.take() == [1, 2]
+
+
+def test_the_backlog_timeout_is_never_shorter_than_the_ordinary_one() -> None:
+    w = BatchWindow(size=5, timeout_seconds=2.0, busy=lambda: True, backlog=lambda: 99,
+                    behind_timeout_seconds=1.0, clock=Clock())
+    w.add([1])
+    assert w.wait_seconds() == pytest.approx(2.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.booleans(), st.integers(0, 12), st.floats(0, 0.5)), max_size=80))
+def test_whatever_the_backlog_says_order_is_kept_nothing_is_lost_and_nothing_waits_past_its_limit(
+    steps: list[tuple[int, bool, int, float]],
+) -> None:
+    clock, busy, backlog = Clock(), [False], [0]
+    w = behind_window(backlog, busy, clock, size=7)
+    out: list[int] = []
+    n = 0
+    for count, is_busy, behind, elapsed in steps:
+        w.add(list(range(n, n + count)))
+        n += count
+        busy[0], backlog[0] = is_busy, behind
+        clock.now += elapsed
+        while w.due():
+            batch = w.take()
+            assert 0 < len(batch) <= 7
+            out.extend(batch)
+        wait = w.wait_seconds()
+        assert wait is None or 0.0 < wait <= 1.0  # never due-and-waiting: the agent cannot spin
+    out.extend(w.take())
+    assert out == list(range(n))
