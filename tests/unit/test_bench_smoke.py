@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 
 import msgspec
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from bench import corpus, peer, preload, stats
@@ -115,3 +117,33 @@ def test_peer_shingles_and_plans() -> None:
     quick = Plan.quick()
     assert quick.articles < Plan().articles
     assert len(quick.memory_marks) == 3
+
+
+def test_the_a_b_summary_pairs_each_round_s_sides() -> None:
+    from bench.ab_stream import FIGURES, summary
+
+    def side(cpu: float, batch: float) -> dict[str, float]:
+        return {"cpu_us_per_article": cpu, "main_cpu_us_per_article": cpu / 2, "articles_per_s": 1e6 / cpu,
+                "mean_batch_articles": batch}
+
+    rounds = [{"a": side(500, 600), "b": side(450, 950)}, {"a": side(600, 550), "b": side(630, 1000)},
+              {"a": side(520, 570), "b": side(494, 990)}]
+    s = summary(rounds)
+    assert set(s) == set(FIGURES)
+    cpu = s["cpu_us_per_article"]
+    assert cpu["b_over_a"] == [0.9, 1.05, 0.95] and cpu["b_over_a_median"] == 0.95 and cpu["b_lower_in"] == 2
+    assert (cpu["a_median"], cpu["b_median"]) == (520, 494)
+    assert s["mean_batch_articles"]["b_lower_in"] == 0
+
+
+def test_the_a_b_run_refuses_a_directory_that_is_no_built_checkout(tmp_path: Path) -> None:
+    from bench.ab_stream import checkout
+
+    with pytest.raises(SystemExit, match="not a checkout"):
+        checkout(str(tmp_path))
+    (tmp_path / "worker").mkdir()
+    (tmp_path / "worker" / "__init__.py").write_text("")
+    with pytest.raises(SystemExit, match="no compiled extensions"):
+        checkout(str(tmp_path))
+    (tmp_path / "worker" / "_x.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    assert checkout(str(tmp_path)) == tmp_path.resolve()
