@@ -34,9 +34,12 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 P = TypeVar("P")
 
-#: In flight from this many batches on, the pipeline counts as busy (the stages overlap: one
-#: batch in flight is a pipeline keeping up, two or more one that is filling).
-BUSY_BATCHES = 2
+#: In flight from this many batches on, the pipeline counts as busy. The three stages (prepare,
+#: decide, publish) overlap, so a pipeline that keeps up often holds a batch in two of them; at 2
+#: it counted as busy at half its capacity and held new events to the timeout (latency p50 1.40x
+#: the passthrough's at 1,300/s, 1.18x at 3: docs/BENCHMARKS.md, session 24). A drain's batches
+#: are full by the backlog rule whatever this says.
+BUSY_BATCHES = 3
 
 #: How long events may wait for the rest of a batch the backlog says exists. Longer than the
 #: timeout (a fetch of the rest takes a round trip or two), short enough that a fetch that stalls
