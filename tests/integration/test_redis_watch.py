@@ -29,11 +29,8 @@ async def watching(server: EmbeddedRedis, registry: CollectorRegistry, **kwargs:
     from worker.service.metrics import Metrics
     from worker.service.redis_watch import RedisWatch
 
-    client = connect(server.url)
-    try:
+    async with contextlib.aclosing(connect(server.url)) as client:
         yield RedisWatch.for_store(client, Metrics(registry), prefix="tw", scheme_version="v1", **kwargs), client
-    finally:
-        await client.aclose()
 
 
 def test_redis_watch_reports_lost_data_memory_and_an_index_bloating_config(

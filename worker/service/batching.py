@@ -113,20 +113,22 @@ class BatchWindow(Generic[T]):
             return False
         if len(self._pending) >= self.size or self._full():
             return True
-        if self._behind():
-            return self.wait_seconds() == 0.0
-        return not self._busy() or self.wait_seconds() == 0.0
+        behind = self._behind()
+        return (not behind and not self._busy()) or self._left(behind) == 0.0
 
     def wait_seconds(self) -> float | None:
         """How long the gathered events may still wait; None when there are none."""
         if not self._pending:
             return None
-        limit = self.behind_timeout_seconds if self._behind() else self.timeout_seconds
-        return max(0.0, self._first_at + limit - self._clock())
+        return self._left(self._behind())
 
     def _behind(self) -> bool:
         """The rest of a full batch exists already (see the module)."""
         return self._backlog() >= self.size - len(self._pending)
+
+    def _left(self, behind: bool) -> float:
+        limit = self.behind_timeout_seconds if behind else self.timeout_seconds
+        return max(0.0, self._first_at + limit - self._clock())
 
     def take(self) -> list[T]:
         """The next batch: at most `size` of the gathered events, oldest first."""
