@@ -8,16 +8,15 @@ original bytes, so a person can fix the producer and replay. Reasons are a small
 from __future__ import annotations
 
 import codecs
-import itertools
 import json
 import re
-import unicodedata
 from typing import Final
 
 import msgspec
 
 from worker.errors import PoisonInput
 from worker.events import RawArticle
+from worker.normalize.char_classes import CLASSES
 from worker.normalize.normal_forms import is_nfc
 
 #: Every reason `decode_article` can give; the metrics layer folds anything else into "other".
@@ -46,35 +45,13 @@ _decoder = msgspec.json.Decoder(RawArticle)
 MAX_COMBINING_RUN = 32
 
 
-#: Where Unicode puts characters with a non-zero combining class: planes 0 and 1 (planes 2-3 are
-#: ideographs, 14 tags and variation selectors, all class 0; the rest unassigned or private).
-#: Scanning these, not all 1.1M code points, costs ~10 ms of every process start instead of ~90;
-#: tests/unit/test_validate.py checks the full range gives the same class.
-COMBINING_PLANES: Final = (range(0x20000),)
-
-
-def _combining_ranges(planes: tuple[range, ...] = COMBINING_PLANES) -> list[tuple[int, int]]:
-    """The code points with a non-zero canonical combining class, as (first, last) ranges."""
-    ranges: list[tuple[int, int]] = []
-    for cp in itertools.chain.from_iterable(planes):
-        if unicodedata.combining(chr(cp)):
-            if ranges and ranges[-1][1] == cp - 1:
-                ranges[-1] = (ranges[-1][0], cp)
-            else:
-                ranges.append((cp, cp))
-    return ranges
-
-
 def _class_of(ranges: list[tuple[int, int]]) -> str:
     return "".join(f"{chr(a)}-{chr(b)}" if a != b else re.escape(chr(a)) for a, b in ranges)
 
 
-def _combining_class(planes: tuple[range, ...] = COMBINING_PLANES) -> str:
-    """A regex character class of every code point with a non-zero canonical combining class."""
-    return _class_of(_combining_ranges(planes))
-
-
-_COMBINING_RANGES: Final = _combining_ranges()
+#: Every code point with a non-zero canonical combining class (all are in planes 0 and 1:
+#: worker/normalize/char_classes.py, generated once rather than scanned at every process start).
+_COMBINING_RANGES: Final = CLASSES["combining_planes"]
 _COMBINING_RUN_RE: Final = re.compile(f"[{_class_of(_COMBINING_RANGES)}]{{{MAX_COMBINING_RUN + 1}}}")
 #: The same runs in text of BMP characters only (nearly all text): a class of BMP code points is
 #: a bitmap to the regex engine, one lookup a character, where the whole class, with plane 1's

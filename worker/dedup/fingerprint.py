@@ -52,6 +52,7 @@ from typing import Final
 import rensa
 import xxhash
 
+from worker.normalize.char_classes import CLASSES
 from worker.normalize.chinese import IDEOGRAPH_RANGES
 
 try:  # the shingling and hashing in C (worker/dedup/_shingles.c), where it was built
@@ -159,10 +160,16 @@ class ArticleFingerprints:
 
 #: Characters ``str.split()`` splits on but ``bytes.split()`` does not (``\x1c``-``\x1f``, NBSP,
 #: the Unicode spaces; all in the BMP), by the first byte of their UTF-8 form: a key holding none
-#: of these bytes splits the same either way.
+#: of these bytes splits the same either way. (The BMP's spaces but " " and "\n" are a generated
+#: class: worker/normalize/char_classes.py.)
 _STR_ONLY_SPACE_BYTES: Final = tuple(
     sorted(
-        {c.encode("utf-8")[:1] for c in map(chr, range(0x10000)) if c.isspace() and not c.encode().isspace()}
+        {
+            chr(cp).encode("utf-8")[:1]
+            for first, last in CLASSES["space"]
+            for cp in range(first, last + 1)
+            if not chr(cp).encode("utf-8").isspace()
+        }
     )
 )
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from worker.normalize import arabic, boilerplate
+from worker.normalize.char_classes import CLASSES
 from worker.normalize.chinese import fold_chinese
 from worker.normalize.html_text import extract as extract_html
 from worker.normalize.normal_forms import is_nfc, is_nfkc, to_nfc, to_nfkc
@@ -187,49 +188,14 @@ _JUNK_RE: Final = re.compile(f"[{_JUNK_CLASS}]+")
 MAX_COMBINING_RUN: Final = 32
 
 
-def _bmp_classes() -> dict[str, list[tuple[int, int]]]:
-    """The BMP character classes the rules below need, as ranges of code points, from one pass
-    over the plane (each class was a pass of its own; the pass is paid by every process start).
-    Computed from the running Python's Unicode database, so they follow its version."""
-    spans: dict[str, list[tuple[int, int]]] = {"combining": [], "mark": [], "digit": [], "space": []}
-
-    def add(name: str, cp: int) -> None:
-        ranges = spans[name]
-        if ranges and ranges[-1][1] == cp - 1:
-            ranges[-1] = (ranges[-1][0], cp)
-        else:
-            ranges.append((cp, cp))
-
-    category, combining = unicodedata.category, unicodedata.combining
-    for cp in range(0x10000):
-        if 0xD800 <= cp < 0xE000:
-            continue
-        ch = chr(cp)
-        cat = category(ch)
-        if cp < 0x80:  # ASCII has no marks and no non-ASCII digits; only its spaces count
-            if ch.isspace() and ch not in " \n":
-                add("space", cp)
-            continue
-        # Every character with a combining class is a mark, and every other space is a separator
-        # (Z) or a control (C): the shortcuts below rest on that, and the test checks each class
-        # against its plain definition.
-        if cat[0] == "M":
-            add("mark", cp)
-            if combining(ch):
-                add("combining", cp)
-        elif cat == "Nd":
-            add("digit", cp)
-        elif cat[0] in "ZC" and ch.isspace():
-            add("space", cp)
-    return spans
-
-
 def _class(ranges: list[tuple[int, int]]) -> str:
     """A regular-expression class body (without brackets) for ``ranges``."""
     return "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
 
 
-_BMP: Final = _bmp_classes()
+#: The BMP classes the rules below need (worker/normalize/char_classes.py: generated, not derived
+#: at every process start).
+_BMP: Final = CLASSES
 _COMBINING_CLASS: Final = _class(_BMP["combining"])
 _MARK_RUN_RE: Final = re.compile(f"[{_COMBINING_CLASS}]{{{MAX_COMBINING_RUN + 1},}}")
 #: ZWNJ/ZWJ carry meaning between two letters (Persian ``می‌خواهم``, emoji sequences, Indic

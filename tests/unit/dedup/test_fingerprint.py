@@ -627,3 +627,14 @@ def test_dependencies_that_feed_fingerprints_are_capped() -> None:
     for name in FINGERPRINT_DEPENDENCIES:
         assert name in specs, f"{name} feeds the fingerprints: list it in pyproject.toml"
         assert "<" in specs[name], f"{specs[name]}: needs an upper bound (see the comment there)"
+
+
+def test_the_lead_bytes_of_str_only_spaces_are_those_of_every_such_character() -> None:
+    # made from the generated space class (worker/normalize/char_classes.py), not a scan of the BMP
+    every = {
+        c.encode("utf-8")[:1]
+        for c in map(chr, range(0x110000))
+        if not 0xD800 <= ord(c) < 0xE000 and c.isspace() and not c.encode("utf-8").isspace()
+    }
+    assert set(fp_module._STR_ONLY_SPACE_BYTES) == every
+    assert b"\x1c" in every and "\u00a0".encode()[:1] in every and "\u3000".encode()[:1] in every

@@ -502,8 +502,8 @@ def test_missing_seed_fails_under_ci_and_skips_locally(monkeypatch: pytest.Monke
         read_seed("no-such-seed.txt")
 
 
-def test_the_one_pass_character_classes_equal_their_definitions() -> None:
-    """The BMP classes are built in one pass (start-up time): each must still be exactly the
+def test_the_character_classes_equal_their_definitions() -> None:
+    """The BMP classes (generated: worker/normalize/char_classes.py): each must still be exactly the
     set its rule is defined by, and the regular expressions built from them match just it."""
     import re
     import unicodedata
