@@ -65,3 +65,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   "$VENV/bin/python" -m pip install -q -e ".$extras" "${constraints[@]}"
   touch "$stamp"
 fi
+
+# The package's bytecode, as `pip install` and the image have it. An editable install is compiled
+# on first import only, and never where PYTHONDONTWRITEBYTECODE is set: every process then compiles
+# the ~30 modules it imports from source at each start (~0.1 s of `newsworker dedup`'s start-up, of
+# the worker's and of each prepare process'). Files already compiled are skipped; a module edited
+# later is compiled from source (in memory) until the next run of this script.
+"$VENV/bin/python" -m compileall -q worker >/dev/null
