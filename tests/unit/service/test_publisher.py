@@ -22,46 +22,87 @@ TOPICS = Topics(clean="out.clean", duplicates="out.dup", dlq="out.dlq")
 LIMITS = Limits(max_message_bytes=1 << 20, max_text_chars=100_000, dead_letter_preview_bytes=4096)
 
 
-class FakeProducer:
-    """faust's producer as `Publisher` uses it: `send` returns a future of the delivery.
+class FakeBuilder:
+    """aiokafka's BatchBuilder as `Publisher` uses it: `append` returns None once `cap` bytes are
+    in (a first record always goes in)."""
 
-    `max_bytes`: the broker refuses a value over it as Kafka does (MESSAGE_SIZE_TOO_LARGE on
-    the delivery); with `batched`, every output sent with it in one call of `publish` too, as a
-    refused record batch takes its small records down with it."""
+    def __init__(self, cap: int) -> None:
+        self.records: list[tuple[bytes | None, bytes]] = []
+        self.cap, self.size = cap, 0
+
+    def append(self, *, timestamp: float | None, key: bytes | None, value: bytes, headers: list[Any]) -> object:
+        n = len(value) + len(key or b"")
+        if self.records and self.size + n > self.cap:
+            return None
+        self.records.append((key, value))
+        self.size += n
+        return object()
+
+
+class FakeProducer:
+    """faust's producer and the aiokafka client behind it, as `Publisher` uses them: record
+    batches (`create_batch`, `send_batch`: one future a batch) and, for an output sent alone,
+    `send` (a future per record).
+
+    `max_bytes`: the broker refuses a value over it as Kafka does (MESSAGE_SIZE_TOO_LARGE), and
+    the whole record batch it is in with it. `batch_bytes`: what a record batch holds (1: each
+    output in a batch of its own). `partitions`: every topic's partitions."""
 
     def __init__(
         self, *, refuse: str | None = None, fail_delivery: str | None = None, max_bytes: int | None = None,
-        batched: bool = False,
+        batch_bytes: int = 1 << 20, partitions: int = 1, max_request_size: int = 1 << 22,
     ) -> None:
         self.sent: list[tuple[str, bytes | None, bytes]] = []
         self.delivered: list[tuple[str, bytes | None, bytes]] = []
-        self.refuse, self.fail_delivery, self.max_bytes, self.batched = refuse, fail_delivery, max_bytes, batched
-        self._batch: list[asyncio.Future[None]] = []
+        self.batches: list[tuple[str, int, int]] = []  # topic, partition, records
+        self.refuse, self.fail_delivery, self.max_bytes = refuse, fail_delivery, max_bytes
+        self.batch_bytes, self._max_request_size = batch_bytes, max_request_size
+        ids = set(range(partitions))
+        self.client = SimpleNamespace(
+            cluster=SimpleNamespace(partitions_for_topic=lambda t: ids, available_partitions_for_topic=lambda t: ids)
+        )
 
-    async def send(self, topic: str, key: bytes | None, value: bytes, **_: Any) -> asyncio.Future[None]:
-        from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+    def _ensure_producer(self) -> FakeProducer:
+        return self
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        from aiokafka.errors import KafkaError
 
         if topic == self.refuse:
             raise KafkaError("unknown topic")
-        self.sent.append((topic, key, value))
+        return set(self.client.cluster.partitions_for_topic(topic))
+
+    def create_batch(self) -> FakeBuilder:
+        return FakeBuilder(self.batch_bytes)
+
+    async def send_batch(self, builder: FakeBuilder, topic: str, *, partition: int) -> asyncio.Future[None]:
+        return self._sent(topic, partition, builder.records)
+
+    async def send(self, topic: str, key: bytes | None, value: bytes, **_: Any) -> asyncio.Future[None]:
+        from aiokafka.errors import MessageSizeTooLargeError
+        from faust.exceptions import ProducerSendError
+
+        if len(value) > self._max_request_size:  # the client's own check, wrapped by faust
+            raise ProducerSendError("too large") from MessageSizeTooLargeError()
+        return self._sent(topic, 0, [(key, value)])
+
+    def _sent(self, topic: str, partition: int, records: list[tuple[bytes | None, bytes]]) -> asyncio.Future[None]:
+        from aiokafka.errors import MessageSizeTooLargeError
+
+        self.sent += [(topic, key, value) for key, value in records]
+        self.batches.append((topic, partition, len(records)))
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if topic == self.fail_delivery:
             fut.set_exception(TimeoutError("no ack"))
-        elif self.max_bytes is not None and len(value) > self.max_bytes:
+        elif self.max_bytes is not None and any(len(value) > self.max_bytes for _, value in records):
             fut.set_exception(MessageSizeTooLargeError())
-            for other in self._batch if self.batched else ():
-                if not other.done():
-                    other.set_exception(MessageSizeTooLargeError())
         else:
-            self._batch.append(fut)
-            asyncio.get_running_loop().call_soon(self._ack, fut, (topic, key, value))
+            asyncio.get_running_loop().call_soon(self._ack, fut, [(topic, k, v) for k, v in records])
         return fut
 
-    def _ack(self, fut: asyncio.Future[None], record: tuple[str, bytes | None, bytes]) -> None:
-        if not fut.done():
-            fut.set_result(None)
-            self.delivered.append(record)
-        self._batch.clear()
+    def _ack(self, fut: asyncio.Future[None], records: list[tuple[str, bytes | None, bytes]]) -> None:
+        fut.set_result(None)
+        self.delivered += records
 
 
 def outcomes() -> list[Outcome]:
@@ -115,12 +156,12 @@ def big_outcomes() -> list[Outcome]:
     return asyncio.run(process_batch(messages, InMemoryStore(), limits=LIMITS, thresholds=Thresholds()))
 
 
-@pytest.mark.parametrize("batched", [False, True])
-def test_an_event_the_broker_refuses_as_too_large_becomes_the_articles_dead_letter(batched: bool) -> None:
+@pytest.mark.parametrize("batch_bytes", [1, 1 << 20])
+def test_an_event_the_broker_refuses_as_too_large_becomes_the_articles_dead_letter(batch_bytes: int) -> None:
     """Retried, the refusal would stall the partition for good: the article is set aside instead,
     with its original bytes, and everything else is delivered (a batch refused with it included)."""
     registry = CollectorRegistry()
-    producer = FakeProducer(max_bytes=20_000, batched=batched)
+    producer = FakeProducer(max_bytes=20_000, batch_bytes=batch_bytes)
     delivered = asyncio.run(publisher(producer, registry).publish(big_outcomes()))
     kinds = [type(o).__name__ for o in delivered]
     assert kinds == ["Clean", "DeadLettered", "Clean", "DeadLettered"]
@@ -140,3 +181,44 @@ def test_a_dead_letter_refused_as_too_large_is_retried_not_set_aside() -> None:
     producer = FakeProducer(max_bytes=10)
     with pytest.raises(TransientError):
         asyncio.run(publisher(producer, CollectorRegistry()).publish(big_outcomes()[3:]))
+
+
+def test_an_event_over_the_request_limit_is_set_aside_without_being_sent_in_a_batch() -> None:
+    # the client's `send` refuses such a record itself; built into a batch, it would take the
+    # batch's other records down with it at the broker
+    registry = CollectorRegistry()
+    producer = FakeProducer(max_request_size=20_000)
+    delivered = asyncio.run(publisher(producer, registry).publish(big_outcomes()))
+    assert [type(o).__name__ for o in delivered] == ["Clean", "DeadLettered", "Clean", "DeadLettered"]
+    assert delivered[1].record.error_type == "output_too_large"  # type: ignore[union-attr]
+    assert all(len(value) <= 20_000 for _, _, value in producer.sent)
+
+
+def test_a_dead_letter_over_the_request_limit_is_retried_not_set_aside() -> None:
+    producer = FakeProducer(max_request_size=10)
+    with pytest.raises(PublishFailed, match=r"out\.dlq"):
+        asyncio.run(publisher(producer, CollectorRegistry()).publish(big_outcomes()[3:]))
+
+
+def test_outputs_go_in_record_batches_per_partition_in_order_on_the_partition_of_their_key() -> None:
+    from worker.service.partitioner import kafka_partitioner
+
+    values = [encode(make_article(id=f"id-{i}", text=" ".join(f"w{i}x{j}" for j in range(60)))) for i in range(40)]
+    messages = [Message(value=v, origin=f"raw:0:{i}") for i, v in enumerate(values)]
+    outs = asyncio.run(process_batch(messages, InMemoryStore(), limits=LIMITS, thresholds=Thresholds()))
+    producer = FakeProducer(partitions=3, batch_bytes=6_000)  # a few outputs a batch
+    asyncio.run(publisher(producer, CollectorRegistry()).publish(outs))
+    assert sorted(producer.delivered) == sorted(producer.sent) and len(producer.sent) == 40
+    by_partition: dict[tuple[str, int], list[str]] = {}
+    offset = 0
+    for topic, partition, count in producer.batches:
+        for sent_topic, key, _ in producer.sent[offset : offset + count]:
+            assert sent_topic == topic
+            assert key is not None and kafka_partitioner(key, [0, 1, 2], [0, 1, 2]) == partition
+            by_partition.setdefault((topic, partition), []).append(key.decode())
+        offset += count
+    assert {topic for topic, _, _ in producer.batches} == {"out.clean"}  # 40 stories
+    assert len(producer.batches) > 6  # full batches were closed and new ones begun
+    ids = [f"id-{i}" for i in range(40)]
+    for keys in by_partition.values():  # each partition's outputs in input order
+        assert keys == [i for i in ids if i in keys]
