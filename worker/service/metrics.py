@@ -21,8 +21,11 @@ both against a real Prometheus scraping a running worker, so a rename here fails
 from __future__ import annotations
 
 import asyncio
+import bisect
+import collections
 import contextlib
 import logging
+import math
 import os
 import re
 import threading
@@ -174,6 +177,26 @@ class PrepareProcessCollector:
         )
         rss.add_metric([], sum(m for _, m in readings))
         yield from (alive, cpu, rss)
+
+
+def observe_many(histogram: Histogram, amounts: Sequence[float]) -> None:
+    """`histogram.observe(a)` for each of `amounts` (an unlabelled histogram or a labelled child):
+    the same buckets, count and sum, with one update of each bucket reached and of the sum
+    instead of ~2 µs per observation (each takes the value lock twice and walks the bounds).
+    It reads the client's bucket bounds and values (prometheus_client 0.20+); the test
+    compares the exposition with `observe`'s."""
+    bounds = histogram._upper_bounds  # sorted, ending with +Inf
+    kept = [a for a in amounts if not math.isnan(a)]  # NaN reaches no bucket in `observe`
+    if len(kept) != len(amounts):
+        histogram._sum.inc(float("nan"))
+    if not kept:
+        return
+    # `observe` counts an amount in the first bucket whose bound is >= it
+    reached = collections.Counter(bisect.bisect_left(bounds, a) for a in kept)
+    histogram._sum.inc(sum(kept))
+    buckets = histogram._buckets
+    for index, count in reached.items():
+        buckets[index].inc(count)
 
 
 class Metrics:
@@ -464,10 +487,26 @@ class Metrics:
             raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
         child.observe(seconds)
 
+    def observe_stages(self, seen: Iterable[tuple[str, float]]) -> None:
+        """Many `observe_stage`s at once (a prepared batch's: three an article), to the same
+        histograms: one update per bucket reached, not per observation (`observe_many`)."""
+        by_stage: dict[str, list[float]] = {}
+        for stage, seconds in seen:
+            by_stage.setdefault(stage, []).append(seconds)
+        for stage, amounts in by_stage.items():
+            child = self._stage_children.get(stage)
+            if child is None:
+                raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
+            observe_many(child, amounts)
+
     def observe_end_to_end(self, seconds: float) -> None:
         # A broker timestamp ahead of this clock (skew between hosts) would be a negative delay,
         # which a histogram cannot bucket meaningfully; it counts as "no delay".
         self._end_to_end.observe(max(seconds, 0.0))
+
+    def observe_end_to_end_many(self, delays: Iterable[float]) -> None:
+        """Many `observe_end_to_end`s at once (a published batch's)."""
+        observe_many(self._end_to_end, [max(seconds, 0.0) for seconds in delays])
 
     def batch(self, size: int) -> None:
         self._batch.observe(size)

@@ -534,8 +534,12 @@ def _received(
     """A chunk's prepared results, its stage timings replayed into `observer`."""
     wires, seen = future.result()
     if observer is not None:
-        for stage, seconds in seen:
-            observer.observe_stage(stage, seconds)
+        many = getattr(observer, "observe_stages", None)  # the worker's metrics: all at once
+        if many is not None:
+            many(seen)
+        else:
+            for stage, seconds in seen:
+                observer.observe_stage(stage, seconds)
     return _from_wire(part, wires)
 
 

@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 
 from worker.service.metrics import (
@@ -19,6 +21,7 @@ from worker.service.metrics import (
     Metrics,
     format_stats,
     log_stats_periodically,
+    observe_many,
 )
 
 
@@ -183,6 +186,60 @@ def test_end_to_end_clamps_future_publication(make_metrics, registry) -> None:
     assert value(registry, "newsworker_end_to_end_delay_seconds_count") == 2
     assert value(registry, "newsworker_end_to_end_delay_seconds_sum") == 2 * 86_400.0
     assert value(registry, "newsworker_end_to_end_delay_seconds_bucket", le="0.05") == 1
+
+
+_AMOUNTS = st.lists(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from([0.0, 0.005, 0.01, 0.025, 1.0, 2.5, 10.0, -0.0, -1.0]),  # bounds and edges
+    ),
+    max_size=40,
+)
+
+
+def _exposition(registry: CollectorRegistry) -> list[str]:
+    # the `_created` timestamps differ between two registries; every other line must not
+    return [line for line in generate_latest(registry).decode().splitlines() if "_created" not in line]
+
+
+@given(_AMOUNTS)
+def test_observing_many_at_once_is_observing_each(amounts: list[float]) -> None:
+    from prometheus_client import Histogram
+
+    one, many = CollectorRegistry(), CollectorRegistry()
+    each = Histogram("h", "doc", registry=one)
+    labelled_each = Histogram("l", "doc", ["stage"], registry=one, buckets=(0.001, 0.1, 5.0))
+    together = Histogram("h", "doc", registry=many)
+    labelled_together = Histogram("l", "doc", ["stage"], registry=many, buckets=(0.001, 0.1, 5.0))
+    for histogram in (labelled_each, labelled_together):  # children listed in creation order
+        histogram.labels("x"), histogram.labels("y")
+    for amount in amounts:
+        each.observe(amount)
+        labelled_each.labels("x").observe(amount)
+    observe_many(together, amounts)
+    observe_many(labelled_together.labels("x"), amounts)
+    observe_many(labelled_together.labels("y"), [])
+    assert _exposition(many) == _exposition(one)
+
+
+def test_stage_observations_at_once_are_those_one_by_one() -> None:
+    seen = [("decode", 0.00002), ("normalize", 0.0004), ("fingerprint", 0.0002)] * 50 + [("normalize", 3.0)]
+    one, many = CollectorRegistry(), CollectorRegistry()
+    each, together = Metrics(one), Metrics(many)
+    for stage, seconds in seen:
+        each.observe_stage(stage, seconds)
+    together.observe_stages(seen)
+    each.observe_end_to_end(-2.0)
+    each.observe_end_to_end(0.3)
+    together.observe_end_to_end_many([-2.0, 0.3])
+
+    def observed(registry: CollectorRegistry) -> list[str]:
+        return [line for line in _exposition(registry) if re.match(r"newsworker_(stage|end_to_end)", line)]
+
+    assert observed(many) == observed(one)
+    assert len(observed(one)) > 40
+    with pytest.raises(ValueError, match="unknown stage"):
+        together.observe_stages([("parse", 1.0)])
 
 
 def test_batch_and_in_flight(make_metrics, registry) -> None:

@@ -57,15 +57,32 @@ class Recorder:
         self.seen.append(stage)
 
 
+class ManyRecorder(Recorder):
+    """An observer that takes a chunk's timings at once (as the worker's metrics do)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def observe_stages(self, seen: list[tuple[str, float]]) -> None:
+        self.calls += 1
+        for stage, seconds in seen:
+            super().observe_stage(stage, seconds)
+
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        raise AssertionError("one at a time, though the observer takes them all at once")
+
+
 @pytest.mark.parametrize("processes", [1, 2])
-def test_pooled_results_equal_inline_and_stage_timings_come_back(processes: int) -> None:
+@pytest.mark.parametrize("observer", [Recorder, ManyRecorder])
+def test_pooled_results_equal_inline_and_stage_timings_come_back(processes: int, observer: type[Recorder]) -> None:
     msgs = messages()
     if processes > 1:  # enough for a chunk per process (without the corpus there are only a few)
         while len(msgs) < processes * MIN_CHUNK_MESSAGES + 1:
             msgs = msgs + msgs
         assert len(chunks(msgs, processes)) == processes
     limits = limits_of(Settings())
-    inline_obs, pooled_obs = Recorder(), Recorder()
+    inline_obs, pooled_obs = Recorder(), observer()
     inline = prepare_batch(msgs, limits=limits, now=NOW, observer=inline_obs)
     preparer = Preparer(processes=processes, limits=limits)
     try:
@@ -75,6 +92,8 @@ def test_pooled_results_equal_inline_and_stage_timings_come_back(processes: int)
     assert pooled == inline
     assert all(p.message is m for p, m in zip(pooled, msgs, strict=True))  # the caller's messages
     assert sorted(pooled_obs.seen) == sorted(inline_obs.seen) and "fingerprint" in pooled_obs.seen
+    if isinstance(pooled_obs, ManyRecorder):
+        assert pooled_obs.calls == len(chunks(msgs, processes))  # once a chunk
     dead = sum(isinstance(p, DeadLettered) for p in pooled)
     assert dead == 3 * len(msgs) // len(messages())
     assert sum(isinstance(p, Prepared) for p in pooled) == len(msgs) - dead
