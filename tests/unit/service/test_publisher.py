@@ -222,3 +222,24 @@ def test_outputs_go_in_record_batches_per_partition_in_order_on_the_partition_of
     ids = [f"id-{i}" for i in range(40)]
     for keys in by_partition.values():  # each partition's outputs in input order
         assert keys == [i for i in ids if i in keys]
+
+
+def test_the_client_parts_the_publisher_uses_are_there() -> None:
+    # Private to faust and aiokafka: an upgrade that renames one fails here, not in production.
+    from aiokafka import AIOKafkaProducer
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    assert callable(faust_aiokafka.Producer._ensure_producer)
+
+    async def main() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", max_request_size=123_456)
+        try:
+            assert producer._max_request_size == 123_456
+            assert producer.create_batch().append(timestamp=None, key=b"k", value=b"v", headers=[]) is not None
+            assert callable(producer.send_batch) and callable(producer.partitions_for)
+            assert producer.client.cluster.partitions_for_topic("absent") is None
+            assert callable(producer.client.cluster.available_partitions_for_topic)
+        finally:
+            await producer.stop()  # never started: stop only marks it closed
+
+    asyncio.run(main())
