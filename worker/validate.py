@@ -56,7 +56,7 @@ _COMBINING_RUN_RE: Final = re.compile(f"[{_class_of(_COMBINING_RANGES)}]{{{MAX_C
 #: The same runs in text of BMP characters only (nearly all text): a class of BMP code points is
 #: a bitmap to the regex engine, one lookup a character, where the whole class, with plane 1's
 #: ranges in it, is ~180 ranges tried in turn (~30 µs against ~400 on a 3,000-character article).
-_BMP_COMBINING_RANGES: Final = [(a, min(b, 0xFFFF)) for a, b in _COMBINING_RANGES if a <= 0xFFFF]
+_BMP_COMBINING_RANGES: Final = CLASSES["combining"]
 _BMP_COMBINING_RUN_RE: Final = re.compile(f"[{_class_of(_BMP_COMBINING_RANGES)}]{{{MAX_COMBINING_RUN + 1}}}")
 
 

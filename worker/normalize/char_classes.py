@@ -4,7 +4,8 @@
     CLASSES["digit"]    # [(0x0660, 0x0669), (0x06F0, 0x06F9), ...]
 
 Classes (each a sorted list of (first, last) code point ranges):
-- ``combining``: BMP characters with a non-zero canonical combining class;
+- ``combining``: BMP characters with a non-zero canonical combining class (the BMP's part of
+  ``combining_planes``, cut from it, not stored);
 - ``mark``: BMP characters of general category M (Mn, Mc, Me);
 - ``digit``: non-ASCII BMP decimal digits (Nd);
 - ``space``: BMP characters ``str.isspace()`` takes for a space, but " " and "\\n";
@@ -28,7 +29,9 @@ from typing import Final
 
 Ranges = list[tuple[int, int]]
 
-NAMES: Final = ("combining", "mark", "digit", "space", "combining_planes")
+#: The classes generated into `char_class_tables.py`; ``combining`` is cut from the last.
+STORED: Final = ("mark", "digit", "space", "combining_planes")
+NAMES: Final = ("combining", *STORED)
 
 
 def _add(ranges: Ranges, cp: int) -> None:
@@ -38,10 +41,16 @@ def _add(ranges: Ranges, cp: int) -> None:
         ranges.append((cp, cp))
 
 
+def _with_bmp_combining(stored: dict[str, Ranges]) -> dict[str, Ranges]:
+    """The stored classes and ``combining``, the BMP's part of ``combining_planes``."""
+    bmp = [(first, min(last, 0xFFFF)) for first, last in stored["combining_planes"] if first <= 0xFFFF]
+    return {"combining": bmp, **stored}
+
+
 def derive() -> dict[str, Ranges]:
     """Every class, from this Python's Unicode database, in one pass over planes 0 and 1."""
-    spans: dict[str, Ranges] = {name: [] for name in NAMES}
-    combining_bmp, mark, digit, space, combining_planes = (spans[name] for name in NAMES)
+    spans: dict[str, Ranges] = {name: [] for name in STORED}
+    mark, digit, space, combining_planes = (spans[name] for name in STORED)
     category, combining = unicodedata.category, unicodedata.combining
     for cp in range(0x20000):
         if 0xD800 <= cp < 0xE000:
@@ -62,13 +71,12 @@ def derive() -> dict[str, Ranges]:
         if cat[0] == "M":
             _add(mark, cp)
             if combining(ch):
-                _add(combining_bmp, cp)
                 _add(combining_planes, cp)
         elif cat == "Nd":
             _add(digit, cp)
         elif cat[0] in "ZC" and ch.isspace():
             _add(space, cp)
-    return spans
+    return _with_bmp_combining(spans)
 
 
 def write_tables(path: str | None = None) -> str:
@@ -84,7 +92,9 @@ def write_tables(path: str | None = None) -> str:
         "#: Per class, its (first, last) code point ranges.",
         "CLASSES = {",
     ]
-    for name, ranges in derive().items():
+    classes = derive()
+    for name in STORED:
+        ranges = classes[name]
         lines.append(f"    {name!r}: [")
         row: list[str] = []
         for first, last in ranges:
@@ -109,9 +119,9 @@ def _loaded() -> dict[str, Ranges] | None:
     if getattr(module, "UNIDATA_VERSION", None) != unicodedata.unidata_version:
         return None
     classes = getattr(module, "CLASSES", None)
-    if not isinstance(classes, dict) or set(classes) != set(NAMES):
+    if not isinstance(classes, dict) or set(classes) != set(STORED):
         return None  # damaged or from older source: the tests say so; answers stay right
-    return {name: [(int(a), int(b)) for a, b in classes[name]] for name in NAMES}
+    return _with_bmp_combining({name: [(int(a), int(b)) for a, b in classes[name]] for name in STORED})
 
 
 _GENERATED = _loaded()
