@@ -638,3 +638,41 @@ def test_the_lead_bytes_of_str_only_spaces_are_those_of_every_such_character() -
     }
     assert set(fp_module._STR_ONLY_SPACE_BYTES) == every
     assert b"\x1c" in every and "\u00a0".encode()[:1] in every and "\u3000".encode()[:1] in every
+
+
+# -- the one-pass lead search (`_leads`) ------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+#: Characters of every kind the lead search tells apart: ASCII, Arabic, the str-only spaces
+#: (``\x1c``, NBSP, U+1680, U+2000, U+3000), unspaced scripts (Han, kana, Thai, Khmer), and
+#: others that share those first bytes (``…`` and ``ـ``'s neighbours, Devanagari, Hangul).
+_LEAD_ALPHABET = "ab1 \n\x1c\u00a0\u1680\u2003\u3000\u2026سوريا新闻ニュースข่าวខ្មែរहिन्दी한국"
+
+
+def _token_source_by_scans(match_key: str, key_bytes: bytes) -> list[bytes] | bytes:
+    """`_token_source` as it was before `_leads`: each lead searched for in the whole key."""
+    if fp_module._has_unspaced(key_bytes) and fp_module._RUN_RE.search(match_key):
+        return " ".join(fp_module._RUN_RE.sub(fp_module._split_run, match_key).split()).encode().split()
+    for lead in fp_module._STR_ONLY_SPACE_BYTES:
+        if lead in key_bytes:
+            return [token.encode("utf-8") for token in match_key.split()]
+    return key_bytes
+
+
+@given(st.text(alphabet=_LEAD_ALPHABET, max_size=40))
+def test_the_one_pass_lead_search_finds_what_the_scans_find(key: str) -> None:
+    key_bytes = key.encode("utf-8")
+    leads = fp_module._leads(key_bytes)
+    for lead in (*fp_module._UNSPACED_LEADS, *fp_module._STR_ONLY_SPACE_BYTES):
+        assert (lead in leads) == (lead in key_bytes)
+    assert fp_module._has_unspaced(leads) == fp_module._has_unspaced(key_bytes)
+    assert fp_module._token_source(key, key_bytes) == _token_source_by_scans(key, key_bytes)
+    assert fp_module._token_source(key, key_bytes, leads=leads) == _token_source_by_scans(key, key_bytes)
+
+
+def test_a_key_without_leads_is_split_as_bytes() -> None:
+    key = "سوريا وأعلن المبعوث talks 2018"
+    assert fp_module._leads(key.encode()) == b""
+    assert fp_module._token_source(key, key.encode()) == key.encode()
