@@ -148,3 +148,28 @@ def test_a_compiled_hashing_that_disagrees_with_rensa_is_not_used(
     monkeypatch.setattr(fp_module, "_compiled", Drifted)
     assert not fp_module._compiled_agrees()
     assert "disagrees with rensa" in caplog.text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=200),
+    st.integers(min_value=0, max_value=20),
+    st.integers(min_value=0, max_value=5),
+    st.integers(min_value=0, max_value=2**40),
+)
+def test_compiled_bands_are_the_python_bands(packed: bytes, bands: int, rows: int, tag: int) -> None:
+    # short signatures included: a band past the end hashes what its slice holds (maybe nothing)
+    assert compiled.bands(packed, bands, rows, tag) == fp_module._bands_in_python(packed, bands, rows, tag)
+
+
+def test_fingerprint_uses_the_compiled_bands_and_they_are_xxh3() -> None:
+    assert fp_module._bands is compiled.bands
+    packed = bytes(range(64))
+    assert compiled.bands(packed, 2, 2, 3) == [
+        xxhash.xxh3_64_digest(packed[0:8], seed=3000),
+        xxhash.xxh3_64_digest(packed[8:16], seed=3001),
+    ]
+    with pytest.raises(ValueError):
+        compiled.bands(packed, -1, 2, 3)
+    with pytest.raises(TypeError):
+        compiled.bands("not bytes", 1, 2, 3)
