@@ -132,8 +132,11 @@ TZINFOS: Final = {
 }  # fmt: skip
 
 
-def _format(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _format(utc: datetime) -> str:
+    """A time in UTC between `EARLIEST` and `LATEST` as ``YYYY-MM-DDTHH:MM:SSZ``: what
+    ``strftime("%Y-%m-%dT%H:%M:%SZ")`` writes (``%04d`` and ``%Y`` agree on years >= 1000), in
+    ~0.8 µs instead of ~2.5."""
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)  # noqa: UP031 (f-string specs: ~1.7 µs)
 
 
 def _finish(dt: datetime, raw: object) -> tuple[str | None, str | None]:
@@ -145,9 +148,15 @@ def _finish(dt: datetime, raw: object) -> tuple[str | None, str | None]:
     if offset is None:
         dt = dt.replace(tzinfo=UTC)
         note = f"published_at {raw!r} has no time zone; assumed UTC"
-    if not EARLIEST <= dt < LATEST:
+    try:
+        # in UTC first: the bounds are UTC's, and aware times in one zone compare without
+        # asking each for its offset (~1.8 µs the two comparisons otherwise)
+        utc = dt.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999, moved past the calendar by its offset
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
         return None, f"published_at {raw!r} is outside 1900..2100; ignored"
-    return _format(dt), note
+    return _format(utc), note
 
 
 def _from_epoch(value: float, raw: object) -> tuple[str | None, str | None]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from worker.normalize import timestamps
 from worker.normalize.timestamps import parse_published
 
 UTC_7AM = "2018-02-12T07:00:00Z"
@@ -172,3 +175,31 @@ _ARABIC_DATE_ALPHABET = st.sampled_from(
 def test_arabic_shapes_never_raise(value: str) -> None:
     iso, _warning = parse_published(value)
     assert iso is None or (iso.endswith("Z") and len(iso) == 20)
+
+
+def _finished_by_strftime(moment: datetime) -> str | None:
+    """What `_finish` gave before it formatted by hand: bounds compared in the time's own zone,
+    then ``strftime`` in UTC."""
+    if not timestamps.EARLIEST <= moment < timestamps.LATEST:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    st.integers(-23 * 60 - 59, 23 * 60 + 59),
+)
+def test_the_hand_formatted_time_is_strftimes(moment: datetime, offset_minutes: int) -> None:
+    # any zone, the bounds' edges included (hypothesis reaches 1899-12-31/2100-01-01 and years 1-9999)
+    aware = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+    assert timestamps._finish(aware, "raw")[0] == _finished_by_strftime(aware)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00", "1899-12-31T23:59:59-01:00", "2100-01-01T00:00:00Z"],
+)
+def test_times_at_the_calendars_edges_are_out_of_range_not_errors(value: str) -> None:
+    iso, warning = parse_published(value)
+    assert (iso, warning) == (("1900-01-01T00:59:59Z", None) if value.startswith("1899") else (None, warning))
+    assert iso is not None or "outside 1900..2100" in (warning or "")
