@@ -87,8 +87,11 @@ class Plan:
     preload: int = 1_000_000
     #: deploy/README.md's sizing for 1M articles in a generation (~107 fields per hash)
     preload_buckets: int = 131_072
-    history_articles: int = 6_000
-    history_runs: int = 5
+    #: Session 26: five alternating runs of 6,000 articles (~2 s each) gave per-run ratios of
+    #: 0.90-1.14 while Redis' extra CPU per article with 1M remembered was reproducible (+42 µs,
+    #: 4 rounds): runs twice as long and nine of them for a median that says which side it is on.
+    history_articles: int = 12_000
+    history_runs: int = 9
     sections: tuple[str, ...] = ("stream", "latency", "offline", "process", "memory", "history")
 
     @classmethod
@@ -757,6 +760,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, help="articles per stream run")
     parser.add_argument("--runs", type=int, help="interleaved runs per side")
     parser.add_argument("--only", nargs="+", choices=Plan().sections, help="run only these sections")
+    parser.add_argument("--history-runs", type=int, help="alternating runs of the history section")
     parser.add_argument("--preload", type=int, help="fingerprints remembered before the history runs")
     parser.add_argument("--preload-buckets", type=int, help="NEWSWORKER_REDIS_BUCKETS of the history runs")
     parser.add_argument(
@@ -778,7 +782,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.articles:
         plan.articles = args.articles
     if args.runs:
-        plan.runs = plan.history_runs = args.runs
+        plan.runs = args.runs
+    if args.history_runs:
+        plan.history_runs = args.history_runs
     if args.preload:
         plan.preload = args.preload
     if args.preload_buckets:
