@@ -23,6 +23,9 @@
  * a multiply and a rotation), reproduced below; pyproject.toml caps rensa below 0.6 for it.
  * xxh3 is xxHash's own code (libxxhash-dev's header, inlined: nothing to link at run time).
  *
+ * `sequence(low, second, lead, rest, keep_below, first, mask, kept)` is fingerprint.py's `_assembled`
+ * (the opening's values and kept flags) over what `shingle_hashes` returned.
+ *
  * `bands(packed, bands, rows, tag)` is fingerprint.py's `_bands_in_python` (the LSH band keys: xxh3
  * of each band's bytes), the same list of digests without a slice and a keyword call per band.
  *
@@ -261,6 +264,42 @@ done:
     return result;
 }
 
+/* fingerprint.py's `_assembled` over the `low` and `second` bytes `shingle_hashes` returns:
+ * out[i] = (low[i] & mask) | (second[i] < keep_below ? kept : 0) for the first `first` shingles,
+ * then for as many again if fewer than `rest` of out[lead:] carry `kept` (none past the end of
+ * `low`). The same bytes, without a translate, two ints and a slice per part. */
+static PyObject *sequence(PyObject *self, PyObject *args) {
+    Py_buffer low, second;
+    Py_ssize_t lead, rest, keep_below, first, mask, kept;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*y*nnnnnn:sequence", &low, &second, &lead, &rest, &keep_below, &first,
+                          &mask, &kept))
+        return NULL;
+    PyObject *out = NULL;
+    if (low.len != second.len || lead < 0 || first < 0 || mask < 0 || mask > 255 || kept < 0 || kept > 255) {
+        PyErr_SetString(PyExc_ValueError, "low and second must be as long; lead, first, mask, kept in range");
+        goto done;
+    }
+    Py_ssize_t size = low.len;
+    Py_ssize_t stop = first < size ? first : size;
+    Py_ssize_t counted = 0;
+    for (Py_ssize_t i = lead; i < stop; i++) /* the first part's kept shingles past the lead */
+        counted += ((const unsigned char *)second.buf)[i] < keep_below;
+    if (stop == first && counted < rest) /* the second part, where the first left room */
+        stop = 2 * first < size ? 2 * first : size;
+    out = PyBytes_FromStringAndSize(NULL, stop);
+    if (out == NULL)
+        goto done;
+    unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
+    const unsigned char *l = low.buf, *sec = second.buf;
+    for (Py_ssize_t i = 0; i < stop; i++)
+        o[i] = (unsigned char)((l[i] & mask) | (sec[i] < keep_below ? kept : 0));
+done:
+    PyBuffer_Release(&low);
+    PyBuffer_Release(&second);
+    return out;
+}
+
 /* fingerprint.py's `_bands_in_python(packed, bands, rows, tag)`: band b is xxh3_64 of
  * packed[b * 4 * rows : (b + 1) * 4 * rows] (shorter, or empty, past the end, as a slice is) with
  * the seed tag * 1000 + b, as xxhash's `digest()` writes it (8 bytes, big-endian). A list of
@@ -460,6 +499,9 @@ static PyMethodDef methods[] = {
     {"shingle_hashes", shingle_hashes, METH_VARARGS,
      "shingle_hashes(tokens, k, seed, sequence_count) -> (hashes, distinct, low, second, count)\n\n"
      "Word k-shingles of `tokens` (bytes, joined by one space), hashed: see the module's source."},
+    {"sequence", sequence, METH_VARARGS,
+     "sequence(low, second, lead, rest, keep_below, first, mask, kept) -> bytes\n\n"
+     "worker/dedup/fingerprint.py's `_assembled`, compiled: see the module's source."},
     {"bands", bands, METH_VARARGS,
      "bands(packed, bands, rows, tag) -> list of 8-byte digests\n\n"
      "worker/dedup/fingerprint.py's `_bands_in_python`, compiled: see the module's source."},

@@ -8,6 +8,7 @@ hashing of the tokens at the lengths where its hash changes branch.
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import pytest
 import rensa
@@ -173,3 +174,38 @@ def test_fingerprint_uses_the_compiled_bands_and_they_are_xxh3() -> None:
         compiled.bands(packed, -1, 2, 3)
     with pytest.raises(TypeError):
         compiled.bands("not bytes", 1, 2, 3)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=120).flatmap(
+        lambda n: st.tuples(st.binary(min_size=n, max_size=n), st.binary(min_size=n, max_size=n))
+    ),
+    st.integers(min_value=0, max_value=40),
+    st.integers(min_value=0, max_value=40),
+    st.sampled_from([1, 2, 3, 4]),
+    st.integers(min_value=0, max_value=70),
+)
+def test_compiled_sequence_is_the_python_assembly(
+    parts: tuple[bytes, bytes], lead: int, rest: int, rate: int, first: int
+) -> None:
+    # short hashes (a text of few shingles), an empty first part, a rest the first part fills or not
+    low, second = parts
+    # what `_assembled` reads of a scheme, with `first` (`_first_part`'s) set apart from them
+    scheme = SimpleNamespace(
+        lead_shingles=lead, opening_values=lead + rest, opening_sample=rate, opening_sample_unspaced=rate
+    )
+    first_part = fp_module._first_part
+    try:
+        fp_module._first_part = lambda _scheme, _unspaced: first  # type: ignore[assignment]
+        python = fp_module._assembled(lambda a, b: (low[a:b], second[a:b]), scheme, False)
+    finally:
+        fp_module._first_part = first_part  # type: ignore[assignment]
+    in_c = compiled.sequence(low, second, lead, rest, 256 // rate, first, fp_module._OPENING_MASK, fp_module.KEPT)
+    assert in_c == python
+
+
+def test_fingerprint_uses_the_compiled_sequence() -> None:
+    assert fp_module._compiled_sequence is compiled.sequence
+    with pytest.raises(ValueError):
+        compiled.sequence(b"ab", b"a", 0, 1, 128, 2, 63, 64)
