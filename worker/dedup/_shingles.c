@@ -107,15 +107,52 @@ static int same_shingle(const char *const *ptrs, const Py_ssize_t *lens, Py_ssiz
     return 1;
 }
 
-/* The distinct count's table is indexed by Python's own hash of the shingle's bytes (SipHash, keyed
- * by the process' random hash secret), as a Python set of the shingles would be: rensa's hash is
- * not keyed, and input built to collide in it must not turn the count quadratic. */
+/* Python's own hash of a shingle's bytes (SipHash, keyed by the process' random hash secret), as
+ * a Python set of the shingles would index them. */
 static inline Py_hash_t keyed_hash(const unsigned char *bytes, size_t len) {
 #if PY_VERSION_HEX >= 0x030E0000
     return Py_HashBuffer(bytes, (Py_ssize_t)len);
 #else
     return _Py_HashBytes(bytes, (Py_ssize_t)len);
 #endif
+}
+
+/* The distinct count's table is indexed first by rensa's hash, which every shingle has already
+ * (its low bits are the high bits of a 64-bit product: well spread). That hash is not keyed:
+ * input built to collide in it could make the probing quadratic. So the probes are counted, and
+ * past `probe_limit` per shingle (a random text needs about one) the count starts again on the
+ * keyed hash, where no input can be built to collide: such input costs twice, never n^2. The
+ * keyed hash is ~180 instructions a shingle, the whole distinct count's cost before this
+ * (docs/BENCHMARKS.md, session 26). `set_probe_limit` is the tests' way to force the keyed pass. */
+static Py_ssize_t probe_limit = 8;
+static Py_ssize_t keyed_counts = 0; /* how many counts fell back to the keyed hash */
+
+/* Distinct shingles by open addressing over shingle indices (-1: empty; at most half full),
+ * indexed by `index[s]`; equal shingles are those of equal index, rensa hash and bytes. With
+ * `limit` >= 0, -1 once the probes past the first slot exceed it. */
+static Py_ssize_t count_distinct(const char *const *ptrs, const Py_ssize_t *lens, const uint64_t *values,
+                                 const uint64_t *index, Py_ssize_t n, Py_ssize_t width, Py_ssize_t *table,
+                                 Py_ssize_t slots, Py_ssize_t limit) {
+    memset(table, 0xff, sizeof(*table) * (size_t)slots);
+    Py_ssize_t distinct = 0, probes = 0;
+    for (Py_ssize_t s = 0; s < n; s++) {
+        uint64_t key = index[s];
+        size_t slot = (size_t)key & (size_t)(slots - 1);
+        for (;;) {
+            Py_ssize_t other = table[slot];
+            if (other < 0) {
+                table[slot] = s;
+                distinct++;
+                break;
+            }
+            if (index[other] == key && values[other] == values[s] && same_shingle(ptrs, lens, other, s, width))
+                break;
+            slot = (slot + 1) & (size_t)(slots - 1);
+            if (limit >= 0 && ++probes > limit)
+                return -1;
+        }
+    }
+    return distinct;
 }
 
 static PyObject *shingle_hashes(PyObject *self, PyObject *args) {
@@ -143,7 +180,7 @@ static PyObject *shingle_hashes(PyObject *self, PyObject *args) {
     unsigned char *buf = NULL;
     Py_ssize_t *table = NULL;
     uint64_t *values = NULL;
-    Py_hash_t *keyed = NULL;
+    uint64_t *keyed = NULL;
     Py_ssize_t count = 0;
 
     if (PyBytes_Check(tokens)) {
@@ -204,16 +241,14 @@ static PyObject *shingle_hashes(PyObject *self, PyObject *args) {
         goto done;
     buf = PyMem_Malloc((size_t)(longest ? longest : 1));
     values = PyMem_Malloc(sizeof(*values) * (size_t)(n ? n : 1));
-    keyed = PyMem_Malloc(sizeof(*keyed) * (size_t)(n ? n : 1));
-    /* open addressing over shingle indices (-1: empty), at most half full */
+    /* the distinct count's table (`count_distinct`) */
     Py_ssize_t slots = 1;
     while (slots < 2 * n) slots <<= 1;
     table = PyMem_Malloc(sizeof(*table) * (size_t)slots);
-    if (buf == NULL || values == NULL || keyed == NULL || table == NULL) {
+    if (buf == NULL || values == NULL || table == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    memset(table, 0xff, sizeof(*table) * (size_t)slots);
 
     unsigned char *out = (unsigned char *)PyBytes_AS_STRING(hashes);
     unsigned char *lows = (unsigned char *)PyBytes_AS_STRING(low);
@@ -234,20 +269,30 @@ static PyObject *shingle_hashes(PyObject *self, PyObject *args) {
             lows[s] = (unsigned char)x;
             seconds[s] = (unsigned char)(x >> 8);
         }
-        Py_hash_t kh = keyed_hash(buf, size);
-        keyed[s] = kh;
-        Py_ssize_t slot = (Py_ssize_t)((size_t)kh & (size_t)(slots - 1));
-        for (;;) {
-            Py_ssize_t other = table[slot];
-            if (other < 0) {
-                table[slot] = s;
-                distinct++;
-                break;
-            }
-            if (keyed[other] == kh && values[other] == h && same_shingle(ptrs, lens, other, s, width))
-                break;
-            slot = (slot + 1) & (slots - 1);
+    }
+    if (probe_limit < 0) {
+        distinct = -1;
+    } else { /* a limit too large to count to is none */
+        Py_ssize_t limit = n && probe_limit > PY_SSIZE_T_MAX / n ? -1 : probe_limit * n;
+        distinct = count_distinct(ptrs, lens, values, values, n, width, table, slots, limit);
+    }
+    if (distinct < 0) { /* too many probes on the unkeyed hash: the keyed one, without a limit */
+        keyed = PyMem_Malloc(sizeof(*keyed) * (size_t)(n ? n : 1));
+        if (keyed == NULL) {
+            PyErr_NoMemory();
+            goto done;
         }
+        for (Py_ssize_t s = 0; s < n; s++) {
+            size_t size = 0;
+            for (Py_ssize_t j = 0; j < width; j++) {
+                if (j) buf[size++] = ' ';
+                memcpy(buf + size, ptrs[s + j], (size_t)lens[s + j]);
+                size += (size_t)lens[s + j];
+            }
+            keyed[s] = (uint64_t)keyed_hash(buf, size);
+        }
+        distinct = count_distinct(ptrs, lens, values, keyed, n, width, table, slots, -1);
+        keyed_counts++;
     }
     result = Py_BuildValue("OnOOn", hashes, distinct, low, second, count);
 
@@ -495,10 +540,32 @@ static PyObject *mapped(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
     return Py_BuildValue("nn", agree, compared);
 }
 
+/* For the tests: the probes per shingle the unkeyed count may take (< 0: none, straight to the
+ * keyed count); returns the previous limit. */
+static PyObject *set_probe_limit(PyObject *self, PyObject *arg) {
+    (void)self;
+    Py_ssize_t limit = PyLong_AsSsize_t(arg);
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t previous = probe_limit;
+    probe_limit = limit;
+    return PyLong_FromSsize_t(previous);
+}
+
+static PyObject *get_keyed_counts(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return PyLong_FromSsize_t(keyed_counts);
+}
+
 static PyMethodDef methods[] = {
     {"shingle_hashes", shingle_hashes, METH_VARARGS,
      "shingle_hashes(tokens, k, seed, sequence_count) -> (hashes, distinct, low, second, count)\n\n"
      "Word k-shingles of `tokens` (bytes, joined by one space), hashed: see the module's source."},
+    {"set_probe_limit", set_probe_limit, METH_O,
+     "set_probe_limit(per_shingle) -> previous: the distinct count's probe limit (tests only)"},
+    {"keyed_counts", get_keyed_counts, METH_NOARGS,
+     "keyed_counts() -> how many distinct counts fell back to the keyed hash in this process"},
     {"sequence", sequence, METH_VARARGS,
      "sequence(low, second, lead, rest, keep_below, first, mask, kept) -> bytes\n\n"
      "worker/dedup/fingerprint.py's `_assembled`, compiled: see the module's source."},

@@ -209,3 +209,53 @@ def test_fingerprint_uses_the_compiled_sequence() -> None:
     assert fp_module._compiled_sequence is compiled.sequence
     with pytest.raises(ValueError):
         compiled.sequence(b"ab", b"a", 0, 1, 128, 2, 63, 64)
+
+
+# -- the distinct count: rensa's hash first, the keyed hash where input collides in it ------------
+
+
+def _distinct(tokens: list[bytes] | bytes, k: int = 3) -> int:
+    return compiled.shingle_hashes(tokens, k, 1, 0)[1]
+
+
+def test_input_built_to_collide_in_rensas_hash_is_counted_on_the_keyed_hash() -> None:
+    # tokens (k=1: each its own shingle) whose rensa hashes share their low 9 bits: 250 of them
+    # fill a 512-slot table from one slot on, ~31,000 probes, where the limit is 8 a shingle
+    candidates = [b"t%d" % i for i in range(200_000)]
+    hashes = memoryview(compiled.shingle_hashes(candidates, 1, 1, 0)[0]).cast("Q")
+    by_slot: dict[int, list[bytes]] = {}
+    for token, h in zip(candidates, hashes, strict=True):
+        by_slot.setdefault(h & 511, []).append(token)
+    colliding = max(by_slot.values(), key=len)[:250]
+    assert len(colliding) == 250
+    for turn in range(8):  # in several orders: each fills the unkeyed table differently before it gives up
+        tokens = colliding[turn * 31 :] + colliding[: turn * 31]
+        before = compiled.keyed_counts()
+        assert _distinct(tokens + tokens[:50], 1) == 250  # repeats counted once
+        assert compiled.keyed_counts() == before + 1
+
+
+def test_ordinary_text_is_counted_without_the_keyed_hash() -> None:
+    # real articles' keys (the corpus, where the machine has it) and generated ones: rensa's hash
+    # is deterministic, so whether a key falls back is too
+    keys = [" ".join(f"w{(i * 7919 + j) % 5000}" for j in range(n)).encode() for i, n in enumerate(range(1, 900, 7))]
+    before = compiled.keyed_counts()
+    for key in keys:
+        compiled.shingle_hashes(key, 3, 1, 0)
+    assert compiled.keyed_counts() == before
+
+
+@pytest.mark.parametrize("limit", [-1, 0])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key=_keys())
+def test_the_keyed_count_is_the_same_count(limit: int, key: str) -> None:
+    # -1: straight to the keyed hash; 0: to it at the first probe past a first slot
+    tokens = key.encode("utf-8")
+    expected = compiled.shingle_hashes(tokens, 3, 1, 10)
+    previous = compiled.set_probe_limit(limit)
+    try:
+        before = compiled.keyed_counts()
+        assert compiled.shingle_hashes(tokens, 3, 1, 10) == expected
+        assert compiled.keyed_counts() >= before + (limit < 0)
+    finally:
+        compiled.set_probe_limit(previous)
