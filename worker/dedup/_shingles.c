@@ -331,7 +331,7 @@ static PyObject *sequence(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = lead; i < stop; i++) /* the first part's kept shingles past the lead */
         counted += ((const unsigned char *)second.buf)[i] < keep_below;
     if (stop == first && counted < rest) /* the second part, where the first left room */
-        stop = 2 * first < size ? 2 * first : size;
+        stop = first <= size - first ? 2 * first : size; /* (first <= size here: no overflow) */
     out = PyBytes_FromStringAndSize(NULL, stop);
     if (out == NULL)
         goto done;
@@ -357,8 +357,8 @@ static PyObject *bands(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*nnK:bands", &packed, &count, &rows, &tag))
         return NULL;
     PyObject *out = NULL;
-    if (count < 0 || rows < 0) {
-        PyErr_SetString(PyExc_ValueError, "bands and rows must be >= 0");
+    if (count < 0 || rows < 0 || rows > PY_SSIZE_T_MAX / 4) {
+        PyErr_SetString(PyExc_ValueError, "bands and rows must be >= 0 (and rows a signature's)");
         goto done;
     }
     out = PyList_New(count);
@@ -367,8 +367,11 @@ static PyObject *bands(PyObject *self, PyObject *args) {
     const unsigned char *data = packed.buf;
     Py_ssize_t size = packed.len, width = 4 * rows;
     for (Py_ssize_t b = 0; b < count; b++) {
-        Py_ssize_t start = b * width < size ? b * width : size;
-        Py_ssize_t stop = start + width < size ? start + width : size;
+        /* as the slice packed[b * width : (b + 1) * width], without a product past PY_SSIZE_T_MAX */
+        Py_ssize_t start = width == 0 || b <= size / width ? b * width : size;
+        if (start > size)
+            start = size;
+        Py_ssize_t stop = width <= size - start ? start + width : size;
         XXH64_hash_t h = XXH3_64bits_withSeed(data + start, (size_t)(stop - start),
                                               (XXH64_hash_t)(tag * 1000 + (unsigned long long)b));
         XXH64_canonical_t canonical;

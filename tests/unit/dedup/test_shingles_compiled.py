@@ -163,6 +163,12 @@ def test_compiled_bands_are_the_python_bands(packed: bytes, bands: int, rows: in
     assert compiled.bands(packed, bands, rows, tag) == fp_module._bands_in_python(packed, bands, rows, tag)
 
 
+@pytest.mark.parametrize(("bands", "rows"), [(3, 2**60), (5, 2**40), (2, 2**30)])
+def test_compiled_bands_past_any_signature_are_the_python_slices(bands: int, rows: int) -> None:
+    packed = bytes(range(100))
+    assert compiled.bands(packed, bands, rows, 7) == fp_module._bands_in_python(packed, bands, rows, 7)
+
+
 def test_fingerprint_uses_the_compiled_bands_and_they_are_xxh3() -> None:
     assert fp_module._bands is compiled.bands
     packed = bytes(range(64))

@@ -38,6 +38,9 @@ for i in range(3000):
     out = m.bands(packed, rng.randrange(0, 20), rng.randrange(0, 5), rng.getrandbits(40))
     assert all(len(d) == 8 for d in out)
 refused(m.bands, b"x", -1, 2, 1, errors=ValueError)
+refused(m.bands, b"x", 1, 2**62, 1, errors=ValueError)
+m.bands(b"abc", 3, 2**60, 1)  # band offsets past any signature: empty slices, no overflow
+m.sequence(b"abcd", b"abcd", 0, 100, 128, 2**62, 63, 64)
 refused(m.bands, "text", 1, 2, 1, errors=TypeError)
 # the opening's sequence: parts past the end, an empty first part, a rest never reached
 for i in range(3000):
