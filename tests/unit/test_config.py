@@ -97,3 +97,26 @@ def test_a_bad_redis_url_is_refused_without_showing_its_password(
     assert main(["produce", "nothing.jsonl"]) == 2
     err = capsys.readouterr().err
     assert "NEWSWORKER_REDIS_URL: " in err and "s3cret" not in err
+
+
+_PLUGINS_PROBE = (
+    "import os, worker.config, pydantic.plugin._loader as loader; "
+    "worker.config.Settings(); "
+    "print(os.environ.get('PYDANTIC_DISABLE_PLUGINS'), loader._plugins is None)"
+)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [(None, ["__all__", "True"]), ("", ["False"])],  # "": the operator's way to have pydantic's plugins
+)
+def test_pydantic_does_not_look_for_plugins_unless_the_operator_asks(given: str | None, expected: list[str]) -> None:
+    # looking for them reads every installed distribution's entry points when the first model is built
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if given is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = given
+    out = subprocess.run(
+        [sys.executable, "-c", _PLUGINS_PROBE],
+        env=env, capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert out.stdout.split() == expected
