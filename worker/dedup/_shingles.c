@@ -107,6 +107,19 @@ static int same_shingle(const char *const *ptrs, const Py_ssize_t *lens, Py_ssiz
     return 1;
 }
 
+/* Shingle s (tokens s .. s+width-1 joined by one space) into `buf`, which holds the longest;
+ * returns its length in bytes. */
+static size_t join_shingle(unsigned char *buf, const char *const *ptrs, const Py_ssize_t *lens, Py_ssize_t s,
+                           Py_ssize_t width) {
+    size_t size = 0;
+    for (Py_ssize_t j = 0; j < width; j++) {
+        if (j) buf[size++] = ' ';
+        memcpy(buf + size, ptrs[s + j], (size_t)lens[s + j]);
+        size += (size_t)lens[s + j];
+    }
+    return size;
+}
+
 /* Python's own hash of a shingle's bytes (SipHash, keyed by the process' random hash secret), as
  * a Python set of the shingles would index them. */
 static inline Py_hash_t keyed_hash(const unsigned char *bytes, size_t len) {
@@ -253,14 +266,9 @@ static PyObject *shingle_hashes(PyObject *self, PyObject *args) {
     unsigned char *out = (unsigned char *)PyBytes_AS_STRING(hashes);
     unsigned char *lows = (unsigned char *)PyBytes_AS_STRING(low);
     unsigned char *seconds = (unsigned char *)PyBytes_AS_STRING(second);
-    Py_ssize_t distinct = 0;
+    Py_ssize_t distinct;
     for (Py_ssize_t s = 0; s < n; s++) {
-        size_t size = 0;
-        for (Py_ssize_t j = 0; j < width; j++) {
-            if (j) buf[size++] = ' ';
-            memcpy(buf + size, ptrs[s + j], (size_t)lens[s + j]);
-            size += (size_t)lens[s + j];
-        }
+        size_t size = join_shingle(buf, ptrs, lens, s, width);
         uint64_t h = rensa_hash(buf, size);
         values[s] = h;
         memcpy(out + 8 * s, &h, 8);
@@ -283,12 +291,7 @@ static PyObject *shingle_hashes(PyObject *self, PyObject *args) {
             goto done;
         }
         for (Py_ssize_t s = 0; s < n; s++) {
-            size_t size = 0;
-            for (Py_ssize_t j = 0; j < width; j++) {
-                if (j) buf[size++] = ' ';
-                memcpy(buf + size, ptrs[s + j], (size_t)lens[s + j]);
-                size += (size_t)lens[s + j];
-            }
+            size_t size = join_shingle(buf, ptrs, lens, s, width);
             keyed[s] = (uint64_t)keyed_hash(buf, size);
         }
         distinct = count_distinct(ptrs, lens, values, keyed, n, width, table, slots, -1);

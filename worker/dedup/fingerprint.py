@@ -342,7 +342,7 @@ def _assembled(hashed: Callable[[int, int], tuple[bytes, bytes]], scheme: Scheme
     of shingles start..stop (fewer at the text's end)."""
     lead = scheme.lead_shingles
     rest = scheme.opening_values - lead
-    keep = _KEEP[scheme.opening_sample_unspaced if unspaced else scheme.opening_sample]
+    keep = _KEEP[_opening_sample(scheme, unspaced)]
     first = _first_part(scheme, unspaced)
     out = b""
     for start, stop in ((0, first), (first, 2 * first)):
@@ -357,11 +357,16 @@ def _assembled(hashed: Callable[[int, int], tuple[bytes, bytes]], scheme: Scheme
     return out
 
 
+def _opening_sample(scheme: Scheme, unspaced: bool) -> int:
+    """One in how many shingles past the lead the opening keeps (`KEPT`)."""
+    return scheme.opening_sample_unspaced if unspaced else scheme.opening_sample
+
+
 def _first_part(scheme: Scheme, unspaced: bool) -> int:
     """Shingles that fill the opening but for ~1 text in 100 (`_assembled` takes as many again
     when they do not)."""
     rest = scheme.opening_values - scheme.lead_shingles
-    sample = scheme.opening_sample_unspaced if unspaced else scheme.opening_sample
+    sample = _opening_sample(scheme, unspaced)
     return scheme.lead_shingles + rest * sample + rest // 2
 
 
@@ -512,7 +517,7 @@ def _hashed_in_c(tokens: list[bytes] | bytes, scheme: Scheme, unspaced: bool) ->
     lead_hashes = hashes[: scheme.lead_shingles]
     lead = digest(lead_hashes, [0, len(lead_hashes)], scheme.lead_perm, _SEED).to_rows()[0]
     if _compiled_sequence is not None:
-        rate = scheme.opening_sample_unspaced if unspaced else scheme.opening_sample
+        rate = _opening_sample(scheme, unspaced)
         sequence = _compiled_sequence(
             low, second, scheme.lead_shingles, scheme.opening_values - scheme.lead_shingles,
             256 // rate, _first_part(scheme, unspaced), _OPENING_MASK, KEPT,
