@@ -83,8 +83,12 @@ class _NoObserver:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+# The per-article records below (and ArticleFingerprints, NormalizedText, the decision's) are
+# frozen msgspec Structs, not frozen dataclasses: the same small immutable values, built in C.
+# A frozen dataclass' __init__ calls object.__setattr__ per field, ~1.5 µs a record of 6-8
+# fields against ~0.2; an article makes ~15 of them across the worker's processes
+# (docs/BENCHMARKS.md, session 27).
+class Message(msgspec.Struct, frozen=True):
     """One input message and where it came from."""
 
     value: bytes
@@ -110,8 +114,7 @@ _json_encode = msgspec.json.Encoder().encode
 _decode_clean_json = msgspec.json.Decoder(CleanArticle).decode
 
 
-@dataclass(frozen=True, slots=True)
-class CleanDraft:
+class CleanDraft(msgspec.Struct, frozen=True):
     """A clean event before its story link: its JSON up to the link's three fields (the last of
     its encoding), and the fields the worker itself reads. Made where the article is prepared
     (a prepare process), so the event loop's process only appends the link (`linked`): it
@@ -140,8 +143,7 @@ def draft_of(event: CleanArticle) -> CleanDraft:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Clean:
+class Clean(msgspec.Struct, frozen=True):
     """A clean article's outcome: its event as published (`value`, JSON, linked to its story)."""
 
     value: bytes
@@ -154,14 +156,12 @@ class Clean:
         return _decode_clean_json(self.value)
 
 
-@dataclass(frozen=True, slots=True)
-class Duplicate:
+class Duplicate(msgspec.Struct, frozen=True):
     event: DuplicateEvent
     message: Message
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLettered:
+class DeadLettered(msgspec.Struct, frozen=True):
     record: DeadLetter
     message: Message
 
@@ -173,8 +173,7 @@ class DeadLettered:
 Outcome = Clean | Duplicate | DeadLettered
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
+class Prepared(msgspec.Struct, frozen=True):
     """An article that passed the pure stages and waits for its dedup decision."""
 
     message: Message

@@ -202,8 +202,7 @@ class Thresholds:
     url_min_jaccard: float = 0.1
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimView:
+class ClaimView(msgspec.Struct, frozen=True):
     """What the store saw for one article: the owner of each claim key before this article.
 
     `None` means this article owns the key (it was free, or this is the article again).
@@ -216,8 +215,7 @@ class ClaimView:
     own: StoredRecord | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StoreItem:
+class StoreItem(msgspec.Struct, frozen=True):
     """One article as the store needs it."""
 
     article_id: str
@@ -229,19 +227,16 @@ class StoreItem:
         return ref_of(self.fp)
 
 
-@dataclass(frozen=True, slots=True)
-class StoreAnswer:
+class StoreAnswer(msgspec.Struct, frozen=True):
     view: ClaimView
     records: dict[bytes, StoredRecord]
 
 
-@dataclass(frozen=True, slots=True)
-class Unique:
+class Unique(msgspec.Struct, frozen=True):
     """The first article of its story in the window: published clean, its own story."""
 
 
-@dataclass(frozen=True, slots=True)
-class Related:
+class Related(msgspec.Struct, frozen=True):
     """Its own article on a story already seen: published clean, linked to the story."""
 
     related_to: str  # the clean article it matched
@@ -249,8 +244,7 @@ class Related:
     similarity: float
 
 
-@dataclass(frozen=True, slots=True)
-class DuplicateOf:
+class DuplicateOf(msgspec.Struct, frozen=True):
     canonical_id: str
     kind: DuplicateKind
     similarity: float
@@ -260,8 +254,7 @@ class DuplicateOf:
 Decision = Unique | Related | DuplicateOf
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(msgspec.Struct, frozen=True):
     """`judge`'s verdict: the remembered article this one repeats (or shares a story with)."""
 
     ref: bytes
@@ -271,8 +264,7 @@ class Match:
     similarity: float
 
 
-@dataclass(frozen=True, slots=True)
-class Signals:
+class Signals(msgspec.Struct, frozen=True):
     """What two articles' fingerprints say of each other (see `Thresholds`)."""
 
     jaccard: float

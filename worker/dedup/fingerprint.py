@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Final
 
+import msgspec
 import rensa
 import xxhash
 
@@ -138,8 +139,7 @@ class Scheme:
 DEFAULT_SCHEME = Scheme()
 
 
-@dataclass(frozen=True, slots=True)
-class ArticleFingerprints:
+class ArticleFingerprints(msgspec.Struct, frozen=True):
     """Everything the dedup stage needs from one article."""
 
     exact: bytes  # 16 bytes

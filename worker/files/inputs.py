@@ -13,7 +13,6 @@ import codecs
 import gzip
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -25,8 +24,7 @@ SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".txt", ".html", ".htm")
 _BOM = codecs.BOM_UTF8
 
 
-@dataclass(frozen=True, slots=True)
-class InputRecord:
+class InputRecord(msgspec.Struct, frozen=True):
     value: bytes  # the message as it would travel on Kafka
     origin: str  # "path:line" (line 1 for single-article files)
     problem: str | None = None  # why the worker will dead-letter it, when known here

@@ -37,6 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+import msgspec
+
 from worker.normalize import arabic, boilerplate
 from worker.normalize.char_classes import CLASSES
 from worker.normalize.chinese import fold_chinese
@@ -55,8 +57,7 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class NormalizedText:
+class NormalizedText(msgspec.Struct, frozen=True):
     """One article's readable text and match key."""
 
     #: Readable title (from the title field, the HTML headline, or the first short line).

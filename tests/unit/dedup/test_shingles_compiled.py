@@ -7,7 +7,6 @@ hashing of the tokens at the lengths where its hash changes branch.
 
 from __future__ import annotations
 
-import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -32,7 +31,7 @@ def _both(key: str, scheme: Scheme = DEFAULT_SCHEME, url: str | None = "https://
     python = fp_module._fingerprint(key, url, scheme, compiled=False)
     in_c = fp_module._fingerprint(key, url, scheme, compiled=True)
     assert in_c == python, [
-        f.name for f in dataclasses.fields(python) if getattr(python, f.name) != getattr(in_c, f.name)
+        name for name in python.__struct_fields__ if getattr(python, name) != getattr(in_c, name)
     ]
 
 

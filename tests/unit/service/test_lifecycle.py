@@ -49,6 +49,7 @@ def test_settling_after_start_freezes_the_start_up_once_and_collects_what_follow
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     before, frozen, after, cyclic = json.loads(out.stdout)
-    assert frozen >= before // 2 > 10_000  # the imports' objects, out of every later collection
+    # the imports' objects (~20,000 tracked after `import worker.pipeline`), out of every later collection
+    assert frozen >= before // 2 > 5_000
     assert after < 100
     assert cyclic >= 1  # garbage made after the freeze is still collected
