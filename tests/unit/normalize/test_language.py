@@ -42,7 +42,7 @@ def test_plain_arabic_takes_the_shortcut_and_agrees_with_the_model() -> None:
     from worker.normalize import language
 
     text = "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في العاصمة بسعة مئتي سرير، ويضم أقساما للطوارئ والجراحة والأطفال."
-    assert language._plainly_arabic(text, *language._letter_counts(text))
+    assert language._plainly_arabic(*language._letter_counts(text))
     assert language.detect_language(text) == "ar"
     assert language.predict(" ".join(text.split()), k=1)[0][0] in ("ar", "arz")
 
@@ -53,14 +53,14 @@ def test_other_arabic_script_languages_never_take_the_shortcut() -> None:
     persian = "این یک متن فارسی است که برای آزمایش تشخیص زبان نوشته شده است و باید فارسی تشخیص داده شود."
     urdu = "یہ ایک اردو متن ہے جو زبان کی شناخت کی جانچ کے لیے لکھا گیا ہے اور اسے اردو کے طور پر پہچانا جانا چاہیے۔"
     for text, code in ((persian, "fa"), (urdu, "ur")):
-        assert not language._plainly_arabic(text, *language._letter_counts(text))
+        assert not language._plainly_arabic(*language._letter_counts(text))
         assert language.detect_language(text) == code
     mixed = (
         "The minister said: "
         + "قال الوزير إن المشروع سيبدأ قريبا"
         + " and he left the room right after that."
     )
-    assert not language._plainly_arabic(mixed, *language._letter_counts(mixed))
+    assert not language._plainly_arabic(*language._letter_counts(mixed))
 
 
 def test_letter_counts_count_by_the_rule() -> None:
@@ -76,7 +76,8 @@ def test_letter_counts_count_by_the_rule() -> None:
     for text in texts:
         letters = sum(map(str.isalpha, text))
         arabic = sum(1 for c in text if c in language._ARABIC_LETTERS)
-        assert language._letter_counts(text) == (letters, arabic)
+        other_script = sum(1 for c in text if language._OTHER_ARABIC_SCRIPT_RE.match(c))
+        assert language._letter_counts(text) == (letters, arabic, other_script)
 
 
 def test_warm_up_loads_the_model() -> None:
