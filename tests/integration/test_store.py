@@ -15,7 +15,9 @@ import redis.asyncio as aioredis
 from redis.cluster import key_slot
 
 from worker.dedup.decision import (
+    CLEAN,
     DUPLICATE,
+    REF_BYTES,
     Decision,
     DuplicateOf,
     Related,
@@ -68,6 +70,36 @@ def test_exact_and_near_duplicates_in_one_batch(redis_server: EmbeddedRedis) -> 
     assert a == Unique() and other == Unique()
     assert copy == DuplicateOf("a", "exact", 1.0)
     assert isinstance(edit, DuplicateOf) and edit.canonical_id == "a" and edit.kind == "near"
+
+
+def test_a_text_under_another_text_s_reference_is_published_and_the_record_left_alone(
+    redis_server: EmbeddedRedis,
+) -> None:
+    """Two texts whose exact hashes share their first REF_BYTES meet at one record in Redis (the
+    reference is its field): the later one is a new story, not an exact copy of the first, and
+    the first's record, its decision and its copies are as without it, replays included."""
+    first = item("first", WORDS)
+    other_fp = fingerprint(" ".join(f"z{i}" for i in range(300)), None)
+    other_fp = msgspec.structs.replace(other_fp, exact=first.fp.exact[:REF_BYTES] + other_fp.exact[REF_BYTES:])
+    other = StoreItem("other", other_fp, make_record("other", other_fp))
+    assert other.ref == first.ref and other.fp.exact != first.fp.exact
+
+    async def run() -> tuple[list[object], list[object], list[object], object]:
+        client, store = make_store(redis_server.url)
+        try:
+            one = await decide_all(store, [first, other])
+            two = await decide_all(store, [other, item("first-copy", WORDS)])
+            replay = await decide_all(store, [first, other])
+            records = await store.fetch([first.ref])
+            return one, two, replay, records[first.ref]
+        finally:
+            await client.aclose()
+
+    one, two, replay, record = asyncio.run(run())
+    assert one == [Unique(), Unique()]
+    assert two == [Unique(), DuplicateOf("first", "exact", 1.0)]
+    assert replay == [Unique(), Unique()]
+    assert (record.id, record.state, record.sketch) == ("first", CLEAN, first.fp.sketch)
 
 
 def test_replay_gives_the_same_decisions(redis_server: EmbeddedRedis) -> None:

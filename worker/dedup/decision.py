@@ -61,9 +61,12 @@ from worker.dedup.fingerprint import (
 )
 from worker.events import DuplicateKind
 
-#: Bytes of an article's reference (the start of its exact hash) held in url and band claims.
-#: 48 bits: a collision between two remembered articles is ~1e-4 at 10 million of them, and
-#: costs at most a missed candidate (its record would fail verification), never a wrong drop.
+#: Bytes of an article's reference (the start of its exact hash): the field of its exact claim
+#: (its record) and the value of its url and band claims. 48 bits: two remembered articles share
+#: one with a chance of n^2 / 2^49 among n, ~0.2 % in an index of a million, ~16 % of ten
+#: million. A shared reference never drops an article wrongly: a candidate's record is compared
+#: before it counts, and an exact owner must have the article's own fingerprints (`judge`); it
+#: costs that article its memory (its later copies are published too).
 REF_BYTES = 6
 #: Bytes per band kept in a record, only to tell which bands two articles share (precedence).
 TAG_BYTES = 2
@@ -121,6 +124,13 @@ def decode_record(data: bytes) -> StoredRecord:
 def band_tags(fp: ArticleFingerprints) -> bytes:
     """The band tags stored in a record: enough to tell shared bands apart (2^-16 false match)."""
     return b"".join(band[:TAG_BYTES] for band in fp.bands)
+
+
+def same_text(fp: ArticleFingerprints, record: StoredRecord) -> bool:
+    """Does `record` hold these fingerprints' text (the same match key)? Equal keys give equal
+    sketches, shingle counts and band tags; texts that merely share a reference (`REF_BYTES`)
+    differ in them (a 128-byte sketch alike by chance is not a risk worth a number)."""
+    return record.sketch == fp.sketch and record.shingles == fp.shingles and record.bands == band_tags(fp)
 
 
 def make_record(article_id: str, fp: ArticleFingerprints) -> StoredRecord:
@@ -409,7 +419,12 @@ def judge(
     """
     if view.exact_owner is not None:
         owner = view.exact_owner
-        return Match(ref_of(fp), owner, True, "exact", 1.0)
+        if same_text(fp, owner):
+            return Match(ref_of(fp), owner, True, "exact", 1.0)
+        # Another text's record under this article's reference (a collision of REF_BYTES): not
+        # a copy. The store recorded and claimed nothing for this article (its reference is
+        # taken), so it is a new story that the index cannot remember.
+        return None
     best: Match | None = None
     seen: set[bytes] = set()
     candidates: Sequence[bytes | None] = (view.url_owner, *view.band_owners)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from worker.dedup.decision import (
     CLEAN,
     DUPLICATE,
     PENDING,
+    REF_BYTES,
     ClaimView,
     DuplicateOf,
     Related,
@@ -18,6 +21,7 @@ from worker.dedup.decision import (
     make_record,
     recorded_decision,
     ref_of,
+    same_text,
 )
 from worker.dedup.fingerprint import ArticleFingerprints, fingerprint
 
@@ -65,6 +69,35 @@ def test_exact_owner_means_exact_duplicate_of_its_canonical() -> None:
     owner = make_record("first", fp)
     view = ClaimView(owner, None, tuple(None for _ in fp.bands))
     assert decide(fp, view, {}, T) == DuplicateOf("first", "exact", 1.0)
+
+
+def test_an_exact_owner_of_another_text_is_a_shared_reference_not_a_copy() -> None:
+    """Two texts whose exact hashes share their first REF_BYTES (48 bits: ~0.2 % likely somewhere
+    in an index of a million) meet at one record: the later is published, never dropped."""
+    first = fp_of(WORDS)
+    other = fp_of([f"z{i}" for i in range(300)])
+    collided = msgspec.structs.replace(other, exact=first.exact[:REF_BYTES] + other.exact[REF_BYTES:])
+    assert ref(collided) == ref(first) and collided.exact != first.exact
+    view = ClaimView(make_record("first", first), None, tuple(None for _ in collided.bands))
+    assert decide(collided, view, {}, T) == Unique()
+    # the same text under another id is still its copy, whatever its URL
+    again = fp_of(WORDS, "https://elsewhere.example/a")
+    assert same_text(again, make_record("first", first))
+    assert decide(again, ClaimView(make_record("first", first), None, (None,) * len(again.bands)), {}, T) == (
+        DuplicateOf("first", "exact", 1.0)
+    )
+
+
+def test_same_text_needs_every_fingerprint_the_record_keeps() -> None:
+    fp = fp_of(WORDS)
+    record = make_record("a", fp)
+    assert same_text(fp, record)
+    for changed in (
+        msgspec.structs.replace(record, sketch=bytes(len(record.sketch))),
+        msgspec.structs.replace(record, shingles=record.shingles + 1),
+        msgspec.structs.replace(record, bands=bytes(len(record.bands))),
+    ):
+        assert not same_text(fp, changed)
 
 
 def test_chain_points_at_the_canonical_article() -> None:
