@@ -391,6 +391,97 @@ done:
     return out;
 }
 
+/* fingerprint.py's `_pack_opening_in_python(values)` with its `OPENING_BITS` as `bits` (1-8): a
+ * count byte, then value i's low `bits` bits at bit bits * i of a little-endian bit string, in
+ * (bits * count + 7) / 8 bytes; b"" for no values. More than 255 values raise ValueError, as
+ * `bytes((count,))` does. ~0.1 us against ~2.5 for the Python's big-integer lanes. */
+static PyObject *pack_opening(PyObject *self, PyObject *args) {
+    Py_buffer values;
+    int bits;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*i:pack_opening", &values, &bits))
+        return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t count = values.len;
+    if (bits < 1 || bits > 8) {
+        PyErr_SetString(PyExc_ValueError, "bits must be 1-8");
+        goto done;
+    }
+    if (count == 0) {
+        out = PyBytes_FromStringAndSize(NULL, 0);
+        goto done;
+    }
+    if (count > 255) {
+        PyErr_SetString(PyExc_ValueError, "bytes must be in range(0, 256)");
+        goto done;
+    }
+    Py_ssize_t size = 1 + (bits * count + 7) / 8;
+    out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL)
+        goto done;
+    unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(out);
+    const unsigned char *src = values.buf;
+    unsigned int mask = (1u << bits) - 1, acc = 0;
+    int held = 0;
+    Py_ssize_t at = 1;
+    dst[0] = (unsigned char)count;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        acc |= (src[i] & mask) << held;
+        held += bits;
+        while (held >= 8) {
+            dst[at++] = (unsigned char)(acc & 0xFF);
+            acc >>= 8;
+            held -= 8;
+        }
+    }
+    if (held > 0)
+        dst[at++] = (unsigned char)(acc & 0xFF);
+done:
+    PyBuffer_Release(&values);
+    return out;
+}
+
+/* The first `width` bytes of every bytes object of `items` (a tuple or a list), joined: the band
+ * tags of a record (decision.py's `band_tags`). An item shorter than `width` gives what it has,
+ * as a slice does. ~0.15 us for 12 bands against ~1.5 for the join of slices. */
+static PyObject *prefixes(PyObject *self, PyObject *args) {
+    PyObject *items;
+    Py_ssize_t width;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "On:prefixes", &items, &width))
+        return NULL;
+    if (width < 0) {
+        PyErr_SetString(PyExc_ValueError, "width must be >= 0");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(items, "prefixes() takes a sequence of bytes");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), total = 0;
+    PyObject **item = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyBytes_Check(item[i])) {
+            PyErr_SetString(PyExc_TypeError, "prefixes() takes a sequence of bytes");
+            Py_DECREF(seq);
+            return NULL;
+        }
+        Py_ssize_t len = PyBytes_GET_SIZE(item[i]);
+        total += len < width ? len : width; /* <= n * width bytes that exist: no overflow */
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, total);
+    if (out != NULL) {
+        char *dst = PyBytes_AS_STRING(out);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_ssize_t len = PyBytes_GET_SIZE(item[i]);
+            len = len < width ? len : width;
+            memcpy(dst, PyBytes_AS_STRING(item[i]), (size_t)len);
+            dst += len;
+        }
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
 /* An int argument as the "n" format converts it: its __index__, OverflowError past a Py_ssize_t. */
 static int as_ssize(PyObject *obj, Py_ssize_t *out) {
     PyObject *index = PyNumber_Index(obj);
@@ -578,6 +669,11 @@ static PyMethodDef methods[] = {
     {"bands", bands, METH_VARARGS,
      "bands(packed, bands, rows, tag) -> list of 8-byte digests\n\n"
      "worker/dedup/fingerprint.py's `_bands_in_python`, compiled: see the module's source."},
+    {"pack_opening", pack_opening, METH_VARARGS,
+     "pack_opening(values, bits) -> bytes\n\n"
+     "worker/dedup/fingerprint.py's `_pack_opening_in_python`, compiled: see the module's source."},
+    {"prefixes", prefixes, METH_VARARGS,
+     "prefixes(items, width) -> bytes: the first `width` bytes of each bytes object, joined"},
     {"mapped", (PyCFunction)(void (*)(void))mapped, METH_FASTCALL | METH_KEYWORDS,
      "mapped(lead_shingles, stray, mask, kept, sequence, other, d, start=0, *, resync=True)"
      " -> (agreeing, compared)\n\n"

@@ -56,6 +56,7 @@ from worker.dedup.fingerprint import (
     opening_agreement,
     opening_containment,
     pack_opening,
+    prefixes,
     unpack_opening,
     whole_opening,
 )
@@ -123,7 +124,7 @@ def decode_record(data: bytes) -> StoredRecord:
 
 def band_tags(fp: ArticleFingerprints) -> bytes:
     """The band tags stored in a record: enough to tell shared bands apart (2^-16 false match)."""
-    return b"".join(band[:TAG_BYTES] for band in fp.bands)
+    return prefixes(fp.bands, TAG_BYTES)
 
 
 def same_text(fp: ArticleFingerprints, record: StoredRecord) -> bool:

@@ -44,7 +44,7 @@ import logging
 import re
 import struct
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Final
@@ -394,7 +394,7 @@ def _lanes(mask: int) -> int:
 _M0, _M1, _M2, _M3 = (_lanes(m) for m in (0x3F, 0xFC0, 0x3F000, 0xFC0000))
 
 
-def pack_opening(values: bytes) -> bytes:
+def _pack_opening_in_python(values: bytes) -> bytes:
     """An opening as stored (StoredRecord.opening): a count byte, then value i at bits 6i of a
     little-endian number (four values in three bytes). `unpack_opening` reverses it."""
     count = len(values)
@@ -408,6 +408,29 @@ def pack_opening(values: bytes) -> bytes:
     out = bytearray(3 * groups)
     out[0::3], out[1::3], out[2::3] = packed[0::4], packed[1::4], packed[2::4]
     return bytes((count,)) + bytes(out[: (OPENING_BITS * count + 7) // 8])
+
+
+def _pack_opening_compiled(values: bytes) -> bytes:
+    return _compiled.pack_opening(values, OPENING_BITS)  # type: ignore[union-attr]
+
+
+#: `_pack_opening_in_python`, compiled where it was built (worker/dedup/_shingles.c: the same
+#: bytes, tests/unit/dedup/test_shingles_compiled.py; ~0.2 µs an article instead of ~2.5, in the
+#: event loop's process, which packs every record).
+pack_opening: Final[Callable[[bytes], bytes]] = (
+    _pack_opening_compiled if hasattr(_compiled, "pack_opening") else _pack_opening_in_python
+)
+
+
+def _prefixes_in_python(items: Sequence[bytes], width: int) -> bytes:
+    return b"".join([item[:width] for item in items])
+
+
+#: The first `width` bytes of each of `items`, joined (a record's band tags), compiled where it
+#: was built (~0.15 µs for 12 bands instead of ~1.5).
+prefixes: Final[Callable[[Sequence[bytes], int], bytes]] = (
+    _compiled.prefixes if hasattr(_compiled, "prefixes") else _prefixes_in_python  # type: ignore[union-attr]
+)
 
 
 def unpack_opening(opening: bytes) -> bytes:

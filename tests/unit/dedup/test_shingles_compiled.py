@@ -168,6 +168,36 @@ def test_compiled_bands_past_any_signature_are_the_python_slices(bands: int, row
     assert compiled.bands(packed, bands, rows, 7) == fp_module._bands_in_python(packed, bands, rows, 7)
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=256))
+def test_compiled_pack_opening_is_the_python_packing(values: bytes) -> None:
+    # values of 64 and over included: both keep their low six bits; 256 values: both refuse
+    if len(values) > 255:
+        with pytest.raises(ValueError):
+            fp_module._pack_opening_in_python(values)
+        with pytest.raises(ValueError):
+            compiled.pack_opening(values, fp_module.OPENING_BITS)
+        return
+    packed = compiled.pack_opening(values, fp_module.OPENING_BITS)
+    assert packed == fp_module._pack_opening_in_python(values)
+    assert fp_module.unpack_opening(packed) == bytes(v & 0x3F for v in values)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=12), max_size=30), st.integers(min_value=0, max_value=14))
+def test_compiled_prefixes_are_the_python_slices(items: list[bytes], width: int) -> None:
+    assert compiled.prefixes(items, width) == fp_module._prefixes_in_python(items, width)
+    assert compiled.prefixes(tuple(items), width) == b"".join(item[:width] for item in items)
+
+
+def test_records_pack_and_tag_with_the_compiled_functions() -> None:
+    assert fp_module.pack_opening is fp_module._pack_opening_compiled
+    assert fp_module.prefixes is compiled.prefixes
+    assert compiled.pack_opening(bytes([1, 2, 3, 4]), 6) == bytes([4, 0x81, 0x30, 0x10])
+    with pytest.raises(TypeError):
+        compiled.prefixes([b"a", "b"], 1)
+
+
 def test_fingerprint_uses_the_compiled_bands_and_they_are_xxh3() -> None:
     assert fp_module._bands is compiled.bands
     packed = bytes(range(64))

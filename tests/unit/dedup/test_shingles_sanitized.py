@@ -51,6 +51,18 @@ for i in range(3000):
     assert len(out) <= n
 refused(m.sequence, b"ab", b"a", 0, 1, 128, 2, 63, 64, errors=ValueError)
 refused(m.sequence, b"ab", b"ab", 0, 1, 128, 2, 300, 64, errors=ValueError)
+# the packed opening and the band tags: every length up to the count byte's, and past it
+for i in range(3000):
+    values = rng.randbytes(rng.randrange(0, 256))
+    assert len(m.pack_opening(values, rng.randrange(1, 9))) <= 1 + len(values)
+    items = [rng.randbytes(rng.randrange(0, 12)) for _ in range(rng.randrange(0, 30))]
+    assert len(m.prefixes(items, rng.randrange(0, 12))) <= sum(map(len, items))
+refused(m.pack_opening, bytes(256), 6, errors=ValueError)
+refused(m.pack_opening, b"ab", 0, errors=ValueError)
+refused(m.pack_opening, b"ab", 9, errors=ValueError)
+refused(m.prefixes, [b"a"], -1, errors=ValueError)
+refused(m.prefixes, [b"a", "b"], 2, errors=TypeError)
+refused(m.prefixes, None, 2, errors=TypeError)
 print("sanitized ok")
 """
 
