@@ -6,13 +6,15 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import hiredis
 import pytest
+import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.sanitized import ROOT, run_sanitized
 from worker.dedup import store
-from worker.dedup._store_ops import pack_ops
+from worker.dedup._store_ops import pack_command, pack_ops
 
 ops_strategy = st.lists(
     st.tuples(
@@ -69,6 +71,46 @@ def test_the_store_uses_the_compiled_packing() -> None:
     assert store._pack_ops(tuple(ops), 4096, 64, 4) == store._pack_ops_in_python(ops, 4096, 64, 4)
 
 
+_ARGUMENT = st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=60),  # surrogates included: not UTF-8 encodable, left to hiredis
+    st.integers(min_value=-(2**70), max_value=2**70),  # past 64 bits: left to hiredis
+    st.sampled_from([0, -1, 2**63 - 1, -(2**63), 2**63, True, False, 1.5, None]),
+)
+
+
+def _hiredis(args: tuple[object, ...]) -> bytes | type[Exception]:
+    try:
+        return hiredis.pack_command(args)  # type: ignore[arg-type]
+    except (TypeError, UnicodeEncodeError) as exc:
+        return type(exc)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_ARGUMENT, min_size=1, max_size=40))
+def test_the_compiled_command_is_hiredis_command(args: list[object]) -> None:
+    command = tuple(args)
+    packed = pack_command(command)
+    if packed is None:  # something only hiredis packs (or refuses): it still gets it
+        assert not all(
+            type(a) is bytes or (type(a) is int and -(2**63) <= a < 2**63)  # type: ignore[operator]
+            or (type(a) is str and not any(0xD800 <= ord(c) < 0xE000 for c in a))  # type: ignore[arg-type]
+            for a in command
+        )
+    else:
+        assert packed == _hiredis(command)
+
+
+def test_the_store_packs_commands_compiled_and_as_hiredis_does() -> None:
+    assert store.__dict__["_pack_command_compiled"] is pack_command
+    packer = store._HiredisPacking()
+    for args in (("EVALSHA", "f" * 40, 2, "k:{1}:2:3", "k:{1}:2:4", 1700000000, 3, b"\x00\xff"), ("SET", "k", 1.5)):
+        assert packer.pack_command(*args) == [hiredis.pack_command(args)]
+    with pytest.raises(redis.exceptions.DataError):
+        packer.pack_command("SET", "k", True)
+    assert pack_command(()) is None
+
+
 WORKLOAD = r"""
 def op(rng):
     field = bytes(rng.getrandbits(8) for _ in range(rng.choice([0, 1, 3, 4, 6, 40, 255])))
@@ -82,6 +124,14 @@ for _ in range(400):
     assert sum(len(p) for _, _, p in out) == len(ops)
 for bad in ([(b"x" * 256, b"", b"c")], [(b"ab", b"", b"")], [("s", b"", b"c")], [(b"a",)]):
     refused(m.pack_ops, bad, 10, 2, 4)
+# commands: every argument kind, lengths and numbers at their edges, what is left to hiredis
+kinds = [b"", b"x" * 300, "k:{1}:2:3", "سوريا", "\udc80", 0, -1, 9, 10, 2**63 - 1, -(2**63), 2**64, 1.5, None, True]
+for _ in range(3000):
+    command = tuple(rng.choice(kinds) for _ in range(rng.randrange(0, 60)))
+    packed = m.pack_command(command)
+    assert packed is None or packed.startswith(b"*")
+m.pack_command(tuple([b"y" * 100_000] * 3))
+refused(m.pack_command, [b"a"], errors=TypeError)
 print("sanitized ok")
 """
 
