@@ -584,14 +584,17 @@ class RedisDedupStore:
             url_raw = replies[start] if has_url else None
             url_owner = None if url_raw is None or url_raw == ref else bytes(url_raw)
             first_band = start + has_url
-            bands = tuple(
-                None if raw is None or raw == ref else bytes(raw)
-                for raw in replies[first_band : first_band + n_bands]
-            )
+            claimed = replies[first_band : first_band + n_bands]
+            if url_owner is None and claimed.count(None) == n_bands:  # every key was free (most)
+                views.append(ClaimView(None, None, tuple(claimed), own))
+                continue
+            bands = tuple(None if raw is None or raw == ref else bytes(raw) for raw in claimed)
             views.append(ClaimView(None, url_owner, bands, own))
             wanted.update(r for r in (url_owner, *bands) if r is not None)
 
-        records = await self.fetch(sorted(wanted)) if wanted else {}
+        if not wanted:
+            return [StoreAnswer(view, {}) for view in views]
+        records = await self.fetch(sorted(wanted))
         return [
             StoreAnswer(view, {r: records[r] for r in (view.url_owner, *view.band_owners) if r in records})
             for view in views
