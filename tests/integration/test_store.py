@@ -102,6 +102,32 @@ def test_a_text_under_another_text_s_reference_is_published_and_the_record_left_
     assert (record.id, record.state, record.sketch) == ("first", CLEAN, first.fp.sketch)
 
 
+def test_one_server_takes_a_round_trip_in_calls_of_a_few_hundred_ops(redis_server: EmbeddedRedis) -> None:
+    """On one server the ops of a round trip go in calls of about `_OPS_PER_CALL`, whatever their
+    shards (a cluster needs a call per shard): 150 articles' 1,800 claims in 4 calls, not 64, and
+    the decisions across the calls' boundaries as in one."""
+    stories = [[f"s{i}-{j}" for j in range(60)] for i in range(150)]
+    batch = [item(f"a{i}", words) for i, words in enumerate(stories)]
+    batch += [item(f"copy{i}", stories[i]) for i in range(0, 150, 7)]
+
+    async def run() -> tuple[list[object], int]:
+        client, store = make_store(redis_server.url)
+        try:
+            await decide_all(store, [item("warm", WORDS)])  # the script loaded, the index read
+            before = (await client.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0)
+            decisions = await decide_all(store, batch)
+            after = (await client.info("commandstats"))["cmdstat_evalsha"]["calls"]
+            return decisions, after - before
+        finally:
+            await client.aclose()
+
+    decisions, calls = asyncio.run(run())
+    assert decisions[:150] == [Unique()] * 150
+    assert decisions[150:] == [DuplicateOf(f"a{i}", "exact", 1.0) for i in range(0, 150, 7)]
+    # records (172 ops): 1 call; claims (150 x 12 bands): 4; decisions (150): 1; nothing to fetch
+    assert calls == 6
+
+
 def test_replay_gives_the_same_decisions(redis_server: EmbeddedRedis) -> None:
     """A worker died after recording but before committing: the redelivery decides the same."""
 

@@ -128,6 +128,12 @@ _WARN_GENERATIONS_BACK = 4
 #: Hash tags across which claims are spread. 64 slots are enough to spread load over any
 #: realistic cluster while keeping a batch at <= 64 script calls.
 DEFAULT_SHARDS = 64
+#: On one server (not a cluster), the ops of a round trip go in script calls of about this many,
+#: not one per shard: a batch's 500 records in one call instead of 64 calls of ~8, its ~7,000
+#: claims in ~14. Each call costs the client a command (~15 µs of redis-py) and Redis a script
+#: run; ~500 ops keep a run near a millisecond (other clients interleave between calls) and its
+#: Lua tables small (one call for all ~7,000 cost Redis more per op: docs/BENCHMARKS.md, session 27).
+_OPS_PER_CALL = 500
 
 # KEYS: the distinct hashes this call touches, G per bucket (write generation first).
 # ARGV: expire-at of write keys, generations per claim (G), then the claims packed in one string,
@@ -469,7 +475,8 @@ class RedisDedupStore:
             await self._client.set(self._index_key(BUCKETS_KEY), self._buckets, nx=True)
 
     async def _run(self, ops: Sequence[_Op], operation: str) -> list[Any]:
-        """Run ops (any order of fields) as one pipeline of per-shard scripts; results in order."""
+        """Run ops (any order of fields) as one pipeline of script calls (per shard on a cluster,
+        per `_OPS_PER_CALL` ops on one server); results in order."""
         if not ops:
             return []
         if not self._index_loaded:
@@ -484,7 +491,11 @@ class RedisDedupStore:
         keys = self._keys
         reads = self._back + 2  # the keys a bucket's claims read (`_bucket_keys`)
         calls: list[tuple[list[str], list[bytes | int], list[int]]] = []
-        for bucket_order, packed, positions in _pack_ops(ops, buckets, shards, reads):
+        # A cluster takes one script call per shard (a script's keys share one slot); one server
+        # takes them in calls of about `_OPS_PER_CALL` ops, whatever their shards.
+        cluster = isinstance(self._client, RedisCluster)
+        groups = shards if cluster else min(shards, -(-len(ops) // _OPS_PER_CALL))
+        for bucket_order, packed, positions in _pack_ops(ops, buckets, groups, reads):
             key_list: list[str] = []
             for bucket in bucket_order:
                 bucket_keys = keys.get(bucket)
