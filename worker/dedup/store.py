@@ -220,13 +220,16 @@ _REFUSAL_CLASSES: tuple[tuple[type[redis.exceptions.RedisError], str], ...] = (
     (redis.exceptions.ClusterDownError, "cluster"),
     (redis.exceptions.NoPermissionError, "noperm"),
     # a cluster node's redirection, which only a client not in cluster mode sees (MovedError
-    # is an AskError): NEWSWORKER_REDIS_CLUSTER is not set for a cluster
+    # is an AskError), or its refusal of a script call whose keys span slots (one server's calls
+    # mix shards): NEWSWORKER_REDIS_CLUSTER is not set for a cluster
     (redis.exceptions.AskError, "cluster"),
+    (redis.exceptions.ClusterCrossSlotError, "cluster"),
 )
 _REFUSAL_CODES = {
     "OOM": "oom", "READONLY": "readonly", "MASTERDOWN": "readonly", "NOREPLICAS": "readonly",
     "LOADING": "loading", "BUSY": "busy", "MISCONF": "misconf", "TRYAGAIN": "cluster",
-    "CLUSTERDOWN": "cluster", "MOVED": "cluster", "ASK": "cluster", "NOPERM": "noperm",
+    "CLUSTERDOWN": "cluster", "MOVED": "cluster", "ASK": "cluster", "CROSSSLOT": "cluster",
+    "NOPERM": "noperm",
 }  # fmt: skip
 
 

@@ -74,6 +74,11 @@ def test_custom_encoding_keeps_redis_py_packer() -> None:
         (redis.exceptions.MovedError("5556 127.0.0.1:7102"), "cluster"),
         (redis.exceptions.AskError("5556 127.0.0.1:7102"), "cluster"),
         (redis.exceptions.ResponseError("MOVED 5556 127.0.0.1:7102"), "cluster"),
+        # ... or a script call whose keys span slots (one server's calls mix shards)
+        (redis.exceptions.ClusterCrossSlotError("Keys in request don't hash to the same slot"), "cluster"),
+        (redis.exceptions.ResponseError(
+            "Command # 1 (EVALSHA ab 6 k) of pipeline caused error: CROSSSLOT Keys in request don't "
+            "hash to the same slot"), "cluster"),
         (redis.exceptions.ResponseError("invalid DB index"), "db"),
         (redis.exceptions.ResponseError("ERR Error running script: attempt to compare nil"), None),
         (redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind"), None),
