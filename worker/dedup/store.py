@@ -286,7 +286,9 @@ except ImportError:  # pragma: no cover - an install without a C compiler
 
 
 class _HiredisPacking:
-    """Packs commands with hiredis' C packer, as redis-py's *sync* client already does.
+    """Packs commands in C: the compiled module's packer (`_store_ops.pack_command`, the same
+    bytes without hiredis' sprintf per argument), else hiredis' C packer, as redis-py's *sync*
+    client already does.
 
     redis-py's asyncio connections pack every argument in Python. A batch's claim scripts carry
     tens of thousands of arguments (4 per claim plus the keys), and that packing was the largest
@@ -506,12 +508,12 @@ class RedisDedupStore:
             calls.append((key_list, [expire_at, reads, packed], positions))
         results: list[Any] = [None] * len(ops)
         started = time.perf_counter()
-        if isinstance(self._client, RedisCluster) and not self._cluster_ready:
+        if cluster and not self._cluster_ready:
             await self._client.initialize()  # concurrent first calls on a fresh cluster client race
             self._cluster_ready = True
         order = [positions for _, _, positions in calls]
         with self._errors_mapped(operation, started):
-            if isinstance(self._client, RedisCluster):
+            if isinstance(self._client, RedisCluster):  # (`cluster`, narrowed for the type checker)
                 # Cluster pipelines refuse EVALSHA; the per-shard calls go out concurrently instead,
                 # each to the node owning its slot: still one round trip of wall-clock time.
                 replies = await asyncio.gather(
