@@ -394,6 +394,33 @@ def test_a_follow_up_is_linked_to_its_story_and_its_copy_inherits_it(redis_serve
     assert isinstance(later, Related) and later.story_id == "orig"
 
 
+def test_updates_in_steps_are_linked_once_they_add_more_than_a_copy_would(redis_server: EmbeddedRedis) -> None:
+    """v1 is v0 and 40 % more (a copy), v2 is v1 and a third more: a copy of v1 but 60 % new
+    to v0, the article consumers have. In separate batches and in one, v2 is published linked
+    to v0; replays give the same outcomes."""
+    v0 = [f"d{i}" for i in range(150)]
+    v1 = v0 + [f"e{i}" for i in range(100)]
+    v2 = v1 + [f"f{i}" for i in range(120)]
+
+    async def run(together: bool) -> tuple[list[object], list[object]]:
+        client, store = make_store(redis_server.url)
+        batch = [item("v0", v0), item("v1", v1), item("v2", v2)]
+        try:
+            if together:
+                return await decide_all(store, batch), await decide_all(store, batch)
+            out = [d for one in batch for d in await decide_all(store, [one])]
+            return out, [d for one in batch for d in await decide_all(store, [one])]
+        finally:
+            await client.aclose()
+
+    for together in (False, True):
+        first, replay = asyncio.run(run(together))
+        assert first[0] == Unique()
+        assert isinstance(first[1], DuplicateOf) and first[1].canonical_id == "v0"
+        assert isinstance(first[2], Related) and (first[2].related_to, first[2].story_id) == ("v0", "v0")
+        assert replay == first
+
+
 class _SteppedClient:
     """A client whose pipelines run their scripts one by one and stop half-way until `resume`
     is set: the slowest interleaving two workers' pipelines can have, made certain."""

@@ -209,7 +209,8 @@ class Thresholds:
     #: could claim a link; 0.04 is 5 agreeing bytes out of 128.
     link_jaccard: float = 0.04
     #: Same canonical URL: a revision, unless the text changed beyond recognition (this little
-    #: alike, and its opening no longer agreeing in place by `dup_lead`).
+    #: alike, and its opening no longer agreeing in place by `dup_lead`). A revision that brings
+    #: `dup_added` of its own (an update of the page, a rewrite) is linked, not dropped.
     url_min_jaccard: float = 0.1
 
 
@@ -273,6 +274,11 @@ class Match(msgspec.Struct, frozen=True):
     duplicate: bool
     kind: DuplicateKind
     similarity: float
+    #: The other candidates this article was judged *not* a copy of: their ids, with the Jaccard
+    #: of each. A copy of a record that is itself a copy of one of them has drifted from that
+    #: original in steps (each adding less than `Thresholds.dup_added`, together more):
+    #: `resolve` links it to the original instead.
+    not_copy_of: tuple[tuple[str, float], ...] = ()
 
 
 class Signals(msgspec.Struct, frozen=True):
@@ -427,6 +433,7 @@ def judge(
         # taken), so it is a new story that the index cannot remember.
         return None
     best: Match | None = None
+    not_copy_of: list[tuple[str, float]] = []
     seen: set[bytes] = set()
     candidates: Sequence[bytes | None] = (view.url_owner, *view.band_owners)
     for ref in candidates:
@@ -440,16 +447,23 @@ def judge(
         sig = similarity(fp, record, thresholds, same_url=same_url)
         duplicate = is_duplicate(sig, thresholds)
         kind: DuplicateKind = "near"
-        if not duplicate and same_url and is_revision(sig, thresholds):
-            duplicate, kind = True, "url"
-        if not duplicate and not is_related(sig, thresholds):
-            continue
+        revised = not duplicate and same_url and is_revision(sig, thresholds)
+        if revised and sig.added < thresholds.dup_added:
+            duplicate, kind = True, "url"  # the same page again, revised
+        if not duplicate:
+            not_copy_of.append((record.id, round(sig.jaccard, 4)))
+            # The same page with as much new text of its own as `dup_added` (an update, a
+            # rewrite) is published, linked to the page's story, however little it shares.
+            if not revised and not is_related(sig, thresholds):
+                continue
         if not _precedes(ref, record, fp, view):
             continue  # the candidate will find this article and yield to it (or link to it)
         score = round(max(sig.jaccard, sig.containment if duplicate else sig.jaccard), 4)
         match = Match(ref, record, duplicate, kind, score)
         if best is None or (match.duplicate, match.similarity) > (best.duplicate, best.similarity):
             best = match
+    if best is not None and best.duplicate and not_copy_of:
+        best = msgspec.structs.replace(best, not_copy_of=tuple(not_copy_of))
     return best
 
 
@@ -459,11 +473,24 @@ def resolve(match: Match | None, target: StoredRecord | None = None) -> Decision
     if match is None:
         return Unique()
     decided = target or match.record
+    similarity = match.similarity
     if match.duplicate:
-        story = decided.story
-        own_story = None if story == decided.published else story
-        return DuplicateOf(decided.published, match.kind, match.similarity, own_story)
-    return Related(decided.published, decided.story, match.similarity)
+        drifted = _drifted(match, decided)
+        if drifted is None:
+            story = decided.story
+            own_story = None if story == decided.published else story
+            return DuplicateOf(decided.published, match.kind, similarity, own_story)
+        similarity = drifted  # a copy of a copy, not of the original: linked to the original
+    return Related(decided.published, decided.story, similarity)
+
+
+def _drifted(match: Match, decided: StoredRecord) -> float | None:
+    """For a duplicate verdict on a record that is itself a copy (`decided`, its decided
+    record): this article's Jaccard with that record's original when it was judged *not* a copy
+    of the original (`Match.not_copy_of`), else None."""
+    if decided.state != DUPLICATE or not match.not_copy_of:
+        return None
+    return next((jac for ref, jac in match.not_copy_of if ref == decided.canonical_id), None)
 
 
 def decide(
@@ -495,6 +522,8 @@ def recorded_decision(own: StoredRecord, match: Match | None) -> Decision:
         sim = match.similarity if match is not None and match.duplicate else 1.0
         return DuplicateOf(own.canonical_id, kind, sim, own.story_id)
     if own.story_id:
-        related_to = match.record.published if match is not None else own.story_id
-        return Related(related_to, own.story_id, match.similarity if match is not None else 0.0)
+        if match is None:
+            return Related(own.story_id, own.story_id, 0.0)
+        drifted = _drifted(match, match.record) if match.duplicate else None
+        return Related(match.record.published, own.story_id, match.similarity if drifted is None else drifted)
     return Unique()

@@ -110,6 +110,34 @@ def test_chain_points_at_the_canonical_article() -> None:
     assert isinstance(decision, DuplicateOf) and decision.canonical_id == "first" and decision.kind == "near"
 
 
+def test_a_copy_of_a_copy_that_drifted_from_the_original_is_linked_to_it() -> None:
+    """Updates in steps: v1 is v0 and 40 % more (a copy of v0: it adds under `dup_added`), v2
+    is v1 and a third more (a copy of v1) but adds 60 % to v0, the article consumers have: not
+    a copy of it. v2 is published, linked to v0; judged against v1 alone it would be dropped."""
+    v0_words = [f"d{i}" for i in range(150)]
+    v1_words = v0_words + [f"e{i}" for i in range(100)]
+    v2_words = v1_words + [f"f{i}" for i in range(120)]
+    v0, v1, v2 = fp_of(v0_words), fp_of(v1_words), fp_of(v2_words)
+    rec0 = decided_record(make_record("v0", v0), Unique())
+    rec1 = decided_record(make_record("v1", v1), DuplicateOf("v0", "near", 0.9))
+    v1_alone = decide(v1, _view_for(v1, dict.fromkeys(range(len(v1.bands)), ref(v0))), {ref(v0): rec0}, T)
+    assert isinstance(v1_alone, DuplicateOf)
+    owners = dict.fromkeys(range(len(v2.bands)), ref(v0)) | {len(v2.bands) - 1: ref(v1)}  # a lead band
+    assert v2.bands[-1] == v1.bands[-1]
+    decision = decide(v2, _view_for(v2, owners), {ref(v0): rec0, ref(v1): rec1}, T)
+    assert isinstance(decision, Related) and (decision.related_to, decision.story_id) == ("v0", "v0")
+    assert decision.similarity < 0.5  # its Jaccard with v0, not with v1
+    # v0 not among the candidates (expired, or no band in common): v1's verdict is all there is
+    only_v1 = _view_for(v2, dict.fromkeys(range(len(v2.bands)), ref(v1)))
+    chained = decide(v2, only_v1, {ref(v1): rec1}, T)
+    assert isinstance(chained, DuplicateOf) and chained.canonical_id == "v0"
+    # a copy of v1 that is also a copy of v0 stays a duplicate
+    v1b = fp_of([*v1_words[:-3], "g1", "g2", "g3"])
+    owners_b = dict.fromkeys(range(len(v1b.bands)), ref(v0)) | {len(v1b.bands) - 1: ref(v1)}
+    again = decide(v1b, _view_for(v1b, owners_b), {ref(v0): rec0, ref(v1): rec1}, T)
+    assert isinstance(again, DuplicateOf) and again.canonical_id == "v0"
+
+
 def test_different_story_is_not_a_duplicate_even_if_it_owns_bands() -> None:
     a = fp_of(WORDS)
     other = fp_of([f"z{i}" for i in range(300)])
@@ -143,12 +171,27 @@ def test_race_split_claims_give_exactly_one_canonical() -> None:
 
 
 def test_same_url_with_revised_text_is_a_url_duplicate() -> None:
+    """The page again with a third of its text rewritten (too little in common for a near
+    duplicate, too little of its own for an update): a revision of the same article."""
     url = "https://news.example/story"
     a = fp_of(WORDS, url)
-    revised = fp_of(WORDS[:60] + [f"r{i}" for i in range(240)], url)
+    revised = fp_of(WORDS[:200] + [f"r{i}" for i in range(100)], url)
     view = ClaimView(None, ref(a), tuple(None for _ in revised.bands))
     decision = decide(revised, view, {ref(a): make_record("orig", a)}, T)
     assert isinstance(decision, DuplicateOf) and decision.kind == "url"
+
+
+def test_same_url_with_as_much_new_text_again_is_an_update_linked_not_dropped() -> None:
+    """The page again with its text mostly rewritten, or grown by more than it held (a live
+    story updated in place): consumers need the new text. Published, linked to the page's story."""
+    url = "https://news.example/story"
+    a = fp_of(WORDS, url)
+    records = {ref(a): make_record("orig", a)}
+    for words in (WORDS[:60] + [f"r{i}" for i in range(240)], WORDS + [f"u{i}" for i in range(320)]):
+        revised = fp_of(words, url)
+        view = ClaimView(None, ref(a), tuple(None for _ in revised.bands))
+        decision = decide(revised, view, records, T)
+        assert isinstance(decision, Related) and (decision.related_to, decision.story_id) == ("orig", "orig")
 
 
 def test_same_url_but_unrelated_text_is_not_dropped() -> None:
