@@ -292,7 +292,7 @@ PATHOLOGICAL = {
     "cp1256 mojibake": "\u0637\u00a7\u0638\u201e" * 40_000,
     "brackets": "( [ { " * 30_000,
     "newlines": "a\n\n" * 60_000,
-    "html tags": "<b>" * 60_000,  # read as HTML since scheme v13 (markup sent as text)
+    "html tags": "<b>" * 60_000,  # tags named, none closed: text since scheme v14 (HTML in v13)
     "cdata openings": "<![CDATA[" * 30_000,  # a regex unwrapping CDATA was quadratic on these
     "unclosed tags": "<p " * 60_000,
     "markup paragraphs": "<p>x</p>" * 30_000,

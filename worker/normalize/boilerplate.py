@@ -493,6 +493,62 @@ def is_page_furniture(line: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
+# Rule 5c: a cookie notice scraped with the text
+# ---------------------------------------------------------------------------------------------
+
+#: Longest cookie notice (characters): a banner's paragraph or two, far longer than other chrome.
+MAX_COOKIE_CHARS: Final = 1200
+#: A notice speaks to the reader about the site's cookies (folded spelling; English lower-cased):
+#: ``We use cookies ...``, ``By continuing to browse ...``, ``يستخدم هذا الموقع ملفات تعريف
+#: الارتباط``. A story *about* cookies (a regulator's fine) names them without these.
+_COOKIE_NOTICE_RE: Final = re.compile(
+    r"(?:\bwe|site|website|page|app)\s(?:also\s)?uses?\s(?:cookies|small\sfiles)"
+    r"|\bby\s(?:continuing|browsing|clicking|staying)|\byou\s(?:agree|consent|accept)"
+    r"|cookie\s(?:policy|settings|preferences|notice|statement)|\baccept\s(?:all\s)?cookies"
+    r"|(?:نستخدم|يستخدم|تستخدم|نحن\sنستخدم)\s(?:هذا\sالموقع\s)?(?:ملفات\sتعريف\sالارتباط|الكوكيز|كوكيز)"
+    r"|(?:باستمرارك|بمواصله|بمتابعه|استمرارك)|(?:توافق|موافقتك|وافقت)\sعلي"
+    r"|سياسه\s(?:ملفات\sتعريف\sالارتباط|الكوكيز)",
+)
+
+
+def is_cookie_notice(line: str) -> bool:
+    """A cookie banner's text: ``We use cookies to improve your experience. By continuing to
+    browse the site you agree ...``, ``يستخدم هذا الموقع ملفات تعريف الارتباط ...``."""
+    if len(line) > MAX_COOKIE_CHARS:
+        return False
+    if "ookie" not in line and "كوكيز" not in line and "تعريف الارتباط" not in line:
+        return False
+    low = line.lower()
+    return _COOKIE_NOTICE_RE.search(low) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule 5d: a placeholder where a story will be (a flash's "more to follow", a video's caption)
+# ---------------------------------------------------------------------------------------------
+
+#: ``This is a developing story.``, ``More details to follow.``, ``Watch the video above.``,
+#: ``عاجل``, ``التفاصيل بعد قليل`` (folded spelling; English lower-cased): what a flash or a
+#: video page shows instead of a story. Different stories' flashes share it word for word.
+_PLACEHOLDER_RE: Final = re.compile(
+    r"\bdeveloping\s(?:news\s)?story\b|\bthis\sis\sa\sbreaking\snews\s(?:story|update|alert)\b|\b(?:more\s)?details\s(?:to\s(?:follow|come)|soon)\b"
+    r"|\bmore\sto\s(?:follow|come)\b|\b(?:check|come)\sback\s(?:later\s|soon\s)?for\s(?:updates|more)\b"
+    r"|\b(?:this|the)\s(?:story|article|post|report)\s(?:will\sbe|is\sbeing|may\sbe)\supdated\b"
+    r"|\bwatch\s(?:the\s)?(?:full\s)?(?:video|clip|report)\s(?:above|below)\b|\bupdates\sto\sfollow\b"
+    r"|^(?:عاجل|خبر\sعاجل)\W*$|التفاصيل\s(?:بعد\sقليل|لاحقا|تباعا|تتبع)|(?:المزيد\sمن\s|مزيد\sمن\s)التفاصيل\s(?:لاحقا|بعد\sقليل|تباعا)"
+    r"|(?:شاهد|شاهدوا|تابع|تابعوا)\s(?:ال)?(?:فيديو|مقطع)\s?(?:اعلاه|ادناه|التالي)",
+)
+
+
+def is_placeholder(line: str) -> bool:
+    """A short line standing in for a story: ``This is a developing story. More details to
+    follow.``, ``Watch the video above.``, ``عاجل``, ``التفاصيل بعد قليل``."""
+    if len(line) > MAX_CHROME_CHARS or line.count(" ") >= MAX_NOTICE_WORDS:
+        return False
+    low = line.lower() if line.isascii() else line
+    return _PLACEHOLDER_RE.search(low) is not None
+
+
+# ---------------------------------------------------------------------------------------------
 # Rule 6: a "read more" tail after a teaser's ellipsis
 # ---------------------------------------------------------------------------------------------
 
@@ -526,12 +582,20 @@ def strip_read_more_tail(paragraph: str) -> str:
 
 
 def is_chrome_line(line: str) -> bool:
-    """Any whole-line rule: related link, social call, legal notice, credit, page furniture."""
+    """Any whole-line rule: related link, social call, legal notice, credit, page furniture,
+    cookie notice."""
     return is_related_link(line) or _is_edge_chrome(line)
 
 
 def _is_edge_chrome(line: str) -> bool:
-    return is_social_call(line) or is_legal_notice(line) or is_credit_line(line) or is_page_furniture(line)
+    return (
+        is_social_call(line)
+        or is_legal_notice(line)
+        or is_credit_line(line)
+        or is_page_furniture(line)
+        or is_cookie_notice(line)
+        or is_placeholder(line)
+    )
 
 
 #: First letters of the link labels (folded spelling, and the hamza forms that fold to alef).
@@ -541,7 +605,13 @@ _LINK_FIRST_CHARS: Final = frozenset("اأإآطشمرقتلذفyrasdmwlfYRASDMW
 
 
 def story_paragraphs(paragraphs: Sequence[str]) -> list[str]:
-    """The story without its chrome, for the match key only.
+    """`story_of`'s story; a body that is chrome and nothing else (or nothing) whole."""
+    story = story_of(paragraphs)
+    return list(paragraphs) if story is None else story
+
+
+def story_of(paragraphs: Sequence[str]) -> list[str] | None:
+    """The story without its chrome, for the match key only; None when no line is a story's.
 
     1. Related-link lines, and the headlines under a lone "read also" label, are dropped
        wherever they are: outlets insert them between paragraphs.
@@ -552,8 +622,8 @@ def story_paragraphs(paragraphs: Sequence[str]) -> list[str]:
     3. The dateline is cut from the first remaining paragraph, a "read more" tail from the last.
 
     Lines a rule looked at are returned folded (``arabic.fold_for_match``; the match key folds
-    the same way), the others as given. A body that is chrome and nothing else is returned
-    whole: a key is never emptied by these rules.
+    the same way), the others as given. A body that is chrome and nothing else tells no story:
+    None (`story_paragraphs` keys it whole, the normalizer with its title in front).
     """
     fold = arabic.fold_for_match  # per line, only where a rule looks (~0.7 µs a line)
     kept: list[str] = []
@@ -586,7 +656,7 @@ def story_paragraphs(paragraphs: Sequence[str]) -> list[str]:
             break
         start += 1
     if start == end:
-        return list(paragraphs)
+        return None
     story = kept[start:end]
     story[-1] = strip_read_more_tail(_trim_run_in_chrome(last))
     story[0] = strip_dateline(first_line if start < end - 1 else story[-1])
@@ -619,13 +689,16 @@ def story_text(paragraphs: Sequence[str]) -> str:
 __all__ = [
     "MAX_CHROME_CHARS",
     "is_chrome_line",
+    "is_cookie_notice",
     "is_credit_line",
     "is_headline",
     "is_legal_notice",
     "is_link_label_alone",
     "is_page_furniture",
+    "is_placeholder",
     "is_related_link",
     "is_social_call",
+    "story_of",
     "story_paragraphs",
     "story_text",
     "strip_dateline",

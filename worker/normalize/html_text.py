@@ -44,14 +44,25 @@ DROP_ROLES: Final = (
     "dialog", "alert",
 )  # fmt: skip
 #: class/id tokens of page furniture: a token (split at non-letters) equal to one of these.
+#: Not "widget" or "hidden": page builders wrap every block of a page, the article's text
+#: included, in classes made of them (Elementor's ``elementor-widget-container``, SiteOrigin's
+#: ``widget``, Tailwind's ``overflow-hidden``, Bootstrap's ``hidden-xs``), so they name no
+#: furniture as a part of a class (scheme v14); as whole class names, `BOILERPLATE_CLASSES`.
 BOILERPLATE_TOKENS: Final = frozenset(
     {
         "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "footer",
         "header", "masthead", "sidebar", "share", "sharing", "social", "related", "recommended",
         "comments", "comment", "cookie", "cookies", "consent", "advert", "advertisement", "ads",
         "ad", "sponsored", "promo", "newsletter", "subscribe", "subscription", "popup", "modal",
-        "tags", "taglist", "widget", "outbrain", "taboola", "print", "hidden", "sr-only",
-        "skip", "toolbar", "pagination", "pager", "copyright", "disclaimer", "byline-share",
+        "tags", "taglist", "outbrain", "taboola", "print", "skip", "toolbar", "pagination",
+        "pager", "copyright", "disclaimer",
+    }
+)  # fmt: skip
+#: Whole class names (or ids) of furniture: text hidden from sight, a sidebar's widget area.
+BOILERPLATE_CLASSES: Final = frozenset(
+    {
+        "hidden", "sr-only", "visually-hidden", "screen-reader-text", "screen-reader-only",
+        "widget-area", "byline-share",
     }
 )  # fmt: skip
 #: Elements that start a new line of text.
@@ -149,7 +160,9 @@ def _is_boilerplate(node: LexborNode) -> bool:
     names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
     if not names.strip():
         return False
-    return any(t in BOILERPLATE_TOKENS for t in _TOKEN_SPLIT_RE.split(names) if t)
+    if any(t in BOILERPLATE_TOKENS for t in _TOKEN_SPLIT_RE.split(names) if t):
+        return True
+    return not BOILERPLATE_CLASSES.isdisjoint(names.split())
 
 
 def _text_len(node: LexborNode) -> int:
@@ -235,15 +248,61 @@ def _densest_block(body: LexborNode) -> LexborNode:
     return best
 
 
+def _inside_furniture(root: LexborNode) -> set[int]:
+    """The nodes under `root` inside page furniture (a footer, an aside, a block classed
+    "related"...), by `mem_id`: one walk in document order (parents first), each node looked
+    at once, so nesting costs nothing more."""
+    inside: set[int] = set()
+    for node in root.traverse():
+        parent = node.parent
+        if parent is None or node.mem_id == root.mem_id:
+            continue
+        if parent.mem_id in inside or (
+            parent.mem_id != root.mem_id and (parent.tag in DROP_TAGS or _is_boilerplate(parent))
+        ):
+            inside.add(node.mem_id)
+    return inside
+
+
+#: An ``<article>`` with less than this share of the text of the page's densest block outside
+#: every ``<article>`` is a card (a teaser of another story) beside a story marked up without one.
+_CARD_SHARE: Final = 1 / 3
+
+
+def _ancestors(node: LexborNode) -> list[LexborNode]:
+    out = []
+    parent = node.parent
+    while parent is not None:
+        out.append(parent)
+        parent = parent.parent
+    return out
+
+
 def _pick_root(tree: LexborHTMLParser) -> LexborNode | None:
     articles = tree.css("article")
+    body = tree.body
+    furniture = _inside_furniture(body) if articles and body is not None else set()
+    articles = [a for a in articles if a.mem_id not in furniture]  # cards in a footer are no story
     if articles:
-        return max(articles, key=_text_len)
+        best = max(articles, key=_text_len)
+        if body is None or len(articles) < 2:
+            return best
+        # Several articles: teaser cards ("most read", "more stories") may be the only ones,
+        # the story being in plain blocks. The densest block wins if the best article is a
+        # fraction of it and it lies in no article.
+        densest = _densest_block(body)
+        if (
+            densest.tag not in ("body", "html")
+            and _text_len(best) < _CARD_SHARE * _text_len(densest)
+            and densest.mem_id not in furniture
+            and not any(a.tag == "article" for a in _ancestors(densest))
+        ):
+            return densest
+        return best
     for selector in ('[itemprop="articleBody"]', "main", '[role="main"]'):
         node = tree.css_first(selector)
         if node is not None:
             return node
-    body = tree.body
     return _densest_block(body) if body is not None else None
 
 
@@ -274,10 +333,10 @@ def _render(root: LexborNode) -> str:
     out: list[str] = []
     for node in root.traverse(include_text=True):
         tag = node.tag
+        prev = node.prev
+        if prev is not None and prev.tag in BLOCK_TAGS and tag not in BLOCK_TAGS:
+            out.append("\n")  # text, or an inline element (a link), after a closed block: a new line
         if tag == "-text":
-            prev = node.prev
-            if prev is not None and prev.tag in BLOCK_TAGS:
-                out.append("\n")  # text after a closed block: a new line
             text = node.text_content or ""
             parent = node.parent
             if parent is None or parent.tag != "pre":

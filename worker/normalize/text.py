@@ -93,13 +93,54 @@ _HTML_TAG_RE: Final = re.compile(
 )
 
 
+#: Elements whose bare tag marks up on its own (a line break, a rule, an image).
+_VOID_TAGS: Final = frozenset(("br", "hr", "img"))
+
+
 def _is_html_fragment(text: str) -> bool:
-    """Does `text` hold HTML markup (two tags of common elements or more)? A scan for "<"
-    only, in text without it (most articles)."""
+    """Does `text` hold HTML markup: two tags of common elements or more, one of them closing
+    (``</p>``), self-closing (``<br/>``), with attributes (``<a href=...>``) or a line break,
+    rule or image? Prose that names tags (``inject <script> tags into <div> content``, ``the
+    <b> element``) opens them and closes none (scheme v14). A scan for "<" only, in text without
+    it (most articles)."""
     if "<" not in text:
         return False
-    tags = _HTML_TAG_RE.finditer(text)
-    return next(tags, None) is not None and next(tags, None) is not None
+    markup = False
+    for tags, m in enumerate(_HTML_TAG_RE.finditer(text), 1):
+        if not markup:
+            tag = m.group()
+            inner = tag[1:-1]
+            markup = tag[1] == "/" or tag[-2] == "/" or not inner.isalnum() or inner.lower() in _VOID_TAGS
+        if markup and tags >= 2:
+            return True
+    return False
+
+
+#: Share of a fragment's words (its tags and scripts aside) its HTML reading must keep for the
+#: text to be read as HTML: an unclosed tag named in prose (``<script>``, ``<style>``) would
+#: hide everything after it.
+_FRAGMENT_KEPT_WORDS: Final = 0.8
+_SCRIPT_OPEN_RE: Final = re.compile(r"<(script|style)\b[^<>]*>", re.IGNORECASE)
+_ANY_TAG_RE: Final = re.compile(r"<[^<>]*>")
+
+
+def _reads_as_html(fragment: str, extracted: str) -> bool:
+    """Does the HTML reading of a `text` field (`extracted`) keep its words? Compared with the
+    fragment less its tags and the contents of its closed scripts and styles (linear)."""
+    parts: list[str] = []
+    lower = fragment.lower()
+    pos = 0
+    for m in _SCRIPT_OPEN_RE.finditer(fragment):
+        if m.start() < pos:
+            continue
+        close = lower.find("</" + m.group(1).lower(), m.end())
+        if close < 0:
+            break  # unclosed: its text is prose, counted
+        parts.append(fragment[pos : m.start()])
+        pos = close
+    parts.append(fragment[pos:])
+    words = len(_ANY_TAG_RE.sub(" ", " ".join(parts)).split())
+    return len(extracted.split()) >= _FRAGMENT_KEPT_WORDS * words
 
 
 # Warning codes (stable strings: dashboards and tests use them).
@@ -990,15 +1031,21 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
         text = _unwrap_cdata(text)
     if html is not None and _CDATA_OPEN in html:
         html = _unwrap_cdata(html)
+    fragment = None
     if text is not None and text.strip() and _is_html_fragment(text):
         # An HTML fragment sent as text (an RSS item's description, a CMS API's rendered body):
-        # read as HTML, all of it, or its tags would be the clean text's and the key's words.
-        text, html, whole = None, text, True
-        notes.warn(W_HTML_IN_TEXT)
+        # read as HTML, all of it, or its tags would be the clean text's and the key's words;
+        # unless that reading loses its words (prose naming a tag it never closes).
+        fragment = extract_html(text, whole=True)
+        if _reads_as_html(text, fragment.text):
+            text, html, whole = None, text, True
+            notes.warn(W_HTML_IN_TEXT)
+        else:
+            fragment = None
     if text is not None and text.strip():
         body = text
     elif html is not None and html.strip():
-        page = extract_html(html, whole=whole)
+        page = fragment or extract_html(html, whole=whole)
         body = page.text
         notes.warn(W_HTML_FLATTENED if page.flattened else W_HTML)
         if page.from_json_ld:
@@ -1031,10 +1078,24 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
         text=joined,
         # Syndication chrome (dateline, "read also" lines, footers) is left out of the key only:
         # the readable text keeps what the outlet published (worker/normalize/boilerplate.py).
-        match_key=match_key(boilerplate.story_text(paragraphs)),
+        match_key=_key_of(clean_title, paragraphs),
         warnings=tuple(notes.warnings),
     )
     return result, notes.suspicious
+
+
+def _key_of(title: str | None, paragraphs: list[str]) -> str:
+    """The match key: the story's paragraphs without their chrome (`boilerplate.story_of`).
+    A body with no story in it (nothing, or chrome only: a flash's "more details to follow", a
+    video page's caption, a disclaimer where a scraper missed the column) tells one article from
+    another by its title alone: the title's key goes in front of it (scheme v14). A story is
+    keyed without its title, which outlets rewrite."""
+    story = boilerplate.story_of(paragraphs)
+    key = match_key("\n\n".join(paragraphs if story is None else story))
+    if story is not None or title is None:
+        return key
+    title_key = match_key(title)
+    return f"{title_key} {key}" if title_key and key else title_key or key
 
 
 #: Re-normalizations of a suspicious (mojibake-looking) article at most; real mojibake settles

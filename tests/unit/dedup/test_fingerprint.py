@@ -476,6 +476,7 @@ GOLDEN_DIGESTS = {
     "v11": "3d84634e32db1187f449289e370c032dcb0dc50eff45a3ba64bcd4c2c1f54b29",
     "v12": "fcb01895a9b31de0cbc13e47c151a633f157172f2ca8ca1c5d3f2a0330523686",
     "v13": "dfe1dd90f0196ec53ae0fcda6adbaeda4da9bb975f31356b733a528f254a6843",
+    "v14": "dd0b9bf2a02beb9a284146eaba706c729b1ad79230a06f25abebe8066875df6e",
 }
 
 #: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.
@@ -523,6 +524,9 @@ GOLDEN_TEXTS: dict[str, tuple[str, str | None]] = {
         "<p>The parties agreed on a <strong>four-point</strong> agenda.<br/>No date was set.</p>",
         None,
     ),
+    # v14: a page built with a page builder's classes, a link after a heading; a flash's page
+    "html_builder": ("", None),
+    "html_flash": ("", None),
     # v10: long enough for the opening's kept shingles past the lead (and the sequence's flags)
     "long": (" ".join(f"item{i} of part {i % 7}" for i in range(60)), None),
 }
@@ -533,6 +537,12 @@ _GOLDEN_PAGES = {
     "html_tab_title": "<html><head><title>Example News</title></head><body><article><p>Talks resume</p>"
     "<p>The envoy said talks would resume in Geneva next week.</p>"
     "<p>The parties agreed on a four-point agenda.</p></article></body></html>",
+    "html_builder": "<html><body><article><div class='elementor-widget elementor-widget-theme-post-content'>"
+    "<div class='elementor-widget-container overflow-hidden'><h1>Talks resume</h1>"
+    "<p>The envoy said talks would resume in Geneva next week.</p><h2>Next</h2><a href='/a'>The parties</a>"
+    " agreed on a four-point agenda.</div></div></article></body></html>",
+    "html_flash": "<html><body><article><h1>Earthquake strikes off Japan</h1>"
+    "<p>This is a developing story. More details to follow.</p></article></body></html>",
 }
 
 

@@ -14,10 +14,12 @@ import pytest
 from worker.normalize import arabic, boilerplate
 from worker.normalize.boilerplate import (
     is_chrome_line,
+    is_cookie_notice,
     is_credit_line,
     is_legal_notice,
     is_link_label_alone,
     is_page_furniture,
+    is_placeholder,
     is_related_link,
     is_social_call,
     story_paragraphs,
@@ -403,3 +405,72 @@ def _elapsed(fn: object) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+COOKIE_EN = (
+    "We use cookies and similar technologies to improve your experience on our website and to "
+    "analyse our traffic. By continuing to browse this site you agree to our use of cookies. You "
+    "can change your settings at any time in our privacy and cookie policy."
+)
+COOKIE_AR = (
+    "يستخدم هذا الموقع ملفات تعريف الارتباط لتحسين تجربتك. باستمرارك في تصفح الموقع فإنك توافق "
+    "على سياسة ملفات تعريف الارتباط."
+)
+
+
+@pytest.mark.parametrize("notice", [COOKIE_EN, COOKIE_AR, "This website uses cookies. Accept all cookies"])
+def test_a_cookie_notice_at_either_edge_is_left_out_of_the_key(notice: str) -> None:
+    """A scraper's cookie banner is longer than other chrome (~85 words): two stories under one
+    banner must not share most of their key."""
+    assert is_cookie_notice(fold(notice))
+    story = "The city council approved a new budget on Tuesday that raises spending on schools."
+    assert story_paragraphs([notice, story]) == [story]
+    assert story_paragraphs([story, notice]) == [story]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "France's privacy regulator fined Google 150 million euros for making it hard to refuse cookies.",
+        "Regulators said the company placed advertising cookies without consent, breaking the law.",
+        "غرمت الهيئة الشركة بسبب ملفات تعريف الارتباط التي زرعتها دون موافقة المستخدمين.",
+        "The bakery sold 10,000 cookies on Saturday, its owner said.",
+    ],
+)
+def test_a_story_about_cookies_is_no_cookie_notice(line: str) -> None:
+    assert not is_cookie_notice(fold(line))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "This is a developing story. More details to follow.",
+        "More details to follow.",
+        "Check back later for updates.",
+        "This story will be updated.",
+        "Watch the video above.",
+        "عاجل",
+        "خبر عاجل.. التفاصيل بعد قليل",
+        "المزيد من التفاصيل لاحقاً",
+        "شاهد الفيديو أدناه",
+    ],
+)
+def test_placeholders_are_chrome(line: str) -> None:
+    assert is_placeholder(fold(line))
+    story = "The city council approved a new budget on Tuesday that raises spending on schools."
+    assert story_paragraphs([story, line]) == [story]
+    assert boilerplate.story_of([line]) is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Breaking news from the capital: the minister resigned on Monday.",
+        "The developing countries asked for more time, the envoy said.",
+        "Details of the agreement were not made public.",
+        "عاجل: الرئيس يصل إلى القاهرة في زيارة تستمر يومين",
+        "وقال إن التفاصيل ستعلن في مؤتمر صحفي غدا.",
+    ],
+)
+def test_placeholder_negatives_stay(line: str) -> None:
+    assert not is_placeholder(fold(line))

@@ -217,3 +217,60 @@ def test_visible_text_wins_over_json_ld_and_bad_json_ld_is_ignored() -> None:
     for bad in ('{"articleBody": [[[[', "[" * 50_000 + "]" * 50_000, '{"articleBody": 7}', '"text"', ""):
         got = extract(page("<div></div>", head=f'<script type="application/ld+json">{bad}</script>'))
         assert got.text.strip() == ""
+
+
+def test_page_builder_classes_are_not_furniture() -> None:
+    """Elementor wraps every block of a page, the article's text included, in
+    ``elementor-widget-container``; Tailwind's ``overflow-hidden`` and Bootstrap's ``hidden-xs``
+    are layout: none of them names furniture, and the article's text stays."""
+    body = "<p>A powerful explosion ripped through a market in Kirkuk on Monday.</p><p>Police said 12 died.</p>"
+    elementor = page(
+        "<article class='post'><div class='elementor-widget elementor-widget-theme-post-content'>"
+        f"<div class='elementor-widget-container'>{body}</div></div>"
+        "<div class='elementor-widget elementor-widget-share-buttons'><div class='elementor-widget-container'>"
+        "<div class='share-buttons'>Share</div></div></div></article>"
+    )
+    expected = ["A powerful explosion ripped through a market in Kirkuk on Monday.", "Police said 12 died."]
+    assert lines(extract(elementor).text) == expected
+    for wrapper in ("overflow-hidden", "hidden-xs col-md-8", "so-panel widget", "entry-content widget_text"):
+        assert lines(extract(page(f"<article><div class='{wrapper}'>{body}</div></article>")).text) == expected
+
+
+def test_hidden_and_screen_reader_classes_are_furniture_as_whole_names() -> None:
+    html = page(
+        "<article><p>نص الخبر.</p><span class='sr-only'>Skip to content</span>"
+        "<div class='hidden'>مخفي</div><p class='visually-hidden'>مخفي</p>"
+        "<aside class='widget-area'>Recent posts</aside></article>"
+    )
+    assert lines(extract(html).text) == ["نص الخبر."]
+
+
+def test_an_inline_element_after_a_block_starts_a_new_line() -> None:
+    """``<h2>What comes next</h2><a>The House</a> is ...``: the link's words are not glued to
+    the heading's (``nextThe``), in any script."""
+    html = page(
+        "<article><p>The Senate passed the bill.</p><h2>What comes next</h2><a href='/h'>The House</a> will vote."
+        "<ul><li>Broadband: 65 billion</li></ul><strong>Critics</strong> said it does too little."
+        "<h2>التفاصيل</h2><strong>وقال</strong> الوزير إن الخطة ستبدأ</article>"
+    )
+    assert lines(extract(html).text) == [
+        "The Senate passed the bill.", "What comes next", "The House will vote.", "Broadband: 65 billion",
+        "Critics said it does too little.", "التفاصيل", "وقال الوزير إن الخطة ستبدأ",
+    ]  # fmt: skip
+
+
+def test_teaser_cards_are_not_the_story() -> None:
+    """A story marked up in plain blocks, with "most read" cards as ``<article>`` elements in the
+    footer or beside it: the story is the text, not the longest card."""
+    story = "".join(f"<p>Paragraph {i}: the council voted on Monday to approve a budget for schools and roads.</p>" for i in range(6))
+    cards = "".join(f"<article class='card'><h3><a href='/s{i}'>Other {i}</a></h3><p>Teaser for another story {i}.</p></article>" for i in range(3))
+    for html in (
+        page(f"<main><div class='story-body'><h1>Budget approved</h1>{story}</div></main><footer>{cards}</footer>"),
+        page(f"<div class='story-body'><h1>Budget approved</h1>{story}</div><div class='more-stories'>{cards}</div>"),
+    ):
+        out = extract(html)
+        assert out.title == "Budget approved"
+        assert len(lines(out.text)) == 6 and all(line.startswith("Paragraph") for line in lines(out.text))
+    # an article page with cards beside its article keeps its article
+    one = page(f"<article><h1>Budget approved</h1>{story}</article><div>{cards}</div>")
+    assert len(lines(extract(one).text)) == 6

@@ -442,8 +442,13 @@ def test_key_tokens_are_single_spaced() -> None:
 
 
 def test_key_is_of_the_body_only() -> None:
-    out = norm("النص الأول.", title="عنوان")
-    assert out.match_key == "النص الاول"
+    """A body that tells a story is keyed without the title; one that tells none with it
+    (`test_a_body_that_tells_no_story_is_keyed_with_its_title`)."""
+    sentence = "النص الأول من الخبر يروي ما جرى في المدينة أمس وما قاله المسؤولون عنه. "
+    out = norm(sentence * 3, title="عنوان")
+    assert out.match_key == match_key(sentence * 3)
+    assert "عنوان" not in out.match_key
+    assert norm("النص الأول.", title="عنوان").match_key == "النص الاول"  # short, but a story
 
 
 # --- the seed pair ---------------------------------------------------------------------------
@@ -589,3 +594,41 @@ def test_a_cdata_wrapper_around_a_description_is_unwrapped() -> None:
         assert (got.text, got.match_key) == (plain.text, plain.match_key), text
     page = "<html><body><article><![CDATA[<p>The council approved the budget on Monday after a long debate.</p>]]></article></body></html>"
     assert normalize_text(title=None, text=None, html=page).text == plain.text  # not a comment hiding it
+
+
+def test_a_body_that_tells_no_story_is_keyed_with_its_title() -> None:
+    """Flashes of two stories with one stock body ("more details to follow"), or two columns
+    whose bodies a scraper got as the site's disclaimer only, are two texts; copies of one flash
+    are one; a body that tells a story, however short (a feed item), is keyed without its title
+    (outlets rewrite titles)."""
+    stock = "This is a developing story. More details to follow."
+    quake_title = "Earthquake of magnitude 6.1 strikes off Japan's coast"
+    quake = norm(stock, title=quake_title)
+    resign = norm(stock, title="Prime minister of Italy resigns after losing a confidence vote")
+    assert quake.match_key != resign.match_key
+    assert quake.match_key == match_key(quake_title + " " + stock)
+    assert norm(stock, title=quake_title).match_key == quake.match_key
+    for body in ("خبر عاجل.. التفاصيل بعد قليل", "** جميع المقالات المنشورة تمثل رأي كتابها فقط.", "(رويترز)"):
+        assert norm(body, title="زلزال يضرب اليابان").match_key != norm(body, title="استقالة رئيس الوزراء").match_key
+    brief = "The envoy said talks would resume in Geneva next week."
+    assert norm(brief, title="Talks to resume").match_key == norm(brief, title="Geneva").match_key == match_key(brief)
+    assert norm(brief + "\n\nMore details to follow.", title="Geneva").match_key == match_key(brief)
+    assert norm(stock).match_key == match_key(stock)  # no title: the body alone
+
+
+def test_prose_that_names_tags_is_text_and_keeps_every_word() -> None:
+    """A story about HTML names ``<script>`` and ``<div>`` without closing them: read as HTML,
+    everything after ``<script>`` would be lost. Markup (closed tags, attributes, a line break)
+    is still read as HTML, its script dropped."""
+    prose = (
+        "Researchers found that attackers could inject <script> tags into comment fields on many sites. "
+        "Sites that still render <div> content unsanitized remain at risk, the report said."
+    )
+    assert norm(prose).paragraphs == (prose,)
+    assert norm("Use the <b> element for bold text and the <i> element for italics.").text.count("<") == 2
+    marked = norm("<p>The envoy said talks would <a href='/g'>resume</a>.</p><script>var a = 1;</script><p>No date.</p>")
+    assert marked.paragraphs == ("The envoy said talks would resume.", "No date.")
+    assert W_HTML in marked.warnings
+    # an unclosed <style> in markup hides the rest: the text is read as text, nothing lost
+    lossy = norm("<p>First paragraph of the story.</p><style> the rest of the story, many words after it</p>")
+    assert "the rest of the story" in lossy.text
