@@ -168,7 +168,7 @@ def _from_epoch(value: float, raw: object) -> tuple[str | None, str | None]:
     try:
         dt = datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError):
-        return None, f"published_at {raw!r} is not a valid epoch time; ignored"
+        return None, f"published_at {_shown(raw)} is not a valid epoch time; ignored"
     return _finish(dt, raw)
 
 
@@ -231,6 +231,11 @@ def _mongo_date(value: dict[Any, Any]) -> object:
     return inner if isinstance(inner, (str, int, float)) and not isinstance(inner, bool) else value
 
 
+def _shown(value: object) -> str:
+    shown = repr(value)
+    return shown[:60] + "..." if len(shown) > 60 else shown
+
+
 def parse_published(value: object) -> tuple[str | None, str | None]:
     """``(utc_iso or None, warning or None)``; see the module docstring. Never raises."""
     if value is None:
@@ -238,12 +243,15 @@ def parse_published(value: object) -> tuple[str | None, str | None]:
     if isinstance(value, dict):
         value = _mongo_date(value)
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        shown = repr(value)
-        return None, f"published_at {shown[:60] + '...' if len(shown) > 60 else shown} is not a time; ignored"
+        return None, f"published_at {_shown(value)} is not a time; ignored"
     if isinstance(value, (int, float)):
         if value != value or value in (float("inf"), float("-inf")):  # NaN, infinities
             return None, f"published_at {value!r} is not a time; ignored"
-        return _from_epoch(float(value), value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int of hundreds of digits (a Mongo $numberLong of them too)
+            return None, f"published_at {_shown(value)} is not a time; ignored"
+        return _from_epoch(number, value)
     s = value.strip()
     if not s:
         return None, None

@@ -118,6 +118,14 @@ def test_out_of_range_years_are_rejected() -> None:
     assert parse_published("2150-01-01T00:00:00Z")[0] is None
 
 
+@pytest.mark.parametrize("value", [10**400, -(10**400), {"$date": {"$numberLong": "9" * 400}}, "9" * 400])
+def test_a_number_past_a_float_is_a_warning_not_an_internal_error(value: object) -> None:
+    # float() raised OverflowError on an int of hundreds of digits: the article was a dead
+    # letter (internal_error) in the stream, and clean offline
+    iso, warning = parse_published(value)
+    assert iso is None and warning is not None and warning.startswith("published_at ") and len(warning) < 200
+
+
 @given(st.one_of(st.text(max_size=60), st.integers(), st.floats(), st.none()))
 def test_never_raises(value: str | int | float | None) -> None:
     iso, _warning = parse_published(value)
