@@ -1,7 +1,7 @@
 """Reading articles from files for `produce` and the offline `dedup` mode.
 
 Accepted: `.jsonl` / `.jsonl.gz` (one raw article per line), `.json` (one article), `.txt`
-(plain text; the file name without extension is its id), `.html` / `.htm` (the page is the
+(plain text; its path in the directory given, without extension, is its id), `.html` / `.htm` (the page is the
 article's `html`), and directories of those (walked in name order). Each record keeps its
 origin (`path:line`), so errors name the line to fix, and the offline mode can tell a re-run
 from a new article.
@@ -39,13 +39,33 @@ def _suffix(path: Path) -> str:
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    for path, _name in _named_files(paths):
+        yield path
+
+
+def _named_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
+    """Every file with the id a plain-text or HTML file's article gets: its path in the
+    directory given, without its suffix (``site/a/index.html`` -> ``a/index``; a file given
+    itself, or at a directory's top: its name). A wget mirror is all ``index.html``: by name
+    alone its pages would be one id, and an article is never taken for a copy of its own id.
+    A name met again under another directory given is the path as given (``b/site/index``)."""
+    seen: set[str] = set()
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and _suffix(p))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and _suffix(p))
+            named = [(p, p.relative_to(path).as_posix()) for p in found]
         elif path.exists():
-            yield path
+            named = [(path, path.name)]
         else:
             raise FileNotFoundError(f"no such file or directory: {path}")
+        for file, name in named:
+            suffix = _suffix(file)
+            name = name[: -len(suffix)] if suffix else name
+            if name in seen:
+                whole = file.as_posix()
+                name = whole[: -len(suffix)] if suffix else whole
+            seen.add(name)
+            yield file, name
 
 
 def _check_json(line: bytes) -> str | None:
@@ -91,7 +111,7 @@ def read_records(paths: Iterable[Path], *, check: bool = True) -> Iterator[Input
     `check=False` leaves JSON unparsed here (`problem` is then set only for what is not JSON
     text at all): for a caller that runs the records through the worker's own decoding, which
     dead-letters a bad one with its reason, a parse here would only be done twice."""
-    for path in iter_files(paths):
+    for path, name in _named_files(paths):
         suffix = _suffix(path)
         if suffix in (".jsonl", ".jsonl.gz"):
             yield from _read_lines(path, compressed=suffix == ".jsonl.gz", check=check)
@@ -106,5 +126,4 @@ def read_records(paths: Iterable[Path], *, check: bool = True) -> Iterator[Input
             except UnicodeDecodeError:
                 yield InputRecord(data, f"{path}:1", "not valid UTF-8")
                 continue
-            stem = path.name[: -len(suffix)] if suffix else path.stem
-            yield InputRecord(msgspec.json.encode({"id": stem, field: text}), f"{path}:1")
+            yield InputRecord(msgspec.json.encode({"id": name, field: text}), f"{path}:1")

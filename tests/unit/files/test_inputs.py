@@ -86,3 +86,17 @@ def test_unchecked_lines_are_read_as_they_are_for_the_worker_to_decode(tmp_path:
     records = list(read_records([tmp_path / "in.jsonl"], check=False))
     assert [r.value for r in records] == lines
     assert all(r.problem is None and not r.unreadable for r in records)
+
+
+def test_files_of_one_name_in_a_tree_get_one_id_each(tmp_path: Path) -> None:
+    """A wget mirror is all index.html: by file name alone every page had the id "index", and
+    an article is never taken for a copy of its own id (a near copy came out clean)."""
+    for folder in ("a", "b", "c/d"):
+        (tmp_path / "site" / folder).mkdir(parents=True)
+        (tmp_path / "site" / folder / "index.html").write_text(f"<p>{folder}</p>", encoding="utf-8")
+    (tmp_path / "site" / "top.txt").write_text("top", encoding="utf-8")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "top.txt").write_text("other top", encoding="utf-8")
+    ids = [msgspec.json.decode(r.value)["id"] for r in read_records([tmp_path / "site", tmp_path / "other"])]
+    assert ids == ["a/index", "b/index", "c/d/index", "top", (tmp_path / "other" / "top").as_posix()]
+    assert [msgspec.json.decode(r.value)["id"] for r in read_records([tmp_path / "site" / "top.txt"])] == ["top"]
