@@ -209,6 +209,10 @@ _HSPACE_RE: Final = re.compile(r"[^\S\n\r\x0b\x0c\x85\u2028\u2029]+")
 #: Character references with their semicolon (bare ``&copy`` in running text is too often a
 #: URL parameter to decode).
 _ENTITY_RE: Final = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{1,31});")
+#: An ampersand escaped once or more (``&amp;``, ``&AMP;``, ``&#38;``, ``&#x26;`` after an
+#: ``&``): what `_ENTITY_RE`'s passes reduce to one ``&``, one level a pass (a 1 MB chain took
+#: a minute). The entities among `_ENTITY_RE`'s that unescape to ``&``.
+_AMP_CHAIN_RE: Final = re.compile(r"&(?:(?:amp|AMP|#0{0,6}38|#[xX]0{0,6}26);)+")
 #: Line breaks other than ``\n``.
 _NEWLINES: Final = ("\r\n", "\r", "\u2028", "\u2029", "\x85", "\x0b", "\x0c")
 _NEWLINE_CHARS: Final = frozenset("\r\u2028\u2029\x85\x0b\x0c")
@@ -350,9 +354,10 @@ def _clean_pass(s: str, notes: _Notes) -> tuple[str, bool]:
     """One pass of the character rules; also says whether another pass could change more."""
     if "&" in s:
         # To a fixed point: feeds double-escape (``&amp;quot;``). Each pass shortens the text,
-        # so this ends.
+        # so this ends; a chain of escaped ampersands (``&amp;amp;amp;...``), which a pass
+        # peels one level of, goes in one step (`_AMP_CHAIN_RE`), so passes stay few.
         while True:
-            unescaped = _ENTITY_RE.sub(_unescape, s)
+            unescaped = _ENTITY_RE.sub(_unescape, _AMP_CHAIN_RE.sub("&", s))
             if unescaped == s:
                 break
             s = unescaped
@@ -477,6 +482,7 @@ ARABIC_LETTER_NAMES: Final = frozenset(
 )  # fmt: skip
 #: Domain endings spelled in Arabic (``العربية.نت``, ``بيت.كوم``).
 ARABIC_TLDS: Final = frozenset(["نت", "كوم", "أورج", "اورج", "أورغ", "اورغ", "إنفو", "انفو"])
+_LONGEST_TLD: Final = max(map(len, ARABIC_TLDS))
 #: Punctuation that may end the word after a glued terminator.
 _TOKEN_TAIL: Final = ".,،;؛:!?؟…" + _CLOSERS
 #: Longest word looked at before a terminator (abbreviation check).
@@ -487,7 +493,47 @@ def _is_arabic_letter(ch: str) -> bool:
     return "\u0621" <= ch <= "\u064a" or "\u0671" <= ch <= "\u06d3" or ch in "\u06d5\u06fa\u06fb"
 
 
-def _sentence_break(m: re.Match[str]) -> str:
+class _NextIndex:
+    """``s.find(ch, start)`` for starts that only grow (the matches of one `re.sub`), in linear
+    time over all of them: a find that found nothing before `start`'s answer needs no new scan.
+    Without it a text with no space (``ab!ab!...``, 1 MB: ~20 s) scanned its rest per match."""
+
+    __slots__ = ("ch", "found", "s", "start")
+
+    def __init__(self, s: str, ch: str) -> None:
+        self.s, self.ch, self.start, self.found = s, ch, len(s) + 1, -1
+
+    def __call__(self, start: int) -> int:
+        """The first index >= `start` of the character, or -1."""
+        if not (self.start <= start and (self.found < 0 or start <= self.found)):
+            self.start, self.found = start, self.s.find(self.ch, start)
+        return self.found
+
+
+class _SentenceBreaks:
+    """`_sentence_break` for one text: the token after a glued terminator (up to the next space)
+    looked at through `_NextIndex`es, never copied whole (a text without spaces is one token)."""
+
+    __slots__ = ("dot", "slash", "space", "tail")
+
+    def __init__(self, s: str) -> None:
+        self.space, self.dot, self.slash = _NextIndex(s, " "), _NextIndex(s, "."), _NextIndex(s, "/")
+        self.tail = (-1, -1)  # (a token's end, where the punctuation it ends with begins)
+
+    def __call__(self, m: re.Match[str]) -> str:
+        return _sentence_break(m, self)
+
+    def bare_end(self, s: str, start: int, end: int) -> int:
+        """Where ``s[start:end].rstrip(_TOKEN_TAIL)`` ends, each token's tail scanned once."""
+        if self.tail[0] != end:
+            i = end
+            while i > 0 and s[i - 1] in _TOKEN_TAIL:
+                i -= 1
+            self.tail = (end, i)
+        return max(start, self.tail[1])
+
+
+def _sentence_break(m: re.Match[str], scan: _SentenceBreaks | None = None) -> str:
     s = m.string
     i = m.start()
     end = m.end()
@@ -527,10 +573,11 @@ def _sentence_break(m: re.Match[str]) -> str:
         # host name or path (``سي.آي.إيه``, ``www.Example.Com``, ``a/b.Cd``).
         if k > 0 and s[k - 1] in "./@:\\":
             return m.group()
-        token_end = s.find(" ", nxt)
-        token = s[nxt : token_end if token_end >= 0 else len(s)]
-        bare = token.rstrip(_TOKEN_TAIL)
-        if "." in bare or "/" in bare:
+        scan = scan or _SentenceBreaks(s)
+        token_end = scan.space(nxt)
+        token_end = token_end if token_end >= 0 else len(s)
+        bare_end = scan.bare_end(s, nxt, token_end)  # less its trailing punctuation
+        if -1 < scan.dot(nxt) < bare_end or -1 < scan.slash(nxt) < bare_end:
             return m.group()
         if _is_arabic_letter(first):
             # Never after a one-letter abbreviation (``د.محمد``) or a Latin letter spelled in
@@ -539,9 +586,10 @@ def _sentence_break(m: re.Match[str]) -> str:
             letter_name = word in ARABIC_LETTER_NAMES or (
                 word[0] == "و" and word[1:] in ARABIC_LETTER_NAMES  # "وسي.جيه": and C.J.
             )
-            if len(word) < 2 or letter_name or bare in ARABIC_TLDS:
+            tld = bare_end - nxt <= _LONGEST_TLD and s[nxt:bare_end] in ARABIC_TLDS
+            if len(word) < 2 or letter_name or tld:
                 return m.group()
-            if len(bare) <= 2 and bare != token:
+            if bare_end - nxt <= 2 and bare_end != token_end:
                 return m.group()
         elif first.isascii() and first.isupper():
             # Latin: only "lowercase word.Capitalized" (``talks.The``), never ``U.S.A``.
@@ -636,7 +684,7 @@ def _paragraphs(body: str) -> list[str]:
     text = _collapsed(body)
     text = _fix_spacing(text)
     if _may_break(text):
-        text = _BREAK_RE.sub(_sentence_break, text)
+        text = _BREAK_RE.sub(_SentenceBreaks(text), text)
     # Lines are already collapsed and stripped: the spacing rules never leave a space at a line
     # edge, and a break consumes the separator around it.
     return [line for line in text.split("\n") if line]

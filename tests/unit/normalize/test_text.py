@@ -632,3 +632,48 @@ def test_prose_that_names_tags_is_text_and_keeps_every_word() -> None:
     # an unclosed <style> in markup hides the rest: the text is read as text, nothing lost
     lossy = norm("<p>First paragraph of the story.</p><style> the rest of the story, many words after it</p>")
     assert "the rest of the story" in lossy.text
+
+
+def test_a_chain_of_escaped_ampersands_takes_few_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``&amp;amp;amp;...``: a pass of the entity rule peels one level, so 1 MB of it took a
+    minute; the chain goes in one step, with the text a fixed point would give."""
+    import worker.normalize.text as text_module
+
+    passes = 0
+    real = text_module._ENTITY_RE
+
+    class Counting:
+        def sub(self, repl: object, s: str) -> str:
+            nonlocal passes
+            passes += 1
+            return real.sub(repl, s)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(text_module, "_ENTITY_RE", Counting())
+    chain = "&" + "amp;" * 5_000 + "quot;x&#38;#x26;AMP;lt;y &ampamp;amp;amp;z"
+    assert norm(chain).text == '"x<y &z'
+    assert passes <= 6
+
+
+def test_a_text_without_spaces_is_scanned_once_for_its_glued_breaks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ab!ab!ab!...``: every terminator is a candidate break whose next token (to the next
+    space) was found and copied, the rest of the text each time (1 MB: ~20 s). The finds go
+    forward only: a handful for the whole text."""
+    import worker.normalize.text as text_module
+
+    scans = 0
+    real = text_module._NextIndex
+
+    class Counting(real):  # type: ignore[misc,valid-type]
+        __slots__ = ()
+
+        def __call__(self, start: int) -> int:
+            nonlocal scans
+            before = (self.start, self.found)
+            found = super().__call__(start)
+            scans += (self.start, self.found) != before
+            return found
+
+    monkeypatch.setattr(text_module, "_NextIndex", Counting)
+    out = norm("ab!" * 20_000 + " and talks.The end")
+    assert out.paragraphs == ("ab!" * 20_000 + " and talks.", "The end")
+    assert scans <= 10
