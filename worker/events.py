@@ -52,7 +52,10 @@ class RawArticle(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
             "clean article: the article is not refused for it"
         ),
     ] = None
-    language: Annotated[str | None, _d("ISO 639-1 code, if the producer knows it")] = None
+    language: Annotated[
+        str | None,
+        _d("BCP 47 tag (ISO 639-1 code) if the producer knows it; another value is ignored, with a warning"),
+    ] = None
     metadata: Annotated[
         dict[str, Any] | None,
         _d("Free-form producer metadata, passed through (null reads as {}, as when absent)"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -424,6 +425,9 @@ def build_clean(
     published, warning = parse_published(raw.published_at)
     if warning:
         warnings.append(warning)
+    if raw.language and not _LANGUAGE_TAG_RE.fullmatch(raw.language):
+        shown = raw.language if raw.language.isprintable() else ascii(raw.language)
+        warnings.append(f"language {shown[:40]!r} is not a language tag; detected from the text")
     return CleanArticle(
         id=article_id,
         source=raw.source,
@@ -443,9 +447,16 @@ def build_clean(
     )
 
 
+#: A BCP 47 language tag's shape (``ar``, ``en-GB``, ``zh-Hant-TW``, ``und``): a producer's
+#: `language` of another (``"\u0000"``, ``"  "``, ``"Arabic news"``) is not passed on.
+_LANGUAGE_TAG_RE: Final = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
+
+
 def language_of(raw: RawArticle, text: NormalizedText) -> str | None:
-    """The article's language: the producer's, else detected from its readable text."""
-    return raw.language or detect_language(text.text[:LANGUAGE_SAMPLE_CHARS])
+    """The article's language: the producer's tag, else detected from its readable text."""
+    if raw.language and _LANGUAGE_TAG_RE.fullmatch(raw.language):
+        return raw.language
+    return detect_language(text.text[:LANGUAGE_SAMPLE_CHARS])
 
 
 def _event_of(p: Prepared) -> CleanDraft:

@@ -104,6 +104,23 @@ def test_an_article_with_null_metadata_comes_out_clean_with_empty_metadata() -> 
     assert result.clean is not None and result.clean.event.metadata == {}
 
 
+@pytest.mark.parametrize("given", ["\u0000", "  ", "Arabic news", "ar_EG", "e"])
+def test_a_language_that_is_no_tag_is_detected_instead_with_a_warning(given: str) -> None:
+    body = "أعلن المبعوث الدولي اليوم أن المحادثات ستستأنف في جنيف الأسبوع المقبل بعد جولة دون اتفاق."
+    result = prepared(msgspec.json.encode({"id": "l", "text": body, "language": given}))
+    assert isinstance(result, Prepared) and result.clean is not None
+    event = result.clean.event
+    assert event.language == "ar"
+    assert any(w.startswith("language ") and "not a language tag" in w for w in event.warnings)
+
+
+@pytest.mark.parametrize("given", ["ar", "en-GB", "zh-Hant-TW", "und"])
+def test_a_language_tag_is_the_producer_s(given: str) -> None:
+    result = prepared(msgspec.json.encode({"id": "l", "text": "A short body of a real article.", "language": given}))
+    assert isinstance(result, Prepared) and result.clean is not None
+    assert result.clean.event.language == given and result.clean.event.warnings == []
+
+
 # --- never raises, count in = count out -------------------------------------------------------------
 
 
