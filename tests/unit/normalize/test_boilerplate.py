@@ -470,7 +470,15 @@ def test_placeholders_are_chrome(line: str) -> None:
         "Details of the agreement were not made public.",
         "عاجل: الرئيس يصل إلى القاهرة في زيارة تستمر يومين",
         "وقال إن التفاصيل ستعلن في مؤتمر صحفي غدا.",
+        # a story sentence with a caption run into its end: the sentence is the story's
+        "وتأتي هذه الجلسة بعد مقتل 17 شخصا وجرح أكثر من 1400 آخرين في مواجهات الجمعة، شاهد الفيديو أعلاه.",
+        "The council met on Friday after weeks of protests over the budget. Watch the video above.",
     ],
 )
 def test_placeholder_negatives_stay(line: str) -> None:
     assert not is_placeholder(fold(line))
+
+
+def test_a_placeholder_with_typographic_punctuation_or_capitals_is_one() -> None:
+    for line in ("This is a developing story — more details to follow…", "WATCH THE VIDEO ABOVE", "عاجل…"):
+        assert is_placeholder(fold(line)), line
