@@ -110,7 +110,7 @@ class Scheme:
     #: CDATA wrapper around a text or page is unwrapped, and a title loses its markup (a title
     #: repeated in the body is left out of the key). Every other text, and every page, as in v12.
     #: v14: a body with no story in it (nothing, or chrome only: a flash's "more details to
-    #: follow", a video's caption, a disclaimer) is keyed with its title in front, so flashes of
+    #: follow", a video's caption, a disclaimer) is keyed by its title, so flashes of
     #: different stories are not one text; a cookie notice or such a placeholder at a body's
     #: edge is left out of the key like other chrome; a page's blocks classed by a page builder
     #: (``elementor-widget-container``, ``overflow-hidden``) are no longer furniture. Every other

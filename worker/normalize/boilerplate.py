@@ -651,7 +651,7 @@ def story_of(paragraphs: Sequence[str]) -> list[str] | None:
 
     Lines a rule looked at are returned folded (``arabic.fold_for_match``; the match key folds
     the same way), the others as given. A body that is chrome and nothing else tells no story:
-    None (`story_paragraphs` keys it whole, the normalizer with its title in front).
+    None (`story_paragraphs` keys it whole, the normalizer by its title).
     """
     fold = arabic.fold_for_match  # per line, only where a rule looks (~0.7 µs a line)
     kept: list[str] = []

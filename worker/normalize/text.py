@@ -1135,15 +1135,13 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
 def _key_of(title: str | None, paragraphs: list[str]) -> str:
     """The match key: the story's paragraphs without their chrome (`boilerplate.story_of`).
     A body with no story in it (nothing, or chrome only: a flash's "more details to follow", a
-    video page's caption, a disclaimer where a scraper missed the column) tells one article from
-    another by its title alone: the title's key goes in front of it (scheme v14). A story is
-    keyed without its title, which outlets rewrite."""
+    video page's caption, a disclaimer where a scraper missed the column) is the same words
+    under every story of its outlet: such an article is keyed by its title (scheme v14), its
+    body only when it has none. A story is keyed without its title, which outlets rewrite."""
     story = boilerplate.story_of(paragraphs)
-    key = match_key("\n\n".join(paragraphs if story is None else story))
-    if story is not None or title is None:
-        return key
-    title_key = match_key(title)
-    return f"{title_key} {key}" if title_key and key else title_key or key
+    if story is None and title is not None and (title_key := match_key(title)):
+        return title_key
+    return match_key("\n\n".join(paragraphs if story is None else story))
 
 
 #: Re-normalizations of a suspicious (mojibake-looking) article at most; real mojibake settles

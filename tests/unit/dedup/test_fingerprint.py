@@ -476,7 +476,7 @@ GOLDEN_DIGESTS = {
     "v11": "3d84634e32db1187f449289e370c032dcb0dc50eff45a3ba64bcd4c2c1f54b29",
     "v12": "fcb01895a9b31de0cbc13e47c151a633f157172f2ca8ca1c5d3f2a0330523686",
     "v13": "dfe1dd90f0196ec53ae0fcda6adbaeda4da9bb975f31356b733a528f254a6843",
-    "v14": "dd0b9bf2a02beb9a284146eaba706c729b1ad79230a06f25abebe8066875df6e",
+    "v14": "a94c23155e15d6f1612da9dfbfdcd8e67cf8eb77bd2f09384f09aa3d42350b29",
 }
 
 #: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.

@@ -605,11 +605,11 @@ def test_a_body_that_tells_no_story_is_keyed_with_its_title() -> None:
     quake_title = "Earthquake of magnitude 6.1 strikes off Japan's coast"
     quake = norm(stock, title=quake_title)
     resign = norm(stock, title="Prime minister of Italy resigns after losing a confidence vote")
-    assert quake.match_key != resign.match_key
-    assert quake.match_key == match_key(quake_title + " " + stock)
-    assert norm(stock, title=quake_title).match_key == quake.match_key
+    assert quake.match_key == match_key(quake_title)  # no word in common with the other: not linked either
+    assert resign.match_key == match_key("Prime minister of Italy resigns after losing a confidence vote")
+    assert norm("Reuters", title=quake_title).match_key == quake.match_key  # one flash from two agencies
     for body in ("خبر عاجل.. التفاصيل بعد قليل", "** جميع المقالات المنشورة تمثل رأي كتابها فقط.", "(رويترز)"):
-        assert norm(body, title="زلزال يضرب اليابان").match_key != norm(body, title="استقالة رئيس الوزراء").match_key
+        assert norm(body, title="زلزال يضرب اليابان").match_key == match_key("زلزال يضرب اليابان")
     brief = "The envoy said talks would resume in Geneva next week."
     assert norm(brief, title="Talks to resume").match_key == norm(brief, title="Geneva").match_key == match_key(brief)
     assert norm(brief + "\n\nMore details to follow.", title="Geneva").match_key == match_key(brief)
