@@ -432,7 +432,7 @@ def judge(
         # a copy. The store recorded and claimed nothing for this article (its reference is
         # taken), so it is a new story that the index cannot remember.
         return None
-    best: Match | None = None
+    matches: list[Match] = []
     not_copy_of: list[tuple[str, float]] = []
     seen: set[bytes] = set()
     candidates: Sequence[bytes | None] = (view.url_owner, *view.band_owners)
@@ -459,10 +459,23 @@ def judge(
         if not _precedes(ref, record, fp, view):
             continue  # the candidate will find this article and yield to it (or link to it)
         score = round(max(sig.jaccard, sig.containment if duplicate else sig.jaccard), 4)
-        match = Match(ref, record, duplicate, kind, score)
-        if best is None or (match.duplicate, match.similarity) > (best.duplicate, best.similarity):
-            best = match
-    if best is not None and best.duplicate and not_copy_of:
+        matches.append(Match(ref, record, duplicate, kind, score))
+    if not matches:
+        return None
+    # The most similar duplicate, then the most similar link; a duplicate of a record that is
+    # itself a copy of an original this article is not a copy of (it drifted: `resolve` links
+    # it) only when no other duplicate stands: a copy of an update linked for its drift is a
+    # copy of that update, though the copy the update drifted from is contained in it whole.
+    drifted = {ref for ref, _ in not_copy_of}
+    best = max(
+        matches,
+        key=lambda m: (
+            m.duplicate and not (m.record.state == DUPLICATE and m.record.canonical_id in drifted),
+            m.duplicate,
+            m.similarity,
+        ),
+    )
+    if best.duplicate and not_copy_of:
         best = msgspec.structs.replace(best, not_copy_of=tuple(not_copy_of))
     return best
 

@@ -138,6 +138,24 @@ def test_a_copy_of_a_copy_that_drifted_from_the_original_is_linked_to_it() -> No
     assert isinstance(again, DuplicateOf) and again.canonical_id == "v0"
 
 
+def test_a_copy_of_an_update_linked_for_its_drift_is_a_copy_of_that_update() -> None:
+    """v2 (v1 and a third more) was linked to v0 for its drift; its copy contains v1 whole too
+    (a duplicate of v1, which drifts) but is a copy of v2 itself: a duplicate of v2, not one more
+    link."""
+    v0_words = [f"d{i}" for i in range(150)]
+    v1_words = v0_words + [f"e{i}" for i in range(100)]
+    v2_words = v1_words + [f"f{i}" for i in range(120)]
+    v0, v1, v2 = fp_of(v0_words), fp_of(v1_words), fp_of(v2_words)
+    copy = fp_of([*v2_words[:-2], "g1", "g2"])
+    rec0 = decided_record(make_record("v0", v0), Unique())
+    rec1 = decided_record(make_record("v1", v1), DuplicateOf("v0", "near", 0.9))
+    rec2 = decided_record(make_record("v2", v2), Related("v0", "v0", 0.47))
+    owners = dict.fromkeys(range(len(copy.bands)), ref(v0)) | {len(copy.bands) - 1: ref(v1), 0: ref(v2)}
+    records = {ref(v0): rec0, ref(v1): rec1, ref(v2): rec2}
+    decision = decide(copy, _view_for(copy, owners), records, T)
+    assert isinstance(decision, DuplicateOf) and decision.canonical_id == "v2" and decision.story_id == "v0"
+
+
 def test_different_story_is_not_a_duplicate_even_if_it_owns_bands() -> None:
     a = fp_of(WORDS)
     other = fp_of([f"z{i}" for i in range(300)])
