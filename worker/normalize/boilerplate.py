@@ -498,17 +498,28 @@ def is_page_furniture(line: str) -> bool:
 
 #: Longest cookie notice (characters): a banner's paragraph or two, far longer than other chrome.
 MAX_COOKIE_CHARS: Final = 1200
-#: A notice speaks to the reader about the site's cookies (folded spelling; English lower-cased):
-#: ``We use cookies ...``, ``By continuing to browse ...``, ``يستخدم هذا الموقع ملفات تعريف
-#: الارتباط``. A story *about* cookies (a regulator's fine) names them without these.
-_COOKIE_NOTICE_RE: Final = re.compile(
+#: A notice is the site speaking of its own cookies (``We use cookies``, ``This website uses
+#: cookies``, ``يستخدم هذا الموقع ملفات تعريف الارتباط``), or the reader addressed about them
+#: (``By continuing to browse ... you agree``, ``باستمرارك ... فانك توافق``) with the cookie
+#: policy named; or a consent button's label alone (``Accept all cookies``). A story about
+#: cookies (a regulator's fine, a site that made users "accept all cookies") is none of these
+#: (folded spelling; lower-cased).
+_COOKIE_SITE_RE: Final = re.compile(
     r"(?:\bwe|site|website|page|app)\s(?:also\s)?uses?\s(?:cookies|small\sfiles)"
-    r"|\bby\s(?:continuing|browsing|clicking|staying)|\byou\s(?:agree|consent|accept)"
-    r"|cookie\s(?:policy|settings|preferences|notice|statement)|\baccept\s(?:all\s)?cookies"
-    r"|(?:نستخدم|يستخدم|تستخدم|نحن\sنستخدم)\s(?:هذا\sالموقع\s)?(?:ملفات\sتعريف\sالارتباط|الكوكيز|كوكيز)"
-    r"|(?:باستمرارك|بمواصله|بمتابعه|استمرارك)|(?:توافق|موافقتك|وافقت)\sعلي"
-    r"|سياسه\s(?:ملفات\sتعريف\sالارتباط|الكوكيز)",
+    r"|(?:نستخدم|نحن\sنستخدم|يستخدم\sهذا\sالموقع|يستخدم\sموقعنا)\s(?:ملفات\sتعريف\sالارتباط|الكوكيز|كوكيز)"
 )
+_COOKIE_READER_RE: Final = re.compile(
+    r"\byou\s(?:agree|consent|accept)\b|\byour\sconsent\b|باستمرارك|موافقتك|(?:فانك|انك)\sتوافق"
+)
+_COOKIE_POLICY_RE: Final = re.compile(
+    r"cookie\s(?:policy|settings|preferences|notice|statement)|سياسه\s(?:ملفات\sتعريف\sالارتباط|الكوكيز)"
+)
+_COOKIE_BUTTON_RE: Final = re.compile(
+    r"(?:accept|allow|reject|manage)\s(?:all\s)?cookies|cookie\s(?:settings|preferences)"
+    r"|(?:قبول|رفض|ادارة)\s(?:جميع\s)?(?:ملفات\sتعريف\sالارتباط|الكوكيز)"
+)
+#: Longest consent button label (words).
+_COOKIE_BUTTON_WORDS: Final = 6
 
 
 def is_cookie_notice(line: str) -> bool:
@@ -519,7 +530,9 @@ def is_cookie_notice(line: str) -> bool:
     if "ookie" not in line and "كوكيز" not in line and "تعريف الارتباط" not in line:
         return False
     low = line.lower()
-    return _COOKIE_NOTICE_RE.search(low) is not None
+    if _COOKIE_SITE_RE.search(low) or (_COOKIE_READER_RE.search(low) and _COOKIE_POLICY_RE.search(low)):
+        return True
+    return low.count(" ") < _COOKIE_BUTTON_WORDS and _COOKIE_BUTTON_RE.search(low) is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -549,7 +562,10 @@ _PLACEHOLDER_EN_WORDS: Final = ("developing", "breaking", "details", "more to", 
 
 def is_placeholder(line: str) -> bool:
     """A short line standing in for a story: ``This is a developing story. More details to
-    follow.``, ``Watch the video above.``, ``عاجل``, ``التفاصيل بعد قليل``."""
+    follow.``, ``Watch the video above.``, ``عاجل``, ``التفاصيل بعد قليل``. A body of nothing
+    else (and chrome) tells no story (`story_of`); in a body that tells one it stays in the key:
+    a flash's update that adds a line (``At least 78 killed.``) must not become a copy of the
+    flash for having lost its "More details to follow"."""
     if len(line) > MAX_CHROME_CHARS or line.count(" ") >= MAX_NOTICE_WORDS:
         return False
     if not line.isascii():
@@ -566,14 +582,22 @@ def is_placeholder(line: str) -> bool:
     return False
 
 
-#: Words a placeholder line may hold besides its phrases (``This is a``, ``خبر``).
-_PLACEHOLDER_OTHER_WORDS: Final = 4
+#: The words a placeholder line may hold besides its phrases (``This is a ...``, ``خبر ...``,
+#: ``Breaking news: ...``): any other word is news (``At least 78 killed, details soon.``,
+#: ``استقالة الحكومة، التفاصيل لاحقا``: an update of a flash, not a placeholder).
+_PLACEHOLDER_FILLER: Final = frozenset((
+    "this", "is", "a", "an", "the", "it", "breaking", "news", "story", "update", "updates",
+    "alert", "please", "and", "we", "will", "more", "developing", "live", "video",
+    "خبر", "عاجل", "و", "هذا", "الخبر", "قيد", "التحديث", "يتبع",
+))  # fmt: skip
 
 
 def _only_placeholder(pattern: re.Pattern[str], line: str) -> bool:
-    """Is the line its placeholder phrases and little else? ``... مقتل 17 فلسطينيا ..., شاهد
-    الفيديو اعلاه.`` is a story sentence with a caption run into it: story."""
-    return len(_CREDIT_FILLER_RE.sub(" ", pattern.sub(" ", line)).split()) <= _PLACEHOLDER_OTHER_WORDS
+    """Is the line its placeholder phrases and filler words only (`_PLACEHOLDER_FILLER`)?
+    ``... مقتل 17 فلسطينيا ..., شاهد الفيديو اعلاه.`` is a story sentence with a caption run
+    into it, ``At least 78 killed, details soon.`` an update: story."""
+    rest = _CREDIT_FILLER_RE.sub(" ", pattern.sub(" ", line)).split()
+    return all(word in _PLACEHOLDER_FILLER for word in rest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -622,7 +646,6 @@ def _is_edge_chrome(line: str) -> bool:
         or is_credit_line(line)
         or is_page_furniture(line)
         or is_cookie_notice(line)
-        or is_placeholder(line)
     )
 
 
@@ -685,6 +708,10 @@ def story_of(paragraphs: Sequence[str]) -> list[str] | None:
         start += 1
     if start == end:
         return None
+    if is_placeholder(first_line) and all(
+        is_placeholder(f) or _is_edge_chrome(f) for f in map(fold, kept[start + 1 : end])
+    ):
+        return None  # chrome and placeholders only: no story
     story = kept[start:end]
     story[-1] = strip_read_more_tail(_trim_run_in_chrome(last))
     story[0] = strip_dateline(first_line if start < end - 1 else story[-1])

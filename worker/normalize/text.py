@@ -116,31 +116,28 @@ def _is_html_fragment(text: str) -> bool:
     return False
 
 
-#: Share of a fragment's words (its tags and scripts aside) its HTML reading must keep for the
-#: text to be read as HTML: an unclosed tag named in prose (``<script>``, ``<style>``) would
-#: hide everything after it.
-_FRAGMENT_KEPT_WORDS: Final = 0.8
-_SCRIPT_OPEN_RE: Final = re.compile(r"<(script|style)\b[^<>]*>", re.IGNORECASE)
-_ANY_TAG_RE: Final = re.compile(r"<[^<>]*>")
+#: Elements whose text HTML reads raw up to their closing tag, and a comment: one opened in a
+#: `text` field and never closed (prose naming ``<style>``, a cut fragment) hides the rest of it.
+_RAW_OPEN_RE: Final = re.compile(
+    r"<(script|style|textarea|title|xmp|noscript|iframe|noembed|noframes|template)\b[^<>]*>|<!--",
+    re.IGNORECASE,
+)
 
 
-def _reads_as_html(fragment: str, extracted: str) -> bool:
-    """Does the HTML reading of a `text` field (`extracted`) keep its words? Compared with the
-    fragment less its tags and the contents of its closed scripts and styles (linear)."""
-    parts: list[str] = []
+def _reads_as_html(fragment: str) -> bool:
+    """Does reading a `text` field as HTML keep its text: is every script, style, comment (or
+    other raw-text element) it opens closed after it? What the reading then leaves out is markup
+    and page furniture (a related-links block, a share bar), as for any page. Linear: each
+    kind's last closing tag is found once."""
     lower = fragment.lower()
-    pos = 0
-    for m in _SCRIPT_OPEN_RE.finditer(fragment):
-        if m.start() < pos:
-            continue
-        close = lower.find("</" + m.group(1).lower(), m.end())
-        if close < 0:
-            break  # unclosed: its text is prose, counted
-        parts.append(fragment[pos : m.start()])
-        pos = close
-    parts.append(fragment[pos:])
-    words = len(_ANY_TAG_RE.sub(" ", " ".join(parts)).split())
-    return len(extracted.split()) >= _FRAGMENT_KEPT_WORDS * words
+    last_close: dict[str, int] = {}
+    for m in _RAW_OPEN_RE.finditer(fragment):
+        closer = "-->" if m.group(1) is None else "</" + m.group(1).lower()
+        if closer not in last_close:
+            last_close[closer] = lower.rfind(closer)
+        if last_close[closer] < m.end():
+            return False
+    return True
 
 
 # Warning codes (stable strings: dashboards and tests use them).
@@ -1079,21 +1076,16 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
         text = _unwrap_cdata(text)
     if html is not None and _CDATA_OPEN in html:
         html = _unwrap_cdata(html)
-    fragment = None
-    if text is not None and text.strip() and _is_html_fragment(text):
+    if text is not None and text.strip() and _is_html_fragment(text) and _reads_as_html(text):
         # An HTML fragment sent as text (an RSS item's description, a CMS API's rendered body):
         # read as HTML, all of it, or its tags would be the clean text's and the key's words;
-        # unless that reading loses its words (prose naming a tag it never closes).
-        fragment = extract_html(text, whole=True)
-        if _reads_as_html(text, fragment.text):
-            text, html, whole = None, text, True
-            notes.warn(W_HTML_IN_TEXT)
-        else:
-            fragment = None
+        # unless it opens a script, style or comment and never closes it (its rest would be lost).
+        text, html, whole = None, text, True
+        notes.warn(W_HTML_IN_TEXT)
     if text is not None and text.strip():
         body = text
     elif html is not None and html.strip():
-        page = fragment or extract_html(html, whole=whole)
+        page = extract_html(html, whole=whole)
         body = page.text
         notes.warn(W_HTML_FLATTENED if page.flattened else W_HTML)
         if page.from_json_ld:

@@ -455,11 +455,15 @@ def test_a_story_about_cookies_is_no_cookie_notice(line: str) -> None:
         "شاهد الفيديو أدناه",
     ],
 )
-def test_placeholders_are_chrome(line: str) -> None:
+def test_a_body_of_placeholders_tells_no_story_one_with_a_story_keeps_them(line: str) -> None:
+    """A flash's body ("More details to follow.") is the same under every story: no story. Beside
+    a story the line stays in the key: an update that replaces it with a fact (``At least 78
+    killed.``) must not become a copy of the flash for having lost it."""
     assert is_placeholder(fold(line))
-    story = "The city council approved a new budget on Tuesday that raises spending on schools."
-    assert story_paragraphs([story, line]) == [story]
     assert boilerplate.story_of([line]) is None
+    assert boilerplate.story_of([line, "جميع الحقوق محفوظة", line]) is None
+    story = "The city council approved a new budget on Tuesday that raises spending on schools."
+    assert story_paragraphs([story, line]) == [story, fold(line)]
 
 
 @pytest.mark.parametrize(
@@ -482,3 +486,21 @@ def test_placeholder_negatives_stay(line: str) -> None:
 def test_a_placeholder_with_typographic_punctuation_or_capitals_is_one() -> None:
     for line in ("This is a developing story — more details to follow…", "WATCH THE VIDEO ABOVE", "عاجل…"):
         assert is_placeholder(fold(line)), line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "The regulator said the site made users accept all cookies by clicking a single button, "
+        "and that you accept tracking when you close the banner was not consent under the law.",
+        "وقالت الهيئة إن الشركة وافقت على تعديل نافذة ملفات تعريف الارتباط بعد شكاوى المستخدمين.",
+        "Cookie policy changes at the bakery chain were announced on Monday.",
+    ],
+)
+def test_a_story_paragraph_naming_cookie_consent_is_no_cookie_notice(line: str) -> None:
+    assert not is_cookie_notice(fold(line))
+
+
+@pytest.mark.parametrize("line", ["Accept all cookies", "Manage cookies", "قبول جميع ملفات تعريف الارتباط"])
+def test_a_consent_button_label_is_a_cookie_notice(line: str) -> None:
+    assert is_cookie_notice(fold(line))

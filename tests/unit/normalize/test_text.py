@@ -612,7 +612,13 @@ def test_a_body_that_tells_no_story_is_keyed_with_its_title() -> None:
         assert norm(body, title="زلزال يضرب اليابان").match_key == match_key("زلزال يضرب اليابان")
     brief = "The envoy said talks would resume in Geneva next week."
     assert norm(brief, title="Talks to resume").match_key == norm(brief, title="Geneva").match_key == match_key(brief)
-    assert norm(brief + "\n\nMore details to follow.", title="Geneva").match_key == match_key(brief)
+    # a story with a placeholder line: a story, keyed with the line (an update replacing it with
+    # a fact must not become a copy of it by losing it)
+    assert norm(brief + "\n\nMore details to follow.", title="Geneva").match_key == match_key(
+        brief + " More details to follow."
+    )
+    update = norm(brief + "\n\nAt least 78 killed, details soon.", title="Geneva")
+    assert update.match_key == match_key(brief + " At least 78 killed, details soon.")
     assert norm(stock).match_key == match_key(stock)  # no title: the body alone
 
 
@@ -677,3 +683,17 @@ def test_a_text_without_spaces_is_scanned_once_for_its_glued_breaks(monkeypatch:
     out = norm("ab!" * 20_000 + " and talks.The end")
     assert out.paragraphs == ("ab!" * 20_000 + " and talks.", "The end")
     assert scans <= 10
+
+
+def test_a_fragment_with_a_related_links_block_is_read_as_html() -> None:
+    """An RSS item's body with a related-posts block and a share bar: the reading leaves those
+    out as it does on any page, which is no reason to read the markup as text."""
+    fragment = (
+        "<p>The tram line opens on Monday after three years of works.</p><p>Fares stay the same.</p>"
+        "<div class='jp-relatedposts'><h3>Related</h3><ul>"
+        + "".join(f"<li><a href='/r{i}'>Another story about trams number {i}</a></li>" for i in range(8))
+        + "</ul></div><div class='sharedaddy'><a href='/s'>Share on Facebook</a> <a href='/t'>Share on X</a></div>"
+    )
+    out = norm(fragment)
+    assert out.paragraphs == ("The tram line opens on Monday after three years of works.", "Fares stay the same.")
+    assert "<" not in out.text
