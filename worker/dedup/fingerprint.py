@@ -109,12 +109,12 @@ class Scheme:
     #: tags are neither in the clean text nor words of the key (worker/normalize/text.py); a
     #: CDATA wrapper around a text or page is unwrapped, and a title loses its markup (a title
     #: repeated in the body is left out of the key). Every other text, and every page, as in v12.
-    #: v14: a body with no story in it (nothing, or chrome only: a flash's "more details to
-    #: follow", a video's caption, a disclaimer) is keyed by its title, so flashes of
-    #: different stories are not one text; a cookie notice or such a placeholder at a body's
-    #: edge is left out of the key like other chrome; a page's blocks classed by a page builder
-    #: (``elementor-widget-container``, ``overflow-hidden``) are no longer furniture. Every other
-    #: text and page as in v13.
+    #: v14: a body with no story in it (nothing, or chrome and placeholders only: a flash's
+    #: "more details to follow", a video's caption, a disclaimer) is keyed by its title, so
+    #: flashes of different stories are not one text; a cookie notice at a body's edge is left
+    #: out of the key like other chrome; a page's blocks classed by a page builder
+    #: (``elementor-widget-container``, ``overflow-hidden``) are no longer furniture, teaser
+    #: cards no story. Every other text and page as in v13.
     version: str = "v14"
     shingle: int = 3
     num_perm: int = 128
