@@ -498,14 +498,16 @@ def is_page_furniture(line: str) -> bool:
 
 #: Longest cookie notice (characters): a banner's paragraph or two, far longer than other chrome.
 MAX_COOKIE_CHARS: Final = 1200
-#: A notice is the site speaking of its own cookies (``We use cookies``, ``This website uses
-#: cookies``, ``يستخدم هذا الموقع ملفات تعريف الارتباط``), or the reader addressed about them
+#: A notice is the site speaking of its own cookies, in the first person (``We use cookies``,
+#: ``This website uses cookies``, ``يستخدم هذا الموقع ملفات تعريف الارتباط``; ``the website
+#: uses cookies from 40 partners`` is reporting), or the reader addressed about them
 #: (``By continuing to browse ... you agree``, ``باستمرارك ... فانك توافق``) with the cookie
 #: policy named; or a consent button's label alone (``Accept all cookies``). A story about
 #: cookies (a regulator's fine, a site that made users "accept all cookies") is none of these
 #: (folded spelling; lower-cased).
 _COOKIE_SITE_RE: Final = re.compile(
-    r"(?:\bwe|site|website|page|app)\s(?:also\s)?uses?\s(?:cookies|small\sfiles)"
+    r"\bwe\s(?:also\s)?use\s(?:cookies|small\sfiles)"
+    r"|\b(?:this|our)\s(?:web)?(?:site|page|app)\s(?:also\s)?uses\s(?:cookies|small\sfiles)"
     r"|(?:نستخدم|نحن\sنستخدم|يستخدم\sهذا\sالموقع|يستخدم\sموقعنا)\s(?:ملفات\sتعريف\sالارتباط|الكوكيز|كوكيز)"
 )
 _COOKIE_READER_RE: Final = re.compile(

@@ -62,10 +62,14 @@ BOILERPLATE_TOKENS: Final = frozenset(
 BOILERPLATE_CLASSES: Final = frozenset(
     {
         "hidden", "sr-only", "visually-hidden", "visuallyhidden", "screen-reader-text",
-        "screen-reader-only", "is-hidden", "u-hidden", "d-none", "hide", "invisible",
-        "widget-area", "byline-share",
+        "screen-reader-only", "is-hidden", "u-hidden", "widget-area", "byline-share",
     }
 )  # fmt: skip
+#: A class that shows an element at some screen width (Tailwind's ``md:block``, Bootstrap's
+#: ``d-md-block``, ``visible-lg``): beside ``hidden`` it is a layout for desktops, not a hiding.
+_RESPONSIVE_SHOW_RE: Final = re.compile(
+    r"(?:^|\s)(?:[a-z0-9]+:(?!hidden\b)\S|d-(?:sm|md|lg|xl|xxl)-(?!none)|visible-)"
+)
 #: Elements that start a new line of text.
 BLOCK_TAGS: Final = frozenset(
     {
@@ -163,7 +167,7 @@ def _is_boilerplate(node: LexborNode) -> bool:
         return False
     if any(t in BOILERPLATE_TOKENS for t in _TOKEN_SPLIT_RE.split(names) if t):
         return True
-    return not BOILERPLATE_CLASSES.isdisjoint(names.split())
+    return not BOILERPLATE_CLASSES.isdisjoint(names.split()) and _RESPONSIVE_SHOW_RE.search(names) is None
 
 
 def _text_len(node: LexborNode) -> int:
@@ -291,13 +295,10 @@ def _ancestors(node: LexborNode) -> list[LexborNode]:
 
 
 def _holds_headline(block: LexborNode, body: LexborNode) -> bool:
-    """Is the page's first ``<h1>`` in `block`, or in its parent (a story's headline sits just
-    above its text block)?"""
+    """Is the page's first ``<h1>`` inside `block`? (Beside it is not enough: a story's
+    ``<main>`` holds its headline, its ``<article>`` and a site's "about" box alike.)"""
     h1 = body.css_first("h1")
-    if h1 is None:
-        return False
-    scope = {block.mem_id} | ({block.parent.mem_id} if block.parent is not None else set())
-    return any(a.mem_id in scope for a in _ancestors(h1))
+    return h1 is not None and any(a.mem_id == block.mem_id for a in _ancestors(h1))
 
 
 def _pick_root(tree: LexborHTMLParser) -> LexborNode | None:

@@ -118,6 +118,9 @@ def _is_html_fragment(text: str) -> bool:
 
 #: Elements whose text HTML reads raw up to their closing tag, and a comment: one opened in a
 #: `text` field and never closed (prose naming ``<style>``, a cut fragment) hides the rest of it.
+#: Words an unclosed raw-text element may hide and the fragment still be read as HTML.
+_FEW_HIDDEN_WORDS: Final = 3
+_ANY_TAG_RE: Final = re.compile(r"<[^<>]*>")
 _RAW_OPEN_RE: Final = re.compile(
     r"<(script|style|textarea|title|xmp|noscript|iframe|noembed|noframes|template)\b[^<>]*>|<!--",
     re.IGNORECASE,
@@ -126,9 +129,11 @@ _RAW_OPEN_RE: Final = re.compile(
 
 def _reads_as_html(fragment: str) -> bool:
     """Does reading a `text` field as HTML keep its text: is every script, style, comment (or
-    other raw-text element) it opens closed after it? What the reading then leaves out is markup
-    and page furniture (a related-links block, a share bar), as for any page. Linear: each
-    kind's last closing tag is found once."""
+    other raw-text element) it opens closed after it, or followed by a few words at most (an
+    embed's ``<script async src=...>`` left open at the end, ``<!-- ad slot``)? What the reading
+    then leaves out is markup and page furniture (a related-links block, a share bar), as for
+    any page. Linear: each kind's last closing tag is found once, the rest after an unclosed
+    opening read once."""
     lower = fragment.lower()
     last_close: dict[str, int] = {}
     for m in _RAW_OPEN_RE.finditer(fragment):
@@ -136,7 +141,8 @@ def _reads_as_html(fragment: str) -> bool:
         if closer not in last_close:
             last_close[closer] = lower.rfind(closer)
         if last_close[closer] < m.end():
-            return False
+            hidden = len(_ANY_TAG_RE.sub(" ", fragment[m.end() :]).split())
+            return hidden <= _FEW_HIDDEN_WORDS
     return True
 
 

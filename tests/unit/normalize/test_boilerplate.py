@@ -504,3 +504,9 @@ def test_a_story_paragraph_naming_cookie_consent_is_no_cookie_notice(line: str) 
 @pytest.mark.parametrize("line", ["Accept all cookies", "Manage cookies", "قبول جميع ملفات تعريف الارتباط"])
 def test_a_consent_button_label_is_a_cookie_notice(line: str) -> None:
     assert is_cookie_notice(fold(line))
+
+
+def test_reporting_on_a_site_s_cookies_is_no_cookie_notice() -> None:
+    line = "Investigators found that the website uses cookies from 40 advertising partners and gave it 30 days."
+    assert not is_cookie_notice(fold(line))
+    assert is_cookie_notice(fold("Our website uses cookies to improve your experience."))

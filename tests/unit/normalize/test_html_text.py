@@ -304,3 +304,19 @@ def test_the_furniture_walk_reads_each_node_once(monkeypatch: pytest.MonkeyPatch
     html = page("<div class='" + "c " * 1000 + "'>" + "<p>x</p>" * 2000 + "</div><article>a</article><article>b</article>")
     extract(html)
     assert calls < 100
+
+
+def test_a_block_beside_the_headline_is_not_the_story() -> None:
+    """<main><h1>...</h1><article>brief</article> cards, an "about" box: the box is beside the
+    headline (its parent holds it) but is not the story."""
+    cards = "".join(f"<article class='teaser'><p>Teaser {i}.</p></article>" for i in range(4))
+    about = "<div class='site-about'>" + "<p>Example News is an independent outlet founded in 1990. </p>" * 16 + "</div>"
+    html = page(f"<main><h1>Bridge closed</h1><article><p>The bridge closed on Monday.</p></article>{cards}{about}</main>")
+    assert lines(extract(html).text) == ["The bridge closed on Monday."]
+
+
+def test_a_block_hidden_on_phones_only_is_the_story() -> None:
+    """``d-none d-md-block`` (Bootstrap), ``hidden md:block`` (Tailwind): shown on desktops."""
+    for classes in ("article-body hidden md:block", "article-body hidden-xs visible-md", "hidden d-md-block"):
+        html = page(f"<article><div class='{classes}'><p>The council approved the budget.</p></div></article>")
+        assert lines(extract(html).text) == ["The council approved the budget."], classes

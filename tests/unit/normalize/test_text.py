@@ -697,3 +697,14 @@ def test_a_fragment_with_a_related_links_block_is_read_as_html() -> None:
     out = norm(fragment)
     assert out.paragraphs == ("The tram line opens on Monday after three years of works.", "Fares stay the same.")
     assert "<" not in out.text
+
+
+def test_a_fragment_ending_in_an_open_embed_script_is_read_as_html() -> None:
+    """An embed's ``<script async src=...>`` (or ``<!-- ad slot``) left open at the end hides
+    nothing of the story: the fragment is HTML; one that hides words after it is text."""
+    story = "<p>The bank raised rates on <a href='https://example.com/r'>Thursday</a>.</p><p>Markets fell.</p>"
+    expected = ("The bank raised rates on Thursday.", "Markets fell.")
+    assert norm(story + '<script async src="https://example.com/widgets.js" charset="utf-8">').paragraphs == expected
+    assert norm(story + "<!-- ad slot").paragraphs == expected
+    hiding = norm(story + "<style> and then the rest of the story, which the reader must not lose")
+    assert "the rest of the story" in hiding.text
