@@ -466,11 +466,11 @@ def judge(
     # itself a copy of an original this article is not a copy of (it drifted: `resolve` links
     # it) only when no other duplicate stands: a copy of an update linked for its drift is a
     # copy of that update, though the copy the update drifted from is contained in it whole.
-    drifted = {ref for ref, _ in not_copy_of}
+    not_copies = {article_id for article_id, _ in not_copy_of}
     best = max(
         matches,
         key=lambda m: (
-            m.duplicate and not (m.record.state == DUPLICATE and m.record.canonical_id in drifted),
+            m.duplicate and not (m.record.state == DUPLICATE and m.record.canonical_id in not_copies),
             m.duplicate,
             m.similarity,
         ),
@@ -503,7 +503,7 @@ def _drifted(match: Match, decided: StoredRecord) -> float | None:
     of the original (`Match.not_copy_of`), else None."""
     if decided.state != DUPLICATE or not match.not_copy_of:
         return None
-    return next((jac for ref, jac in match.not_copy_of if ref == decided.canonical_id), None)
+    return next((jac for article_id, jac in match.not_copy_of if article_id == decided.canonical_id), None)
 
 
 def decide(

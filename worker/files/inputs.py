@@ -59,13 +59,16 @@ def _named_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
         else:
             raise FileNotFoundError(f"no such file or directory: {path}")
         for file, name in named:
-            suffix = _suffix(file)
-            name = name[: -len(suffix)] if suffix else name
+            name = _unsuffixed(name)
             if name in seen:
-                whole = file.as_posix()
-                name = whole[: -len(suffix)] if suffix else whole
+                name = _unsuffixed(file.as_posix())
             seen.add(name)
             yield file, name
+
+
+def _unsuffixed(name: str) -> str:
+    """`name` without the reader's suffix it ends with (``a/index.html`` -> ``a/index``)."""
+    return name[: len(name) - len(_suffix(Path(name)))]
 
 
 def _check_json(line: bytes) -> str | None:

@@ -107,7 +107,7 @@ _NON_NESTING: Final = frozenset(
         "html", "head", "body",
     }
 )  # fmt: skip
-_ANY_TAG_RE: Final = re.compile(r"<[^<>]*>")
+ANY_TAG_RE: Final = re.compile(r"<[^<>]*>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +148,7 @@ def _too_deep(html: str) -> bool:
 
 
 def _flatten(html: str) -> str:
-    text = _ANY_TAG_RE.sub(" ", html)
+    text = ANY_TAG_RE.sub(" ", html)
     return html_lib.unescape(text)
 
 

@@ -42,6 +42,7 @@ import msgspec
 from worker.normalize import arabic, boilerplate
 from worker.normalize.char_classes import CLASSES
 from worker.normalize.chinese import fold_chinese
+from worker.normalize.html_text import ANY_TAG_RE
 from worker.normalize.html_text import extract as extract_html
 from worker.normalize.normal_forms import is_nfc, is_nfkc, to_nfc, to_nfkc
 
@@ -116,11 +117,10 @@ def _is_html_fragment(text: str) -> bool:
     return False
 
 
-#: Elements whose text HTML reads raw up to their closing tag, and a comment: one opened in a
-#: `text` field and never closed (prose naming ``<style>``, a cut fragment) hides the rest of it.
 #: Words an unclosed raw-text element may hide and the fragment still be read as HTML.
 _FEW_HIDDEN_WORDS: Final = 3
-_ANY_TAG_RE: Final = re.compile(r"<[^<>]*>")
+#: Elements whose text HTML reads raw up to their closing tag, and a comment: one opened in a
+#: `text` field and never closed (prose naming ``<style>``, a cut fragment) hides the rest of it.
 _RAW_OPEN_RE: Final = re.compile(
     r"<(script|style|textarea|title|xmp|noscript|iframe|noembed|noframes|template)\b[^<>]*>|<!--",
     re.IGNORECASE,
@@ -141,7 +141,7 @@ def _reads_as_html(fragment: str) -> bool:
         if closer not in last_close:
             last_close[closer] = lower.rfind(closer)
         if last_close[closer] < m.end():
-            hidden = len(_ANY_TAG_RE.sub(" ", fragment[m.end() :]).split())
+            hidden = len(ANY_TAG_RE.sub(" ", fragment[m.end() :]).split())
             return hidden <= _FEW_HIDDEN_WORDS
     return True
 
@@ -517,26 +517,27 @@ class _SentenceBreaks:
     """`_sentence_break` for one text: the token after a glued terminator (up to the next space)
     looked at through `_NextIndex`es, never copied whole (a text without spaces is one token)."""
 
-    __slots__ = ("dot", "slash", "space", "tail")
+    __slots__ = ("dot", "s", "slash", "space", "tail")
 
     def __init__(self, s: str) -> None:
+        self.s = s
         self.space, self.dot, self.slash = _NextIndex(s, " "), _NextIndex(s, "."), _NextIndex(s, "/")
         self.tail = (-1, -1)  # (a token's end, where the punctuation it ends with begins)
 
     def __call__(self, m: re.Match[str]) -> str:
         return _sentence_break(m, self)
 
-    def bare_end(self, s: str, start: int, end: int) -> int:
+    def bare_end(self, start: int, end: int) -> int:
         """Where ``s[start:end].rstrip(_TOKEN_TAIL)`` ends, each token's tail scanned once."""
         if self.tail[0] != end:
             i = end
-            while i > 0 and s[i - 1] in _TOKEN_TAIL:
+            while i > 0 and self.s[i - 1] in _TOKEN_TAIL:
                 i -= 1
             self.tail = (end, i)
         return max(start, self.tail[1])
 
 
-def _sentence_break(m: re.Match[str], scan: _SentenceBreaks | None = None) -> str:
+def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
     s = m.string
     i = m.start()
     end = m.end()
@@ -576,10 +577,9 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks | None = None) -> st
         # host name or path (``سي.آي.إيه``, ``www.Example.Com``, ``a/b.Cd``).
         if k > 0 and s[k - 1] in "./@:\\":
             return m.group()
-        scan = scan or _SentenceBreaks(s)
         token_end = scan.space(nxt)
         token_end = token_end if token_end >= 0 else len(s)
-        bare_end = scan.bare_end(s, nxt, token_end)  # less its trailing punctuation
+        bare_end = scan.bare_end(nxt, token_end)  # less its trailing punctuation
         if -1 < scan.dot(nxt) < bare_end or -1 < scan.slash(nxt) < bare_end:
             return m.group()
         if _is_arabic_letter(first):
