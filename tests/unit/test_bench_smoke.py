@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from bench import corpus, peer, preload, stats
+from bench.number_changes import numbers, replaced
 from bench.run import Plan
 from worker.dedup.decision import decode_record, encode_record
 from worker.dedup.fingerprint import DEFAULT_SCHEME
@@ -147,3 +148,13 @@ def test_the_a_b_run_refuses_a_directory_that_is_no_built_checkout(tmp_path: Pat
         checkout(str(tmp_path))
     (tmp_path / "worker" / "_x.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
     assert checkout(str(tmp_path)) == tmp_path.resolve()
+
+
+def test_the_number_study_reads_numbers_from_keys_and_tells_replaced_from_added() -> None:
+    from worker.normalize.text import match_key
+
+    assert numbers(match_key("قتل ١٬٠٠٠ شخص و 05 جرحى في 2024")) == {"1000", "5", "2024"}
+    assert numbers(match_key("1,000 people at the G7")) == {"1000"}
+    teaser, article, update = {"10", "2024"}, {"10", "2024", "3"}, {"25", "2024"}
+    assert not replaced(teaser, article) and not replaced(article, teaser)
+    assert replaced(teaser, update)
