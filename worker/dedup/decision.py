@@ -69,6 +69,9 @@ from worker.events import DuplicateKind
 #: before it counts, and an exact owner must have the article's own fingerprints (`judge`); it
 #: costs that article its memory (its later copies are published too).
 REF_BYTES = 6
+#: The Jaccard of 4 agreeing sketch bytes out of 128 beyond chance (1 in 256 a byte): unrelated
+#: texts reach it with a chance of ~0.2 %. Below it the sketches show no containment.
+SKETCH_FLOOR_JACCARD: Final = (4 / 128 - 1 / 256) / (1 - 1 / 256)
 #: Bytes per band kept in a record, only to tell which bands two articles share (precedence).
 TAG_BYTES = 2
 
@@ -312,7 +315,11 @@ def similarity(
     lower and the duplicate containment bar. A signal not computed is 0.0 (the moved lead: the
     lead in place)."""
     jac = estimate_jaccard(fp.sketch, other.sketch)
-    cont = estimate_containment(jac, fp.shingles, other.shingles)
+    # Containment from the sketches is the Jaccard times the size ratio: below a few agreeing
+    # bytes beyond chance the ratio multiplies noise (one chance byte, ~39 % of unrelated
+    # pairs, made a 130-word story 1.0 contained in a 38,000-word report: a wrong drop). The
+    # sketch then shows no containment; a short text's is still counted on the openings.
+    cont = estimate_containment(jac, fp.shingles, other.shingles) if jac >= SKETCH_FLOOR_JACCARD else jac
     t = thresholds
     theirs: bytes | None = None
     bar = t.dup_containment if t is not None else 1.0
@@ -385,8 +392,10 @@ def is_revision(s: Signals, t: Thresholds) -> bool:
 
 
 def is_related(s: Signals, t: Thresholds) -> bool:
-    """Not the same article, but enough shared text to be one story."""
-    return s.containment >= t.link_containment and s.jaccard >= t.link_jaccard
+    """Not the same article, but enough shared text to be one story: contained by the link
+    bar, with a Jaccard above sketch noise or the same opening in place (a feed item counted
+    whole in the opening of an article 25 times its length has a Jaccard under the floor)."""
+    return s.containment >= t.link_containment and (s.jaccard >= t.link_jaccard or s.lead >= t.dup_lead)
 
 
 def _precedes(

@@ -14,6 +14,7 @@ from worker.dedup.decision import (
     Related,
     Thresholds,
     Unique,
+    band_tags,
     decide,
     decided_record,
     decode_record,
@@ -363,3 +364,33 @@ def test_recorded_decision_stands_for_the_same_article_again() -> None:
     dup = decided_record(make_record("X", fp), DuplicateOf("Y", "near", 0.9))
     assert recorded_decision(dup, None) == DuplicateOf("Y", "near", 1.0, None)
     assert recorded_decision(decided_record(make_record("X", fp), Unique()), None) == Unique()
+
+
+def test_a_chance_byte_of_the_sketches_does_not_make_a_short_story_a_copy_of_a_huge_one() -> None:
+    """A 130-word story sharing its first 18 words with a 38,000-word report: the sketches agree
+    in a byte or two by chance (~39 % of unrelated pairs), and the containment estimate, Jaccard
+    times the size ratio, was 1.0: a wrong drop (a review's finding). Below
+    `SKETCH_FLOOR_JACCARD` the sketches show no containment."""
+    shared = [f"open{i}" for i in range(18)]
+    short = fp_of(shared + [f"short{i}" for i in range(112)])
+    huge = fp_of(shared + [f"huge{i}" for i in range(38_000)])
+    chance = bytes(b if i in (5, 77) else b ^ 0xFF for i, b in enumerate(short.sketch))  # 2 of 128 agree
+    # the report's record shares the short story's bands (its lead bands: the same first words)
+    record = msgspec.structs.replace(make_record("huge", huge), sketch=chance, bands=band_tags(short))
+    view = _view_for(short, {i: ref(huge) for i in range(len(short.bands))})
+    assert not isinstance(decide(short, view, {ref(huge): record}, T), DuplicateOf)
+    # with real evidence (the short story inside the report), it is the copy it is
+    inside = fp_of(shared + [f"short{i}" for i in range(112)] + [f"huge{i}" for i in range(3_000)])
+    view = _view_for(short, {i: ref(inside) for i in range(len(short.bands))})
+    assert isinstance(decide(short, view, {ref(inside): make_record("inside", inside)}, T), DuplicateOf)
+
+
+def test_an_article_many_times_its_feed_item_s_length_is_linked_to_it() -> None:
+    """A 35-word feed item, then its 4,000-word article: the item is counted whole in the
+    article's opening, but their Jaccard (~0.02) is under the link floor, so the article was
+    unlinked (a review's finding). The same opening in place stands for it."""
+    words = [f"w2-{i}" for i in range(4_000)]
+    item, full = fp_of(words[:35]), fp_of(words)
+    view = _view_for(full, {i: ref(item) for i in range(len(full.bands))})
+    decision = decide(full, view, {ref(item): make_record("item", item)}, T)
+    assert isinstance(decision, Related) and decision.related_to == "item"
