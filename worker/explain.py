@@ -50,7 +50,7 @@ from worker.dedup.fingerprint import (
 )
 from worker.errors import PoisonInput
 from worker.normalize.text import NormalizedText, match_key, normalize_text
-from worker.normalize.urls import canonicalize_url
+from worker.normalize.urls import canonicalize_url, names_an_article
 from worker.validate import article_id_of, decode_article
 
 Verdict = Literal["duplicate", "same story", "unrelated"]
@@ -110,7 +110,8 @@ def article_from_value(value: bytes, scheme: Scheme = DEFAULT_SCHEME, *, origin:
     text = normalize_text(title=raw.title, text=raw.text, html=raw.html)
     if not text.text.strip():
         raise PoisonInput("empty_text", f"{origin or 'article'} has no readable text after cleaning")
-    fp = fingerprint(text.match_key or text.text, canonicalize_url(raw.url), scheme)
+    url = canonicalize_url(raw.url)
+    fp = fingerprint(text.match_key or text.text, url if names_an_article(url) else None, scheme)
     article_id = article_id_of(raw) or origin or "article"
     return Article(article_id, fp, make_record(article_id, fp), text)
 

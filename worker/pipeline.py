@@ -50,7 +50,7 @@ from worker.events import CleanArticle, DeadLetter, DuplicateEvent, Fingerprints
 from worker.normalize.language import detect_language
 from worker.normalize.text import NormalizedText, normalize_text, word_count
 from worker.normalize.timestamps import parse_published
-from worker.normalize.urls import canonicalize_url
+from worker.normalize.urls import canonicalize_url, names_an_article
 from worker.validate import article_id_of, decode_article
 
 if TYPE_CHECKING:  # the prepare processes need no settings parser (pydantic-settings: ~0.25 s)
@@ -329,7 +329,9 @@ def prepare_batch(
         t0 = clock()
         # An article whose match key is empty (symbols only) is fingerprinted on its readable
         # text instead, so that such articles are not all "exact duplicates" of each other.
-        w.fp = fingerprint(w.text.match_key or w.text.text, w.canonical_url, scheme)
+        # A site's root names no article: no URL signal (`names_an_article`).
+        url = w.canonical_url if names_an_article(w.canonical_url) else None
+        w.fp = fingerprint(w.text.match_key or w.text.text, url, scheme)
         obs.observe_stage("fingerprint", clock() - t0)
 
     def language(w: _Work) -> None:  # the language model's tables, for every article in a row

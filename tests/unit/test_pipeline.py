@@ -429,6 +429,29 @@ def test_a_page_its_scripts_fill_in_is_published_from_its_json_ld_not_dead_lette
     assert isinstance(empty, DeadLettered) and empty.reason == "empty_text"
 
 
+def test_a_site_s_root_as_the_url_gives_no_url_signal_but_stays_in_the_event() -> None:
+    """Feeds that send their home page as every item's URL made each article a revision of the
+    one before (a `url` duplicate: a review's finding). The root is no article's URL."""
+    home = prepared(msgspec.json.encode({"id": "h", "url": "https://news.example/", "text": "The council met."}))
+    page = prepared(msgspec.json.encode({"id": "p", "url": "https://news.example/a/1", "text": "The council met."}))
+    assert isinstance(home, Prepared) and isinstance(page, Prepared)
+    assert home.fp.url is None and page.fp.url is not None
+    assert home.clean.event.canonical_url == "https://news.example/"
+
+
+def test_a_page_over_the_length_limit_by_an_inline_image_is_published() -> None:
+    """A 400-word page with a 900 KB inline base64 image was `text_too_long` (a review's
+    finding): inline resources' payloads are no text. A page long by its text still is."""
+    story = "<p>" + "The council approved the budget for schools and roads on Monday. " * 40 + "</p>"
+    image = '<img src="data:image/png;base64,' + "iVBORw0KGgo" * 14_000 + '">'
+    result = prepared(msgspec.json.encode({"id": "img", "html": f"<html><body><article>{image}{story}</article></body></html>"}))
+    assert isinstance(result, Prepared), result
+    assert result.clean.event.text.startswith("The council approved the budget")
+    long_page = "<html><body><article>" + story * 50 + "</article></body></html>"
+    too_long = prepared(msgspec.json.encode({"id": "long", "html": long_page}))
+    assert isinstance(too_long, DeadLettered) and too_long.reason == "text_too_long"
+
+
 # -- the clean event's draft: linked in the event loop's process without decoding it ----------
 
 _LINKS = st.one_of(

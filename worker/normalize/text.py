@@ -193,6 +193,13 @@ _CP1256_CONT: Final = bytes(range(0x80, 0xC0)).decode("cp1256")
 _CP1256_MARKERS: Final = frozenset("\u00a7\u201e")
 _CP1256_MOJIBAKE_RE: Final = re.compile(f"(?:[\u0637\u0638][{re.escape(_CP1256_CONT)}]){{3}}")
 _CP1256_RUN_RE: Final = re.compile(f"[{re.escape(_CP1256_HIGH)}]{{2,}}")
+#: What a repaired run may hold (scheme v15): Latin-1 and Latin Extended, the Arabic blocks,
+#: general punctuation and the euro sign.
+_CP1256_REPAIRED_RE: Final = re.compile(
+    "[\u0080-\u024f\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\u2000-\u206f\u20ac\ufb50-\ufdff\ufe70-\ufeff]+"
+)
+#: Blank lines of an HTML fragment sent as text.
+_BLANK_LINES_RE: Final = re.compile(r"\n[ \t\r]*\n\s*")
 #: A UTF-8 lead byte followed by a continuation byte, both read as latin-1/cp1252
 #: (``Ã©``, ``Ø§``, ``â€™``): the pattern ftfy repairs. Only text showing it is given to ftfy.
 _LATIN_LEADS: Final = frozenset(chr(c) for c in range(0xC2, 0xF5))
@@ -309,7 +316,10 @@ def _repair_cp1256(s: str) -> str:
             fixed = run.encode("cp1256").decode("utf-8")
         except UnicodeError:
             return run
-        return fixed
+        # Arabic, Latin or punctuation read as windows-1256 is what the repair is for; a run
+        # that decodes to anything else was right as it was: correct Persian (``شک`` is two
+        # windows-1256 bytes that happen to be UTF-8 for ``Ԙ``) in a text with some mojibake.
+        return fixed if _CP1256_REPAIRED_RE.fullmatch(fixed) else run
 
     return _CP1256_RUN_RE.sub(fix, s)
 
@@ -340,6 +350,10 @@ def _repair_mojibake(s: str, notes: _Notes) -> str:
     return fixed
 
 
+#: Passes of entity decoding at most: feeds escape twice, three times at worst.
+MAX_ENTITY_PASSES: Final = 4
+
+
 def _unescape(m: re.Match[str]) -> str:
     return html_lib.unescape(m.group())
 
@@ -356,10 +370,13 @@ def _cap_mark_runs(s: str, notes: _Notes | None) -> str:
 def _clean_pass(s: str, notes: _Notes) -> tuple[str, bool]:
     """One pass of the character rules; also says whether another pass could change more."""
     if "&" in s:
-        # To a fixed point: feeds double-escape (``&amp;quot;``). Each pass shortens the text,
-        # so this ends; a chain of escaped ampersands (``&amp;amp;amp;...``), which a pass
-        # peels one level of, goes in one step (`_AMP_CHAIN_RE`), so passes stay few.
-        while True:
+        # Towards a fixed point: feeds double-escape (``&amp;quot;``). A chain of escaped
+        # ampersands (``&amp;amp;amp;...``), which a pass peels one level of, goes in one step
+        # (`_AMP_CHAIN_RE`). Entities built of entities (``&&#108;t;`` is ``&lt;``, and so on
+        # down) take a pass per level, each over the whole text: passes stop at
+        # `MAX_ENTITY_PASSES` (scheme v15; a 1 MB text of them took about an hour), and deeper
+        # nesting, which no feed writes, stays as it is.
+        for _ in range(MAX_ENTITY_PASSES):
             unescaped = _ENTITY_RE.sub(_unescape, _AMP_CHAIN_RE.sub("&", s))
             if unescaped == s:
                 break
@@ -1086,7 +1103,9 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
         # An HTML fragment sent as text (an RSS item's description, a CMS API's rendered body):
         # read as HTML, all of it, or its tags would be the clean text's and the key's words;
         # unless it opens a script, style or comment and never closes it (its rest would be lost).
-        text, html, whole = None, text, True
+        # Its blank lines are paragraph breaks, as in any text (HTML would read them as
+        # spaces: ``<b>Headline</b>\n\nBody`` was one paragraph; scheme v15).
+        text, html, whole = None, _BLANK_LINES_RE.sub("<br>", text), True
         notes.warn(W_HTML_IN_TEXT)
     if text is not None and text.strip():
         body = text
@@ -1130,16 +1149,34 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
     return result, notes.suspicious
 
 
+#: A story whose key is shorter than this (in tokens, and in characters: a run of a script
+#: written without spaces is one token) cannot tell stories apart by itself: a flash's one line
+#: ("Plus d'informations à suivre", "详情稍后报道"), a placeholder in a language the chrome rules
+#: do not know. Its key starts with the title (scheme v15).
+SHORT_STORY_TOKENS: Final = 10
+SHORT_STORY_CHARS: Final = 60
+
+
 def _key_of(title: str | None, paragraphs: list[str]) -> str:
-    """The match key: the story's paragraphs without their chrome (`boilerplate.story_of`).
-    A body with no story in it (nothing, or chrome only: a flash's "more details to follow", a
-    video page's caption, a disclaimer where a scraper missed the column) is the same words
-    under every story of its outlet: such an article is keyed by its title (scheme v14), its
-    body only when it has none. A story is keyed without its title, which outlets rewrite."""
+    """The match key: the story's paragraphs without their chrome (`boilerplate.story_of`),
+    keyed without the title, which outlets rewrite. Two kinds of body cannot tell one story
+    from another by themselves, and are keyed with the title in front: a body with no story in
+    it (nothing, or chrome only: a flash's "more details to follow", a video page's caption, a
+    disclaimer where a scraper missed the column, a credit or date line; scheme v14), whole,
+    its chrome included (a line the rules took for a dateline may hold the news: scheme v15),
+    and a story shorter than `SHORT_STORY_TOKENS` words (v15)."""
     story = boilerplate.story_of(paragraphs)
-    if story is None and title is not None and (title_key := match_key(title)):
-        return title_key
-    return match_key("\n\n".join(paragraphs if story is None else story))
+    body = match_key("\n\n".join(paragraphs if story is None else story))
+    if title is None or not (story is None or _too_short_to_tell(body)):
+        return body
+    title_key = match_key(title)
+    if body.startswith(title_key):
+        return body  # the body repeats the title (or both are empty): no need to key it twice
+    return f"{title_key} {body}" if title_key and body else title_key or body
+
+
+def _too_short_to_tell(key: str) -> bool:
+    return len(key) < SHORT_STORY_CHARS and key.count(" ") < SHORT_STORY_TOKENS - 1
 
 
 #: Re-normalizations of a suspicious (mojibake-looking) article at most; real mojibake settles

@@ -18,8 +18,14 @@ name different pages must not. Rules, in order:
   non-ASCII encoded; an empty path becomes ``/``;
 - tracking parameters (``utm_*``, ``fbclid``, ``gclid``, ... see ``TRACKING_PARAMS``) are
   dropped and the remaining query is sorted, so parameter order does not matter;
-- the fragment is dropped (it never reaches the server), except a ``#!`` "hashbang" route of
-  old single-page sites, which names the content.
+- the fragment is dropped (it never reaches the server), except a route of a single-page
+  site, which names the content: a ``#!`` "hashbang" or a ``#/`` path (``/#/article/1001``;
+  scheme v15: every article of such a site had the site's root as its URL).
+
+A site's root (``https://example.com/``, no query, no route) is a canonical URL like any other,
+but it names no article: feeds that send their home page for every item would make each
+article a revision of the one before. `names_an_article` tells; the fingerprint's URL signal is
+taken only from a URL that does.
 
 The scheme is *not* unified (``http`` vs ``https``) and a trailing slash is kept: either can
 name a different resource on some servers, and this key must never merge two different pages.
@@ -147,6 +153,14 @@ def canonicalize_url(url: str | None) -> str | None:
     return _canonical(url)
 
 
+def names_an_article(canonical_url: str | None) -> bool:
+    """Whether a canonical URL can name one article: not None, and not a site's root."""
+    if canonical_url is None:
+        return False
+    _, sep, rest = canonical_url.partition("://")
+    return bool(sep) and rest.find("/") not in (-1, len(rest) - 1)
+
+
 def _canonical(url: str) -> str | None:
     """`canonicalize_url` of a stripped URL without spaces, by `urlsplit` (any shape)."""
     if url.startswith("//"):
@@ -185,5 +199,5 @@ def _canonical(url: str) -> str | None:
         ]
         pairs.sort()
         query = urlencode(pairs, quote_via=quote, encoding="latin-1")
-    fragment = parts.fragment if parts.fragment.startswith("!") else ""
+    fragment = parts.fragment if parts.fragment.startswith(("!", "/")) else ""
     return urlunsplit((scheme, netloc, path, query, fragment))

@@ -320,3 +320,67 @@ def test_a_block_hidden_on_phones_only_is_the_story() -> None:
     for classes in ("article-body hidden md:block", "article-body hidden-xs visible-md", "hidden d-md-block"):
         html = page(f"<article><div class='{classes}'><p>The council approved the budget.</p></div></article>")
         assert lines(extract(html).text) == ["The council approved the budget."], classes
+
+
+def test_class_names_of_categories_states_and_generated_ids_are_not_furniture() -> None:
+    """WordPress marks a post's wrapper with its category and tags (``category-comment``,
+    ``tag-social-security``), themes a layout (``has-sidebar``, ``share-enabled``), and page
+    builders and CSS modules generate ids (``elementor-element-3ad9f21``, ``body__3ad8F``) whose
+    parts read as "comment", "social", "sidebar", "share" or "ad": every such page lost its
+    whole body (dead-lettered as empty: a review's finding, scheme v15)."""
+    body = "<h1>Rates rise</h1><p>The central bank raised its key rate by half a point on Thursday.</p>"
+    for classes in (
+        "post-881 post type-post status-publish category-economy tag-social-security",
+        "post-882 post type-post category-comment",
+        "entry-content clearfix share-enabled",
+        "content-area has-sidebar",
+        "elementor-element elementor-element-3ad9f21",
+        "ArticleBody_body__3ad8F",
+    ):
+        html = page(f"<main id='main'><div class='{classes}'>{body}</div></main>")
+        assert lines(extract(html).text) == ["The central bank raised its key rate by half a point on Thursday."], classes
+    # furniture named with a number after the word still is: ad slots, numbered sidebars
+    for classes in ("ad300x250", "ads2", "sidebar1", "post-tags", "social-share"):
+        html = page(f"<article><p>The story.</p><div class='{classes}'>Furniture</div></article>")
+        assert lines(extract(html).text) == ["The story."], classes
+
+
+def test_formatting_elements_left_open_before_many_blocks_are_not_parsed_into_a_huge_tree() -> None:
+    """400 distinct ``<b>`` left open, then ``<p>x</p>`` a thousand times: the HTML5 parser
+    re-opens the 400 in every paragraph (400,000 elements from 12 KB: seconds per 10 KB, a
+    review's finding). Such a page is flattened (its text kept); a real page with links and
+    bold words is parsed."""
+    from worker.normalize.html_text import _reopened, _too_deep
+
+    opens = "".join(f"<b id=b{i}>" for i in range(399))
+    for tail in ("", "</b>" * 399):
+        html = "</b>" * 1_000 + page("<article><p>" + opens + "Start of the story.</p>" + "<p>x</p>" * 1000 + tail + "</article>")
+        assert _reopened(html) > 50_000 and _too_deep(html)
+        assert extract(html).flattened
+    real = page("<article>" + "<p>Text with <a href='/x'>a link</a> and <b>bold</b> and <I>more</I>.</p>" * 2000 + "</article>")
+    assert _reopened(real) <= 2 * real.count("</") and not _too_deep(real)
+
+
+def test_a_single_card_beside_a_story_in_plain_blocks_is_not_the_story() -> None:
+    """The only ``<article>`` of a page is a "most read" card; the story (headed by the page's
+    ``<h1>``, itself in a block of its own or not) is plain blocks: the story is the text, however
+    short (v15; one card was the text of every page that showed it)."""
+    card = ("<div class='most-read'><h2>Most read</h2><article class='card'><h3>Ten things to do this weekend</h3>"
+            "<p>From open-air concerts to food markets, here is our pick of what is on in the city.</p></article></div>")  # fmt: skip
+    lines_of_story = [
+        "The city council voted 9-2 on Tuesday to build 40 km of protected bike lanes.",
+        "Shop owners on the main avenue opposed the plan, which costs 18 million euros.",
+    ]
+    story = "".join(f"<p>{line}</p>" for line in lines_of_story)
+    for head in ("<h1>Bike lanes approved</h1>", "<div class='head'><h1>Bike lanes approved</h1></div>"):
+        html = page(f"<div class='wrap'>{head}<div class='story-body'>{story}</div>{card}</div>")
+        assert lines(extract(html).text) == lines_of_story
+
+
+def test_ruby_readings_are_dropped_and_a_figure_holding_a_table_is_kept() -> None:
+    html = page(
+        "<article><h1>地震</h1><p><ruby>東京<rp>(</rp><rt>とうきょう</rt><rp>)</rp></ruby>で地震がありました。</p>"
+        "<figure class='wp-block-table'><table><tr><td>Arsenal</td><td>3</td></tr></table></figure>"
+        "<figure><img src='a.jpg'><figcaption>A photo</figcaption></figure></article>"
+    )
+    assert lines(extract(html).text) == ["東京で地震がありました。", "Arsenal", "3"]

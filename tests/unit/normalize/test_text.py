@@ -448,7 +448,10 @@ def test_key_is_of_the_body_only() -> None:
     out = norm(sentence * 3, title="عنوان")
     assert out.match_key == match_key(sentence * 3)
     assert "عنوان" not in out.match_key
-    assert norm("النص الأول.", title="عنوان").match_key == "النص الاول"  # short, but a story
+    # a story too short to tell one story from another is keyed with its title (v15)
+    assert norm("النص الأول.", title="عنوان").match_key == "عنوان النص الاول"
+    # ... unless it repeats the title (a body that is its headline only): keyed once
+    assert norm("أنباء عن احتجاز رهائن", title="أنباء عن احتجاز رهائن").match_key == "انباء عن احتجاز رهائن"
 
 
 # --- the seed pair ---------------------------------------------------------------------------
@@ -598,18 +601,19 @@ def test_a_cdata_wrapper_around_a_description_is_unwrapped() -> None:
 
 def test_a_body_that_tells_no_story_is_keyed_with_its_title() -> None:
     """Flashes of two stories with one stock body ("more details to follow"), or two columns
-    whose bodies a scraper got as the site's disclaimer only, are two texts; copies of one flash
-    are one; a body that tells a story, however short (a feed item), is keyed without its title
-    (outlets rewrite titles)."""
+    whose bodies a scraper got as the site's disclaimer only, are two texts: keyed by the title
+    and the whole body (v15: the body too, chrome included, since a line the chrome rules take
+    for a dateline or a credit may hold the news); a body that tells a story of ten words or
+    more (a feed item) is keyed without its title (outlets rewrite titles)."""
     stock = "This is a developing story. More details to follow."
     quake_title = "Earthquake of magnitude 6.1 strikes off Japan's coast"
     quake = norm(stock, title=quake_title)
     resign = norm(stock, title="Prime minister of Italy resigns after losing a confidence vote")
-    assert quake.match_key == match_key(quake_title)  # no word in common with the other: not linked either
-    assert resign.match_key == match_key("Prime minister of Italy resigns after losing a confidence vote")
-    assert norm("Reuters", title=quake_title).match_key == quake.match_key  # one flash from two agencies
+    assert quake.match_key == match_key(quake_title) + " " + match_key(stock)
+    assert resign.match_key == match_key("Prime minister of Italy resigns after losing a confidence vote " + stock)
+    assert norm("Reuters", title=quake_title).match_key == match_key(quake_title + " Reuters")
     for body in ("خبر عاجل.. التفاصيل بعد قليل", "** جميع المقالات المنشورة تمثل رأي كتابها فقط.", "(رويترز)"):
-        assert norm(body, title="زلزال يضرب اليابان").match_key == match_key("زلزال يضرب اليابان")
+        assert norm(body, title="زلزال يضرب اليابان").match_key == match_key("زلزال يضرب اليابان " + body)
     brief = "The envoy said talks would resume in Geneva next week."
     assert norm(brief, title="Talks to resume").match_key == norm(brief, title="Geneva").match_key == match_key(brief)
     # a story with a placeholder line: a story, keyed with the line (an update replacing it with
@@ -620,6 +624,84 @@ def test_a_body_that_tells_no_story_is_keyed_with_its_title() -> None:
     update = norm(brief + "\n\nAt least 78 killed, details soon.", title="Geneva")
     assert update.match_key == match_key(brief + " At least 78 killed, details soon.")
     assert norm(stock).match_key == match_key(stock)  # no title: the body alone
+
+
+@pytest.mark.parametrize(
+    ("body_a", "body_b"),
+    [
+        # a credit or date line holding the news (the rules take it for chrome: no story)
+        ("UPDATED 10:05: Six killed in Kabul market blast.", "UPDATED 14:30: Paris police arrest three robbery suspects."),
+        ("تحديث 10:05: مقتل ستة أشخاص في انفجار بكابول", "تحديث 14:30: اعتقال ثلاثة مشتبه بهم في باريس"),
+        # a flash and its factual update under one title
+        ("This is a developing story. More details to follow.", "UPDATED: At least 45 people were killed, police said."),
+    ],
+)
+def test_a_body_read_as_chrome_keeps_its_words_in_the_key(body_a: str, body_b: str) -> None:
+    """v14 keyed a body with no story by its title alone: two flashes under "Breaking News" whose
+    one line starts "UPDATED 10:05:" were one key (an exact duplicate, found by a review)."""
+    for title in ("Breaking News", "عاجل"):
+        a, b = norm(body_a, title=title), norm(body_b, title=title)
+        assert a.match_key != b.match_key
+        assert a.match_key.startswith(match_key(title) + " ")
+
+
+@pytest.mark.parametrize(
+    "stock",
+    [
+        "Plus d'informations à suivre.",
+        "Weitere Informationen folgen.",
+        "Подробности позже.",
+        "详情稍后报道。",
+        "Story developing.",
+        "🎥👇",
+        "التفاصيل في وقت لاحق",
+    ],
+)
+def test_a_body_too_short_to_tell_stories_apart_is_keyed_with_its_title(stock: str) -> None:
+    """A stock line in a language the placeholder rules do not know (or symbols only) under two
+    flashes' titles: two keys (v15; they were one, the second flash an exact duplicate)."""
+    quake = norm(stock, title="Séisme de magnitude 6,1 au large du Japon")
+    resign = norm(stock, title="Le Premier ministre italien démissionne")
+    assert quake.match_key != resign.match_key
+    assert quake.match_key.startswith(match_key("Séisme de magnitude 6,1 au large du Japon"))
+
+
+def test_only_a_story_of_fewer_than_ten_short_words_is_keyed_with_its_title() -> None:
+    nine = "The envoy said talks would resume in Geneva soon."
+    assert norm(nine, title="Geneva").match_key == match_key("Geneva " + nine)
+    ten = "The envoy said talks would resume in Geneva next week."
+    assert norm(ten, title="Geneva").match_key == match_key(ten)
+    long_words = "Internationalisation negotiations recommence notwithstanding disagreements."  # > 60 chars
+    assert norm(long_words, title="Geneva").match_key == match_key(long_words)
+
+
+def test_entities_built_of_entities_take_a_bounded_number_of_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``&&#108;t;`` is ``&lt;``, and each level more is another pass over the whole text: 22 KB
+    of 4,000 levels took 1.75 s, 1 MB would take an hour (a review's finding). Passes stop at
+    `MAX_ENTITY_PASSES`; what feeds write (escaped twice) still decodes."""
+    import worker.normalize.text as text_module
+
+    passes = 0
+    real = text_module._ENTITY_RE
+
+    class Counting:
+        def sub(self, repl: object, s: str) -> str:
+            nonlocal passes
+            passes += 1
+            return real.sub(repl, s)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(text_module, "_ENTITY_RE", Counting())
+    nested = "&&#108;t;"
+    for level in range(2, 3_000):  # each level escapes a character of the one before
+        if level % 2 == 0:
+            i = nested.index("#")
+            nested = "&" + nested[:i] + "&num;" + nested[i + 1 :]
+        else:
+            i = nested.index("num;")
+            nested = "&" + nested[:i] + "&#110;" + nested[i + 1 :]
+    norm("Intro text. " + nested)
+    assert passes <= 4 * text_module.MAX_ENTITY_PASSES * 4  # passes x clean passes x settle rounds
+    assert norm("Tom &amp;quot;Jerry&amp;quot; &amp;amp; co").text == 'Tom "Jerry" & co'
 
 
 def test_prose_that_names_tags_is_text_and_keeps_every_word() -> None:
@@ -708,3 +790,20 @@ def test_a_fragment_ending_in_an_open_embed_script_is_read_as_html() -> None:
     assert norm(story + "<!-- ad slot").paragraphs == expected
     hiding = norm(story + "<style> and then the rest of the story, which the reader must not lose")
     assert "the rest of the story" in hiding.text
+
+
+def test_correct_persian_beside_arabic_mojibake_is_left_as_it_is() -> None:
+    """``شک``, ``تک``, ``سگ`` are two windows-1256 bytes each that happen to be UTF-8 for ``Ԙ``,
+    ``ʘ``, ``Ӑ``: a text with some mojibake had its correct Persian words "repaired" into those
+    (a review's finding, scheme v15). The mojibake is still repaired."""
+    moj = "الأخبار العاجلة اليوم في العاصمة".encode().decode("cp1256")
+    persian = "او گفت هیچ شک ندارد که این تک رقمی است و سگ را دید."
+    assert norm(moj + "\n\n" + persian, title="t").paragraphs == ("الأخبار العاجلة اليوم في العاصمة", persian)
+
+
+def test_an_html_fragment_sent_as_text_keeps_its_blank_lines_as_paragraph_breaks() -> None:
+    """``<b>Headline</b>\\n\\nBody``: read as HTML, the blank lines were spaces and the whole text
+    one paragraph (a review's finding, scheme v15)."""
+    out = norm("<b>Headline here</b>\n\nThe body of the <i>story</i> is here. It goes on.\n\nSecond paragraph.")
+    assert out.title == "Headline here"
+    assert out.paragraphs == ("The body of the story is here. It goes on.", "Second paragraph.")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.normalize.urls import canonicalize_url
+from worker.normalize.urls import canonicalize_url, names_an_article
 
 
 @pytest.mark.parametrize(
@@ -38,6 +38,27 @@ def test_query_is_sorted() -> None:
 def test_fragment_is_dropped_except_hashbang_routes() -> None:
     assert canonicalize_url("https://example.com/a#comments") == "https://example.com/a"
     assert canonicalize_url("https://example.com/#!/story/1") == "https://example.com/#!/story/1"
+    # a single-page site's route names the article: every article was the site's root (v15)
+    assert canonicalize_url("https://m.news.example/#/article/1001") == "https://m.news.example/#/article/1001"
+    assert canonicalize_url("https://example.com/#top") == "https://example.com/"
+
+
+@pytest.mark.parametrize(
+    ("url", "names"),
+    [
+        ("https://example.com/", False),  # a site's root: what feeds send when they have nothing better
+        ("https://example.com", False),
+        ("https://example.com/#top", False),
+        ("https://example.com/?p=123", True),
+        ("https://example.com/#/article/1001", True),
+        ("https://example.com/#!/story/1", True),
+        ("https://example.com/news/", True),
+        ("https://example.com/2024/05/story.html", True),
+        (None, False),
+    ],
+)
+def test_a_site_s_root_names_no_article(url: str | None, names: bool) -> None:
+    assert names_an_article(canonicalize_url(url)) is names
 
 
 def test_empty_path_becomes_slash() -> None:
