@@ -1105,7 +1105,8 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
         # unless it opens a script, style or comment and never closes it (its rest would be lost).
         # Its blank lines are paragraph breaks, as in any text (HTML would read them as
         # spaces: ``<b>Headline</b>\n\nBody`` was one paragraph; scheme v15).
-        text, html, whole = None, _BLANK_LINES_RE.sub("<br>", text), True
+        html, whole = _BLANK_LINES_RE.sub("<br>", text), True
+        text = None
         notes.warn(W_HTML_IN_TEXT)
     if text is not None and text.strip():
         body = text
