@@ -370,11 +370,11 @@ def _card_share(
 ) -> float:
     """Below what share of `block`'s text `article` is a card beside it, by where the page's
     first ``<h1>`` is: inside `block`, `_CARD_SHARE`; before it with no article between them
-    (nor around the headline, nor the block around the article), any share less than the
-    block's: the headline heads the block, and the articles are elsewhere, cards in a box of
-    their own ("most read"; scheme v15: a short story kept its card's text); elsewhere, none
-    (0). Beside both is not enough: a story's
-    ``<main>`` holds its headline, its ``<article>`` and a site's "about" box, in that order."""
+    (nor around the headline), any share less than the block's: the headline heads the block,
+    and the articles are elsewhere, cards in a box of their own ("most read"; scheme v15: a
+    short story kept its card's text), or inside it, two or more: a feed; elsewhere, none (0).
+    Beside both is not enough: a story's ``<main>`` holds its headline, its ``<article>`` and a
+    site's "about" box, in that order."""
     h1 = body.css_first("h1")
     if h1 is None:
         return 0.0
@@ -384,7 +384,13 @@ def _card_share(
     if any(a.tag == "article" for a in around):
         return 0.0
     if any(a.mem_id == block.mem_id for a in _ancestors(article)):
-        return 0.0  # a box around the card
+        # A box around the article: a feed of articles (a live blog's posts, each its own
+        # <article>) when it holds two or more, all of which are the text (v15: the longest
+        # post was, so a re-crawl with a new, shorter post was an exact duplicate); one card in
+        # its box is not the story.
+        inside = sum(any(a.mem_id == block.mem_id for a in _ancestors(other)) for other in articles)
+        if inside < 2:
+            return 0.0
     order = {node.mem_id: i for i, node in enumerate(body.traverse())}
     start, end = order[h1.mem_id], order[block.mem_id]
     if start > end or any(start < order[a.mem_id] < end for a in articles):

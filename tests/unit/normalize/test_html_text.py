@@ -384,3 +384,18 @@ def test_ruby_readings_are_dropped_and_a_figure_holding_a_table_is_kept() -> Non
         "<figure><img src='a.jpg'><figcaption>A photo</figcaption></figure></article>"
     )
     assert lines(extract(html).text) == ["東京で地震がありました。", "Arsenal", "3"]
+
+
+def test_a_live_blog_s_posts_are_all_the_text() -> None:
+    """A live blog whose posts are each an ``<article>`` in one feed under the page's ``<h1>``:
+    the text is every post, not the longest (v15: a re-crawl with a new, shorter post was an
+    exact duplicate, the new post lost; a review's finding)."""
+    posts = [
+        "Polls have closed in the northern provinces and counting has begun, officials said.",
+        "Breaking: the ruling party has won, the commission said.",
+        "Turnout reached 61 percent by the afternoon, up from 55 percent four years ago.",
+    ]
+    feed = "".join(f"<article class='live-post'><p>{p}</p></article>" for p in posts)
+    html = page(f"<main><h1>Live: election night</h1><div class='live-feed'>{feed}</div></main>")
+    out = extract(html)
+    assert out.title == "Live: election night" and lines(out.text) == posts
