@@ -473,3 +473,48 @@ def test_redis_acl_wrong_password_pauses_right_one_from_a_file_works_and_never_s
     assert_every_input_decided_once(records, topics, [a["id"] for a in articles], worker.log_path.read_text())
     exposed = worker.log_path.read_text() + refused.log_path.read_text() + scrape(worker.metrics_port)[1]
     assert secret not in exposed and "not-the-password" not in exposed
+
+
+# --- the input topic deleted and created again --------------------------------------------------
+
+
+def test_an_input_topic_deleted_and_created_again_is_read_from_its_start(
+    kafka: EmbeddedKafka, topic_names: Callable[..., list[str]], start_worker: Callable[..., Any],
+) -> None:
+    """An operator drops a backlog by deleting the input topic and creating it again: its offsets
+    start again at 0, below the offset the group committed. The consumer waited for the new log
+    to pass that offset, and every article before it was lost without a word (a review's
+    finding). The worker says so (an error, `newsworker_input_log_resets_total`) and reads the
+    new log from its start."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    raw, *_ = topics = topic_names(partitions=1)
+    first = synthetic_articles(30, "before-reset")
+    worker = start_worker(topics)
+    asyncio.run(produce(kafka.bootstrap, raw, encode_all(first)))
+    wait_until(lambda: processed(worker.metrics_port) >= 30, 60, "the first articles decided", worker.log_path.read_text)
+    wait_until(  # committed: the lag is 0 at offset 30
+        lambda: metric(scrape(worker.metrics_port)[1], "newsworker_consumer_lag_messages") == 0
+        and "newsworker_consumer_lag_messages{" in scrape(worker.metrics_port)[1],
+        30, "the first articles committed", worker.log_path.read_text,
+    )
+
+    async def recreate() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics([raw])
+        finally:
+            await admin.close()
+        await asyncio.sleep(1)
+        await create_topics(kafka.bootstrap, [raw], partitions=1)
+
+    asyncio.run(recreate())
+    after = synthetic_articles(10, "after-reset")
+    asyncio.run(produce(kafka.bootstrap, raw, encode_all(after)))
+    wait_until(lambda: processed(worker.metrics_port) >= 40, 60, "the new log's articles decided", worker.log_path.read_text)
+    assert metric(scrape(worker.metrics_port)[1], "newsworker_input_log_resets_total") >= 1
+    assert "before offset 30 that this group committed" in worker.log_path.read_text()
+    ids = [a["id"] for a in first + after]
+    records = read_outputs(kafka.bootstrap, topics, len(ids))
+    assert_every_input_decided_once(records, topics, ids, worker.log_path.read_text())

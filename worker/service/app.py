@@ -408,6 +408,9 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
             highwater = consumer.highwater(tp)
             # faust keeps the last committed offset per partition (None before the first commit)
             committed = consumer._committed_offset.get(tp) or 0  # type: ignore[attr-defined]
+            if highwater is not None and committed > highwater:
+                await restart_input_log(tp, committed, highwater)
+                committed = 0
             if highwater is not None:
                 lag = max(0, highwater - committed)
                 metrics.set_consumer_lag(tp.partition, lag)
@@ -429,6 +432,25 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
             await watch.check()
         else:
             await start_watching()
+
+    async def restart_input_log(tp: Any, committed: int, highwater: int) -> None:
+        """An input partition that ends before the offset this group committed was deleted and
+        created again (an operator dropping a backlog), or truncated: its offsets start again
+        below the committed one, and the consumer would wait for the log to pass that offset,
+        every article before it lost without a word (a review's finding). It is read again
+        from its start: its articles are new, and any seen before are decided by their records."""
+        log.error(
+            "input partition %s ends at offset %d, before offset %d that this group committed: the "
+            "topic was deleted and created again, or truncated. Reading it again from its start",
+            tp.partition, highwater, committed,
+        )
+        metrics.input_log_reset()
+        consumer = app.consumer
+        for state in ("_acked", "_acked_index", "_gap"):  # offsets of the old log, never to commit
+            getattr(consumer, state).pop(tp, None)
+        consumer._committed_offset[tp] = None  # type: ignore[attr-defined]
+        start = (await consumer.earliest_offsets(tp)).get(tp) or 0
+        await consumer.seek(tp, start)
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def on_shutdown(app_: Any, **kwargs: Any) -> None:

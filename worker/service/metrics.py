@@ -378,6 +378,12 @@ class Metrics:
         self._rebalances = Counter(
             f"{PREFIX}_rebalances", "Consumer group rebalances seen by this worker", registry=r
         )
+        self._input_log_resets = Counter(
+            f"{PREFIX}_input_log_resets",
+            "Input partitions found to end before the offset the group committed (the topic deleted "
+            "and created again, or truncated): read again from their start",
+            registry=r,
+        )
         self._broker_unreachable = Gauge(
             f"{PREFIX}_broker_unreachable_seconds",
             "Seconds the worker has been waiting at start for its broker to answer (the broker "
@@ -561,6 +567,9 @@ class Metrics:
 
     def rebalance(self) -> None:
         self._rebalances.inc()
+
+    def input_log_reset(self) -> None:
+        self._input_log_resets.inc()
 
     def broker_unreachable(self, seconds: float) -> None:
         self._broker_unreachable.set(seconds)
