@@ -37,10 +37,12 @@ from tests.integration.conftest import produce
 from tests.integration.test_faults import (
     assert_every_input_decided_once,
     count_outputs,
+    encode_all,
     metric,
     processed,
     read_outputs,
     scrape,
+    synthetic_articles,
     wait_until,
     wait_until_fast,
 )
@@ -345,3 +347,51 @@ def test_flushall_under_a_running_worker_is_reported_not_silent(
                "the worker to notice the FLUSHALL", lambda: log_of(worker))
     assert "Redis lost the dedup index" in log_of(worker)
     assert worker.proc.poll() is None
+
+
+# --- signals an operator sends out of habit ------------------------------------------------------
+
+
+def test_sigusr2_is_ignored_and_sighup_stops_the_worker_like_sigterm(
+    kafka: EmbeddedKafka, redis_server: EmbeddedRedis, topic_names: Callable[..., list[str]],
+    tmp_path: Path, unique_group: str,
+) -> None:
+    """SIGUSR2 opened a debugger on the event loop: with stdin a pipe (`docker run -i`), the
+    worker froze, endpoints and all, while its consumer thread kept heartbeating. SIGHUP had no
+    handler and killed it at once, without a drain or a word (a review's findings)."""
+    import subprocess
+    import sys
+
+    from worker.tools.demo import worker_env
+    from worker.tools.embedded import find_free_port
+
+    topics = topic_names(partitions=1)
+    port = find_free_port()
+    env = worker_env(
+        kafka.bootstrap, redis_server.url, topics=dict(zip(("input", "clean", "duplicates", "dlq"), topics, strict=True)),
+        metrics_port=port, app_id=unique_group, session_timeout=6.0, extra={"NEWSWORKER_REDIS_KEY_PREFIX": unique_group},
+    )
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "worker", "worker"], env=env, stdin=subprocess.PIPE,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: scrape(port, "/readyz")[0] == 200, 60, "ready", log_path.read_text)
+        asyncio.run(produce(kafka.bootstrap, topics[0], encode_all(synthetic_articles(5, "signals"))))
+        wait_until(lambda: processed(port) >= 5, 60, "the articles decided", log_path.read_text)
+        proc.send_signal(signal.SIGUSR2)
+        wait_until(lambda: "SIGUSR2 ignored" in log_path.read_text(), 10, "SIGUSR2 logged", log_path.read_text)
+        asyncio.run(produce(kafka.bootstrap, topics[0], encode_all(synthetic_articles(5, "after-usr2"))))
+        wait_until(lambda: processed(port) >= 10, 60, "articles decided after SIGUSR2", log_path.read_text)
+        assert scrape(port, "/healthz")[0] == 200
+        proc.send_signal(signal.SIGHUP)
+        code = proc.wait(30)
+        assert code == 0, f"exit status {code}\n{log_path.read_text()[-3000:]}"
+        assert "SIGHUP: stopping" in log_path.read_text()
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        if proc.stdin is not None:
+            proc.stdin.close()

@@ -498,6 +498,21 @@ class _Worker(faust.Worker):
         self._deadline.arm()
         super()._schedule_shutdown(signal)
 
+    def _install_signal_handlers_unix(self) -> None:
+        super()._install_signal_handlers_unix()
+        # SIGHUP (a closed terminal, `kill -HUP` by habit: there is nothing to reload) had no
+        # handler and killed the worker at once, without a drain or a word: a stop like SIGTERM's.
+        self.loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+
+    def _on_sighup(self) -> None:
+        self.log.warning("SIGHUP: stopping, as on SIGTERM (there is nothing to reload)")
+        self._schedule_shutdown(signal.SIGHUP)
+
+    def _on_sigusr2(self) -> None:
+        # mode opens pdb on the event loop: with stdin a pipe or a terminal (`docker run -i`), the
+        # worker froze, its consumer thread heartbeating, and its group's rebalance with it.
+        self.log.warning("SIGUSR2 ignored (no debugger in the worker); SIGUSR1 logs every task's stack")
+
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     """Run the worker until SIGTERM/SIGINT (blocking). Faust's Worker owns the event loop.

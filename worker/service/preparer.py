@@ -126,13 +126,14 @@ class _Recorder:
 def _init_process(parent_pid: int) -> None:
     """Run once in each worker process, before its first batch.
 
-    SIGINT/SIGTERM are ignored: a Ctrl-C in a terminal goes to the whole process group, and a
+    SIGINT/SIGTERM/SIGHUP are ignored: a Ctrl-C in a terminal goes to the whole process group, and a
     prepare process that dies of it mid-batch made its KeyboardInterrupt the batch's result,
     which escaped the parent's event loop and wedged its shutdown (issue #14, item 1). The
     parent stops these processes itself (`Preparer.close` / `kill`).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal's, to the group too
     die_with_parent(parent_pid)
     from worker.logs import configure
 
