@@ -42,9 +42,10 @@ class DedupStoreRefused(DedupStoreUnavailable):
     (`loading`), busy with a long script (`busy`), failing to persist (`misconf`), a cluster
     reconfiguring, or a cluster node taken for a single server (`cluster`), an ACL that denies
     the worker's user a command or its keys (`noperm`), a database number in the Redis URL that
-    the server does not have (`db`). It passes once an operator or the server fixes the cause,
-    so it is retried like an outage; `kind` (one of `REFUSAL_KINDS`) says which, for metrics
-    and logs.
+    the server does not have (`db`), a URL that names no writable Redis primary (`server`: a
+    Sentinel's port, a server in protected mode, another service). It passes once an operator
+    or the server fixes the cause, so it is retried like an outage; `kind` (one of
+    `REFUSAL_KINDS`) says which, for metrics and logs.
     """
 
     def __init__(self, kind: str, message: str) -> None:
@@ -53,7 +54,7 @@ class DedupStoreRefused(DedupStoreUnavailable):
 
 
 #: The `DedupStoreRefused.kind` values (a closed set: a metric label).
-REFUSAL_KINDS = ("oom", "readonly", "loading", "busy", "misconf", "cluster", "noperm", "db")
+REFUSAL_KINDS = ("oom", "readonly", "loading", "busy", "misconf", "cluster", "noperm", "db", "server")
 
 #: What an operator does about each kind of refusal (`DedupStoreRefused.kind`), for the log line.
 REFUSAL_HINTS: dict[str, str] = {
@@ -71,6 +72,9 @@ REFUSAL_HINTS: dict[str, str] = {
     "deploy/README.md, \"A Redis user for the worker\", lists (keys under NEWSWORKER_REDIS_KEY_PREFIX)",
     "db": "NEWSWORKER_REDIS_URL names a database number (its /N) the server does not have (its "
     "`databases` setting, 16 by default; a Redis Cluster has only 0): fix the URL and restart",
+    "server": "NEWSWORKER_REDIS_URL names no Redis primary the worker can write to: a Sentinel's port "
+    "(name the primary's address), a Redis in protected mode (bind it to the worker's network and set "
+    "a password), or another service: fix the URL and restart",
 }
 
 

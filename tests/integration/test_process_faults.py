@@ -395,3 +395,57 @@ def test_sigusr2_is_ignored_and_sighup_stops_the_worker_like_sigterm(
             proc.wait(5)
         if proc.stdin is not None:
             proc.stdin.close()
+
+
+@pytest.mark.parametrize("service", ["sentinel", "http"])
+def test_a_redis_url_naming_no_redis_primary_pauses_the_worker_not_crash_loops(
+    kafka: EmbeddedKafka, redis_server: EmbeddedRedis, topic_names: Callable[..., list[str]],
+    start_worker: Callable[..., Any], unique_group: str, tmp_path: Path, service: str,
+) -> None:
+    """NEWSWORKER_REDIS_URL at a Sentinel's port (a common copy-paste: `unknown command 'SET'`)
+    or at another service (not Redis's protocol): a bug, exit 70, at every restart (a review's
+    finding). Now a refusal of kind `server`: the worker waits, not ready, saying what to fix."""
+    import http.server
+    import subprocess
+    import threading
+
+    from worker.tools.embedded import find_free_port, redis_server_binary
+
+    topics = topic_names(partitions=1)
+    stop: Callable[[], None]
+    if service == "sentinel":
+        port = find_free_port()
+        conf = tmp_path / "sentinel.conf"
+        conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+                        f"sentinel monitor main 127.0.0.1 {redis_server.port} 1\n")
+        with open(tmp_path / "sentinel.log", "wb") as out:
+            sentinel = subprocess.Popen([str(redis_server_binary()), str(conf), "--sentinel"], stdout=out, stderr=out)
+
+        def answers() -> bool:
+            with contextlib.suppress(redis.exceptions.RedisError):
+                return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
+            return False
+
+        wait_until(answers, 10, "the sentinel up")
+
+        def stop() -> None:
+            sentinel.kill()
+            sentinel.wait(5)
+    else:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+
+    try:
+        worker = start_worker(topics, app_id=unique_group, redis_url=f"redis://127.0.0.1:{port}/0",
+                              shutdown_grace_seconds="2")
+        asyncio.run(produce(kafka.bootstrap, topics[0], encode_all(synthetic_articles(5, service))))
+        assert_paused_by_refusal(worker, "server", f"the worker to see the {service} refuse its claims")
+        assert "names no Redis primary the worker can write to" in log_of(worker)
+        assert count_outputs(kafka.bootstrap, topics) == 0
+    finally:
+        stop()

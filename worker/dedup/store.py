@@ -229,8 +229,11 @@ _REFUSAL_CODES = {
     "OOM": "oom", "READONLY": "readonly", "MASTERDOWN": "readonly", "NOREPLICAS": "readonly",
     "LOADING": "loading", "BUSY": "busy", "MISCONF": "misconf", "TRYAGAIN": "cluster",
     "CLUSTERDOWN": "cluster", "MOVED": "cluster", "ASK": "cluster", "CROSSSLOT": "cluster",
-    "NOPERM": "noperm",
+    "NOPERM": "noperm", "DENIED": "server",
 }  # fmt: skip
+#: How a server that is no Redis primary answers the store's commands: a Sentinel knows neither
+#: data nor scripts (`unknown command 'SET'`); a protected-mode server says DENIED (a code above).
+_NOT_A_PRIMARY = ("unknown command",)
 
 
 #: How Redis refuses the URL's database number on every new connection (`SELECT`): no such database
@@ -264,6 +267,8 @@ def refusal_kind(exc: redis.exceptions.ResponseError | redis.exceptions.RedisClu
         return "noperm"
     if text.startswith(_DB_REFUSALS):
         return "db"
+    if text.startswith(_NOT_A_PRIMARY):
+        return "server"
     return _REFUSAL_CODES.get(text.split(" ", 1)[0])
 
 
@@ -547,6 +552,15 @@ class RedisDedupStore:
             if refusal_kind(exc) is not None:
                 raise DedupStoreRefused("cluster", f"Redis refused {operation} (cluster): {exc}") from exc
             raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
+        except redis.exceptions.NoScriptError as exc:
+            # The script cache flushed (SCRIPT FLUSH, a restart) between redis-py's check that
+            # the scripts are there and the call: the next attempt loads them again.
+            self._observed(operation, started, ok=False)
+            raise DedupStoreUnavailable(f"Redis {operation} failed: {exc} (its scripts flushed)") from exc
+        except redis.exceptions.InvalidResponse as exc:
+            # Not Redis's protocol: the URL names another service
+            self._observed(operation, started, ok=False)
+            raise DedupStoreRefused("server", f"Redis refused {operation} (server): {exc}") from exc
         except redis.exceptions.ResponseError as exc:
             self._observed(operation, started, ok=False)
             kind = refusal_kind(exc)

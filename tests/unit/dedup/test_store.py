@@ -80,6 +80,11 @@ def test_custom_encoding_keeps_redis_py_packer() -> None:
             "Command # 1 (EVALSHA ab 6 k) of pipeline caused error: CROSSSLOT Keys in request don't "
             "hash to the same slot"), "cluster"),
         (redis.exceptions.ResponseError("invalid DB index"), "db"),
+        # a URL naming no Redis primary: a Sentinel's port, a server in protected mode
+        (redis.exceptions.ResponseError("unknown command 'SET', with args beginning with: 'k' "), "server"),
+        (redis.exceptions.ResponseError(
+            "Command # 1 (EVALSHA ab 6 k) of pipeline caused error: unknown command 'EVALSHA'"), "server"),
+        (redis.exceptions.ResponseError("DENIED Redis is running in protected mode because protected mode is enabled"), "server"),
         (redis.exceptions.ResponseError("ERR Error running script: attempt to compare nil"), None),
         (redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind"), None),
         # a refusal code appearing among the command's arguments is not the reply's code
@@ -88,3 +93,26 @@ def test_custom_encoding_keeps_redis_py_packer() -> None:
 )
 def test_refusals_are_told_from_bugs(exc: redis.exceptions.ResponseError, kind: str | None) -> None:
     assert refusal_kind(exc) == kind
+
+
+@pytest.mark.parametrize(
+    ("exc", "raised", "kind"),
+    [
+        # the script cache flushed between redis-py's check and the call: retried (it reloads them)
+        (redis.exceptions.NoScriptError("No matching script."), "DedupStoreUnavailable", None),
+        # not Redis's protocol (the URL names another service): a refusal, not a bug (exit 70)
+        (redis.exceptions.InvalidResponse("Protocol Error: b'HTTP/1.0 400 Bad request'"), "DedupStoreRefused", "server"),
+        (redis.exceptions.ResponseError("unknown command 'EVALSHA'"), "DedupStoreRefused", "server"),
+    ],
+)
+def test_a_flushed_script_cache_is_an_outage_and_another_service_a_refusal(
+    exc: Exception, raised: str, kind: str | None
+) -> None:
+    from worker.dedup.store import RedisDedupStore
+    from worker.errors import DedupStoreRefused, DedupStoreUnavailable
+
+    store = RedisDedupStore(connect("redis://127.0.0.1:1/0"))  # never connects: no command is sent
+    with pytest.raises((DedupStoreRefused, DedupStoreUnavailable)) as caught, store._errors_mapped("check", 0.0):
+        raise exc
+    assert type(caught.value).__name__ == raised
+    assert getattr(caught.value, "kind", None) == kind
