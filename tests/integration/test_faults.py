@@ -518,3 +518,47 @@ def test_an_input_topic_deleted_and_created_again_is_read_from_its_start(
     ids = [a["id"] for a in first + after]
     records = read_outputs(kafka.bootstrap, topics, len(ids))
     assert_every_input_decided_once(records, topics, ids, worker.log_path.read_text())
+
+
+def test_a_worker_cut_off_from_its_broker_is_not_ready_and_says_so(
+    make_kafka: Callable[..., EmbeddedKafka], redis_server: EmbeddedRedis, tmp_path: Any, unique_group: str,
+) -> None:
+    """A frozen broker (or a network partition): the worker looked ready, its lag a stale 0,
+    with no metric and no log line for as long as it lasted (a review's finding). Now it is not
+    ready, `newsworker_broker_unreachable_seconds` counts, and it logs an error; once the broker
+    answers it is ready again and decides what came meanwhile."""
+    import os
+    import signal as signals
+
+    from worker.tools.demo import WorkerProcess, worker_env
+    from worker.tools.embedded import find_free_port
+
+    kafka = make_kafka()
+    topics = [f"{name}.cutoff" for name in ("news.raw", "news.clean", "news.duplicates", "news.dlq")]
+    asyncio.run(create_topics(kafka.bootstrap, topics, partitions=1))
+    port = find_free_port()
+    env = worker_env(kafka.bootstrap, redis_server.url, topics=dict(zip(("input", "clean", "duplicates", "dlq"), topics, strict=True)),
+                     metrics_port=port, app_id=unique_group, session_timeout=6.0,
+                     extra={"NEWSWORKER_REDIS_KEY_PREFIX": unique_group})
+    worker = WorkerProcess(env, tmp_path / "worker.log")
+    worker.start()
+    try:
+        wait_until(lambda: scrape(port, "/readyz")[0] == 200, 60, "ready", worker.log_path.read_text)
+        assert kafka.pid is not None
+        os.kill(kafka.pid, signals.SIGSTOP)
+        try:
+            wait_until(lambda: scrape(port, "/readyz")[0] == 503, 60, "not ready", worker.log_path.read_text)
+            assert "broker" in scrape(port, "/readyz")[1]
+            wait_until(lambda: metric(scrape(port)[1], "newsworker_broker_unreachable_seconds") > 0, 30,
+                       "the unreachable seconds counted", worker.log_path.read_text)
+            assert "has not answered this worker" in worker.log_path.read_text()
+        finally:
+            os.kill(kafka.pid, signals.SIGCONT)
+        wait_until(lambda: scrape(port, "/readyz")[0] == 200, 90, "ready again", worker.log_path.read_text)
+        assert metric(scrape(port)[1], "newsworker_broker_unreachable_seconds") == 0
+        articles = synthetic_articles(5, "cutoff")
+        asyncio.run(produce(kafka.bootstrap, topics[0], encode_all(articles)))
+        records = read_outputs(kafka.bootstrap, topics, len(articles))
+        assert_every_input_decided_once(records, topics, [a["id"] for a in articles], worker.log_path.read_text())
+    finally:
+        worker.kill()

@@ -396,11 +396,41 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     async def stats_log() -> None:
         await log_stats_periodically(metrics, settings.stats_interval_seconds, log)
 
+    broker_silent_since: float | None = None
+
+    async def probe_broker(assigned: list[Any]) -> bool:
+        """Does the broker answer this worker (one ListOffsets round trip, `BROKER_PROBE_SECONDS`
+        at most)? Cut off from it (a network partition, a frozen broker) the worker looked ready,
+        its lag a stale 0, for as long as it lasted (an operator-fault review's finding): not
+        ready while it does not, `newsworker_broker_unreachable_seconds` counting."""
+        nonlocal broker_silent_since
+        now = asyncio.get_running_loop().time()
+        try:
+            await asyncio.wait_for(app.consumer.highwaters(*assigned), timeout=BROKER_PROBE_SECONDS)
+        except Exception as exc:  # a timeout, or the client's error: either way no answer
+            if broker_silent_since is None:
+                broker_silent_since = now - BROKER_PROBE_SECONDS
+                log.error(
+                    "the Kafka broker has not answered this worker for %.0f s (%s): not ready until it "
+                    "does", now - broker_silent_since, type(exc).__name__,
+                )
+            readiness.broker = False
+            metrics.broker_unreachable(now - broker_silent_since)
+            return False
+        if broker_silent_since is not None:
+            log.warning("the Kafka broker answers again after %.0f s", now - broker_silent_since)
+            broker_silent_since = None
+            metrics.broker_unreachable(0.0)
+        readiness.broker = True
+        return True
+
     @app.timer(interval=5.0)
     async def observe_lag() -> None:
         consumer = app.consumer
         assigned = [tp for tp in consumer.assignment() if tp.topic == settings.input_topic]
         readiness.partitions = bool(assigned)
+        if assigned and not await probe_broker(assigned):
+            return  # the lag and Redis checks below would read stale offsets
         metrics.set_partitions_assigned(len(assigned))
         metrics.retain_lag_partitions(tp.partition for tp in assigned)
         total_lag = 0
@@ -512,6 +542,11 @@ class _Worker(faust.Worker):
         # mode opens pdb on the event loop: with stdin a pipe or a terminal (`docker run -i`), the
         # worker froze, its consumer thread heartbeating, and its group's rebalance with it.
         self.log.warning("SIGUSR2 ignored (no debugger in the worker); SIGUSR1 logs every task's stack")
+
+
+#: How long the broker may take to answer the worker's periodic offsets request before the worker
+#: counts it as unreachable (not ready). Generous: a loaded broker answers in milliseconds.
+BROKER_PROBE_SECONDS = 15.0
 
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:

@@ -386,8 +386,9 @@ class Metrics:
         )
         self._broker_unreachable = Gauge(
             f"{PREFIX}_broker_unreachable_seconds",
-            "Seconds the worker has been waiting at start for its broker to answer (the broker "
-            "unreachable or refusing it); 0 once it answered",
+            "Seconds the worker has been waiting for its broker to answer, at start or since it "
+            "stopped answering the worker's periodic offsets request (unreachable, frozen, refusing "
+            "it); 0 once it answers",
             registry=r,
         )
         self._partitions = Gauge(
