@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import importlib.util
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -41,6 +42,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _settings()
     configure(settings.log_format, args.log_level, secrets=secrets_of(settings))
+    from worker.config import unknown_settings
+
+    for warning in unknown_settings(os.environ):
+        logging.getLogger("newsworker").warning(warning)
     run_worker(settings, loglevel=args.log_level)
     return 0
 

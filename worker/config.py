@@ -6,10 +6,13 @@ those through, it builds faust's configuration explicitly from these settings (s
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 # The worker uses no pydantic plugins, and looking for them reads the entry points of every
 # installed distribution when the first model is built (~10-25 ms of every start: the CLI's and
@@ -31,6 +34,10 @@ def redis_url_problem(url: str) -> str | None:
     return None
 
 
+#: A bootstrap server's host: a name or IPv4 address, or an IPv6 address in brackets.
+_HOST_RE: Final = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]")
+
+
 class Settings(BaseSettings):
     """Every tunable of the worker. Environment: `NEWSWORKER_<NAME>` (case-insensitive)."""
 
@@ -50,6 +57,21 @@ class Settings(BaseSettings):
         pattern=r"^[^,\s]+:\d{1,5}(,[^,\s]+:\d{1,5})*$",
         description="Kafka bootstrap servers, host:port[,host:port]",
     )
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_servers(cls, value: str) -> str:
+        # The pattern lets through what the client then fails on at start, with a traceback or
+        # an endless wait (an operator-fault review): a port past 65535, another separator than
+        # ",", a scheme (PLAINTEXT://host:9092 is the Java client's listener syntax).
+        for server in value.split(","):
+            host, _, port = server.rpartition(":")
+            if "://" in server or not 0 < int(port) < 65536 or not _HOST_RE.fullmatch(host):
+                raise ValueError(
+                    f"{server!r} is no host:port (servers are separated by commas, without a scheme; "
+                    "ports 1-65535)"
+                )
+        return value
     redis_url: SecretStr = Field(
         SecretStr("redis://127.0.0.1:6379/0"),
         description="Redis URL (redis:// or rediss://); may hold a password",
@@ -187,12 +209,15 @@ class Settings(BaseSettings):
         100, ge=1, le=60_000, description="Longest time the broker may hold a fetch that has no data yet"
     )
     shutdown_grace_seconds: float = Field(
-        30.0, gt=0, description="On SIGTERM, longest wait for the batch in flight"
+        30.0, gt=0, allow_inf_nan=False, description="On SIGTERM, longest wait for the batch in flight"
     )
     # faust's default (1200 s) would hide a refused or missing output topic for 20 minutes; a
     # failed send is retried with back-off anyway, so a short timeout only makes it visible.
     publish_timeout_seconds: float = Field(
-        30.0, gt=0, description="Longest wait for one output send (metadata and delivery) before a retry"
+        30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Longest wait for one output send (metadata and delivery) before a retry",
     )
     data_dir: str = Field(
         default_factory=lambda: str(Path(tempfile.gettempdir()) / "newsworker"),
@@ -212,12 +237,14 @@ class Settings(BaseSettings):
     stuck_seconds: float = Field(
         60.0,
         gt=0,
+        allow_inf_nan=False,
         description="With lag or batches in flight and no batch finished for this long, "
         "/readyz fails (stuck) and newsworker_pipeline_stalled is 1",
     )
     stuck_liveness_seconds: float = Field(
         300.0,
         gt=0,
+        allow_inf_nan=False,
         description="Stuck this long, /healthz fails too, so the orchestrator restarts the worker",
     )
     log_format: Literal["json", "console"] = Field(
@@ -250,3 +277,22 @@ class Settings(BaseSettings):
     @property
     def tracked_sources(self) -> list[str]:
         return [s.strip() for s in self.tracked_sources_csv.split(",") if s.strip()]
+
+
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each `NEWSWORKER_*` variable that names no setting (a typo is otherwise
+    ignored without a word, the default silently in force), with the setting it may mean."""
+    known = {f"NEWSWORKER_{name.upper()}" for name in Settings.model_fields}
+    known |= {field.alias.upper() for field in Settings.model_fields.values() if field.alias}
+    known |= {f"{name}_FILE" for name in known}  # secrets from files (worker/service/security.py)
+    known |= {name for name in environ if name.startswith(_TOOL_VARIABLES)}
+    warnings = []
+    for name in sorted(n for n in environ if n.upper().startswith("NEWSWORKER_") and n.upper() not in known):
+        close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"{name} is no setting of the worker and is ignored{hint}")
+    return warnings
+
+
+#: Variables of the project's own tools and tests, not the worker's settings.
+_TOOL_VARIABLES: Final = ("NEWSWORKER_FAULT_", "NEWSWORKER_BENCH_", "NEWSWORKER_TEST_")
