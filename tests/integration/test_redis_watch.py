@@ -254,3 +254,37 @@ def test_redis_that_comes_back_without_its_newest_writes_is_said(
             assert value("newsworker_redis_data_lost_total") == 1 and "lost" not in caplog.text
 
     asyncio.run(main())
+
+
+def test_a_check_the_acl_refuses_is_said_once_and_its_gauges_read_unknown(
+    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture, registry: CollectorRegistry,
+) -> None:
+    """A Redis user without +info (an older copy of the documented ACL line) on a Redis that
+    evicts: the eviction and memory gauges read 0 and nothing was logged, so the alerts on them
+    could never fire (an operator-fault review's finding). Now -1, and a warning, once."""
+    import redis
+
+    from worker.dedup.store import connect
+    from worker.service.metrics import Metrics
+    from worker.service.redis_watch import RedisWatch
+
+    server = make_redis(extra_args=["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"])
+    admin = redis.Redis.from_url(server.url)
+    admin.execute_command("ACL", "SETUSER", "noinfo", "on", ">pw", "~*", "+@all", "-info")
+    admin.close()
+    value = registry.get_sample_value
+    url = server.url.replace("redis://", "redis://noinfo:pw@")
+
+    async def main() -> None:
+        async with contextlib.aclosing(connect(url)) as client:
+            watch = RedisWatch.for_store(client, Metrics(registry), prefix="tw", scheme_version="v1")
+            await watch.start()
+            await watch.check()
+            assert value("newsworker_redis_evicting") == -1
+            assert value("newsworker_redis_memory_used_ratio") == -1
+            assert caplog.text.count("Redis memory and eviction check failed") == 1
+            caplog.clear()
+            await watch.check()
+            assert "check failed" not in caplog.text  # said once
+
+    asyncio.run(main())

@@ -550,8 +550,13 @@ class Metrics:
     def set_clock_offset(self, seconds: float) -> None:
         self._clock_offset.set(seconds)
 
-    def set_redis_evicting(self, evicting: bool) -> None:
-        self._redis_evicting.set(1 if evicting else 0)
+    def set_redis_evicting(self, evicting: bool | None) -> None:
+        """1 or 0; -1 when Redis would not say (its INFO refused to the worker's user)."""
+        self._redis_evicting.set(-1 if evicting is None else 1 if evicting else 0)
+
+    def set_redis_memory_unknown(self) -> None:
+        """Redis would not say (INFO refused): the ratio reads -1, not a reassuring 0."""
+        self._redis_memory_ratio.set(-1.0)
 
     def redis_evicted(self, keys: int) -> None:
         self._redis_evicted_keys.inc(keys)

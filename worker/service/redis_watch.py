@@ -44,7 +44,9 @@ nothing else looks wrong (issue #14, item 7: 1,851 of 3,000 copies after a FLUSH
 
 On Redis Cluster every primary is watched: one sentinel per primary (a hash tag chosen to land
 on it), INFO and CONFIG per primary; the fullest and the smallest value are exported. Every
-call here is best effort: a failure is logged at debug level (the dedup calls report outages).
+call here is best effort: a check that fails is logged once at warning level (an ACL that
+denies INFO, INCR or TIME, the dedup calls report outages), and the eviction and memory-ratio
+gauges read -1 while theirs does.
 """
 
 from __future__ import annotations
@@ -155,6 +157,7 @@ class RedisWatch:
         self._metrics = metrics
         self._clock = clock  # the store's clock (generations, expiry)
         self._clock_warned = False
+        self._failing: set[str] = set()  # checks that failed last time (warned once)
         self._base = f"{namespace}:sentinel"
         #: Called once per loss seen: the store writes back what the index needs beside its
         #: hashes (its generation length and bucket count), so that a worker starting after the
@@ -267,7 +270,22 @@ class RedisWatch:
             try:
                 await step()
             except Exception as exc:  # best effort, each apart: one refused command skips only its own
-                log.debug("%s failed: %s", what, exc)
+                if what not in self._failing:
+                    # Once, at warning level: an ACL without +info, +incr or +time left the eviction
+                    # and lost-writes checks blind without a word (an operator-fault review).
+                    self._failing.add(what)
+                    log.warning(
+                        "%s failed (%s): what it watches is unknown until it works; the worker's Redis "
+                        "user needs the commands deploy/README.md lists (\"A Redis user for the worker\")",
+                        what, exc,
+                    )
+                if step == self._check_memory:
+                    self._metrics.set_redis_evicting(None)
+                    self._metrics.set_redis_memory_unknown()
+                continue
+            if what in self._failing:
+                self._failing.discard(what)
+                log.info("%s works again", what)
 
     async def _check_sentinels(self) -> None:
         for key, token in list(self._tokens.items()):
