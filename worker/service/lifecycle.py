@@ -51,12 +51,26 @@ def on_hard_exit(callback: Callable[[], None]) -> None:
     _before_exit.append(callback)
 
 
+#: How long an exit waits for its last log lines to be written.
+EXIT_LOG_SECONDS = 2.0
+
+
+def at_most(seconds: float, fn: Callable[[], object]) -> None:
+    """Run `fn` in a daemon thread and wait for it `seconds` at most. For the log lines of an
+    exit: logging writes to stderr, and a pipe nobody drains (a stuck log shipper, a blocking
+    log driver) blocks the write, and every write after it, for good: the deadline's own line and
+    `logging.shutdown` hung the exit meant to end a stuck worker (an operator-fault review)."""
+    thread = threading.Thread(target=fn, name="newsworker-exit-log", daemon=True)
+    thread.start()
+    thread.join(seconds)
+
+
 def hard_exit(status: int) -> None:
     """Leave now, skipping faust's shutdown and the interpreter's (non-daemon threads included)."""
     for callback in list(_before_exit):
         with contextlib.suppress(Exception):
             callback()
-    logging.shutdown()
+    at_most(EXIT_LOG_SECONDS, logging.shutdown)
     os._exit(status)
 
 
@@ -117,8 +131,8 @@ class ShutdownDeadline:
     def _run(self) -> None:
         started = time.monotonic()
         time.sleep(self.seconds)
-        log.error(
+        at_most(EXIT_LOG_SECONDS, lambda: log.error(
             "still running %.1fs after the stop signal (grace %.1fs exceeded); "
             "exiting without committing the batches in flight", time.monotonic() - started, self.seconds,
-        )
+        ))
         self._exit(EXIT_GRACE_EXCEEDED)

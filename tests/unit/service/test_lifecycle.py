@@ -53,3 +53,31 @@ def test_settling_after_start_freezes_the_start_up_once_and_collects_what_follow
     assert frozen >= before // 2 > 5_000
     assert after < 100
     assert cyclic >= 1  # garbage made after the freeze is still collected
+
+
+def test_the_deadline_exits_when_the_log_cannot_be_written() -> None:
+    """stdout and stderr to a pipe nobody drains: the deadline's own log line blocked, and the
+    worker it was meant to end ran on until SIGKILL (an operator-fault review's finding)."""
+    import logging
+
+    from worker.service import lifecycle
+
+    stuck = threading.Event()
+
+    class Blocked(logging.Handler):  # a write to a full pipe
+        def emit(self, record: logging.LogRecord) -> None:
+            stuck.wait(30)
+
+    handler = Blocked()
+    logger = lifecycle.log
+    logger.addHandler(handler)
+    fired = threading.Event()
+    try:
+        deadline = ShutdownDeadline(0.05, margin=0.0, exit_=lambda status: fired.set())
+        started = time.monotonic()
+        deadline.arm()
+        assert fired.wait(7)
+        assert time.monotonic() - started < 5  # the log line waited for 2 s at most
+    finally:
+        stuck.set()
+        logger.removeHandler(handler)
