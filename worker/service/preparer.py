@@ -235,12 +235,25 @@ class Preparer:
 
     def start(self) -> None:
         """Start the worker processes now rather than on the first batch (they take ~1 s); inline,
-        load the language model now."""
+        load the language model now. Processes that cannot be started (no room in /dev/shm for
+        the pool's semaphores and queues, no process left under a limit) leave the stages inline,
+        said once: faust restarted the agent every 5 s on the error, until the worker was
+        restarted, and again (an operator-fault review's finding)."""
+        if self.processes:
+            try:
+                pool = self._ensure_pool()
+                self._warming = [pool.submit(time.time) for _ in range(self.processes)]
+            except OSError as exc:
+                log.error(
+                    "cannot start %d prepare processes (%s): preparing in the event loop's process "
+                    "instead, as NEWSWORKER_PREPARE_PROCESSES=0 does (slower); free /dev/shm, or raise "
+                    "the container's shm size or process limit, and restart the worker",
+                    self.processes, exc,
+                )
+                self.kill()
+                self.processes = 0
         if not self.processes:
             warm_up()
-        else:
-            pool = self._ensure_pool()
-            self._warming = [pool.submit(time.time) for _ in range(self.processes)]
 
     def pids(self) -> list[int]:
         """Process ids of the live prepare processes (for metrics)."""
@@ -263,7 +276,11 @@ class Preparer:
         starting = self._inline_while_starting and self._still_warming()
         if not self.processes or not messages or (starting and _small(messages)):
             return self._inline(messages, now, observer)
-        pool = self._ensure_pool()
+        try:
+            pool = self._ensure_pool()
+        except OSError as exc:  # a pool replaced after a crash, with no room left for it (start)
+            log.error("cannot start the prepare processes again (%s): this batch is prepared inline", exc)
+            return self._inline(messages, now, observer)
         remote = self._bound_remote(now)
         parts = chunks(messages, self.processes)
         try:

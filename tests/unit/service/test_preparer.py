@@ -529,3 +529,23 @@ def test_a_process_killed_before_the_isolated_message_reaches_it_is_replaced(
     expected = prepare_batch(msgs, limits=limits, now=NOW)
     assert [s for i, s in enumerate(staged) if i != spot] == [s for i, s in enumerate(expected) if i != spot]
     assert isinstance(staged[spot], DeadLettered) and staged[spot].record.error_type == "prepare_crashed"
+
+
+def test_prepare_processes_that_cannot_start_leave_the_stages_inline(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """/dev/shm full (or a process limit): the pool's start raised OSError outside the agent's
+    error handling, and faust restarted the agent every 5 s for good (a review's finding). The
+    stages run inline, and the log says why and what to do."""
+    import worker.service.preparer as preparer_module
+
+    def no_room(processes: int) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(preparer_module, "_new_pool", no_room)
+    preparer = Preparer(processes=2, limits=limits_of(Settings()))
+    preparer.start()
+    assert preparer.processes == 0 and preparer._pool is None
+    assert "cannot start 2 prepare processes" in caplog.text and "/dev/shm" in caplog.text
+    staged = asyncio.run(preparer.prepare(messages()[-5:], now=NOW))
+    assert len(staged) == 5
