@@ -554,6 +554,20 @@ class _SentenceBreaks:
         return max(start, self.tail[1])
 
 
+#: Latin abbreviations a comma follows in a sentence (``Microsoft Corp., Alphabet``, ``Calif.,``,
+#: ``et al.,``): no paragraph break of the ", " list rule after them. Those of up to three
+#: letters and a capital (``Inc.,``, ``U.S.,``) are not listed: the rule keeps them already.
+_ABBREVIATIONS: Final = frozenset(
+    {
+        "corp", "bros", "assn", "dept", "univ", "govt", "intl", "mfg", "natl", "al", "etc", "vs",
+        "calif", "conn", "mass", "mich", "minn", "penn", "tenn", "wash", "wis", "wisc", "ariz",
+        "colo", "okla", "nebr", "kans", "mont", "oreg", "ore", "nev", "fla", "ill", "ind",
+        "prof", "capt", "supt", "sgt", "gov", "sen", "rep", "gen", "col", "lt", "cmdr", "adm",
+        "jan", "feb", "mar", "apr", "aug", "sept", "oct", "nov", "dec", "approx", "incl", "ltd",
+    }
+)  # fmt: skip
+
+
 def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
     s = m.string
     i = m.start()
@@ -587,7 +601,9 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
         # paragraphs: ``"...؟"، مضيفا`` is how Arabic attributes a quote.)
         if term != "." or "a" <= first <= "z":
             return m.group()
-        if latin_word and (len(word) == 1 or (len(word) <= 3 and word[0].isupper())):
+        if latin_word and (
+            len(word) == 1 or (len(word) <= 3 and word[0].isupper()) or word.lower() in _ABBREVIATIONS
+        ):
             return m.group()
     else:
         # Glued "سوريا.وأعلن": a paragraph break lost by a scraper. Never inside a dotted chain,

@@ -807,3 +807,22 @@ def test_an_html_fragment_sent_as_text_keeps_its_blank_lines_as_paragraph_breaks
     out = norm("<b>Headline here</b>\n\nThe body of the <i>story</i> is here. It goes on.\n\nSecond paragraph.")
     assert out.title == "Headline here"
     assert out.paragraphs == ("The body of the story is here. It goes on.", "Second paragraph.")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Shares of Microsoft Corp., Alphabet Inc. and Amazon.com Inc. rose on Monday.",
+        "The company is based in Cupertino, Calif., Apple said in a filing on Monday.",
+        "A study by Smith et al., Nature reported, found the same effect in mice.",
+        "Warner Bros., Paramount and Sony all cut their forecasts for the year.",
+    ],
+)
+def test_an_abbreviation_before_a_comma_does_not_end_a_paragraph(sentence: str) -> None:
+    """The ", " list rule (a printed list's paragraphs joined by commas) broke after any period
+    but short capitalized abbreviations, eating the comma: "Microsoft Corp." / "Alphabet Inc. ..."
+    (a review's finding). The printed list still splits."""
+    assert norm(sentence, title="t").paragraphs == (sentence,)
+    assert norm("The first paragraph ends here., The second starts here.", title="t").paragraphs == (
+        "The first paragraph ends here.", "The second starts here."
+    )
