@@ -30,6 +30,7 @@ are in ``docs/NORMALIZATION.md``.
 from __future__ import annotations
 
 import html as html_lib
+import json
 import logging
 import re
 import unicodedata
@@ -157,10 +158,13 @@ W_HTML_IN_TEXT: Final = "html_in_text"
 W_TITLE_REPEAT: Final = "title_repeated_in_body_removed"
 W_FAILED: Final = "normalization_failed"
 W_MARKS_CAPPED: Final = "combining_marks_capped"
+#: The text arrived JSON-escaped a second time (``\u0627``, ``\n``, ``\"`` as characters) and was
+#: decoded (scheme v15).
+W_JSON_ESCAPES: Final = "json_escapes_decoded"
 #: Every code above (a metric's label values: worker/service/metrics.py).
 WARNING_CODES: Final = (
     W_MOJIBAKE, W_HTML, W_HTML_FLATTENED, W_HTML_JSON_LD, W_HTML_IN_TEXT,
-    W_TITLE_REPEAT, W_FAILED, W_MARKS_CAPPED,
+    W_TITLE_REPEAT, W_FAILED, W_MARKS_CAPPED, W_JSON_ESCAPES,
 )
 
 
@@ -1104,6 +1108,40 @@ if COMPILED:
 # ---------------------------------------------------------------------------------------------
 
 
+#: A JSON string escape as characters: ``\uXXXX``, or one of the one-letter escapes.
+_JSON_ESCAPE_RE: Final = re.compile(r'\\(?:u[0-9A-Fa-f]{4}|[nrt"\\/bf])')
+#: Escapes a text needs to be read as JSON-escaped.
+_MIN_JSON_ESCAPES: Final = 2
+
+
+def _json_unescaped(text: str) -> str | None:
+    r"""The text decoded as the body of a JSON string, when it is one: a producer that encoded
+    its JSON twice sends ``\u0627\u0633...`` for Arabic and ``\n`` for its line breaks, which
+    were the key's words (``u0627 u0633``: unrelated articles linked as one story) and the clean
+    text's (a review's finding). Only a text with no line break of its own, two escapes or more,
+    one of them a code point, a quote or a paragraph break (``\n\n``), and no character a JSON
+    string must escape (a quote, a backslash or a control character alone): it decodes as JSON
+    (again, for a text encoded more than twice: at most `_MAX_JSON_DECODES` times); else None."""
+    decoded = None
+    for _ in range(_MAX_JSON_DECODES):
+        if "\n" in text or len(_JSON_ESCAPE_RE.findall(text)) < _MIN_JSON_ESCAPES:
+            break
+        if not ("\\u" in text or '\\"' in text or "\\n\\n" in text):
+            break  # an escaped quote, a paragraph break or a code point: what such texts hold
+        try:
+            once = json.loads(f'"{text}"')
+        except ValueError:
+            break
+        if not isinstance(once, str):
+            break
+        decoded = text = once
+    return decoded
+
+
+#: Decodings of a JSON-escaped text at most (a producer that encoded it three times).
+_MAX_JSON_DECODES: Final = 3
+
+
 def _normalize_once(title: str | None, text: str | None, html: str | None) -> tuple[NormalizedText, bool]:
     notes = _Notes([])
     clean_title = _clean_title(title, notes) if title and title.strip() else None
@@ -1113,6 +1151,9 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
     # XML's, not the article's (in HTML it would start a comment and hide the text).
     if text is not None and _CDATA_OPEN in text:
         text = _unwrap_cdata(text)
+    if text is not None and "\\" in text and (decoded := _json_unescaped(text)) is not None:
+        text = decoded
+        notes.warn(W_JSON_ESCAPES)
     if html is not None and _CDATA_OPEN in html:
         html = _unwrap_cdata(html)
     if text is not None and text.strip() and _is_html_fragment(text) and _reads_as_html(text):

@@ -826,3 +826,25 @@ def test_an_abbreviation_before_a_comma_does_not_end_a_paragraph(sentence: str) 
     assert norm("The first paragraph ends here., The second starts here.", title="t").paragraphs == (
         "The first paragraph ends here.", "The second starts here."
     )
+
+
+def test_a_text_json_escaped_twice_is_decoded() -> None:
+    """A producer that encoded its JSON twice sends ``\\u0627...`` and ``\\n`` as characters: they
+    were the key's words (``u0627 u0633``: 30 of 66 pairs of unrelated escaped articles were linked
+    as one story) and the clean text's (a review's finding, scheme v15)."""
+    import json
+
+    plain = 'The minister resigned on Friday.\n\n"I take responsibility," she said.'
+    arabic = "استقال الوزير يوم الجمعة بعد أيام من الاحتجاجات.\n\nوقال إنه يتحمل المسؤولية كاملة عن الأزمة."
+    for text in (plain, arabic):
+        once = json.dumps(text)[1:-1]
+        twice = json.dumps(once)[1:-1]
+        for escaped in (once, twice):
+            out = norm(escaped, title="t")
+            assert out.paragraphs == norm(text, title="t").paragraphs
+            assert out.match_key == norm(text, title="t").match_key
+            assert "json_escapes_decoded" in out.warnings
+    # a text that names an escape, or holds a line break of its own, or a quote unescaped, is text
+    for text in ("Use \\n to break a line and \\t for a tab in C, the guide says.",
+                 'He wrote "\\u00e9" and \\u00e8 in the code.', "Line one \\u00e9\\u00e8\nLine two"):
+        assert "json_escapes_decoded" not in norm(text, title="t").warnings
