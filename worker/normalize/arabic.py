@@ -76,6 +76,14 @@ PERSIAN_LETTERS_TABLE: Final[Mapping[int, str | None]] = {
     ord("\u06cc"): YEH,  # ی
     ord("\u06a9"): "\u0643",  # ک -> ك
 }
+#: Hebrew points (niqqud, the shin and sin dots, dagesh) and cantillation marks, the match key's
+#: counterpart of the Arabic diacritics (scheme v15): a pointed and an unpointed copy of one text
+#: were unrelated. Hebrew punctuation in the block (maqaf U+05BE, paseq U+05C0, sof pasuq U+05C3,
+#: nun hafukha U+05C6) stays.
+HEBREW_POINTS: Final = "".join(
+    chr(cp) for cp in range(0x0591, 0x05C8) if chr(cp) not in "\u05be\u05c0\u05c3\u05c6"
+)
+HEBREW_POINTS_TABLE: Final[Mapping[int, str | None]] = {ord(c): None for c in HEBREW_POINTS}
 #: Everything the match key folds, as one table.
 MATCH_FOLD_TABLE: Final[Mapping[int, str | None]] = {
     **DEDIAC_TABLE,
@@ -84,6 +92,7 @@ MATCH_FOLD_TABLE: Final[Mapping[int, str | None]] = {
     **ALEF_MAKSURA_TABLE,
     **TEH_MARBUTA_TABLE,
     **PERSIAN_LETTERS_TABLE,
+    **HEBREW_POINTS_TABLE,
 }
 
 _Pairs = tuple[tuple[str, str], ...]

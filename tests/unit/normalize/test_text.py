@@ -848,3 +848,13 @@ def test_a_text_json_escaped_twice_is_decoded() -> None:
     for text in ("Use \\n to break a line and \\t for a tab in C, the guide says.",
                  'He wrote "\\u00e9" and \\u00e8 in the code.', "Line one \\u00e9\\u00e8\nLine two"):
         assert "json_escapes_decoded" not in norm(text, title="t").warnings
+
+
+def test_a_pointed_and_an_unpointed_hebrew_text_have_one_key() -> None:
+    """Niqqud and cantillation are the Hebrew counterpart of Arabic diacritics: a pointed copy
+    was unrelated to the unpointed one (a review's finding, scheme v15). The readable text keeps
+    them; Hebrew punctuation (maqaf) separates words in the key as other punctuation does."""
+    pointed = "בְּרֵאשִׁית בָּרָא אֱלֹהִים אֵת הַשָּׁמַיִם וְאֵת הָאָרֶץ׃ תֵּל־אָבִיב"
+    plain = "בראשית ברא אלהים את השמים ואת הארץ׃ תל־אביב"
+    assert match_key(pointed) == match_key(plain) == "בראשית ברא אלהים את השמים ואת הארץ תל אביב"
+    assert norm(pointed, title="t").text == pointed
