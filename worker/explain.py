@@ -37,6 +37,7 @@ from worker.dedup.decision import (
     is_duplicate,
     is_related,
     is_revision,
+    lead_bar,
     make_record,
     similarity,
 )
@@ -157,8 +158,8 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             f">= {t.dup_containment_whole:g} is then enough",
         ),
         Signal(
-            "opening in place", lead, t.dup_lead, lead >= t.dup_lead,
-            "the same opening (the first 30 words agree where they stand)",
+            "opening in place", lead, lead_bar(t, sig.unspaced), lead >= lead_bar(t, sig.unspaced),
+            "the same opening (its first 30 words, or characters where unspaced, agree where they stand)",
         ),
         Signal(
             "opening moved", moved, t.dup_moved_lead, moved >= t.dup_moved_lead,
@@ -187,7 +188,7 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     if exact:
         verdict, reason = "duplicate", "the same text after normalization (exact match key)"
     elif is_duplicate(sig, t):
-        if lead >= t.dup_lead:
+        if lead >= lead_bar(t, sig.unspaced):
             why = "the same opening"
         elif moved >= t.dup_moved_lead:
             why = "the same opening, moved by a sentence"

@@ -178,6 +178,12 @@ class Thresholds:
     #: from a follow-up, whose new lead paragraph puts it near chance (~0.1). 0.45: an edit
     #: that rewrote a few words of the lead is at 0.5-0.8.
     dup_lead: float = 0.45
+    #: ... for a text mostly of scripts written without spaces (Chinese, Japanese, Thai), whose
+    #: shingles are characters: its lead is ~30 characters, a dateline and a reporter's name
+    #: (``新华社东京12月7日电（记者刘军）``, 17) fill half of it, and two short stories of different
+    #: events under one agency's dateline and one official statement were near duplicates (a
+    #: review's finding). A copy's lead agrees whole; 0.75 asks ~6 characters past such a dateline.
+    dup_lead_unspaced: float = 0.75
     #: ... or *moved*: found again at one shift this much. An edit that added a sentence in
     #: front, or removed its first one, moves the lead by that sentence; a follow-up drops the
     #: old lead for a new paragraph, so neither lead is found in the other's opening. 0.7, not
@@ -295,6 +301,7 @@ class Signals(msgspec.Struct, frozen=True):
     split: float = 0.0  # the opening in place up to a point, then at another place
     added: float = 0.0  # the share of the later one's text not in the earlier one
     whole: float = 0.0  # the two texts' first 56 shingles in place (`whole_opening`)
+    unspaced: bool = False  # the later one is mostly of scripts without spaces (`dup_lead_unspaced`)
 
 
 def similarity(
@@ -340,23 +347,23 @@ def similarity(
         theirs = unpack_opening(other.opening) if theirs is None else theirs
         whole = whole_opening(fp.sequence, theirs, fp.shingles, other.shingles)
     if t is not None and not contained(cont, whole, t) and not same_url:
-        return Signals(jac, cont, 0.0, 0.0, added=added, whole=whole)
+        return Signals(jac, cont, 0.0, 0.0, added=added, whole=whole, unspaced=fp.unspaced)
     if theirs is None:
         theirs = unpack_opening(other.opening)
     if t is None:
         lead, moved = opening_agreement(fp.sequence, theirs)
         inside, split = lead_inside(fp.sequence, theirs), lead_split(fp.sequence, theirs)
-        return Signals(jac, cont, lead, moved, inside, split, added, whole)
+        return Signals(jac, cont, lead, moved, inside, split, added, whole, fp.unspaced)
     lead, _ = opening_agreement(fp.sequence, theirs, moved=False)
-    if lead < t.dup_lead and jac < t.dup_jaccard and contained(cont, whole, t):
+    if lead < lead_bar(t, fp.unspaced) and jac < t.dup_jaccard and contained(cont, whole, t):
         lead, moved = opening_agreement(fp.sequence, theirs)
         inside = split = 0.0
         if moved < t.dup_moved_lead:
             inside = lead_inside(fp.sequence, theirs)
             if inside < t.dup_inside:
                 split = lead_split(fp.sequence, theirs)
-        return Signals(jac, cont, lead, moved, inside, split, added, whole)
-    return Signals(jac, cont, lead, lead, added=added, whole=whole)
+        return Signals(jac, cont, lead, moved, inside, split, added, whole, fp.unspaced)
+    return Signals(jac, cont, lead, lead, added=added, whole=whole, unspaced=fp.unspaced)
 
 
 def contained(containment: float, whole: float, t: Thresholds) -> bool:
@@ -367,9 +374,13 @@ def contained(containment: float, whole: float, t: Thresholds) -> bool:
     )
 
 
+def lead_bar(t: Thresholds, unspaced: bool) -> float:
+    return t.dup_lead_unspaced if unspaced else t.dup_lead
+
+
 def same_opening(s: Signals, t: Thresholds) -> bool:
     return (
-        s.lead >= t.dup_lead
+        s.lead >= lead_bar(t, s.unspaced)
         or s.moved_lead >= t.dup_moved_lead
         or s.inside >= t.dup_inside
         or s.split >= t.dup_split
@@ -395,7 +406,9 @@ def is_related(s: Signals, t: Thresholds) -> bool:
     """Not the same article, but enough shared text to be one story: contained by the link
     bar, with a Jaccard above sketch noise or the same opening in place (a feed item counted
     whole in the opening of an article 25 times its length has a Jaccard under the floor)."""
-    return s.containment >= t.link_containment and (s.jaccard >= t.link_jaccard or s.lead >= t.dup_lead)
+    return s.containment >= t.link_containment and (
+        s.jaccard >= t.link_jaccard or s.lead >= lead_bar(t, s.unspaced)
+    )
 
 
 def _precedes(

@@ -166,6 +166,9 @@ class ArticleFingerprints(msgspec.Struct, frozen=True):
     #: Never stored: the value of every shingle the opening reaches, in order, with `KEPT` set
     #: where the opening keeps it (past the lead). Empty for an article known by its record only.
     sequence: bytes = b""
+    #: Never stored: the key is mostly of scripts written without spaces (`_mostly_unspaced`):
+    #: its lead is ~30 characters, not ~30 words (decision.Thresholds.dup_lead_unspaced).
+    unspaced: bool = False
 
     @property
     def exact_hex(self) -> str:
@@ -514,6 +517,7 @@ def _fingerprint(
         bands=tuple(bands),
         url=url,
         sequence=sequence,
+        unspaced=mostly_unspaced,
     )
 
 

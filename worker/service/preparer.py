@@ -170,7 +170,9 @@ def _prepare_remote(
 
 
 def _fp_wire(fp: ArticleFingerprints) -> tuple[object, ...]:
-    return (fp.exact, fp.tokens, fp.shingles, fp.sketch, fp.opening, fp.bands, fp.url, fp.sequence)
+    return (
+        fp.exact, fp.tokens, fp.shingles, fp.sketch, fp.opening, fp.bands, fp.url, fp.sequence, fp.unspaced,
+    )  # fmt: skip
 
 
 def _draft_wire(d: CleanDraft) -> tuple[object, ...]:

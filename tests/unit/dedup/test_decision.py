@@ -394,3 +394,29 @@ def test_an_article_many_times_its_feed_item_s_length_is_linked_to_it() -> None:
     view = _view_for(full, {i: ref(item) for i in range(len(full.bands))})
     decision = decide(full, view, {ref(item): make_record("item", item)}, T)
     assert isinstance(decision, Related) and decision.related_to == "item"
+
+
+def test_two_chinese_stories_under_one_dateline_and_statement_are_linked_not_dropped() -> None:
+    """In Chinese a lead is ~30 characters: an agency's dateline and reporter (17) filled more
+    than `dup_lead` of it, and two short stories of different events that share one official
+    statement were near duplicates (a review's finding). `dup_lead_unspaced` asks more; a copy
+    of either, a teaser of it, is still one."""
+    from worker.normalize.text import match_key
+
+    dateline = "新华社东京12月7日电（记者刘军）"
+    statement = (
+        "中国驻日本大使馆发言人表示，使馆高度重视，第一时间启动应急机制，派员赶赴现场看望受伤同胞，"
+        "并要求日方尽快查明原因，全力救治伤员，切实保障在日中国公民的安全和合法权益。"
+        "使馆再次提醒在日中国公民和游客注意出行安全，遇紧急情况请及时报警并与使馆联系。"
+    )
+    bus = fingerprint(match_key(dateline + "日本北海道7日发生一起旅游大巴侧翻事故，车上三名中国游客受轻伤。" + statement), None)
+    fire = fingerprint(match_key(dateline + "日本大阪一家商场7日晚发生火灾，两名中国公民在疏散过程中受伤。" + statement), None)
+    assert bus.unspaced and fire.unspaced
+    view = _view_for(fire, {i: ref(bus) for i in range(len(fire.bands))})
+    record = msgspec.structs.replace(make_record("bus", bus), bands=band_tags(fire))
+    decision = decide(fire, view, {ref(bus): record}, T)
+    assert isinstance(decision, Related) and decision.related_to == "bus"
+    teaser = fingerprint(match_key(dateline + "日本北海道7日发生一起旅游大巴侧翻事故，车上三名中国游客受轻伤。中国驻日本大使馆发言人表示，使馆高度重视"), None)
+    view = _view_for(teaser, {i: ref(bus) for i in range(len(teaser.bands))})
+    record = msgspec.structs.replace(make_record("bus", bus), bands=band_tags(teaser))
+    assert isinstance(decide(teaser, view, {ref(bus): record}, T), DuplicateOf)
