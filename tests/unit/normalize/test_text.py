@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT, SHARED_DIR, skip_or_fail
 from worker.normalize.text import (
+    MAX_ENTITY_PASSES,
     W_HTML,
     W_HTML_FLATTENED,
     W_MARKS_CAPPED,
@@ -679,18 +680,7 @@ def test_entities_built_of_entities_take_a_bounded_number_of_passes(monkeypatch:
     """``&&#108;t;`` is ``&lt;``, and each level more is another pass over the whole text: 22 KB
     of 4,000 levels took 1.75 s, 1 MB would take an hour (a review's finding). Passes stop at
     `MAX_ENTITY_PASSES`; what feeds write (escaped twice) still decodes."""
-    import worker.normalize.text as text_module
-
-    passes = 0
-    real = text_module._ENTITY_RE
-
-    class Counting:
-        def sub(self, repl: object, s: str) -> str:
-            nonlocal passes
-            passes += 1
-            return real.sub(repl, s)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(text_module, "_ENTITY_RE", Counting())
+    passes = _count_entity_passes(monkeypatch)
     nested = "&&#108;t;"
     for level in range(2, 3_000):  # each level escapes a character of the one before
         if level % 2 == 0:
@@ -700,7 +690,7 @@ def test_entities_built_of_entities_take_a_bounded_number_of_passes(monkeypatch:
             i = nested.index("num;")
             nested = "&" + nested[:i] + "&#110;" + nested[i + 1 :]
     norm("Intro text. " + nested)
-    assert passes <= 4 * text_module.MAX_ENTITY_PASSES * 4  # passes x clean passes x settle rounds
+    assert passes[0] <= 4 * MAX_ENTITY_PASSES * 4  # passes x clean passes x settle rounds
     assert norm("Tom &amp;quot;Jerry&amp;quot; &amp;amp; co").text == 'Tom "Jerry" & co'
 
 
@@ -722,24 +712,29 @@ def test_prose_that_names_tags_is_text_and_keeps_every_word() -> None:
     assert "the rest of the story" in lossy.text
 
 
-def test_a_chain_of_escaped_ampersands_takes_few_passes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``&amp;amp;amp;...``: a pass of the entity rule peels one level, so 1 MB of it took a
-    minute; the chain goes in one step, with the text a fixed point would give."""
+def _count_entity_passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the entity rule's passes over a text (in the list's one element)."""
     import worker.normalize.text as text_module
 
-    passes = 0
+    passes = [0]
     real = text_module._ENTITY_RE
 
     class Counting:
         def sub(self, repl: object, s: str) -> str:
-            nonlocal passes
-            passes += 1
+            passes[0] += 1
             return real.sub(repl, s)  # type: ignore[arg-type]
 
     monkeypatch.setattr(text_module, "_ENTITY_RE", Counting())
+    return passes
+
+
+def test_a_chain_of_escaped_ampersands_takes_few_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``&amp;amp;amp;...``: a pass of the entity rule peels one level, so 1 MB of it took a
+    minute; the chain goes in one step, with the text a fixed point would give."""
+    passes = _count_entity_passes(monkeypatch)
     chain = "&" + "amp;" * 5_000 + "quot;x&#38;#x26;AMP;lt;y &ampamp;amp;amp;z"
     assert norm(chain).text == '"x<y &z'
-    assert passes <= 6
+    assert passes[0] <= 6
 
 
 def test_a_text_without_spaces_is_scanned_once_for_its_glued_breaks(monkeypatch: pytest.MonkeyPatch) -> None:
