@@ -144,6 +144,7 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     sig = similarity(b.fp, a.record)
     jac, cont, lead, moved, inside = sig.jaccard, sig.containment, sig.lead, sig.moved_lead, sig.inside
     split, added, whole = sig.split, sig.added, sig.whole
+    bar = lead_bar(t, sig.unspaced, cont)
     same_url = a.record.url is not None and a.record.url == b.record.url
     shared_bands = _shared_bands(a.record, b.record)
     signals = (
@@ -158,7 +159,7 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             f">= {t.dup_containment_whole:g} is then enough",
         ),
         Signal(
-            "opening in place", lead, lead_bar(t, sig.unspaced), lead >= lead_bar(t, sig.unspaced),
+            "opening in place", lead, bar, lead >= bar,
             "the same opening (its first 30 words, or characters where unspaced, agree where they stand)",
         ),
         Signal(
@@ -188,7 +189,7 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     if exact:
         verdict, reason = "duplicate", "the same text after normalization (exact match key)"
     elif is_duplicate(sig, t):
-        if lead >= lead_bar(t, sig.unspaced):
+        if lead >= bar:
             why = "the same opening"
         elif moved >= t.dup_moved_lead:
             why = "the same opening, moved by a sentence"

@@ -184,6 +184,10 @@ class Thresholds:
     #: events under one agency's dateline and one official statement were near duplicates (a
     #: review's finding). A copy's lead agrees whole; 0.75 asks ~6 characters past such a dateline.
     dup_lead_unspaced: float = 0.75
+    #: ... unless the shorter text is this much inside the other: a syndicated copy under
+    #: another outlet's source line (新华社 vs 环球网: lead 0.54) is at 0.94, two events under one
+    #: dateline and one statement at ~0.8 (a review of the first version of the bar).
+    unspaced_whole_containment: float = 0.9
     #: ... or *moved*: found again at one shift this much. An edit that added a sentence in
     #: front, or removed its first one, moves the lead by that sentence; a follow-up drops the
     #: old lead for a new paragraph, so neither lead is found in the other's opening. 0.7, not
@@ -355,7 +359,7 @@ def similarity(
         inside, split = lead_inside(fp.sequence, theirs), lead_split(fp.sequence, theirs)
         return Signals(jac, cont, lead, moved, inside, split, added, whole, fp.unspaced)
     lead, _ = opening_agreement(fp.sequence, theirs, moved=False)
-    if lead < lead_bar(t, fp.unspaced) and jac < t.dup_jaccard and contained(cont, whole, t):
+    if lead < lead_bar(t, fp.unspaced, cont) and jac < t.dup_jaccard and contained(cont, whole, t):
         lead, moved = opening_agreement(fp.sequence, theirs)
         inside = split = 0.0
         if moved < t.dup_moved_lead:
@@ -374,13 +378,15 @@ def contained(containment: float, whole: float, t: Thresholds) -> bool:
     )
 
 
-def lead_bar(t: Thresholds, unspaced: bool) -> float:
-    return t.dup_lead_unspaced if unspaced else t.dup_lead
+def lead_bar(t: Thresholds, unspaced: bool, containment: float = 0.0) -> float:
+    """The opening-in-place bar: `dup_lead_unspaced` for a mostly unspaced text that is not
+    nearly all shared (`unspaced_whole_containment`), else `dup_lead`."""
+    return t.dup_lead_unspaced if unspaced and containment < t.unspaced_whole_containment else t.dup_lead
 
 
 def same_opening(s: Signals, t: Thresholds) -> bool:
     return (
-        s.lead >= lead_bar(t, s.unspaced)
+        s.lead >= lead_bar(t, s.unspaced, s.containment)
         or s.moved_lead >= t.dup_moved_lead
         or s.inside >= t.dup_inside
         or s.split >= t.dup_split
@@ -407,7 +413,7 @@ def is_related(s: Signals, t: Thresholds) -> bool:
     bar, with a Jaccard above sketch noise or the same opening in place (a feed item counted
     whole in the opening of an article 25 times its length has a Jaccard under the floor)."""
     return s.containment >= t.link_containment and (
-        s.jaccard >= t.link_jaccard or s.lead >= lead_bar(t, s.unspaced)
+        s.jaccard >= t.link_jaccard or s.lead >= lead_bar(t, s.unspaced, s.containment)
     )
 
 

@@ -116,8 +116,8 @@ class Scheme:
     #: (``elementor-widget-container``, ``overflow-hidden``) are no longer furniture, teaser
     #: cards no story. Every other text and page as in v13.
     #: v15 (an adversarial review's wrong drops): a body with no story is keyed by its title
-    #: *and* its whole body (a line the chrome rules take for a dateline may hold the news), a
-    #: story of under 10 words (and 60 characters) with its title in front; a WordPress post's
+    #: *and* its whole body (a line the chrome rules take for a dateline may hold the news); a
+    #: story is keyed without its title however short, as before; a WordPress post's
     #: category and tag classes, layout states and generated ids are no furniture (they hid
     #: whole bodies); one teaser card is not a page's story; ruby readings are dropped, a
     #: figure holding a table kept; entities decode in at most four passes; a page that would

@@ -94,8 +94,12 @@ _NUMBERED_WORD_RE: Final = re.compile(r"(?<![a-z])([a-z]+)[0-9][0-9x]*")
 #: is in, not what it is: WordPress marks a post's wrapper with its category, tags, type and
 #: format (``category-comment``, ``tag-social-security``), themes mark a page's layout
 #: (``has-sidebar``), and none of them is furniture (scheme v15).
-_STATE_PREFIXES: Final = frozenset({"category", "tag", "type", "status", "format", "has", "with", "author"})
-_STATE_SUFFIXES: Final = frozenset({"enabled", "disabled", "active", "on", "off", "count"})
+_STATE_PREFIXES: Final = frozenset({"category", "tag", "type", "status", "format", "has"})
+#: ... and a two-part name that says a feature is on or off for the element (``share-enabled`` on
+#: a post's wrapper). Longer names keep their furniture word (``social-share-enabled``), and so do
+#: other states (``newsletter-signup-active``, ``comments-count``): a review of v15's first
+#: version found those in the text.
+_STATE_SUFFIXES: Final = frozenset({"enabled", "disabled"})
 _WS_RE: Final = re.compile(r"\s+")
 #: A block whose text is mostly link text is a menu, a list of related links or a "read also"
 #: box.
@@ -228,7 +232,7 @@ def _furniture_named(names: str) -> bool:
     suffix (``share-enabled``) names none (scheme v15: both hid whole articles)."""
     for name in names.split():
         parts = [part for part in _PART_SPLIT_RE.split(name) if part]
-        if not parts or parts[0] in _STATE_PREFIXES or parts[-1] in _STATE_SUFFIXES:
+        if not parts or parts[0] in _STATE_PREFIXES or (len(parts) == 2 and parts[1] in _STATE_SUFFIXES):
             continue
         for part in parts:
             if not part.isalpha():
@@ -354,6 +358,10 @@ def _inside_furniture(root: LexborNode) -> set[int]:
 #: An ``<article>`` with less than this share of the text of the page's densest block outside
 #: every ``<article>`` is a card (a teaser of another story) beside a story marked up without one.
 _CARD_SHARE: Final = 1 / 3
+#: A block of three articles or more is a feed (a live blog's posts) when its longest holds under
+#: this share of their text; a story's own article beside teaser cards holds more (about half
+#: beside five cards).
+_FEED_SHARE: Final = 0.4
 
 
 def _ancestors(node: LexborNode) -> list[LexborNode]:
@@ -385,12 +393,13 @@ def _card_share(
         return 0.0
     if any(a.mem_id == block.mem_id for a in _ancestors(article)):
         # A box around the article: a feed of articles (a live blog's posts, each its own
-        # <article>) when it holds two or more, all of which are the text (v15: the longest
-        # post was, so a re-crawl with a new, shorter post was an exact duplicate); one card in
-        # its box is not the story.
-        inside = sum(any(a.mem_id == block.mem_id for a in _ancestors(other)) for other in articles)
-        if inside < 2:
-            return 0.0
+        # <article>) when it holds three or more and the longest is under `_FEED_SHARE` of their text, all of
+        # which are the text (v15: the longest post was, so a re-crawl with a new, shorter post
+        # was an exact duplicate); one card in its box is not the story, nor are the teaser
+        # cards beside a story's own article.
+        posts = [other for other in articles if any(a.mem_id == block.mem_id for a in _ancestors(other))]
+        if len(posts) < 3 or _text_len(article) >= _FEED_SHARE * sum(map(_text_len, posts)):
+            return 0.0  # a story with teaser cards beside it is no feed: its article holds most
     order = {node.mem_id: i for i, node in enumerate(body.traverse())}
     start, end = order[h1.mem_id], order[block.mem_id]
     if start > end or any(start < order[a.mem_id] < end for a in articles):

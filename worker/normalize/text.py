@@ -1207,34 +1207,24 @@ def _normalize_once(title: str | None, text: str | None, html: str | None) -> tu
     return result, notes.suspicious
 
 
-#: A story whose key is shorter than this (in tokens, and in characters: a run of a script
-#: written without spaces is one token) cannot tell stories apart by itself: a flash's one line
-#: ("Plus d'informations à suivre", "详情稍后报道"), a placeholder in a language the chrome rules
-#: do not know. Its key starts with the title (scheme v15).
-SHORT_STORY_TOKENS: Final = 10
-SHORT_STORY_CHARS: Final = 60
-
-
 def _key_of(title: str | None, paragraphs: list[str]) -> str:
     """The match key: the story's paragraphs without their chrome (`boilerplate.story_of`),
-    keyed without the title, which outlets rewrite. Two kinds of body cannot tell one story
-    from another by themselves, and are keyed with the title in front: a body with no story in
-    it (nothing, or chrome only: a flash's "more details to follow", a video page's caption, a
-    disclaimer where a scraper missed the column, a credit or date line; scheme v14), whole,
-    its chrome included (a line the rules took for a dateline may hold the news: scheme v15),
-    and a story shorter than `SHORT_STORY_TOKENS` words (v15)."""
+    keyed without the title, which outlets rewrite. A body with no story in it (nothing, or
+    chrome only: a flash's "more details to follow", a video page's caption, a disclaimer where
+    a scraper missed the column, a credit or date line) cannot tell one story from another by
+    itself: it is keyed with the title in front (scheme v14), and its whole body after it,
+    chrome included (a line the rules took for a dateline may hold the news: scheme v15). A
+    story, however short, is keyed without its title: with it, a retitled copy of a short flash
+    was no copy, and two short stories under one long recurring title ("Stock market today: ...
+    live updates") were one (a review of v15's first version)."""
     story = boilerplate.story_of(paragraphs)
     body = match_key("\n\n".join(paragraphs if story is None else story))
-    if title is None or not (story is None or _too_short_to_tell(body)):
+    if title is None or story is not None:
         return body
     title_key = match_key(title)
     if body.startswith(title_key):
         return body  # the body repeats the title (or both are empty): no need to key it twice
     return f"{title_key} {body}" if title_key and body else title_key or body
-
-
-def _too_short_to_tell(key: str) -> bool:
-    return len(key) < SHORT_STORY_CHARS and key.count(" ") < SHORT_STORY_TOKENS - 1
 
 
 #: Re-normalizations of a suspicious (mojibake-looking) article at most; real mojibake settles

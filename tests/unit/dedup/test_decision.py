@@ -420,3 +420,20 @@ def test_two_chinese_stories_under_one_dateline_and_statement_are_linked_not_dro
     view = _view_for(teaser, {i: ref(bus) for i in range(len(teaser.bands))})
     record = msgspec.structs.replace(make_record("bus", bus), bands=band_tags(teaser))
     assert isinstance(decide(teaser, view, {ref(bus): record}, T), DuplicateOf)
+
+
+def test_a_chinese_copy_under_another_outlet_s_source_line_is_still_a_duplicate() -> None:
+    """`dup_lead_unspaced` must not make a syndicated copy whose source line differs (新华社 vs
+    环球网: lead 0.54) a new story: nearly all of it is shared (a review of the bar)."""
+    from worker.normalize.text import match_key
+
+    body = (
+        "国家统计局7日发布数据显示，11月份全国居民消费价格同比上涨百分之零点五，涨幅比上月扩大零点三个百分点。"
+        "统计局城市司首席统计师董莉娟表示，11月份受季节性因素和部分商品需求回暖影响，食品价格由降转涨。"
+        "其中，鲜菜价格上涨百分之八点二，猪肉价格上涨百分之二点一。扣除食品和能源价格的核心消费价格指数同比上涨百分之零点六。"
+    )
+    xinhua = fingerprint(match_key("新华社北京12月7日电（记者刘军）" + body), None)
+    huanqiu = fingerprint(match_key("【环球网报道】据国家统计局消息，" + body), None)
+    view = _view_for(huanqiu, {i: ref(xinhua) for i in range(len(huanqiu.bands))})
+    record = msgspec.structs.replace(make_record("xinhua", xinhua), bands=band_tags(huanqiu))
+    assert isinstance(decide(huanqiu, view, {ref(xinhua): record}, T), DuplicateOf)

@@ -340,7 +340,8 @@ def test_class_names_of_categories_states_and_generated_ids_are_not_furniture() 
         html = page(f"<main id='main'><div class='{classes}'>{body}</div></main>")
         assert lines(extract(html).text) == ["The central bank raised its key rate by half a point on Thursday."], classes
     # furniture named with a number after the word still is: ad slots, numbered sidebars
-    for classes in ("ad300x250", "ads2", "sidebar1", "post-tags", "social-share"):
+    for classes in ("ad300x250", "ads2", "sidebar1", "post-tags", "social-share", "social-share-enabled",
+                    "newsletter-signup-active", "related-posts-on", "comments-count", "author-related-posts"):
         html = page(f"<article><p>The story.</p><div class='{classes}'>Furniture</div></article>")
         assert lines(extract(html).text) == ["The story."], classes
 
@@ -399,3 +400,15 @@ def test_a_live_blog_s_posts_are_all_the_text() -> None:
     html = page(f"<main><h1>Live: election night</h1><div class='live-feed'>{feed}</div></main>")
     out = extract(html)
     assert out.title == "Live: election night" and lines(out.text) == posts
+
+
+def test_a_story_article_beside_teaser_cards_in_one_wrapper_is_the_text_alone() -> None:
+    """The live-blog rule (a block holding several articles is a feed) must not take a story's
+    own <article> and the teaser cards beside it in one wrapper for a feed (a review of v15)."""
+    story = "".join(f"<p>Paragraph {i}: the council approved the new budget after a long debate about roads.</p>"
+                    for i in range(4))
+    cards = "".join(f"<article class='teaser'><p>Teaser {i}: police investigate a break-in downtown overnight.</p></article>"
+                    for i in range(5))
+    for head in ("<h1>Council approves budget</h1>", "<h1 class='site-title'>Daily Gazette</h1>"):
+        html = page(f"<main>{head}<div class='content'><article class='story'>{story}</article>{cards}</div></main>")
+        assert [line[:11] for line in lines(extract(html).text)] == ["Paragraph 0", "Paragraph 1", "Paragraph 2", "Paragraph 3"]

@@ -65,11 +65,10 @@ def test_normalize_text_never_raises_and_is_idempotent(title: str | None, text: 
     assert all(p and p == p.strip() and "\n" not in p for p in out.paragraphs)
     assert out.title is None or (out.title and "\n" not in out.title)
     body_key = match_key(boilerplate.story_text(out.paragraphs))
-    short = len(body_key) < normalize.SHORT_STORY_CHARS and len(body_key.split()) < normalize.SHORT_STORY_TOKENS
-    told = boilerplate.story_of(out.paragraphs) is not None and not short
+    told = boilerplate.story_of(out.paragraphs) is not None
     if out.title is None or told or body_key.startswith(match_key(out.title)):  # (or it repeats the title)
         assert out.match_key == body_key
-    else:  # a body that tells no story, or too short a one: the title's key, then the body's
+    else:  # a body that tells no story: the title's key, then the body's
         assert out.match_key == " ".join(k for k in (match_key(out.title), body_key) if k)
     assert normalize.word_count(out.paragraphs) == len(out.text.split())
     again = _renormalized(out)
