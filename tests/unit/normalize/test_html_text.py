@@ -405,10 +405,10 @@ def test_a_live_blog_s_posts_are_all_the_text() -> None:
 def test_a_story_article_beside_teaser_cards_in_one_wrapper_is_the_text_alone() -> None:
     """The live-blog rule (a block holding several articles is a feed) must not take a story's
     own <article> and the teaser cards beside it in one wrapper for a feed (a review of v15)."""
-    story = "".join(f"<p>Paragraph {i}: the council approved the new budget after a long debate about roads.</p>"
-                    for i in range(4))
-    cards = "".join(f"<article class='teaser'><p>Teaser {i}: police investigate a break-in downtown overnight.</p></article>"
-                    for i in range(5))
+    story = "".join(f"<p>Paragraph {i} of the council vote story: members approved the new budget after a long "
+                    "debate about schools and roads.</p>" for i in range(4))
+    cards = "".join(f"<article class='teaser'><p>Teaser {i}: Police investigate a break-in at a downtown jewelry "
+                    "store overnight, officials said.</p></article>" for i in range(5))
     for head in ("<h1>Council approves budget</h1>", "<h1 class='site-title'>Daily Gazette</h1>"):
         html = page(f"<main>{head}<div class='content'><article class='story'>{story}</article>{cards}</div></main>")
         assert [line[:11] for line in lines(extract(html).text)] == ["Paragraph 0", "Paragraph 1", "Paragraph 2", "Paragraph 3"]
