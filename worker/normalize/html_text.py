@@ -34,15 +34,15 @@ from typing import Final
 import msgspec
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-#: Elements whose whole subtree is never article text.
+#: Elements whose whole subtree is never article text. ``rt`` and ``rp`` are ruby annotations (the
+#: readings over Japanese kanji, furigana): read inline they doubled words (``東京とうきょう``) and
+#: hid copies (scheme v15). A ``figure`` that holds a table is the story's table (WordPress'
+#: ``wp-block-table``), not an illustration: `_extract` keeps it.
 DROP_TAGS: Final = (
     "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed",
     "form", "button", "select", "input", "textarea", "nav", "header", "footer", "aside",
     "figure", "menu", "dialog", "head", "rt", "rp",
 )  # fmt: skip
-#: ``rt`` and ``rp`` are ruby annotations (the readings over Japanese kanji, furigana): read
-#: inline they doubled words (``東京とうきょう``) and hid copies (scheme v15). A ``figure`` that
-#: holds a table is the story's table (WordPress' ``wp-block-table``), not an illustration.
 #: ARIA roles of page furniture.
 DROP_ROLES: Final = (
     "navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar",
@@ -155,7 +155,7 @@ def _too_deep(html: str) -> bool:
         return True
     if _reopened(html) > MAX_TAGS:
         return True
-    if html.count("<") - html.count("</") <= MAX_DEPTH:
+    if tags - html.count("</") <= MAX_DEPTH:
         return False  # fewer opening tags than the limit: cannot nest deeper
     depth = 0
     for m in _TAG_RE.finditer(html):
@@ -364,6 +364,11 @@ _CARD_SHARE: Final = 1 / 3
 _FEED_SHARE: Final = 0.4
 
 
+def _is_inside(node: LexborNode, block: LexborNode) -> bool:
+    """Is `block` one of `node`'s ancestors?"""
+    return any(a.mem_id == block.mem_id for a in _ancestors(node))
+
+
 def _ancestors(node: LexborNode) -> list[LexborNode]:
     out = []
     parent = node.parent
@@ -378,28 +383,25 @@ def _card_share(
 ) -> float:
     """Below what share of `block`'s text `article` is a card beside it, by where the page's
     first ``<h1>`` is: inside `block`, `_CARD_SHARE`; before it with no article between them
-    (nor around the headline), any share less than the block's: the headline heads the block,
-    and the articles are elsewhere, cards in a box of their own ("most read"; scheme v15: a
-    short story kept its card's text), or inside it, two or more: a feed; elsewhere, none (0).
-    Beside both is not enough: a story's ``<main>`` holds its headline, its ``<article>`` and a
-    site's "about" box, in that order."""
+    (nor around the headline), any share less than the block's. The headline then heads the
+    block, and the articles are cards in a box of their own ("most read"; scheme v15: a short
+    story kept its card's text), or, inside the block, a feed: three or more, the longest under
+    `_FEED_SHARE` of their text (a live blog's posts, each an ``<article>``: the longest post
+    was the text, so a re-crawl with a new, shorter post was an exact duplicate). One card in
+    its box is no story, nor are the teaser cards beside a story's own article. Elsewhere, none
+    (0). Beside both is not enough: a story's ``<main>`` holds its headline, its ``<article>``
+    and a site's "about" box, in that order."""
     h1 = body.css_first("h1")
     if h1 is None:
         return 0.0
-    around = _ancestors(h1)
-    if any(a.mem_id == block.mem_id for a in around):
+    if _is_inside(h1, block):
         return _CARD_SHARE
-    if any(a.tag == "article" for a in around):
+    if any(a.tag == "article" for a in _ancestors(h1)):
         return 0.0
-    if any(a.mem_id == block.mem_id for a in _ancestors(article)):
-        # A box around the article: a feed of articles (a live blog's posts, each its own
-        # <article>) when it holds three or more and the longest is under `_FEED_SHARE` of their text, all of
-        # which are the text (v15: the longest post was, so a re-crawl with a new, shorter post
-        # was an exact duplicate); one card in its box is not the story, nor are the teaser
-        # cards beside a story's own article.
-        posts = [other for other in articles if any(a.mem_id == block.mem_id for a in _ancestors(other))]
+    if _is_inside(article, block):
+        posts = [other for other in articles if _is_inside(other, block)]
         if len(posts) < 3 or _text_len(article) >= _FEED_SHARE * sum(map(_text_len, posts)):
-            return 0.0  # a story with teaser cards beside it is no feed: its article holds most
+            return 0.0
     order = {node.mem_id: i for i, node in enumerate(body.traverse())}
     start, end = order[h1.mem_id], order[block.mem_id]
     if start > end or any(start < order[a.mem_id] < end for a in articles):

@@ -1112,6 +1112,8 @@ if COMPILED:
 _JSON_ESCAPE_RE: Final = re.compile(r'\\(?:u[0-9A-Fa-f]{4}|[nrt"\\/bf])')
 #: Escapes a text needs to be read as JSON-escaped.
 _MIN_JSON_ESCAPES: Final = 2
+#: Decodings of a JSON-escaped text at most (a producer that encoded it three times).
+_MAX_JSON_DECODES: Final = 3
 
 
 def _json_unescaped(text: str) -> str | None:
@@ -1136,10 +1138,6 @@ def _json_unescaped(text: str) -> str | None:
             break
         decoded = text = once
     return decoded
-
-
-#: Decodings of a JSON-escaped text at most (a producer that encoded it three times).
-_MAX_JSON_DECODES: Final = 3
 
 
 def _normalize_once(title: str | None, text: str | None, html: str | None) -> tuple[NormalizedText, bool]:

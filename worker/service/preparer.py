@@ -48,6 +48,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+import msgspec
+
 from worker.dedup.fingerprint import DEFAULT_SCHEME, ArticleFingerprints, Scheme
 from worker.normalize.language import warm_up
 from worker.pipeline import (
@@ -170,9 +172,7 @@ def _prepare_remote(
 
 
 def _fp_wire(fp: ArticleFingerprints) -> tuple[object, ...]:
-    return (
-        fp.exact, fp.tokens, fp.shingles, fp.sketch, fp.opening, fp.bands, fp.url, fp.sequence, fp.unspaced,
-    )  # fmt: skip
+    return msgspec.structs.astuple(fp)  # every field in order: `_from_wire` rebuilds it positionally
 
 
 def _draft_wire(d: CleanDraft) -> tuple[object, ...]:
