@@ -32,6 +32,7 @@ from worker.service.batching import BUSY_BATCHES, Backlog, BatchWindow
 from worker.service.budget import ByteBoundedQueue, ByteBudget, message_bytes
 from worker.service.consumer import DrainingConsumer, LeanMonitor
 from worker.service.health import MetricsServer, Progress, Readiness
+from worker.service.lag import LagOrigins
 from worker.service.lifecycle import (
     EXIT_BUG,
     EXIT_CONFIGURATION,
@@ -397,6 +398,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         await log_stats_periodically(metrics, settings.stats_interval_seconds, log)
 
     broker_silent_since: float | None = None
+    lag_origins = LagOrigins(settings.consumer_auto_offset_reset, BROKER_PROBE_SECONDS)
 
     async def probe_broker(assigned: list[Any]) -> bool:
         """Does the broker answer this worker (one ListOffsets round trip, `BROKER_PROBE_SECONDS`
@@ -434,15 +436,18 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         metrics.set_partitions_assigned(len(assigned))
         metrics.retain_lag_partitions(tp.partition for tp in assigned)
         total_lag = 0
+        origins = await lag_origins.origins(consumer, assigned)
         for tp in assigned:
             highwater = consumer.highwater(tp)
             # faust keeps the last committed offset per partition (None before the first commit)
             committed = consumer._committed_offset.get(tp) or 0  # type: ignore[attr-defined]
+            origin = origins.get(tp, 0)
             if highwater is not None and committed > highwater:
                 await restart_input_log(tp, committed, highwater)
-                committed = 0
+                lag_origins.forget([tp])
+                origin = 0
             if highwater is not None:
-                lag = max(0, highwater - committed)
+                lag = max(0, highwater - origin)
                 metrics.set_consumer_lag(tp.partition, lag)
                 total_lag += lag
         progress = readiness.progress
@@ -489,6 +494,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app_: Any, assigned: Any, **kwargs: Any) -> None:
         metrics.rebalance()
+        lag_origins.forget()
         readiness.broker = True
         readiness.partitions = any(tp.topic == settings.input_topic for tp in assigned)
 
