@@ -37,8 +37,8 @@ from worker.dedup.decision import (
     is_duplicate,
     is_related,
     is_revision,
-    lead_bar,
     make_record,
+    opening_bars,
     similarity,
 )
 from worker.dedup.fingerprint import (
@@ -144,7 +144,8 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     sig = similarity(b.fp, a.record)
     jac, cont, lead, moved, inside = sig.jaccard, sig.containment, sig.lead, sig.moved_lead, sig.inside
     split, added, whole = sig.split, sig.added, sig.whole
-    bar = lead_bar(t, sig.unspaced, cont)
+    bars = opening_bars(t, sig.unspaced, cont)
+    bar = bars.lead
     same_url = a.record.url is not None and a.record.url == b.record.url
     shared_bands = _shared_bands(a.record, b.record)
     signals = (
@@ -163,15 +164,15 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             "the same opening (its first 30 words, or characters where unspaced, agree where they stand)",
         ),
         Signal(
-            "opening moved", moved, t.dup_moved_lead, moved >= t.dup_moved_lead,
+            "opening moved", moved, bars.moved, moved >= bars.moved,
             "the same opening, moved by a sentence added or removed in front",
         ),
         Signal(
-            "opening cut", inside, t.dup_inside, inside >= t.dup_inside,
+            "opening cut", inside, bars.inside, inside >= bars.inside,
             "the later one begins inside the earlier (its first sentences cut, nothing new in front)",
         ),
         Signal(
-            "opening split", split, t.dup_split, split >= t.dup_split,
+            "opening split", split, bars.split, split >= bars.split,
             "the same first words, then the same opening on: a sentence added or removed after them",
         ),
         Signal(
@@ -191,11 +192,11 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     elif is_duplicate(sig, t):
         if lead >= bar:
             why = "the same opening"
-        elif moved >= t.dup_moved_lead:
+        elif moved >= bars.moved:
             why = "the same opening, moved by a sentence"
-        elif inside >= t.dup_inside:
+        elif inside >= bars.inside:
             why = "the later one's first sentences cut away"
-        elif split >= t.dup_split:
+        elif split >= bars.split:
             why = "the same opening, a sentence added or removed after its first words"
         else:
             why = "nearly all of the text alike"
