@@ -496,3 +496,30 @@ def test_a_linked_event_is_not_taken_for_a_draft() -> None:
     assert isinstance(result, Prepared) and result.clean is not None
     with pytest.raises(ValueError, match="unlinked"):
         draft_of(msgspec.structs.replace(result.clean.event, story_id="a-1"))
+
+
+def test_an_untitled_hindi_follow_up_with_the_danda_typed_as_a_bar_is_not_a_duplicate() -> None:
+    """Many Hindi sites type the danda as ``|``. An untitled article's first paragraph ending in
+    one was taken for its title, out of the key, so a follow-up that changed only its lead (the
+    death toll 12 -> 18) had the original's key: an exact duplicate, dropped (a review's
+    finding, scheme v16). It is published, linked to its story, as with ``।``."""
+    rest = (
+        "पुलिस अधीक्षक ने बताया कि हादसा राष्ट्रीय राजमार्ग पर सुबह करीब पांच बजे हुआ जब बस लखनऊ से आ रही थी| "
+        "घायलों को जिला अस्पताल में भर्ती कराया गया है, जहां कई लोगों की हालत गंभीर बताई जा रही है|\n\n"
+        "मुख्यमंत्री ने हादसे पर दुख जताया और मृतकों के परिजनों को सहायता राशि देने की घोषणा की| "
+        "जिलाधिकारी ने मामले की जांच के आदेश दिए हैं और रिपोर्ट तीन दिन के भीतर मांगी गई है|"
+    )
+    first = "गोरखपुर जिले में मंगलवार सुबह एक बस और ट्रक की टक्कर में बारह लोगों की मौत हो गई|"
+    then = "गोरखपुर बस हादसे में मरने वालों की संख्या बढ़कर अठारह हो गई है, छह और घायलों ने दम तोड़ा|"
+    messages = [
+        Message(value=to_json({"id": "original", "text": first + "\n\n" + rest}), origin="t:0:0"),
+        Message(value=to_json({"id": "follow-up", "text": then + "\n\n" + rest}), origin="t:0:1"),
+    ]
+    store = InMemoryStore()
+    outcomes = [
+        asyncio.run(process_batch([m], store, limits=LIMITS, thresholds=Thresholds(), clock=lambda: NOW))[0]
+        for m in messages
+    ]
+    assert [type(o).__name__ for o in outcomes] == ["Clean", "Clean"]
+    assert outcomes[1].article.story_id == "original"
+    assert outcomes[0].article.title is None

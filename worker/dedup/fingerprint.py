@@ -123,7 +123,14 @@ class Scheme:
     #: figure holding a table kept; entities decode in at most four passes; a page that would
     #: re-open formatting elements into a huge tree is flattened; a ``#/`` route stays in the
     #: canonical URL, and a site's root gives no URL signal. Every other text and page as in v14.
-    version: str = "v15"
+    #: v16 (a review of scripts other than Arabic and CJK): a first line ending in ``|`` (the
+    #: danda as many Hindi sites type it) or another script's full stop (Mongolian, Sinhala,
+    #: Tibetan), or a sentence closed inside German, Czech or Danish quotes (``.“``), is no
+    #: title, so it stays in the key; Malayalam's chillus as written before Unicode 5.1 and
+    #: Urdu's hehs as an Arabic keyboard types them fold onto one form; the ", " list rule keeps
+    #: a sentence whole before a lowercase letter of any script and after Cyrillic, German and
+    #: Greek abbreviations. Every other text as in v15.
+    version: str = "v16"
     shingle: int = 3
     num_perm: int = 128
     full_bands: int = 8

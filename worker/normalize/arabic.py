@@ -15,6 +15,7 @@ rule                        CAMeL definition                             used by
 ``normalize_teh_marbuta``   ``ة`` -> ``ه``                               match key
 ``remove_tatweel``          drop U+0640 (kashida, stretching only)       readable + key
 ``fold_persian_letters``    ``ی`` -> ``ي``, ``ک`` -> ``ك`` (not CAMeL)   match key
+                            Urdu ``ہ ھ ۃ`` -> ``ه`` (v16)
 ==========================  ===========================================  ====================
 
 Deliberately *not* folded: ``ؤ`` and ``ئ`` (hamza on waw/ya carriers change the word) and the
@@ -75,6 +76,10 @@ TEH_MARBUTA_TABLE: Final[Mapping[int, str | None]] = {ord(TEH_MARBUTA): HEH}
 PERSIAN_LETTERS_TABLE: Final[Mapping[int, str | None]] = {
     ord("\u06cc"): YEH,  # ی
     ord("\u06a9"): "\u0643",  # ک -> ك
+    # Urdu's hehs, which an Arabic keyboard types as ه (scheme v16: a copy so typed was missed):
+    ord("\u06c1"): HEH,  # ہ heh goal
+    ord("\u06be"): HEH,  # ھ heh doachashmee
+    ord("\u06c3"): HEH,  # ۃ teh marbuta goal (as teh marbuta, ة, folds to heh)
 }
 #: Hebrew points (niqqud, the shin and sin dots, dagesh) and cantillation marks, the match key's
 #: counterpart of the Arabic diacritics (scheme v15): a pointed and an unpointed copy of one text

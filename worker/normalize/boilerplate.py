@@ -181,6 +181,14 @@ _LINK_LABEL_FREE: Final = (
     r"|(?:قد|ربما)\s(?:يهمك|يهمكم|تهمك|يعجبك)"
     r"|اخترنا\s(?:لك|لكم)|الاكثر\s(?:قراءه|مشاهده)"
     r"|(?:read|see)\salso|also\s(?:read|see)|you\smay\salso\slike|recommended\sfor\syou|don'?t\smiss"
+    # scheme v16: the same labels in other languages of the news (a review found them kept):
+    # Russian, Ukrainian, Indonesian and Malay, Turkish, Hindi, Spanish, Portuguese, French,
+    # German, Italian, Polish, Dutch
+    r"|(?:читайте|смотрите)\s(?:также|тоже)|(?:читайте|дивіться)\sтакож"
+    r"|baca\s(?:juga|pula)|ayrıca\s(?:okuyun|bakınız)"
+    r"|यह\sभी\s(?:प\u0922\u093cें|देखें)"
+    r"|te\spuede\sinteresar|leia\stambém|(?:à\s)?lire\saussi|lesen\ssie\sauch|leggi\sanche"
+    r"|czytaj\s(?:także|również)"
 )
 #: Labels that are a link only with a separator (``للمزيد:``; ``للمزيد من الضغط`` is a sentence).
 _LINK_LABEL_SEP: Final = (
@@ -188,9 +196,11 @@ _LINK_LABEL_SEP: Final = (
     r"|المزيد\sمن\s(?:الاخبار|المقالات|التقارير)|ذات\sصله|شاهد|فيديو|استمع|رابط|روابط"
     r"|read\smore|more\son\sthis(?:\sstory)?|more|related(?:\s(?:stories|articles|coverage|content|news))?"
     r"|watch|listen|recommended|further\sreading"
+    r"|ilgili\shaber(?:ler)?|по\sтеме|(?:lee|lea|ver)\stambién|veja\stambém|leia\smais|saiba\smais"
+    r"|leer\smás|voir\saussi|mehr\szum\sthema|zobacz\s(?:także|również)|lees\sook"
 )
-#: One anchored match finds the label; what follows it says which kind of line this is. English
-#: labels are matched on the lower-cased line (no IGNORECASE: it slows every match).
+#: One anchored match finds the label; what follows it says which kind of line this is. Labels
+#: of cased scripts are matched on the lower-cased line (no IGNORECASE: it slows every match).
 _LINK_LABEL_RE: Final = re.compile(
     rf"[\W_]{{0,3}}(?:(?P<free>{_LINK_LABEL_FREE})|(?P<sep>{_LINK_LABEL_SEP}))"
 )
@@ -209,7 +219,7 @@ _NOT_LINK, _LINK_LINE, _LINK_LABEL_ALONE = 0, 1, 2
 
 def _link_kind(line: str) -> int:
     head = line[:_LABEL_HEAD_CHARS]
-    if head[:1].isascii():
+    if not "\u0600" <= head[:1] <= "\u06ff":  # Arabic has no case: its lines skip the copy
         head = head.lower()
     m = _LINK_LABEL_RE.match(head)
     if m is None:
@@ -257,6 +267,12 @@ _STRONG_CALL: Final = (
     r"|مشاهده|الاستماع|التسجيل|قراءه))"
     r"|follow\s(?:us|@)|subscribe|sign\sup|join\sus|download|get\s(?:the|our)\sapp|like\sus|share\s(?:this|on)"
     r"|visit\sour|contact\sus|send\sus|(?:you\scan|to)\s(?:follow|subscribe|download|receive)"
+    # scheme v16: the same calls in other languages of the news (a review found them kept)
+    r"|подписывайтесь|подпишитесь|присоединяйтесь|следите\sза\s(?:нами|новостями)|читайте\sнас"
+    r"|підписуйтесь|підпишіться|стежте\sза\s(?:нами|новинами)"
+    r"|ikuti\s(?:kami|berita|akun|saluran|kanal|update)|bizi\stakip\sedin|abone\sol(?:un)?"
+    r"|síguenos|suscríbete|siga-nos|inscreva-se|suivez-nous|abonnez-vous|rejoignez-nous"
+    r"|folgen\ssie\suns|abonnieren\ssie|seguici|iscriviti"
 )
 #: Plural imperatives and purpose clauses, spelled like a plural past verb (``سجلوا`` "register"
 #: / "they scored", ``شاركوا`` "take part" / "they took part"): a call only as the line's first
@@ -287,6 +303,7 @@ _OWN_CHANNEL: Final = (
 _PLAIN_CHANNEL: Final = (
     r"تطبيق|التطبيق|البريد|الاشعارات|اشعارات|موقع|الموقع|قناه|القناه|صفحه|الصفحه|حساب|حسابات"
     r"|الرسائل\sالقصيره|the\sapp|e-?mail|rss|podcast|sms"
+    r"|канал[аеуы]?|рассылк[аеу]|saluran|kanal|canal|chaîne|whatsapp-kanal"
 )
 #: "Click here": a link's text, never a sentence of a story.
 _CLICK_HERE_RE: Final = re.compile(
@@ -297,6 +314,7 @@ _SOCIAL: Final = (
     r"فيسبوك|فيس\sبوك|تويتر|اكس|انستغرام|انستجرام|انستقرام|يوتيوب|تيليغرام|تلغرام|تليغرام|تيلغرام"
     r"|تلجرام|واتساب|واتس\sاب|سناب\s?شات|تيك\s?توك|لينكد\s?ان|ساوند\s?كلاود"
     r"|facebook|twitter|x|instagram|youtube|telegram|whatsapp|snapchat|tiktok|linkedin|google\snews"
+    r"|телеграме?|телеграмм[еa]?|вконтакте|дзен[еa]?|одноклассниках|threads"
 )
 _OWN_CHANNEL_RE: Final = re.compile(rf"(?<!\w)[وبلف]?(?:{_OWN_CHANNEL})(?!\w)", re.IGNORECASE)
 _ANY_CHANNEL_RE: Final = re.compile(
@@ -318,6 +336,10 @@ _CALL_WORDS: Final = frozenset((
     "تابع", "تابعنا", "اشترك", "سجل", "انضم", "تواصل", "شارك", "ادعم",
     "follow", "subscribe", "sign", "join", "download", "get", "like", "share", "visit", "contact",
     "send", "you", "to",
+    "подписывайтесь", "подпишитесь", "присоединяйтесь", "следите", "читайте", "підписуйтесь",
+    "підпишіться", "стежте", "ikuti", "bizi", "abone", "síguenos", "suscríbete", "siga-nos",
+    "inscreva-se", "suivez-nous", "abonnez-vous", "rejoignez-nous", "folgen", "abonnieren",
+    "seguici", "iscriviti",
 ))
 # fmt: on
 #: Bullets and emphasis that may open a chrome line (``** تابعونا``, ``• Follow us``).
@@ -329,8 +351,9 @@ def is_social_call(line: str) -> bool:
     ``تابعونا على فيسبوك``, ``حمّل تطبيقنا``, ``Follow us on Twitter``, ``اضغط هنا``."""
     if len(line) > MAX_CHROME_CHARS or line.count(" ") >= MAX_NOTICE_WORDS:
         return False
-    # Lower-casing costs ~0.5 µs on an Arabic line; only English lines need it.
-    low = line.lower() if line.isascii() else line
+    # Lower-casing costs ~0.5 µs on an Arabic line, which has no case; lines of cased scripts
+    # need it (English, and since scheme v16 the other languages' calls).
+    low = line if "\u0600" <= line[:1] <= "\u06ff" else line.lower()
     if ("هنا" in low or "here" in low) and _CLICK_HERE_RE.search(low) is not None:
         return True
     if _CALL_WORDS.isdisjoint(low.lstrip(_LEADING_MARKS).split(" ", 7)[:7]):
@@ -654,7 +677,10 @@ def _is_edge_chrome(line: str) -> bool:
 #: First letters of the link labels (folded spelling, and the hamza forms that fold to alef).
 #: Most story paragraphs in Arabic open with the conjunction ``و``, which no label does: such
 #: lines skip the pattern.
-_LINK_FIRST_CHARS: Final = frozenset("اأإآطشمرقتلذفyrasdmwlfYRASDMWLF")
+_LINK_FIRST_CHARS: Final = frozenset(
+    "اأإآطشمرقتلذفyrasdmwlfYRASDMWLF"
+    "чсдпЧСДПbBiIvVtTcCzZàÀeEय"  # scheme v16: the labels of other languages
+)
 
 
 def story_paragraphs(paragraphs: Sequence[str]) -> list[str]:

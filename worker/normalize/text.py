@@ -259,9 +259,11 @@ _BMP: Final = CLASSES
 _COMBINING_CLASS: Final = _class(_BMP["combining"])
 _MARK_RUN_RE: Final = re.compile(f"[{_COMBINING_CLASS}]{{{MAX_COMBINING_RUN + 1},}}")
 #: ZWNJ/ZWJ carry meaning between two letters (Persian ``می‌خواهم``, emoji sequences, Indic
-#: conjuncts); anywhere else they are junk. Runs collapse to one.
+#: conjuncts), and after Malayalam's virama at a word's end (a chillu as written before Unicode
+#: 5.1: ``അവന്‍``, "he"; without it, ``അവന്``, "to him": scheme v16); anywhere else they are
+#: junk. Runs collapse to one.
 _ZW: Final = frozenset("\u200c\u200d")
-_ZW_EDGE_RE: Final = re.compile(r"(?<!\S)[\u200c\u200d]+|[\u200c\u200d]+(?!\S)")
+_ZW_EDGE_RE: Final = re.compile(r"(?<!\S)[\u200c\u200d]+|(?<!\u0d4d)[\u200c\u200d]+(?!\S)")
 _ZW_RUN_RE: Final = re.compile(r"([\u200c\u200d])[\u200c\u200d]+")
 
 
@@ -558,9 +560,11 @@ class _SentenceBreaks:
         return max(start, self.tail[1])
 
 
-#: Latin abbreviations a comma follows in a sentence (``Microsoft Corp., Alphabet``, ``Calif.,``,
-#: ``et al.,``): no paragraph break of the ", " list rule after them. Those of up to three
-#: letters and a capital (``Inc.,``, ``U.S.,``) are not listed: the rule keeps them already.
+#: Abbreviations a comma follows in a sentence (``Microsoft Corp., Alphabet``, ``Calif.,``,
+#: ``et al.,``, ``млрд руб., что``, ``bzw., Österreichs``): no paragraph break of the ", " list
+#: rule after them. Those of one letter, or of up to three and a capital (``Inc.,``, ``U.S.,``),
+#: in any script, are not listed: the rule keeps them already. Scheme v16 added the Cyrillic,
+#: German and Greek ones (a review found ``руб.,`` splitting a sentence, its comma eaten).
 _ABBREVIATIONS: Final = frozenset(
     {
         "corp", "bros", "assn", "dept", "univ", "govt", "intl", "mfg", "natl", "al", "etc", "vs",
@@ -568,6 +572,15 @@ _ABBREVIATIONS: Final = frozenset(
         "colo", "okla", "nebr", "kans", "mont", "oreg", "ore", "nev", "fla", "ill", "ind",
         "prof", "capt", "supt", "sgt", "gov", "sen", "rep", "gen", "col", "lt", "cmdr", "adm",
         "jan", "feb", "mar", "apr", "aug", "sept", "oct", "nov", "dec", "approx", "incl", "ltd",
+        # Russian, Ukrainian, Bulgarian: money, counts, units, places, "and others", "years"
+        "руб", "коп", "долл", "грн", "тыс", "млн", "млрд", "трлн", "лв", "гг", "вв", "др",
+        "пр", "обл", "чел", "ул", "пл", "просп", "стр", "ст", "кв", "км", "кг", "см", "мин",
+        "сек", "ед", "экз", "проц", "род", "гр", "тис", "грив",
+        # German, French, Spanish, Portuguese, Italian
+        "bzw", "usw", "vgl", "ca", "evtl", "ggf", "inkl", "zzgl", "bzgl", "sog", "bspw", "mio",
+        "mrd", "tsd", "env", "av", "aprox", "pág", "págs", "núm", "tel", "ecc",
+        # Greek: "and so on", kilometres, million, billion
+        "κλπ", "λπ", "χλμ", "εκατ", "δισ",
     }
 )  # fmt: skip
 
@@ -597,17 +610,16 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
     if nxt >= len(s):
         return m.group()
     first = s[nxt]
-    latin_word = word.isascii()
     if m.group("sep"):
         # "..., " joined list: a break after a period, unless it looks like an abbreviation
         # in Latin text ("U.S., Japan", "Inc., ", "etc., and"). Not after "?" or "!":
         # ``"Is it over?", he asked`` is one sentence. (The Arabic comma never joins
         # paragraphs: ``"...؟"، مضيفا`` is how Arabic attributes a quote.)
-        if term != "." or "a" <= first <= "z":
+        # Nor before a lowercase letter of any script (``руб., что``, ``..., état``: scheme v16),
+        # nor after an abbreviation of any (a one-letter one, as in ``د.,``, included).
+        if term != "." or first.islower():
             return m.group()
-        if latin_word and (
-            len(word) == 1 or (len(word) <= 3 and word[0].isupper()) or word.lower() in _ABBREVIATIONS
-        ):
+        if len(word) == 1 or (len(word) <= 3 and word[0].isupper()) or word.lower() in _ABBREVIATIONS:
             return m.group()
     else:
         # Glued "سوريا.وأعلن": a paragraph break lost by a scraper. Never inside a dotted chain,
@@ -787,10 +799,15 @@ _NOT_TITLE_ENDINGS: Final = (
     "\u17d4", "\u17d5",  # Khmer khan, bariyoosan
     "\u0589",  # Armenian full stop
     "\u1362", "\u1363", "\u1364", "\u1367",  # Ethiopic full stop, comma, semicolon, question
-    "\u0f0d",  # Tibetan shad
+    "\u0f0d", "\u0f0e",  # Tibetan shad, nyis shad
+    "\u1803", "\u1809",  # Mongolian full stop, Manchu full stop
+    "\u0df4",  # Sinhala kunddaliya
+    "|",  # typed for the danda on many Hindi sites (scheme v16: a lead ending in it was a title)
 )  # fmt: skip
-#: Closing quotes and brackets a sentence may end inside (``“……。”``, ``「……。」``).
-_TITLE_CLOSERS: Final = _CLOSERS + "」』）】》〉〕〗＂＇"
+#: Closing quotes and brackets a sentence may end inside (``“……。”``, ``「……。」``), German,
+#: Czech and Bulgarian ``„…“`` and ``‚…‘``, Danish ``»…«`` among them (scheme v16: an untitled
+#: article opening with a quote ending ``.“`` had the quote taken for its title, out of the key).
+_TITLE_CLOSERS: Final = _CLOSERS + "“‘«‹›」』）】》〉〕〗＂＇"
 
 
 def _looks_like_title(p: str) -> bool:
@@ -877,6 +894,14 @@ _FORMAT_CLASS: Final = (
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
 )
 _FORMAT_RE: Final = re.compile(f"[{_FORMAT_CLASS}]+")
+#: Malayalam's chillu letters as written before Unicode 5.1 (still on many sites): the consonant,
+#: a virama and a ZWJ, where text since writes one atomic letter (U+0D7A-U+0D7F, U+0D54-U+0D56).
+#: The key writes the atomic one (scheme v16: with the ZWJ dropped the old spelling read as the
+#: consonant with a visible virama, another word, and a copy in the other spelling was missed).
+_CHILLU_OF: Final = {
+    "ണ": "ൺ", "ന": "ൻ", "ര": "ർ", "ല": "ൽ", "ള": "ൾ", "ക": "ൿ", "മ": "ൔ", "യ": "ൕ", "ഴ": "ൖ",
+}  # fmt: skip
+_OLD_CHILLU_RE: Final = re.compile(f"([{''.join(_CHILLU_OF)}])\u0d4d\u200d")
 #: Decimal digits of every script but ASCII (``٢٠١٨``, ``۲۰۱۸``, ``२०१८``), BMP.
 _NON_ASCII_DIGITS: Final = _class(_BMP["digit"])
 _NON_ASCII_DIGIT_RE: Final = re.compile(f"[{_NON_ASCII_DIGITS}]")
@@ -907,6 +932,8 @@ def _key_chars(s: str) -> str:
     if not s.isascii():
         unusual = set(_KEY_UNUSUAL_RE.findall(s))
         if unusual:
+            if "\u200d" in unusual and "\u0d4d\u200d" in s:
+                s = _OLD_CHILLU_RE.sub(lambda m: _CHILLU_OF[m.group(1)], s)
             s = _FORMAT_RE.sub("", s)
             if not unusual.isdisjoint(_DIGIT_SET):
                 s = _NON_ASCII_DIGIT_RE.sub(_digit, s)

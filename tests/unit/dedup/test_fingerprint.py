@@ -478,6 +478,7 @@ GOLDEN_DIGESTS = {
     "v13": "dfe1dd90f0196ec53ae0fcda6adbaeda4da9bb975f31356b733a528f254a6843",
     "v14": "a94c23155e15d6f1612da9dfbfdcd8e67cf8eb77bd2f09384f09aa3d42350b29",
     "v15": "a53ba61755bde10d496a6cf4b3249b9d10f91b1e91a8f880101e6177dd26d442",
+    "v16": "ccb0f595dfbc71eb59f7bad3540edb046db28eca0c8ded347f1957885d4183b8",
 }
 
 #: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.
@@ -532,6 +533,14 @@ GOLDEN_TEXTS: dict[str, tuple[str, str | None]] = {
     # single-page site's route and a site's root as URLs
     "short_story": ("Talks resume\n\nThe envoy said talks would resume.", "https://m.news.example/#/article/1001"),
     "html_wordpress": ("", "https://example.com/"),
+    # v16: an untitled Hindi text with the danda typed as a bar, an untitled German one opening
+    # with a quote, Malayalam with chillus as written before Unicode 5.1, Urdu as an Arabic
+    # keyboard types it, a Russian sentence with an abbreviation before a comma
+    "hindi_pipe_untitled": ("विशेष दूत ने कहा कि बातचीत फिर से शुरू होगी|\nपक्षों ने सहमति जताई|", None),
+    "german_quote_untitled": ("„Wir haben alles verloren.“\nMit diesen Worten beschreibt sie die Lage.", None),
+    "malayalam_old_chillu": ("അവന്\u200d ഇന്നലെ കേരളത്തില്\u200d എത്തി.", None),
+    "urdu_arabic_keyboard": ("وزیر اعظم نے كها كه حكومت بهی غور كر رهی هے۔", None),
+    "russian_abbreviation": ("Выручка составила 5,2 млрд руб., что на 12% больше.", None),
     # v10: long enough for the opening's kept shingles past the lead (and the sequence's flags)
     "long": (" ".join(f"item{i} of part {i % 7}" for i in range(60)), None),
 }

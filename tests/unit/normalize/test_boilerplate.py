@@ -112,6 +112,21 @@ def test_dateline_with_almost_nothing_after_it_stays() -> None:
         "Related: What we know about the deal",
         "See also: Election results",
         "المزيد من الأخبار: الدوري الإسباني",
+        # scheme v16: other languages' labels (a review found them kept in the key)
+        "Читайте также: Водителей автобусов обяжут соблюдать новые правила",
+        "СМОТРИТЕ ТАКЖЕ - Итоги выборов в регионе",
+        "Дивіться також: Ціни на пальне знову зросли",
+        "Baca juga: Sopir bus wajib patuhi aturan istirahat baru",
+        "Ayrıca okuyun: Seçim sonuçları açıklandı",
+        "Ilgili haber: Bakan başkenti ziyaret etti",
+        "यह भी पढ़ें: सरकार ने नई परिवहन योजना की घोषणा की",
+        "Lee también: El Gobierno presenta un nuevo plan de transporte",
+        "Leia também: Governo anuncia novo plano de transporte",
+        "À lire aussi : Le gouvernement dévoile un nouveau plan",
+        "Lesen Sie auch: Regierung stellt neuen Verkehrsplan vor",
+        "Leggi anche: Il governo presenta un nuovo piano",
+        "Czytaj także: Rząd przedstawia nowy plan transportowy",
+        "** Читайте также: Новые правила",
     ],
 )
 def test_related_link_lines_are_chrome(line: str) -> None:
@@ -125,6 +140,10 @@ def test_related_link_lines_are_chrome(line: str) -> None:
         "وقرأ الوزير أيضا بيانا باسم الحكومة أمام البرلمان.",
         "Read the statement in full, the minister told parliament, and judge for yourselves.",
         "More than 200 people were killed in the attack, officials said.",
+        "Читатели также спрашивают, когда откроется новый мост через реку.",
+        "Bacaan juga menunjukkan bahwa harga naik tajam pada bulan lalu.",
+        "Lee también los informes quien quiera entender la crisis, dijo el ministro.",
+        "Mehr zum Thema Energie will die Regierung im Herbst vorlegen.",
     ],
 )
 def test_related_link_negatives_stay(line: str) -> None:
@@ -170,6 +189,16 @@ def test_related_link_block_stops_at_a_story_paragraph() -> None:
         "زوروا موقعنا لمزيد من التفاصيل.",
         "Sign up for our newsletter.",
         "Click here to watch the video.",
+        # scheme v16: other languages' calls (a review found them kept in the key)
+        "Подписывайтесь на наш канал в Telegram, чтобы первыми узнавать новости региона",
+        "Читайте нас в Дзене и ВКонтакте",
+        "Підписуйтесь на наш Telegram-канал",
+        "Ikuti berita terkini dari kami di Google News dan kanal WhatsApp",
+        "Bizi takip edin: Twitter ve Instagram",
+        "Síguenos en Facebook y Twitter",
+        "Suivez-nous sur Instagram et abonnez-vous à notre newsletter",
+        "Folgen Sie uns auf Instagram",
+        "Seguici su Telegram",
     ],
 )
 def test_social_calls_are_chrome(line: str) -> None:
@@ -189,6 +218,10 @@ def test_social_calls_are_chrome(line: str) -> None:
         "وشاركوا في النقاش على تويتر طوال الليل.",  # "and they took part"
         "He followed the talks on Twitter, his aide said.",
         "Like many others, she learned the news on Facebook.",
+        "Следите за развитием событий, призвал губернатор жителей области.",  # no channel
+        "Министр подписал указ и опубликовал его в своём Telegram-канале.",  # the story
+        "Ikuti saja aturan yang ada, kata menteri kepada wartawan di Jakarta.",
+        "Les abonnés de la chaîne ont protesté contre la hausse des prix.",
     ],
 )
 def test_social_call_negatives_stay(line: str) -> None:
