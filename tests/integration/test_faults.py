@@ -186,6 +186,33 @@ def test_redis_outage_pauses_then_every_article_is_decided(
     wait_until(lambda: scrape(worker.metrics_port, "/readyz")[0] == 200, 15, "readiness after recovery")
 
 
+def test_the_lag_keeps_counting_a_backlog_that_grows_while_the_worker_is_paused(
+    make_redis: Callable[..., EmbeddedRedis], kafka: EmbeddedKafka,
+    topic_names: Callable[..., list[str]], start_worker: Callable[..., Any],
+) -> None:
+    """Redis down, input held to the byte budget: the consumer stops fetching, and the lag read
+    from its last fetch stood still while the backlog grew (a review's finding: a flat lag panel
+    through an outage, and the lag-growing alert's slope near 0). It is read from the broker's
+    end offsets, which the worker asks for every 5 s anyway."""
+    redis_server = make_redis()
+    topics = topic_names(partitions=1)
+    worker = start_worker(topics, redis_url=redis_server.url, max_buffered_bytes=str(1024 * 1024))
+    wait_until(lambda: scrape(worker.metrics_port, "/readyz")[0] == 200, 60, "ready", worker.log_path.read_text)
+    redis_server.stop()
+
+    def big(tag: str, n: int) -> list[bytes]:  # ~60 KB each: the 1 MiB budget holds a few dozen
+        return encode_all({**a, "text": (a["text"] + " ") * 150} for a in synthetic_articles(n, tag))
+
+    asyncio.run(produce(kafka.bootstrap, topics[0], big("first-wave", 80)))
+    wait_until(lambda: metric(scrape(worker.metrics_port)[1], "newsworker_consumer_lag_messages") >= 80, 30,
+               "the first wave's lag", worker.log_path.read_text)
+    time.sleep(6)  # the consumer, its budget spent, has stopped fetching
+    asyncio.run(produce(kafka.bootstrap, topics[0], big("second-wave", 80)))
+    wait_until(lambda: metric(scrape(worker.metrics_port)[1], "newsworker_consumer_lag_messages") >= 160, 30,
+               "the second wave counted in the lag", worker.log_path.read_text)
+    assert worker.proc.poll() is None
+
+
 # --- crashes and shutdown ----------------------------------------------------------------------
 
 

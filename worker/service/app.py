@@ -14,7 +14,8 @@ import contextlib
 import functools
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+import socket
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import faust
@@ -181,7 +182,10 @@ def _install_fetch_wait_patch() -> None:
 def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> faust.App:
     """The Faust app with its one agent, metrics server and background timers."""
     registry = registry or CollectorRegistry()
-    metrics = Metrics(registry, tracked_sources=frozenset(settings.tracked_sources))
+    # worker_id: the host's name (the pod's on Kubernetes), to tell which worker runs which build
+    metrics = Metrics(
+        registry, tracked_sources=frozenset(settings.tracked_sources), worker_id=socket.gethostname()
+    )
     metrics.set_build_info(
         version=__version__,
         fingerprint_scheme=DEFAULT_SCHEME.version,
@@ -400,15 +404,16 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     broker_silent_since: float | None = None
     lag_origins = LagOrigins(settings.consumer_auto_offset_reset, BROKER_PROBE_SECONDS)
 
-    async def probe_broker(assigned: list[Any]) -> bool:
-        """Does the broker answer this worker (one ListOffsets round trip, `BROKER_PROBE_SECONDS`
-        at most)? Cut off from it (a network partition, a frozen broker) the worker looked ready,
-        its lag a stale 0, for as long as it lasted (an operator-fault review's finding): not
-        ready while it does not, `newsworker_broker_unreachable_seconds` counting."""
+    async def probe_broker(assigned: list[Any]) -> Mapping[Any, int] | None:
+        """The assigned partitions' end offsets, as the broker tells them now (one ListOffsets
+        round trip, `BROKER_PROBE_SECONDS` at most), or None when it does not answer. Cut off
+        from it (a network partition, a frozen broker) the worker looked ready, its lag a stale
+        0, for as long as it lasted (an operator-fault review's finding): not ready while it
+        does not, `newsworker_broker_unreachable_seconds` counting."""
         nonlocal broker_silent_since
         now = asyncio.get_running_loop().time()
         try:
-            await asyncio.wait_for(app.consumer.highwaters(*assigned), timeout=BROKER_PROBE_SECONDS)
+            ends = await asyncio.wait_for(app.consumer.highwaters(*assigned), timeout=BROKER_PROBE_SECONDS)
         except Exception as exc:  # a timeout, or the client's error: either way no answer
             if broker_silent_since is None:
                 broker_silent_since = now - BROKER_PROBE_SECONDS
@@ -418,27 +423,34 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
                 )
             readiness.broker = False
             metrics.broker_unreachable(now - broker_silent_since)
-            return False
+            return None
         if broker_silent_since is not None:
             log.warning("the Kafka broker answers again after %.0f s", now - broker_silent_since)
             broker_silent_since = None
             metrics.broker_unreachable(0.0)
         readiness.broker = True
-        return True
+        return ends
 
     @app.timer(interval=5.0)
     async def observe_lag() -> None:
         consumer = app.consumer
         assigned = [tp for tp in consumer.assignment() if tp.topic == settings.input_topic]
         readiness.partitions = bool(assigned)
-        if assigned and not await probe_broker(assigned):
-            return  # the lag and Redis checks below would read stale offsets
+        ends: Mapping[Any, int] = {}
+        if assigned:
+            answer = await probe_broker(assigned)
+            if answer is None:
+                return  # the lag and Redis checks below would read stale offsets
+            ends = answer
         metrics.set_partitions_assigned(len(assigned))
         metrics.retain_lag_partitions(tp.partition for tp in assigned)
         total_lag = 0
         origins = await lag_origins.origins(consumer, assigned)
         for tp in assigned:
-            highwater = consumer.highwater(tp)
+            # The end offset the broker just gave, not the one the last fetch carried: a consumer
+            # paused by a full buffer fetches nothing, and its lag stood still while the backlog
+            # grew (a review's finding: flat on the dashboard through a Redis outage).
+            highwater = ends.get(tp, consumer.highwater(tp))
             # faust keeps the last committed offset per partition (None before the first commit)
             committed = consumer._committed_offset.get(tp) or 0  # type: ignore[attr-defined]
             origin = origins.get(tp, 0)

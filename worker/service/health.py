@@ -115,8 +115,18 @@ class Readiness:
         return missing
 
     @property
+    def stuck_for_good(self) -> bool:
+        """Stuck past `Progress.dead_after` while Redis answers: what a restart may cure. A stall
+        while Redis is down or refusing (an outage, a full Redis) is not: restarted every ~5.5
+        minutes through a long outage, the worker rebalanced its group each time, fell into
+        CrashLoopBackOff and came back up to 5 minutes after Redis did (a review's finding). It
+        stays not ready and says why. A broker that does not answer still counts: a restart
+        renews the Kafka client, which may be what is stuck."""
+        return self.progress.dead and self.redis and self.dedup
+
+    @property
     def live(self) -> bool:
-        return self.alive and not self.progress.dead
+        return self.alive and not self.stuck_for_good
 
     @property
     def ready(self) -> bool:
@@ -179,8 +189,10 @@ class MetricsServer:
         r = self._readiness
         if not r.alive:
             return _json_response({"status": "dead"}, 503)
-        if r.progress.dead:
+        if r.stuck_for_good:
             return _json_response({"status": "stuck", "detail": r.progress.describe()}, 503)
+        if r.progress.dead:
+            return _json_response({"status": "waiting for redis", "detail": r.progress.describe()}, 200)
         return _json_response({"status": "ok"}, 200)
 
     async def _readyz(self, request: web.Request) -> web.Response:

@@ -60,6 +60,10 @@ def test_an_install_without_the_compiled_passes_says_so(
     assert registry.get_sample_value("newsworker_build_info", {**labels, **python, "worker_id": _worker_id(registry)}) == 1
     assert "shingles hashed in Python" in caplog.text
     assert "match-key passes run in Python" in caplog.text
+    # the host's name (a pod's on Kubernetes): it was always "" (a review's finding)
+    import socket
+
+    assert _worker_id(registry) == socket.gethostname() != ""
 
 
 def _worker_id(registry: CollectorRegistry) -> str:

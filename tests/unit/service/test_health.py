@@ -159,6 +159,26 @@ def test_lag_without_a_finished_batch_is_not_ready_then_not_live() -> None:
     assert readiness.ready and readiness.live
 
 
+def test_a_stall_while_redis_is_down_is_not_ready_but_live() -> None:
+    """Restarting does not bring Redis back: a worker stalled by a Redis outage or a full Redis
+    stays live (not ready, saying why), where it was restarted every ~5.5 minutes, rebalancing
+    its group each time (a review's finding). Once Redis answers, a stall still past the bar is
+    what a restart may cure."""
+    readiness, clock = stuck_readiness()
+    readiness.progress.lag = 1200
+    readiness.redis = False
+    clock.now += 400
+    (health, ready) = serve(readiness, CollectorRegistry(), "/healthz", "/readyz")
+    assert health[0] == 200 and json.loads(health[2])["status"] == "waiting for redis"
+    assert ready[0] == 503 and json.loads(ready[2])["missing"] == ["redis", "progress"]
+    readiness.redis, readiness.dedup = True, False  # answers PING, refuses the claims (full)
+    assert readiness.live and not readiness.ready
+    readiness.dedup = True
+    assert not readiness.live
+    readiness.redis, readiness.broker = True, False  # a broker that does not answer still counts
+    assert not readiness.live
+
+
 def test_batches_in_flight_count_as_pending_work_without_lag() -> None:
     readiness, clock = stuck_readiness()
     progress = readiness.progress
