@@ -41,6 +41,7 @@ from worker.dedup.decision import (
     decided_record,
     judge,
     make_record,
+    not_itself,
     recorded_decision,
     resolve,
 )
@@ -560,7 +561,7 @@ async def decide_answered(
                 if target is None:
                     blocked.append(index)
                     continue
-            decision = resolve(match, target)
+            decision = not_itself(resolve(match, target), item.article_id)
             decisions[index] = decision
             if view.exact_owner is None:
                 ready.append(index)

@@ -523,3 +523,34 @@ def test_an_untitled_hindi_follow_up_with_the_danda_typed_as_a_bar_is_not_a_dupl
     assert [type(o).__name__ for o in outcomes] == ["Clean", "Clean"]
     assert outcomes[1].article.story_id == "original"
     assert outcomes[0].article.title is None
+
+
+def test_a_revision_under_an_id_already_published_never_duplicates_itself() -> None:
+    """``x`` published, ``y`` a copy of it, then ``x`` again with its text revised: the revision
+    matched ``y`` and resolved to "a duplicate of x", an event naming its own id as the article
+    it repeats, after ``x`` came out clean (a review's finding). One id, one outcome: clean."""
+    body = (
+        "The central bank raised interest rates by half a point on Tuesday, citing persistent inflation in food "
+        "and energy prices. Analysts had expected a smaller move after months of slowing growth. The governor said "
+        "further increases were possible if wages kept rising faster than productivity across the economy. "
+    )
+    extra = "Separately, the finance ministry said it would publish a revised budget forecast next week."
+    articles = [
+        {"id": "x", "text": body},
+        {"id": "y", "text": "Update: " + body + extra},
+        {"id": "x", "text": "Update: " + body + extra + " More."},
+    ]
+    store = InMemoryStore()
+    outcomes = [
+        asyncio.run(process_batch(
+            [Message(value=to_json(a), origin=f"t:0:{i}")], store, limits=LIMITS, thresholds=Thresholds(), clock=lambda: NOW
+        ))[0]
+        for i, a in enumerate(articles)
+    ]
+    assert [type(o).__name__ for o in outcomes] == ["Clean", "Duplicate", "Clean"]
+    assert outcomes[1].event.duplicate_of == "x"
+    assert outcomes[2].article.id == "x" and outcomes[2].article.story_id in (None, "x")
+    # in one batch as well
+    batch = [Message(value=to_json(a), origin=f"t:1:{i}") for i, a in enumerate(articles)]
+    together = asyncio.run(process_batch(batch, InMemoryStore(), limits=LIMITS, thresholds=Thresholds(), clock=lambda: NOW))
+    assert [type(o).__name__ for o in together] == ["Clean", "Duplicate", "Clean"]

@@ -543,6 +543,28 @@ def resolve(match: Match | None, target: StoredRecord | None = None) -> Decision
     return Related(decided.published, decided.story, similarity)
 
 
+def not_itself(decision: Decision, article_id: str) -> Decision:
+    """`decision` without a reference to the article's own id. A revision sent under an id
+    already published (``x``), matching another article that repeats ``x`` (``y``, a copy of
+    ``x``), resolved to "a duplicate of ``x``": the id had a second outcome, and named itself
+    (a review's finding). An article never matches its own id's record (`judge`); through a
+    third article's it is the story's own article again: linked to that story where it is
+    another's, else a new story, as its first outcome was."""
+    if isinstance(decision, DuplicateOf):
+        if decision.canonical_id != article_id:
+            return decision
+        story = decision.story_id
+    elif isinstance(decision, Related):
+        if article_id not in (decision.related_to, decision.story_id):
+            return decision
+        story = decision.story_id
+    else:
+        return decision
+    if story is None or story == article_id:
+        return Unique()
+    return Related(story, story, decision.similarity)
+
+
 def _drifted(match: Match, decided: StoredRecord) -> float | None:
     """For a duplicate verdict on a record that is itself a copy (`decided`, its decided
     record): this article's Jaccard with that record's original when it was judged *not* a copy

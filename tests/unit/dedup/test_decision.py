@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
+import pytest
 
 from worker.dedup.decision import (
     CLEAN,
@@ -20,6 +23,7 @@ from worker.dedup.decision import (
     decode_record,
     encode_record,
     make_record,
+    not_itself,
     recorded_decision,
     ref_of,
     same_text,
@@ -464,3 +468,22 @@ def test_two_khmer_accident_reports_in_one_template_are_linked_not_dropped() -> 
     view = _view_for(cut, {i: ref(tuesday) for i in range(len(cut.bands))})
     record = msgspec.structs.replace(make_record("tuesday", tuesday), bands=band_tags(cut))
     assert isinstance(decide(cut, view, {ref(tuesday): record}, T), DuplicateOf)
+
+
+@pytest.mark.parametrize(
+    ("decision", "expected"),
+    [
+        (DuplicateOf("x", "near", 0.9), Unique()),
+        (DuplicateOf("x", "near", 0.9, story_id="s"), Related("s", "s", 0.9)),
+        (DuplicateOf("z", "near", 0.9), DuplicateOf("z", "near", 0.9)),
+        (Related("x", "x", 0.4), Unique()),
+        (Related("x", "s", 0.4), Related("s", "s", 0.4)),
+        (Related("z", "x", 0.4), Unique()),
+        (Related("z", "s", 0.4), Related("z", "s", 0.4)),
+        (Unique(), Unique()),
+    ],
+)
+def test_a_decision_never_names_the_article_s_own_id(decision: Any, expected: Any) -> None:
+    """`not_itself` for article ``x``: a reference to ``x`` goes, its story stays where that
+    is another article's."""
+    assert not_itself(decision, "x") == expected
