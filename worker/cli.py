@@ -100,31 +100,85 @@ def _compiled_parts() -> str:
     return "; ".join(parts)
 
 
+def _say_skipped(skipped: list[Path], limit: int = 5) -> None:
+    """Files of an input directory that no reader reads: named, not passed over in silence (a
+    directory of `.ndjson` or `.json.gz` files was read as empty: a review's finding)."""
+    from worker.files.inputs import SUFFIXES
+
+    if not skipped:
+        return
+    more = f" and {len(skipped) - limit} more" if len(skipped) > limit else ""
+    names = ", ".join(str(p) for p in skipped[:limit]) + more
+    print(
+        f"newsworker: skipped {len(skipped)} file(s) no reader reads ({names}); "
+        f"readers: {' '.join(SUFFIXES)}",
+        file=sys.stderr,
+    )
+
+
+def _output_problem(output: Path, inputs: list[Path]) -> str | None:
+    """Why `output` cannot be written beside these inputs: a directory; one of the inputs
+    (opened for writing, it was emptied before it was read, and the run said 0 records); inside
+    an input directory (the run read its own results back as articles, for ever: a review's
+    finding)."""
+    if output.is_dir():
+        return f"--output {output} is a directory: name a file"
+    target = output.resolve()
+    for path in inputs:
+        if path.is_dir() and target.is_relative_to(path.resolve()):
+            return (
+                f"--output {output} is inside the input directory {path}: it would be read as input; "
+                "write it elsewhere"
+            )
+        if path.exists() and output.exists() and os.path.samefile(path, output):
+            return f"--output {output} is the input {path}: writing it would empty it before it is read"
+    return None
+
+
 def cmd_dedup(args: argparse.Namespace) -> int:
     import msgspec
 
-    from worker.files.inputs import read_records
+    from worker.files.inputs import input_files, read_records
     from worker.files.offline import dedup_records
 
     settings = _settings()
     encoder = msgspec.json.Encoder()
+    to_stdout = str(args.output) == "-"
+    listed = input_files(args.input)  # every path checked before anything is decided and recorded
+    problem = None if to_stdout else _output_problem(args.output, args.input)
+    if problem is not None:
+        print(f"newsworker dedup: {problem}", file=sys.stderr)
+        return 2
+    _say_skipped(listed.skipped)
 
     def run(redis_url: str, *, secure: bool = True) -> int:
-        to_stdout = str(args.output) == "-"
         with contextlib.nullcontext(sys.stdout.buffer) if to_stdout else open(args.output, "wb") as out:
 
             def write(_record, result) -> None:  # type: ignore[no-untyped-def]
                 out.write(encoder.encode(result) + b"\n")
 
             # the prepare stage decodes every line and dead-letters a bad one with its reason
-            records = read_records(args.input, check=False)
-            summary = asyncio.run(dedup_records(records, redis_url, settings, on_result=write, secure=secure))
+            records = read_records(listed, check=False)
+            try:
+                summary = asyncio.run(
+                    dedup_records(records, redis_url, settings, on_result=write, secure=secure)
+                )
+            except BrokenPipeError:
+                # `... --output - | head`: the reader has what it wanted. Quietly, as other tools do
+                # (a traceback, exit 1, before); what was decided is recorded in Redis.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                print("newsworker dedup: the output was closed (a broken pipe): stopped", file=sys.stderr)
+                return 1
         rate = summary.total / summary.seconds if summary.seconds else 0.0
         print(
             f"{summary.total} record(s): clean {summary.clean}, duplicate {summary.duplicate}, "
             f"dead letter {summary.dead_letter} in {summary.seconds:.1f}s ({rate:.0f}/s) -> {args.output}",
             file=sys.stderr,
         )
+        if summary.interrupted:
+            print("newsworker dedup: interrupted (Ctrl-C): the records above were decided and recorded, "
+                  "the rest not read", file=sys.stderr)
+            return 130
         if summary.evicting:
             from worker.service.redis_watch import evicting_warning
 
@@ -405,11 +459,12 @@ def _refused(exc: BaseException) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     from worker.errors import ConfigurationError
+    from worker.files.inputs import UnreadableInput
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (FileNotFoundError, ConfigurationError) as exc:
+    except (FileNotFoundError, ConfigurationError, UnreadableInput) as exc:
         print(f"newsworker: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:

@@ -189,3 +189,104 @@ def test_a_redis_that_evicts_is_named_and_what_it_evicted_during_the_run_is_told
     # the deployed setting (noeviction) and room enough: nothing to say
     assert main(["dedup", "--input", str(src), "--output", str(out), "--redis-url", redis_server.url]) == 0  # type: ignore[attr-defined]
     assert "warning" not in capsys.readouterr().err
+
+
+def _articles(n: int, tag: str) -> str:
+    return "".join(
+        json.dumps({"id": f"{tag}-{i}", "text": f"Story {i} of {tag}: the council met on day {i} and voted {i * 7} to {i}."})
+        + "\n"
+        for i in range(n)
+    )
+
+
+def test_an_output_inside_an_input_directory_is_refused_before_anything_is_read(
+    tmp_path: Path, redis_server: object
+) -> None:
+    """`--output in/results.jsonl` with `--input in/`: the output was listed as an input, and
+    the run read its own results back as articles for ever (4.7 GB in 10 minutes, a review's
+    finding). Refused, naming why; nothing decided or written."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text(_articles(3, "loop"), encoding="utf-8")
+    out = tmp_path / "in" / "results.jsonl"
+    result = run_cli("dedup", "--input", str(tmp_path / "in"), "--output", str(out), "--redis-url", redis_server.url)  # type: ignore[attr-defined]
+    assert result.returncode == 2 and "inside the input directory" in result.stderr
+    assert not out.exists()
+
+
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path: Path, redis_server: object) -> None:
+    """`--output in.jsonl --input in.jsonl` emptied the input before reading it and said
+    "0 record(s)", exit 0 (a review's finding)."""
+    src = tmp_path / "in.jsonl"
+    src.write_text(_articles(5, "same"), encoding="utf-8")
+    before = src.read_bytes()
+    result = run_cli("dedup", "--input", str(src), "--output", str(src), "--redis-url", redis_server.url)  # type: ignore[attr-defined]
+    assert result.returncode == 2 and "writing it would empty it" in result.stderr
+    assert src.read_bytes() == before
+    result = run_cli("dedup", "--input", str(src), "--output", str(tmp_path), "--redis-url", redis_server.url)  # type: ignore[attr-defined]
+    assert result.returncode == 2 and "is a directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_input_is_checked_before_anything_is_decided(tmp_path: Path, redis_server: object) -> None:
+    """A missing second input, or one named with a suffix no reader reads, stopped the run after
+    the first file was decided and recorded in Redis (or was read as one garbage article)."""
+    good = tmp_path / "good.jsonl"
+    good.write_text(_articles(3, "checked"), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    for second, said in ((tmp_path / "missing.jsonl", "no such file"), (tmp_path / "feed.csv", "no reader")):
+        if second.suffix == ".csv":
+            second.write_text("id,text\n1,x\n", encoding="utf-8")
+        result = run_cli("dedup", "--input", str(good), str(second), "--output", str(out), "--redis-url", redis_server.url)  # type: ignore[attr-defined]
+        assert result.returncode == 2 and said in result.stderr, result.stderr
+        assert not out.exists()
+
+
+def test_ndjson_files_are_read_and_a_directory_s_unread_files_are_named(tmp_path: Path, redis_server: object) -> None:
+    """A directory of `.ndjson` files was read as empty, without a word (a review's finding)."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.ndjson").write_text(_articles(4, "nd"), encoding="utf-8")
+    (tmp_path / "in" / "b.json.gz").write_bytes(gzip.compress(_articles(2, "gz").encode()))
+    out = tmp_path / "out.jsonl"
+    result = run_cli("dedup", "--input", str(tmp_path / "in"), "--output", str(out), "--redis-url", redis_server.url)  # type: ignore[attr-defined]
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [f"nd-{i}" for i in range(4)]
+    assert "skipped 1 file(s)" in result.stderr and "b.json.gz" in result.stderr
+
+
+def test_a_closed_output_pipe_stops_the_run_without_a_traceback(tmp_path: Path, redis_server: object) -> None:
+    """`newsworker dedup --output - | head -1` ended in a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "in.jsonl"
+    src.write_text(_articles(3000, "pipe"), encoding="utf-8")
+    command = f"{sys.executable} -m worker dedup --input {src} --output - --redis-url {redis_server.url} | head -1"  # type: ignore[attr-defined]
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert json.loads(result.stdout)["id"] == "pipe-0"
+    assert "Traceback" not in result.stderr and "output was closed" in result.stderr, result.stderr
+
+
+def test_ctrl_c_stops_the_run_after_the_batch_being_decided(tmp_path: Path, redis_server: object) -> None:
+    """One Ctrl-C (SIGINT) was sometimes swallowed (the run went on to its end, exit 0), else a
+    traceback without a summary (a review's finding). It stops after the batch being decided:
+    every result line written is counted in the summary, exit 130."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "in.jsonl"
+    src.write_text(_articles(60_000, "sigint"), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker", "dedup", "--input", str(src), "--output", str(out), "--redis-url", redis_server.url],  # type: ignore[attr-defined]
+        stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    deadline = time.monotonic() + 120
+    while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # the first results are out: the run is under way
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    written = len(out.read_text().splitlines())
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert f"{written} record(s)" in stderr and 0 < written < 60_000

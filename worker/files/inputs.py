@@ -1,23 +1,28 @@
 """Reading articles from files for `produce` and the offline `dedup` mode.
 
-Accepted: `.jsonl` / `.jsonl.gz` (one raw article per line), `.json` (one article), `.txt`
-(plain text; its path in the directory given, without extension, is its id), `.html` / `.htm` (the page is the
-article's `html`), and directories of those (walked in name order). Each record keeps its
-origin (`path:line`), so errors name the line to fix, and the offline mode can tell a re-run
-from a new article.
+Accepted: `.jsonl` / `.jsonl.gz` (one raw article per line; `.ndjson` / `.ndjson.gz` the
+same), `.json` (one article), `.txt` (plain text; its path in the directory given, without
+extension, is its id), `.html` / `.htm` (the page is the article's `html`), and directories of
+those (walked in name order; files of other names are skipped, and `input_files` lists them).
+A file named with another suffix is refused: read as plain text, a `.json.gz` or a `.csv` was
+one garbage article (a review's finding). Each record keeps its origin (`path:line`), so errors
+name the line to fix, and the offline mode can tell a re-run from a new article.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gzip
+import io
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import msgspec
 
-SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".txt", ".html", ".htm")
+SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".txt", ".html", ".htm")
+_JSON_LINES = {".jsonl": False, ".ndjson": False, ".jsonl.gz": True, ".ndjson.gz": True}  # compressed?
 #: The UTF-8 byte order mark some editors put at the start of a file (RFC 8259 lets a reader
 #: ignore it): dropped before a line's or a file's JSON, so `produce` sends JSON without it (the
 #: worker ignores one before a message's JSON too).
@@ -38,32 +43,62 @@ def _suffix(path: Path) -> str:
     return next((s for s in SUFFIXES if name.endswith(s)), "")
 
 
-def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
-    for path, _name in _named_files(paths):
-        yield path
+class UnreadableInput(ValueError):
+    """A file named on the command line that the readers cannot read (its suffix)."""
 
 
-def _named_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
-    """Every file with the id a plain-text or HTML file's article gets: its path in the
-    directory given, without its suffix (``site/a/index.html`` -> ``a/index``; a file given
-    itself, or at a directory's top: its name). A wget mirror is all ``index.html``: by name
-    alone its pages would be one id, and an article is never taken for a copy of its own id.
-    A name met again under another directory given is the path as given (``b/site/index``)."""
-    seen: set[str] = set()
+class InputFiles(msgspec.Struct, frozen=True):
+    """The files an input names, each with the id a plain-text or HTML file's article gets,
+    and the files its directories hold that no reader reads (skipped, to be said)."""
+
+    files: list[tuple[Path, str]]
+    skipped: list[Path]
+
+
+def input_files(paths: Iterable[Path]) -> InputFiles:
+    """Every file of `paths`, listed (and every path checked) before any is read: a missing or
+    unreadable second input used to stop a run after the first was decided and recorded (a
+    review's finding). Raises FileNotFoundError, or `UnreadableInput` for a file named with a
+    suffix no reader reads.
+
+    An id is the file's path in the directory given, without its suffix (``site/a/index.html``
+    -> ``a/index``; a file given itself, or at a directory's top: its name). A wget mirror is
+    all ``index.html``: by name alone its pages would be one id, and an article is never taken
+    for a copy of its own id. A name met again under another directory given is the path as
+    given (``b/site/index``)."""
+    paths = list(paths)
+    named: list[tuple[Path, str]] = []
+    skipped: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and _suffix(p))
-            named = [(p, p.relative_to(path).as_posix()) for p in found]
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                if _suffix(file):
+                    named.append((file, file.relative_to(path).as_posix()))
+                else:
+                    skipped.append(file)
         elif path.exists():
-            named = [(path, path.name)]
+            if not _suffix(path):
+                raise UnreadableInput(
+                    f"{path}: no reader for this file's name; name it {', '.join(SUFFIXES)} "
+                    "(or pass a directory of such files)"
+                )
+            named.append((path, path.name))
         else:
             raise FileNotFoundError(f"no such file or directory: {path}")
-        for file, name in named:
-            name = _unsuffixed(name)
-            if name in seen:
-                name = _unsuffixed(file.as_posix())
-            seen.add(name)
-            yield file, name
+    seen: set[str] = set()
+    files: list[tuple[Path, str]] = []
+    for file, name in named:
+        name = _unsuffixed(name)
+        if name in seen:
+            name = _unsuffixed(file.as_posix())
+        seen.add(name)
+        files.append((file, name))
+    return InputFiles(files, skipped)
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    for path, _name in input_files(paths).files:
+        yield path
 
 
 def _unsuffixed(name: str) -> str:
@@ -95,29 +130,41 @@ def _read_lines(path: Path, *, compressed: bool, check: bool = True) -> Iterator
     record naming where it stopped. `check`: see `read_records`."""
     number = 0
     try:
-        with gzip.open(path, "rb") if compressed else open(path, "rb") as fh:
-            for number, line in enumerate(fh, 1):
+        with (
+            gzip.open(path, "rb") if compressed else open(path, "rb") as fh,
+            contextlib.ExitStack() as stack,
+        ):
+            lines: Iterable[bytes] = fh
+            if fh.peek(2)[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                # UTF-16 with its byte order mark, as PowerShell's `>` writes: each line read as
+                # bytes was a dead letter blamed on another producer's wire format (a review's
+                # finding)
+                text = stack.enter_context(io.TextIOWrapper(fh, encoding="utf-16"))
+                lines = (line.encode("utf-8") for line in text)
+            for number, line in enumerate(lines, 1):
                 # a file saved as "UTF-8 with BOM", or lines joined from such files
                 line = line.rstrip(b"\r\n").removeprefix(_BOM)
                 if not line.strip():
                     continue
                 yield InputRecord(line, f"{path}:{number}", _check_json(line) if check else None)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+    except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as exc:
         where = f"after line {number}" if number else "at its start"
         problem = f"the file cannot be read {where} ({exc}): truncated or not gzip?"
         yield InputRecord(b"", f"{path}:{number + 1}", problem, unreadable=True)
 
 
-def read_records(paths: Iterable[Path], *, check: bool = True) -> Iterator[InputRecord]:
-    """Every article of every file, in order. Never stops at a bad record: it flags it.
+def read_records(paths: Iterable[Path] | InputFiles, *, check: bool = True) -> Iterator[InputRecord]:
+    """Every article of every file, in order (`paths`, or their `input_files` listed already).
+    Never stops at a bad record: it flags it.
 
     `check=False` leaves JSON unparsed here (`problem` is then set only for what is not JSON
     text at all): for a caller that runs the records through the worker's own decoding, which
     dead-letters a bad one with its reason, a parse here would only be done twice."""
-    for path, name in _named_files(paths):
+    listed = paths if isinstance(paths, InputFiles) else input_files(paths)
+    for path, name in listed.files:
         suffix = _suffix(path)
-        if suffix in (".jsonl", ".jsonl.gz"):
-            yield from _read_lines(path, compressed=suffix == ".jsonl.gz", check=check)
+        if suffix in _JSON_LINES:
+            yield from _read_lines(path, compressed=_JSON_LINES[suffix], check=check)
         elif suffix == ".json":
             data = path.read_bytes().removeprefix(_BOM)
             yield InputRecord(data, f"{path}:1", _check_json(data) if check else None)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -97,6 +99,9 @@ class Summary:
     #: server would not say (INFO refused).
     evicting: str | None = None
     evicted_keys: int | None = None
+    #: Stopped by Ctrl-C (SIGINT) after the batch being decided: the counts are what was decided
+    #: and recorded, the rest of the input was not read.
+    interrupted: bool = False
 
     def add(self, r: OfflineResult) -> None:
         self.total += 1
@@ -121,6 +126,23 @@ def _batches(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRe
             batch = []
     if batch:
         yield batch
+
+
+def _stop_on_sigint(loop: asyncio.AbstractEventLoop, summary: Summary) -> bool:
+    """Whether SIGINT now marks `summary` interrupted (the main thread's loop only), the next
+    one restoring Python's KeyboardInterrupt."""
+
+    def stop() -> None:
+        summary.interrupted = True
+        loop.remove_signal_handler(signal.SIGINT)
+
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        loop.add_signal_handler(signal.SIGINT, stop)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return False
+    return True
 
 
 async def dedup_records(
@@ -164,11 +186,16 @@ async def dedup_records(
     ahead = max(1, preparer.processes) + 1
     pending: deque[tuple[list[InputRecord], asyncio.Future[Staged]]] = deque()
     batches = itertools.chain(head, batches)
+    # Ctrl-C stops the run after the batch being decided, its results written: asyncio's own
+    # handler cancelled the task, and a cancellation absorbed inside a Redis call let the run go
+    # on to its end, exit 0 (a review's finding); a second Ctrl-C interrupts at once.
+    loop = asyncio.get_running_loop()
+    on_sigint = _stop_on_sigint(loop, summary)
     try:
         before = await _eviction(client)
         store = make_store(client, settings, scheme)
         thresholds = thresholds or Thresholds()
-        while True:
+        while not summary.interrupted:
             while len(pending) < ahead and (batch := next(batches, None)) is not None:
                 messages = [Message(value=r.value, origin=r.origin) for r in batch]
                 pending.append((batch, asyncio.ensure_future(preparer.prepare(messages, now=clock()))))
@@ -186,6 +213,8 @@ async def dedup_records(
             summary.evicting = after.policy or before.policy or None
             summary.evicted_keys = max(0, after.evicted_keys - before.evicted_keys)
     finally:
+        if on_sigint:
+            loop.remove_signal_handler(signal.SIGINT)
         for _, preparing in pending:
             preparing.cancel()
         preparer.close()

@@ -14,10 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from worker.files.inputs import InputRecord, read_records
+from worker.files.inputs import InputRecord, input_files, read_records
+
+#: The exit status of a run that found the broker unreachable (sysexits' EX_UNAVAILABLE, as the
+#: other commands give when Redis is).
+EXIT_UNAVAILABLE = 69
 
 #: Messages in flight before the producer awaits deliveries: large enough to batch well,
 #: small enough to bound memory on multi-gigabyte inputs.
@@ -50,7 +55,11 @@ async def produce_records(
         linger_ms=5,
         **(client_kwargs or {}),
     )
-    await producer.start()
+    try:
+        await producer.start()
+    except BaseException:
+        await producer.stop()  # else "Unclosed AIOKafkaProducer" follows the error
+        raise
     try:
         pending: list[asyncio.Future[object]] = []
         for record in records:
@@ -87,6 +96,7 @@ def run_produce(
     once (inputs run to gigabytes). So the bar has no total count of articles, which would need a
     first pass over the whole input; it counts what was sent.
     """
+    listed = input_files(paths)  # every path checked before the broker is contacted
     read = 0
 
     def counted(records: Iterable[InputRecord]) -> Iterator[InputRecord]:
@@ -104,16 +114,23 @@ def run_produce(
         transient=False,
     ) as progress:
         task = progress.add_task("produce", total=None)
-        report = asyncio.run(
-            produce_records(
-                bootstrap,
-                topic,
-                counted(read_records(paths)),
-                send_invalid=send_invalid,
-                on_progress=lambda n: progress.advance(task, n),
-                client_kwargs=client_kwargs,
+        try:
+            report = asyncio.run(
+                produce_records(
+                    bootstrap,
+                    topic,
+                    counted(read_records(listed)),
+                    send_invalid=send_invalid,
+                    on_progress=lambda n: progress.advance(task, n),
+                    client_kwargs=client_kwargs,
+                )
             )
-        )
+        except KafkaConnectionError as exc:  # a traceback and "Unclosed AIOKafkaProducer" before
+            progress.stop()
+            console.print(f"newsworker produce: the Kafka broker at {bootstrap} is unreachable ({exc})")
+            return EXIT_UNAVAILABLE
+    for path in listed.skipped:
+        console.print(f"[yellow]skipped[/] {path}: no reader for this file's name")
     for origin, problem in report.skipped:
         console.print(f"[yellow]skipped[/] {origin}: {problem}")
     console.print(f"sent {report.sent} article(s) to {topic}; skipped {len(report.skipped)}")

@@ -100,3 +100,27 @@ def test_files_of_one_name_in_a_tree_get_one_id_each(tmp_path: Path) -> None:
     ids = [msgspec.json.decode(r.value)["id"] for r in read_records([tmp_path / "site", tmp_path / "other"])]
     assert ids == ["a/index", "b/index", "c/d/index", "top", (tmp_path / "other" / "top").as_posix()]
     assert [msgspec.json.decode(r.value)["id"] for r in read_records([tmp_path / "site" / "top.txt"])] == ["top"]
+
+
+def test_a_file_in_utf16_as_powershell_writes_it_is_read(tmp_path: Path) -> None:
+    """PowerShell's `>` writes UTF-16 with a byte order mark: its lines were dead letters blamed
+    on another producer's wire format, and its last NUL an extra record (a review's finding)."""
+    lines = [{"id": f"u{i}", "text": f"خبر رقم {i} عن الاجتماع"} for i in range(3)]
+    text = "".join(json.dumps(a, ensure_ascii=False) + "\r\n" for a in lines)
+    (tmp_path / "in.jsonl").write_bytes(text.encode("utf-16"))
+    records = list(read_records([tmp_path / "in.jsonl"]))
+    assert [json.loads(r.value) for r in records] == lines
+    assert all(r.problem is None for r in records)
+
+
+def test_a_file_named_with_a_suffix_no_reader_reads_is_refused_and_a_directory_s_are_listed(tmp_path: Path) -> None:
+    from worker.files.inputs import UnreadableInput, input_files
+
+    (tmp_path / "a.ndjson").write_text('{"id": "a", "text": "x"}\n', encoding="utf-8")
+    (tmp_path / "b.csv").write_text("id,text\n", encoding="utf-8")
+    with pytest.raises(UnreadableInput, match="no reader"):
+        input_files([tmp_path / "b.csv"])
+    listed = input_files([tmp_path])
+    assert [p.name for p, _ in listed.files] == ["a.ndjson"] and [p.name for p in listed.skipped] == ["b.csv"]
+    with pytest.raises(FileNotFoundError):
+        input_files([tmp_path / "a.ndjson", tmp_path / "missing.jsonl"])
