@@ -24,6 +24,15 @@ def _d(text: str) -> msgspec.Meta:
     return msgspec.Meta(description=text)
 
 
+# What the contracts promised in words only (a review's finding), now in the schemas too; they
+# constrain consumers' validation, not the worker's encoding (msgspec checks them on decode).
+#: A time as the worker writes it: RFC 3339 (UTC ISO-8601).
+_TIME = msgspec.Meta(extra_json_schema={"format": "date-time"})
+#: An estimated similarity.
+_SHARE = msgspec.Meta(ge=0.0, le=1.0)
+_COUNT = msgspec.Meta(ge=0)
+
+
 class RawArticle(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=False):
     """A raw article as scrapers, RSS readers and wire feeds send it (input topic, JSON object).
 
@@ -88,10 +97,16 @@ class CleanArticle(msgspec.Struct, kw_only=True, frozen=True):
             "holds no line break, so `text.split('\\n\\n')` gives the paragraphs"
         ),
     ]
-    language: Annotated[str | None, _d("ISO 639-1 code (producer's, else detected)")]
-    published_at: Annotated[str | None, _d("Publication time, UTC ISO-8601")]
-    ingested_at: Annotated[str, _d("When the worker processed it, UTC ISO-8601")]
-    word_count: int
+    language: Annotated[
+        str | None,
+        _d(
+            "Language tag: the producer's as given (BCP 47 shaped, e.g. en, en-US), else a detected "
+            "ISO 639-1 code"
+        ),
+    ]
+    published_at: Annotated[Annotated[str, _TIME] | None, _d("Publication time, UTC ISO-8601")]
+    ingested_at: Annotated[str, _d("When the worker processed it, UTC ISO-8601"), _TIME]
+    word_count: Annotated[int, _COUNT]
     fingerprints: Fingerprints
     warnings: Annotated[list[str], _d("Non-fatal problems, e.g. an unparseable publication time")] = []
     metadata: dict[str, Any] = {}
@@ -107,7 +122,8 @@ class CleanArticle(msgspec.Struct, kw_only=True, frozen=True):
         _d("The earlier clean article of the story this one matched (the edge), or null"),
     ] = None
     similarity: Annotated[
-        float | None, _d("Estimated similarity to `related_to`, 0..1; null when not related")
+        Annotated[float, _SHARE] | None,
+        _d("Estimated similarity to `related_to`, 0..1; null when not related"),
     ] = None
 
 
@@ -123,8 +139,8 @@ class DuplicateEvent(msgspec.Struct, kw_only=True, frozen=True):
     kind: Annotated[
         DuplicateKind, _d("exact: same normalized text; near: same story reshaped; url: same canonical URL")
     ]
-    similarity: Annotated[float, _d("Estimated similarity to the canonical article, 0..1")]
-    seen_at: Annotated[str, _d("When the worker saw the duplicate, UTC ISO-8601")]
+    similarity: Annotated[float, _d("Estimated similarity to the canonical article, 0..1"), _SHARE]
+    seen_at: Annotated[str, _d("When the worker saw the duplicate, UTC ISO-8601"), _TIME]
     source: str | None = None
     url: str | None = None
     title: str | None = None
@@ -136,7 +152,7 @@ class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
     schema_version: int = SCHEMA_VERSION
     original: Annotated[str, _d("The original message: text when it was UTF-8, else base64")]
     original_encoding: Literal["utf-8", "base64"]
-    original_size: Annotated[int, _d("Size of the original message in bytes")]
+    original_size: Annotated[int, _d("Size of the original message in bytes"), _COUNT]
     truncated: Annotated[bool, _d("True when `original` holds only the first bytes of a huge message")] = (
         False
     )
@@ -145,7 +161,7 @@ class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
     offset: int | None = None
     error_type: Annotated[str, _d("Reason class, e.g. invalid_json, not_utf8, invalid_field, empty_text")]
     error: Annotated[str, _d("What is wrong and what to do about it")]
-    failed_at: Annotated[str, _d("UTC ISO-8601")]
+    failed_at: Annotated[str, _d("UTC ISO-8601"), _TIME]
     id: Annotated[str | None, _d("The input's id when it could be read")] = None
 
 

@@ -160,6 +160,10 @@ def _finish(dt: datetime, raw: object) -> tuple[str | None, str | None]:
 
 
 def _from_epoch(value: float, raw: object) -> tuple[str | None, str | None]:
+    if 1000 <= value <= 2999 and value == int(value):
+        # ``"2024"``: a year, not 2024 seconds after 1970 (it was published as 1970-01-01T00:33:44Z
+        # without a word: a review's finding); a year alone is no time of publication
+        return None, f"published_at {_shown(raw)} is a year, not a time; ignored"
     magnitude = abs(value)
     if magnitude >= _EPOCH_MS_MAX:
         value /= 1_000_000

@@ -107,13 +107,20 @@ def _is_tracking(key: str) -> bool:
     return k in TRACKING_PARAMS or k.startswith(TRACKING_PREFIXES)
 
 
+#: What an ASCII host may hold: a name's letters, digits, hyphens, dots (and the underscores
+#: some hosts have), or an IPv6 literal's hex digits and colons (with an IPv4 tail).
+_ASCII_HOST_RE: Final = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+", re.ASCII)
+
+
 def _host(hostname: str) -> str | None:
     host = hostname.rstrip(".").lower()
     if not host:
         return None
     if host.isascii():
-        # Exactly what is sent to DNS and the server already (an ``xn--`` label included).
-        return host
+        # Exactly what is sent to DNS and the server already (an ``xn--`` label included); a
+        # host of other characters (``http://\x00/``: a NUL in the published canonical URL, a
+        # review's finding) names no server.
+        return host if _ASCII_HOST_RE.fullmatch(host) else None
     return _idna_host(host)
 
 

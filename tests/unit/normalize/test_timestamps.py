@@ -211,3 +211,11 @@ def test_times_at_the_calendars_edges_are_out_of_range_not_errors(value: str) ->
     iso, warning = parse_published(value)
     assert (iso, warning) == (("1900-01-01T00:59:59Z", None) if value.startswith("1899") else (None, warning))
     assert iso is not None or "outside 1900..2100" in (warning or "")
+
+
+@pytest.mark.parametrize("value", ["2024", 2024, " 1999 ", 2024.0])
+def test_a_year_alone_is_ignored_with_a_warning_not_read_as_seconds_since_1970(value: object) -> None:
+    """``"published_at": "2024"`` came out as 1970-01-01T00:33:44Z, without a warning (a
+    review's finding)."""
+    parsed, warning = parse_published(value)
+    assert parsed is None and warning is not None and "a year" in warning

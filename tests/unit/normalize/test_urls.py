@@ -176,3 +176,17 @@ def test_the_plain_url_shortcut_takes_the_common_shape_only() -> None:
     for url in ("http://a.b/?q=1", "http://a.b/#x", "http://a.b:80/", "http://u@a.b/", "http://[::1]/", "http://\u212a.b/", "ftp://a.b/"):
         assert not urls._PLAIN_URL_RE.fullmatch(url), url
 
+
+
+@pytest.mark.parametrize("url", ["http://\x00/", "http://a\x00b.com/x", "http://exa<mple.com/", "https://a%b.com/"])
+def test_a_host_of_characters_no_host_name_holds_gives_no_canonical_url(url: str) -> None:
+    """``http://\\x00/`` was published as the canonical URL, NUL and all (a review's finding)."""
+    assert canonicalize_url(url) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [("http://[::1]:8080/a", "http://[::1]:8080/a"), ("https://my_host.Example.com/a", "https://my_host.example.com/a")],
+)
+def test_ip_literals_and_underscored_hosts_stay(url: str, canonical: str) -> None:
+    assert canonicalize_url(url) == canonical
