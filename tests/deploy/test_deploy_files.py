@@ -912,6 +912,44 @@ def test_service_monitor_and_pdb_select_the_worker_pods(
     assert pdb["maxUnavailable"] == 1
 
 
+def operator_job(monitor: dict[str, Any], service: dict[str, Any]) -> str:
+    """The `job` label the Prometheus Operator gives the targets `monitor` finds behind `service`
+    (monitoring.coreos.com/v1 ServiceMonitorSpec.jobLabel): the value of the Service's label that
+    `jobLabel` names, when set and present, else the Service's name."""
+    for endpoint in monitor["spec"]["endpoints"]:
+        for relabeling in endpoint.get("relabelings", []):
+            assert relabeling.get("targetLabel") != "job", "a relabeling sets job: model it here"
+    labels = service["metadata"].get("labels", {})
+    job_label = monitor["spec"].get("jobLabel", "")
+    if job_label and labels.get(job_label):
+        return str(labels[job_label])
+    return str(service["metadata"]["name"])
+
+
+def selected_jobs(document: Any) -> set[str]:
+    """Every `job="..."` selected by a query anywhere in `document` (parsed YAML or JSON)."""
+    if isinstance(document, str):
+        return set(re.findall(r'\bjob="([^"]*)"', document))
+    if isinstance(document, dict):
+        document = list(document.values())
+    if isinstance(document, list):
+        return set().union(*(selected_jobs(item) for item in document))
+    return set()
+
+
+def test_scraped_job_is_the_one_alerts_and_dashboard_select(
+    rendered: dict[str, dict[str, Any]],
+) -> None:
+    """On Kubernetes a `job` other than the rules' own made NewsworkerAllDown fire for ever and
+    every other rule, the dashboard's "Workers up" and its worker list see nothing."""
+    alerts = load_yaml(ROOT / "deploy" / "prometheus" / "alerts.yml")
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "newsworker.json").read_text())
+    (job,) = selected_jobs(alerts) | selected_jobs(dashboard)  # one job, the same on both sides
+    assert operator_job(rendered["ServiceMonitor"], rendered["Service"]) == job
+    compose_scrape = load_yaml(ROOT / "deploy" / "prometheus" / "prometheus.yml")["scrape_configs"]
+    assert job in {config["job_name"] for config in compose_scrape}
+
+
 def test_overlay_name_prefix_keeps_the_scaler_on_the_deployment(tmp_path: Path) -> None:
     overlay = tmp_path / "overlay"
     overlay.mkdir()
