@@ -29,6 +29,7 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.conftest import require_tool
+from worker.errors import REFUSAL_KINDS
 from worker.service.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,6 +138,47 @@ def test_every_alert_is_actionable() -> None:
         anchor = annotations["runbook"].split("#", 1)[1]
         assert anchor == rule["alert"].lower()
         assert f"### {rule['alert'].lower()}" in doc, f"runbook section for {rule['alert']}"
+
+
+def runbook_section(doc: str, alert: str) -> str:
+    start = doc.index(f"#### {alert}\n")
+    end = doc.find("\n#### ", start + 1)
+    return doc[start : end if end != -1 else len(doc)]
+
+
+def test_every_alert_is_in_the_docs_summary_table() -> None:
+    doc = (ROOT / "docs" / "OBSERVABILITY.md").read_text(encoding="utf-8")
+    missing = [alert for alert in alert_exprs() if f"\n| {alert} | " not in doc]
+    assert not missing, f"docs/OBSERVABILITY.md's alert table lacks {missing}"
+
+
+def test_docs_name_every_redis_refusal_kind() -> None:
+    doc = (ROOT / "docs" / "OBSERVABILITY.md").read_text(encoding="utf-8")
+    (row,) = [line for line in doc.splitlines() if line.startswith("| `newsworker_redis_refused_total`")]
+    labels = row.split("|")[3]
+    assert [kind for kind in REFUSAL_KINDS if not re.search(rf"\b{kind}\b", labels)] == []
+
+
+def test_docs_say_the_broker_alert_covers_a_broker_lost_at_runtime() -> None:
+    """The worker probes its broker every few seconds and counts an unanswered probe in
+    newsworker_broker_unreachable_seconds: the runbook once said a broker lost after the start
+    was "not this alert"."""
+    doc = (ROOT / "docs" / "OBSERVABILITY.md").read_text(encoding="utf-8")
+    section = runbook_section(doc, "NewsworkerBrokerUnreachable")
+    assert "not this alert" not in section
+    assert "running worker" in section
+    (row,) = [line for line in doc.splitlines() if line.startswith("| NewsworkerBrokerUnreachable |")]
+    assert "since it stopped answering" in row
+
+
+def test_docs_promise_no_restart_compose_does_not_make() -> None:
+    """Compose restarts a container when its process exits, never for a failing healthcheck:
+    "the orchestrator restarts it" was untrue for the Compose stack the runbooks also serve."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    assert compose["services"]["worker"]["restart"] in {"no", "always", "on-failure", "unless-stopped"}
+    for path in (ROOT / "docs" / "OBSERVABILITY.md", PROMETHEUS / "alerts.yml", ROOT / "deploy" / "README.md"):
+        text = " ".join(path.read_text(encoding="utf-8").split())
+        assert "the orchestrator restarts" not in text, path
 
 
 # --- metric names used by queries -------------------------------------------------------------
