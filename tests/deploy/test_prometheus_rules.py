@@ -245,5 +245,49 @@ def test_dashboard_covers_what_operators_watch() -> None:
         "Redis errors and retries",
         "Rebalances",
         "Throughput per worker",
+        "Broker unreachable per worker",
+        "Input log resets",
+        "Redis evicts when full",
+        "Clock offset from Redis",
     ):
         assert wanted in titles
+
+
+def test_dashboard_shows_what_the_worker_says_about_its_dependencies() -> None:
+    """Each metric an alert watches for a broken dependency or setting has a panel, so the
+    alert's runbook can point at it."""
+    queried = set(re.findall(r"\bnewsworker_[a-z_]+", " ".join(dashboard_exprs())))
+    for metric in (
+        "newsworker_broker_unreachable_seconds",
+        "newsworker_input_log_resets_total",
+        "newsworker_redis_evicting",
+        "newsworker_clock_offset_seconds",
+        "newsworker_redis_refused_total",
+        "newsworker_redis_data_lost_total",
+        "newsworker_redis_evicted_keys_total",
+        "newsworker_redis_memory_used_ratio",
+        "newsworker_pipeline_stalled_seconds",
+        "newsworker_prepare_restarts_total",
+    ):
+        assert metric in queried, metric
+
+
+def per_second(expr: str) -> bool | None:
+    """True for a per-second rate, False for a count per interval (`increase`), None otherwise
+    (a gauge, a quantile)."""
+    if "increase(" in expr:
+        return False
+    if "rate(" in expr and "histogram_quantile" not in expr:
+        return True
+    return None
+
+
+def test_no_panel_mixes_rates_and_counts_per_interval() -> None:
+    """One panel has one unit: events per second and events per interval on the same axis read
+    as the same thing and differ by the interval's length."""
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    for panel in dashboard["panels"]:
+        kinds = {per_second(t["expr"]) for t in panel.get("targets", [])} - {None}
+        assert len(kinds) <= 1, f"{panel['title']}: rates and increases together"
+        if kinds == {True}:
+            assert panel["fieldConfig"]["defaults"]["unit"] in {"ops", "Bps", "percentunit"}, panel["title"]
