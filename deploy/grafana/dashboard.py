@@ -61,6 +61,8 @@ class Panel:
     log_scale: bool = False
     stack: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    #: Grafana value mappings: what a gauge's coded values mean ({"1": "text"}).
+    mappings: dict[str, str] = field(default_factory=dict)
 
 
 PROCESSED = "newsworker_articles_processed_total"
@@ -91,7 +93,8 @@ ROWS: list[tuple[str, list[Panel]]] = [
             ),
             Panel(
                 "Duplicate ratio",
-                "Share of processed articles that repeated one already seen (any kind).",
+                "Share of processed articles that repeated one already seen (any kind). Over 95% of "
+                "clean + duplicate for about 30 minutes raises NewsworkerDuplicateShareHigh.",
                 [Q(DUPLICATE_RATIO)],
                 unit="percentunit",
                 kind="stat",
@@ -275,6 +278,53 @@ ROWS: list[tuple[str, list[Panel]]] = [
                 ],
                 unit="ops",
             ),
+            Panel(
+                "Redis memory used",
+                "used_memory / maxmemory of Redis (the fullest cluster primary). Under noeviction "
+                "writes are refused at 100%: NewsworkerRedisMemoryHigh warns at 90%. -1: Redis "
+                "refuses INFO to the worker's user.",
+                [Q(f"max(newsworker_redis_memory_used_ratio{{{SEL}}})", "used / maxmemory")],
+                unit="percentunit",
+                width=6,
+            ),
+            Panel(
+                "Redis refusals",
+                "Dedup calls Redis refused per second, by kind (oom: full under noeviction, readonly, "
+                "noperm, db, server, cluster, ...); each is retried and processing waits: "
+                "NewsworkerRedisRefusingWrites.",
+                [Q(f"sum by (kind) ({rate('newsworker_redis_refused_total')})", "{{kind}}")],
+                unit="ops",
+                width=6,
+            ),
+            Panel(
+                "Redis index lost and keys evicted",
+                "Counts per interval: losses of the dedup index seen (FLUSHALL, a restart without "
+                "persistence, a failover to a replica that was behind), and keys Redis evicted (it "
+                "forgets without an error). Any is an alert: NewsworkerRedisDataLost, "
+                "NewsworkerRedisEvictedKeys.",
+                [
+                    Q(
+                        f"sum(increase(newsworker_redis_data_lost_total{{{SEL}}}[{RI}]))",
+                        "index lost",
+                    ),
+                    # every worker counts the same server's evictions: the largest count, not the sum
+                    Q(
+                        f"max(increase(newsworker_redis_evicted_keys_total{{{SEL}}}[{RI}]))",
+                        "keys evicted",
+                    ),
+                ],
+                width=6,
+            ),
+            Panel(
+                "Redis evicts when full",
+                "Whether Redis deletes keys once full (a maxmemory-policy other than noeviction): "
+                "dedup entries it deletes are forgotten without an error, NewsworkerRedisMayEvict. "
+                "Unknown: Redis refuses INFO to the worker's user.",
+                [Q(f"max(newsworker_redis_evicting{{{SEL}}})")],
+                kind="stat",
+                width=6,
+                mappings={"-1": "unknown", "0": "no (noeviction)", "1": "EVICTS"},
+            ),
         ],
     ),
     (
@@ -295,31 +345,17 @@ ROWS: list[tuple[str, list[Panel]]] = [
                 width=6,
             ),
             Panel(
-                "Redis memory used",
-                "used_memory / maxmemory of Redis (the fullest cluster primary). Under noeviction "
-                "writes are refused at 100%: NewsworkerRedisMemoryHigh warns at 90%.",
-                [Q(f"max(newsworker_redis_memory_used_ratio{{{SEL}}})", "used / maxmemory")],
-                unit="percentunit",
-                width=6,
-            ),
-            Panel(
-                "Redis refusals and lost data",
-                "Dedup calls Redis refused per second, by kind (oom, readonly, ...), losses "
-                "of the dedup index seen (FLUSHALL, restart without persistence), and keys Redis "
-                "evicted (it forgets without an error): NewsworkerRedisRefusingWrites, "
-                "NewsworkerRedisDataLost, NewsworkerRedisEvictedKeys.",
+                "Broker unreachable per worker",
+                "Seconds each worker has waited for its Kafka broker to answer, since it started or "
+                "since the broker stopped answering its probe (every 5 s); 0 once it answers. The "
+                "worker is not ready meanwhile; over 60 s for 2m raises NewsworkerBrokerUnreachable.",
                 [
-                    Q(f"sum by (kind) ({rate('newsworker_redis_refused_total')})", "refused {{kind}}"),
                     Q(
-                        f"sum(increase(newsworker_redis_data_lost_total{{{SEL}}}[{RI}]))",
-                        "index lost",
-                    ),
-                    # every worker counts the same server's evictions: the largest count, not the sum
-                    Q(
-                        f"max(increase(newsworker_redis_evicted_keys_total{{{SEL}}}[{RI}]))",
-                        "keys evicted",
-                    ),
+                        f"max by (instance) (newsworker_broker_unreachable_seconds{{{SEL}}})",
+                        "{{instance}}",
+                    )
                 ],
+                unit="s",
                 width=6,
             ),
             Panel(
@@ -329,6 +365,19 @@ ROWS: list[tuple[str, list[Panel]]] = [
                 "NewsworkerPrepareRestarts.",
                 [Q(f"sum by (reason) ({rate('newsworker_prepare_restarts_total')})", "{{reason}}")],
                 unit="ops",
+                width=6,
+            ),
+            Panel(
+                "Input log resets",
+                "Input partitions found to end before the offset the group committed (the topic "
+                "deleted and created again, or truncated), read again from their start; counts per "
+                "interval. Each is logged as an error.",
+                [
+                    Q(
+                        f"sum by (instance) (increase(newsworker_input_log_resets_total{{{SEL}}}[{RI}]))",
+                        "{{instance}}",
+                    )
+                ],
                 width=6,
             ),
         ],
@@ -389,6 +438,16 @@ ROWS: list[tuple[str, list[Panel]]] = [
                 width=6,
             ),
             Panel(
+                "Clock offset from Redis",
+                "Each worker's clock minus Redis' TIME, the clock all workers share. Dedup "
+                "generations and ingested_at use the worker's clock: over 5 minutes off for 10m "
+                "raises NewsworkerClockSkew.",
+                [Q(f"max by (instance) (newsworker_clock_offset_seconds{{{SEL}}})", "{{instance}}")],
+                unit="s",
+                width=24,
+                height=6,
+            ),
+            Panel(
                 "Build info",
                 "Version and fingerprint scheme of each worker. Two fingerprint schemes at once "
                 "means a rollout in progress: entries of different schemes never match. "
@@ -417,6 +476,15 @@ def _target(query: Q, ref: str) -> dict[str, Any]:
     if query.instant:
         target["format"] = "table"
     return target
+
+
+def _defaults(panel: Panel, custom: dict[str, Any]) -> dict[str, Any]:
+    defaults: dict[str, Any] = {"unit": panel.unit, "custom": custom}
+    if panel.mappings:
+        items = enumerate(panel.mappings.items())
+        options = {value: {"text": text, "index": i} for i, (value, text) in items}
+        defaults["mappings"] = [{"type": "value", "options": options}]
+    return defaults
 
 
 def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
@@ -451,7 +519,7 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
         "description": panel.description,
         "datasource": DATASOURCE,
         "gridPos": {"h": panel.height, "w": panel.width, "x": x, "y": y},
-        "fieldConfig": {"defaults": {"unit": panel.unit, "custom": custom}, "overrides": []},
+        "fieldConfig": {"defaults": _defaults(panel, custom), "overrides": []},
         "options": {**options, **panel.options},
         "targets": [_target(q, chr(ord("A") + i)) for i, q in enumerate(panel.queries)],
     }

@@ -10,7 +10,8 @@ What is checked, and with what:
 - `constraints.txt`: pins every runtime dependency, at the versions installed here.
 - `deploy/k8s/base`: rendered by `kubectl kustomize`, core objects validated against the
   Kubernetes schemas (`kubernetes-validate`, strict), the KEDA and Prometheus Operator objects
-  against hand-written structural schemas; the objects agree with each other and with the image.
+  against hand-written structural schemas; the objects agree with each other and with the image;
+  the PrometheusRule is what deploy/k8s/prometheusrule.py generates from alerts.yml.
 - `deploy/redis/redis.conf`: loaded by a real redis-server.
 
 External tools (docker-compose, kubectl, redis-server) are skipped when missing, except under
@@ -23,6 +24,7 @@ import contextlib
 import http.server
 import importlib.metadata
 import importlib.resources
+import importlib.util
 import json
 import os
 import re
@@ -34,6 +36,7 @@ import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import dockerfile
@@ -51,6 +54,7 @@ from worker.config import Settings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 K8S_BASE = ROOT / "deploy" / "k8s" / "base"
+ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 METRICS_PORT = 9464
 # Kubernetes versions the manifests must validate against: the oldest still commonly run
 # (unhealthyPodEvictionPolicy is there since 1.26) and the newest the validator knows.
@@ -620,7 +624,7 @@ CORE_KINDS = {"ConfigMap", "Secret", "Service", "Deployment", "PodDisruptionBudg
 
 
 def test_manifests_have_the_expected_objects(rendered: dict[str, dict[str, Any]]) -> None:
-    assert set(rendered) == CORE_KINDS | {"ScaledObject", "ServiceMonitor"}
+    assert set(rendered) == CORE_KINDS | {"ScaledObject", "ServiceMonitor", "PrometheusRule"}
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
@@ -797,9 +801,70 @@ SERVICE_MONITOR_SCHEMA = _object(
 )
 
 
+_DURATION = {"type": "string", "pattern": r"^(0|(\d+(ms|s|m|h|d|w|y))+)$"}
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+_EXPR = {"type": ["string", "integer"], "minLength": 1}
+# monitoring.coreos.com/v1 PrometheusRule: Prometheus' rule file format under spec.
+PROMETHEUS_RULE_SCHEMA = _object(
+    {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "PrometheusRule"},
+        "metadata": _METADATA,
+        "spec": _object(
+            {
+                "groups": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": _object(
+                        {
+                            "name": _STR,
+                            "interval": _DURATION,
+                            "query_offset": _DURATION,
+                            "limit": _INT,
+                            "partial_response_strategy": {"enum": ["abort", "warn"]},
+                            "labels": _STRING_MAP,
+                            "rules": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {
+                                    "oneOf": [
+                                        _object(
+                                            {
+                                                "alert": _STR,
+                                                "expr": _EXPR,
+                                                "for": _DURATION,
+                                                "keep_firing_for": _DURATION,
+                                                "labels": _STRING_MAP,
+                                                "annotations": _STRING_MAP,
+                                            },
+                                            ("alert", "expr"),
+                                        ),
+                                        _object(
+                                            {"record": _STR, "expr": _EXPR, "labels": _STRING_MAP},
+                                            ("record", "expr"),
+                                        ),
+                                    ]
+                                },
+                            },
+                        },
+                        ("name", "rules"),
+                    ),
+                }
+            },
+            ("groups",),
+        ),
+    },
+    ("apiVersion", "kind", "metadata", "spec"),
+)
+
+
 @pytest.mark.parametrize(
     ("kind", "schema"),
-    [("ScaledObject", SCALED_OBJECT_SCHEMA), ("ServiceMonitor", SERVICE_MONITOR_SCHEMA)],
+    [
+        ("ScaledObject", SCALED_OBJECT_SCHEMA),
+        ("ServiceMonitor", SERVICE_MONITOR_SCHEMA),
+        ("PrometheusRule", PROMETHEUS_RULE_SCHEMA),
+    ],
 )
 def test_custom_resources_are_structurally_valid(
     rendered: dict[str, dict[str, Any]], kind: str, schema: dict[str, Any]
@@ -817,6 +882,38 @@ def test_scaled_object_schema_catches_typical_mistakes(rendered: dict[str, dict[
     broken["spec"]["maxReplicas"] = 6  # the HPA's name, not KEDA's
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, SCALED_OBJECT_SCHEMA)
+
+
+def test_prometheus_rule_schema_catches_typical_mistakes(rendered: dict[str, dict[str, Any]]) -> None:
+    broken = json.loads(json.dumps(rendered["PrometheusRule"]))
+    broken["spec"]["groups"][0]["rules"][0]["for"] = 120  # a number, not a duration
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, PROMETHEUS_RULE_SCHEMA)
+    broken = json.loads(json.dumps(rendered["PrometheusRule"]))
+    broken["spec"]["groups"][0]["rules"][0]["annotation"] = {}  # misspelt
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, PROMETHEUS_RULE_SCHEMA)
+
+
+def load_prometheus_rule_module() -> ModuleType:
+    path = ROOT / "deploy" / "k8s" / "prometheusrule.py"
+    spec = importlib.util.spec_from_file_location("newsworker_prometheusrule", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_prometheus_rule_is_generated() -> None:
+    committed = (K8S_BASE / "prometheusrule.yaml").read_text(encoding="utf-8")
+    assert committed == load_prometheus_rule_module().render(), (
+        "deploy/k8s/base/prometheusrule.yaml is stale: run `python deploy/k8s/prometheusrule.py --write`"
+    )
+
+
+def test_prometheus_rule_installs_the_alert_rules(rendered: dict[str, dict[str, Any]]) -> None:
+    """On Kubernetes the alerts are the compose stack's, as promtool tests them."""
+    assert rendered["PrometheusRule"]["spec"]["groups"] == load_yaml(ALERTS)["groups"]
 
 
 def config_data(rendered: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -910,6 +1007,44 @@ def test_service_monitor_and_pdb_select_the_worker_pods(
     pdb = rendered["PodDisruptionBudget"]["spec"]
     assert pdb["selector"]["matchLabels"].items() <= pod_labels.items()
     assert pdb["maxUnavailable"] == 1
+
+
+def operator_job(monitor: dict[str, Any], service: dict[str, Any]) -> str:
+    """The `job` label the Prometheus Operator gives the targets `monitor` finds behind `service`
+    (monitoring.coreos.com/v1 ServiceMonitorSpec.jobLabel): the value of the Service's label that
+    `jobLabel` names, when set and present, else the Service's name."""
+    for endpoint in monitor["spec"]["endpoints"]:
+        for relabeling in endpoint.get("relabelings", []):
+            assert relabeling.get("targetLabel") != "job", "a relabeling sets job: model it here"
+    labels = service["metadata"].get("labels", {})
+    job_label = monitor["spec"].get("jobLabel", "")
+    if job_label and labels.get(job_label):
+        return str(labels[job_label])
+    return str(service["metadata"]["name"])
+
+
+def selected_jobs(document: Any) -> set[str]:
+    """Every `job="..."` selected by a query anywhere in `document` (parsed YAML or JSON)."""
+    if isinstance(document, str):
+        return set(re.findall(r'\bjob="([^"]*)"', document))
+    if isinstance(document, dict):
+        document = list(document.values())
+    if isinstance(document, list):
+        return set().union(*(selected_jobs(item) for item in document))
+    return set()
+
+
+def test_scraped_job_is_the_one_alerts_and_dashboard_select(
+    rendered: dict[str, dict[str, Any]],
+) -> None:
+    """On Kubernetes a `job` other than the rules' own made NewsworkerAllDown fire for ever and
+    every other rule, the dashboard's "Workers up" and its worker list see nothing."""
+    alerts = load_yaml(ALERTS)
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "newsworker.json").read_text())
+    (job,) = selected_jobs(alerts) | selected_jobs(dashboard)  # one job, the same on both sides
+    assert operator_job(rendered["ServiceMonitor"], rendered["Service"]) == job
+    compose_scrape = load_yaml(ROOT / "deploy" / "prometheus" / "prometheus.yml")["scrape_configs"]
+    assert job in {config["job_name"] for config in compose_scrape}
 
 
 def test_overlay_name_prefix_keeps_the_scaler_on_the_deployment(tmp_path: Path) -> None:

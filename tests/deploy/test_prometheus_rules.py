@@ -29,6 +29,7 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.conftest import require_tool
+from worker.errors import REFUSAL_KINDS
 from worker.service.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,6 +140,47 @@ def test_every_alert_is_actionable() -> None:
         assert f"### {rule['alert'].lower()}" in doc, f"runbook section for {rule['alert']}"
 
 
+def runbook_section(doc: str, alert: str) -> str:
+    start = doc.index(f"#### {alert}\n")
+    end = doc.find("\n#### ", start + 1)
+    return doc[start : end if end != -1 else len(doc)]
+
+
+def test_every_alert_is_in_the_docs_summary_table() -> None:
+    doc = (ROOT / "docs" / "OBSERVABILITY.md").read_text(encoding="utf-8")
+    missing = [alert for alert in alert_exprs() if f"\n| {alert} | " not in doc]
+    assert not missing, f"docs/OBSERVABILITY.md's alert table lacks {missing}"
+
+
+def test_docs_name_every_redis_refusal_kind() -> None:
+    doc = (ROOT / "docs" / "OBSERVABILITY.md").read_text(encoding="utf-8")
+    (row,) = [line for line in doc.splitlines() if line.startswith("| `newsworker_redis_refused_total`")]
+    labels = row.split("|")[3]
+    assert [kind for kind in REFUSAL_KINDS if not re.search(rf"\b{kind}\b", labels)] == []
+
+
+def test_docs_say_the_broker_alert_covers_a_broker_lost_at_runtime() -> None:
+    """The worker probes its broker every few seconds and counts an unanswered probe in
+    newsworker_broker_unreachable_seconds: the runbook once said a broker lost after the start
+    was "not this alert"."""
+    doc = (ROOT / "docs" / "OBSERVABILITY.md").read_text(encoding="utf-8")
+    section = runbook_section(doc, "NewsworkerBrokerUnreachable")
+    assert "not this alert" not in section
+    assert "running worker" in section
+    (row,) = [line for line in doc.splitlines() if line.startswith("| NewsworkerBrokerUnreachable |")]
+    assert "since it stopped answering" in row
+
+
+def test_docs_promise_no_restart_compose_does_not_make() -> None:
+    """Compose restarts a container when its process exits, never for a failing healthcheck:
+    "the orchestrator restarts it" was untrue for the Compose stack the runbooks also serve."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    assert compose["services"]["worker"]["restart"] in {"no", "always", "on-failure", "unless-stopped"}
+    for path in (ROOT / "docs" / "OBSERVABILITY.md", PROMETHEUS / "alerts.yml", ROOT / "deploy" / "README.md"):
+        text = " ".join(path.read_text(encoding="utf-8").split())
+        assert "the orchestrator restarts" not in text, path
+
+
 # --- metric names used by queries -------------------------------------------------------------
 
 
@@ -203,5 +245,49 @@ def test_dashboard_covers_what_operators_watch() -> None:
         "Redis errors and retries",
         "Rebalances",
         "Throughput per worker",
+        "Broker unreachable per worker",
+        "Input log resets",
+        "Redis evicts when full",
+        "Clock offset from Redis",
     ):
         assert wanted in titles
+
+
+def test_dashboard_shows_what_the_worker_says_about_its_dependencies() -> None:
+    """Each metric an alert watches for a broken dependency or setting has a panel, so the
+    alert's runbook can point at it."""
+    queried = set(re.findall(r"\bnewsworker_[a-z_]+", " ".join(dashboard_exprs())))
+    for metric in (
+        "newsworker_broker_unreachable_seconds",
+        "newsworker_input_log_resets_total",
+        "newsworker_redis_evicting",
+        "newsworker_clock_offset_seconds",
+        "newsworker_redis_refused_total",
+        "newsworker_redis_data_lost_total",
+        "newsworker_redis_evicted_keys_total",
+        "newsworker_redis_memory_used_ratio",
+        "newsworker_pipeline_stalled_seconds",
+        "newsworker_prepare_restarts_total",
+    ):
+        assert metric in queried, metric
+
+
+def per_second(expr: str) -> bool | None:
+    """True for a per-second rate, False for a count per interval (`increase`), None otherwise
+    (a gauge, a quantile)."""
+    if "increase(" in expr:
+        return False
+    if "rate(" in expr and "histogram_quantile" not in expr:
+        return True
+    return None
+
+
+def test_no_panel_mixes_rates_and_counts_per_interval() -> None:
+    """One panel has one unit: events per second and events per interval on the same axis read
+    as the same thing and differ by the interval's length."""
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    for panel in dashboard["panels"]:
+        kinds = {per_second(t["expr"]) for t in panel.get("targets", [])} - {None}
+        assert len(kinds) <= 1, f"{panel['title']}: rates and increases together"
+        if kinds == {True}:
+            assert panel["fieldConfig"]["defaults"]["unit"] in {"ops", "Bps", "percentunit"}, panel["title"]
