@@ -306,7 +306,7 @@ class Metrics:
         self._redis_refused = Counter(
             f"{PREFIX}_redis_refused",
             "Redis calls refused by the server (oom: maxmemory reached under noeviction; "
-            "readonly, loading, busy, misconf, cluster), each retried",
+            + ", ".join(REFUSAL_KINDS[1:]) + "), each retried",
             ["kind"],
             registry=r,
         )
