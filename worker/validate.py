@@ -216,7 +216,23 @@ _NOT_UTF8_PREFIXES: Final = (
 )
 
 
-def _explain_decode_error(payload: bytes) -> PoisonInput:
+def _stdlib_id(document: object, max_chars: int) -> str | None:
+    """The `id` of a document stdlib's parser read where msgspec's refused (a NaN, a lone
+    surrogate elsewhere in it), for its dead letter: those had no id, though it was readable
+    (a review's finding). A string without surrogates, or an integer, of at most `max_chars`."""
+    found = document.get("id") if isinstance(document, dict) else None
+    if isinstance(found, int) and not isinstance(found, bool):
+        found = str(found)
+    if not isinstance(found, str) or len(found) > max_chars:
+        return None
+    try:
+        found.encode("utf-8")
+    except UnicodeEncodeError:  # the lone surrogate is in the id itself
+        return None
+    return found
+
+
+def _explain_decode_error(payload: bytes, max_id_chars: int = 96) -> PoisonInput:
     """A precise reason for JSON msgspec refused (its messages are terse; stdlib's name the spot)."""
     if not payload:
         return PoisonInput(
@@ -249,17 +265,20 @@ def _explain_decode_error(payload: bytes) -> PoisonInput:
         constants = _non_standard_numbers(document)
     except RecursionError:
         return PoisonInput("invalid_json", "message nests JSON too deeply")
+    article_id = _stdlib_id(document, max_id_chars)
     if constants:
         path, constant = constants[0]
         return PoisonInput(
             "non_standard_number",
             f"`{path.removeprefix('$.')}` is {constant}, which is not a JSON number; send null (or "
             "leave the field out), e.g. with allow_nan=False in Python's json.dumps",
+            article_id=article_id,
         )
     # stdlib accepts what msgspec refused: unpaired surrogate escapes such as "\ud800".
     return PoisonInput(
         "invalid_unicode",
         "message holds an unpaired UTF-16 surrogate escape (e.g. \\ud800); fix the producer's JSON encoder",
+        article_id=article_id,
     )
 
 
@@ -305,7 +324,7 @@ def decode_article(
             "invalid_field", f"wrong field type: {text}", article_id=_readable_id(payload, max_id_chars)
         ) from None
     except (msgspec.DecodeError, UnicodeDecodeError):
-        raise _explain_decode_error(payload) from None
+        raise _explain_decode_error(payload, max_id_chars) from None
     except RecursionError:  # msgspec's nesting limit (e.g. `[[[[...` in metadata)
         raise PoisonInput("invalid_json", "message nests JSON too deeply; flatten `metadata`") from None
     if article.text is None and article.html is None and b'"payload"' in payload:

@@ -554,3 +554,21 @@ def test_a_revision_under_an_id_already_published_never_duplicates_itself() -> N
     batch = [Message(value=to_json(a), origin=f"t:1:{i}") for i, a in enumerate(articles)]
     together = asyncio.run(process_batch(batch, InMemoryStore(), limits=LIMITS, thresholds=Thresholds(), clock=lambda: NOW))
     assert [type(o).__name__ for o in together] == ["Clean", "Duplicate", "Clean"]
+
+
+@pytest.mark.parametrize(
+    ("value", "article_id"),
+    [
+        (b'{"id": "a1", "text": NaN}', "a1"),
+        (b'{"id": 7, "text": "x", "published_at": Infinity}', "7"),
+        (b'{"id": "a2", "text": "bad \\ud800 escape"}', "a2"),
+        (b'{"id": "\\ud800", "text": "x"}', None),  # the surrogate is the id itself
+    ],
+)
+def test_a_dead_letter_for_a_number_or_escape_msgspec_refuses_keeps_a_readable_id(
+    value: bytes, article_id: str | None
+) -> None:
+    """A NaN or a lone surrogate elsewhere in the article: its dead letter had no id, though the
+    id was plainly there (a review's finding), so the producer could not find the article."""
+    result = prepared(value)
+    assert isinstance(result, DeadLettered) and result.record.id == article_id
