@@ -119,13 +119,16 @@ def _say_skipped(skipped: list[Path], limit: int = 5) -> None:
 def _output_problem(output: Path, inputs: list[Path]) -> str | None:
     """Why `output` cannot be written beside these inputs: a directory; one of the inputs
     (opened for writing, it was emptied before it was read, and the run said 0 records); inside
-    an input directory (the run read its own results back as articles, for ever: a review's
-    finding)."""
+    an input directory under a name its walk reads (the run read its own results back as
+    articles, for ever: a review's finding; `in/run.log` is skipped there, and allowed)."""
+    from worker.files.inputs import SUFFIXES
+
     if output.is_dir():
         return f"--output {output} is a directory: name a file"
     target = output.resolve()
+    read_there = output.name.lower().endswith(SUFFIXES)
     for path in inputs:
-        if path.is_dir() and target.is_relative_to(path.resolve()):
+        if read_there and path.is_dir() and target.is_relative_to(path.resolve()):
             return (
                 f"--output {output} is inside the input directory {path}: it would be read as input; "
                 "write it elsewhere"

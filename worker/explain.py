@@ -37,8 +37,9 @@ from worker.dedup.decision import (
     is_duplicate,
     is_related,
     is_revision,
+    lead_bar,
     make_record,
-    opening_bars,
+    moved_opening,
     similarity,
 )
 from worker.dedup.fingerprint import (
@@ -144,8 +145,8 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     sig = similarity(b.fp, a.record)
     jac, cont, lead, moved, inside = sig.jaccard, sig.containment, sig.lead, sig.moved_lead, sig.inside
     split, added, whole = sig.split, sig.added, sig.whole
-    bars = opening_bars(t, sig.unspaced, cont)
-    bar = bars.lead
+    bar = lead_bar(t, sig.unspaced, cont)
+    moved_same = moved_opening(lead, moved, t)
     same_url = a.record.url is not None and a.record.url == b.record.url
     shared_bands = _shared_bands(a.record, b.record)
     signals = (
@@ -164,15 +165,15 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             "the same opening (its first 30 words, or characters where unspaced, agree where they stand)",
         ),
         Signal(
-            "opening moved", moved, bars.moved, moved >= bars.moved,
-            "the same opening, moved by a sentence added or removed in front",
+            "opening moved", moved, t.dup_moved_lead, moved_same,
+            "the same opening, moved by a sentence added or removed in front (better than in place)",
         ),
         Signal(
-            "opening cut", inside, bars.inside, inside >= bars.inside,
+            "opening cut", inside, t.dup_inside, inside >= t.dup_inside,
             "the later one begins inside the earlier (its first sentences cut, nothing new in front)",
         ),
         Signal(
-            "opening split", split, bars.split, split >= bars.split,
+            "opening split", split, t.dup_split, split >= t.dup_split,
             "the same first words, then the same opening on: a sentence added or removed after them",
         ),
         Signal(
@@ -192,11 +193,11 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     elif is_duplicate(sig, t):
         if lead >= bar:
             why = "the same opening"
-        elif moved >= bars.moved:
+        elif moved_same:
             why = "the same opening, moved by a sentence"
-        elif inside >= bars.inside:
+        elif inside >= t.dup_inside:
             why = "the later one's first sentences cut away"
-        elif split >= bars.split:
+        elif split >= t.dup_split:
             why = "the same opening, a sentence added or removed after its first words"
         else:
             why = "nearly all of the text alike"

@@ -211,6 +211,11 @@ def test_an_output_inside_an_input_directory_is_refused_before_anything_is_read(
     result = run_cli("dedup", "--input", str(tmp_path / "in"), "--output", str(out), "--redis-url", redis_server.url)  # type: ignore[attr-defined]
     assert result.returncode == 2 and "inside the input directory" in result.stderr
     assert not out.exists()
+    # a name the walk does not read is no loop: allowed (a review of the first version)
+    log = tmp_path / "in" / "run.log"
+    result = run_cli("dedup", "--input", str(tmp_path / "in"), "--output", str(log), "--redis-url", redis_server.url)  # type: ignore[attr-defined]
+    assert result.returncode == 0, result.stderr
+    assert len(log.read_text().splitlines()) == 3
 
 
 def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path: Path, redis_server: object) -> None:
@@ -232,7 +237,7 @@ def test_every_input_is_checked_before_anything_is_decided(tmp_path: Path, redis
     good = tmp_path / "good.jsonl"
     good.write_text(_articles(3, "checked"), encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    for second, said in ((tmp_path / "missing.jsonl", "no such file"), (tmp_path / "feed.csv", "no reader")):
+    for second, said in ((tmp_path / "missing.jsonl", "no such file"), (tmp_path / "feed.csv", "not an article")):
         if second.suffix == ".csv":
             second.write_text("id,text\n1,x\n", encoding="utf-8")
         result = run_cli("dedup", "--input", str(good), str(second), "--output", str(out), "--redis-url", redis_server.url)  # type: ignore[attr-defined]

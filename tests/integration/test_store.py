@@ -652,3 +652,35 @@ def test_a_cluster_client_on_a_single_server_is_a_refusal_and_on_no_server_an_ou
     assert isinstance(refused, DedupStoreRefused) and refused.kind == "cluster", repr(refused)
     down = asyncio.run(attempt(f"redis://127.0.0.1:{find_free_port()}"))
     assert isinstance(down, DedupStoreUnavailable) and not isinstance(down, DedupStoreRefused), repr(down)
+
+
+def test_a_server_demoted_to_a_replica_has_its_connections_closed_before_the_next_call(
+    make_redis: Callable[..., EmbeddedRedis],
+) -> None:
+    """After a failover behind one name (DNS, a Kubernetes Service) the old primary, now a
+    replica, still answered the pooled connection, PING included: every write was refused
+    READONLY for as long as the worker ran, never restarted (a review's finding; redis-py keeps
+    such connections). After a READONLY refusal the store closes its connections, so the next
+    call connects again, to whatever the name now names."""
+    from worker.errors import DedupStoreRefused
+
+    primary, other = make_redis(), make_redis()
+
+    async def run() -> None:
+        client, store = make_store(primary.url)
+        admin = aioredis.Redis.from_url(primary.url)
+        try:
+            await decide_all(store, [item("before", WORDS)])
+            await admin.replicaof("127.0.0.1", other.port)  # demoted: its writes are refused
+            with pytest.raises(DedupStoreRefused) as refused:
+                await decide_all(store, [item("during", WORDS[5:])])
+            assert refused.value.kind == "readonly"
+            await admin.replicaof("NO", "ONE")  # the name resolves to a primary again
+            connections = (await admin.info("stats"))["total_connections_received"]
+            await decide_all(store, [item("after", WORDS[10:])])
+            assert (await admin.info("stats"))["total_connections_received"] > connections
+        finally:
+            await admin.aclose()
+            await client.aclose()
+
+    asyncio.run(run())

@@ -398,6 +398,9 @@ class RedisDedupStore:
         self._max_shards = shards
         self._shards = min(shards, buckets)
         self._index_loaded = False
+        #: A server refused a write as a replica: its connections are closed before the next call
+        #: (`_reconnect_if_demoted`).
+        self._demoted = False
         self._clock = clock
         self._observe = observe
         self._script = client.register_script(_CLAIM_LUA)
@@ -487,6 +490,8 @@ class RedisDedupStore:
         per `_OPS_PER_CALL` ops on one server); results in order."""
         if not ops:
             return []
+        if self._demoted:
+            await self._reconnect_if_demoted()
         if not self._index_loaded:
             with self._errors_mapped(operation, time.perf_counter()):
                 await self._load_index()
@@ -535,6 +540,17 @@ class RedisDedupStore:
                 results[position] = value
         return results
 
+    async def _reconnect_if_demoted(self) -> None:
+        """After a failover behind one name (a DNS record, a Kubernetes Service), the old primary,
+        now a replica, still answers the pooled connections, PING included: every write was
+        refused READONLY for as long as the worker ran, and it waited, live and not ready, for
+        ever (a review's finding; redis-py keeps such connections). The pool's connections are
+        closed, so the next call resolves the name again and reaches the new primary. A
+        cluster's client follows its nodes' failovers itself."""
+        self._demoted = False
+        if not isinstance(self._client, RedisCluster):
+            await self._client.connection_pool.disconnect()
+
     @contextlib.contextmanager
     def _errors_mapped(self, operation: str, started: float) -> Iterator[None]:
         """redis-py's errors as the store's: an outage (`DedupStoreUnavailable`), a refusal
@@ -565,6 +581,7 @@ class RedisDedupStore:
             self._observed(operation, started, ok=False)
             kind = refusal_kind(exc)
             if kind is not None:
+                self._demoted = self._demoted or kind == "readonly"
                 raise DedupStoreRefused(kind, f"Redis refused {operation} ({kind}): {exc}") from exc
             raise
 

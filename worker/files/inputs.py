@@ -4,9 +4,11 @@ Accepted: `.jsonl` / `.jsonl.gz` (one raw article per line; `.ndjson` / `.ndjson
 same), `.json` (one article), `.txt` (plain text; its path in the directory given, without
 extension, is its id), `.html` / `.htm` (the page is the article's `html`), and directories of
 those (walked in name order; files of other names are skipped, and `input_files` lists them).
-A file named with another suffix is refused: read as plain text, a `.json.gz` or a `.csv` was
-one garbage article (a review's finding). Each record keeps its origin (`path:line`), so errors
-name the line to fix, and the offline mode can tell a re-run from a new article.
+A file named on its own with another name is plain text (`story`, `story.md`, a shell's
+`<(...)`), unless its name says it is not (`NOT_TEXT_SUFFIXES`: read as text, a `.json.gz` or a
+`.csv` was one garbage article, a review's finding). Each record keeps its origin
+(`path:line`), so errors name the line to fix, and the offline mode can tell a re-run from a
+new article.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ import msgspec
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".txt", ".html", ".htm")
 _JSON_LINES = {".jsonl": False, ".ndjson": False, ".jsonl.gz": True, ".ndjson.gz": True}  # compressed?
+#: Names of files that are no article's text, refused when named on their own: compressed or
+#: archived data (a `.json.gz`: name it `.jsonl.gz` if it holds JSON lines), tables, documents.
+NOT_TEXT_SUFFIXES = (
+    ".gz", ".bz2", ".xz", ".zst", ".zip", ".tar", ".7z", ".csv", ".tsv", ".parquet", ".avro",
+    ".xlsx", ".xls", ".pdf", ".doc", ".docx", ".odt",
+)  # fmt: skip
 #: The UTF-8 byte order mark some editors put at the start of a file (RFC 8259 lets a reader
 #: ignore it): dropped before a line's or a file's JSON, so `produce` sends JSON without it (the
 #: worker ignores one before a message's JSON too).
@@ -44,7 +52,7 @@ def _suffix(path: Path) -> str:
 
 
 class UnreadableInput(ValueError):
-    """A file named on the command line that the readers cannot read (its suffix)."""
+    """A file named on the command line that is no article's text (`NOT_TEXT_SUFFIXES`)."""
 
 
 class InputFiles(msgspec.Struct, frozen=True):
@@ -77,10 +85,10 @@ def input_files(paths: Iterable[Path]) -> InputFiles:
                 else:
                     skipped.append(file)
         elif path.exists():
-            if not _suffix(path):
+            if not _suffix(path) and path.name.lower().endswith(NOT_TEXT_SUFFIXES):
                 raise UnreadableInput(
-                    f"{path}: no reader for this file's name; name it {', '.join(SUFFIXES)} "
-                    "(or pass a directory of such files)"
+                    f"{path}: not an article's text (its name says so); the readers take "
+                    f"{', '.join(SUFFIXES)} (a file of JSON lines compressed: .jsonl.gz)"
                 )
             named.append((path, path.name))
         else:

@@ -297,13 +297,17 @@ _WEAK_CALL_RE: Final = re.compile(rf"[\W_]{{0,3}}{_WEAK_CALL}(?!\w)")
 _OWN_CHANNEL: Final = (
     r"تطبيقنا|النشره|نشرتنا|بريدنا|موقعنا|صفحتنا|صفحاتنا|قناتنا|قنواتنا|حسابنا|حساباتنا|منصاتنا|تغطيتنا"
     r"|newsletter|our\s(?:app|site|website|channel|page|podcast|coverage)"
+    # scheme v16: the outlet's own channel in other languages; a plain "channel" word is a
+    # waterway, a chain or a TV channel in a story there (a review of the first version)
+    r"|наш(?:ем|им|его|у|а|и)?\s(?:канал[аеу]?|telegram-канал[аеу]?|сайт[аеу]?|рассылк[аеуи])"
+    r"|(?:saluran|kanal|akun)\s(?:kami|resmi\skami)|nuestro\scanal|nosso\scanal|notre\scha[iî]ne"
+    r"|unseren?\s(?:kanal|newsletter)|il\snostro\scanale"
 )
 #: Channels named with ordinary words (``تطبيق`` is also "implementing"): only after a strong
 #: or plural call.
 _PLAIN_CHANNEL: Final = (
     r"تطبيق|التطبيق|البريد|الاشعارات|اشعارات|موقع|الموقع|قناه|القناه|صفحه|الصفحه|حساب|حسابات"
     r"|الرسائل\sالقصيره|the\sapp|e-?mail|rss|podcast|sms"
-    r"|канал[аеуы]?|рассылк[аеу]|saluran|kanal|canal|chaîne|whatsapp-kanal"
 )
 #: "Click here": a link's text, never a sentence of a story.
 _CLICK_HERE_RE: Final = re.compile(

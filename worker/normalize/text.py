@@ -562,9 +562,11 @@ class _SentenceBreaks:
 
 #: Abbreviations a comma follows in a sentence (``Microsoft Corp., Alphabet``, ``Calif.,``,
 #: ``et al.,``, ``млрд руб., что``, ``bzw., Österreichs``): no paragraph break of the ", " list
-#: rule after them. Those of one letter, or of up to three and a capital (``Inc.,``, ``U.S.,``),
-#: in any script, are not listed: the rule keeps them already. Scheme v16 added the Cyrillic,
-#: German and Greek ones (a review found ``руб.,`` splitting a sentence, its comma eaten).
+#: rule after them. Those of one letter (any script), or of up to three Latin ones and a capital
+#: (``Inc.,``, ``U.S.,``), are not listed: the rule keeps them already. No word of a language
+#: is listed (``mio``, ``род`` were, for a review to find them ending sentences). Scheme v16
+#: added the Cyrillic, German and Greek ones (a review found ``руб.,`` splitting a sentence,
+#: its comma eaten).
 _ABBREVIATIONS: Final = frozenset(
     {
         "corp", "bros", "assn", "dept", "univ", "govt", "intl", "mfg", "natl", "al", "etc", "vs",
@@ -575,10 +577,10 @@ _ABBREVIATIONS: Final = frozenset(
         # Russian, Ukrainian, Bulgarian: money, counts, units, places, "and others", "years"
         "руб", "коп", "долл", "грн", "тыс", "млн", "млрд", "трлн", "лв", "гг", "вв", "др",
         "пр", "обл", "чел", "ул", "пл", "просп", "стр", "ст", "кв", "км", "кг", "см", "мин",
-        "сек", "ед", "экз", "проц", "род", "гр", "тис", "грив",
+        "сек", "ед", "экз", "проц", "гр", "тис",
         # German, French, Spanish, Portuguese, Italian
-        "bzw", "usw", "vgl", "ca", "evtl", "ggf", "inkl", "zzgl", "bzgl", "sog", "bspw", "mio",
-        "mrd", "tsd", "env", "av", "aprox", "pág", "págs", "núm", "tel", "ecc",
+        "bzw", "usw", "vgl", "ca", "evtl", "ggf", "inkl", "zzgl", "bzgl", "sog", "bspw", "mrd",
+        "tsd", "env", "aprox", "pág", "págs", "núm", "tel", "ecc",
         # Greek: "and so on", kilometres, million, billion
         "κλπ", "λπ", "χλμ", "εκατ", "δισ",
     }
@@ -615,11 +617,17 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
         # in Latin text ("U.S., Japan", "Inc., ", "etc., and"). Not after "?" or "!":
         # ``"Is it over?", he asked`` is one sentence. (The Arabic comma never joins
         # paragraphs: ``"...؟"، مضيفا`` is how Arabic attributes a quote.)
-        # Nor before a lowercase letter of any script (``руб., что``, ``..., état``: scheme v16),
-        # nor after an abbreviation of any (a one-letter one, as in ``د.,``, included).
-        if term != "." or first.islower():
+        # Nor before a lowercase letter of a cased script (``руб., что``, ``..., état``: scheme
+        # v16; Georgian's letters are lowercase to Unicode but its text has no capitals), nor
+        # after a one-letter word of any script or a listed abbreviation. A short capitalized
+        # word is an abbreviation in Latin text only (``U.S.,``): ``США.,`` ends a sentence.
+        if term != "." or (first.islower() and not "\u10d0" <= first <= "\u10ff"):
             return m.group()
-        if len(word) == 1 or (len(word) <= 3 and word[0].isupper()) or word.lower() in _ABBREVIATIONS:
+        if (
+            len(word) == 1
+            or (len(word) <= 3 and word[0].isupper() and word.isascii())
+            or word.lower() in _ABBREVIATIONS
+        ):
             return m.group()
     else:
         # Glued "سوريا.وأعلن": a paragraph break lost by a scraper. Never inside a dotted chain,
@@ -802,8 +810,12 @@ _NOT_TITLE_ENDINGS: Final = (
     "\u0f0d", "\u0f0e",  # Tibetan shad, nyis shad
     "\u1803", "\u1809",  # Mongolian full stop, Manchu full stop
     "\u0df4",  # Sinhala kunddaliya
-    "|",  # typed for the danda on many Hindi sites (scheme v16: a lead ending in it was a title)
 )  # fmt: skip
+#: ``|`` typed for the danda, as on many Hindi sites, ends a sentence after a letter of the Indic
+#: scripts (scheme v16: an untitled follow-up's new lead ending in it was taken for a title, and
+#: the follow-up an exact duplicate); after Latin (``Rate decision |``, a site's name cut away)
+#: it is a headline's.
+_INDIC: Final = ("\u0900", "\u0dff")
 #: Closing quotes and brackets a sentence may end inside (``“……。”``, ``「……。」``), German,
 #: Czech and Bulgarian ``„…“`` and ``‚…‘``, Danish ``»…«`` among them (scheme v16: an untitled
 #: article opening with a quote ending ``.“`` had the quote taken for its title, out of the key).
@@ -813,7 +825,10 @@ _TITLE_CLOSERS: Final = _CLOSERS + "“‘«‹›」』）】》〉〕〗＂＇
 def _looks_like_title(p: str) -> bool:
     if len(p) > TITLE_MAX_CHARS or p.count(" ") >= TITLE_MAX_WORDS:
         return False
-    if p.rstrip(_TITLE_CLOSERS).endswith(_NOT_TITLE_ENDINGS):
+    bare = p.rstrip(_TITLE_CLOSERS)
+    if bare.endswith(_NOT_TITLE_ENDINGS):
+        return False
+    if bare.endswith("|") and _INDIC[0] <= bare[:-1].rstrip()[-1:] <= _INDIC[1]:
         return False
     return any(c.isalpha() for c in p)
 
@@ -894,19 +909,22 @@ _FORMAT_CLASS: Final = (
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
 )
 _FORMAT_RE: Final = re.compile(f"[{_FORMAT_CLASS}]+")
-#: Malayalam's chillu letters as written before Unicode 5.1 (still on many sites): the consonant,
-#: a virama and a ZWJ, where text since writes one atomic letter (U+0D7A-U+0D7F, U+0D54-U+0D56).
-#: The key writes the atomic one (scheme v16: with the ZWJ dropped the old spelling read as the
-#: consonant with a visible virama, another word, and a copy in the other spelling was missed).
-_CHILLU_OF: Final = {
-    "ണ": "ൺ", "ന": "ൻ", "ര": "ർ", "ല": "ൽ", "ള": "ൾ", "ക": "ൿ", "മ": "ൔ", "യ": "ൕ", "ഴ": "ൖ",
-}  # fmt: skip
-_OLD_CHILLU_RE: Final = re.compile(f"([{''.join(_CHILLU_OF)}])\u0d4d\u200d")
+#: Malayalam's chillu letters: atomic since Unicode 5.1 (U+0D7A-U+0D7F, U+0D54-U+0D56), written
+#: before as the consonant, a virama and a ZWJ (still on many sites), and as the consonant and
+#: virama once a CMS strips zero-width characters. The key writes all three the last way, the
+#: ZWJ dropped with the other format characters (scheme v16: a copy in another spelling was
+#: missed). The key merges ``അവൻ`` "he" with ``അവന്`` "to him", as it merges other forms: a
+#: word's spelling, not its grammar, is what tells copies apart.
+_CHILLU_TABLE: Final = {
+    ord(chillu): consonant + "\u0d4d"
+    for chillu, consonant in zip("ൺൻർൽൾൿൔൕൖ", "ണനരലളകമയഴ", strict=True)
+}
+_CHILLUS: Final = frozenset(chr(c) for c in _CHILLU_TABLE)
 #: Decimal digits of every script but ASCII (``٢٠١٨``, ``۲۰۱۸``, ``२०१८``), BMP.
 _NON_ASCII_DIGITS: Final = _class(_BMP["digit"])
 _NON_ASCII_DIGIT_RE: Final = re.compile(f"[{_NON_ASCII_DIGITS}]")
-#: One scan tells whether either of the two rules above has work to do.
-_KEY_UNUSUAL_RE: Final = re.compile(f"[{_FORMAT_CLASS}{_NON_ASCII_DIGITS}]")
+#: One scan tells whether any of the rules above has work to do.
+_KEY_UNUSUAL_RE: Final = re.compile(f"[{_FORMAT_CLASS}{_NON_ASCII_DIGITS}{''.join(sorted(_CHILLUS))}]")
 _DIGIT_SET: Final = frozenset(chr(c) for a, b in _BMP["digit"] for c in range(a, b + 1))
 #: The punctuation and symbols of ordinary news text, replaced by a space with ``str.replace``
 #: (fast); anything rarer is caught by ``_TOKEN_RE`` below.
@@ -932,8 +950,8 @@ def _key_chars(s: str) -> str:
     if not s.isascii():
         unusual = set(_KEY_UNUSUAL_RE.findall(s))
         if unusual:
-            if "\u200d" in unusual and "\u0d4d\u200d" in s:
-                s = _OLD_CHILLU_RE.sub(lambda m: _CHILLU_OF[m.group(1)], s)
+            if not unusual.isdisjoint(_CHILLUS):
+                s = s.translate(_CHILLU_TABLE)
             s = _FORMAT_RE.sub("", s)
             if not unusual.isdisjoint(_DIGIT_SET):
                 s = _NON_ASCII_DIGIT_RE.sub(_digit, s)

@@ -159,12 +159,20 @@ def _finish(dt: datetime, raw: object) -> tuple[str | None, str | None]:
     return _format(utc), note
 
 
+#: Epoch seconds below this (about 1973-03-03) are no time of publication here.
+_EPOCH_S_MIN: Final = 100_000_000
+
+
 def _from_epoch(value: float, raw: object) -> tuple[str | None, str | None]:
     if 1000 <= value <= 2999 and value == int(value):
         # ``"2024"``: a year, not 2024 seconds after 1970 (it was published as 1970-01-01T00:33:44Z
         # without a word: a review's finding); a year alone is no time of publication
         return None, f"published_at {_shown(raw)} is a year, not a time; ignored"
     magnitude = abs(value)
+    if magnitude < _EPOCH_S_MIN:
+        # 0, 999, -2024: within four years of 1970, no news time, but "unknown" or a mistake
+        # (published as a 1970 date without a word before: a review's finding)
+        return None, f"published_at {_shown(raw)} is too near 1970 to be an epoch time of news; ignored"
     if magnitude >= _EPOCH_MS_MAX:
         value /= 1_000_000
     elif magnitude >= _EPOCH_S_MAX:

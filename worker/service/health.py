@@ -120,8 +120,10 @@ class Readiness:
         while Redis is down or refusing (an outage, a full Redis) is not: restarted every ~5.5
         minutes through a long outage, the worker rebalanced its group each time, fell into
         CrashLoopBackOff and came back up to 5 minutes after Redis did (a review's finding). It
-        stays not ready and says why. A broker that does not answer still counts: a restart
-        renews the Kafka client, which may be what is stuck."""
+        stays not ready and says why. (A demoted primary's READONLY, which a restart would cure
+        by connecting again, the store cures itself: it closes its connections after one.) A
+        broker that does not answer still counts: a restart renews the Kafka client, which may
+        be what is stuck."""
         return self.progress.dead and self.redis and self.dedup
 
     @property

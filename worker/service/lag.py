@@ -40,32 +40,40 @@ class LagOrigins:
 
     async def origins(self, consumer: Any, partitions: Iterable[Any]) -> dict[Any, int]:
         """Each partition's committed offset, or where the group began reading it. `consumer`:
-        faust's (its `_committed_offset`, `earliest_offsets` and `position`). A partition whose
-        beginning the broker does not tell in time is left out, and the caller counts it from 0 as
-        before: an overstated lag is the safe side of the stuck-pipeline detector, and the broker
-        probe says when the broker does not answer."""
+        faust's (its `_committed_offset`, `earliest_offsets` and `position`). A committed offset
+        below the log's first (its segments expired while no worker read it) counts as none:
+        the consumer reset by the policy, and counted from there an idle partition was "stuck"
+        with the expired messages as lag, restarted for ever (a review of the first version).
+        A partition whose beginning the broker does not tell in time is left out, and the
+        caller counts it from 0 as before: an overstated lag is the safe side of the
+        stuck-pipeline detector, and the broker probe says when the broker does not answer."""
+        partitions = list(partitions)
         committed = consumer._committed_offset
+        first: dict[Any, int] = {}
+        with contextlib.suppress(Exception):  # one request for every partition
+            answer = await asyncio.wait_for(consumer.earliest_offsets(*partitions), self._timeout)
+            first = {tp: offset for tp, offset in answer.items() if offset is not None}
         origins: dict[Any, int] = {}
-        uncommitted: list[Any] = []
+        reset: list[Any] = []
         for tp in partitions:
-            offset = committed.get(tp)
-            if offset is None:
-                uncommitted.append(tp)
-            else:
+            offset, start = committed.get(tp), first.get(tp)
+            if offset is not None and (start is None or offset >= start):
                 origins[tp] = offset
-        if uncommitted:
+            elif self._reset == "earliest":
+                if start is not None:
+                    origins[tp] = start
+            else:
+                reset.append(tp)
+        if reset:
             with contextlib.suppress(Exception):
-                origins.update(await asyncio.wait_for(self._began_at(consumer, uncommitted), self._timeout))
+                await asyncio.wait_for(self._began_at(consumer, reset), self._timeout)
+            origins.update((tp, self._began[tp]) for tp in reset if tp in self._began)
         return origins
 
-    async def _began_at(self, consumer: Any, partitions: list[Any]) -> dict[Any, int]:
-        if self._reset == "earliest":
-            # Asked every time, not kept: the log's first offset moves as its segments expire.
-            return {tp: offset for tp, offset in (await consumer.earliest_offsets(*partitions)).items()
-                    if offset is not None}
+    async def _began_at(self, consumer: Any, partitions: list[Any]) -> None:
+        """`latest`: where the consumer stands now, for each partition not looked at before."""
         for tp in partitions:
             if tp not in self._began:
                 position = await consumer.position(tp)
                 if position is not None:
                     self._began[tp] = position
-        return {tp: self._began[tp] for tp in partitions if tp in self._began}

@@ -478,7 +478,7 @@ GOLDEN_DIGESTS = {
     "v13": "dfe1dd90f0196ec53ae0fcda6adbaeda4da9bb975f31356b733a528f254a6843",
     "v14": "a94c23155e15d6f1612da9dfbfdcd8e67cf8eb77bd2f09384f09aa3d42350b29",
     "v15": "a53ba61755bde10d496a6cf4b3249b9d10f91b1e91a8f880101e6177dd26d442",
-    "v16": "ccb0f595dfbc71eb59f7bad3540edb046db28eca0c8ded347f1957885d4183b8",
+    "v16": "bebd4ba6eadc3064b74961d95a6fe23c5b176b523c31d0dd706d625262bfb378",
 }
 
 #: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.

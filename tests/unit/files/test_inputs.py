@@ -113,14 +113,20 @@ def test_a_file_in_utf16_as_powershell_writes_it_is_read(tmp_path: Path) -> None
     assert all(r.problem is None for r in records)
 
 
-def test_a_file_named_with_a_suffix_no_reader_reads_is_refused_and_a_directory_s_are_listed(tmp_path: Path) -> None:
+def test_a_file_named_as_no_text_is_refused_other_names_are_text_and_a_directory_s_unread_are_listed(
+    tmp_path: Path,
+) -> None:
     from worker.files.inputs import UnreadableInput, input_files
 
     (tmp_path / "a.ndjson").write_text('{"id": "a", "text": "x"}\n', encoding="utf-8")
     (tmp_path / "b.csv").write_text("id,text\n", encoding="utf-8")
-    with pytest.raises(UnreadableInput, match="no reader"):
+    with pytest.raises(UnreadableInput, match="not an article's text"):
         input_files([tmp_path / "b.csv"])
     listed = input_files([tmp_path])
     assert [p.name for p, _ in listed.files] == ["a.ndjson"] and [p.name for p in listed.skipped] == ["b.csv"]
     with pytest.raises(FileNotFoundError):
         input_files([tmp_path / "a.ndjson", tmp_path / "missing.jsonl"])
+    # a file named on its own with another name is plain text, as before (`story`, `story.md`)
+    (tmp_path / "story.md").write_text("A story in Markdown.", encoding="utf-8")
+    (record,) = read_records([tmp_path / "story.md"])
+    assert msgspec.json.decode(record.value) == {"id": "story.md", "text": "A story in Markdown."}

@@ -543,3 +543,21 @@ def test_reporting_on_a_site_s_cookies_is_no_cookie_notice() -> None:
     line = "Investigators found that the website uses cookies from 40 advertising partners and gave it 30 days."
     assert not is_cookie_notice(fold(line))
     assert is_cookie_notice(fold("Our website uses cookies to improve your experience."))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "« Rejoignez-nous ! », scandaient les manifestants qui formaient une chaîne humaine devant la mairie.",
+        "Warga diminta ikuti update informasi soal tinggi muka air di Banjir Kanal Timur dari petugas.",
+        "— Следите за новостями на канале администрации, — призвал глава района жителей.",
+    ],
+)
+def test_story_lines_with_a_call_word_and_a_plain_channel_word_stay(line: str) -> None:
+    """Scheme v16's first version took "canal", "kanal", "chaîne", "канал" for the outlet's
+    channel: a waterway, a human chain and a district's channel in these story lines made them
+    calls to follow, dropped from the key (a review of that version). The outlet's own channel
+    ("наш канал", "kanal kami") or a social network still makes a call."""
+    assert not is_social_call(fold(line))
+    assert is_social_call(fold("Подписывайтесь на наш канал, чтобы первыми узнавать новости"))
+    assert is_social_call(fold("Ikuti kanal kami untuk kabar terbaru"))
