@@ -16,7 +16,9 @@ invariant, not only the first:
 6. never ready while stuck: no `/readyz` 200 from a worker whose processed count has not moved
    for `STUCK_READY_SECONDS` while input was waiting for it, and past a limit not live: no
    `/healthz` 200 from one that has not moved for `STUCK_LIVE_SECONDS` (the matrix's workers
-   run with `WORKER_STUCK_SECONDS` and `WORKER_LIVENESS_SECONDS`, a margin below each).
+   run with `WORKER_STUCK_SECONDS` and `WORKER_LIVENESS_SECONDS`, a margin below each), unless
+   it says it waits for Redis (a restart would not bring Redis back), and then only while its
+   `/readyz` names Redis missing.
 
 Seeded: the stream, its keys and the trial's choices derive from `seed`; the moments are defined
 by the worker's own progress (its metrics), never by sleeps alone.
@@ -118,6 +120,10 @@ class Sample:
     lag: float
     live: int = 200  # HTTP status of /healthz, 0 when it did not answer
     scraped: bool = True  # /metrics answered (else `processed` and `lag` are not known)
+    #: /healthz said it waits for Redis (live through a Redis outage: a restart would not cure
+    #: it), and whether /readyz named Redis missing then
+    waiting: bool = False
+    redis_missing: bool = False
 
 
 class Prober:
@@ -134,12 +140,13 @@ class Prober:
     def _run(self) -> None:
         while not self._stop.is_set():
             for index, port in list(self.ports.items()):
-                status, _ = scrape(port, "/readyz", timeout=0.5)
-                live, _ = scrape(port, "/healthz", timeout=0.5)
+                status, readiness = scrape(port, "/readyz", timeout=0.5)
+                live, health = scrape(port, "/healthz", timeout=0.5)
                 code, text = scrape(port, timeout=0.5)
                 self.samples.append(
                     Sample(time.monotonic(), index, status, metric(text, "newsworker_articles_processed_total"),
-                           metric(text, "newsworker_consumer_lag_messages"), live, code == 200)
+                           metric(text, "newsworker_consumer_lag_messages"), live, code == 200,
+                           waiting="waiting for redis" in health, redis_missing='"redis"' in readiness)
                 )
             self._stop.wait(self.interval)
 
@@ -331,6 +338,8 @@ def check_invariants(
     check("never_ready_while_stuck", not stuck, f"{len(stuck)} samples, first: {stuck[:2]}")
     wedged = live_while_stuck(samples)
     check("never_live_while_stuck_past_limit", not wedged, f"{len(wedged)} samples, first: {wedged[:2]}")
+    excuses = [s for s in samples if s.waiting and not s.redis_missing]
+    check("waits_for_redis_only_while_redis_is_missing", not excuses, f"{len(excuses)} samples, first: {excuses[:2]}")
     redelivered = len(records) - len({outcome_of(r, topics)[0] for r in records})
     return TrialResult(case, seed, len(wanted), len(records), redelivered, len(stories), checked, len(samples),
                        timings.exits, timings.recovery_seconds, longest_stuck(samples), violations)
@@ -371,4 +380,4 @@ def live_while_stuck(samples: list[Sample]) -> list[Sample]:
     """Samples where a worker answered 200 on /healthz although its processed count had not moved
     for `STUCK_LIVE_SECONDS` while it reported lag: wedged, and telling its orchestrator it is fine."""
     return [cur for since, cur in _stuck_runs(samples)
-            if cur.live == 200 and cur.at - since.at >= STUCK_LIVE_SECONDS]
+            if cur.live == 200 and not cur.waiting and cur.at - since.at >= STUCK_LIVE_SECONDS]

@@ -110,6 +110,17 @@ def test_live_while_stuck_past_the_limit_is_a_violation() -> None:
     assert "never_live_while_stuck_past_limit" in violations(GOOD, samples=series(503, [5.0] * long, lag=10))
     assert "never_live_while_stuck_past_limit" not in violations(
         GOOD, samples=series(503, [5.0] * long, lag=10, live=503))
+    # live while waiting for Redis is no wedge, as long as /readyz names Redis missing
+    waiting = series(503, [5.0] * long, lag=10)
+    for s in waiting:
+        s.waiting = s.redis_missing = True
+    assert not live_while_stuck(waiting)
+    found = violations(GOOD, samples=waiting)
+    assert "never_live_while_stuck_past_limit" not in found
+    assert "waits_for_redis_only_while_redis_is_missing" not in found
+    for s in waiting:
+        s.redis_missing = False
+    assert "waits_for_redis_only_while_redis_is_missing" in violations(GOOD, samples=waiting)
 
 
 def test_a_sample_without_metrics_neither_breaks_nor_resets_a_stall() -> None:
