@@ -146,7 +146,7 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     jac, cont, lead, moved, inside = sig.jaccard, sig.containment, sig.lead, sig.moved_lead, sig.inside
     split, added, whole = sig.split, sig.added, sig.whole
     bar = lead_bar(t, sig.unspaced, cont)
-    moved_same = moved_opening(lead, moved, t)
+    moved_same = moved_opening(lead, moved, t, bar)
     same_url = a.record.url is not None and a.record.url == b.record.url
     shared_bands = _shared_bands(a.record, b.record)
     signals = (
@@ -165,15 +165,15 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             "the same opening (its first 30 words, or characters where unspaced, agree where they stand)",
         ),
         Signal(
-            "opening moved", moved, t.dup_moved_lead, moved_same,
+            "opening moved", moved, max(t.dup_moved_lead, bar), moved_same,
             "the same opening, moved by a sentence added or removed in front (better than in place)",
         ),
         Signal(
-            "opening cut", inside, t.dup_inside, inside >= t.dup_inside,
+            "opening cut", inside, max(t.dup_inside, bar), inside >= max(t.dup_inside, bar),
             "the later one begins inside the earlier (its first sentences cut, nothing new in front)",
         ),
         Signal(
-            "opening split", split, t.dup_split, split >= t.dup_split,
+            "opening split", split, max(t.dup_split, bar), split >= max(t.dup_split, bar),
             "the same first words, then the same opening on: a sentence added or removed after them",
         ),
         Signal(
@@ -195,9 +195,9 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             why = "the same opening"
         elif moved_same:
             why = "the same opening, moved by a sentence"
-        elif inside >= t.dup_inside:
+        elif inside >= max(t.dup_inside, bar):
             why = "the later one's first sentences cut away"
-        elif split >= t.dup_split:
+        elif split >= max(t.dup_split, bar):
             why = "the same opening, a sentence added or removed after its first words"
         else:
             why = "nearly all of the text alike"

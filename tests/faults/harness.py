@@ -18,7 +18,7 @@ invariant, not only the first:
    `/healthz` 200 from one that has not moved for `STUCK_LIVE_SECONDS` (the matrix's workers
    run with `WORKER_STUCK_SECONDS` and `WORKER_LIVENESS_SECONDS`, a margin below each), unless
    it says it waits for Redis (a restart would not bring Redis back), and then only while its
-   `/readyz` names Redis missing.
+   `/readyz` names Redis missing and the trial had made Redis unavailable or refusing.
 
 Seeded: the stream, its keys and the trial's choices derive from `seed`; the moments are defined
 by the worker's own progress (its metrics), never by sleeps alone.
@@ -258,6 +258,9 @@ class Timings:
     clean_codes: frozenset[int] = frozenset({0})
     #: PIDs of a SIGKILLed worker's prepare processes still alive `ORPHAN_GRACE_SECONDS` later.
     orphans: list[int] = field(default_factory=list)
+    #: (start, end) of each spell the trial made Redis unavailable or refusing (monotonic): a
+    #: worker may wait for Redis, live, only then (and `REDIS_EXCUSE_GRACE_SECONDS` after).
+    redis_faults: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -336,10 +339,10 @@ def check_invariants(
           f"prepare processes {timings.orphans} outlived their SIGKILLed worker by {ORPHAN_GRACE_SECONDS:.0f}s")
     stuck = ready_while_stuck(samples)
     check("never_ready_while_stuck", not stuck, f"{len(stuck)} samples, first: {stuck[:2]}")
-    wedged = live_while_stuck(samples)
+    wedged = live_while_stuck(samples, timings.redis_faults)
     check("never_live_while_stuck_past_limit", not wedged, f"{len(wedged)} samples, first: {wedged[:2]}")
-    excuses = [s for s in samples if s.waiting and not s.redis_missing]
-    check("waits_for_redis_only_while_redis_is_missing", not excuses, f"{len(excuses)} samples, first: {excuses[:2]}")
+    excuses = [s for s in samples if s.waiting and not excused(s, timings.redis_faults)]
+    check("waits_for_redis_only_while_redis_is_down", not excuses, f"{len(excuses)} samples, first: {excuses[:2]}")
     redelivered = len(records) - len({outcome_of(r, topics)[0] for r in records})
     return TrialResult(case, seed, len(wanted), len(records), redelivered, len(stories), checked, len(samples),
                        timings.exits, timings.recovery_seconds, longest_stuck(samples), violations)
@@ -376,8 +379,25 @@ def ready_while_stuck(samples: list[Sample]) -> list[Sample]:
             if cur.ready == 200 and cur.at - since.at >= STUCK_READY_SECONDS]
 
 
-def live_while_stuck(samples: list[Sample]) -> list[Sample]:
+#: How long after a Redis fault ends a worker may still say it waits for Redis: its retry's
+#: longest back-off (5 s) and one readiness check (5 s), with a margin.
+REDIS_EXCUSE_GRACE_SECONDS = 15.0
+
+
+def excused(sample: Sample, redis_faults: list[tuple[float, float]]) -> bool:
+    """A worker that says it waits for Redis, names Redis missing on /readyz, and does so while
+    the trial had made Redis unavailable or refusing (or just after): live through an outage a
+    restart would not cure. Anything else saying so would hide a wedge (a Redis client stuck
+    on a demoted server, say) behind the excuse."""
+    return sample.waiting and sample.redis_missing and any(
+        start <= sample.at <= end + REDIS_EXCUSE_GRACE_SECONDS for start, end in redis_faults
+    )
+
+
+def live_while_stuck(samples: list[Sample], redis_faults: list[tuple[float, float]] | None = None) -> list[Sample]:
     """Samples where a worker answered 200 on /healthz although its processed count had not moved
-    for `STUCK_LIVE_SECONDS` while it reported lag: wedged, and telling its orchestrator it is fine."""
+    for `STUCK_LIVE_SECONDS` while it reported lag: wedged, and telling its orchestrator it is fine
+    (unless `excused`: waiting for a Redis the trial made unavailable)."""
     return [cur for since, cur in _stuck_runs(samples)
-            if cur.live == 200 and not cur.waiting and cur.at - since.at >= STUCK_LIVE_SECONDS]
+            if cur.live == 200 and not excused(cur, redis_faults or [])
+            and cur.at - since.at >= STUCK_LIVE_SECONDS]

@@ -238,12 +238,14 @@ def run_trial(trial: Trial) -> None:
         wait_until(lambda: processed(worker.metrics_port) > 0, 60, "first articles decided")
         assert trial.redis.pid is not None
         os.kill(trial.redis.pid, signal.SIGSTOP)
+        frozen = time.monotonic()
         try:
             time.sleep(1.0)
             inject(trial, worker)
         finally:
             os.kill(trial.redis.pid, signal.SIGCONT)
         fault_over = time.monotonic()
+        trial.timings.redis_faults.append((frozen, fault_over))
     else:  # mid-batch: the stream flows through the fault
         workers = [trial.start_worker() for _ in range(case.workers)]
         for w in workers:
@@ -306,9 +308,11 @@ def inject(trial: Trial, worker: Any) -> None:
         time.sleep(FAULT_SECONDS)
         send(worker.proc, signal.SIGCONT)
     elif fault == "redis-restart":
+        began = time.monotonic()
         trial.redis.stop()
         time.sleep(FAULT_SECONDS)
         trial.redis.start()
+        trial.timings.redis_faults.append((began, time.monotonic()))
     elif fault == "redis-flush":
         _redis_client(trial.redis).flushall()
     elif fault == "redis-slow":
@@ -321,16 +325,20 @@ def inject(trial: Trial, worker: Any) -> None:
         client = _redis_client(trial.redis)
         used = int(client.info("memory")["used_memory"])
         client.config_set("maxmemory-policy", "noeviction")
+        began = time.monotonic()
         client.config_set("maxmemory", str(used + 64 * 1024))  # a few more articles, then refusals
         time.sleep(STUCK_SECONDS)
         client.config_set("maxmemory", "0")
+        trial.timings.redis_faults.append((began, time.monotonic()))
     elif fault == "redis-frozen":
         assert trial.redis.pid is not None
+        began = time.monotonic()
         os.kill(trial.redis.pid, signal.SIGSTOP)
         try:
             time.sleep(STUCK_SECONDS)
         finally:
             os.kill(trial.redis.pid, signal.SIGCONT)
+            trial.timings.redis_faults.append((began, time.monotonic()))
     elif fault == "broker-restart":
         # Tansu keeps everything in memory: topics, data and offsets go with it. The operator
         # recreates the topics; the worker must reconnect and decide what comes next, against the

@@ -549,7 +549,9 @@ class RedisDedupStore:
         cluster's client follows its nodes' failovers itself."""
         self._demoted = False
         if not isinstance(self._client, RedisCluster):
-            await self._client.connection_pool.disconnect()
+            # idle ones only: a call of another task on the shared client (the watch's INFO, the
+            # ping) keeps its connection, which goes back to the pool and is closed next time
+            await self._client.connection_pool.disconnect(inuse_connections=False)
 
     @contextlib.contextmanager
     def _errors_mapped(self, operation: str, started: float) -> Iterator[None]:

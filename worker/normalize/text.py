@@ -587,6 +587,11 @@ _ABBREVIATIONS: Final = frozenset(
 )  # fmt: skip
 
 
+#: Latin letters, accented and extended (``Cía.,``, ``Dña.,``) end before here; past it
+#: (Cyrillic's ``США.,``) a capitalized short word is no abbreviation.
+_LATIN_END: Final = "\u0250"
+
+
 def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
     s = m.string
     i = m.start()
@@ -625,7 +630,7 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
             return m.group()
         if (
             len(word) == 1
-            or (len(word) <= 3 and word[0].isupper() and word.isascii())
+            or (len(word) <= 3 and word[0].isupper() and max(word) < _LATIN_END)
             or word.lower() in _ABBREVIATIONS
         ):
             return m.group()
@@ -828,8 +833,10 @@ def _looks_like_title(p: str) -> bool:
     bare = p.rstrip(_TITLE_CLOSERS)
     if bare.endswith(_NOT_TITLE_ENDINGS):
         return False
-    if bare.endswith("|") and _INDIC[0] <= bare[:-1].rstrip()[-1:] <= _INDIC[1]:
-        return False
+    if bare.endswith("|"):
+        letter = next((c for c in reversed(bare[:-1]) if c.isalpha()), "")  # past quotes, digits
+        if _INDIC[0] <= letter <= _INDIC[1]:
+            return False
     return any(c.isalpha() for c in p)
 
 

@@ -159,8 +159,10 @@ def _finish(dt: datetime, raw: object) -> tuple[str | None, str | None]:
     return _format(utc), note
 
 
-#: Epoch seconds below this (about 1973-03-03) are no time of publication here.
-_EPOCH_S_MIN: Final = 100_000_000
+#: Epoch seconds of a smaller magnitude (within 11.6 days of 1970-01-01) are no time of
+#: publication: 0 for "unknown", a year, a count of hours or days. A real pre-1973 time (an
+#: archive's 1969 story, -14182940) stays.
+_EPOCH_S_MIN: Final = 1_000_000
 
 
 def _from_epoch(value: float, raw: object) -> tuple[str | None, str | None]:
@@ -170,8 +172,8 @@ def _from_epoch(value: float, raw: object) -> tuple[str | None, str | None]:
         return None, f"published_at {_shown(raw)} is a year, not a time; ignored"
     magnitude = abs(value)
     if magnitude < _EPOCH_S_MIN:
-        # 0, 999, -2024: within four years of 1970, no news time, but "unknown" or a mistake
-        # (published as a 1970 date without a word before: a review's finding)
+        # 0, 999, -2024: "unknown" or a mistake, published as a 1970 date without a word
+        # before (a review's finding)
         return None, f"published_at {_shown(raw)} is too near 1970 to be an epoch time of news; ignored"
     if magnitude >= _EPOCH_MS_MAX:
         value /= 1_000_000

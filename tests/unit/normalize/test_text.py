@@ -894,3 +894,12 @@ def test_a_bar_ends_a_sentence_after_an_indic_letter_only() -> None:
     line ending in ``|`` typed for the danda is a sentence (scheme v16)."""
     assert norm("Rate decision |\n\nThe central bank raised rates by half a point on Tuesday.").title == "Rate decision |"
     assert norm("रिज़र्व बैंक ने दरें बढ़ाईं |\n\nबैंक ने मंगलवार को दरें बढ़ाईं।").title is None
+
+
+def test_accented_latin_abbreviations_and_a_quoted_hindi_line_ending_in_a_bar() -> None:
+    """A review of the second version: ``Cía., S.A.`` was split (the capitalized-abbreviation
+    test took accented Latin for another script), and a Hindi lead ending ``..." |`` was still
+    a title (only the character before the bar was looked at)."""
+    sentence = "La empresa Hijos de Rivera y Cía., S.A. presentó ayer sus cuentas del año."
+    assert norm(sentence, title="t").paragraphs == (sentence,)
+    assert norm('मंत्री ने कहा कि "बातचीत जारी रहेगी" |\n\nबैठक मंगलवार को हुई।').title is None

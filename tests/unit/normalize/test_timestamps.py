@@ -221,9 +221,10 @@ def test_a_year_alone_is_ignored_with_a_warning_not_read_as_seconds_since_1970(v
     assert parsed is None and warning is not None and "a year" in warning
 
 
-@pytest.mark.parametrize("value", [0, 999, 3000, 2024.5, -2024, "86400"])
+@pytest.mark.parametrize("value", [0, 999, 3000, 2024.5, -2024, "86400", 480_000])
 def test_an_epoch_near_1970_is_ignored_with_a_warning(value: object) -> None:
-    """``0`` (a producer's "unknown"), ``999``, ``-2024``: published as 1970 dates without a
-    warning (a review's finding)."""
+    """``0`` (a producer's "unknown"), ``999``, ``-2024``, a count of hours: published as 1970
+    dates without a warning (a review's finding). A real time of 1969 stays."""
     parsed, warning = parse_published(value)
     assert parsed is None and warning is not None and "1970" in warning
+    assert parse_published(-14182940) == ("1969-07-20T20:17:40Z", None)
