@@ -447,10 +447,14 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         total_lag = 0
         origins = await lag_origins.origins(consumer, assigned)
         for tp in assigned:
-            # The end offset the broker just gave, not the one the last fetch carried: a consumer
-            # paused by a full buffer fetches nothing, and its lag stood still while the backlog
-            # grew (a review's finding: flat on the dashboard through a Redis outage).
-            highwater = ends.get(tp, consumer.highwater(tp))
+            # The end offset the broker just gave, where it is past the one the last fetch
+            # carried: a consumer paused by a full buffer fetches nothing, and its lag stood still
+            # while the backlog grew (a review's finding: flat on the dashboard through a Redis
+            # outage). Never below it: Tansu answers ListOffsets with the last record batch's
+            # base offset + 1, so an input produced in one batch of 30 "ended" at 1, below the
+            # group's commit, and was read again and again as a recreated topic.
+            fetched, probed = consumer.highwater(tp), ends.get(tp)
+            highwater = fetched if probed is None else probed if fetched is None else max(fetched, probed)
             # faust keeps the last committed offset per partition (None before the first commit)
             committed = consumer._committed_offset.get(tp) or 0  # type: ignore[attr-defined]
             origin = origins.get(tp, 0)
