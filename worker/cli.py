@@ -423,10 +423,6 @@ def _settings_problems(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-#: Exit status of a command whose Redis cannot be reached (sysexits' EX_UNAVAILABLE).
-EXIT_UNAVAILABLE = 69
-
-
 def _unavailable(exc: BaseException) -> bool:
     """Redis down or unreachable, as the store reports it or as redis-py raises it (imported
     here: only a failing command pays for it)."""
@@ -463,6 +459,7 @@ def _refused(exc: BaseException) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     from worker.errors import ConfigurationError
     from worker.files.inputs import UnreadableInput
+    from worker.service.lifecycle import EXIT_UNAVAILABLE  # a command whose Redis is unreachable
 
     args = build_parser().parse_args(argv)
     try:

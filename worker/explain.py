@@ -37,9 +37,9 @@ from worker.dedup.decision import (
     is_duplicate,
     is_related,
     is_revision,
-    lead_bar,
     make_record,
     moved_opening,
+    opening_bars,
     similarity,
 )
 from worker.dedup.fingerprint import (
@@ -145,8 +145,9 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
     sig = similarity(b.fp, a.record)
     jac, cont, lead, moved, inside = sig.jaccard, sig.containment, sig.lead, sig.moved_lead, sig.inside
     split, added, whole = sig.split, sig.added, sig.whole
-    bar = lead_bar(t, sig.unspaced, cont)
-    moved_same = moved_opening(lead, moved, t, bar)
+    bars = opening_bars(t, sig.unspaced, cont)
+    bar = bars.lead
+    moved_same = moved_opening(lead, moved, bars)
     same_url = a.record.url is not None and a.record.url == b.record.url
     shared_bands = _shared_bands(a.record, b.record)
     signals = (
@@ -165,15 +166,15 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             "the same opening (its first 30 words, or characters where unspaced, agree where they stand)",
         ),
         Signal(
-            "opening moved", moved, max(t.dup_moved_lead, bar), moved_same,
+            "opening moved", moved, bars.moved, moved_same,
             "the same opening, moved by a sentence added or removed in front (better than in place)",
         ),
         Signal(
-            "opening cut", inside, max(t.dup_inside, bar), inside >= max(t.dup_inside, bar),
+            "opening cut", inside, bars.inside, inside >= bars.inside,
             "the later one begins inside the earlier (its first sentences cut, nothing new in front)",
         ),
         Signal(
-            "opening split", split, max(t.dup_split, bar), split >= max(t.dup_split, bar),
+            "opening split", split, bars.split, split >= bars.split,
             "the same first words, then the same opening on: a sentence added or removed after them",
         ),
         Signal(
@@ -195,9 +196,9 @@ def explain(a: Article, b: Article, thresholds: Thresholds | None = None) -> Exp
             why = "the same opening"
         elif moved_same:
             why = "the same opening, moved by a sentence"
-        elif inside >= max(t.dup_inside, bar):
+        elif inside >= bars.inside:
             why = "the later one's first sentences cut away"
-        elif split >= max(t.dup_split, bar):
+        elif split >= bars.split:
             why = "the same opening, a sentence added or removed after its first words"
         else:
             why = "nearly all of the text alike"

@@ -167,15 +167,28 @@ def _non_standard_numbers(value: object, path: str = "$") -> list[tuple[str, str
 
 def _readable_id(payload: bytes, max_chars: int) -> str | None:
     """The `id` of a message refused for another field's type, for its dead letter (so the
-    producer can find the article), when it is a string or an integer of at most `max_chars`."""
+    producer can find the article): `_id_of` its document."""
     try:
-        document = msgspec.json.decode(payload)
+        return _id_of(msgspec.json.decode(payload), max_chars)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
+
+
+def _id_of(document: object, max_chars: int) -> str | None:
+    """A refused document's `id`, for its dead letter: a string (without a lone surrogate: it
+    may be what stdlib's parser read where msgspec refused) or an integer, of at most
+    `max_chars`. Dead letters of a NaN or a lone surrogate elsewhere had none, though it was
+    readable (a review's finding)."""
     found = document.get("id") if isinstance(document, dict) else None
     if isinstance(found, int) and not isinstance(found, bool):
         found = str(found)
-    return found if isinstance(found, str) and len(found) <= max_chars else None
+    if not isinstance(found, str) or len(found) > max_chars:
+        return None
+    try:
+        found.encode("utf-8")
+    except UnicodeEncodeError:  # the lone surrogate is in the id itself
+        return None
+    return found
 
 
 def _holds_json_object(payload: bytes) -> bool:
@@ -216,22 +229,6 @@ _NOT_UTF8_PREFIXES: Final = (
 )
 
 
-def _stdlib_id(document: object, max_chars: int) -> str | None:
-    """The `id` of a document stdlib's parser read where msgspec's refused (a NaN, a lone
-    surrogate elsewhere in it), for its dead letter: those had no id, though it was readable
-    (a review's finding). A string without surrogates, or an integer, of at most `max_chars`."""
-    found = document.get("id") if isinstance(document, dict) else None
-    if isinstance(found, int) and not isinstance(found, bool):
-        found = str(found)
-    if not isinstance(found, str) or len(found) > max_chars:
-        return None
-    try:
-        found.encode("utf-8")
-    except UnicodeEncodeError:  # the lone surrogate is in the id itself
-        return None
-    return found
-
-
 def _explain_decode_error(payload: bytes, max_id_chars: int = 96) -> PoisonInput:
     """A precise reason for JSON msgspec refused (its messages are terse; stdlib's name the spot)."""
     if not payload:
@@ -265,7 +262,7 @@ def _explain_decode_error(payload: bytes, max_id_chars: int = 96) -> PoisonInput
         constants = _non_standard_numbers(document)
     except RecursionError:
         return PoisonInput("invalid_json", "message nests JSON too deeply")
-    article_id = _stdlib_id(document, max_id_chars)
+    article_id = _id_of(document, max_id_chars)
     if constants:
         path, constant = constants[0]
         return PoisonInput(

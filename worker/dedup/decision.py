@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import msgspec
 
@@ -359,13 +359,13 @@ def similarity(
         inside, split = lead_inside(fp.sequence, theirs), lead_split(fp.sequence, theirs)
         return Signals(jac, cont, lead, moved, inside, split, added, whole, fp.unspaced)
     lead, _ = opening_agreement(fp.sequence, theirs, moved=False)
-    bar = lead_bar(t, fp.unspaced, cont)
-    if lead < bar and jac < t.dup_jaccard and contained(cont, whole, t):
+    bars = opening_bars(t, fp.unspaced, cont)
+    if lead < bars.lead and jac < t.dup_jaccard and contained(cont, whole, t):
         lead, moved = opening_agreement(fp.sequence, theirs)
         inside = split = 0.0
-        if not moved_opening(lead, moved, t, bar):  # the bars of `same_opening`
+        if not moved_opening(lead, moved, bars):
             inside = lead_inside(fp.sequence, theirs)
-            if inside < max(t.dup_inside, bar):
+            if inside < bars.inside:
                 split = lead_split(fp.sequence, theirs)
         return Signals(jac, cont, lead, moved, inside, split, added, whole, fp.unspaced)
     return Signals(jac, cont, lead, lead, added=added, whole=whole, unspaced=fp.unspaced)
@@ -385,26 +385,41 @@ def lead_bar(t: Thresholds, unspaced: bool, containment: float = 0.0) -> float:
     return t.dup_lead_unspaced if unspaced and containment < t.unspaced_whole_containment else t.dup_lead
 
 
-def moved_opening(lead: float, moved: float, t: Thresholds, bar: float = 0.0) -> bool:
-    """The same opening *moved*: found again at a shift at `dup_moved_lead`, or at the in-place
-    bar `bar` where that is higher (a text mostly of scripts without spaces: `lead_bar`), and
-    better there than in place. The moved lead is the best of its shifts, shift 0 among them:
-    two Khmer reports of different accidents in one template agreed 0.71 in place, under the
-    unspaced bar, and passed as "moved" at 0.71 at shift 0; and at 0.70 a place name of another
-    length shifted the rest of a Chinese template's lead by a few characters: two different
-    fires were one story's copies (two reviews' findings). A copy moved by a short note in front
-    of it is then linked, not dropped. (For a spaced text neither condition changes anything:
-    0.7 in place is over its in-place bar.)"""
-    return moved >= max(t.dup_moved_lead, bar) and moved > lead
+class OpeningBars(NamedTuple):
+    """The bars of the four opening signals for one pair (`opening_bars`)."""
+
+    lead: float
+    moved: float
+    inside: float
+    split: float
+
+
+def opening_bars(t: Thresholds, unspaced: bool, containment: float) -> OpeningBars:
+    """The opening in place's bar (`lead_bar`), and those of the opening moved, cut (inside) and
+    split: their own, or the in-place bar where that is higher (a text mostly of scripts without
+    spaces). At 0.70 a place name of another length shifted the rest of a Chinese template's
+    lead by a few characters, and two different fires were one story's copies (a review's
+    finding); a copy moved by a short note in front of it is then linked, not dropped."""
+    bar = lead_bar(t, unspaced, containment)
+    return OpeningBars(bar, max(t.dup_moved_lead, bar), max(t.dup_inside, bar), max(t.dup_split, bar))
+
+
+def moved_opening(lead: float, moved: float, bars: OpeningBars) -> bool:
+    """The same opening *moved*: found again at a shift at its bar, and better there than in
+    place. The moved lead is the best of its shifts, shift 0 among them: two Khmer reports of
+    different accidents in one template agreed 0.71 in place, under the unspaced bar, and passed
+    as "moved" at 0.71 at shift 0 (a review's finding). (For a spaced text neither condition
+    changes anything: 0.7 in place is over its in-place bar.)"""
+    return moved >= bars.moved and moved > lead
 
 
 def same_opening(s: Signals, t: Thresholds) -> bool:
-    bar = lead_bar(t, s.unspaced, s.containment)
+    bars = opening_bars(t, s.unspaced, s.containment)
     return (
-        s.lead >= bar
-        or moved_opening(s.lead, s.moved_lead, t, bar)
-        or s.inside >= max(t.dup_inside, bar)
-        or s.split >= max(t.dup_split, bar)
+        s.lead >= bars.lead
+        or moved_opening(s.lead, s.moved_lead, bars)
+        or s.inside >= bars.inside
+        or s.split >= bars.split
     )
 
 

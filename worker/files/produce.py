@@ -19,10 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from worker.files.inputs import InputRecord, input_files, read_records
-
-#: The exit status of a run that found the broker unreachable (sysexits' EX_UNAVAILABLE, as the
-#: other commands give when Redis is).
-EXIT_UNAVAILABLE = 69
+from worker.service.lifecycle import EXIT_UNAVAILABLE
 
 #: Messages in flight before the producer awaits deliveries: large enough to batch well,
 #: small enough to bound memory on multi-gigabyte inputs.

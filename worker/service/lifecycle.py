@@ -32,6 +32,8 @@ from collections.abc import Callable
 log = logging.getLogger("newsworker")
 
 EXIT_CONFIGURATION = 2
+#: A command whose Redis or broker cannot be reached (sysexits' EX_UNAVAILABLE).
+EXIT_UNAVAILABLE = 69
 EXIT_BUG = 70
 EXIT_GRACE_EXCEEDED = 75
 
