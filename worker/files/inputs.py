@@ -132,6 +132,27 @@ def _check_json(line: bytes) -> str | None:
     return None
 
 
+def _cr_lines(line: bytes) -> list[bytes]:
+    """A line as an editor shows it: a bare CR (a classic Mac file, a tool that writes ``\\r``
+    alone) ends a line too. JSON holds a raw CR only as white space between tokens, so a line
+    that parses as a whole with one inside stays whole, and so does one whose text before its
+    first CR is no JSON (a raw CR inside a string: one bad record, not several). Otherwise it
+    is split at each CR: a file of CR-only line endings was one record, dead-lettered as
+    invalid JSON (a review's finding)."""
+    if b"\r" not in line or _parses(line):
+        return [line]
+    pieces = line.split(b"\r")
+    return pieces if _parses(pieces[0]) else [line]
+
+
+def _parses(data: bytes) -> bool:
+    try:
+        msgspec.json.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return False
+    return True
+
+
 def _read_lines(path: Path, *, compressed: bool, check: bool = True) -> Iterator[InputRecord]:
     """A JSON-lines file's records; if the file cannot be read to its end (a `.gz` cut short by
     a copy or a full disk, or not gzip at all), every line before that, then one `unreadable`
@@ -149,12 +170,14 @@ def _read_lines(path: Path, *, compressed: bool, check: bool = True) -> Iterator
                 # finding)
                 text = stack.enter_context(io.TextIOWrapper(fh, encoding="utf-16"))
                 lines = (line.encode("utf-8") for line in text)
-            for number, line in enumerate(lines, 1):
-                # a file saved as "UTF-8 with BOM", or lines joined from such files
-                line = line.rstrip(b"\r\n").removeprefix(_BOM)
-                if not line.strip():
-                    continue
-                yield InputRecord(line, f"{path}:{number}", _check_json(line) if check else None)
+            for line in lines:
+                for piece in _cr_lines(line.rstrip(b"\r\n")):
+                    number += 1
+                    # a file saved as "UTF-8 with BOM", or lines joined from such files
+                    piece = piece.removeprefix(_BOM)
+                    if not piece.strip():
+                        continue
+                    yield InputRecord(piece, f"{path}:{number}", _check_json(piece) if check else None)
     except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as exc:
         where = f"after line {number}" if number else "at its start"
         problem = f"the file cannot be read {where} ({exc}): truncated or not gzip?"

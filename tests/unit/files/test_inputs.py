@@ -130,3 +130,31 @@ def test_a_file_named_as_no_text_is_refused_other_names_are_text_and_a_directory
     (tmp_path / "story.md").write_text("A story in Markdown.", encoding="utf-8")
     (record,) = read_records([tmp_path / "story.md"])
     assert msgspec.json.decode(record.value) == {"id": "story.md", "text": "A story in Markdown."}
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_file_with_cr_only_line_endings_is_read_line_by_line(tmp_path: Path, compressed: bool) -> None:
+    """A classic Mac file (or a tool that ends lines with a bare CR) was one record, dead-lettered
+    as invalid JSON: every article in it lost to one bad line (a review's finding)."""
+    lines = [{"id": f"m{i}", "text": f"خبر رقم {i}\r\nعن الاجتماع"} for i in range(3)]
+    text = "\r".join(json.dumps(a, ensure_ascii=False) for a in lines) + "\r"
+    data = text.encode("utf-8")
+    name = "in.jsonl.gz" if compressed else "in.jsonl"
+    (tmp_path / name).write_bytes(gzip.compress(data) if compressed else data)
+    records = list(read_records([tmp_path / name]))
+    assert [json.loads(r.value) for r in records] == lines
+    assert all(r.problem is None for r in records)
+    assert [r.origin.rsplit(":", 1)[1] for r in records] == ["1", "2", "3"]
+
+
+def test_a_cr_that_json_allows_keeps_its_line_whole(tmp_path: Path) -> None:
+    """A raw CR between tokens is JSON white space, and one inside a string is one bad record:
+    neither splits a line."""
+    (tmp_path / "in.jsonl").write_bytes(
+        b'{"id": "a",\r "text": "one"}\n{"id": "b", "text": "two\rthree"}\n{"id": "c", "text": "four"}\n'
+    )
+    records = list(read_records([tmp_path / "in.jsonl"]))
+    assert [r.origin.rsplit(":", 1)[1] for r in records] == ["1", "2", "3"]
+    assert json.loads(records[0].value) == {"id": "a", "text": "one"} and records[0].problem is None
+    assert records[1].problem is not None and records[1].problem.startswith("invalid JSON")
+    assert records[2].problem is None
