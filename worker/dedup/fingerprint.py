@@ -54,7 +54,7 @@ import rensa
 import xxhash
 
 from worker.normalize.char_classes import CLASSES
-from worker.normalize.chinese import IDEOGRAPH_RANGES
+from worker.normalize.chinese import UNSPACED_RANGES
 
 try:  # the shingling and hashing in C (worker/dedup/_shingles.c), where it was built
     from worker.dedup import _shingles as _compiled
@@ -130,7 +130,14 @@ class Scheme:
     #: Urdu's hehs as an Arabic keyboard types them fold onto one form; the ", " list rule keeps
     #: a sentence whole before a lowercase letter of any script and after Cyrillic, German and
     #: Greek abbreviations. Every other text as in v15.
-    version: str = "v16"
+    #: v17 (a review of the readable text): an Arabic domain ending at a line's end
+    #: (``بيت.كوم``) and ``أيه.`` stay whole; the ", " list rule keeps ordinals (``18., 19.``),
+    #: Roman numerals, ``,,`` quotes and more abbreviations (Polish, French months, references)
+    #: whole, and a glued abbreviation before a name (``vs.Manchester``); a comma gets no space
+    #: after a one-letter word, beside a script written without spaces or in a URL; a page's
+    #: wrapper named with a furniture word that holds its story is the story, and a paragraph
+    #: that cites its source in a long link is kept. Every other text and page as in v16.
+    version: str = "v17"
     shingle: int = 3
     num_perm: int = 128
     full_bands: int = 8
@@ -202,21 +209,10 @@ def _ranges(*pairs: tuple[int, int]) -> str:
     return "".join(f"{chr(a)}-{chr(b)}" for a, b in pairs)
 
 
-#: Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, Khmer symbols, CJK
-#: symbols with letters (々〆〇), hiragana, katakana (and its phonetic extensions), CJK unified
-#: ideographs (with extension A, compatibility ideographs and the supplementary
-#: planes' extensions B-H). Korean is written with spaces: Hangul keeps word tokens; so does
-#: Tibetan, whose syllable mark (tsheg) is punctuation, a separator in the match key already.
-_UNSPACED_CLASS: Final = _ranges(
-    (0x0E00, 0x0EFF),
-    (0x1000, 0x109F),
-    (0x1780, 0x17FF),
-    (0x19E0, 0x19FF),
-    (0x3005, 0x3007),
-    (0x3040, 0x30FF),
-    (0x31F0, 0x31FF),
-    *IDEOGRAPH_RANGES,
-)
+#: Scripts written without spaces between words (`chinese.UNSPACED_RANGES`). Korean is written
+#: with spaces: Hangul keeps word tokens; so does Tibetan, whose syllable mark (tsheg) is
+#: punctuation, a separator in the match key already.
+_UNSPACED_CLASS: Final = _ranges(*UNSPACED_RANGES)
 #: Combining marks of those scripts (Thai vowel and tone marks, Khmer and Myanmar vowel signs,
 #: kana voicing marks); a mark belongs to the unit of the letter it sits on.
 _UNSPACED_MARKS: Final = "".join(

@@ -20,10 +20,13 @@
  *       4. delete every space of a run of spaces that follows "(", "[" or "{" or precedes ")",
  *          "]" or "}" (the Python loops replace to a fixed point);
  *       5. a space after "،" or "؛" before a word character (re's \w: Py_UNICODE_ISALNUM or "_"),
- *          after "," between two letters (re's [^\W\d_]: alphanumeric, not a decimal digit) and
+ *          after "," between two letters (re's [^\W\d_]: alphanumeric, not a decimal digit)
+ *          of scripts written with spaces (not in chinese.UNSPACED_RANGES) where two such letters
+ *          precede it and its token (between Py_UNICODE_ISSPACE characters) holds not both a "/"
+ *          and a "." (a URL), and
  *          after ":" between two Arabic letters (U+0621-U+064A). These look at the pass' input
  *          only, as one re.sub does, and cannot affect each other: a space is only inserted
- *          before a letter, and none of them looks at a letter's left neighbour but ",", ":".
+ *          before a letter, and none of them looks at a letter's left neighbours but ",", ":".
  *     Rules 1 to 3 each only delete a space before their mark: deleting one never makes or
  *     unmakes a match of another mark of the same rule, so each rule is one pass; rules 2 and 3
  *     stay two passes (" . , x": rule 2 changes what follows the period).
@@ -196,6 +199,16 @@ static inline int is_word(Py_UCS4 c) { return Py_UNICODE_ISALNUM(c) || c == '_';
 
 static inline int is_letter(Py_UCS4 c) { return Py_UNICODE_ISALNUM(c) && !Py_UNICODE_ISDECIMAL(c); }
 
+/* worker/normalize/chinese.py's UNSPACED_RANGES: scripts written without spaces between words */
+static inline int is_unspaced(Py_UCS4 c) {
+    return (c >= 0x0E00 && c <= 0x0EFF) || (c >= 0x1000 && c <= 0x109F) || (c >= 0x1780 && c <= 0x17FF) ||
+           (c >= 0x19E0 && c <= 0x19FF) || (c >= 0x3005 && c <= 0x3007) || (c >= 0x3040 && c <= 0x30FF) ||
+           (c >= 0x31F0 && c <= 0x31FF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
+           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x323AF);
+}
+
+static inline int is_spaced_letter(Py_UCS4 c) { return is_letter(c) && !is_unspaced(c); }
+
 static inline int is_arabic_letter(Py_UCS4 c) { return c >= 0x0621 && c <= 0x064A; }
 
 static inline int is_opener(Py_UCS4 c) { return c == '(' || c == '[' || c == '{'; }
@@ -261,10 +274,37 @@ static void space_in_brackets(Work *w) {
     swap(w, len);
 }
 
+/* Whether a token ends between a[j - 1] and a[j]: white space, or the space this rule puts after
+   "،" or "؛" before a word character (the Python rules run one after the other, so the comma
+   rule sees that space). */
+static inline int token_edge(const Py_UCS4 *a, Py_ssize_t j) {
+    return Py_UNICODE_ISSPACE(a[j - 1]) || Py_UNICODE_ISSPACE(a[j]) ||
+           ((a[j - 1] == AR_COMMA || a[j - 1] == AR_SEMICOLON) && is_word(a[j]));
+}
+
+/* Whether the token around a[i] holds a "/" and a "." (a URL); each token is scanned once, when
+   the first of its commas asks (`*token_end`: where the last token scanned ends). */
+static int in_slashed_token(const Py_UCS4 *a, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *token_end, int *slashed) {
+    if (i >= *token_end) {
+        Py_ssize_t start = i, end = i + 1;
+        while (start > 0 && !token_edge(a, start)) start--;
+        while (end < n && !token_edge(a, end)) end++;
+        int slash = 0, period = 0;
+        for (Py_ssize_t j = start; j < end && !(slash && period); j++) {
+            slash |= a[j] == '/';
+            period |= a[j] == '.';
+        }
+        *slashed = slash && period;
+        *token_end = end;
+    }
+    return *slashed;
+}
+
 /* rule 5: the spaces inserted after "،", "؛", "," and ":" */
 static void space_after(Work *w) {
     const Py_UCS4 *a = w->a;
-    Py_ssize_t n = w->n, len = 0;
+    Py_ssize_t n = w->n, len = 0, token_end = 0;
+    int slashed = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = a[i];
         w->b[len++] = c;
@@ -273,7 +313,9 @@ static void space_after(Work *w) {
         if (c == AR_COMMA || c == AR_SEMICOLON) {
             if (is_word(next)) w->b[len++] = ' ';
         } else if (c == ',') {
-            if (i > 0 && is_letter(a[i - 1]) && is_letter(next)) w->b[len++] = ' ';
+            if (i > 1 && is_spaced_letter(a[i - 2]) && is_spaced_letter(a[i - 1]) && is_spaced_letter(next) &&
+                !in_slashed_token(a, n, i, &token_end, &slashed))
+                w->b[len++] = ' ';
         } else if (c == ':') {
             if (i > 0 && is_arabic_letter(a[i - 1]) && is_arabic_letter(next)) w->b[len++] = ' ';
         }

@@ -25,6 +25,22 @@ from typing import Final
 #: planes' extensions B-H): what the fold looks at (and, in worker/dedup/fingerprint.py, part of
 #: the scripts written without spaces).
 IDEOGRAPH_RANGES: Final = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x323AF))
+#: Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, Khmer symbols, CJK
+#: symbols with letters (々〆〇), hiragana, katakana (and its phonetic extensions), CJK unified
+#: ideographs (with extension A, compatibility ideographs and the supplementary planes'
+#: extensions B-H). Korean is written with spaces; so is Tibetan, whose syllable mark (tsheg) is
+#: punctuation. The fingerprint's runs and the spacing rules' exceptions
+#: (worker/normalize/_text_passes.c has the same ranges).
+UNSPACED_RANGES: Final = (
+    (0x0E00, 0x0EFF),
+    (0x1000, 0x109F),
+    (0x1780, 0x17FF),
+    (0x19E0, 0x19FF),
+    (0x3005, 0x3007),
+    (0x3040, 0x30FF),
+    (0x31F0, 0x31FF),
+    *IDEOGRAPH_RANGES,
+)
 _IDEOGRAPH_RE: Final = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in IDEOGRAPH_RANGES) + "]")
 
 

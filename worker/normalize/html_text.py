@@ -107,6 +107,19 @@ MAX_LINK_DENSITY: Final = 0.6
 _DENSITY_TAGS: Final = frozenset({"ul", "ol", "div", "section", "table", "p"})
 #: Text shorter than this (in one block, not counting its children) is a label, not prose.
 MIN_BLOCK_CHARS: Final = 25
+#: A paragraph's text beside its links, at most this long, is a label (``Read also:``): the
+#: paragraph is a link. More is a sentence that cites its source in a link (``According to <a>a
+#: report by the WHO on Monday</a>, cases rose.``), which was dropped (a review's finding).
+MAX_LINK_LABEL_CHARS: Final = 20
+#: Parts of a class name that say "this is the article's text" (``article-body``,
+#: ``print-content``): an element so named that holds at least `_CONTENT_SHARE` of the article's
+#: text is the story, whatever furniture word its other names hold (``article-body ad-free``,
+#: ``related-story-body``). Any element holding `_WHOLE_SHARE` of it is the story too: furniture
+#: is a part of a page (``js-print-area`` around the whole story). Both hid whole articles,
+#: dead-lettered as empty (a review's finding).
+_CONTENT_PARTS: Final = frozenset({"article", "story", "body", "content", "entry", "post", "text", "main"})
+_CONTENT_SHARE: Final = 0.5
+_WHOLE_SHARE: Final = 0.9
 
 
 #: Deepest element nesting parsed as a tree. HTML5 tree building costs O(elements x depth), so
@@ -207,7 +220,47 @@ def _flatten(html: str) -> str:
     return html_lib.unescape(text)
 
 
-def _is_boilerplate(node: LexborNode) -> bool:
+class _TextLengths:
+    """The text length of every element under a root, counted in one walk when first asked (a
+    chain of nested elements measured one by one would cost its depth times its text)."""
+
+    __slots__ = ("_lengths", "_root")
+
+    def __init__(self, root: LexborNode) -> None:
+        self._root = root
+        self._lengths: dict[int, int] | None = None
+
+    def share(self, node: LexborNode) -> float:
+        """`node`'s share of the root's text (0 for an empty root, or a node not under it)."""
+        if self._lengths is None:
+            self._lengths = _subtree_text_lengths(self._root)
+        total = self._lengths.get(self._root.mem_id, 0)
+        return self._lengths.get(node.mem_id, 0) / total if total > 0 else 0.0
+
+
+def _subtree_text_lengths(root: LexborNode) -> dict[int, int]:
+    """Each element's text length (stripped text nodes, summed), children before parents."""
+    order: list[LexborNode] = []
+    length: dict[int, int] = {}
+    for node in root.traverse(include_text=True):
+        if node.tag == "-text":
+            parent = node.parent
+            if parent is not None:
+                key = parent.mem_id
+                length[key] = length.get(key, 0) + len((node.text_content or "").strip())
+        else:
+            order.append(node)
+    root_id = root.mem_id
+    for node in reversed(order):
+        parent = node.parent
+        if node.mem_id != root_id and parent is not None:
+            length[parent.mem_id] = length.get(parent.mem_id, 0) + length.get(node.mem_id, 0)
+    return length
+
+
+def _is_boilerplate(node: LexborNode, lengths: _TextLengths | None = None) -> bool:
+    """Whether `node` is furniture. With `lengths` (its article's), a node named as furniture
+    that holds the article's text is not (`_CONTENT_PARTS`)."""
     attrs = node.attributes
     role = attrs.get("role")
     if role and role.strip().lower() in DROP_ROLES:
@@ -221,8 +274,16 @@ def _is_boilerplate(node: LexborNode) -> bool:
     if not names.strip():
         return False
     if _furniture_named(names):
-        return True
+        return lengths is None or not _holds_the_story(node, names, lengths)
     return not BOILERPLATE_CLASSES.isdisjoint(names.split()) and _RESPONSIVE_SHOW_RE.search(names) is None
+
+
+def _holds_the_story(node: LexborNode, names: str, lengths: _TextLengths) -> bool:
+    """Whether an element named as furniture holds the article's text (`_CONTENT_PARTS`)."""
+    share = lengths.share(node)
+    return share >= _WHOLE_SHARE or (
+        share >= _CONTENT_SHARE and not _CONTENT_PARTS.isdisjoint(_PART_SPLIT_RE.split(names))
+    )
 
 
 def _furniture_named(names: str) -> bool:
@@ -283,11 +344,13 @@ def _link_dense_blocks(root: LexborNode) -> list[LexborNode]:
     for node in order:
         key = node.mem_id
         total = text_len.get(key, 0)
+        links = link_len.get(key, 0)
         if (
             node.tag in _DENSITY_TAGS
             and key != root.mem_id
             and total > 0
-            and link_len.get(key, 0) / total > MAX_LINK_DENSITY
+            and links / total > MAX_LINK_DENSITY
+            and (node.tag != "p" or total - links <= MAX_LINK_LABEL_CHARS)
         ):
             dense.append(node)
     return dense
@@ -566,8 +629,9 @@ def _extract(tree: LexborHTMLParser, root: LexborNode | None, title: str | None,
         if node.tag == "figure" and node.css_first("table") is not None:
             continue
         node.decompose()
+    lengths = _TextLengths(root)
     for node in root.css("[class],[id],[role],[hidden],[aria-hidden],[style]"):
-        if node is not root and _is_boilerplate(node):
+        if node is not root and _is_boilerplate(node, lengths):
             node.decompose()
     for node in _link_dense_blocks(root):
         node.decompose()

@@ -42,7 +42,7 @@ import msgspec
 
 from worker.normalize import arabic, boilerplate
 from worker.normalize.char_classes import CLASSES
-from worker.normalize.chinese import fold_chinese
+from worker.normalize.chinese import UNSPACED_RANGES, fold_chinese
 from worker.normalize.html_text import ANY_TAG_RE
 from worker.normalize.html_text import extract as extract_html
 from worker.normalize.normal_forms import is_nfc, is_nfkc, to_nfc, to_nfkc
@@ -477,8 +477,14 @@ _SPACE_IN_BRACKETS: Final = (("( ", "("), ("[ ", "["), ("{ ", "{"), (" )", ")"),
 _SPACE_AFTER_AR_COMMA_RE: Final = re.compile(r"،(?=\w)")
 _SPACE_AFTER_AR_SEMICOLON_RE: Final = re.compile(r"؛(?=\w)")
 #: A space after a comma glued between two letters: ``Paris,London`` -> ``Paris, London``
-#: (never between digits: ``1,000``).
-_SPACE_AFTER_COMMA_RE: Final = re.compile(r",(?<=[^\W\d_],)(?=[^\W\d_])")
+#: (never between digits: ``1,000``). Scheme v17: only after a word of two letters or more
+#: (``N,N-dimethylformamide``), never beside a script written without spaces (``北京,上海``),
+#: nor in a token with a slash and a period (a URL's path, ``example.com/news,sport``, but not
+#: an agency's credit, ``DW/AÜ,TY``: `_spaced_commas`): a review's findings.
+_SPACED_LETTER: Final = r"[^\W\d_" + "".join(f"{chr(a)}-{chr(b)}" for a, b in UNSPACED_RANGES) + "]"
+_SPACE_AFTER_COMMA_RE: Final = re.compile(f",(?<={_SPACED_LETTER}{_SPACED_LETTER},)(?={_SPACED_LETTER})")
+#: A token (between white space) with a comma in it, each token tried once from its start.
+_COMMA_TOKEN_RE: Final = re.compile(r"(?<!\S)[^\s,]*,\S*")
 #: A space after a colon glued between Arabic letters: ``مستورا:وقف`` -> ``مستورا: وقف``.
 _SPACE_AFTER_AR_COLON_RE: Final = re.compile(r":(?<=[\u0621-\u064a]:)(?=[\u0621-\u064a])")
 
@@ -495,13 +501,15 @@ _BREAK_RE: Final = re.compile(
     # terminator: a pattern that starts with a look-behind is tried at every position)
     r"(?<=[^\W_][^\W_][.!?؟]|[^\W_][\"'”’»)\]][.!?؟])"
     r"[\"'”’»)\]]*"
-    r"(?:(?P<sep>[ \t]*,[ \t]*)(?=\S)|(?=[\"“«(]?[^\W\d_]))"  # ", " + anything, or a letter
+    # ", " + anything but another comma (``,,`` is a low opening quote typed as two commas),
+    # or a letter
+    r"(?:(?P<sep>[ \t]*,[ \t]*)(?=[^\s,])|(?=[\"“«(]?[^\W\d_]))"
 )
 #: Latin letter names as Arabic news spells acronyms (``سي.آي.إيه`` CIA, ``إتش.آر`` H.R.): a
 #: period after one of them is inside an acronym, never a sentence end.
 ARABIC_LETTER_NAMES: Final = frozenset(
     [
-        "إيه", "ايه", "بي", "سي", "دي", "إي", "اي", "إف", "اف", "جي", "إتش", "اتش", "آي", "جيه",
+        "إيه", "ايه", "أيه", "بي", "سي", "دي", "إي", "اي", "إف", "اف", "جي", "إتش", "اتش", "آي", "جيه",
         "كيه", "إل", "ال", "إم", "ام", "إن", "ان", "أو", "او", "كيو", "آر", "ار", "إس", "اس", "تي",
         "يو", "في", "دبليو", "إكس", "اكس", "واي", "زد", "زي",
     ]
@@ -540,12 +548,22 @@ class _SentenceBreaks:
     """`_sentence_break` for one text: the token after a glued terminator (up to the next space)
     looked at through `_NextIndex`es, never copied whole (a text without spaces is one token)."""
 
-    __slots__ = ("dot", "s", "slash", "space", "tail")
+    __slots__ = ("dot", "newline", "s", "slash", "space", "tail")
 
     def __init__(self, s: str) -> None:
         self.s = s
         self.space, self.dot, self.slash = _NextIndex(s, " "), _NextIndex(s, "."), _NextIndex(s, "/")
+        self.newline = _NextIndex(s, "\n")
         self.tail = (-1, -1)  # (a token's end, where the punctuation it ends with begins)
+
+    def token_end(self, start: int) -> int:
+        """Where the token starting at `start` ends: the next space or line break (the text's
+        lines are joined by ``\n`` here: ``بيت.كوم`` at a line's end is a token of its own, not
+        one with the next line's first word, which hid its domain ending: a review's finding)."""
+        space, newline = self.space(start), self.newline(start)
+        if space < 0:
+            return newline if newline >= 0 else len(self.s)
+        return space if newline < 0 else min(space, newline)
 
     def __call__(self, m: re.Match[str]) -> str:
         return _sentence_break(m, self)
@@ -581,10 +599,22 @@ _ABBREVIATIONS: Final = frozenset(
         # German, French, Spanish, Portuguese, Italian
         "bzw", "usw", "vgl", "ca", "evtl", "ggf", "inkl", "zzgl", "bzgl", "sog", "bspw", "mrd",
         "tsd", "env", "aprox", "pág", "págs", "núm", "tel", "ecc",
+        # scheme v17: Polish (per cent, point, zloty, thousand, billion, street, hour, number,
+        # "named after", province, "so-called", "e.g.", doctor, saint), French months, Italian
+        # and Spanish titles, Turkish "and so on", "e.g.", "see", Dutch "e.g.", Scandinavian
+        # crowns, references (pages, volume, ibid.); a review found ``15,3 proc.), Luksemburgu``
+        # split, its comma eaten
+        "proc", "pkt", "zł", "tys", "mld", "ul", "godz", "nr", "im", "woj", "tzw", "np", "dr",
+        "św", "janv", "févr", "avr", "juil", "déc", "sig", "dott", "avda", "vb", "örn", "bkz",
+        "bijv", "kr", "pp", "vol", "ibid",
         # Greek: "and so on", kilometres, million, billion
         "κλπ", "λπ", "χλμ", "εκατ", "δισ",
     }
 )  # fmt: skip
+
+
+#: A Roman numeral of capitals (a regnal or ordinal number: ``Ludwig XVIII.,``).
+_ROMAN_RE: Final = re.compile(r"M{0,4}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 
 
 #: Latin letters, accented and extended (``Cía.,``, ``Dña.,``) end before here; past it
@@ -632,6 +662,10 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
             len(word) == 1
             or (len(word) <= 3 and word[0].isupper() and max(word) < _LATIN_END)
             or word.lower() in _ABBREVIATIONS
+            # ordinals in a list (``aus dem 18., 19. und 20. Jahrhundert``, ``Ludwig XVIII.,
+            # Karl X.``: German, Turkish): a number before a number, a regnal number
+            or (word.isdecimal() and first.isdecimal())
+            or _ROMAN_RE.fullmatch(word) is not None
         ):
             return m.group()
     else:
@@ -639,8 +673,7 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
         # host name or path (``سي.آي.إيه``, ``www.Example.Com``, ``a/b.Cd``).
         if k > 0 and s[k - 1] in "./@:\\":
             return m.group()
-        token_end = scan.space(nxt)
-        token_end = token_end if token_end >= 0 else len(s)
+        token_end = scan.token_end(nxt)
         bare_end = scan.bare_end(nxt, token_end)  # less its trailing punctuation
         if -1 < scan.dot(nxt) < bare_end or -1 < scan.slash(nxt) < bare_end:
             return m.group()
@@ -657,9 +690,12 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
             if bare_end - nxt <= 2 and bare_end != token_end:
                 return m.group()
         elif first.isascii() and first.isupper():
-            # Latin: only "lowercase word.Capitalized" (``talks.The``), never ``U.S.A``.
+            # Latin: only "lowercase word.Capitalized" (``talks.The``), never ``U.S.A``, nor
+            # after an abbreviation (``vs.Manchester``, ``ul.Piotrkowskiej``: a review's finding).
             after = s[nxt + 1 : nxt + 2]
             if not (word.isalpha() and word.islower() and len(word) >= 2 and after.islower()):
+                return m.group()
+            if word in _ABBREVIATIONS:
                 return m.group()
         else:
             return m.group()
@@ -667,6 +703,20 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
     if m.group("sep"):
         closers = closers[: len(closers) - len(m.group("sep"))]
     return term + closers + "\n"
+
+
+def _spaced_commas(s: str) -> str:
+    """`_SPACE_AFTER_COMMA_RE`'s spaces, but in no token with a slash and a period."""
+    if _SPACE_AFTER_COMMA_RE.search(s) is None:
+        return s
+    if "/" not in s or "." not in s:
+        return _SPACE_AFTER_COMMA_RE.sub(", ", s)
+    return _COMMA_TOKEN_RE.sub(_spaced_commas_of_token, s)
+
+
+def _spaced_commas_of_token(m: re.Match[str]) -> str:
+    token = m.group()
+    return token if "/" in token and "." in token else _SPACE_AFTER_COMMA_RE.sub(", ", token)
 
 
 def _fix_spacing_python(s: str) -> str:
@@ -690,7 +740,7 @@ def _fix_spacing_python(s: str) -> str:
     if "؛" in s:
         s = _SPACE_AFTER_AR_SEMICOLON_RE.sub("؛ ", s)
     if "," in s:
-        s = _SPACE_AFTER_COMMA_RE.sub(", ", s)
+        s = _spaced_commas(s)
     if ":" in s:
         s = _SPACE_AFTER_AR_COLON_RE.sub(": ", s)
     return s

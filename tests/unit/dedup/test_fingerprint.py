@@ -479,6 +479,7 @@ GOLDEN_DIGESTS = {
     "v14": "a94c23155e15d6f1612da9dfbfdcd8e67cf8eb77bd2f09384f09aa3d42350b29",
     "v15": "a53ba61755bde10d496a6cf4b3249b9d10f91b1e91a8f880101e6177dd26d442",
     "v16": "bebd4ba6eadc3064b74961d95a6fe23c5b176b523c31d0dd706d625262bfb378",
+    "v17": "107317064221229350cca465c71ba81aa6bc0375addfb3b6d90704edc46a4bce",
 }
 
 #: Fixed texts in several scripts (written for this test; no corpus text), with a URL each.
@@ -541,10 +542,20 @@ GOLDEN_TEXTS: dict[str, tuple[str, str | None]] = {
     "malayalam_old_chillu": ("അവന്\u200d ഇന്നലെ കേരളത്തില്\u200d എത്തി.", None),
     "urdu_arabic_keyboard": ("وزیر اعظم نے كها كه حكومت بهی غور كر رهی هے۔", None),
     "russian_abbreviation": ("Выручка составила 5,2 млрд руб., что на 12% больше.", None),
+    # v17: a domain ending at a line's end, ordinals and an abbreviation before the list rule's
+    # comma, a comma in a URL and between ideographs, a story wrapped in a furniture-named block
+    "arabic_domain_line": ("زوروا موقع بيت.كوم\nللمزيد من الأخبار عن الاجتماع في جنيف", None),
+    "list_rule_v17": ("Najwięcej w Rumunii (15,3 proc.), Luksemburgu (13,5 proc.) i we Włoszech.\n"
+                      "Die Bauten stammen aus dem 18., 19. und 20. Jahrhundert.", None),
+    "comma_spacing_v17": ("Read it at https://example.com/news,sport/page today.\n北京,上海和广州都下雨了。", None),
+    "html_furniture_story": ("", None),
     # v10: long enough for the opening's kept shingles past the lead (and the sequence's flags)
     "long": (" ".join(f"item{i} of part {i % 7}" for i in range(60)), None),
 }
 _GOLDEN_PAGES = {
+    "html_furniture_story": "<html><body><h1>Cases rose</h1><div class='article-body ad-free'>"
+    "<p>According to <a href='/r'>a report published by the World Health Organization on Monday</a>, cases rose.</p>"
+    "<p>Hospitals in the north are at capacity, the report said.</p></div></body></html>",
     "html": "<html><head><title>Talks</title><script>var a=1;</script></head><body><nav>Home</nav>"
     "<article><h1>Talks resume</h1><p>The envoy said talks would resume in Geneva next week.</p>"
     "<p>The parties agreed on a four-point agenda.</p></article></body></html>",

@@ -295,10 +295,10 @@ def test_the_furniture_walk_reads_each_node_once(monkeypatch: pytest.MonkeyPatch
     calls = 0
     real = html_text._is_boilerplate
 
-    def counting(node: object) -> bool:
+    def counting(node: object, lengths: object = None) -> bool:
         nonlocal calls
         calls += 1
-        return real(node)  # type: ignore[arg-type]
+        return real(node, lengths)  # type: ignore[arg-type]
 
     monkeypatch.setattr(html_text, "_is_boilerplate", counting)
     html = page("<div class='" + "c " * 1000 + "'>" + "<p>x</p>" * 2000 + "</div><article>a</article><article>b</article>")
@@ -412,3 +412,53 @@ def test_a_story_article_beside_teaser_cards_in_one_wrapper_is_the_text_alone() 
     for head in ("<h1>Council approves budget</h1>", "<h1 class='site-title'>Daily Gazette</h1>"):
         html = page(f"<main>{head}<div class='content'><article class='story'>{story}</article>{cards}</div></main>")
         assert [line[:11] for line in lines(extract(html).text)] == ["Paragraph 0", "Paragraph 1", "Paragraph 2", "Paragraph 3"]
+
+
+@pytest.mark.parametrize(
+    "names",
+    ["article-body ad-free", "print-content", "js-print-area", "related-story-body", "social-distancing-story"],
+)
+def test_a_wrapper_named_with_a_furniture_word_that_holds_the_story_is_the_story(names: str) -> None:
+    """A story's only wrapper named ``ad-free``, ``print-content`` and the like was furniture:
+    the whole body went, and the article was dead-lettered as empty (a review's finding)."""
+    story = (
+        "<p>The council voted on Monday to close the old bridge for repairs that take a week.</p>"
+        "<p>Drivers are asked to use the ring road while the work is under way, officials said.</p>"
+    )
+    for html in (
+        page(f"<h1>Bridge closed</h1><div class='{names}'>{story}</div>"),
+        page(f"<article><h1>Bridge closed</h1><div class='{names}'>{story}</div></article>"),
+    ):
+        out = extract(html)
+        assert lines(out.text) == [
+            "The council voted on Monday to close the old bridge for repairs that take a week.",
+            "Drivers are asked to use the ring road while the work is under way, officials said.",
+        ]
+
+
+def test_furniture_beside_the_story_still_goes() -> None:
+    """The guard above is for an element holding the story: a share box, an ad, related links or
+    comments beside it still go, named with a content word or not, and even when the story is
+    short."""
+    html = page(
+        "<article><h1>Bridge closed</h1><div class='article-body'><p>The bridge closed on Monday.</p></div>"
+        "<div class='ad-slot'>Advertisement: buy a car today at the best price in town</div>"
+        "<div class='comments-body'>I drive over that bridge every day and it was fine.</div>"
+        "<div class='share-story'>Share this story on your networks</div></article>"
+    )
+    assert lines(extract(html).text) == ["The bridge closed on Monday."]
+
+
+def test_a_paragraph_that_cites_its_source_in_a_link_is_kept() -> None:
+    """A paragraph mostly of link text was a menu's or a "read also" box's: a sentence citing its
+    source in a long link was dropped (a review's finding). A label and a link still go."""
+    html = page(
+        "<article><h1>Cases rose</h1>"
+        "<p>According to <a href='/r'>a report published by the World Health Organization on Monday</a>, cases rose.</p>"
+        "<p>Read also: <a href='/y'>Minister resigns after a week of protests in the capital</a></p>"
+        "<p>Hospitals in the north are at capacity, the report said on its second page.</p></article>"
+    )
+    assert lines(extract(html).text) == [
+        "According to a report published by the World Health Organization on Monday, cases rose.",
+        "Hospitals in the north are at capacity, the report said on its second page.",
+    ]
