@@ -128,6 +128,13 @@ class CleanArticle(msgspec.Struct, kw_only=True, frozen=True):
 
 
 DuplicateKind = Literal["exact", "near", "url"]
+#: Every reason a dead letter gives (a closed set: `worker.validate.REASONS`, the decoder's, then
+#: the pipeline's, the prepare pool's and the publisher's; tests/unit/test_events.py checks it).
+DeadLetterReason = Literal[
+    "too_large", "not_utf8", "invalid_json", "not_an_object", "invalid_field", "missing_text",
+    "empty_text", "text_too_long", "field_too_long", "invalid_unicode", "non_standard_number",
+    "internal_error", "prepare_crashed", "prepare_timeout", "output_too_large",
+]  # fmt: skip
 
 
 class DuplicateEvent(msgspec.Struct, kw_only=True, frozen=True):
@@ -150,7 +157,14 @@ class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
     """A message the worker could not process (dead-letter topic), with the reason and its bytes."""
 
     schema_version: int = SCHEMA_VERSION
-    original: Annotated[str, _d("The original message: text when it was UTF-8, else base64")]
+    original: Annotated[
+        str,
+        _d(
+            "The original message (its first NEWSWORKER_DEAD_LETTER_PREVIEW_BYTES when `truncated`): "
+            "text when it is UTF-8 (unless control characters would make its JSON string more than twice "
+            "its size), else base64 (`original_encoding`)"
+        ),
+    ]
     original_encoding: Literal["utf-8", "base64"]
     original_size: Annotated[int, _d("Size of the original message in bytes"), _COUNT]
     truncated: Annotated[bool, _d("True when `original` holds only the first bytes of a huge message")] = (
@@ -159,7 +173,17 @@ class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
-    error_type: Annotated[str, _d("Reason class, e.g. invalid_json, not_utf8, invalid_field, empty_text")]
+    error_type: Annotated[
+        DeadLetterReason,
+        _d(
+            "Reason class. The producer's to fix: too_large, not_utf8, invalid_json, not_an_object, "
+            "invalid_field, missing_text, empty_text, text_too_long, field_too_long, invalid_unicode, "
+            "non_standard_number; the operator's: output_too_large (raise the output topic's "
+            "max.message.bytes, then send the input again); an input that crashed or stalled the "
+            "worker's pure stages: prepare_crashed, prepare_timeout; a bug: internal_error (report "
+            "both with the original)"
+        ),
+    ]
     error: Annotated[str, _d("What is wrong and what to do about it")]
     failed_at: Annotated[str, _d("UTC ISO-8601"), _TIME]
     id: Annotated[str | None, _d("The input's id when it could be read")] = None
@@ -185,6 +209,18 @@ def json_schema(kind: type[msgspec.Struct]) -> dict[str, Any]:
             {"required": [name], "properties": {name: {"type": "string", "pattern": "\\S"}}}
             for name in ("text", "html")
         ]
+    elif kind in (CleanArticle, DuplicateEvent, DeadLetter):
+        # The worker writes every field of an output event, defaults too: say so, so that a
+        # consumer's generated types are not optional everywhere (a review's finding). A
+        # published clean event always names its story (its own id when it starts one); the
+        # type says null only because the event is built before its link is known.
+        definition = schema["$defs"][kind.__name__]
+        definition["required"] = list(definition["properties"])
+        if kind is CleanArticle:
+            story = definition["properties"]["story_id"]
+            story.pop("anyOf", None)
+            story.pop("default", None)
+            story["type"] = "string"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = kind.__name__
     return schema

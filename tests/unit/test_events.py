@@ -130,3 +130,52 @@ def test_every_event_the_pipeline_writes_meets_its_contract_formats_and_bounds_i
     assert '"maximum": 1.0' in json.dumps(schemas["duplicate"]) and '"maximum": 1.0' in json.dumps(schemas["clean"])
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate("2024-01-01 10:00", {"type": "string", "format": "date-time"}, format_checker=checker)
+
+
+def test_output_schemas_require_every_field_the_worker_writes() -> None:
+    """The worker writes every field of an output event, defaults too: the schemas said most were
+    optional, and a published clean event's `story_id` nullable (a review of the downstream
+    view). A clean event without its story, or any output missing a field, is refused."""
+    from worker.events import CleanArticle
+
+    for kind in (CleanArticle, DuplicateEvent, DeadLetter):
+        definition = json_schema(kind)["$defs"][kind.__name__]
+        assert definition["required"] == list(definition["properties"]), kind.__name__
+    schema = json.loads((ROOT / "schemas" / "clean.schema.json").read_text(encoding="utf-8"))
+    assert schema["$defs"]["CleanArticle"]["properties"]["story_id"]["type"] == "string"
+    dup = json.loads(
+        msgspec.json.encode(DuplicateEvent(id="b", duplicate_of="a", kind="near", similarity=0.9, seen_at="2026-01-01T00:00:00Z"))
+    )
+    del dup["url"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(dup, json_schema(DuplicateEvent))
+
+
+def test_dead_letter_reasons_are_a_closed_set_in_the_schema() -> None:
+    """`error_type` was a free string "e.g. ...": the reasons are a closed set (the decoder's, the
+    pipeline's, the prepare pool's, the publisher's), and the schema lists it."""
+    from typing import get_args
+
+    from worker.events import DeadLetterReason
+    from worker.service.metrics import KNOWN_DEAD_LETTER_REASONS
+    from worker.service.preparer import ISOLATION_REASONS
+    from worker.service.publisher import OUTPUT_TOO_LARGE
+    from worker.validate import REASONS
+
+    listed = set(get_args(DeadLetterReason))
+    assert listed == set(KNOWN_DEAD_LETTER_REASONS) == {*REASONS, *ISOLATION_REASONS, OUTPUT_TOO_LARGE, "internal_error"}
+    schema = json.loads((ROOT / "schemas" / "dead_letter.schema.json").read_text(encoding="utf-8"))
+    assert set(schema["$defs"]["DeadLetter"]["properties"]["error_type"]["enum"]) == listed
+
+
+def test_a_small_json_message_s_dead_letter_keeps_it_as_text() -> None:
+    """A short JSON message (its quotes escaped in the dead letter) was kept as base64, against
+    the schema's "text when it was UTF-8"; control characters still make it base64 (a JSON
+    string of NULs grows sixfold)."""
+    from worker.pipeline import Limits, Message, dead_letter
+
+    for value in (b'"str"', b'[1, "a", "b"]', b'{"id": "x", "text": "\\"quoted\\""}'):
+        record = dead_letter(Message(value=value, origin="t:0:0"), "not_an_object", "x", 0.0, Limits()).record
+        assert (record.original, record.original_encoding) == (value.decode(), "utf-8")
+    record = dead_letter(Message(value=b"\x00" * 40, origin="t:0:0"), "invalid_json", "x", 0.0, Limits()).record
+    assert record.original_encoding == "base64"

@@ -220,7 +220,10 @@ class Publisher:
             f"its {role} event ({len(value):,} bytes) was refused by the broker as too large for "
             f"{topic!r} ({refusal!r}); raise the topic's max.message.bytes to at least 2 x "
             "NEWSWORKER_MAX_MESSAGE_BYTES + 64 KiB (docs/RELIABILITY.md), or lower "
-            "NEWSWORKER_MAX_TEXT_CHARS, then replay this dead letter",
+            "NEWSWORKER_MAX_TEXT_CHARS, then send the input message again: this record's "
+            "'original' is all of it only where 'truncated' is false, else read it from the input "
+            "topic at this record's partition and offset (its decision is recorded: it is "
+            "published as decided)",
             time.time(),
             self._limits,
             article_id,
