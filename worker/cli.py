@@ -41,7 +41,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from worker.service.app import run_worker
 
     settings = _settings()
-    configure(settings.log_format, args.log_level, secrets=secrets_of(settings))
+    configure(settings.log_format, args.log_level, secrets=secrets_of(settings), nonblocking=True)
     from worker.config import unknown_settings
 
     for warning in unknown_settings(os.environ):

@@ -10,6 +10,13 @@ Faust's own records go through the same handler: `run_worker` starts `faust.Work
 `override_logging=False`, so this module's root handler is the only one, set once before faust
 starts (faust would otherwise replace it with its colour handler and a banner).
 
+Never blocking (the worker and its prepare processes): a log stream nobody reads (a stalled log
+shipper, Docker's blocking mode with a log driver whose endpoint is down) fills its pipe, and a
+write to it blocks. Written from the event loop, it froze the worker, its endpoints and the
+signals it handles (an operator-fault review). `NonBlockingHandler` formats each record where it
+is logged and writes it from a thread of its own; lines that find its buffer full are dropped
+and counted, and the count is written once the stream moves again.
+
 Secrets: every secret value the settings hold (the Redis URL's password, the Redis, SASL and TLS
 key passwords) is replaced by `***` in every formatted record, whoever logged it. Nothing in the
 worker logs a secret on purpose; this is the net under third-party messages.
@@ -17,9 +24,12 @@ worker logs a secret on purpose; this is the net under third-party messages.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import queue
 import sys
+import threading
 from collections.abc import Iterable
 from typing import IO, Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -101,18 +111,84 @@ class ConsoleFormatter(_Redacting, logging.Formatter):
         return self.redact(text)
 
 
+class NonBlockingHandler(logging.Handler):
+    """Writes formatted lines to `stream` from a thread of its own, so that a caller never blocks
+    on the stream; at most `capacity` lines wait, more are dropped and counted (see the module
+    docstring)."""
+
+    def __init__(self, stream: IO[str], capacity: int = 10_000) -> None:
+        super().__init__()
+        self.stream = stream
+        self.dropped = 0
+        self._lines: queue.Queue[str | None] = queue.Queue(capacity)
+        self._idle = threading.Event()
+        self._idle.set()
+        self._writer = threading.Thread(target=self._write_lines, name="newsworker-log-writer", daemon=True)
+        self._writer.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        try:
+            self._idle.clear()
+            self._lines.put_nowait(line)
+        except queue.Full:
+            self.dropped += 1
+
+    def _write_lines(self) -> None:
+        written_drops = 0
+        while True:
+            try:
+                line = self._lines.get(timeout=0.5)
+            except queue.Empty:
+                self._idle.set()
+                continue
+            if line is None:
+                self._idle.set()
+                return
+            dropped = self.dropped
+            with contextlib.suppress(Exception):  # a closed stream: nothing to tell it
+                if dropped > written_drops:
+                    self.stream.write(
+                        f"newsworker: {dropped - written_drops} log line(s) dropped: the log stream "
+                        "was not read\n"
+                    )
+                    written_drops = dropped
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            if self._lines.empty():
+                self._idle.set()
+
+    def flush(self, timeout: float = 2.0) -> None:
+        """Wait (at most `timeout`) for the lines logged so far to be written."""
+        self._idle.wait(timeout)
+
+    def close(self) -> None:
+        """Write what is waiting (at most ~2 s: the stream may be the reason it waits), then stop."""
+        with contextlib.suppress(queue.Full):
+            self._lines.put_nowait(None)
+        self._writer.join(2.0)
+        super().close()
+
+
 def configure(
     log_format: LogFormat = "console",
     level: str | int = "INFO",
     *,
     secrets: Iterable[str] = (),
     stream: IO[str] | None = None,
+    nonblocking: bool = False,
 ) -> logging.Handler:
     """Make one handler on `stream` (stderr) the root logger's only one; returns it.
+    `nonblocking`: a `NonBlockingHandler` (the worker), else a plain `StreamHandler`.
 
     Python's warnings go through logging too, so that in json mode they are JSON lines as well.
     """
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    target = stream if stream is not None else sys.stderr
+    handler: logging.Handler = NonBlockingHandler(target) if nonblocking else logging.StreamHandler(target)
     secrets = tuple(secrets)
     handler.setFormatter(JsonLineFormatter(secrets) if log_format == "json" else ConsoleFormatter(secrets))
     root = logging.getLogger()

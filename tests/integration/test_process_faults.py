@@ -397,6 +397,50 @@ def test_sigusr2_is_ignored_and_sighup_stops_the_worker_like_sigterm(
             proc.stdin.close()
 
 
+def test_a_log_pipe_nobody_reads_neither_freezes_the_worker_nor_its_stop(
+    kafka: EmbeddedKafka, redis_server: EmbeddedRedis, topic_names: Callable[..., list[str]], unique_group: str,
+) -> None:
+    """stdout and stderr to a pipe nobody reads (a stalled log shipper; Docker's blocking mode with
+    its log driver's endpoint down): the worker froze within seconds, /healthz, /readyz and
+    /metrics unanswered, and SIGTERM did nothing, since the loop that handles it was blocked in a
+    log write (an operator-fault review). Now the log is written from a thread of its own (lines
+    dropped and counted while the pipe is full) and the stop's deadline is armed outside the loop."""
+    import fcntl
+    import subprocess
+    import sys
+
+    from worker.tools.demo import worker_env
+    from worker.tools.embedded import find_free_port
+
+    topics = topic_names(partitions=1)
+    port = find_free_port()
+    env = worker_env(
+        kafka.bootstrap, redis_server.url, topics=dict(zip(("input", "clean", "duplicates", "dlq"), topics, strict=True)),
+        metrics_port=port, app_id=unique_group, session_timeout=6.0,
+        extra={"NEWSWORKER_REDIS_KEY_PREFIX": unique_group},
+    )
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, 1031, 4096)  # F_SETPIPE_SZ: full after a few lines, and never read
+    proc = subprocess.Popen([sys.executable, "-m", "worker", "worker", "--log-level", "debug"], env=env,
+                            stdout=write_end, stderr=write_end, start_new_session=True)
+    os.close(write_end)
+    try:
+        wait_until(lambda: scrape(port, "/readyz")[0] == 200, 60, "ready")
+        # dead letters log a warning each: more than the pipe holds
+        bad = [b"{not json %d" % i for i in range(300)]
+        asyncio.run(produce(kafka.bootstrap, topics[0], bad + encode_all(synthetic_articles(20, "pipe"))))
+        wait_until(lambda: processed(port) >= 320, 90, "every input decided with the log pipe full")
+        assert scrape(port, "/healthz")[0] == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) in (0, 75)
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        os.close(read_end)
+
+
 @pytest.mark.parametrize("service", ["sentinel", "http"])
 def test_a_redis_url_naming_no_redis_primary_pauses_the_worker_not_crash_loops(
     kafka: EmbeddedKafka, redis_server: EmbeddedRedis, topic_names: Callable[..., list[str]],

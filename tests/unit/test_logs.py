@@ -98,3 +98,53 @@ def test_secrets_are_masked_whoever_logs_them(root_restored: None, fmt: str) -> 
     assert MASK in text
     if fmt == "json":
         json.loads(text)
+
+
+def test_the_worker_s_log_handler_never_blocks_on_a_stream_nobody_reads() -> None:
+    """A log pipe nobody reads (a stalled log shipper, Docker's blocking mode with its driver's
+    endpoint down) froze the worker: its event loop blocked in a write, endpoints and signals
+    with it (an operator-fault review). Lines that find the buffer full are dropped and counted,
+    and the count is written once the stream moves again; every line is written or counted."""
+    import fcntl
+    import os
+    import threading
+
+    from worker.logs import NonBlockingHandler
+
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, 1031, 4096)  # F_SETPIPE_SZ: the smallest pipe
+    stream = os.fdopen(write_end, "w", encoding="utf-8")
+    handler = NonBlockingHandler(stream, capacity=100)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("test.nonblocking")
+    logger.propagate = False
+    logger.addHandler(handler)
+    reader = os.fdopen(read_end, "rb")
+    try:
+        done = threading.Event()
+
+        def log_a_lot() -> None:
+            for i in range(5_000):
+                logger.warning("line %d %s", i, "x" * 200)
+            done.set()
+
+        threading.Thread(target=log_a_lot, daemon=True).start()
+        assert done.wait(30), "logging blocked on a full pipe"
+        assert handler.dropped > 0
+        os.set_blocking(read_end, False)
+        received = b""
+        pause = threading.Event()
+        for _ in range(600):  # drain what the writer thread writes once the pipe moves
+            received += reader.read() or b""
+            if received.count(b"\nline ") + received.startswith(b"line ") + handler.dropped >= 5_000:
+                break
+            pause.wait(0.05)
+        lines = [line for line in received.split(b"\n") if line.startswith(b"line ")]
+        assert len(lines) + handler.dropped == 5_000
+        assert lines[0].startswith(b"line 0 ")
+        assert b"log line(s) dropped: the log stream was not read" in received
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        stream.close()
+        reader.close()

@@ -555,6 +555,8 @@ class _Worker(faust.Worker):
         # SIGHUP (a closed terminal, `kill -HUP` by habit: there is nothing to reload) had no
         # handler and killed the worker at once, without a drain or a word: a stop like SIGTERM's.
         self.loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        # ... and the stop's deadline armed outside the loop, should the loop be what is stuck
+        self._deadline.arm_on_signals((signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
 
     def _on_sighup(self) -> None:
         self.log.warning("SIGHUP: stopping, as on SIGTERM (there is nothing to reload)")

@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 log = logging.getLogger("newsworker")
 
@@ -129,6 +129,30 @@ class ShutdownDeadline:
         # daemon: the countdown must never be what keeps a finished process alive
         self._thread = threading.Thread(target=self._run, name="newsworker-shutdown-deadline", daemon=True)
         self._thread.start()
+
+    def arm_on_signals(self, signals: Iterable[int]) -> None:
+        """Arm at any of `signals`, even while the event loop is blocked (a write to a log pipe
+        nobody reads, a stuck C call). The loop's own handlers arm it too, but only once the loop
+        runs them: a worker whose loop was blocked ignored SIGTERM for good (an operator-fault
+        review). The Python-level handler runs in the main thread at the next bytecode (a
+        blocking write is interrupted for it); it only writes a byte to a pipe, so that it takes
+        no lock the interrupted code may hold, and a thread of its own arms the deadline. The
+        loop still gets the signal (asyncio reads it from its wake-up fd, not this handler)."""
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+
+        def wait_for_a_signal() -> None:
+            with contextlib.suppress(OSError):
+                if os.read(read_end, 1):
+                    self.arm()
+
+        def on_signal(signum: int, frame: object) -> None:
+            with contextlib.suppress(OSError):
+                os.write(write_end, b"s")
+
+        threading.Thread(target=wait_for_a_signal, name="newsworker-signal-watch", daemon=True).start()
+        for sig in signals:
+            signal.signal(sig, on_signal)
 
     def _run(self) -> None:
         started = time.monotonic()

@@ -137,10 +137,11 @@ def _init_process(parent_pid: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal's, to the group too
     die_with_parent(parent_pid)
-    from worker.logs import configure
+    from worker.logs import LogFormat, configure
 
     # The parent's format (spawned children inherit its environment, not its logging set-up).
-    configure("json" if os.environ.get("NEWSWORKER_LOG_FORMAT") == "json" else "console", logging.WARNING)
+    log_format: LogFormat = "json" if os.environ.get("NEWSWORKER_LOG_FORMAT") == "json" else "console"
+    configure(log_format, logging.WARNING, nonblocking=True)  # never blocked by a log pipe nobody reads
     warm_up()
     settle_after_start()
 

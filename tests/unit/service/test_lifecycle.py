@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from worker.service.lifecycle import EXIT_GRACE_EXCEEDED, ShutdownDeadline
 
@@ -81,3 +82,40 @@ def test_the_deadline_exits_when_the_log_cannot_be_written() -> None:
     finally:
         stuck.set()
         logger.removeHandler(handler)
+
+
+def test_a_stop_signal_arms_the_deadline_while_the_main_thread_is_blocked(tmp_path: Path) -> None:
+    """The stop's deadline was armed by the event loop's signal handler only: with the loop
+    blocked (here: a write to a pipe nobody reads, as a log line's was), SIGTERM did nothing and
+    only SIGKILL ended the worker (an operator-fault review). Now the signal arms it outside the
+    loop, and the process exits with 75 at grace + margin."""
+    import signal
+
+    script = tmp_path / "blocked.py"
+    script.write_text(
+        "import fcntl, os, signal, sys\n"
+        "from worker.service.lifecycle import ShutdownDeadline\n"
+        "deadline = ShutdownDeadline(0.2, margin=0.0)\n"
+        "deadline.arm_on_signals((signal.SIGTERM,))\n"
+        "r, w = os.pipe()\n"
+        "fcntl.fcntl(w, 1031, 4096)\n"
+        "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
+        "while True:\n"
+        "    os.write(w, b'x' * 65536)  # blocks once the pipe is full, for good\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        time.sleep(0.5)  # into the blocking write
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == EXIT_GRACE_EXCEEDED
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
