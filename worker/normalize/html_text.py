@@ -107,19 +107,13 @@ MAX_LINK_DENSITY: Final = 0.6
 _DENSITY_TAGS: Final = frozenset({"ul", "ol", "div", "section", "table", "p"})
 #: Text shorter than this (in one block, not counting its children) is a label, not prose.
 MIN_BLOCK_CHARS: Final = 25
-#: A paragraph's text beside its links, at most this long, is a label (``Read also:``): the
-#: paragraph is a link. More is a sentence that cites its source in a link (``According to <a>a
-#: report by the WHO on Monday</a>, cases rose.``), which was dropped (a review's finding).
-MAX_LINK_LABEL_CHARS: Final = 20
-#: Parts of a class name that say "this is the article's text" (``article-body``,
-#: ``print-content``): an element so named that holds at least `_CONTENT_SHARE` of the article's
-#: text is the story, whatever furniture word its other names hold (``article-body ad-free``,
-#: ``related-story-body``). Any element holding `_WHOLE_SHARE` of it is the story too: furniture
-#: is a part of a page (``js-print-area`` around the whole story). Both hid whole articles,
-#: dead-lettered as empty (a review's finding).
+#: Parts of a class name that say "this is text" (``article-body``, ``print-content``). An
+#: element named with a furniture word and one of these is furniture, unless the article would
+#: keep less than `MIN_BLOCK_CHARS` of text without it and its like: then the one holding most
+#: text is the story (`_settle_named_content`). A story's only wrapper named ``article-body
+#: ad-free``, ``print-content`` or ``related-story-body`` went whole, dead-lettered as empty (a
+#: review's finding); a paywall's ``subscription-content`` beside a one-line teaser still goes.
 _CONTENT_PARTS: Final = frozenset({"article", "story", "body", "content", "entry", "post", "text", "main"})
-_CONTENT_SHARE: Final = 0.5
-_WHOLE_SHARE: Final = 0.9
 
 
 #: Deepest element nesting parsed as a tree. HTML5 tree building costs O(elements x depth), so
@@ -220,24 +214,6 @@ def _flatten(html: str) -> str:
     return html_lib.unescape(text)
 
 
-class _TextLengths:
-    """The text length of every element under a root, counted in one walk when first asked (a
-    chain of nested elements measured one by one would cost its depth times its text)."""
-
-    __slots__ = ("_lengths", "_root")
-
-    def __init__(self, root: LexborNode) -> None:
-        self._root = root
-        self._lengths: dict[int, int] | None = None
-
-    def share(self, node: LexborNode) -> float:
-        """`node`'s share of the root's text (0 for an empty root, or a node not under it)."""
-        if self._lengths is None:
-            self._lengths = _subtree_text_lengths(self._root)
-        total = self._lengths.get(self._root.mem_id, 0)
-        return self._lengths.get(node.mem_id, 0) / total if total > 0 else 0.0
-
-
 def _subtree_text_lengths(root: LexborNode) -> dict[int, int]:
     """Each element's text length (stripped text nodes, summed), children before parents."""
     order: list[LexborNode] = []
@@ -258,32 +234,72 @@ def _subtree_text_lengths(root: LexborNode) -> dict[int, int]:
     return length
 
 
-def _is_boilerplate(node: LexborNode, lengths: _TextLengths | None = None) -> bool:
-    """Whether `node` is furniture. With `lengths` (its article's), a node named as furniture
-    that holds the article's text is not (`_CONTENT_PARTS`)."""
+def _settle_named_content(root: LexborNode, named: set[int]) -> None:
+    """Decompose the elements of `named` (their `mem_id`s: furniture by a name that also says
+    text), once the other furniture is gone, but the story: where the article would keep less
+    than `MIN_BLOCK_CHARS` without the outermost of them, the one holding most text stays if
+    that is a story's (`_MIN_STORY_CHARS`), and inside it the same rule applies to those it
+    holds. Those inside removed furniture are gone already, never touched (`traverse` no longer
+    reaches them)."""
+    length = _subtree_text_lengths(root)
+    inside: dict[int, int] = {}  # a named element -> the named element it is nested in (or root)
+    nodes: dict[int, LexborNode] = {}
+    holder = {root.mem_id: root.mem_id}  # any element -> the innermost named element around it
+    for node in root.traverse():
+        key = node.mem_id
+        parent = node.parent
+        around = root.mem_id
+        if parent is not None and key != root.mem_id:
+            around = holder.get(parent.mem_id, root.mem_id)
+        if key in named:
+            inside[key] = around
+            nodes[key] = node
+            holder[key] = key
+        else:
+            holder[key] = around
+
+    container: int | None = root.mem_id
+    while container is not None:
+        outer = [key for key, up in inside.items() if up == container]
+        rest = length.get(container, 0) - sum(length.get(key, 0) for key in outer)
+        keep = max(outer, key=lambda key: length.get(key, 0)) if outer and rest < MIN_BLOCK_CHARS else None
+        if keep is not None and length.get(keep, 0) < _MIN_STORY_CHARS:
+            keep = None
+        for key in outer:
+            if key != keep:
+                nodes[key].decompose()
+        container = keep
+
+
+#: Text a story wrapper kept by `_settle_named_content` holds at least (a tag list or a share
+#: box beside a one-line body is not the story).
+_MIN_STORY_CHARS: Final = 4 * MIN_BLOCK_CHARS
+#: `_furniture` of an element named with a furniture word and a word of text (`_CONTENT_PARTS`).
+_NAMED_CONTENT: Final = 2
+
+
+def _is_boilerplate(node: LexborNode) -> bool:
+    return bool(_furniture(node))
+
+
+def _furniture(node: LexborNode) -> int:
+    """0: not furniture; 1: furniture; `_NAMED_CONTENT`: furniture by a name that also says text."""
     attrs = node.attributes
     role = attrs.get("role")
     if role and role.strip().lower() in DROP_ROLES:
-        return True
+        return 1
     if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
-        return True
+        return 1
     style = (attrs.get("style") or "").replace(" ", "").lower()
     if "display:none" in style or "visibility:hidden" in style:
-        return True
+        return 1
     names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
     if not names.strip():
-        return False
+        return 0
     if _furniture_named(names):
-        return lengths is None or not _holds_the_story(node, names, lengths)
-    return not BOILERPLATE_CLASSES.isdisjoint(names.split()) and _RESPONSIVE_SHOW_RE.search(names) is None
-
-
-def _holds_the_story(node: LexborNode, names: str, lengths: _TextLengths) -> bool:
-    """Whether an element named as furniture holds the article's text (`_CONTENT_PARTS`)."""
-    share = lengths.share(node)
-    return share >= _WHOLE_SHARE or (
-        share >= _CONTENT_SHARE and not _CONTENT_PARTS.isdisjoint(_PART_SPLIT_RE.split(names))
-    )
+        return _NAMED_CONTENT if not _CONTENT_PARTS.isdisjoint(_PART_SPLIT_RE.split(names)) else 1
+    hidden = not BOILERPLATE_CLASSES.isdisjoint(names.split())
+    return int(hidden and _RESPONSIVE_SHOW_RE.search(names) is None)
 
 
 def _furniture_named(names: str) -> bool:
@@ -350,10 +366,39 @@ def _link_dense_blocks(root: LexborNode) -> list[LexborNode]:
             and key != root.mem_id
             and total > 0
             and links / total > MAX_LINK_DENSITY
-            and (node.tag != "p" or total - links <= MAX_LINK_LABEL_CHARS)
+            and (node.tag != "p" or not _goes_on_after_its_links(node))
         ):
             dense.append(node)
     return dense
+
+
+def _goes_on_after_its_links(paragraph: LexborNode) -> bool:
+    """Whether words follow a paragraph's last link: a sentence that cites its source in a long
+    link (``According to <a>a report by the WHO on Monday</a>, cases rose.``) was dropped as a
+    link box (a review's finding). A label and its links (``Read also: <a>...</a>``, ``Tags:
+    <a>a</a>, <a>b</a>``) have none after them."""
+    seen_link = after = False
+    for node in paragraph.traverse(include_text=True):
+        if node.tag == "a":
+            seen_link, after = True, False
+        elif (
+            node.tag == "-text"
+            and seen_link
+            and not after
+            and any(ch.isalpha() for ch in node.text_content or "")
+            and not _in_link(node, paragraph)
+        ):
+            after = True
+    return after
+
+
+def _in_link(node: LexborNode, stop: LexborNode) -> bool:
+    up = node.parent
+    while up is not None and up.mem_id != stop.mem_id:
+        if up.tag == "a":
+            return True
+        up = up.parent
+    return False
 
 
 def _densest_block(body: LexborNode) -> LexborNode:
@@ -629,10 +674,18 @@ def _extract(tree: LexborHTMLParser, root: LexborNode | None, title: str | None,
         if node.tag == "figure" and node.css_first("table") is not None:
             continue
         node.decompose()
-    lengths = _TextLengths(root)
+    named_content: set[int] = set()
+    root_id = root.mem_id
     for node in root.css("[class],[id],[role],[hidden],[aria-hidden],[style]"):
-        if node is not root and _is_boilerplate(node, lengths):
+        if node.mem_id == root_id:
+            continue
+        kind = _furniture(node)
+        if kind == _NAMED_CONTENT:
+            named_content.add(node.mem_id)
+        elif kind:
             node.decompose()
+    if named_content:
+        _settle_named_content(root, named_content)
     for node in _link_dense_blocks(root):
         node.decompose()
     if title is not None:

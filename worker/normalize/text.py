@@ -477,12 +477,15 @@ _SPACE_IN_BRACKETS: Final = (("( ", "("), ("[ ", "["), ("{ ", "{"), (" )", ")"),
 _SPACE_AFTER_AR_COMMA_RE: Final = re.compile(r"،(?=\w)")
 _SPACE_AFTER_AR_SEMICOLON_RE: Final = re.compile(r"؛(?=\w)")
 #: A space after a comma glued between two letters: ``Paris,London`` -> ``Paris, London``
-#: (never between digits: ``1,000``). Scheme v17: only after a word of two letters or more
-#: (``N,N-dimethylformamide``), never beside a script written without spaces (``北京,上海``),
-#: nor in a token with a slash and a period (a URL's path, ``example.com/news,sport``, but not
-#: an agency's credit, ``DW/AÜ,TY``: `_spaced_commas`): a review's findings.
+#: (never between digits: ``1,000``). Scheme v17: not after a one-letter word
+#: (``N,N-dimethylformamide``; ``5G,LTE`` is spaced), never beside a script written without
+#: spaces (``北京,上海``), nor in a token with a slash and a period followed by a letter or digit
+#: (a URL's path, ``example.com/news,sport``; an agency's credit, ``DW/AÜ,TY.``, is spaced:
+#: `_spaced_commas`): a review's findings.
 _SPACED_LETTER: Final = r"[^\W\d_" + "".join(f"{chr(a)}-{chr(b)}" for a, b in UNSPACED_RANGES) + "]"
-_SPACE_AFTER_COMMA_RE: Final = re.compile(f",(?<={_SPACED_LETTER}{_SPACED_LETTER},)(?={_SPACED_LETTER})")
+_SPACE_AFTER_COMMA_RE: Final = re.compile(f",(?<=[^\\W_]{_SPACED_LETTER},)(?={_SPACED_LETTER})")
+#: A URL's period: one inside a token (``example.com``), not a sentence's at its end.
+_INNER_PERIOD_RE: Final = re.compile(r"\.[^\W_]")
 #: A token (between white space) with a comma in it, each token tried once from its start.
 _COMMA_TOKEN_RE: Final = re.compile(r"(?<!\S)[^\s,]*,\S*")
 #: A space after a colon glued between Arabic letters: ``مستورا:وقف`` -> ``مستورا: وقف``.
@@ -501,9 +504,9 @@ _BREAK_RE: Final = re.compile(
     # terminator: a pattern that starts with a look-behind is tried at every position)
     r"(?<=[^\W_][^\W_][.!?؟]|[^\W_][\"'”’»)\]][.!?؟])"
     r"[\"'”’»)\]]*"
-    # ", " + anything but another comma (``,,`` is a low opening quote typed as two commas),
-    # or a letter
-    r"(?:(?P<sep>[ \t]*,[ \t]*)(?=[^\s,])|(?=[\"“«(]?[^\W\d_]))"
+    # ", " + anything, or a letter. The comma is never the first of two: ``,,`` is a low
+    # opening quote typed as two commas (``Dudy. ,,2020``), not the list's comma.
+    r"(?:(?P<sep>[ \t]*,(?!,)[ \t]*)(?=\S)|(?=[\"“«(]?[^\W\d_]))"
 )
 #: Latin letter names as Arabic news spells acronyms (``سي.آي.إيه`` CIA, ``إتش.آر`` H.R.): a
 #: period after one of them is inside an acronym, never a sentence end.
@@ -548,22 +551,28 @@ class _SentenceBreaks:
     """`_sentence_break` for one text: the token after a glued terminator (up to the next space)
     looked at through `_NextIndex`es, never copied whole (a text without spaces is one token)."""
 
-    __slots__ = ("dot", "newline", "s", "slash", "space", "tail")
+    __slots__ = ("dot", "line_tail", "newline", "s", "slash", "space", "tail")
 
     def __init__(self, s: str) -> None:
         self.s = s
         self.space, self.dot, self.slash = _NextIndex(s, " "), _NextIndex(s, "."), _NextIndex(s, "/")
         self.newline = _NextIndex(s, "\n")
         self.tail = (-1, -1)  # (a token's end, where the punctuation it ends with begins)
+        self.line_tail = (-1, -1)  # the same for the token's part on its line
 
-    def token_end(self, start: int) -> int:
-        """Where the token starting at `start` ends: the next space or line break (the text's
-        lines are joined by ``\n`` here: ``بيت.كوم`` at a line's end is a token of its own, not
-        one with the next line's first word, which hid its domain ending: a review's finding)."""
-        space, newline = self.space(start), self.newline(start)
-        if space < 0:
-            return newline if newline >= 0 else len(self.s)
-        return space if newline < 0 else min(space, newline)
+    def bare_line_end(self, start: int, end: int) -> int:
+        """`bare_end` for a token's part on its line (a cache of its own: the two alternate)."""
+        if self.line_tail[0] != end:
+            i = end
+            while i > 0 and self.s[i - 1] in _TOKEN_TAIL:
+                i -= 1
+            self.line_tail = (end, i)
+        return max(start, self.line_tail[1])
+
+    def line_end(self, start: int, token_end: int) -> int:
+        """Where the token starting at `start` (ending at `token_end`) ends within its line."""
+        newline = self.newline(start)
+        return token_end if newline < 0 else min(newline, token_end)
 
     def __call__(self, m: re.Match[str]) -> str:
         return _sentence_break(m, self)
@@ -599,20 +608,29 @@ _ABBREVIATIONS: Final = frozenset(
         # German, French, Spanish, Portuguese, Italian
         "bzw", "usw", "vgl", "ca", "evtl", "ggf", "inkl", "zzgl", "bzgl", "sog", "bspw", "mrd",
         "tsd", "env", "aprox", "pág", "págs", "núm", "tel", "ecc",
-        # scheme v17: Polish (per cent, point, zloty, thousand, billion, street, hour, number,
-        # "named after", province, "so-called", "e.g.", doctor, saint), French months, Italian
-        # and Spanish titles, Turkish "and so on", "e.g.", "see", Dutch "e.g.", Scandinavian
-        # crowns, references (pages, volume, ibid.); a review found ``15,3 proc.), Luksemburgu``
-        # split, its comma eaten
-        "proc", "pkt", "zł", "tys", "mld", "ul", "godz", "nr", "im", "woj", "tzw", "np", "dr",
-        "św", "janv", "févr", "avr", "juil", "déc", "sig", "dott", "avda", "vb", "örn", "bkz",
-        "bijv", "kr", "pp", "vol", "ibid",
+        # scheme v17: Polish (per cent, point, thousand, hour, "so-called", "e.g.", saint),
+        # French months, Italian and Spanish titles, Turkish "see", Dutch "e.g.", references
+        # (pages, ibid.); a review found ``15,3 proc.), Luksemburgu`` split, its comma eaten.
+        # Not those written without a period (Polish ``zł``, ``mld``, ``nr``, ``dr``), nor words
+        # (``im``, ``sig``, ``vol``, ``ul``): a review of the first version found them ending
+        # sentences
+        "proc", "pkt", "tys", "godz", "tzw", "np", "św", "janv", "févr", "avr", "juil", "déc",
+        "dott", "avda", "bkz", "bijv", "pp", "ibid",
         # Greek: "and so on", kilometres, million, billion
         "κλπ", "λπ", "χλμ", "εκατ", "δισ",
     }
 )  # fmt: skip
 
 
+#: What follows an ordinal in a list: another one (``18., 19.``).
+_ORDINAL_NEXT_RE: Final = re.compile(r"\d{1,2}\.")
+#: Abbreviations written glued to the name they precede (``vs.Manchester``, ``prof.Nowak``,
+#: ``ul.Piotrkowskiej``): a title, "versus", a street. The glued rule (``talks.The``) does not
+#: break after them; the list's others may end a sentence (``ill.The``, ``mass.The``).
+_NAME_ABBREVIATIONS: Final = frozenset(
+    {"vs", "prof", "dr", "ul", "al", "gen", "gov", "sen", "rep", "capt", "sgt", "lt", "col", "adm", "cmdr",
+     "supt", "approx", "dott", "sig", "avda", "av", "św", "im"}
+)  # fmt: skip
 #: A Roman numeral of capitals (a regnal or ordinal number: ``Ludwig XVIII.,``).
 _ROMAN_RE: Final = re.compile(r"M{0,4}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 
@@ -663,8 +681,9 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
             or (len(word) <= 3 and word[0].isupper() and max(word) < _LATIN_END)
             or word.lower() in _ABBREVIATIONS
             # ordinals in a list (``aus dem 18., 19. und 20. Jahrhundert``, ``Ludwig XVIII.,
-            # Karl X.``: German, Turkish): a number before a number, a regnal number
-            or (word.isdecimal() and first.isdecimal())
+            # Karl X.``: German, Turkish): a number of one or two digits before another and its
+            # period (``in 2019., 2020 was`` ends a sentence), a regnal number
+            or (len(word) <= 2 and word.isdecimal() and _ORDINAL_NEXT_RE.match(s, nxt) is not None)
             or _ROMAN_RE.fullmatch(word) is not None
         ):
             return m.group()
@@ -673,7 +692,8 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
         # host name or path (``سي.آي.إيه``, ``www.Example.Com``, ``a/b.Cd``).
         if k > 0 and s[k - 1] in "./@:\\":
             return m.group()
-        token_end = scan.token_end(nxt)
+        token_end = scan.space(nxt)
+        token_end = token_end if token_end >= 0 else len(s)
         bare_end = scan.bare_end(nxt, token_end)  # less its trailing punctuation
         if -1 < scan.dot(nxt) < bare_end or -1 < scan.slash(nxt) < bare_end:
             return m.group()
@@ -684,7 +704,15 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
             letter_name = word in ARABIC_LETTER_NAMES or (
                 word[0] == "و" and word[1:] in ARABIC_LETTER_NAMES  # "وسي.جيه": and C.J.
             )
-            tld = bare_end - nxt <= _LONGEST_TLD and s[nxt:bare_end] in ARABIC_TLDS
+            # the ending is a word of its own line too (``بيت.كوم`` at a line's end: the token
+            # runs on into the next line, whose first word hid it; scheme v17). Only here: the
+            # other tests keep the token to the next space, which a break they make inserts
+            # nowhere, so that the output normalizes to itself.
+            line_end = scan.line_end(nxt, token_end)
+            tld = any(
+                end - nxt <= _LONGEST_TLD and s[nxt:end] in ARABIC_TLDS
+                for end in {bare_end, scan.bare_line_end(nxt, line_end)}
+            )
             if len(word) < 2 or letter_name or tld:
                 return m.group()
             if bare_end - nxt <= 2 and bare_end != token_end:
@@ -695,7 +723,7 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
             after = s[nxt + 1 : nxt + 2]
             if not (word.isalpha() and word.islower() and len(word) >= 2 and after.islower()):
                 return m.group()
-            if word in _ABBREVIATIONS:
+            if word in _NAME_ABBREVIATIONS:
                 return m.group()
         else:
             return m.group()
@@ -709,14 +737,16 @@ def _spaced_commas(s: str) -> str:
     """`_SPACE_AFTER_COMMA_RE`'s spaces, but in no token with a slash and a period."""
     if _SPACE_AFTER_COMMA_RE.search(s) is None:
         return s
-    if "/" not in s or "." not in s:
+    if "/" not in s or _INNER_PERIOD_RE.search(s) is None:
         return _SPACE_AFTER_COMMA_RE.sub(", ", s)
     return _COMMA_TOKEN_RE.sub(_spaced_commas_of_token, s)
 
 
 def _spaced_commas_of_token(m: re.Match[str]) -> str:
     token = m.group()
-    return token if "/" in token and "." in token else _SPACE_AFTER_COMMA_RE.sub(", ", token)
+    if "/" in token and _INNER_PERIOD_RE.search(token) is not None:
+        return token
+    return _SPACE_AFTER_COMMA_RE.sub(", ", token)
 
 
 def _fix_spacing_python(s: str) -> str:
