@@ -158,3 +158,18 @@ def test_a_cr_that_json_allows_keeps_its_line_whole(tmp_path: Path) -> None:
     assert json.loads(records[0].value) == {"id": "a", "text": "one"} and records[0].problem is None
     assert records[1].problem is not None and records[1].problem.startswith("invalid JSON")
     assert records[2].problem is None
+
+
+def test_cr_only_lines_after_a_bom_a_leading_cr_or_a_bad_first_record_are_split(tmp_path: Path) -> None:
+    """A review of the CR fix: a CR-only file saved with a BOM, one that starts with a CR, or
+    whose first record is bad was still one record."""
+    good = [json.dumps({"id": f"c{i}", "text": "نص"}, ensure_ascii=False).encode() for i in range(2)]
+    for name, data in (
+        ("bom.jsonl", b"\xef\xbb\xbf" + b"\r".join(good) + b"\r"),
+        ("lead.jsonl", b"\r" + b"\r".join(good)),
+        ("bad.jsonl", b"\r".join([b"{not json", *good])),
+    ):
+        (tmp_path / name).write_bytes(data)
+        records = list(read_records([tmp_path / name]))
+        assert [r.value for r in records if r.problem is None] == good, name
+        assert len(records) == (3 if name == "bad.jsonl" else 2), name
