@@ -54,7 +54,9 @@ class DedupStoreRefused(DedupStoreUnavailable):
 
 
 #: The `DedupStoreRefused.kind` values (a closed set: a metric label).
-REFUSAL_KINDS = ("oom", "readonly", "loading", "busy", "misconf", "cluster", "noperm", "db", "server")
+REFUSAL_KINDS = (
+    "oom", "readonly", "loading", "busy", "misconf", "cluster", "noperm", "db", "server", "replicas", "auth",
+)  # fmt: skip
 
 #: What an operator does about each kind of refusal (`DedupStoreRefused.kind`), for the log line.
 REFUSAL_HINTS: dict[str, str] = {
@@ -75,6 +77,12 @@ REFUSAL_HINTS: dict[str, str] = {
     "server": "NEWSWORKER_REDIS_URL names no Redis primary the worker can write to: a Sentinel's port "
     "(name the primary's address), a Redis in protected mode (bind it to the worker's network and set "
     "a password), or another service: fix the URL and restart",
+    "replicas": "Redis refuses writes until enough replicas acknowledge them (its min-replicas-to-write "
+    "and min-replicas-max-lag): bring the replicas back, or lower the setting",
+    "auth": "Redis refuses the worker's credentials (a rotated password, a removed or disabled ACL user): "
+    "NEWSWORKER_REDIS_PASSWORD_FILE is read again at every new connection, so updating the file (a "
+    "Kubernetes Secret) is enough; a password in NEWSWORKER_REDIS_PASSWORD or NEWSWORKER_REDIS_URL "
+    "needs a restart with the new one",
 }
 
 

@@ -226,7 +226,7 @@ _REFUSAL_CLASSES: tuple[tuple[type[redis.exceptions.RedisError], str], ...] = (
     (redis.exceptions.ClusterCrossSlotError, "cluster"),
 )
 _REFUSAL_CODES = {
-    "OOM": "oom", "READONLY": "readonly", "MASTERDOWN": "readonly", "NOREPLICAS": "readonly",
+    "OOM": "oom", "READONLY": "readonly", "MASTERDOWN": "readonly", "NOREPLICAS": "replicas",
     "LOADING": "loading", "BUSY": "busy", "MISCONF": "misconf", "TRYAGAIN": "cluster",
     "CLUSTERDOWN": "cluster", "MOVED": "cluster", "ASK": "cluster", "CROSSSLOT": "cluster",
     "NOPERM": "noperm", "DENIED": "server",
@@ -559,6 +559,11 @@ class RedisDedupStore:
         (`DedupStoreRefused`: Redis is there but refuses for now), or, raised as it is, a bug."""
         try:
             yield
+        except redis.exceptions.AuthenticationError as exc:
+            # a ConnectionError to redis-py, but no outage: the credentials are refused (a
+            # rotated password), which waiting alone does not mend (an operator-fault review)
+            self._observed(operation, started, ok=False)
+            raise DedupStoreRefused("auth", f"Redis refused {operation} (auth): {exc}") from exc
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
             self._observed(operation, started, ok=False)
             raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc

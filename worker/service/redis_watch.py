@@ -58,6 +58,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 
 from worker.dedup.store import LAYOUT
@@ -274,10 +275,13 @@ class RedisWatch:
                     # Once, at warning level: an ACL without +info, +incr or +time left the eviction
                     # and lost-writes checks blind without a word (an operator-fault review).
                     self._failing.add(what)
+                    denied = isinstance(exc, redis.exceptions.NoPermissionError) or "NOPERM" in str(exc)
                     log.warning(
-                        "%s failed (%s): what it watches is unknown until it works; the worker's Redis "
-                        "user needs the commands deploy/README.md lists (\"A Redis user for the worker\")",
-                        what, exc,
+                        "%s failed (%s): what it watches is unknown until it works%s", what, exc,
+                        # the ACL only where Redis said so: a timeout or NOREPLICAS sent operators
+                        # to the ACL for nothing (an operator-fault review)
+                        "; the worker's Redis user needs the commands deploy/README.md lists (\"A Redis "
+                        "user for the worker\")" if denied else "",
                     )
                 if step == self._check_memory:
                     self._metrics.set_redis_evicting(None)

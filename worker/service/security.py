@@ -26,6 +26,7 @@ Input is never unpickled or evaluated: messages are parsed by msgspec's JSON dec
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
+from redis.credentials import CredentialProvider
 
 from worker.config import Settings
 
@@ -162,6 +164,29 @@ def aiokafka_security_kwargs(settings: Settings) -> dict[str, Any]:
 # --- Redis -------------------------------------------------------------------------------------
 
 
+class PasswordFileCredentials(CredentialProvider):
+    """The Redis user and the password in `path`, read again at every new connection: a password
+    rotated in the file (a Kubernetes Secret volume, updated in place) is used by the next
+    connection. Read once at start, the old one was refused at every reconnection after the
+    rotation, and the worker waited, live and not ready, until restarted by hand (an
+    operator-fault review). A file that cannot be read then keeps the last password read."""
+
+    def __init__(self, path: Path, username: str | None, password: str) -> None:
+        self._path = path
+        self._username = username
+        self._password = password
+
+    def get_credentials(self) -> tuple[str] | tuple[str, str]:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            self._password = Path(self._path).read_text(encoding="utf-8").rstrip("\r\n")
+        if self._username is None:
+            return (self._password,)
+        return (self._username, self._password)
+
+    async def get_credentials_async(self) -> tuple[str] | tuple[str, str]:
+        return self.get_credentials()
+
+
 @dataclass(frozen=True, slots=True)
 class RedisSecurity:
     """The resolved Redis connection (URL and password masked in the repr)."""
@@ -171,10 +196,17 @@ class RedisSecurity:
     password: SecretStr | None = None
     tls: bool = False
     ssl_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: NEWSWORKER_REDIS_PASSWORD_FILE: read again at every new connection
+    password_file: Path | None = None
 
     def client_kwargs(self) -> dict[str, Any]:
         """redis-py keyword arguments (plain password: do not log)."""
         kwargs: dict[str, Any] = dict(self.ssl_kwargs)
+        if self.password_file is not None and self.password is not None:
+            kwargs["credential_provider"] = PasswordFileCredentials(
+                self.password_file, self.username, self.password.get_secret_value()
+            )
+            return kwargs
         if self.username is not None:
             kwargs["username"] = self.username
         if self.password is not None:
@@ -216,9 +248,12 @@ def redis_security(settings: Settings, url: str | None = None) -> RedisSecurity:
         ):
             if value is not None:
                 ssl_kwargs[key] = str(value)
+    # A user named in the URL is the URL's to give (redis-py refuses it beside a credential
+    # provider): its password file is then read once, as before.
+    reread = settings.redis_password_file if not parts.username else None
     return RedisSecurity(
         url=SecretStr(url), username=settings.redis_username, password=password, tls=tls,
-        ssl_kwargs=ssl_kwargs,
+        ssl_kwargs=ssl_kwargs, password_file=reread,
     )
 
 

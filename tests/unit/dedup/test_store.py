@@ -54,7 +54,7 @@ def test_custom_encoding_keeps_redis_py_packer() -> None:
         (redis.exceptions.ResponseError(
             "Command # 1 (EVALSHA ab 1 k) of pipeline caused error: MISCONF Redis is configured to save "
             "RDB snapshots, but it's currently unable to persist to disk."), "misconf"),
-        (redis.exceptions.ResponseError("NOREPLICAS Not enough good replicas to write."), "readonly"),
+        (redis.exceptions.ResponseError("NOREPLICAS Not enough good replicas to write."), "replicas"),
         (redis.exceptions.ResponseError("CLUSTERDOWN The cluster is down"), "cluster"),
         # an ACL that denies the worker's user the script or its keys (what redis-py raises, and
         # the bare code as a cluster node's reply would carry it)

@@ -150,7 +150,9 @@ def test_redis_acl_user_and_password_file(env: pytest.MonkeyPatch, tmp_path: Pat
     env.setenv("NEWSWORKER_REDIS_PASSWORD_FILE", str(secret_file(tmp_path, "redis", REDIS_SECRET)))
     url, kwargs = redis_connection(Settings())
     assert url == "redis://redis.internal:6380/2"
-    assert kwargs == {"username": "newsworker", "password": REDIS_SECRET}
+    # read again at every new connection (a rotated Secret), never passed as a plain password
+    assert set(kwargs) == {"credential_provider"}
+    assert kwargs["credential_provider"].get_credentials() == ("newsworker", REDIS_SECRET)
 
 
 def test_redis_tls_switches_the_scheme_and_passes_the_ca(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -267,10 +269,62 @@ def test_real_redis_acl_user_with_password_from_file(env: pytest.MonkeyPatch, tm
             assert client.acl_whoami() in ("newsworker", b"newsworker")
         with pytest.raises(redis.exceptions.AuthenticationError), redis.Redis.from_url(url) as anonymous:
             anonymous.ping()
-        wrong = {**kwargs, "password": "wrong"}
+        wrong = {"username": "newsworker", "password": "wrong"}
         with pytest.raises(redis.exceptions.AuthenticationError) as caught, redis.Redis.from_url(url, **wrong) as bad:
             bad.ping()
         assert "wrong" not in str(caught.value) and REDIS_SECRET not in str(caught.value)
+
+
+@pytest.mark.integration
+def test_a_password_rotated_in_its_file_is_used_by_the_next_connection(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The password file was read once at start: after a rotation (the server's password changed,
+    the Secret's file updated, the old connections dropped) every reconnection was refused, and
+    the worker waited, live and not ready, until restarted by hand (an operator-fault review).
+    Refused credentials are a refusal of kind `auth` (NewsworkerRedisRefusingWrites), not an
+    outage."""
+    import asyncio
+
+    from worker.dedup.store import connect
+    from worker.errors import DedupStoreRefused
+
+    with EmbeddedRedis() as server:
+        admin = redis.Redis(host="127.0.0.1", port=server.port)
+        admin.config_set("requirepass", "first-secret")
+        admin = redis.Redis(host="127.0.0.1", port=server.port, password="first-secret")
+        password_file = secret_file(tmp_path, "pw", "first-secret")
+        env.setenv("NEWSWORKER_REDIS_URL", server.url)
+        env.setenv("NEWSWORKER_REDIS_PASSWORD_FILE", str(password_file))
+        url, kwargs = redis_connection(Settings())
+
+        async def rotate_then_ping() -> None:
+            client = connect(url, **kwargs)
+            try:
+                assert await client.ping()
+                admin.config_set("requirepass", "second-secret")
+                admin.execute_command("AUTH", "second-secret")
+                admin.client_kill_filter(_type="normal", skipme=True)  # the worker's connections
+                errors = []
+                for _ in range(2):  # the dropped connection first, maybe; then a new one's AUTH
+                    with pytest.raises(redis.exceptions.ConnectionError) as failed:
+                        await client.ping()  # the file not updated yet
+                    errors.append(failed.value)
+                assert isinstance(errors[-1], redis.exceptions.AuthenticationError)
+                tmp = tmp_path / "pw.new"
+                tmp.write_text("second-secret\n", encoding="utf-8")
+                tmp.replace(password_file)  # as a Secret volume updates it: a new file moved in place
+                assert await client.ping()
+            finally:
+                await client.aclose()
+
+        asyncio.run(rotate_then_ping())
+        admin.close()
+    from worker.dedup.store import RedisDedupStore
+
+    store = object.__new__(RedisDedupStore)
+    store._observe = None  # type: ignore[attr-defined]
+    with pytest.raises(DedupStoreRefused) as refused, store._errors_mapped("record", 0.0):
+        raise redis.exceptions.AuthenticationError("invalid username-password pair or user is disabled.")
+    assert refused.value.kind == "auth"
 
 
 def make_tls_files(directory: Path) -> dict[str, Path]:
