@@ -441,6 +441,34 @@ def test_a_log_pipe_nobody_reads_neither_freezes_the_worker_nor_its_stop(
         os.close(read_end)
 
 
+def test_a_metrics_port_already_taken_is_one_line_and_the_settings_exit_status(
+    kafka: EmbeddedKafka, redis_server: EmbeddedRedis, topic_names: Callable[..., list[str]], unique_group: str,
+) -> None:
+    """Another process on NEWSWORKER_METRICS_PORT (a second worker on the host, a sidecar): exit 1
+    with a traceback, a crash loop under a supervisor, where every other bad setting exits 2 with
+    one line (an operator-fault review)."""
+    import socket
+    import subprocess
+    import sys
+
+    from worker.tools.demo import worker_env
+
+    topics = topic_names(partitions=1)
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = worker_env(
+            kafka.bootstrap, redis_server.url, topics=dict(zip(("input", "clean", "duplicates", "dlq"), topics, strict=True)),
+            metrics_port=port, app_id=unique_group, session_timeout=6.0, extra={"NEWSWORKER_REDIS_KEY_PREFIX": unique_group},
+        )
+        result = subprocess.run([sys.executable, "-m", "worker", "worker"], env=env, capture_output=True, text=True,
+                                timeout=120)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "cannot serve /metrics, /healthz and /readyz on " in result.stderr and f":{port} (" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("service", ["sentinel", "http"])
 def test_a_redis_url_naming_no_redis_primary_pauses_the_worker_not_crash_loops(
     kafka: EmbeddedKafka, redis_server: EmbeddedRedis, topic_names: Callable[..., list[str]],

@@ -99,6 +99,11 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "producer_partitioner": kafka_partitioner,
         "consumer_max_fetch_size": max(settings.max_message_bytes * 2, 1_048_576),
         "stream_buffer_maxsize": max(settings.batch_size * 2, 100),
+        # Partitions added to the input topic (`kafka-topics.sh --alter --partitions`) are seen at
+        # the next metadata refresh: aiokafka's default of 5 minutes left them unread, and out of
+        # the lag, for that long (on `latest`, what they received meanwhile was skipped: an
+        # operator-fault review). One metadata request a minute costs nothing.
+        "consumer_metadata_max_age_ms": 60_000,
         "datadir": settings.data_dir,
         "broker_commit_interval": 1.0,
         # faust's compiled stream iterator takes an event already in the buffer without awaiting
@@ -375,7 +380,17 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         nonlocal server
         if server is None:
             server = MetricsServer(registry, readiness, settings.metrics_host, settings.metrics_port)
-            await server.start()
+            try:
+                await server.start()
+            except OSError as exc:
+                # a port taken (another worker on the host, a sidecar): one line and the settings'
+                # exit status, not a traceback (an operator-fault review)
+                log.critical(
+                    "cannot serve /metrics, /healthz and /readyz on %s:%s (%s): set "
+                    "NEWSWORKER_METRICS_PORT (or NEWSWORKER_METRICS_HOST) to a free one",
+                    settings.metrics_host, settings.metrics_port, exc.strerror or exc,
+                )
+                hard_exit(EXIT_CONFIGURATION)
             log.info("metrics on http://%s:%s/metrics", settings.metrics_host, server.port)
             app._newsworker_server = server  # type: ignore[attr-defined]
 
@@ -512,7 +527,9 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         metrics.rebalance()
         lag_origins.forget()
         readiness.broker = True
-        readiness.partitions = any(tp.topic == settings.input_topic for tp in assigned)
+        mine = [tp for tp in assigned if tp.topic == settings.input_topic]
+        readiness.partitions = bool(mine)
+        metrics.set_partitions_assigned(len(mine))  # at once, not at the next lag check (5 s)
 
     app._newsworker = (metrics, readiness, handler)  # type: ignore[attr-defined]
     return app

@@ -150,3 +150,10 @@ def test_events_are_faust_s_own_built_without_a_settings_lookup_each() -> None:
     assert type(event) is app.conf.Event
     assert (event.key, event.value, event.message, event.app) == (b"k", b"v", message, app)
     assert app.create_event(b"k2", b"v2", None, message).value == b"v2"  # the cached class, again
+
+
+def test_partitions_added_to_the_input_are_seen_within_a_minute() -> None:
+    """aiokafka refreshes the topics' metadata every 5 minutes by default: partitions added to the
+    input topic went unread, and out of the lag, for that long (an operator-fault review)."""
+    app = build_app(Settings(prepare_processes=0), registry=CollectorRegistry())
+    assert app.conf.consumer_metadata_max_age_ms == 60_000
