@@ -62,6 +62,17 @@ def test_redis_watch_reports_lost_data_memory_and_an_index_bloating_config(
             await client.config_set("hash-max-listpack-value", "512")
             await watch.start()  # as a new worker would: a fine config reads as fine
             assert value("newsworker_redis_hash_max_listpack_value_bytes") == 512
+            # ... and a running worker reads it again (it was read at start only: a CONFIG SET or a
+            # failover to a server configured otherwise went unseen, an operator-fault review)
+            caplog.clear()
+            await client.config_set("hash-max-listpack-value", "64")
+            for _ in range(12):
+                await watch.check()
+            assert value("newsworker_redis_hash_max_listpack_value_bytes") == 64
+            assert caplog.text.count("hash-max-listpack-value is 64") == 1
+            for _ in range(12):
+                await watch.check()
+            assert caplog.text.count("hash-max-listpack-value is 64") == 1  # warned once per value
 
     asyncio.run(main())
 

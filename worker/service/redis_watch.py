@@ -145,6 +145,10 @@ def evicting_warning(policy: str) -> str:
     )
 
 
+#: Every how many checks (5 s apart) Redis' config is read again (~1 minute).
+_CONFIG_EVERY = 12
+
+
 class RedisWatch:
     """Sentinel, memory, eviction, clock and config checks against the store's Redis
     (standalone or cluster)."""
@@ -170,6 +174,8 @@ class RedisWatch:
         self._eviction_warned = False
         self._evicted: int | None = None  # evicted_keys at the last check
         self._evictions_logged: float | None = None  # when the last ERROR line about them was
+        self._checks = 0
+        self._listpack_value: int | None = None  # hash-max-listpack-value last read (warned once each)
 
     @classmethod
     def for_store(
@@ -237,6 +243,9 @@ class RedisWatch:
             log.debug("could not plant the dedup index sentinel: %s", exc)
 
     async def _check_config(self) -> None:
+        """hash-max-listpack-value, the metric set and a warning when it is below what the index
+        needs (once per value: read again every `_CONFIG_EVERY` checks, a change at runtime or a
+        failover to a server configured otherwise went unseen: an operator-fault review)."""
         values: list[int] = []
         for reply in await self._per_primary("CONFIG", "GET", "hash-max-*-value"):
             config = _pairs(reply)
@@ -249,6 +258,9 @@ class RedisWatch:
             return
         smallest = min(values)
         self._metrics.set_redis_listpack_value(smallest)
+        if smallest == self._listpack_value:
+            return
+        self._listpack_value = smallest
         if smallest < REQUIRED_LISTPACK_VALUE:
             log.warning(
                 "Redis hash-max-listpack-value is %d (< %d): the dedup index will take ~3x the memory "
@@ -263,6 +275,12 @@ class RedisWatch:
         """Sentinels, memory, eviction and clock; call every few seconds. Never raises."""
         if not self._tokens:
             await self._plant()
+        self._checks += 1
+        if self._checks % _CONFIG_EVERY == 0:
+            try:
+                await self._check_config()
+            except Exception as exc:
+                log.debug("could not read Redis' config: %s", exc)
         for step, what in (
             (self._check_sentinels, "dedup index sentinel check"),
             (self._check_memory, "Redis memory and eviction check"),
