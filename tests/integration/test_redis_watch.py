@@ -299,3 +299,36 @@ def test_a_check_the_acl_refuses_is_said_once_and_its_gauges_read_unknown(
             assert "check failed" not in caplog.text  # said once
 
     asyncio.run(main())
+
+
+def test_another_deployment_writing_the_index_is_reported(
+    make_redis: Callable[..., EmbeddedRedis], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two deployments (their own topics and consumer groups) on one Redis with the default prefix:
+    one feed came out as duplicates of the other's articles and nothing said so (an
+    operator-fault review). Workers of one deployment share the index without a word."""
+    from worker.dedup.store import connect
+    from worker.service.metrics import Metrics
+    from worker.service.redis_watch import RedisWatch
+
+    server = make_redis()
+
+    async def main() -> None:
+        registries = [CollectorRegistry() for _ in range(3)]
+        async with contextlib.aclosing(connect(server.url)) as client:
+            a, a2, b = (
+                RedisWatch.for_store(client, Metrics(registry), prefix="tw", scheme_version="v1", writer=writer)
+                for registry, writer in zip(registries, ("group a, input raw-a", "group a, input raw-a",
+                                                         "group b, input raw-b"), strict=True)
+            )
+            for watch in (a, a2, a, a2):
+                await watch.check()
+            assert [r.get_sample_value("newsworker_redis_index_shared") for r in registries[:2]] == [0, 0]
+            assert "another deployment writes this dedup index" not in caplog.text
+            for watch in (b, a, b):
+                await watch.check()
+            assert registries[0].get_sample_value("newsworker_redis_index_shared") == 1
+            assert registries[2].get_sample_value("newsworker_redis_index_shared") == 1
+            assert "another deployment writes this dedup index (group b, input raw-b" in caplog.text
+
+    asyncio.run(main())

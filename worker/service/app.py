@@ -234,6 +234,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         prefix=settings.redis_key_prefix,
         scheme_version=DEFAULT_SCHEME.version,
         on_lost=store.replant_index,
+        writer=f"group {settings.app_id}, input {settings.input_topic}",
     )
     watching = False
     publisher = Publisher(

@@ -351,11 +351,18 @@ class Metrics:
         )
         self._redis_listpack_value = Gauge(
             f"{PREFIX}_redis_hash_max_listpack_value_bytes",
-            "Redis' hash-max-listpack-value (smallest over the nodes) as read at start; -1 when "
+            "Redis' hash-max-listpack-value (smallest over the nodes), read every minute; -1 when "
             "CONFIG GET is not allowed. Below 512 the dedup index takes ~3x the documented memory",
             registry=r,
         )
         self._redis_listpack_value.set(-1)
+        self._redis_index_shared = Gauge(
+            f"{PREFIX}_redis_index_shared",
+            "1 when another deployment (another consumer group or input topic) wrote this dedup index "
+            "(the same Redis and NEWSWORKER_REDIS_KEY_PREFIX) in the last 10 minutes: their articles "
+            "and this one's are deduplicated against each other",
+            registry=r,
+        )
         self._prepare_restarts = Counter(
             f"{PREFIX}_prepare_restarts",
             "Prepare pools killed and replaced (a process died, hung past its time limit, or was "
@@ -561,8 +568,11 @@ class Metrics:
     def redis_evicted(self, keys: int) -> None:
         self._redis_evicted_keys.inc(keys)
 
+    def set_redis_index_shared(self, shared: bool) -> None:
+        self._redis_index_shared.set(1 if shared else 0)
+
     def set_redis_listpack_value(self, value: int | None) -> None:
-        """hash-max-listpack-value as read at start; None when the server would not say."""
+        """hash-max-listpack-value as last read; None when the server would not say."""
         self._redis_listpack_value.set(-1 if value is None else value)
 
     def prepare_restart(self, reason: str) -> None:

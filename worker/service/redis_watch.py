@@ -147,6 +147,11 @@ def evicting_warning(policy: str) -> str:
 
 #: Every how many checks (5 s apart) Redis' config is read again (~1 minute).
 _CONFIG_EVERY = 12
+#: How recent another deployment's mark on the index must be to count, and how long the gauge
+#: stays up after the last one seen; how often its warning is repeated.
+_WRITER_FRESH_SECONDS = 120.0
+_SHARED_FOR_SECONDS = 600.0
+_SHARED_WARNING_EVERY = 3600.0
 
 
 class RedisWatch:
@@ -157,8 +162,15 @@ class RedisWatch:
         self, client: Any, metrics: Metrics, *, namespace: str,
         on_lost: Callable[[], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.time,
+        writer: str | None = None,
     ) -> None:
         self._client = client
+        #: Who writes the index (the consumer group and its input topic): another deployment's
+        #: mark beside this one's is a shared index (`_check_writers`).
+        self._writer = writer
+        self._writer_key = f"{namespace}:writer"
+        self._other_writer_seen: float | None = None
+        self._shared_warned: float | None = None
         self._metrics = metrics
         self._clock = clock  # the store's clock (generations, expiry)
         self._clock_warned = False
@@ -181,9 +193,11 @@ class RedisWatch:
     def for_store(
         cls, client: Any, metrics: Metrics, *, prefix: str, scheme_version: str,
         on_lost: Callable[[], Awaitable[None]] | None = None, clock: Callable[[], float] = time.time,
+        writer: str | None = None,
     ) -> RedisWatch:
         return cls(
-            client, metrics, namespace=f"{prefix}:{scheme_version}:c{LAYOUT}", on_lost=on_lost, clock=clock
+            client, metrics, namespace=f"{prefix}:{scheme_version}:c{LAYOUT}", on_lost=on_lost, clock=clock,
+            writer=writer,
         )
 
     @property
@@ -285,6 +299,7 @@ class RedisWatch:
             (self._check_sentinels, "dedup index sentinel check"),
             (self._check_memory, "Redis memory and eviction check"),
             (self._check_clock, "clock check against Redis' TIME"),
+            (self._check_writers, "check for other deployments writing the dedup index"),
         ):
             try:
                 await step()
@@ -308,6 +323,37 @@ class RedisWatch:
             if what in self._failing:
                 self._failing.discard(what)
                 log.info("%s works again", what)
+
+    async def _check_writers(self) -> None:
+        """Whether another deployment (another consumer group, or another input topic) writes this
+        index: each worker leaves its mark on one key at every check and reads the one before it.
+        Two deployments on one Redis with the default prefix deduplicate against each other, and
+        one feed came out as duplicates of the other's articles without a word (an operator-fault
+        review). It may be meant (two feeds deduplicated together): a warning an hour and a gauge,
+        `newsworker_redis_index_shared`, not an error."""
+        if self._writer is None:
+            return
+        now = self._clock()
+        mark = await self._client.get(self._writer_key)
+        if mark:
+            other, _, at = bytes(mark).decode("utf-8", "replace").rpartition("\n")
+            try:
+                fresh = now - float(at) < _WRITER_FRESH_SECONDS
+            except ValueError:
+                fresh = False
+            if other and other != self._writer and fresh:
+                self._other_writer_seen = now
+                if self._shared_warned is None or now - self._shared_warned >= _SHARED_WARNING_EVERY:
+                    self._shared_warned = now
+                    log.warning(
+                        "another deployment writes this dedup index (%s; this one: %s): the articles "
+                        "of both are deduplicated against each other, and one's copies of the other's "
+                        "articles are duplicates. If that is not meant, give each deployment its own "
+                        "NEWSWORKER_REDIS_KEY_PREFIX (or Redis database)", other, self._writer,
+                    )
+        seen = self._other_writer_seen
+        self._metrics.set_redis_index_shared(seen is not None and now - seen < _SHARED_FOR_SECONDS)
+        await self._client.set(self._writer_key, f"{self._writer}\n{now:.0f}", ex=int(_SHARED_FOR_SECONDS))
 
     async def _check_sentinels(self) -> None:
         for key, token in list(self._tokens.items()):
