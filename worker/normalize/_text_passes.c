@@ -22,8 +22,9 @@
  *       5. a space after "،" or "؛" before a word character (re's \w: Py_UNICODE_ISALNUM or "_"),
  *          after "," between two letters (re's [^\W\d_]: alphanumeric, not a decimal digit)
  *          of scripts written with spaces (not in chinese.UNSPACED_RANGES), the one before it
- *          after an alphanumeric character, where its token (between Py_UNICODE_ISSPACE
- *          characters) holds not both a "/" and a "." followed by an alphanumeric (a URL), and
+ *          after a character that is no Py_UNICODE_ISSPACE, where its token (between
+ *          Py_UNICODE_ISSPACE characters) holds not both a "/" and a "." before two lowercase
+ *          ASCII letters or digits (a URL), and
  *          after ":" between two Arabic letters (U+0621-U+064A). These look at the pass' input
  *          only, as one re.sub does, and cannot affect each other: a space is only inserted
  *          before a letter, and none of them looks at a letter's left neighbours but ",", ":".
@@ -209,6 +210,8 @@ static inline int is_unspaced(Py_UCS4 c) {
 
 static inline int is_spaced_letter(Py_UCS4 c) { return is_letter(c) && !is_unspaced(c); }
 
+static inline int is_url_char(Py_UCS4 c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
 static inline int is_arabic_letter(Py_UCS4 c) { return c >= 0x0621 && c <= 0x064A; }
 
 static inline int is_opener(Py_UCS4 c) { return c == '(' || c == '[' || c == '{'; }
@@ -282,9 +285,9 @@ static inline int token_edge(const Py_UCS4 *a, Py_ssize_t j) {
            ((a[j - 1] == AR_COMMA || a[j - 1] == AR_SEMICOLON) && is_word(a[j]));
 }
 
-/* Whether the token around a[i] holds a "/" and a "." before an alphanumeric (a URL); each token
-   is scanned once, when the first of its commas asks (`*token_end`: where the last token scanned
-   ends). */
+/* Whether the token around a[i] holds a "/" and a "." before two lowercase ASCII letters or
+   digits (a URL); each token is scanned once, when the first of its commas asks (`*token_end`:
+   where the last token scanned ends). */
 static int in_slashed_token(const Py_UCS4 *a, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *token_end, int *slashed) {
     if (i >= *token_end) {
         Py_ssize_t start = i, end = i + 1;
@@ -293,7 +296,7 @@ static int in_slashed_token(const Py_UCS4 *a, Py_ssize_t n, Py_ssize_t i, Py_ssi
         int slash = 0, period = 0;
         for (Py_ssize_t j = start; j < end && !(slash && period); j++) {
             slash |= a[j] == '/';
-            period |= a[j] == '.' && j + 1 < end && Py_UNICODE_ISALNUM(a[j + 1]);
+            period |= a[j] == '.' && j + 2 < end && is_url_char(a[j + 1]) && is_url_char(a[j + 2]);
         }
         *slashed = slash && period;
         *token_end = end;
@@ -314,7 +317,7 @@ static void space_after(Work *w) {
         if (c == AR_COMMA || c == AR_SEMICOLON) {
             if (is_word(next)) w->b[len++] = ' ';
         } else if (c == ',') {
-            if (i > 1 && Py_UNICODE_ISALNUM(a[i - 2]) && is_spaced_letter(a[i - 1]) && is_spaced_letter(next) &&
+            if (i > 1 && !Py_UNICODE_ISSPACE(a[i - 2]) && is_spaced_letter(a[i - 1]) && is_spaced_letter(next) &&
                 !in_slashed_token(a, n, i, &token_end, &slashed))
                 w->b[len++] = ' ';
         } else if (c == ':') {

@@ -96,10 +96,12 @@ _NUMBERED_WORD_RE: Final = re.compile(r"(?<![a-z])([a-z]+)[0-9][0-9x]*")
 #: (``has-sidebar``), and none of them is furniture (scheme v15).
 _STATE_PREFIXES: Final = frozenset({"category", "tag", "type", "status", "format", "has"})
 #: ... and a two-part name that says a feature is on or off for the element (``share-enabled`` on
-#: a post's wrapper). Longer names keep their furniture word (``social-share-enabled``), and so do
-#: other states (``newsletter-signup-active``, ``comments-count``): a review of v15's first
-#: version found those in the text.
-_STATE_SUFFIXES: Final = frozenset({"enabled", "disabled"})
+#: a post's wrapper; scheme v17: ``ad-free``, a story's only wrapper, ``article-body ad-free``,
+#: whose whole text went and was dead-lettered as empty: a review's finding). Longer names keep
+#: their furniture word (``social-share-enabled``), and so do other states
+#: (``newsletter-signup-active``, ``comments-count``): a review of v15's first version found
+#: those in the text.
+_STATE_SUFFIXES: Final = frozenset({"enabled", "disabled", "free"})
 _WS_RE: Final = re.compile(r"\s+")
 #: A block whose text is mostly link text is a menu, a list of related links or a "read also"
 #: box.
@@ -107,13 +109,8 @@ MAX_LINK_DENSITY: Final = 0.6
 _DENSITY_TAGS: Final = frozenset({"ul", "ol", "div", "section", "table", "p"})
 #: Text shorter than this (in one block, not counting its children) is a label, not prose.
 MIN_BLOCK_CHARS: Final = 25
-#: Parts of a class name that say "this is text" (``article-body``, ``print-content``). An
-#: element named with a furniture word and one of these is furniture, unless the article would
-#: keep less than `MIN_BLOCK_CHARS` of text without it and its like: then the one holding most
-#: text is the story (`_settle_named_content`). A story's only wrapper named ``article-body
-#: ad-free``, ``print-content`` or ``related-story-body`` went whole, dead-lettered as empty (a
-#: review's finding); a paywall's ``subscription-content`` beside a one-line teaser still goes.
-_CONTENT_PARTS: Final = frozenset({"article", "story", "body", "content", "entry", "post", "text", "main"})
+#: Sentence ends a paragraph that goes on after its last link ends with (`_goes_on_after_its_links`).
+_SENTENCE_ENDS: Final = tuple(".!?؟。！？।")
 
 
 #: Deepest element nesting parsed as a tree. HTML5 tree building costs O(elements x depth), so
@@ -214,92 +211,22 @@ def _flatten(html: str) -> str:
     return html_lib.unescape(text)
 
 
-def _subtree_text_lengths(root: LexborNode) -> dict[int, int]:
-    """Each element's text length (stripped text nodes, summed), children before parents."""
-    order: list[LexborNode] = []
-    length: dict[int, int] = {}
-    for node in root.traverse(include_text=True):
-        if node.tag == "-text":
-            parent = node.parent
-            if parent is not None:
-                key = parent.mem_id
-                length[key] = length.get(key, 0) + len((node.text_content or "").strip())
-        else:
-            order.append(node)
-    root_id = root.mem_id
-    for node in reversed(order):
-        parent = node.parent
-        if node.mem_id != root_id and parent is not None:
-            length[parent.mem_id] = length.get(parent.mem_id, 0) + length.get(node.mem_id, 0)
-    return length
-
-
-def _settle_named_content(root: LexborNode, named: set[int]) -> None:
-    """Decompose the elements of `named` (their `mem_id`s: furniture by a name that also says
-    text), once the other furniture is gone, but the story: where the article would keep less
-    than `MIN_BLOCK_CHARS` without the outermost of them, the one holding most text stays if
-    that is a story's (`_MIN_STORY_CHARS`), and inside it the same rule applies to those it
-    holds. Those inside removed furniture are gone already, never touched (`traverse` no longer
-    reaches them)."""
-    length = _subtree_text_lengths(root)
-    inside: dict[int, int] = {}  # a named element -> the named element it is nested in (or root)
-    nodes: dict[int, LexborNode] = {}
-    holder = {root.mem_id: root.mem_id}  # any element -> the innermost named element around it
-    for node in root.traverse():
-        key = node.mem_id
-        parent = node.parent
-        around = root.mem_id
-        if parent is not None and key != root.mem_id:
-            around = holder.get(parent.mem_id, root.mem_id)
-        if key in named:
-            inside[key] = around
-            nodes[key] = node
-            holder[key] = key
-        else:
-            holder[key] = around
-
-    container: int | None = root.mem_id
-    while container is not None:
-        outer = [key for key, up in inside.items() if up == container]
-        rest = length.get(container, 0) - sum(length.get(key, 0) for key in outer)
-        keep = max(outer, key=lambda key: length.get(key, 0)) if outer and rest < MIN_BLOCK_CHARS else None
-        if keep is not None and length.get(keep, 0) < _MIN_STORY_CHARS:
-            keep = None
-        for key in outer:
-            if key != keep:
-                nodes[key].decompose()
-        container = keep
-
-
-#: Text a story wrapper kept by `_settle_named_content` holds at least (a tag list or a share
-#: box beside a one-line body is not the story).
-_MIN_STORY_CHARS: Final = 4 * MIN_BLOCK_CHARS
-#: `_furniture` of an element named with a furniture word and a word of text (`_CONTENT_PARTS`).
-_NAMED_CONTENT: Final = 2
-
-
 def _is_boilerplate(node: LexborNode) -> bool:
-    return bool(_furniture(node))
-
-
-def _furniture(node: LexborNode) -> int:
-    """0: not furniture; 1: furniture; `_NAMED_CONTENT`: furniture by a name that also says text."""
     attrs = node.attributes
     role = attrs.get("role")
     if role and role.strip().lower() in DROP_ROLES:
-        return 1
+        return True
     if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
-        return 1
+        return True
     style = (attrs.get("style") or "").replace(" ", "").lower()
     if "display:none" in style or "visibility:hidden" in style:
-        return 1
+        return True
     names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
     if not names.strip():
-        return 0
+        return False
     if _furniture_named(names):
-        return _NAMED_CONTENT if not _CONTENT_PARTS.isdisjoint(_PART_SPLIT_RE.split(names)) else 1
-    hidden = not BOILERPLATE_CLASSES.isdisjoint(names.split())
-    return int(hidden and _RESPONSIVE_SHOW_RE.search(names) is None)
+        return True
+    return not BOILERPLATE_CLASSES.isdisjoint(names.split()) and _RESPONSIVE_SHOW_RE.search(names) is None
 
 
 def _furniture_named(names: str) -> bool:
@@ -360,12 +287,11 @@ def _link_dense_blocks(root: LexborNode) -> list[LexborNode]:
     for node in order:
         key = node.mem_id
         total = text_len.get(key, 0)
-        links = link_len.get(key, 0)
         if (
             node.tag in _DENSITY_TAGS
             and key != root.mem_id
             and total > 0
-            and links / total > MAX_LINK_DENSITY
+            and link_len.get(key, 0) / total > MAX_LINK_DENSITY
             and (node.tag != "p" or not _goes_on_after_its_links(node))
         ):
             dense.append(node)
@@ -373,32 +299,27 @@ def _link_dense_blocks(root: LexborNode) -> list[LexborNode]:
 
 
 def _goes_on_after_its_links(paragraph: LexborNode) -> bool:
-    """Whether words follow a paragraph's last link: a sentence that cites its source in a long
-    link (``According to <a>a report by the WHO on Monday</a>, cases rose.``) was dropped as a
-    link box (a review's finding). A label and its links (``Read also: <a>...</a>``, ``Tags:
-    <a>a</a>, <a>b</a>``) have none after them."""
-    seen_link = after = False
+    """Whether a paragraph's sentence goes on after its last link: two words or more after it, and
+    the paragraph ends a sentence (scheme v17). A sentence that cites its source in a long link
+    (``According to <a>a report by the WHO on Monday</a>, cases rose.``) was dropped as a link
+    box (a review's finding); a label and its links (``Read also: <a>...</a>``, ``Tags: <a>a</a>,
+    <a>b</a>``), a link and its source or medium (``<a>...</a> - Reuters``, ``(video)``) are not
+    sentences (a review of the first version, which kept every paragraph with a letter after its
+    last link)."""
+    linked: set[int] = set()
+    for link in paragraph.css("a"):
+        linked.update(node.mem_id for node in link.traverse(include_text=True))
+    after: list[str] = []
     for node in paragraph.traverse(include_text=True):
         if node.tag == "a":
-            seen_link, after = True, False
-        elif (
-            node.tag == "-text"
-            and seen_link
-            and not after
-            and any(ch.isalpha() for ch in node.text_content or "")
-            and not _in_link(node, paragraph)
-        ):
-            after = True
-    return after
-
-
-def _in_link(node: LexborNode, stop: LexborNode) -> bool:
-    up = node.parent
-    while up is not None and up.mem_id != stop.mem_id:
-        if up.tag == "a":
-            return True
-        up = up.parent
-    return False
+            after.clear()
+        elif node.tag == "-text" and node.mem_id not in linked:
+            after.append(node.text_content or "")
+    words = [word for word in " ".join(after).split() if any(ch.isalpha() for ch in word)]
+    if len(words) < 2:
+        return False
+    text = (paragraph.text(deep=True) or "").rstrip().rstrip("\"'”’»)]")
+    return text.endswith(_SENTENCE_ENDS)
 
 
 def _densest_block(body: LexborNode) -> LexborNode:
@@ -674,18 +595,9 @@ def _extract(tree: LexborHTMLParser, root: LexborNode | None, title: str | None,
         if node.tag == "figure" and node.css_first("table") is not None:
             continue
         node.decompose()
-    named_content: set[int] = set()
-    root_id = root.mem_id
     for node in root.css("[class],[id],[role],[hidden],[aria-hidden],[style]"):
-        if node.mem_id == root_id:
-            continue
-        kind = _furniture(node)
-        if kind == _NAMED_CONTENT:
-            named_content.add(node.mem_id)
-        elif kind:
+        if node is not root and _is_boilerplate(node):
             node.decompose()
-    if named_content:
-        _settle_named_content(root, named_content)
     for node in _link_dense_blocks(root):
         node.decompose()
     if title is not None:

@@ -478,14 +478,15 @@ _SPACE_AFTER_AR_COMMA_RE: Final = re.compile(r"،(?=\w)")
 _SPACE_AFTER_AR_SEMICOLON_RE: Final = re.compile(r"؛(?=\w)")
 #: A space after a comma glued between two letters: ``Paris,London`` -> ``Paris, London``
 #: (never between digits: ``1,000``). Scheme v17: not after a one-letter word
-#: (``N,N-dimethylformamide``; ``5G,LTE`` is spaced), never beside a script written without
-#: spaces (``北京,上海``), nor in a token with a slash and a period followed by a letter or digit
-#: (a URL's path, ``example.com/news,sport``; an agency's credit, ``DW/AÜ,TY.``, is spaced:
-#: `_spaced_commas`): a review's findings.
+#: (``N,N-dimethylformamide``; ``5G,LTE`` and ``राहुल,सोनिया`` are spaced), never beside a script
+#: written without spaces (``北京,上海``), nor in a token with a slash and a URL's period
+#: (``example.com/news,sport``; an agency's credit, ``DW/AÜ,TY.``, is spaced: `_spaced_commas`):
+#: a review's findings.
 _SPACED_LETTER: Final = r"[^\W\d_" + "".join(f"{chr(a)}-{chr(b)}" for a, b in UNSPACED_RANGES) + "]"
-_SPACE_AFTER_COMMA_RE: Final = re.compile(f",(?<=[^\\W_]{_SPACED_LETTER},)(?={_SPACED_LETTER})")
-#: A URL's period: one inside a token (``example.com``), not a sentence's at its end.
-_INNER_PERIOD_RE: Final = re.compile(r"\.[^\W_]")
+_SPACE_AFTER_COMMA_RE: Final = re.compile(f",(?<=\\S{_SPACED_LETTER},)(?={_SPACED_LETTER})")
+#: A URL's period: before two lowercase ASCII letters or digits (``example.com``), not a
+#: sentence's (``dpa.Die``, glued: a break the next pass would not see; ``i.e.``).
+_INNER_PERIOD_RE: Final = re.compile(r"\.[a-z0-9]{2}")
 #: A token (between white space) with a comma in it, each token tried once from its start.
 _COMMA_TOKEN_RE: Final = re.compile(r"(?<!\S)[^\s,]*,\S*")
 #: A space after a colon glued between Arabic letters: ``مستورا:وقف`` -> ``مستورا: وقف``.
@@ -626,11 +627,9 @@ _ABBREVIATIONS: Final = frozenset(
 _ORDINAL_NEXT_RE: Final = re.compile(r"\d{1,2}\.")
 #: Abbreviations written glued to the name they precede (``vs.Manchester``, ``prof.Nowak``,
 #: ``ul.Piotrkowskiej``): a title, "versus", a street. The glued rule (``talks.The``) does not
-#: break after them; the list's others may end a sentence (``ill.The``, ``mass.The``).
-_NAME_ABBREVIATIONS: Final = frozenset(
-    {"vs", "prof", "dr", "ul", "al", "gen", "gov", "sen", "rep", "capt", "sgt", "lt", "col", "adm", "cmdr",
-     "supt", "approx", "dott", "sig", "avda", "av", "św", "im"}
-)  # fmt: skip
+#: break after them; the list's others may end a sentence (``ill.The``, ``mass.The``), and so
+#: may ``rep``, ``gen``, ``sen`` (Turkish "you"), ``im`` (Polish "them"): a review.
+_NAME_ABBREVIATIONS: Final = frozenset({"vs", "prof", "dr", "ul", "dott", "avda", "św"})
 #: A Roman numeral of capitals (a regnal or ordinal number: ``Ludwig XVIII.,``).
 _ROMAN_RE: Final = re.compile(r"M{0,4}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 

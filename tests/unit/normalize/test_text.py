@@ -965,6 +965,8 @@ def test_sentence_breaks_the_review_s_fixes_keep() -> None:
         ("The agencies DW/AÜ,TY contributed.", "The agencies DW/AÜ, TY contributed."),
         ("Quelle: DW/AÜ,TY.", "Quelle: DW/AÜ, TY."),
         ("Neue 5G,LTE und mehr.", "Neue 5G, LTE und mehr."),
+        ("राहुल,सोनिया और प्रियंका", "राहुल, सोनिया और प्रियंका"),
+        ("Reporting: Reuters/AFP,dpa and others.", "Reporting: Reuters/AFP, dpa and others."),
         ("قال،وأضاف الوزير", "قال، وأضاف الوزير"),
     ],
 )
@@ -984,6 +986,7 @@ def test_a_comma_gets_a_space_between_words_of_spaced_scripts_only(text: str, ex
         ("Sales rose 5 percent in 2019., 2020 was worse for the group.", ("Sales rose 5 percent in 2019.", "2020 was worse for the group.")),
         ("Er sagte das., ,,Wir schaffen das'', fügte er hinzu.", ("Er sagte das.", ",,Wir schaffen das'', fügte er hinzu.")),
         ("He fell ill.The doctor came at noon.", ("He fell ill.", "The doctor came at noon.")),
+        ("He was a senior rep.The company denied it.", ("He was a senior rep.", "The company denied it.")),
         ("The reactor reached critical mass.The staff left.", ("The reactor reached critical mass.", "The staff left.")),
     ],
 )
@@ -1000,7 +1003,7 @@ def test_v17_breaks_normalize_to_themselves() -> None:
     ``بلوك.وان.`` (Block.one) at a line's end was split. Only the domain-ending test looks at the
     line now."""
     for text in ("هل انتهى الاجتماع؟نعم.وأعلن المتحدث النتائج", "استثمرت شركة بلوك.وان.\nثم أعلنت النتائج",
-                 "زوروا موقع بيت.كوم\nللمزيد من الأخبار"):
+                 "زوروا موقع بيت.كوم\nللمزيد من الأخبار", "Fotos: AFP/Getty,dpa.Die Regierung hat entschieden."):
         once = norm(text, title="t")
         assert norm(once.text, title="t").paragraphs == once.paragraphs
     assert norm("استثمرت شركة بلوك.وان.\nثم أعلنت النتائج", title="t").paragraphs == (

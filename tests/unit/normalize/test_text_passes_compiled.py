@@ -52,7 +52,7 @@ _PIECES = st.sampled_from(
         "a", "Z", "é", "ß", "5", "٣", "سوريا", "وأعلن", "ا", "ي", "\u0640", "ۀ", "新闻", "ก", "𝐀", "\U0001f600",
         "ڤ", "پ", "«", "»", "…", "œ", "™", "!", "?", '"', "'", "”", "’", "“", "ab.", "قال.",
         # the comma rule's token (a slash in it), its two letters before, unspaced letters
-        "/", ".", "ab,", ",cd", "北京,", "ก,ข", "http://x.y/", "DW/AÜ,TY",
+        "/", ".", "ab,", ",cd", "北京,", "ก,ข", "http://x.y/", "DW/AÜ,TY", "राहुल,", ".co", ".De",
     ]
 )  # fmt: skip
 
