@@ -134,9 +134,9 @@ class Scheme:
     #: (``بيت.كوم``) and ``أيه.`` stay whole; the ", " list rule keeps ordinals (``18., 19.``),
     #: Roman numerals, ``,,`` quotes and more abbreviations (Polish, French months, references)
     #: whole, and a glued abbreviation before a name (``vs.Manchester``); a comma gets no space
-    #: after a one-letter word, beside a script written without spaces or in a URL; a page's
-    #: wrapper named with a furniture word that holds its story is the story, and a paragraph
-    #: that cites its source in a long link is kept. Every other text and page as in v16.
+    #: after a one-letter word, beside a script written without spaces or in a URL; a story
+    #: wrapper marked ``ad-free`` is no furniture, and a paragraph that cites its source in a
+    #: long link is kept. Every other text and page as in v16.
     version: str = "v17"
     shingle: int = 3
     num_perm: int = 128

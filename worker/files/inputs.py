@@ -135,14 +135,25 @@ def _check_json(line: bytes) -> str | None:
 def _cr_lines(line: bytes) -> list[bytes]:
     """A line as an editor shows it: a bare CR (a classic Mac file, a tool that writes ``\\r``
     alone) ends a line too. JSON holds a raw CR only as white space between tokens, so a line
-    that parses as a whole with one inside stays whole, and so does one none of whose pieces is
-    JSON (a raw CR inside a string: one bad record, not several). Otherwise it is split at each
-    CR: a file of CR-only line endings was one record, dead-lettered as invalid JSON (a review's
-    finding; then, a review of the fix: with a BOM, a leading CR or a bad first record too)."""
+    that parses as a whole with one inside stays whole, and so does one none of whose pieces is a
+    JSON object (a raw CR inside a string, ``"Score\\r42\\rend"``: one bad record, not three).
+    Otherwise it is split at each CR: a file of CR-only line endings was one record,
+    dead-lettered as invalid JSON (a review's finding; then, a review of the fix: with a BOM, a
+    leading CR or a bad first record too)."""
     if b"\r" not in line or _parses(line.removeprefix(_BOM)):
         return [line]
     pieces = line.split(b"\r")
-    return pieces if any(_parses(piece.removeprefix(_BOM)) for piece in pieces if piece.strip()) else [line]
+    objects = (_is_object(piece.removeprefix(_BOM)) for piece in pieces if piece.strip())
+    return pieces if any(objects) else [line]
+
+
+def _is_object(data: bytes) -> bool:
+    if not data.lstrip().startswith(b"{"):
+        return False
+    try:
+        return isinstance(msgspec.json.decode(data), dict)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return False
 
 
 def _parses(data: bytes) -> bool:

@@ -151,7 +151,7 @@ def test_a_cr_that_json_allows_keeps_its_line_whole(tmp_path: Path) -> None:
     """A raw CR between tokens is JSON white space, and one inside a string is one bad record:
     neither splits a line."""
     (tmp_path / "in.jsonl").write_bytes(
-        b'{"id": "a",\r "text": "one"}\n{"id": "b", "text": "two\rthree"}\n{"id": "c", "text": "four"}\n'
+        b'{"id": "a",\r "text": "one"}\n{"id": "b", "text": "two\r42\rthree"}\n{"id": "c", "text": "four"}\n'
     )
     records = list(read_records([tmp_path / "in.jsonl"]))
     assert [r.origin.rsplit(":", 1)[1] for r in records] == ["1", "2", "3"]
