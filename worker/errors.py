@@ -80,9 +80,9 @@ REFUSAL_HINTS: dict[str, str] = {
     "replicas": "Redis refuses writes until enough replicas acknowledge them (its min-replicas-to-write "
     "and min-replicas-max-lag): bring the replicas back, or lower the setting",
     "auth": "Redis refuses the worker's credentials (a rotated password, a removed or disabled ACL user): "
-    "NEWSWORKER_REDIS_PASSWORD_FILE is read again at every new connection, so updating the file (a "
-    "Kubernetes Secret) is enough; a password in NEWSWORKER_REDIS_PASSWORD or NEWSWORKER_REDIS_URL "
-    "needs a restart with the new one",
+    "NEWSWORKER_REDIS_PASSWORD_FILE is read again at every new connection (unless NEWSWORKER_REDIS_URL "
+    "names the user: set NEWSWORKER_REDIS_USERNAME instead), so updating the file (a Kubernetes Secret) "
+    "is enough; a password in NEWSWORKER_REDIS_PASSWORD or the URL needs a restart with the new one",
 }
 
 

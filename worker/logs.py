@@ -15,7 +15,9 @@ shipper, Docker's blocking mode with a log driver whose endpoint is down) fills 
 write to it blocks. Written from the event loop, it froze the worker, its endpoints and the
 signals it handles (an operator-fault review). `NonBlockingHandler` formats each record where it
 is logged and writes it from a thread of its own; lines that find its buffer full are dropped
-and counted, and the count is written once the stream moves again.
+and counted, and the count is written once the stream moves again. The cost: lines still queued
+when the process is killed (SIGKILL, a crash in native code) are lost; an exit writes them (2 s
+at most: the stream may be what is stuck).
 
 Secrets: every secret value the settings hold (the Redis URL's password, the Redis, SASL and TLS
 key passwords) is replaced by `***` in every formatted record, whoever logged it. Nothing in the
@@ -152,10 +154,13 @@ class NonBlockingHandler(logging.Handler):
             dropped = self.dropped
             with contextlib.suppress(Exception):  # a closed stream: nothing to tell it
                 if dropped > written_drops:
-                    self.stream.write(
-                        f"newsworker: {dropped - written_drops} log line(s) dropped: the log stream "
-                        "was not read\n"
+                    # formatted as every other line (one JSON object in json mode)
+                    notice = logging.LogRecord(
+                        "newsworker", logging.WARNING, __file__, 0,
+                        "%d log line(s) dropped: the log stream was not read",
+                        (dropped - written_drops,), None,
                     )
+                    self.stream.write(self.format(notice) + "\n")
                     written_drops = dropped
                 self.stream.write(line + "\n")
                 self.stream.flush()

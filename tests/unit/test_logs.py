@@ -148,3 +148,41 @@ def test_the_worker_s_log_handler_never_blocks_on_a_stream_nobody_reads() -> Non
         handler.close()
         stream.close()
         reader.close()
+
+
+def test_the_dropped_lines_notice_is_a_json_line_in_json_mode() -> None:
+    """The notice of dropped lines was written raw, not as the JSON object every other line is
+    (a review of the non-blocking handler): a JSON-lines reader broke on it."""
+    import fcntl
+    import os
+    import threading
+
+    from worker.logs import JsonLineFormatter, NonBlockingHandler
+
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, 1031, 4096)  # F_SETPIPE_SZ
+    stream = os.fdopen(write_end, "w", encoding="utf-8")
+    handler = NonBlockingHandler(stream, capacity=2)
+    handler.setFormatter(JsonLineFormatter(()))
+    logger = logging.getLogger("test.nonblocking.json")
+    logger.propagate = False
+    logger.addHandler(handler)
+    reader = os.fdopen(read_end, "rb")
+    try:
+        for i in range(200):
+            logger.warning("line %d %s", i, "x" * 100)
+        assert handler.dropped > 0
+        os.set_blocking(read_end, False)
+        received, pause = b"", threading.Event()
+        for _ in range(200):
+            received += reader.read() or b""
+            if b"dropped" in received and received.endswith(b"\n"):
+                break
+            pause.wait(0.05)
+        records = [json.loads(line) for line in received.splitlines()]
+        assert any("log line(s) dropped" in r["message"] for r in records)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        stream.close()
+        reader.close()

@@ -236,6 +236,9 @@ _REFUSAL_CODES = {
 _NOT_A_PRIMARY = ("unknown command",)
 
 
+#: How Redis refuses credentials (the cluster client wraps the reply in its own error).
+_AUTH_REFUSALS = ("invalid username-password pair", "wrongpass", "noauth", "authentication required")
+
 #: How Redis refuses the URL's database number on every new connection (`SELECT`): no such database
 #: (its `databases` setting; a cluster has only 0), or not a number.
 _DB_REFUSALS = ("DB index is out of range", "invalid DB index", "SELECT is not allowed in cluster mode")
@@ -258,7 +261,10 @@ def refusal_kind(exc: redis.exceptions.ResponseError | redis.exceptions.RedisClu
     plain ERR ("The user executing the script can't run this command or subcommand").
     """
     if isinstance(exc, redis.exceptions.RedisClusterException):
-        return "cluster" if "cluster mode is not enabled" in str(exc).lower() else None
+        text = str(exc).lower()
+        if any(words in text for words in _AUTH_REFUSALS):
+            return "auth"  # no node could be reached with these credentials (a review of the fix)
+        return "cluster" if "cluster mode is not enabled" in text else None
     for cls, kind in _REFUSAL_CLASSES:
         if isinstance(exc, cls):
             return kind
@@ -572,8 +578,9 @@ class RedisDedupStore:
             # outage, as for one server), or the server is not a cluster (a refusal: the
             # settings say NEWSWORKER_REDIS_CLUSTER for a single server).
             self._observed(operation, started, ok=False)
-            if refusal_kind(exc) is not None:
-                raise DedupStoreRefused("cluster", f"Redis refused {operation} (cluster): {exc}") from exc
+            kind = refusal_kind(exc)
+            if kind is not None:
+                raise DedupStoreRefused(kind, f"Redis refused {operation} ({kind}): {exc}") from exc
             raise DedupStoreUnavailable(f"Redis {operation} failed: {exc}") from exc
         except redis.exceptions.NoScriptError as exc:
             # The script cache flushed (SCRIPT FLUSH, a restart) between redis-py's check that

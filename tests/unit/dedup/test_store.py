@@ -80,6 +80,11 @@ def test_custom_encoding_keeps_redis_py_packer() -> None:
             "Command # 1 (EVALSHA ab 6 k) of pipeline caused error: CROSSSLOT Keys in request don't "
             "hash to the same slot"), "cluster"),
         (redis.exceptions.ResponseError("invalid DB index"), "db"),
+        # a cluster none of whose nodes takes the credentials (a rotated password)
+        (redis.exceptions.RedisClusterException(
+            "Redis Cluster cannot be connected. Please provide at least one reachable node: invalid "
+            "username-password pair or user is disabled."), "auth"),
+        (redis.exceptions.RedisClusterException("Redis Cluster cannot be connected: Connection refused"), None),
         # a URL naming no Redis primary: a Sentinel's port, a server in protected mode
         (redis.exceptions.ResponseError("unknown command 'SET', with args beginning with: 'k' "), "server"),
         (redis.exceptions.ResponseError(
