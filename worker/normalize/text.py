@@ -564,10 +564,7 @@ class _SentenceBreaks:
     def bare_line_end(self, start: int, end: int) -> int:
         """`bare_end` for a token's part on its line (a cache of its own: the two alternate)."""
         if self.line_tail[0] != end:
-            i = end
-            while i > 0 and self.s[i - 1] in _TOKEN_TAIL:
-                i -= 1
-            self.line_tail = (end, i)
+            self.line_tail = (end, _tail_start(self.s, end))
         return max(start, self.line_tail[1])
 
     def line_end(self, start: int, token_end: int) -> int:
@@ -581,11 +578,15 @@ class _SentenceBreaks:
     def bare_end(self, start: int, end: int) -> int:
         """Where ``s[start:end].rstrip(_TOKEN_TAIL)`` ends, each token's tail scanned once."""
         if self.tail[0] != end:
-            i = end
-            while i > 0 and self.s[i - 1] in _TOKEN_TAIL:
-                i -= 1
-            self.tail = (end, i)
+            self.tail = (end, _tail_start(self.s, end))
         return max(start, self.tail[1])
+
+
+def _tail_start(s: str, end: int) -> int:
+    """Where the run of `_TOKEN_TAIL` punctuation that ends at `end` begins."""
+    while end > 0 and s[end - 1] in _TOKEN_TAIL:
+        end -= 1
+    return end
 
 
 #: Abbreviations a comma follows in a sentence (``Microsoft Corp., Alphabet``, ``Calif.,``,
