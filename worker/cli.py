@@ -283,9 +283,13 @@ async def _window_records(redis_url: str, ids: list[str]) -> dict[str, StoredRec
     from worker.dedup.fingerprint import DEFAULT_SCHEME
     from worker.dedup.store import LAYOUT, connect
     from worker.explain import find_records
+    from worker.service.security import redis_connection
 
     settings = _settings()
-    client = connect(redis_url)
+    # the settings' credentials, TLS and cluster mode, as `dedup --redis-url` and the worker use
+    # them (a password-protected Redis was "unavailable (NOAUTH ...)": a review's finding)
+    url, auth = redis_connection(settings, redis_url)
+    client = connect(url, cluster=settings.redis_cluster, **auth)
     found: dict[str, StoredRecord] = {}
     try:
         # the bucket hashes only (`...:{<shard>}:<bucket>:<generation>`), not the index's

@@ -48,3 +48,35 @@ def test_commands_given_a_wrong_redis_url_say_so_in_a_line(seeds_dir: Path, redi
         refused = run_cli(*command, "--redis-url", no_such_db)  # a server with 16 databases
         assert refused.returncode == 69, refused.stderr
         assert "DB index is out of range" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+
+
+def test_explain_reads_a_password_protected_window_with_the_settings_credentials(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    """`explain --redis-url` connected without the settings' credentials (`dedup --redis-url` used
+    them): a password-protected Redis read as "unavailable" (a review's finding)."""
+    import os
+    import subprocess
+    import sys
+
+    import redis
+
+    from tests.support.processes import ROOT
+    from worker.tools.embedded import EmbeddedRedis
+
+    password = tmp_path / "redis-password"
+    password.write_text("s3cret-for-explain\n", encoding="utf-8")
+    with EmbeddedRedis() as server:
+        with redis.Redis(host="127.0.0.1", port=server.port) as admin:
+            admin.config_set("requirepass", "s3cret-for-explain")
+        env = {**os.environ, "COLUMNS": "160", "NEWSWORKER_REDIS_PASSWORD_FILE": str(password)}
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "worker", *args], capture_output=True, text=True,
+                                  timeout=180, cwd=ROOT, env=env)
+
+        stored = cli("dedup", "--input", str(seeds_dir), "--output", "-", "--redis-url", server.url)
+        assert stored.returncode == 0, stored.stderr
+        result = cli("explain", "--redis-url", server.url, "--id", "astana-talks.raw", "--id", "astana-talks.paragraphs")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "duplicate" in result.stdout
