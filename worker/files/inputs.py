@@ -143,17 +143,8 @@ def _cr_lines(line: bytes) -> list[bytes]:
     if b"\r" not in line or _parses(line.removeprefix(_BOM)):
         return [line]
     pieces = line.split(b"\r")
-    objects = (_is_object(piece.removeprefix(_BOM)) for piece in pieces if piece.strip())
+    objects = (_check_json(piece.removeprefix(_BOM)) is None for piece in pieces if piece.strip())
     return pieces if any(objects) else [line]
-
-
-def _is_object(data: bytes) -> bool:
-    if not data.lstrip().startswith(b"{"):
-        return False
-    try:
-        return isinstance(msgspec.json.decode(data), dict)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        return False
 
 
 def _parses(data: bytes) -> bool:

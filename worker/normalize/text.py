@@ -735,10 +735,10 @@ def _sentence_break(m: re.Match[str], scan: _SentenceBreaks) -> str:
 
 def _spaced_commas(s: str) -> str:
     """`_SPACE_AFTER_COMMA_RE`'s spaces, but in no token with a slash and a period."""
-    if _SPACE_AFTER_COMMA_RE.search(s) is None:
-        return s
     if "/" not in s or _INNER_PERIOD_RE.search(s) is None:
-        return _SPACE_AFTER_COMMA_RE.sub(", ", s)
+        return _SPACE_AFTER_COMMA_RE.sub(", ", s)  # one pass, as before scheme v17
+    if _SPACE_AFTER_COMMA_RE.search(s) is None:
+        return s  # tokens are looked at only where a comma would be spaced
     return _COMMA_TOKEN_RE.sub(_spaced_commas_of_token, s)
 
 
